@@ -1,0 +1,193 @@
+"""Logging: structlog with dotted event names, and secrets redacted before any processor sees them.
+
+The library never configures structlog globally; only :func:`configure_cli_logging`, called by the
+``minds371`` command, does. Library code logs through :func:`get_logger`, whose loggers scrub every
+event before handing it on, so a secret cannot reach a log line whatever the host application's
+structlog configuration is. Hosts that want the same scrubbing for their own events can add
+:func:`redact_secrets` to their processor chain.
+
+What counts as a secret:
+
+* any field whose name looks like one (``api_key``, ``x-api-key``, ``authorization``, ``password``,
+  ``mnemonic``, ``private_key``, ``secret``, ``token``, ``passphrase``, ...), at any depth;
+* values that look like one wherever they appear: ``Bearer …`` credentials, 32-byte hex private
+  keys, BIP-39-shaped mnemonics (12 to 24 lower-case words);
+* any value registered with :func:`register_secret` (keys loaded from the environment are).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = [
+    "REDACTED",
+    "configure_cli_logging",
+    "get_logger",
+    "is_secret_key",
+    "redact",
+    "redact_secrets",
+    "register_secret",
+]
+
+REDACTED = "***"
+
+_SECRET_KEY = re.compile(
+    r"(api[-_]?key|apikey|secret|passw(or)?d|passphrase|mnemonic|seed[-_]?phrase|private[-_]?key"
+    r"|priv[-_]?key|authorization|auth[-_]?token|access[-_]?token|refresh[-_]?token|bearer"
+    r"|^token$|[-_]token$|jwt|credentials?$|cookie|keystore)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_HEX_KEY = re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b")
+_MNEMONIC = re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b")
+_MIN_REGISTERED_LENGTH = 6
+
+_registered: set[str] = set()
+_registered_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Register a secret value so that it is redacted wherever it appears in a log event.
+
+    Values shorter than six characters are ignored: redacting them would mangle ordinary text.
+    """
+    if len(value) >= _MIN_REGISTERED_LENGTH:
+        with _registered_lock:
+            _registered.add(value)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a field of this name holds a secret (``x-api-key``, ``mnemonic``, ...)."""
+    return bool(_SECRET_KEY.search(key))
+
+
+def _redact_text(text: str) -> str:
+    for secret in _registered:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _HEX_KEY.sub(REDACTED, text)
+    return _MNEMONIC.sub(REDACTED, text)
+
+
+def redact(value: Any, _depth: int = 0) -> Any:
+    """Return a copy of ``value`` with secrets replaced by ``***``, recursing into containers."""
+    if _depth > 20:
+        return REDACTED
+    if isinstance(value, str):
+        return _redact_text(value)
+    if isinstance(value, Mapping) or _is_headers(value):
+        return {
+            k: (REDACTED if isinstance(k, str) and is_secret_key(k) else redact(v, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact(v, _depth + 1) for v in value)
+    if isinstance(value, list | set | frozenset):
+        return [redact(v, _depth + 1) for v in value]
+    if type(value).__name__ == "SecretStr":
+        return REDACTED
+    if isinstance(value, BaseException):
+        return _redact_text(repr(value))
+    return value
+
+
+def _is_headers(value: Any) -> bool:
+    # httpx.Headers and similar multi-dicts: mapping-like, but not Mapping subclasses everywhere.
+    return hasattr(value, "items") and hasattr(value, "multi_items")
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """A structlog processor that scrubs secrets from an event dict (see module docs)."""
+    for key in list(event_dict):
+        if is_secret_key(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = redact(event_dict[key])
+    return event_dict
+
+
+class _RedactingLogger:
+    """A structlog bound logger that scrubs its key/values before delegating.
+
+    Scrubbing here, rather than in a configured processor, means the library's own events are
+    clean whatever processors the host application configured.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def bind(self, **values: Any) -> _RedactingLogger:
+        """Return a logger with ``values`` (redacted) bound to every later event."""
+        return _RedactingLogger(self._inner.bind(**_scrub(values)))
+
+    def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
+        getattr(self._inner, method)(_redact_text(event), **_scrub(values))
+
+    def debug(self, event: str, **values: Any) -> None:
+        """Log at debug level."""
+        self._log("debug", event, values)
+
+    def info(self, event: str, **values: Any) -> None:
+        """Log at info level."""
+        self._log("info", event, values)
+
+    def warning(self, event: str, **values: Any) -> None:
+        """Log at warning level."""
+        self._log("warning", event, values)
+
+    def error(self, event: str, **values: Any) -> None:
+        """Log at error level."""
+        self._log("error", event, values)
+
+    def exception(self, event: str, **values: Any) -> None:
+        """Log at error level with the current exception's traceback."""
+        self._log("exception", event, values)
+
+
+def _scrub(values: dict[str, Any]) -> dict[str, Any]:
+    return dict(redact_secrets(None, "", dict(values)))
+
+
+def get_logger(name: str = "minds371", **initial: Any) -> _RedactingLogger:
+    """Return the library's logger: a structlog logger whose events are always redacted.
+
+    Event names are dotted (``"minds371.task.failed"``), with key/values for the facts.
+    """
+    return _RedactingLogger(structlog.get_logger(name, **_scrub(initial)))
+
+
+def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None:
+    """Configure structlog and stdlib logging for the ``minds371`` command (stderr only).
+
+    Only the CLI calls this; the library leaves global logging configuration to its host.
+    """
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.WARNING)
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,393 @@
+"""The durable state store: SQLite (stdlib) in WAL mode, driven from worker threads.
+
+Writes go through one writer coroutine that applies every queued write in a single transaction
+(group commit) in a worker thread, then wakes their callers: a caller's ``await`` returns only
+after its write has committed, yet concurrent tasks share one commit. Reads use a second
+connection, which WAL lets proceed while a write is in flight.
+
+``synchronous=NORMAL`` makes a commit survive a crash of the process (what a runtime killed mid-task
+needs); pass ``synchronous="FULL"`` to survive power loss too, at the cost of an fsync per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from minds371.errors import ConfigurationError
+from minds371.state._protocol import SagaStep, TaskRecord
+from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
+
+__all__ = ["SQLiteStateStore"]
+
+T = TypeVar("T")
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id          TEXT PRIMARY KEY,
+    agent_type  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_seq    INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    task_json   TEXT NOT NULL,
+    result_json TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
+CREATE TABLE IF NOT EXISTS events (
+    task_id TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    json    TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS saga_steps (
+    task_id   TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    data_json TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+) WITHOUT ROWID;
+"""
+
+_Write = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass(slots=True)
+class _Pending:
+    write: _Write
+    done: anyio.Event
+    result: Any = None
+    error: BaseException | None = None
+
+
+class SQLiteStateStore:
+    """Tasks, events, results and saga steps in one SQLite file.
+
+    Args:
+        path: The database file (its folder is created).
+        exclusive: Hold an exclusive lock on ``<path>.lock`` while open, so that two runtimes
+            cannot run the same tasks from one state; read-only tools pass ``False``.
+        synchronous: SQLite's ``synchronous`` pragma (``NORMAL`` or ``FULL``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        exclusive: bool = True,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        self.path = Path(path)
+        self._exclusive = exclusive
+        self._synchronous = synchronous
+        self._writer_conn: sqlite3.Connection | None = None
+        self._reader_conn: sqlite3.Connection | None = None
+        self._write_limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(1)
+        self._queue: list[_Pending] = []
+        self._wakeup = anyio.Event()
+        self._closing = False
+        self._task_group: TaskGroup | None = None
+        self._lock_file: IO[str] | None = None
+
+    async def __aenter__(self) -> SQLiteStateStore:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._exclusive:
+            self._lock_file = _acquire_lock(self.path)
+        try:
+            self._writer_conn = await anyio.to_thread.run_sync(self._open, True)
+            self._reader_conn = await anyio.to_thread.run_sync(self._open, False)
+        except sqlite3.Error as exc:
+            self._release_lock()
+            raise ConfigurationError(f"cannot open state database {self.path}: {exc}") from exc
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._writer)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._closing = True
+        self._wakeup.set()
+        if self._task_group is not None:
+            await self._task_group.__aexit__(None, None, None)
+            self._task_group = None
+        for conn in (self._writer_conn, self._reader_conn):
+            if conn is not None:
+                await anyio.to_thread.run_sync(conn.close)
+        self._writer_conn = self._reader_conn = None
+        self._release_lock()
+
+    async def aclose(self) -> None:
+        """Flush pending writes and close."""
+        await self.__aexit__(None, None, None)
+
+    def _open(self, writer: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if writer:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > _SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this minds371 understands"
+                )
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        return conn
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # -- the writer -------------------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            batch, self._queue = self._queue, []
+            if batch:
+                await anyio.to_thread.run_sync(self._apply, batch, limiter=self._write_limiter)
+                for pending in batch:
+                    pending.done.set()
+            if self._closing and not self._queue:
+                return
+
+    def _apply(self, batch: list[_Pending]) -> None:
+        conn = self._writer_conn
+        assert conn is not None
+        conn.execute("BEGIN IMMEDIATE")
+        for pending in batch:
+            # A savepoint per write: one failing write must not undo its neighbours.
+            conn.execute("SAVEPOINT w")
+            try:
+                pending.result = pending.write(conn)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO w")
+                pending.error = exc
+            conn.execute("RELEASE w")
+        conn.execute("COMMIT")
+
+    async def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closing or self._task_group is None:
+            raise ConfigurationError("the state store is not open")
+        pending = _Pending(write=write, done=anyio.Event())
+        self._queue.append(pending)
+        self._wakeup.set()
+        await pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        result: T = pending.result
+        return result
+
+    async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._reader_conn
+        if conn is None:
+            raise ConfigurationError("the state store is not open")
+        return await anyio.to_thread.run_sync(read, conn, limiter=self._read_limiter)
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    async def create_task(self, task: Task) -> tuple[TaskRecord, bool]:
+        """Store a new task, or return the known one and ``False``."""
+
+        def write(conn: sqlite3.Connection) -> tuple[TaskRecord, bool]:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO tasks (id, agent_type, status, created_at, task_json)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    task.id,
+                    task.agent_type,
+                    TaskStatus.PENDING.value,
+                    task.created_at.isoformat(),
+                    task.model_dump_json(),
+                ),
+            )
+            if cursor.rowcount == 1:
+                return TaskRecord(task=task, status=TaskStatus.PENDING), True
+            record = _fetch_record(conn, task.id)
+            assert record is not None
+            return record, False
+
+        return await self._write(write)
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """The record, or ``None``."""
+        return await self._read(lambda conn: _fetch_record(conn, task_id))
+
+    async def mark_running(self, task_id: str, event: TaskEvent) -> int:
+        """Count an attempt, set running, append the event; return the attempt number."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "UPDATE tasks SET status = ?, attempts = attempts + 1, last_seq = ?"
+                " WHERE id = ? RETURNING attempts",
+                (TaskStatus.RUNNING.value, event.seq, task_id),
+            ).fetchone()
+            _insert_event(conn, event)
+            return int(row[0])
+
+        return await self._write(write)
+
+    async def append_event(self, event: TaskEvent) -> None:
+        """Append a progress event."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (event.seq, event.task_id))
+            _insert_event(conn, event)
+
+        await self._write(write)
+
+    async def finish(self, result: TaskResult, event: TaskEvent) -> None:
+        """Store the result, the final status and the final event in one transaction."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET status = ?, result_json = ?, last_seq = ? WHERE id = ?",
+                (result.status.value, result.model_dump_json(), event.seq, result.task_id),
+            )
+            _insert_event(conn, event)
+
+        await self._write(write)
+
+    async def events(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+        """Events with ``seq > after_seq``, in order."""
+
+        def read(conn: sqlite3.Connection) -> list[TaskEvent]:
+            rows = conn.execute(
+                "SELECT json FROM events WHERE task_id = ? AND seq > ? ORDER BY seq",
+                (task_id, after_seq),
+            ).fetchall()
+            return [TaskEvent.model_validate_json(row[0]) for row in rows]
+
+        return await self._read(read)
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Pending and running tasks, oldest first."""
+        return await self.list_tasks(
+            statuses=(TaskStatus.PENDING, TaskStatus.RUNNING), limit=-1, oldest_first=True
+        )
+
+    async def list_tasks(
+        self,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+        limit: int = 100,
+        oldest_first: bool = False,
+    ) -> list[TaskRecord]:
+        """Tasks, newest first (or oldest first), filtered; ``limit=-1`` for all."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(s.value for s in statuses)
+        if agent_type is not None:
+            clauses.append("agent_type = ?")
+            params.append(agent_type)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "ASC" if oldest_first else "DESC"
+        sql = f"SELECT {_RECORD_COLUMNS} FROM tasks {where} ORDER BY created_at {order} LIMIT ?"
+        params.append(limit)
+
+        def read(conn: sqlite3.Connection) -> list[TaskRecord]:
+            return [_record(row) for row in conn.execute(sql, params).fetchall()]
+
+        return await self._read(read)
+
+    # -- saga steps -------------------------------------------------------------------------------
+
+    async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
+        """Durably record a saga step."""
+        payload = json.dumps(dict(data), sort_keys=True, default=str)
+        at = utcnow()
+
+        def write(conn: sqlite3.Connection) -> SagaStep:
+            row = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM saga_steps WHERE task_id = ?", (task_id,)
+            ).fetchone()
+            seq = int(row[0])
+            conn.execute(
+                "INSERT INTO saga_steps (task_id, seq, name, data_json, at) VALUES (?, ?, ?, ?, ?)",
+                (task_id, seq, name, payload, at.isoformat()),
+            )
+            return SagaStep(task_id=task_id, seq=seq, name=name, data=json.loads(payload), at=at)
+
+        return await self._write(write)
+
+    async def steps(self, task_id: str) -> list[SagaStep]:
+        """A task's saga steps, in order."""
+
+        def read(conn: sqlite3.Connection) -> list[SagaStep]:
+            rows = conn.execute(
+                "SELECT seq, name, data_json, at FROM saga_steps WHERE task_id = ? ORDER BY seq",
+                (task_id,),
+            ).fetchall()
+            return [
+                SagaStep(task_id=task_id, seq=s, name=n, data=json.loads(d), at=_parse_time(a))
+                for s, n, d, a in rows
+            ]
+
+        return await self._read(read)
+
+
+_RECORD_COLUMNS = "task_json, status, attempts, last_seq, result_json"
+
+
+def _fetch_record(conn: sqlite3.Connection, task_id: str) -> TaskRecord | None:
+    row = conn.execute(f"SELECT {_RECORD_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
+    return None if row is None else _record(row)
+
+
+def _record(row: tuple[Any, ...]) -> TaskRecord:
+    task_json, status, attempts, last_seq, result_json = row
+    status = TaskStatus(status)
+    task = Task.model_validate_json(task_json).model_copy(update={"status": status})
+    result = None if result_json is None else TaskResult.model_validate_json(result_json)
+    return TaskRecord(
+        task=task, status=status, attempts=attempts, last_seq=last_seq, result=result
+    )
+
+
+def _insert_event(conn: sqlite3.Connection, event: TaskEvent) -> None:
+    conn.execute(
+        "INSERT INTO events (task_id, seq, json) VALUES (?, ?, ?)",
+        (event.task_id, event.seq, event.model_dump_json()),
+    )
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _acquire_lock(path: Path) -> IO[str]:
+    lock_path = path.with_name(path.name + ".lock")
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigurationError(
+            f"another minds371 runtime holds {path}; stop it, or give this one its own "
+            "MINDS371_HOME"
+        ) from None
+    return handle
