@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run the test suite. Installs the real servers the tests talk to when they are missing
+# (Redis from Debian, Anvil from npm), then runs pytest with the project's virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-.venv/bin/python}
+[ -x "$python" ] || python=python3
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}") >/dev/null 2>&1 \
+    || echo "warning: could not install ${need_apt[*]}; tests that need them will be skipped" >&2
+fi
+if [ -f package.json ] && [ ! -d node_modules ] && command -v npm >/dev/null 2>&1; then
+  npm install --no-audit --no-fund --loglevel=error >/dev/null \
+    || echo "warning: npm install failed; tests that need Anvil will be skipped" >&2
+fi
+
+exec "$python" -m pytest "$@"
