@@ -2,8 +2,8 @@
 
 An :class:`Action` is an async handler with a pydantic parameters model, an optional output type,
 and annotations that tell a host how careful to be (``read_only``, ``destructive``, ``idempotent``,
-``spends_money``, ``requires_approval``). Handlers take a :class:`RunContext` first and the validated
-parameters second::
+``spends_money``, ``requires_approval``). Handlers take a :class:`RunContext` first and the
+validated parameters second::
 
     class Greet(BaseModel):
         name: str
@@ -22,6 +22,7 @@ parameters (every bad field named), runs the handler and validates its output.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from typing import Any, Generic, TypeVar, get_type_hints, overload
 
 import pydantic
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import PydanticSerializationError
 
 from minds371.errors import (
     ActionError,
@@ -72,7 +74,7 @@ class RunContext(Generic[DepsT]):
     deps: DepsT
     action: str = ""
     task_id: str | None = None
-    emit: Callable[[str, str, Mapping[str, Any]], Awaitable[None]] | None = None
+    emit: Callable[[str, str, Mapping[str, Any]], Awaitable[Any]] | None = None
 
     async def progress(self, type: str, message: str, **data: Any) -> None:
         """Emit a progress event if the host supplied a sink; otherwise do nothing."""
@@ -343,7 +345,7 @@ class ActionRegistry:
     def __len__(self) -> int:
         return len(self._actions)
 
-    def schemas(self) -> list[dict[str, Any]]:
+    def schemas(self) -> builtins.list[dict[str, Any]]:
         """Every action's :meth:`Action.schema`, sorted by name."""
         return [a.schema() for a in self.list()]
 
@@ -386,5 +388,5 @@ def _dump_output(found: Action, result: Any) -> Any:
         return adapter.dump_python(adapter.validate_python(result), mode="json")
     except pydantic.ValidationError as exc:
         raise ValidationError.from_pydantic(exc, subject=f"output of action {found.name}") from None
-    except pydantic.PydanticSerializationError as exc:
+    except PydanticSerializationError as exc:
         raise ActionError(f"action {found.name} returned a value that is not JSON-ready") from exc

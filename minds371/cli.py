@@ -101,7 +101,9 @@ def build_parser(plugins: Sequence[Plugin] | None = None) -> argparse.ArgumentPa
         "--log-level", default="WARNING", help="log level for stderr (default WARNING)"
     )
     parser.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser
+    )
     actions = sub.add_parser("actions", help="list the registered actions and their schemas")
     actions.add_argument("--json", action="store_true", help="print the schemas as JSON")
     actions.set_defaults(handler=_cmd_actions)

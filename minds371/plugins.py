@@ -12,7 +12,7 @@ through the same door. Every hook is optional.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ _log = get_logger("minds371.plugins")
 #: When false, only minds371's own plugins are loaded (the test suite sets this).
 LOAD_THIRD_PARTY = True
 
-Service = Callable[[], Awaitable[None]]
+Service = Callable[[], Coroutine[Any, Any, None]]
 
 
 def _no_actions() -> Iterable[Action]:

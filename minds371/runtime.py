@@ -18,7 +18,6 @@ Register agents before entering the runtime, so that recovered tasks find them.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import anyio
 import pydantic
 from anyio.abc import TaskGroup
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from minds371 import agent as _agent
 from minds371.actions import ActionRegistry, RunContext
@@ -85,16 +84,14 @@ class TaskHandle:
         """Whether the task has reached a final status."""
         return self._result is not None
 
-    async def result(self, *, timeout: float | None = None) -> TaskResult:
-        """Wait for the task to end and return its result.
+    async def result(self) -> TaskResult:
+        """Wait for the task to end and return its result (bound the wait with ``fail_after``).
 
         Raises:
-            TimeoutError: if ``timeout`` seconds pass first.
             RuntimeStopped: if the runtime stopped before the task ended (it will run again when a
                 runtime starts on the same state).
         """
-        with anyio.fail_after(math.inf if timeout is None else timeout):
-            await self._done.wait()
+        await self._done.wait()
         if self._result is None:
             raise RuntimeStopped(
                 f"the runtime stopped before task {self.id} finished; it resumes when a runtime "
@@ -210,8 +207,8 @@ class AgentRuntime:
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
-        self.store: StateStore = store if store is not None else SQLiteStateStore(
-            home() / "state.db"
+        self.store: StateStore = (
+            store if store is not None else SQLiteStateStore(home() / "state.db")
         )
         self.bus: TaskBus = bus if bus is not None else MemoryTaskBus()
         self.concurrency = concurrency
@@ -332,7 +329,7 @@ class AgentRuntime:
             except pydantic.ValidationError as exc:
                 raise ValidationError.from_pydantic(exc, subject="task") from None
         if not self._running:
-            raise ConfigurationError("dispatch needs a running runtime: `async with AgentRuntime()`")
+            raise ConfigurationError("dispatch needs a running runtime: `async with runtime:`")
         known = self._handles.get(task.id)
         if known is not None:
             return known
@@ -454,11 +451,14 @@ class AgentRuntime:
         Inside a running task, the action's progress events go to that task.
         """
         running = _agent.optional_task()
-        ctx: RunContext[Any] = RunContext(
-            deps=self.deps,
-            task_id=running.task.id if running else None,
-            emit=(lambda t, m, d: running.emit(t, m, **d)) if running else None,  # type: ignore[misc]
-        )
+        ctx: RunContext[Any] = RunContext(deps=self.deps)
+        if running is not None:
+            task_context = running
+
+            async def emit(type: str, message: str, data: Mapping[str, Any]) -> TaskEvent:
+                return await task_context.emit(type, message, **data)
+
+            ctx.task_id, ctx.emit = running.task.id, emit
         return await self.actions.execute(name, params, ctx=ctx)
 
 
@@ -474,7 +474,7 @@ def _completed_result(task_id: str, output: Any) -> TaskResult:
         )
     try:
         jsonable = to_jsonable_python(dict(output))
-    except pydantic.PydanticSerializationError as exc:
+    except PydanticSerializationError as exc:
         return TaskResult(
             task_id=task_id,
             status=TaskStatus.FAILED,
@@ -495,7 +495,7 @@ def _failed_result(task_id: str, exc: Exception) -> TaskResult:
             "details": {},
             "retryable": False,
         }
-    with contextlib.suppress(pydantic.PydanticSerializationError):
+    with contextlib.suppress(PydanticSerializationError):
         structured["details"] = to_jsonable_python(structured["details"], fallback=repr)
     # Results travel to other agents: scrub them like log lines.
     structured["message"] = redact(structured["message"])

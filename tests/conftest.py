@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,11 +29,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Strip secrets and live endpoints from the environment; give each test its own home."""
     for name in list(os.environ):
         if name.startswith(("AKASH_", "MINDS371_")) or name.endswith(_SECRET_ENV):
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "minds371-home"
     monkeypatch.setenv("MINDS371_HOME", str(home))
-    yield home
+    return home

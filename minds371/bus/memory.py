@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+
 import anyio
 
 from minds371.bus._protocol import Delivery

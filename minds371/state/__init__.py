@@ -1,7 +1,7 @@
 """Runtime state: tasks, events, results and saga steps (see :class:`StateStore`).
 
-:class:`SQLiteStateStore` is the durable default, under ``$MINDS371_HOME``; :class:`MemoryStateStore`
-is for tests and for embedding without persistence.
+:class:`SQLiteStateStore` is the durable default, under ``$MINDS371_HOME``;
+:class:`MemoryStateStore` is for tests and for embedding without persistence.
 """
 
 from minds371.state._protocol import SagaStep, StateStore, TaskRecord

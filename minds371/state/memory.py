@@ -96,7 +96,9 @@ class MemoryStateStore:
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
         """Record a saga step."""
         steps = self._steps.setdefault(task_id, [])
-        step = SagaStep(task_id=task_id, seq=len(steps) + 1, name=name, data=dict(data), at=utcnow())
+        step = SagaStep(
+            task_id=task_id, seq=len(steps) + 1, name=name, data=dict(data), at=utcnow()
+        )
         steps.append(step)
         return step
 

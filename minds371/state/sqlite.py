@@ -363,9 +363,7 @@ def _record(row: tuple[Any, ...]) -> TaskRecord:
     status = TaskStatus(status)
     task = Task.model_validate_json(task_json).model_copy(update={"status": status})
     result = None if result_json is None else TaskResult.model_validate_json(result_json)
-    return TaskRecord(
-        task=task, status=status, attempts=attempts, last_seq=last_seq, result=result
-    )
+    return TaskRecord(task=task, status=status, attempts=attempts, last_seq=last_seq, result=result)
 
 
 def _insert_event(conn: sqlite3.Connection, event: TaskEvent) -> None:
