@@ -34,6 +34,7 @@ __all__ = [
     "redact",
     "redact_secrets",
     "register_secret",
+    "register_secrets_in",
 ]
 
 REDACTED = "***"
@@ -61,6 +62,25 @@ def register_secret(value: str) -> None:
     if len(value) >= _MIN_REGISTERED_LENGTH:
         with _registered_lock:
             _registered.add(value)
+
+
+def register_secrets_in(data: Any, _depth: int = 0) -> None:
+    """Register every string held under a secret-looking key of ``data``, at any depth.
+
+    The runtime calls this on task payloads, so that a secret passed to an agent stays redacted
+    even when the agent repeats it in free text (an exception message, say).
+    """
+    if _depth > 20:
+        return
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if isinstance(key, str) and is_secret_key(key) and isinstance(value, str):
+                register_secret(value)
+            else:
+                register_secrets_in(value, _depth + 1)
+    elif isinstance(data, list | tuple):
+        for item in data:
+            register_secrets_in(item, _depth + 1)
 
 
 def is_secret_key(key: str) -> bool:

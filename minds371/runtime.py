@@ -41,7 +41,7 @@ from minds371.errors import (
     TaskCancelled,
     ValidationError,
 )
-from minds371.logging import get_logger, redact
+from minds371.logging import get_logger, redact, register_secrets_in
 from minds371.plugins import Plugin, discover_plugins
 from minds371.state import SQLiteStateStore, StateStore, TaskRecord
 from minds371.tasks import Task, TaskError, TaskEvent, TaskResult, TaskStatus
@@ -221,6 +221,7 @@ class AgentRuntime:
         self._task_group: TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._running = False
+        self._used = False
         for plugin in [*(discover_plugins() if load_plugins else ()), *plugins]:
             self.register_plugin(plugin)
 
@@ -261,8 +262,9 @@ class AgentRuntime:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def __aenter__(self) -> AgentRuntime:
-        if self._running:
-            raise ConfigurationError("this runtime is already running")
+        if self._used:
+            raise ConfigurationError("a runtime runs once; create a new AgentRuntime to run again")
+        self._used = True
         stack = AsyncExitStack()
         try:
             await stack.enter_async_context(self.store)
@@ -301,6 +303,7 @@ class AgentRuntime:
 
     async def _recover(self) -> None:
         for record in await self.store.unfinished():
+            register_secrets_in(record.task.payload)
             handle = self._handle_from(record)
             self._handles[record.task.id] = handle
             _log.info(
@@ -333,6 +336,7 @@ class AgentRuntime:
         known = self._handles.get(task.id)
         if known is not None:
             return known
+        register_secrets_in(task.payload)
         handle = TaskHandle(self, task.model_copy(update={"status": TaskStatus.PENDING}))
         self._handles[task.id] = handle
         record, created = await self.store.create_task(handle.task)

@@ -6,6 +6,7 @@ import itertools
 import math
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from minds371.bus._protocol import Delivery
 from minds371.tasks import Task
@@ -18,12 +19,23 @@ class MemoryTaskBus:
 
     Unacknowledged deliveries are tracked (see :attr:`unacked`) but not redelivered: a process that
     dies loses its memory anyway, and the runtime's state store re-dispatches unfinished tasks.
+    The streams are created on first use, so a bus that is never used holds nothing to close.
     """
 
     def __init__(self) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[Task](math.inf)
+        self._streams: (
+            tuple[MemoryObjectSendStream[Task], MemoryObjectReceiveStream[Task]] | None
+        ) = None
+        self._closed = False
         self._ids = itertools.count(1)
         self._unacked: dict[str, Delivery] = {}
+
+    def _open(self) -> tuple[MemoryObjectSendStream[Task], MemoryObjectReceiveStream[Task]]:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._streams is None:
+            self._streams = anyio.create_memory_object_stream[Task](math.inf)
+        return self._streams
 
     @property
     def unacked(self) -> int:
@@ -32,11 +44,11 @@ class MemoryTaskBus:
 
     async def publish(self, task: Task) -> None:
         """Queue a task (never blocks: the buffer is unbounded)."""
-        self._send.send_nowait(task)
+        self._open()[0].send_nowait(task)
 
     async def receive(self) -> Delivery:
         """Wait for the next task."""
-        task = await self._receive.receive()
+        task = await self._open()[1].receive()
         delivery = Delivery(task=task, delivery_id=str(next(self._ids)))
         self._unacked[delivery.delivery_id] = delivery
         return delivery
@@ -47,5 +59,8 @@ class MemoryTaskBus:
 
     async def aclose(self) -> None:
         """Close both ends; receivers see ``EndOfStream`` once the buffer is drained."""
-        await self._send.aclose()
-        await self._receive.aclose()
+        self._closed = True
+        if self._streams is not None:
+            send, receive = self._streams
+            await send.aclose()
+            await receive.aclose()
