@@ -25,7 +25,7 @@ from minds371.errors import ConfigurationError
 from minds371.state import SagaStep, StateStore
 from minds371.tasks import Task, TaskEvent
 
-__all__ = ["Agent", "TaskContext", "current_task"]
+__all__ = ["Agent", "TaskContext", "current_task", "optional_task"]
 
 
 @runtime_checkable

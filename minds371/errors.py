@@ -61,6 +61,7 @@ __all__ = [
     "SignatureError",
     "TaskCancelled",
     "ValidationError",
+    "pointer",
 ]
 
 

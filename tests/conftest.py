@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import structlog
 
 import minds371
 import minds371.plugins
@@ -37,3 +38,9 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "minds371-home"
     monkeypatch.setenv("MINDS371_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def reset_logging() -> None:
+    """Undo logging configuration made by an in-process CLI call in an earlier test."""
+    structlog.reset_defaults()

@@ -1,8 +1,8 @@
 """The durable state store: SQLite (stdlib) in WAL mode, driven from worker threads.
 
-Writes go through one writer coroutine that applies every queued write in a single transaction
-(group commit) in a worker thread, then wakes their callers: a caller's ``await`` returns only
-after its write has committed, yet concurrent tasks share one commit. Reads use a second
+Writes are queued and committed in batches, one transaction per batch, in a worker thread (group
+commit): a caller's ``await`` returns only after its write has committed, yet concurrent tasks
+share one commit. Reads use a second
 connection, which WAL lets proceed while a write is in flight.
 
 ``synchronous=NORMAL`` makes a commit survive a crash of the process (what a runtime killed mid-task
@@ -23,7 +23,6 @@ from typing import IO, Any, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
-from anyio.abc import TaskGroup
 
 from minds371.errors import ConfigurationError
 from minds371.state._protocol import SagaStep, TaskRecord
@@ -98,9 +97,9 @@ class SQLiteStateStore:
         self._write_limiter = anyio.CapacityLimiter(1)
         self._read_limiter = anyio.CapacityLimiter(1)
         self._queue: list[_Pending] = []
-        self._wakeup = anyio.Event()
+        self._flushing = False
+        self._idle = anyio.Event()
         self._closing = False
-        self._task_group: TaskGroup | None = None
         self._lock_file: IO[str] | None = None
 
     async def __aenter__(self) -> SQLiteStateStore:
@@ -113,20 +112,17 @@ class SQLiteStateStore:
         except sqlite3.Error as exc:
             self._release_lock()
             raise ConfigurationError(f"cannot open state database {self.path}: {exc}") from exc
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        self._task_group.start_soon(self._writer)
+        self._closing = False
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing = True
-        self._wakeup.set()
-        if self._task_group is not None:
-            await self._task_group.__aexit__(None, None, None)
-            self._task_group = None
-        for conn in (self._writer_conn, self._reader_conn):
-            if conn is not None:
-                await anyio.to_thread.run_sync(conn.close)
+        with anyio.CancelScope(shield=True):
+            if self._flushing:
+                await self._idle.wait()
+            for conn in (self._writer_conn, self._reader_conn):
+                if conn is not None:
+                    await anyio.to_thread.run_sync(conn.close)
         self._writer_conn = self._reader_conn = None
         self._release_lock()
 
@@ -160,44 +156,60 @@ class SQLiteStateStore:
 
     # -- the writer -------------------------------------------------------------------------------
 
-    async def _writer(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup = anyio.Event()
-            batch, self._queue = self._queue, []
-            if batch:
-                await anyio.to_thread.run_sync(self._apply, batch, limiter=self._write_limiter)
-                for pending in batch:
-                    pending.done.set()
-            if self._closing and not self._queue:
-                return
-
-    def _apply(self, batch: list[_Pending]) -> None:
-        conn = self._writer_conn
-        assert conn is not None
-        conn.execute("BEGIN IMMEDIATE")
-        for pending in batch:
-            # A savepoint per write: one failing write must not undo its neighbours.
-            conn.execute("SAVEPOINT w")
-            try:
-                pending.result = pending.write(conn)
-            except Exception as exc:
-                conn.execute("ROLLBACK TO w")
-                pending.error = exc
-            conn.execute("RELEASE w")
-        conn.execute("COMMIT")
-
     async def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closing or self._task_group is None:
+        """Queue a write and return once it has committed.
+
+        The first writer to find no flush in progress becomes the flusher: it commits everything
+        queued, in batches, until the queue is empty, while later writers wait for their batch
+        (group commit without a background task, so the store works from any task).
+        """
+        if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
         pending = _Pending(write=write, done=anyio.Event())
         self._queue.append(pending)
-        self._wakeup.set()
-        await pending.done.wait()
+        if self._flushing:
+            await pending.done.wait()
+        else:
+            self._flushing = True
+            self._idle = anyio.Event()
+            try:
+                # Shielded: a cancelled flusher must still commit (and wake) the others' writes.
+                with anyio.CancelScope(shield=True):
+                    while self._queue:
+                        batch, self._queue = self._queue, []
+                        await anyio.to_thread.run_sync(
+                            self._apply, batch, limiter=self._write_limiter
+                        )
+                        for done in batch:
+                            done.done.set()
+            finally:
+                self._flushing = False
+                self._idle.set()
         if pending.error is not None:
             raise pending.error
         result: T = pending.result
         return result
+
+    def _apply(self, batch: list[_Pending]) -> None:
+        conn = self._writer_conn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                # A savepoint per write: one failing write must not undo its neighbours.
+                conn.execute("SAVEPOINT w")
+                try:
+                    pending.result = pending.write(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO w")
+                    pending.error = exc
+                conn.execute("RELEASE w")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            for pending in batch:
+                pending.error = pending.error or exc
 
     async def _read(self, read: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._reader_conn

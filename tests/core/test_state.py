@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
+from minds371.errors import ConfigurationError
+from minds371.tasks import TaskEvent, TaskResult
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateStore]:
+    made: StateStore = (
+        MemoryStateStore() if request.param == "memory" else SQLiteStateStore(tmp_path / "s.db")
+    )
+    async with made:
+        yield made
+
+
+def event(task_id: str, seq: int, type: str = "x") -> TaskEvent:
+    return TaskEvent(task_id=task_id, seq=seq, type=type, status=TaskStatus.RUNNING)
+
+
+async def test_task_lifecycle_round_trips(store: StateStore) -> None:
+    task = Task(agent_type="echo", payload={"a": [1, "two"]})
+    record, created = await store.create_task(task)
+    assert created
+    assert record.status is TaskStatus.PENDING
+    again, created_again = await store.create_task(task)
+    assert not created_again
+    assert again.task == task
+
+    assert await store.mark_running(task.id, event(task.id, 1, "task.started")) == 1
+    await store.append_event(event(task.id, 2))
+    result = TaskResult(task_id=task.id, status=TaskStatus.COMPLETED, output={"ok": True})
+    await store.finish(result, event(task.id, 3, "task.completed"))
+
+    loaded = await store.get_task(task.id)
+    assert loaded is not None
+    assert (loaded.status, loaded.attempts, loaded.last_seq) == (TaskStatus.COMPLETED, 1, 3)
+    assert loaded.result == result
+    assert [e.seq for e in await store.events(task.id)] == [1, 2, 3]
+    assert [e.seq for e in await store.events(task.id, after_seq=1)] == [2, 3]
+    assert await store.unfinished() == []
+
+
+async def test_unfinished_lists_pending_and_running_oldest_first(store: StateStore) -> None:
+    first, second, done = (Task(agent_type="a") for _ in range(3))
+    for task in (first, second, done):
+        await store.create_task(task)
+    await store.mark_running(second.id, event(second.id, 1))
+    await store.finish(
+        TaskResult(task_id=done.id, status=TaskStatus.FAILED), event(done.id, 1, "task.failed")
+    )
+    assert [r.task.id for r in await store.unfinished()] == [first.id, second.id]
+    failed = await store.list_tasks(statuses=[TaskStatus.FAILED])
+    assert [r.task.id for r in failed] == [done.id]
+
+
+async def test_saga_steps_are_recorded_in_order(store: StateStore) -> None:
+    task = Task(agent_type="a")
+    await store.create_task(task)
+    await store.record_step(task.id, "create.intent", {"version": "ab"})
+    await store.record_step(task.id, "create.done", {"dseq": "42"})
+    steps = await store.steps(task.id)
+    assert [(s.seq, s.name, s.data) for s in steps] == [
+        (1, "create.intent", {"version": "ab"}),
+        (2, "create.done", {"dseq": "42"}),
+    ]
+
+
+async def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    task = Task(agent_type="a")
+    async with SQLiteStateStore(path) as first:
+        await first.create_task(task)
+        await first.record_step(task.id, "intent", {"n": 1})
+    async with SQLiteStateStore(path) as second:
+        record = await second.get_task(task.id)
+        assert record is not None
+        assert record.task == task
+        assert [s.name for s in await second.steps(task.id)] == ["intent"]
+
+
+async def test_two_runtimes_cannot_share_one_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    async with SQLiteStateStore(path):
+        with pytest.raises(ConfigurationError, match="another minds371 runtime"):
+            async with SQLiteStateStore(path):
+                pass
+        # A read-only tool may still look.
+        async with SQLiteStateStore(path, exclusive=False) as reader:
+            assert await reader.unfinished() == []
