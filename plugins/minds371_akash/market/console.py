@@ -1,0 +1,458 @@
+"""The Console managed-wallet REST API as a :class:`~minds371_akash.market.MarketBackend`.
+
+Speaks exactly the routes and envelopes of ``console-api.akash.network`` (and of the sandbox,
+which serves the same API): request bodies are ``{"data": …}`` except ``POST /v1/leases``;
+responses are ``{"data": …}`` except ``/v1/providers*``; ``dseq`` goes out as a decimal string;
+the manifest string returned by create is sent back verbatim. Logs and events go to the provider
+gateway with a JWT from ``POST /v1/create-jwt-token``.
+
+Usage::
+
+    async with ConsoleBackend(api_key=key) as market:
+        created = await market.create_deployment(sdl_yaml, version=manifest.version,
+                                                 manifest=manifest.json)
+        bids = await market.list_bids(created.dseq)
+
+Retries: every call except create is idempotent on Console (``POST /v1/leases`` skips lease
+creation when leases exist) and is retried under the :class:`RetryPolicy`. Create is **not**:
+Console picks the dseq, so after an ambiguous failure (a timeout or 5xx once the request may have
+been processed) the backend looks for an active deployment with the same manifest version that did
+not exist before the call, and adopts it (``CreatedDeployment.recovered``) instead of creating a
+second one. Within one process, concurrent creates never adopt each other's deployments.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import anyio
+import httpx
+from pydantic import SecretStr
+
+from minds371.config import require_network
+from minds371.errors import (
+    ConfigurationError,
+    FieldIssue,
+    MarketError,
+    ProviderError,
+    ValidationError,
+)
+from minds371.logging import get_logger, register_secret
+from minds371_akash.market._errors import NotFound, console_error, transport_error
+from minds371_akash.market._gateway import lease_path, stream_frames, ws_query
+from minds371_akash.market._models import (
+    Bid,
+    CreatedDeployment,
+    Deployment,
+    KubeEvent,
+    LeaseId,
+    LogLine,
+    Price,
+    Provider,
+)
+from minds371_akash.market._parse import (
+    guarded,
+    parse_bid,
+    parse_deployment,
+    parse_kube_event,
+    parse_log_line,
+    parse_provider,
+)
+from minds371_akash.market._retry import RetryPolicy, retry_call
+
+__all__ = ["DEFAULT_CONSOLE_URL", "ConsoleBackend", "reaches_network"]
+
+DEFAULT_CONSOLE_URL = "https://console-api.akash.network"
+_JWT_TTL = 1800
+_JWT_SCOPES = ["status", "logs", "events"]
+_log = get_logger("minds371.akash.console")
+
+
+class ConsoleBackend:
+    """The Console API (or the sandbox serving it) as a market backend.
+
+    Args:
+        base_url: API root; ``MINDS371_CONSOLE_URL`` or the production URL when omitted.
+        api_key: The managed-wallet API key (sent as ``x-api-key``; never logged).
+        http_client: A client to use (its transport is kept; it is not closed here).
+        retry: Retry policy for idempotent calls.
+        timeout: Seconds per HTTP request.
+        block_time: The network's block time in seconds, when known (for cost reports).
+        gateway_client: Client for provider gateways whose ``hostUri`` is not under
+            ``base_url``; by default one is created that accepts the providers' self-signed
+            certificates (their identity is on chain, not in a public CA).
+    """
+
+    name = "console"
+    # dseqs adopted or created by any ConsoleBackend in this process, per API root: a recovery
+    # must never adopt a deployment that a concurrent create in this process made.
+    _claimed: ClassVar[dict[str, set[int]]] = {}
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: SecretStr | str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        block_time: float | None = None,
+        gateway_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if base_url is None:
+            if http_client is not None and str(http_client.base_url):
+                base_url = str(http_client.base_url)
+            else:
+                base_url = os.environ.get("MINDS371_CONSOLE_URL", "").strip() or DEFAULT_CONSOLE_URL
+        self._base_url = base_url.rstrip("/")
+        if reaches_network(http_client):
+            require_network(self._base_url, what="Console API")
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
+        if not key.strip():
+            raise ConfigurationError(
+                "the Console API needs an API key: set MINDS371_CONSOLE_API_KEY "
+                "(create one in Akash Console under API keys)"
+            )
+        register_secret(key)
+        self._api_key = SecretStr(key)
+        self._own_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(timeout=timeout)
+        self._own_gateway = gateway_client is None
+        self._gateway_client = gateway_client
+        self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self._block_time = block_time
+        self._token: tuple[str, float] | None = None
+        self._token_lock: anyio.Lock | None = None
+
+    def __repr__(self) -> str:
+        return f"ConsoleBackend(base_url={self._base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The API root this backend talks to."""
+        return self._base_url
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients this backend created (never one it was given)."""
+        if self._own_client:
+            await self._client.aclose()
+        if self._own_gateway and self._gateway_client is not None:
+            await self._gateway_client.aclose()
+            self._gateway_client = None
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> Any:
+        what = f"{method} {path.split('?')[0]}"
+        headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
+        try:
+            response = await self._client.request(
+                method,
+                self._base_url + path,
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, what=what, where=self._base_url) from exc
+        if response.status_code >= 400:
+            raise console_error(response, what=what)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise MarketError(
+                f"{what} returned a body that is not JSON (status {response.status_code})",
+                retryable=response.status_code >= 500,
+                details={"call": what, "status": response.status_code},
+            ) from exc
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return await retry_call(
+            self._retry, lambda: self._send(method, path, **kwargs), what=f"{method} {path}"
+        )
+
+    @staticmethod
+    def _data(doc: Any, what: str) -> Any:
+        if not isinstance(doc, Mapping) or "data" not in doc:
+            raise MarketError(f"{what} returned no data envelope", details={"call": what})
+        return doc["data"]
+
+    # -- deployments --------------------------------------------------------------------------
+
+    async def create_deployment(
+        self,
+        sdl: str,
+        *,
+        version: str,
+        manifest: str,
+        deposit: Decimal | None = None,
+    ) -> CreatedDeployment:
+        """Create a deployment from SDL text (``POST /v1/deployments``), at most once.
+
+        Args:
+            sdl: The SDL YAML, sent as is.
+            version: The manifest version hash (hex) of this SDL, used to recognise a deployment
+                already created by an earlier attempt.
+            manifest: The canonical manifest JSON, used only when a deployment is recovered.
+            deposit: Deposit in uact; Console takes it in USD (1 ACT ≈ 1 USD) and may ignore it.
+
+        Raises:
+            ValidationError: Console rejected the SDL.
+            InsufficientFunds: the account cannot cover the deposit.
+            MarketError: any other failure; nothing was created when it is raised after a
+                failed recovery check.
+        """
+        body: dict[str, Any] = {"sdl": sdl}
+        if deposit is not None:
+            body["deposit"] = float(deposit / Decimal(1_000_000))
+        claimed = self._claimed.setdefault(self._base_url, set())
+        before = {d.dseq for d in await self.find_deployments(version)}
+        attempt = 1
+        while True:
+            try:
+                doc = await self._send("POST", "/v1/deployments", body={"data": body})
+            except ProviderError as exc:
+                if not exc.retryable or attempt >= self._retry.maximum_attempts:
+                    raise
+                if exc.details.get("ambiguous", True) and "retry_after" not in exc.details:
+                    found = await self._recover(version, before | claimed)
+                    if found is not None:
+                        claimed.add(found.dseq)
+                        _log.warning(
+                            "minds371.akash.deployment_recovered", dseq=found.dseq, version=version
+                        )
+                        return CreatedDeployment(
+                            dseq=found.dseq, manifest=manifest, owner=found.owner, recovered=True
+                        )
+                retry_after = exc.details.get("retry_after")
+                await anyio.sleep(self._retry.delay(attempt, retry_after))
+                attempt += 1
+                continue
+            data = self._data(doc, "POST /v1/deployments")
+            created = guarded("created deployment", _created, data)
+            claimed.add(created.dseq)
+            _log.info("minds371.akash.deployment_created", dseq=created.dseq, version=version)
+            return created
+
+    async def _recover(self, version: str, exclude: set[int]) -> Deployment | None:
+        # The failed call may still be in flight on the server: look twice, a moment apart.
+        for pause in (0.0, max(0.5, self._block_time or 0.5)):
+            await anyio.sleep(pause)
+            try:
+                found = [d for d in await self.find_deployments(version) if d.dseq not in exclude]
+            except ProviderError:
+                continue
+            if found:
+                return min(found, key=lambda d: d.dseq)
+        return None
+
+    async def list_deployments(self) -> list[Deployment]:
+        """Every active deployment of the account (``GET /v1/deployments``, all pages)."""
+        found: list[Deployment] = []
+        skip, limit = 0, 1000
+        while True:
+            doc = await self._call(
+                "GET", "/v1/deployments", params={"skip": str(skip), "limit": str(limit)}
+            )
+            data = self._data(doc, "GET /v1/deployments")
+            page = guarded(
+                "deployment list", lambda d: [parse_deployment(x) for x in d["deployments"]], data
+            )
+            found.extend(page)
+            more = bool((data.get("pagination") or {}).get("hasMore")) if page else False
+            if not more:
+                return found
+            skip += len(page)
+
+    async def find_deployments(self, version: str) -> list[Deployment]:
+        """Active deployments whose manifest version hash (hex) is ``version``."""
+        return [d for d in await self.list_deployments() if d.version == version.lower()]
+
+    async def get_deployment(self, dseq: int) -> Deployment:
+        """A deployment with its leases and their live status (``GET /v1/deployments/{dseq}``).
+
+        Raises:
+            NotFound: no such deployment.
+        """
+        doc = await self._call("GET", f"/v1/deployments/{dseq}")
+        return guarded("deployment", parse_deployment, self._data(doc, "GET /v1/deployments"))
+
+    async def update_deployment(self, dseq: int, sdl: str) -> Deployment:
+        """Send a new SDL (``PUT /v1/deployments/{dseq}``); Console re-sends the manifest."""
+        doc = await self._call("PUT", f"/v1/deployments/{dseq}", body={"data": {"sdl": sdl}})
+        return guarded("deployment", parse_deployment, self._data(doc, "PUT /v1/deployments"))
+
+    async def close_deployment(self, dseq: int) -> None:
+        """Close a deployment and its leases (idempotent on an already-closed one)."""
+        await self._call("DELETE", f"/v1/deployments/{dseq}")
+        _log.info("minds371.akash.deployment_closed", dseq=dseq)
+
+    async def deposit(self, dseq: int, amount: Price) -> Deployment:
+        """Add funds to the deployment's escrow (Console takes USD; 1,000,000 uact = 1 USD)."""
+        if amount.denom != "uact":
+            raise ValidationError(
+                [FieldIssue("/denom", f"Console deposits are made in uact, not {amount.denom!r}")],
+                subject="deposit",
+            )
+        usd = float(amount.amount / Decimal(1_000_000))
+        body = {"data": {"dseq": str(dseq), "deposit": usd}}
+        doc = await self._call("POST", "/v1/deposit-deployment", body=body)
+        return guarded("deployment", parse_deployment, self._data(doc, "POST /v1/deposit"))
+
+    # -- bids and leases ----------------------------------------------------------------------
+
+    async def list_bids(self, dseq: int) -> list[Bid]:
+        """Bids on the deployment's orders (``GET /v1/bids?dseq=``); empty while waiting."""
+        doc = await self._call("GET", "/v1/bids", params={"dseq": str(dseq)})
+        data = self._data(doc, "GET /v1/bids")
+        return guarded("bid list", lambda d: [parse_bid(x) for x in d], data)
+
+    async def create_leases(
+        self, dseq: int, bids: Sequence[LeaseId], *, manifest: str, sdl: str = ""
+    ) -> Deployment:
+        """Lease the chosen bids and send the manifest to their providers (``POST /v1/leases``).
+
+        Console skips lease creation when the deployment already has open leases, which makes
+        this safe to retry and doubles as "send the manifest again".
+        """
+        body = {
+            "manifest": manifest,
+            "leases": [
+                {"dseq": str(dseq), "gseq": b.gseq, "oseq": b.oseq, "provider": b.provider}
+                for b in bids
+            ],
+        }
+        doc = await self._call("POST", "/v1/leases", body=body)
+        return guarded("deployment", parse_deployment, self._data(doc, "POST /v1/leases"))
+
+    async def send_manifest(
+        self, dseq: int, leases: Sequence[LeaseId], *, manifest: str, sdl: str = ""
+    ) -> None:
+        """Send the manifest again to the providers of existing leases."""
+        await self.create_leases(dseq, leases, manifest=manifest, sdl=sdl)
+
+    # -- providers ----------------------------------------------------------------------------
+
+    async def list_providers(self) -> list[Provider]:
+        """Every provider Console knows (``GET /v1/providers``, no envelope)."""
+        doc = await self._call("GET", "/v1/providers", auth=False)
+        return guarded("provider list", lambda d: [parse_provider(x) for x in d], doc)
+
+    async def get_provider(self, address: str) -> Provider:
+        """One provider (``GET /v1/providers/{address}``, no envelope)."""
+        doc = await self._call("GET", f"/v1/providers/{address}", auth=False)
+        return guarded("provider", parse_provider, doc)
+
+    async def block_time(self) -> float | None:
+        """The network's block time, when it was given to this backend."""
+        return self._block_time
+
+    # -- provider gateway ---------------------------------------------------------------------
+
+    async def _jwt(self) -> str:
+        if self._token_lock is None:
+            self._token_lock = anyio.Lock()
+        async with self._token_lock:
+            if self._token is not None and self._token[1] > time.monotonic() + 60:
+                return self._token[0]
+            body = {"data": {"ttl": _JWT_TTL, "leases": {"access": "scoped", "scope": _JWT_SCOPES}}}
+            doc = await self._call("POST", "/v1/create-jwt-token", body=body)
+            token = str(guarded("JWT", lambda d: d["token"], self._data(doc, "create-jwt-token")))
+            register_secret(token)
+            self._token = (token, time.monotonic() + _JWT_TTL)
+            return token
+
+    def _gateway_for(self, host_uri: str) -> httpx.AsyncClient:
+        # The sandbox (and a local test network) serves gateways under the API's own origin:
+        # reach them through the same client (and transport) as the API.
+        if host_uri.startswith((self._base_url, str(self._client.base_url) or self._base_url)):
+            return self._client
+        require_network(host_uri, what="provider gateway")
+        if self._gateway_client is None:
+            self._gateway_client = httpx.AsyncClient(timeout=self._timeout, verify=False)
+        return self._gateway_client
+
+    async def _stream_target(self, lease: LeaseId) -> tuple[httpx.AsyncClient, str, str]:
+        provider = await self.get_provider(lease.provider)
+        if not provider.host_uri:
+            raise NotFound(f"provider {lease.provider} has no gateway address")
+        token = await self._jwt()
+        return self._gateway_for(provider.host_uri), provider.host_uri, token
+
+    async def lease_logs(
+        self,
+        lease: LeaseId,
+        *,
+        services: Sequence[str] = (),
+        tail: int | None = None,
+        follow: bool = False,
+    ) -> AsyncIterator[LogLine]:
+        """Log lines of a lease's services from its provider (WebSocket ``…/logs``)."""
+        client, host, token = await self._stream_target(lease)
+        url = (
+            lease_path(host, lease, "logs")
+            + "?"
+            + ws_query(follow=follow, tail=tail, services=services)
+        )
+        async for line in stream_frames(
+            client, url, token=token, parse=parse_log_line, provider=lease.provider, what="logs"
+        ):
+            yield line
+
+    async def lease_events(
+        self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
+    ) -> AsyncIterator[KubeEvent]:
+        """Kubernetes events of a lease from its provider (WebSocket ``…/kubeevents``)."""
+        client, host, token = await self._stream_target(lease)
+        url = (
+            lease_path(host, lease, "kubeevents") + "?" + ws_query(follow=follow, services=services)
+        )
+        async for event in stream_frames(
+            client, url, token=token, parse=parse_kube_event, provider=lease.provider, what="events"
+        ):
+            yield event
+
+
+def reaches_network(client: httpx.AsyncClient | None) -> bool:
+    """Whether requests through ``client`` leave the process (not an in-process ASGI/mock one)."""
+    if client is None:
+        return True
+    transport = getattr(client, "_transport", None)
+    return not isinstance(transport, httpx.ASGITransport | httpx.MockTransport)
+
+
+def _created(data: Mapping[str, Any]) -> CreatedDeployment:
+    tx = data.get("signTx") or {}
+    return CreatedDeployment(
+        dseq=int(str(data["dseq"])),
+        manifest=str(data["manifest"]),
+        tx_hash=str(tx.get("transactionHash") or ""),
+    )
