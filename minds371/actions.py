@@ -311,11 +311,58 @@ class ActionRegistry:
         self._actions[item.name] = item
         return item
 
-    def action(self, *args: Any, **kwargs: Any) -> Any:
-        """Decorator form of :func:`action` that also registers the result."""
-        if args and callable(args[0]) and not kwargs:
-            return self.register(action(args[0]))
-        return lambda handler: self.register(action(**kwargs)(handler))
+    @overload
+    def action(self, function: Handler, /) -> Action: ...
+
+    @overload
+    def action(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        similes: Sequence[str] = (),
+        examples: Sequence[Mapping[str, Any]] = (),
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
+        spends_money: bool = False,
+        requires_approval: bool = False,
+    ) -> Callable[[Handler], Action]: ...
+
+    def action(
+        self,
+        function: Handler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        similes: Sequence[str] = (),
+        examples: Sequence[Mapping[str, Any]] = (),
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
+        spends_money: bool = False,
+        requires_approval: bool = False,
+    ) -> Action | Callable[[Handler], Action]:
+        """Decorator form of :func:`action` (same options) that also registers the result."""
+        if function is not None:
+            return self.register(action(function))
+        make = action(
+            name=name,
+            description=description,
+            similes=similes,
+            examples=examples,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
+            spends_money=spends_money,
+            requires_approval=requires_approval,
+        )
+
+        def decorate(handler: Handler) -> Action:
+            return self.register(make(handler))
+
+        return decorate
 
     def get(self, name: str) -> Action:
         """The action of that name.

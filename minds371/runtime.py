@@ -54,17 +54,20 @@ _log = get_logger("minds371.runtime")
 class TaskHandle:
     """A dispatched task: its status, its events and, in the end, its result."""
 
-    def __init__(self, runtime: AgentRuntime, task: Task, *, last_seq: int = 0) -> None:
+    def __init__(
+        self, runtime: AgentRuntime, task: Task, *, last_seq: int = 0, attempts: int = 0
+    ) -> None:
         self.task = task
         self._runtime = runtime
         self._status = task.status
         self._result: TaskResult | None = None
-        self._done = anyio.Event()
-        self._interrupted = False
-        self._changed = anyio.Event()
+        self._ended = False  # a result arrived, or the runtime stopped
+        # Created only when someone waits: most tasks are never watched, and events cost.
+        self._changed: anyio.Event | None = None
         # Events before ``_live_from`` are read back from the store; later ones are kept here.
         self._live_from = last_seq + 1
         self._seq = last_seq
+        self._attempts = attempts
         self._events: list[TaskEvent] = []
         self._scope: anyio.CancelScope | None = None
         self._cancel_requested = False
@@ -91,7 +94,8 @@ class TaskHandle:
             RuntimeStopped: if the runtime stopped before the task ended (it will run again when a
                 runtime starts on the same state).
         """
-        await self._done.wait()
+        while not self._ended:
+            await self._wait_for_change()
         if self._result is None:
             raise RuntimeStopped(
                 f"the runtime stopped before task {self.id} finished; it resumes when a runtime "
@@ -112,14 +116,14 @@ class TaskHandle:
                 seq = event.seq
                 yield event
         while True:
-            changed = self._changed
             start = max(0, seq - self._live_from + 1)
             for event in self._events[start:]:
                 seq = event.seq
                 yield event
-            if self._done.is_set() and seq >= self._seq:
+            if self._ended and seq >= self._seq:
                 return
-            await changed.wait()
+            if seq >= self._seq:
+                await self._wait_for_change()
 
     async def cancel(self) -> None:
         """Cancel the task and wait until it has ended (a finished task is left as it is).
@@ -134,37 +138,44 @@ class TaskHandle:
             self._scope.cancel()
         elif self._status is TaskStatus.PENDING:
             await self._runtime._finish(self, _cancelled_result(self.id))
-        await self._done.wait()
+        while not self._ended:
+            await self._wait_for_change()
 
     # -- used by the runtime ----------------------------------------------------------------------
 
+    async def _wait_for_change(self) -> None:
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
+
     def _next_event(self, type: str, message: str, data: Mapping[str, Any]) -> TaskEvent:
         self._seq += 1
-        event = TaskEvent(
-            task_id=self.id,
-            seq=self._seq,
-            type=type,
-            status=self._status,
-            message=message,
-            data=dict(data),
-        )
+        fields = {
+            "task_id": self.id,
+            "seq": self._seq,
+            "type": type,
+            "status": self._status,
+            "message": message,
+            "data": dict(data),
+        }
+        event = TaskEvent.model_validate(fields)
         self._events.append(event)
         self._notify()
         return event
 
     def _notify(self) -> None:
-        changed, self._changed = self._changed, anyio.Event()
-        changed.set()
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def _settle(self, result: TaskResult) -> None:
         self._result = result
         self._status = result.status
-        self._done.set()
+        self._ended = True
         self._notify()
 
     def _interrupt(self) -> None:
-        self._interrupted = True
-        self._done.set()
+        self._ended = True
         self._notify()
 
 
@@ -337,7 +348,9 @@ class AgentRuntime:
         if known is not None:
             return known
         register_secrets_in(task.payload)
-        handle = TaskHandle(self, task.model_copy(update={"status": TaskStatus.PENDING}))
+        if task.status is not TaskStatus.PENDING:
+            task = task.model_copy(update={"status": TaskStatus.PENDING})
+        handle = TaskHandle(self, task)
         self._handles[task.id] = handle
         record, created = await self.store.create_task(handle.task)
         if not created:
@@ -358,7 +371,7 @@ class AgentRuntime:
         return None if record is None else self._handle_from(record)
 
     def _handle_from(self, record: TaskRecord) -> TaskHandle:
-        handle = TaskHandle(self, record.task, last_seq=record.last_seq)
+        handle = TaskHandle(self, record.task, last_seq=record.last_seq, attempts=record.attempts)
         handle._status = record.status
         if record.result is not None:
             handle._settle(record.result)
@@ -404,8 +417,9 @@ class AgentRuntime:
                 scope.cancel()
             handle._status = TaskStatus.RUNNING
             started = handle._next_event("task.started", "the task started", {})
-            attempt = await self.store.mark_running(handle.id, started)
-            result = await self._run_agent(served_by, handle, attempt)
+            handle._attempts += 1
+            await self.store.mark_running(handle.id, started)
+            result = await self._run_agent(served_by, handle, handle._attempts)
         handle._scope = None
         if scope.cancelled_caught or result is None:
             result = _cancelled_result(handle.id)
@@ -442,10 +456,8 @@ class AgentRuntime:
         handle._status = result.status
         message = result.error.message if result.error else "the task completed"
         final = handle._next_event(f"task.{result.status.value}", message, {})
-        # Settle before the write returns: a cancelled waiter must not see a half-finished task.
         handle._settle(result)
-        with anyio.CancelScope(shield=True):
-            await self.store.finish(result, final)
+        await self.store.finish(result, final)
 
     # -- actions ----------------------------------------------------------------------------------
 

@@ -48,7 +48,12 @@ class MemoryTaskBus:
 
     async def receive(self) -> Delivery:
         """Wait for the next task."""
-        task = await self._open()[1].receive()
+        stream = self._open()[1]
+        try:
+            # Take a queued task without a trip through the event loop; wait only when idle.
+            task = stream.receive_nowait()
+        except anyio.WouldBlock:
+            task = await stream.receive()
         delivery = Delivery(task=task, delivery_id=str(next(self._ids)))
         self._unacked[delivery.delivery_id] = delivery
         return delivery

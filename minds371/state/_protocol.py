@@ -70,8 +70,13 @@ class StateStore(Protocol):
         """The record of a task, or ``None``."""
         ...
 
-    async def mark_running(self, task_id: str, event: TaskEvent) -> int:
-        """Set a task running, count the attempt, append ``event``; return the attempt number."""
+    async def mark_running(self, task_id: str, event: TaskEvent) -> None:
+        """Set a task running, count the attempt and append ``event``.
+
+        Unlike the other writes, this one may return before it is durable (it is committed, in
+        order, with the next write): losing it in a crash loses nothing, since a task found pending
+        is run again just as one found running is.
+        """
         ...
 
     async def append_event(self, event: TaskEvent) -> None:

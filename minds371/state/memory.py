@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from minds371.state._protocol import SagaStep, TaskRecord
@@ -12,12 +12,33 @@ from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
 __all__ = ["MemoryStateStore"]
 
 
+@dataclass(slots=True)
+class _Entry:
+    task: Task
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: int = 0
+    last_seq: int = 0
+    result: TaskResult | None = None
+    events: list[TaskEvent] = field(default_factory=list)
+
+    def record(self) -> TaskRecord:
+        task = self.task
+        if task.status is not self.status:
+            task = task.model_copy(update={"status": self.status})
+        return TaskRecord(
+            task=task,
+            status=self.status,
+            attempts=self.attempts,
+            last_seq=self.last_seq,
+            result=self.result,
+        )
+
+
 class MemoryStateStore:
     """Keeps everything in dicts. Nothing survives the process."""
 
     def __init__(self) -> None:
-        self._records: dict[str, TaskRecord] = {}
-        self._events: dict[str, list[TaskEvent]] = {}
+        self._entries: dict[str, _Entry] = {}
         self._steps: dict[str, list[SagaStep]] = {}
 
     async def __aenter__(self) -> MemoryStateStore:
@@ -31,49 +52,48 @@ class MemoryStateStore:
 
     async def create_task(self, task: Task) -> tuple[TaskRecord, bool]:
         """Store a new task, or return the known one."""
-        known = self._records.get(task.id)
+        known = self._entries.get(task.id)
         if known is not None:
-            return known, False
-        record = TaskRecord(task=task, status=TaskStatus.PENDING)
-        self._records[task.id] = record
-        self._events[task.id] = []
-        return record, True
+            return known.record(), False
+        entry = _Entry(task=task)
+        self._entries[task.id] = entry
+        return entry.record(), True
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None``."""
-        return self._records.get(task_id)
+        entry = self._entries.get(task_id)
+        return None if entry is None else entry.record()
 
-    async def mark_running(self, task_id: str, event: TaskEvent) -> int:
+    async def mark_running(self, task_id: str, event: TaskEvent) -> None:
         """Count an attempt, set running, append the event."""
-        record = self._records[task_id]
-        attempts = record.attempts + 1
-        self._records[task_id] = replace(
-            record, status=TaskStatus.RUNNING, attempts=attempts, last_seq=event.seq
-        )
-        self._events[task_id].append(event)
-        return attempts
+        entry = self._entries[task_id]
+        entry.status = TaskStatus.RUNNING
+        entry.attempts += 1
+        entry.last_seq = event.seq
+        entry.events.append(event)
 
     async def append_event(self, event: TaskEvent) -> None:
         """Append a progress event."""
-        record = self._records[event.task_id]
-        self._records[event.task_id] = replace(record, last_seq=event.seq)
-        self._events[event.task_id].append(event)
+        entry = self._entries[event.task_id]
+        entry.last_seq = event.seq
+        entry.events.append(event)
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event."""
-        record = self._records[result.task_id]
-        self._records[result.task_id] = replace(
-            record, status=result.status, result=result, last_seq=event.seq
-        )
-        self._events[result.task_id].append(event)
+        entry = self._entries[result.task_id]
+        entry.status = result.status
+        entry.result = result
+        entry.last_seq = event.seq
+        entry.events.append(event)
 
     async def events(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         """Events after ``after_seq``."""
-        return [e for e in self._events.get(task_id, ()) if e.seq > after_seq]
+        entry = self._entries.get(task_id)
+        return [] if entry is None else [e for e in entry.events if e.seq > after_seq]
 
     async def unfinished(self) -> list[TaskRecord]:
         """Pending and running tasks, oldest first."""
-        found = [r for r in self._records.values() if not r.status.is_final]
+        found = [e.record() for e in self._entries.values() if not e.status.is_final]
         return sorted(found, key=lambda r: r.task.created_at)
 
     async def list_tasks(
@@ -85,10 +105,10 @@ class MemoryStateStore:
     ) -> list[TaskRecord]:
         """Tasks, newest first, filtered."""
         found = [
-            r
-            for r in self._records.values()
-            if (statuses is None or r.status in statuses)
-            and (agent_type is None or r.task.agent_type == agent_type)
+            e.record()
+            for e in self._entries.values()
+            if (statuses is None or e.status in statuses)
+            and (agent_type is None or e.task.agent_type == agent_type)
         ]
         found.sort(key=lambda r: r.task.created_at, reverse=True)
         return found[:limit]

@@ -120,6 +120,9 @@ class SQLiteStateStore:
         with anyio.CancelScope(shield=True):
             if self._flushing:
                 await self._idle.wait()
+            if self._queue and self._writer_conn is not None:
+                await anyio.to_thread.run_sync(self._apply, self._queue)
+                self._queue = []
             for conn in (self._writer_conn, self._reader_conn):
                 if conn is not None:
                     await anyio.to_thread.run_sync(conn.close)
@@ -155,6 +158,12 @@ class SQLiteStateStore:
             self._lock_file = None
 
     # -- the writer -------------------------------------------------------------------------------
+
+    def _enqueue(self, write: Callable[[sqlite3.Connection], object]) -> None:
+        """Queue a write that need not be durable yet; the next flush commits it, in order."""
+        if self._closing or self._writer_conn is None:
+            raise ConfigurationError("the state store is not open")
+        self._queue.append(_Pending(write=write, done=anyio.Event()))
 
     async def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a write and return once it has committed.
@@ -194,9 +203,28 @@ class SQLiteStateStore:
         conn = self._writer_conn
         assert conn is not None
         try:
+            self._apply_together(conn, batch)
+        except Exception:
+            # Some write failed: redo the batch one savepoint per write, so that only the
+            # failing writes fail and their neighbours still commit.
+            self._apply_isolated(conn, batch)
+
+    @staticmethod
+    def _apply_together(conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for pending in batch:
+                pending.result = pending.write(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+
+    @staticmethod
+    def _apply_isolated(conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        try:
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
-                # A savepoint per write: one failing write must not undo its neighbours.
                 conn.execute("SAVEPOINT w")
                 try:
                     pending.result = pending.write(conn)
@@ -246,19 +274,17 @@ class SQLiteStateStore:
         """The record, or ``None``."""
         return await self._read(lambda conn: _fetch_record(conn, task_id))
 
-    async def mark_running(self, task_id: str, event: TaskEvent) -> int:
-        """Count an attempt, set running, append the event; return the attempt number."""
+    async def mark_running(self, task_id: str, event: TaskEvent) -> None:
+        """Set running, count the attempt, append the event; committed with the next write."""
 
-        def write(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "UPDATE tasks SET status = ?, attempts = attempts + 1, last_seq = ?"
-                " WHERE id = ? RETURNING attempts",
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tasks SET status = ?, attempts = attempts + 1, last_seq = ? WHERE id = ?",
                 (TaskStatus.RUNNING.value, event.seq, task_id),
-            ).fetchone()
+            )
             _insert_event(conn, event)
-            return int(row[0])
 
-        return await self._write(write)
+        self._enqueue(write)
 
     async def append_event(self, event: TaskEvent) -> None:
         """Append a progress event."""

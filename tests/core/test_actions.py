@@ -97,7 +97,7 @@ def test_actions_are_validated_at_definition() -> None:
         return None
 
     with pytest.raises(ConfigurationError):
-        action(description="x")(no_params)  # type: ignore[arg-type]
+        action(description="x")(no_params)
     with pytest.raises(ConfigurationError):
         action(name="bad name!", description="x")(PING.handler)
     with pytest.raises(ConfigurationError):

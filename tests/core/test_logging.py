@@ -12,7 +12,7 @@ MNEMONIC = "abandon ability able about above absent absorb abstract absurd abuse
 PRIVATE_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 
-def flatten(entries: list[dict[str, object]]) -> str:
+def flatten(entries: object) -> str:
     return repr(entries)
 
 

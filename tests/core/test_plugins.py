@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pytest
 
-import minds371.plugins
 from minds371 import AgentRuntime, MemoryStateStore, Plugin
 from minds371.errors import ConfigurationError
 from minds371.plugins import discover_plugins
@@ -15,10 +14,8 @@ not_a_plugin = object()
 
 
 def fake_entry_points(*points: EntryPoint) -> Any:
-    real = minds371.plugins.entry_points
-
     def select(group: str) -> list[EntryPoint]:
-        return [*real(group=group), *points] if group == "minds371.plugins" else []
+        return [*entry_points(group=group), *points] if group == "minds371.plugins" else []
 
     return select
 
@@ -30,14 +27,14 @@ def test_discovery_finds_the_built_in_plugins_through_the_entry_point_group() ->
 
 def test_third_party_plugins_load_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     point = EntryPoint(name="weather", value=f"{__name__}:weather", group="minds371.plugins")
-    monkeypatch.setattr(minds371.plugins, "entry_points", fake_entry_points(point))
+    monkeypatch.setattr("minds371.plugins.entry_points", fake_entry_points(point))
     assert "weather" not in [p.name for p in discover_plugins()]
     assert "weather" in [p.name for p in discover_plugins(third_party=True)]
 
 
 def test_an_entry_point_that_is_not_a_plugin_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     point = EntryPoint(name="bad", value=f"{__name__}:not_a_plugin", group="minds371.plugins")
-    monkeypatch.setattr(minds371.plugins, "entry_points", fake_entry_points(point))
+    monkeypatch.setattr("minds371.plugins.entry_points", fake_entry_points(point))
     with pytest.raises(ConfigurationError, match="not a minds371 Plugin"):
         discover_plugins(third_party=True)
 

@@ -32,7 +32,7 @@ async def test_task_lifecycle_round_trips(store: StateStore) -> None:
     assert not created_again
     assert again.task == task
 
-    assert await store.mark_running(task.id, event(task.id, 1, "task.started")) == 1
+    await store.mark_running(task.id, event(task.id, 1, "task.started"))
     await store.append_event(event(task.id, 2))
     result = TaskResult(task_id=task.id, status=TaskStatus.COMPLETED, output={"ok": True})
     await store.finish(result, event(task.id, 3, "task.completed"))
