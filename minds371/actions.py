@@ -311,10 +311,6 @@ class ActionRegistry:
         self._actions[item.name] = item
         return item
 
-    @overload
-    def action(self, function: Handler, /) -> Action: ...
-
-    @overload
     def action(
         self,
         *,
@@ -327,26 +323,8 @@ class ActionRegistry:
         idempotent: bool = False,
         spends_money: bool = False,
         requires_approval: bool = False,
-    ) -> Callable[[Handler], Action]: ...
-
-    def action(
-        self,
-        function: Handler | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        similes: Sequence[str] = (),
-        examples: Sequence[Mapping[str, Any]] = (),
-        read_only: bool = False,
-        destructive: bool = False,
-        idempotent: bool = False,
-        spends_money: bool = False,
-        requires_approval: bool = False,
-    ) -> Action | Callable[[Handler], Action]:
-        """Decorator form of :func:`action` (same options) that also registers the result."""
-        if function is not None:
-            return self.register(action(function))
+    ) -> Callable[[Handler], Action]:
+        """``@registry.action(...)``: :func:`action` with the same options, then :meth:`register`."""
         make = action(
             name=name,
             description=description,
