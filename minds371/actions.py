@@ -324,7 +324,7 @@ class ActionRegistry:
         spends_money: bool = False,
         requires_approval: bool = False,
     ) -> Callable[[Handler], Action]:
-        """``@registry.action(...)``: :func:`action` with the same options, then :meth:`register`."""
+        """``@registry.action(...)``: :func:`action` with these options, then :meth:`register`."""
         make = action(
             name=name,
             description=description,
