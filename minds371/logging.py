@@ -156,8 +156,9 @@ class _RedactingLogger:
         getattr(self._inner, method)(_redact_text(event), **_scrub(values))
 
     def debug(self, event: str, **values: Any) -> None:
-        """Log at debug level."""
-        self._log("debug", event, values)
+        """Log at debug level (dropped while the host has not configured structlog)."""
+        if structlog.is_configured():
+            self._log("debug", event, values)
 
     def info(self, event: str, **values: Any) -> None:
         """Log at info level."""
