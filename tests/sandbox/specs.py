@@ -1,0 +1,116 @@
+"""GroupSpec builders for sandbox tests (Go JSON, as the SDL engine produces them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minds371_akash.market.sandbox._identity import AUDITOR
+
+MI = 1024**2
+GI = 1024**3
+
+
+def group_spec(
+    name: str = "dcloud",
+    *,
+    cpu: int = 500,
+    memory: int = 512 * MI,
+    storage: int = GI,
+    count: int = 1,
+    price: str = "1000.000000000000000000",
+    denom: str = "uact",
+    attributes: dict[str, str] | None = None,
+    any_of: list[str] | None = None,
+    gpu_model: str | None = None,
+    gpu_units: int = 1,
+    persistent_class: str | None = None,
+) -> dict[str, Any]:
+    gpu: dict[str, Any] = {"units": {"val": "0"}}
+    if gpu_model:
+        gpu = {
+            "units": {"val": str(gpu_units)},
+            "attributes": [{"key": f"vendor/nvidia/model/{gpu_model}", "value": "true"}],
+        }
+    volumes: list[dict[str, Any]] = [{"name": "default", "size": {"val": str(storage)}}]
+    if persistent_class:
+        volumes.append(
+            {
+                "name": "data",
+                "size": {"val": str(10 * GI)},
+                "attributes": [
+                    {"key": "class", "value": persistent_class},
+                    {"key": "persistent", "value": "true"},
+                ],
+            }
+        )
+    return {
+        "name": name,
+        "requirements": {
+            "signed_by": {"all_of": None, "any_of": any_of},
+            "attributes": [{"key": k, "value": v} for k, v in sorted((attributes or {}).items())],
+        },
+        "resources": [
+            {
+                "resource": {
+                    "id": 1,
+                    "cpu": {"units": {"val": str(cpu)}},
+                    "memory": {"size": {"val": str(memory)}},
+                    "storage": volumes,
+                    "gpu": gpu,
+                    "endpoints": [{"sequence_number": 0}],
+                },
+                "count": count,
+                "price": {"denom": denom, "amount": price},
+            }
+        ],
+    }
+
+
+def manifest_group(
+    name: str = "dcloud",
+    *,
+    image: str = "nginx:1.27",
+    count: int = 1,
+    env: list[str] | None = None,
+    service: str = "web",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "services": [
+            {
+                "name": service,
+                "image": image,
+                "command": None,
+                "args": None,
+                "env": env,
+                "resources": {"id": 1},
+                "count": count,
+                "expose": [
+                    {
+                        "port": 80,
+                        "externalPort": 80,
+                        "proto": "TCP",
+                        "service": "",
+                        "global": True,
+                        "hosts": None,
+                        "ip": "",
+                        "endpointSequenceNumber": 0,
+                    },
+                    {
+                        "port": 22,
+                        "externalPort": 2222,
+                        "proto": "TCP",
+                        "service": "",
+                        "global": True,
+                        "hosts": None,
+                        "ip": "",
+                        "endpointSequenceNumber": 0,
+                    },
+                ],
+                "credentials": None,
+            }
+        ],
+    }
+
+
+AUDITED = [AUDITOR]
