@@ -22,7 +22,7 @@ HASH = hashlib.sha256(b"manifest").digest()
 
 
 def make_world(**config: object) -> World:
-    return World(default_providers(), WorldConfig(block_time=None, **config))  # type: ignore[arg-type]
+    return World(default_providers(), WorldConfig(block_time=None, **config))
 
 
 def by_name(world: World) -> dict[str, str]:
@@ -86,7 +86,7 @@ def test_attributes_signed_by_and_gpu_model_filter_providers() -> None:
 
 
 def test_capacity_limits_bids() -> None:
-    small = ProviderSpec(name="tiny", region="us-west", capacity={"cpu_millicores": 1000})  # type: ignore[arg-type]
+    small = ProviderSpec(name="tiny", region="us-west", capacity={"cpu_millicores": 1000})
     world = World([small], WorldConfig(block_time=None))
     world.create_deployment(OWNER, [group_spec(cpu=800)], HASH, 500_000, dseq=1)
     world.advance()
