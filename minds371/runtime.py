@@ -70,6 +70,7 @@ class TaskHandle:
         self._attempts = attempts
         self._events: list[TaskEvent] = []
         self._scope: anyio.CancelScope | None = None
+        self._in_progress = False
         self._cancel_requested = False
 
     @property
@@ -404,8 +405,16 @@ class AgentRuntime:
                 return
             handle = self._handle_from(record)
             self._handles[record.task.id] = handle
-        if handle.done:
+        if handle.done or handle._in_progress:
+            # Finished, or a redelivery of a task this runtime is already running.
             return
+        handle._in_progress = True
+        try:
+            await self._run(handle)
+        finally:
+            handle._in_progress = False
+
+    async def _run(self, handle: TaskHandle) -> None:
         served_by = self._agents.get(handle.task.agent_type)
         if served_by is None:
             await self._finish(handle, _no_agent_result(handle.task, self.agent_types))
