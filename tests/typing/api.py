@@ -63,7 +63,9 @@ async def consumer() -> None:
     try:
         raise ProviderError("x", retryable=True)
     except ValidationError as bad:
-        paths = [issue.path for issue in bad.issues]
+        paths: list[str] = [issue.path for issue in bad.issues]
+        del paths
     except Minds371Error as failure:
         info: dict[str, Any] = failure.to_dict()
+        del info
     del output, seq, typed_event, final
