@@ -1,0 +1,390 @@
+"""Troubleshooting: classify why a deployment failed and say what to do about it.
+
+Every failure class of the Akash troubleshooting guide has a :class:`Diagnosis` kind:
+
+==========================  ==============================================================
+``no_bids``                 no provider bid (why: attributes, audit, GPU, price, policy)
+``lease_failed``            the lease could not be created (bid or order no longer open)
+``manifest_rejected``       a provider refused the manifest (hash or group-spec mismatch)
+``image_pull_failed``       the container image cannot be pulled
+``crash_loop``              the container starts and exits again and again
+``not_ready``               services did not become ready within the timeout
+``endpoint_unreachable``    the lease is ready but its HTTP endpoints do not answer
+``insufficient_funds``      the account or the escrow ran out of funds
+``provider_offline``        the provider stopped answering after the lease
+==========================  ==============================================================
+
+A diagnosis travels on the raised error as ``error.details["diagnosis"]`` (a plain dict, so it
+survives ``to_dict()`` and JSON); :func:`diagnosis_of` reads it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+import anyio
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from minds371.errors import Minds371Error
+from minds371_akash.bidding import GroupRanking
+from minds371_akash.market import Endpoint, KubeEvent, LeaseStatus, Provider
+
+__all__ = [
+    "Diagnosis",
+    "DiagnosisKind",
+    "GroupRequirements",
+    "attach",
+    "diagnose_insufficient_funds",
+    "diagnose_lease_failed",
+    "diagnose_manifest_rejected",
+    "diagnose_no_bids",
+    "diagnose_not_ready",
+    "diagnose_provider_offline",
+    "diagnose_unreachable",
+    "diagnosis_of",
+    "probe_endpoints",
+    "requirements_from_group_specs",
+]
+
+DiagnosisKind = Literal[
+    "no_bids",
+    "lease_failed",
+    "manifest_rejected",
+    "image_pull_failed",
+    "crash_loop",
+    "not_ready",
+    "endpoint_unreachable",
+    "insufficient_funds",
+    "provider_offline",
+]
+
+
+def _fmt(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (``10``, ``0.5``)."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+class Diagnosis(BaseModel):
+    """What went wrong, the evidence, and what to do.
+
+    Attributes:
+        kind: The failure class.
+        summary: One sentence for people.
+        evidence: Facts that support it (events, provider answers, counts).
+        actions: What to do, most useful first.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: DiagnosisKind
+    summary: str
+    evidence: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form."""
+        return self.model_dump(mode="json")
+
+
+def attach(error: Minds371Error, diagnosis: Diagnosis) -> Minds371Error:
+    """Put ``diagnosis`` on ``error`` (``details["diagnosis"]``) and return the error."""
+    error.details["diagnosis"] = diagnosis.to_dict()
+    return error
+
+
+def diagnosis_of(error: BaseException) -> Diagnosis | None:
+    """The diagnosis carried by ``error``, if any."""
+    details = getattr(error, "details", None)
+    raw = details.get("diagnosis") if isinstance(details, Mapping) else None
+    return Diagnosis.model_validate(raw) if isinstance(raw, Mapping) else None
+
+
+class GroupRequirements(BaseModel):
+    """What one placement group asks of providers (from its GroupSpec)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    gseq: int
+    attributes: Mapping[str, str] = {}
+    signed_by: tuple[str, ...] = ()
+    max_price: Decimal = Decimal(0)
+    denom: str = "uact"
+    gpu_models: tuple[str, ...] = ()
+
+
+def requirements_from_group_specs(
+    group_specs: Sequence[Mapping[str, Any]],
+) -> list[GroupRequirements]:
+    """Read placement requirements and prices from GroupSpecs (Go JSON), ``gseq`` = 1-based."""
+    found: list[GroupRequirements] = []
+    for gseq, spec in enumerate(group_specs, 1):
+        req = spec.get("requirements") or {}
+        signed = req.get("signed_by") or {}
+        price = Decimal(0)
+        denom = "uact"
+        models: list[str] = []
+        for item in spec.get("resources") or []:
+            p = item.get("price") or {}
+            price += Decimal(str(p.get("amount") or 0))
+            denom = str(p.get("denom") or denom)
+            for attr in (item.get("resource") or {}).get("gpu", {}).get("attributes") or []:
+                parts = str(attr.get("key", "")).split("/")
+                if "model" in parts and parts.index("model") + 1 < len(parts):
+                    models.append(parts[parts.index("model") + 1])
+        found.append(
+            GroupRequirements(
+                name=str(spec.get("name", "")),
+                gseq=gseq,
+                attributes={str(a["key"]): str(a["value"]) for a in req.get("attributes") or []},
+                signed_by=tuple((signed.get("all_of") or []) + (signed.get("any_of") or [])),
+                max_price=price,
+                denom=denom,
+                gpu_models=tuple(models),
+            )
+        )
+    return found
+
+
+def _misfits(group: GroupRequirements, provider: Provider) -> list[str]:
+    why: list[str] = []
+    if not provider.online:
+        why.append("offline")
+    for key, value in group.attributes.items():
+        if provider.attributes.get(key) != value:
+            why.append(f"{key}={provider.attributes.get(key, '∅')} (wants {value})")
+    if group.signed_by and not provider.audited:
+        why.append("not audited (signedBy)")
+    if group.gpu_models and not any(
+        m.split("/")[-1] in group.gpu_models for m in provider.gpu_models
+    ):
+        why.append(f"no GPU {'/'.join(group.gpu_models)}")
+    return why
+
+
+def diagnose_no_bids(
+    groups: Sequence[GroupRequirements],
+    providers: Sequence[Provider],
+    rankings: Sequence[GroupRanking] = (),
+    *,
+    waited: float = 0.0,
+) -> Diagnosis:
+    """Explain why groups got no acceptable bid, from what the marketplace shows.
+
+    Args:
+        groups: The groups still without an acceptable bid.
+        providers: Every provider the backend can see.
+        rankings: Bids that did arrive (and why the policy rejected them).
+        waited: Seconds spent waiting.
+    """
+    evidence: list[str] = [f"waited {waited:.1f} s for bids"]
+    actions: list[str] = []
+    by_group = {r.gseq: r for r in rankings}
+    for group in groups:
+        rejected = list(by_group[group.gseq].ranked) if group.gseq in by_group else []
+        fits = [p for p in providers if not _misfits(group, p)]
+        evidence.append(
+            f"group {group.name!r} (gseq {group.gseq}): offers up to "
+            f"{_fmt(group.max_price)} {group.denom}/block; {len(fits)} of "
+            f"{len(providers)} providers match its attributes, audit and GPU requirements"
+        )
+        if rejected:
+            evidence.extend(f"  bid {r.reason}" for r in rejected[:5])
+            actions.append(
+                "Bids arrived but your bid policy rejected them: relax max_price, audited_only, "
+                "the allow/deny lists or min_uptime (see the reasons above)."
+            )
+        elif not fits:
+            misfit_counts: dict[str, int] = {}
+            for provider in providers:
+                for why in _misfits(group, provider):
+                    misfit_counts[why] = misfit_counts.get(why, 0) + 1
+            common = sorted(misfit_counts.items(), key=lambda kv: -kv[1])[:4]
+            evidence.extend(f"  {count} providers: {why}" for why, count in common)
+            actions.append(
+                f"No provider can serve group {group.name!r}: loosen its placement attributes "
+                "(region, host, tier), signedBy, or GPU model."
+            )
+        else:
+            actions.append(
+                f"Providers match group {group.name!r} but none bid: its price "
+                f"({_fmt(group.max_price)} {group.denom}/block) is most likely below their "
+                "asking price, or they lack free capacity. Raise placement pricing in the SDL, "
+                "or request fewer resources."
+            )
+    actions.append("The deployment was closed so its escrow deposit is refunded.")
+    return Diagnosis(
+        kind="no_bids",
+        summary="No acceptable bid arrived for " + ", ".join(repr(g.name) for g in groups),
+        evidence=tuple(evidence),
+        actions=tuple(dict.fromkeys(actions)),
+    )
+
+
+def diagnose_lease_failed(message: str) -> Diagnosis:
+    """A lease could not be created."""
+    return Diagnosis(
+        kind="lease_failed",
+        summary="The lease could not be created: the bid or the order was no longer open.",
+        evidence=(message,),
+        actions=(
+            "Fetch the bids again and lease another open bid (bids expire after about 5 minutes).",
+            "If the order itself closed, close the deployment and create it again.",
+        ),
+    )
+
+
+def diagnose_manifest_rejected(message: str) -> Diagnosis:
+    """A provider refused the manifest."""
+    return Diagnosis(
+        kind="manifest_rejected",
+        summary="The provider rejected the manifest.",
+        evidence=(message,),
+        actions=(
+            "Send exactly the manifest whose version hash was put on chain (do not regenerate "
+            "the SDL between create and send).",
+            "An update may change the manifest only, not the resources or groups: to change "
+            "resources, close the deployment and create a new one.",
+        ),
+    )
+
+
+def diagnose_insufficient_funds(message: str) -> Diagnosis:
+    """The account or the escrow lacks funds."""
+    return Diagnosis(
+        kind="insufficient_funds",
+        summary="There are not enough funds to pay for the deployment.",
+        evidence=(message,),
+        actions=(
+            "Add credits to the Console account (or uact to the wallet for the CLI).",
+            "Deposit more into the deployment's escrow before it runs dry: "
+            "`akash tx escrow deposit deployment <amount>uact --dseq N`.",
+            "A lease closed as insufficient_funds cannot be reopened: deploy again.",
+        ),
+    )
+
+
+def diagnose_provider_offline(provider: str, message: str = "") -> Diagnosis:
+    """The provider serving a lease stopped answering."""
+    return Diagnosis(
+        kind="provider_offline",
+        summary=f"Provider {provider} stopped answering.",
+        evidence=tuple(x for x in (message,) if x),
+        actions=(
+            "Close the lease's deployment (or let the watcher re-lease the group) and pick a "
+            "bid from another provider.",
+            "Prefer providers with a high uptime (bid policy min_uptime, uptime_weight).",
+        ),
+    )
+
+
+_PULL = ("errimagepull", "imagepullbackoff", "invalidimagename", "errimageneverpull")
+_CRASH = ("crashloopbackoff", "back-off restarting failed container")
+
+
+def diagnose_not_ready(
+    status: Mapping[int, LeaseStatus | None],
+    events: Iterable[KubeEvent],
+    *,
+    timeout: float,
+) -> Diagnosis:
+    """Classify services that never became ready: image pull, crash loop, or just slow."""
+    events = list(events)
+    pulls = [
+        e
+        for e in events
+        if e.reason.lower() in _PULL or ("pull" in e.note.lower() and e.type == "Warning")
+    ]
+    crashes = [
+        e for e in events if e.reason.lower() in _CRASH or any(c in e.note.lower() for c in _CRASH)
+    ]
+    pending = []
+    for gseq, lease_status in sorted(status.items()):
+        if lease_status is None:
+            pending.append(f"gseq {gseq}: no status from the provider")
+            continue
+        for svc in lease_status.services.values():
+            if not svc.ready:
+                pending.append(f"gseq {gseq}: {svc.name} {svc.available}/{svc.total} ready")
+    if pulls:
+        return Diagnosis(
+            kind="image_pull_failed",
+            summary="The container image cannot be pulled.",
+            evidence=tuple(f"{e.reason}: {e.note}" for e in pulls[:5]) + tuple(pending),
+            actions=(
+                "Check the image name and tag (`docker pull <image>` from any machine).",
+                "For a private registry, add `credentials` (host, username, password) to the "
+                "service in the SDL.",
+                "Providers do not reliably close such leases: the deployment was closed.",
+            ),
+        )
+    if crashes:
+        return Diagnosis(
+            kind="crash_loop",
+            summary="The container keeps exiting right after it starts (crash loop).",
+            evidence=tuple(f"{e.reason}: {e.note}" for e in crashes[:5]) + tuple(pending),
+            actions=(
+                "Read the service logs (`minds371 logs DSEQ`) for the error.",
+                "Check the command, args and env in the SDL, and that memory is sufficient.",
+            ),
+        )
+    return Diagnosis(
+        kind="not_ready",
+        summary=f"Services were not ready after {timeout:.0f} s.",
+        evidence=tuple(pending) or ("no service reported by the provider",),
+        actions=(
+            "Check the lease events (`minds371 events DSEQ`) and logs (`minds371 logs DSEQ`).",
+            "Large images take time to pull: raise the readiness timeout.",
+        ),
+    )
+
+
+async def probe_endpoints(
+    endpoints: Sequence[Endpoint],
+    *,
+    client: httpx.AsyncClient | None = None,
+    per_probe: float = 5.0,
+) -> dict[str, str]:
+    """HTTP-probe the ``http`` endpoints; return ``{url: problem}`` for those that failed.
+
+    Any HTTP answer (even 404 or 500) counts as reachable: the service is there.
+    """
+    problems: dict[str, str] = {}
+    own = client is None
+    client = client or httpx.AsyncClient(timeout=per_probe, follow_redirects=False)
+
+    async def probe(url: str) -> None:
+        try:
+            with anyio.fail_after(per_probe):
+                await client.get(url)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            problems[url] = f"{type(exc).__name__}: {exc}".strip()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for endpoint in endpoints:
+                if endpoint.kind == "http":
+                    tg.start_soon(probe, endpoint.url)
+    finally:
+        if own:
+            await client.aclose()
+    return problems
+
+
+def diagnose_unreachable(problems: Mapping[str, str]) -> Diagnosis:
+    """Ready services whose endpoints do not answer."""
+    return Diagnosis(
+        kind="endpoint_unreachable",
+        summary="The services are ready but their endpoints do not answer.",
+        evidence=tuple(f"{url}: {why}" for url, why in sorted(problems.items())),
+        actions=(
+            "Check that the SDL exposes the port the container listens on (expose.port) with "
+            "`to: [{global: true}]`.",
+            "Check that the process listens on 0.0.0.0, not 127.0.0.1.",
+            "Ingress DNS can take a minute to propagate: probe again shortly.",
+        ),
+    )
