@@ -1,0 +1,123 @@
+"""``parse_sdl``: safe YAML, schema models, semantic rules; every issue with its path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pydantic
+
+from minds371.errors import FieldIssue, ValidationError, pointer
+from minds371_akash.sdl._models import Sdl
+from minds371_akash.sdl._validate import validate_sdl
+from minds371_akash.sdl._yaml import YamlFloat, YamlInt, load_yaml
+
+__all__ = ["parse_sdl", "schema_issues"]
+
+_SUBJECT = "SDL"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    value = error.get("input")
+    got = f", not {_describe(value)}"
+    if kind == "extra_forbidden":
+        return "unknown field; remove it or check its spelling"
+    if kind == "missing":
+        return "required field is missing"
+    if kind in ("string_type", "str_type"):
+        hint = " (quote it)" if isinstance(value, int | float | bool) else ""
+        return f"must be a string{got}{hint}"
+    if kind in ("int_type", "int_from_float"):
+        return f"must be a whole number{got}"
+    if kind == "bool_type":
+        return f"must be true or false{got}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping{got}"
+    if kind in ("tuple_type", "list_type"):
+        return f"must be a list{got}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", '"')
+        shown = repr(value) if isinstance(value, str) else _describe(value)
+        return f"must be one of {expected}, not {shown}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind == "string_too_short":
+        minimum = ctx.get("min_length", 1)
+        return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
+    if kind == "string_pattern_mismatch":
+        return f"does not match the pattern {ctx.get('pattern')}"
+    return str(error.get("msg", "invalid value"))
+
+
+def _location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Drop pydantic's internal markers (function-before, union members) from the path.
+    return tuple(part for part in loc if not (isinstance(part, str) and "[" in part))
+
+
+def schema_issues(exc: pydantic.ValidationError, *, prefix: str = "") -> list[FieldIssue]:
+    """Turn a pydantic error into one :class:`FieldIssue` per problem, with SDL paths."""
+    issues = []
+    for error in exc.errors(include_url=False):
+        path = prefix + pointer(_location(tuple(error["loc"])))
+        if error["type"] == "literal_error" and path == "/version":
+            message = 'must be "2.0" or "2.1" (quoted, so YAML reads it as a string)'
+        else:
+            message = _message(error)
+        issues.append(FieldIssue(path or "/", message))
+    return issues
+
+
+def parse_sdl(text: str | bytes) -> Sdl:
+    """Parse and validate an SDL document.
+
+    Args:
+        text: The SDL YAML, as text or UTF-8 bytes.
+
+    Returns:
+        The validated :class:`Sdl`; non-blocking problems are in ``Sdl.warnings``.
+
+    Raises:
+        ValidationError: With ``subject="SDL"`` and every issue found, each with its path
+            (``/services/web/expose/0/port``) and what to fix.
+    """
+    data = load_yaml(text)
+    if not isinstance(data, dict):
+        raise ValidationError(
+            [FieldIssue("/", f"an SDL is a YAML mapping, not {_describe(data)}")],
+            subject=_SUBJECT,
+        )
+    version = data.get("version")
+    if isinstance(version, YamlFloat | YamlInt) and version.text in ("2.0", "2.1", "2"):
+        raise ValidationError(
+            [FieldIssue("/version", f'write version: "{version.text}" (quoted) so it is a string')],
+            subject=_SUBJECT,
+        )
+    try:
+        sdl = Sdl.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(schema_issues(exc), subject=_SUBJECT) from None
+    errors, warnings = validate_sdl(sdl)
+    if errors:
+        raise ValidationError(errors, subject=_SUBJECT)
+    sdl._warnings = tuple(warnings)
+    return sdl
