@@ -8,6 +8,7 @@ version hash and the on-chain group specs.
 from minds371_akash.sdl._canonical import canonical_json, manifest_version
 from minds371_akash.sdl._manifest import Manifest, build_manifest
 from minds371_akash.sdl._models import Sdl
+from minds371_akash.sdl._normalize import normalize_manifest
 from minds371_akash.sdl._parse import parse_sdl
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "build_manifest",
     "canonical_json",
     "manifest_version",
+    "normalize_manifest",
     "parse_sdl",
 ]
