@@ -20,7 +20,8 @@ from tests.sdl.conftest import GO, go_valid_cases
 
 
 def _go_manifest(case: str) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads((GO / "output-fixtures" / case / "manifest.json").read_text())
+    path = GO / "output-fixtures" / case / "manifest.json"
+    data: list[dict[str, Any]] = json.loads(path.read_text())
     return data
 
 
