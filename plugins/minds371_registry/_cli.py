@@ -1,0 +1,142 @@
+"""``minds371 discover`` and ``minds371 registry history|verify``.
+
+They use the same embedded registry as ``BlockchainRegistryProvider.default()`` (the state under
+``$MINDS371_HOME``, trusted signers from the environment), read-only: no key is generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
+from minds371.errors import ServiceUnavailable
+from minds371_registry.discovery import HealthChecker
+from minds371_registry.provider import BlockchainRegistryProvider, check_name
+
+__all__ = ["register_cli"]
+
+
+def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``discover`` and ``registry`` to the ``minds371`` command."""
+    discover = sub.add_parser(
+        "discover", help="resolve a service name to its verified endpoints, healthy ones first"
+    )
+    discover.add_argument("name", help="the registered service name")
+    discover.add_argument("--json", action="store_true", help="print one JSON document")
+    discover.add_argument(
+        "--timeout", type=float, default=2.0, help="seconds per health probe (default 2)"
+    )
+    discover.set_defaults(handler=_discover)
+
+    registry = sub.add_parser("registry", help="inspect and verify the deployment registry")
+    commands = registry.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+    history = commands.add_parser("history", help="every verified record of a service name")
+    history.add_argument("name", help="the registered service name")
+    history.add_argument("--json", action="store_true", help="print one JSON document")
+    history.set_defaults(handler=_history)
+    verify = commands.add_parser(
+        "verify", help="walk the whole ledger; exit 1 and name the first bad entry if tampered"
+    )
+    verify.add_argument("--json", action="store_true", help="print one JSON document")
+    verify.add_argument(
+        "--content", action="store_true", help="also check every metadata blob against its CID"
+    )
+    verify.set_defaults(handler=_verify)
+
+
+def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
+    provider = BlockchainRegistryProvider.default(read_only=True)
+    provider.health = HealthChecker(timeout=timeout, cache_ttl=0)
+    return provider
+
+
+async def _discover(args: argparse.Namespace) -> int:
+    name = check_name(args.name)
+    if args.timeout <= 0:
+        from minds371.errors import FieldIssue, ValidationError
+
+        raise ValidationError([FieldIssue("/timeout", "must be more than 0 seconds")])
+    async with _provider(args.timeout) as registry:
+        resolved = await registry.resolve(name)
+        results = await registry.health.check_all(resolved.endpoints)
+    healthy = any(r.healthy for r in results)
+    if args.json:
+        print_json(
+            {
+                "name": resolved.name,
+                "sequence": resolved.sequence,
+                "record_id": resolved.record_id,
+                "signer": resolved.signer,
+                "metadata_cid": resolved.record.metadata_cid,
+                "healthy": healthy,
+                "endpoints": [r.model_dump() for r in results],
+            }
+        )
+    else:
+        print(f"{resolved.name} #{resolved.sequence} signed by {resolved.signer}", file=sys.stderr)
+        for result in results:
+            state = "up  " if result.healthy else "down"
+            why = f"HTTP {result.status}" if result.healthy and result.status else result.error
+            print(f"{state}  {result.url}  ({why or 'ok'}, {result.latency_ms} ms)")
+    if not healthy:
+        tried = ", ".join(r.url for r in results)
+        err = ServiceUnavailable(f"no endpoint of {name!r} is healthy (tried {tried})")
+        print(f"minds371: error: {err.message}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+async def _history(args: argparse.Namespace) -> int:
+    name = check_name(args.name)
+    async with _provider() as registry:
+        entries = await registry.history(name)
+    if args.json:
+        print_json(
+            {
+                "name": name,
+                "records": [
+                    {
+                        "record_id": e.record_hash,
+                        "location": e.location,
+                        **e.record.model_dump(mode="json"),
+                    }
+                    for e in entries
+                ],
+            }
+        )
+        return EXIT_OK
+    if not entries:
+        print(f"no records for {name!r}", file=sys.stderr)
+    for entry in entries:
+        record = entry.record
+        issued = datetime.fromtimestamp(record.issued_at, UTC).isoformat(timespec="seconds")
+        print(
+            f"#{record.sequence}  {issued}  dseq {record.dseq}  {record.network}  "
+            f"{' '.join(record.endpoints)}  metadata {record.metadata_cid}  "
+            f"signer {record.signer}"
+        )
+    return EXIT_OK
+
+
+async def _verify(args: argparse.Namespace) -> int:
+    async with _provider() as registry:
+        report = await registry.verify(check_content=args.content)
+    if args.json:
+        print_json(report.model_dump())
+    elif report.ok:
+        print(
+            f"ok: {report.entries} entries, {report.names} names verified "
+            f"({report.ledger} ledger, {report.seconds:.3f} s)",
+            file=sys.stderr,
+        )
+    else:
+        where = f"entry {report.position}" if report.position is not None else "an entry"
+        record = f" ({report.name}#{report.sequence})" if report.name else ""
+        print(
+            f"minds371: ledger verification failed at {where}{record}: "
+            f"{report.error}: {report.problem}",
+            file=sys.stderr,
+        )
+    return EXIT_OK if report.ok else EXIT_FAILURE

@@ -1,0 +1,144 @@
+"""The CID an IPFS node gives a file: UnixFS, dag-pb, balanced layout, CIDv1 with raw leaves.
+
+This reproduces ``ipfs add --cid-version=1`` with Kubo's defaults, byte for byte:
+
+* the file is cut into 262,144-byte chunks (``size-262144``);
+* each chunk is a ``raw`` block (CIDv1 implies raw leaves); a file of one chunk (or none) *is* that
+  raw block, so its CID is ``bafkrei...``;
+* larger files get a balanced tree of dag-pb nodes of at most 174 links each, filled left to right:
+  174 leaves under a node, 174 such nodes under the next, and so on. Every internal node holds a
+  UnixFS ``File`` message (``filesize`` and one ``blocksizes`` entry per child), and each link its
+  child's CID, an empty name and ``Tsize``, the total encoded size of the child's subtree.
+
+Hashes are SHA-256. The vectors in ``tests/fixtures/registry/expected_cids.json`` come from js-ipfs
+and Kubo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from multiformats import CID, multihash
+
+from minds371.errors import FieldIssue, ValidationError
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_LINKS",
+    "Block",
+    "cid_of",
+    "normalize_cid",
+    "unixfs_blocks",
+]
+
+CHUNK_SIZE = 262_144
+MAX_LINKS = 174
+
+_UNIXFS_FILE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One block of a file's DAG.
+
+    Attributes:
+        cid: Its CID (CIDv1, base32).
+        data: Its encoded bytes (the chunk itself for a raw leaf).
+        file_size: How many bytes of the file lie under it.
+        tree_size: Its encoded size plus that of every block under it (a link's ``Tsize``).
+    """
+
+    cid: str
+    data: bytes
+    file_size: int
+    tree_size: int
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, wire_type: int) -> bytes:
+    return _varint(number << 3 | wire_type)
+
+
+def _bytes_field(number: int, payload: bytes) -> bytes:
+    return _field(number, 2) + _varint(len(payload)) + payload
+
+
+def _cid(codec: str, data: bytes) -> CID:
+    return CID("base32", 1, codec, multihash.wrap(hashlib.sha256(data).digest(), "sha2-256"))
+
+
+def _leaf(chunk: bytes) -> Block:
+    return Block(str(_cid("raw", chunk)), chunk, len(chunk), len(chunk))
+
+
+def _node(children: list[Block]) -> Block:
+    # UnixFS Data: Type=File, filesize, one blocksizes entry per child (proto2, not packed).
+    file_size = sum(child.file_size for child in children)
+    unixfs = _field(1, 0) + _varint(_UNIXFS_FILE) + _field(3, 0) + _varint(file_size)
+    unixfs += b"".join(_field(4, 0) + _varint(child.file_size) for child in children)
+    # dag-pb's canonical form puts every Link (field 2) before Data (field 1).
+    links = b"".join(
+        _bytes_field(
+            2,
+            _bytes_field(1, bytes(CID.decode(child.cid)))
+            + _bytes_field(2, b"")
+            + _field(3, 0)
+            + _varint(child.tree_size),
+        )
+        for child in children
+    )
+    encoded = links + _bytes_field(1, unixfs)
+    tree_size = len(encoded) + sum(child.tree_size for child in children)
+    return Block(str(_cid("dag-pb", encoded)), encoded, file_size, tree_size)
+
+
+def unixfs_blocks(data: bytes) -> Iterator[Block]:
+    """Every block of ``data``'s DAG, leaves first and the root last."""
+    level = [_leaf(data[i : i + CHUNK_SIZE]) for i in range(0, len(data), CHUNK_SIZE)]
+    if not level:
+        level = [_leaf(b"")]
+    yield from level
+    while len(level) > 1:
+        level = [_node(level[i : i + MAX_LINKS]) for i in range(0, len(level), MAX_LINKS)]
+        yield from level
+
+
+def cid_of(data: bytes) -> str:
+    """The CID ``ipfs add --cid-version=1`` gives ``data`` (base32, ``bafk...``/``bafy...``)."""
+    if len(data) <= CHUNK_SIZE:
+        return str(_cid("raw", data))
+    root: Block | None = None
+    for root in unixfs_blocks(data):  # noqa: B007 - the last block is the root
+        pass
+    assert root is not None
+    return root.cid
+
+
+def normalize_cid(cid: str, *, path: str = "/cid") -> str:
+    """Parse a CID in any multibase (or CIDv0) and render it as CIDv1 base32.
+
+    Raises:
+        ValidationError: if ``cid`` is not a CID, naming ``path``.
+    """
+    try:
+        parsed = CID.decode(cid.strip())
+    except Exception as exc:  # multiformats raises several error types for malformed input
+        raise ValidationError(
+            [FieldIssue(path, f"{cid!r} is not a CID ({exc})")], subject="CID"
+        ) from exc
+    if parsed.version == 0:
+        parsed = CID("base32", 1, "dag-pb", parsed.digest)
+    return str(parsed.set(base="base32"))

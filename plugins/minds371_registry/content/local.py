@@ -1,0 +1,131 @@
+"""The embedded content store: CID-addressed files under the state directory.
+
+Each stored object is one file named by its CID (``<root>/<last two characters>/<cid>``, the
+sharding IPFS's flatfs uses), written atomically. Reading re-computes the CID from the bytes, so a
+file edited or swapped on disk is refused with :class:`~minds371.errors.ContentMismatch` rather
+than served. Pins are marker files; nothing is ever garbage collected here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import anyio.to_thread
+
+from minds371.config import home
+from minds371.errors import ContentMismatch, RegistryError
+from minds371.logging import get_logger
+from minds371_registry.content._unixfs import cid_of, normalize_cid
+
+__all__ = ["LocalContentStore"]
+
+_log = get_logger("minds371.registry.content")
+
+# Below this size a read or write is faster inline than through a worker thread.
+_INLINE_LIMIT = 64 * 1024
+
+
+class LocalContentStore:
+    """Content-addressed files in a directory (default ``$MINDS371_HOME/registry/content``).
+
+    Args:
+        root: The directory; created on first write.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else home() / "registry" / "content"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Nothing to release: files are opened and closed per call."""
+
+    def path_of(self, cid: str) -> Path:
+        """Where the object ``cid`` is (or would be) stored."""
+        cid = normalize_cid(cid)
+        return self.root / cid[-2:] / cid
+
+    async def put(self, data: bytes) -> str:
+        """Store ``data`` and return its CID (storing the same bytes twice is a no-op)."""
+        if len(data) <= _INLINE_LIMIT:
+            return self._put(data)
+        return await anyio.to_thread.run_sync(self._put, data)
+
+    def _put(self, data: bytes) -> str:
+        cid = cid_of(data)
+        path = self.path_of(cid)
+        if path.exists():
+            return cid
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _log.debug("minds371.registry.content.stored", cid=cid, size=len(data))
+        return cid
+
+    async def get(self, cid: str) -> bytes:
+        """Return the bytes stored under ``cid``, verified against it.
+
+        Raises:
+            ContentMismatch: if the file's bytes do not hash to ``cid``.
+            RegistryError: if nothing is stored under ``cid``.
+            ValidationError: if ``cid`` is not a CID.
+        """
+        cid = normalize_cid(cid)
+        path = self.path_of(cid)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise RegistryError(
+                f"content {cid} is not in the local store ({self.root})", details={"cid": cid}
+            ) from None
+        if size <= _INLINE_LIMIT:
+            return self._read_verified(cid, path)
+        return await anyio.to_thread.run_sync(self._read_verified, cid, path)
+
+    def _read_verified(self, cid: str, path: Path) -> bytes:
+        data = path.read_bytes()
+        actual = cid_of(data)
+        if actual != cid:
+            raise ContentMismatch(
+                f"content stored under {cid} hashes to {actual}: the local store was altered",
+                details={"cid": cid, "actual": actual, "path": str(path)},
+            )
+        return data
+
+    async def pin(self, cid: str) -> None:
+        """Mark ``cid`` as pinned (it must be stored here).
+
+        Raises:
+            RegistryError: if nothing is stored under ``cid``.
+        """
+        cid = normalize_cid(cid)
+        if not self.path_of(cid).exists():
+            raise RegistryError(
+                f"cannot pin {cid}: it is not in the local store", details={"cid": cid}
+            )
+        marker = self.root / "pins" / cid
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+    async def is_pinned(self, cid: str) -> bool:
+        """Whether ``cid`` was pinned."""
+        return (self.root / "pins" / normalize_cid(cid)).exists()

@@ -1,0 +1,200 @@
+"""Discovery with failover: probe a service's endpoints and order them healthy-first.
+
+:class:`HealthChecker` probes every endpoint of a record at once (an anyio task group), each with a
+short timeout, and caches each answer for ``cache_ttl`` seconds so that a busy caller does not
+hammer a service. ``http(s)://`` endpoints get a ``GET`` (healthy on 2xx or 3xx; redirects are not
+followed), ``tcp://`` endpoints a TCP connect; ``udp://`` cannot be probed and counts as down.
+Endpoints off this machine are not probed while ``minds371.ALLOW_NETWORK`` is false.
+
+Ordering is stable: healthy endpoints first, in the order the record lists them, then the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from minds371.config import is_loopback_url
+from minds371.errors import ServiceUnavailable
+
+__all__ = ["EndpointHealth", "HealthChecker", "first_healthy"]
+
+
+class EndpointHealth(BaseModel):
+    """The outcome of probing one endpoint.
+
+    Attributes:
+        url: The endpoint as the record lists it.
+        healthy: Whether it answered as a healthy service does.
+        status: The HTTP status it answered, for HTTP endpoints that answered.
+        latency_ms: How long the probe took.
+        error: Why it counts as down, when it does.
+        checked_at: When it was probed (Unix seconds).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    healthy: bool
+    status: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+    checked_at: float
+
+
+class HealthChecker:
+    """Probes endpoints concurrently, with a per-probe timeout and a cache.
+
+    Args:
+        timeout: Seconds a probe may take before the endpoint counts as down.
+        cache_ttl: Seconds a probe's answer is reused (0 turns the cache off).
+        health_path: A path appended to HTTP endpoints for the probe (e.g. ``/healthz``); by
+            default the endpoint URL itself is fetched.
+        http_client: An httpx client to use (not closed here); one is created when omitted.
+        clock: Seconds, monotonic (injected by tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 2.0,
+        cache_ttl: float = 10.0,
+        health_path: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout
+        self.cache_ttl = cache_ttl
+        self.health_path = health_path
+        self._own_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._clock = clock
+        self._cache: dict[str, tuple[float, EndpointHealth]] = {}
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this checker created it."""
+        if self._own_client:
+            await self._client.aclose()
+
+    def forget(self) -> None:
+        """Drop every cached answer."""
+        self._cache.clear()
+
+    async def check_all(self, urls: Sequence[str]) -> list[EndpointHealth]:
+        """Probe ``urls`` concurrently; return them healthy-first (stable within each group)."""
+        results: dict[int, EndpointHealth] = {}
+
+        async def one(index: int, url: str) -> None:
+            results[index] = await self.check(url)
+
+        async with anyio.create_task_group() as group:
+            for index, url in enumerate(urls):
+                group.start_soon(one, index, url)
+        ordered = [results[i] for i in range(len(urls))]
+        return [r for r in ordered if r.healthy] + [r for r in ordered if not r.healthy]
+
+    async def check(self, url: str) -> EndpointHealth:
+        """Probe one endpoint (or reuse a fresh cached answer)."""
+        now = self._clock()
+        cached = self._cache.get(url)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        result = await self._probe(url)
+        if self.cache_ttl > 0:
+            self._cache[url] = (self._clock() + self.cache_ttl, result)
+        return result
+
+    async def _probe(self, url: str) -> EndpointHealth:
+        import minds371
+
+        if not minds371.ALLOW_NETWORK and not is_loopback_url(url):
+            return _down(url, "not probed: network access is disabled (minds371.ALLOW_NETWORK)")
+        scheme = urlsplit(url).scheme
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(self.timeout):
+                if scheme in ("http", "https"):
+                    return await self._probe_http(url, started)
+                if scheme == "tcp":
+                    return await self._probe_tcp(url, started)
+        except TimeoutError:
+            return _down(url, f"no answer within {self.timeout} s", started)
+        return _down(url, f"cannot probe {scheme}:// endpoints")
+
+    async def _probe_http(self, url: str, started: float) -> EndpointHealth:
+        target = url.rstrip("/") + self.health_path if self.health_path else url
+        try:
+            response = await self._client.get(target)
+        except httpx.HTTPError as exc:
+            return _down(url, f"{type(exc).__name__}: {exc}".rstrip(": "), started)
+        healthy = 200 <= response.status_code < 400
+        return EndpointHealth(
+            url=url,
+            healthy=healthy,
+            status=response.status_code,
+            latency_ms=_elapsed_ms(started),
+            error=None if healthy else f"HTTP {response.status_code}",
+            checked_at=time.time(),
+        )
+
+    async def _probe_tcp(self, url: str, started: float) -> EndpointHealth:
+        parts = urlsplit(url)
+        if parts.hostname is None or parts.port is None:
+            return _down(url, "a tcp:// endpoint needs a host and a port", started)
+        try:
+            stream = await anyio.connect_tcp(parts.hostname, parts.port)
+        except OSError as exc:
+            return _down(url, f"{type(exc).__name__}: {exc}", started)
+        await stream.aclose()
+        return EndpointHealth(
+            url=url, healthy=True, latency_ms=_elapsed_ms(started), checked_at=time.time()
+        )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _down(url: str, error: str, started: float | None = None) -> EndpointHealth:
+    return EndpointHealth(
+        url=url,
+        healthy=False,
+        latency_ms=None if started is None else _elapsed_ms(started),
+        error=error,
+        checked_at=time.time(),
+    )
+
+
+def first_healthy(name: str, results: Sequence[EndpointHealth]) -> EndpointHealth:
+    """The first healthy endpoint of ``results``.
+
+    Raises:
+        ServiceUnavailable: if none is healthy, naming every endpoint tried and why it failed.
+    """
+    for result in results:
+        if result.healthy:
+            return result
+    tried = "; ".join(f"{r.url} ({r.error})" for r in results) or "no endpoints"
+    raise ServiceUnavailable(
+        f"no endpoint of {name!r} is healthy: tried {tried}",
+        retryable=True,
+        details={"name": name, "tried": [r.model_dump() for r in results]},
+    )

@@ -1,0 +1,101 @@
+"""The ledger seam: an append-only, tamper-evident log of signed deployment records."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Annotated, Protocol, Self, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from minds371_registry.records import DeploymentRecord, RecordDomain
+
+__all__ = ["Ledger", "LedgerEntry"]
+
+
+class LedgerEntry(BaseModel):
+    """A record as a ledger holds it.
+
+    Attributes:
+        position: Where it is in the ledger (1 for the first entry of the whole ledger).
+        record: The signed record.
+        record_hash: The record's EIP-712 digest in the ledger's domain (``0x``-hex): its id.
+        entry_hash: The ledger's own proof of the entry: the hash-chain link of the local ledger,
+            the transaction hash on an EVM chain.
+        location: Where to find it, for people (``sqlite:/path#12``, ``evm:31337:0x..:0x..``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    position: Annotated[int, Field(ge=1)]
+    record: DeploymentRecord
+    record_hash: str
+    entry_hash: str
+    location: str
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """An append-only log of signed records, ordered, that detects edits and deletions.
+
+    A ledger checks order (each record of a name follows the one before it), not trust: which
+    signers to believe is the reader's decision (``BlockchainRegistryProvider`` checks
+    signatures). Backends are async context managers; :meth:`aclose` releases what they created.
+    """
+
+    @property
+    def domain(self) -> RecordDomain:
+        """The EIP-712 domain records on this ledger must be signed in."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """A short name of the backend (``local``, ``evm``)."""
+        ...
+
+    async def append(self, record: DeploymentRecord) -> LedgerEntry:
+        """Append the next record of its name.
+
+        Raises:
+            LedgerError: if the record does not follow the name's latest record (sequence or
+                previous hash), or the ledger refused or failed the append (a revert, with its
+                reason).
+        """
+        ...
+
+    async def latest(self, name: str) -> LedgerEntry | None:
+        """The latest entry of ``name``, or None if it has none.
+
+        Raises:
+            LedgerError: if the entry or its link to the ledger before it was tampered with.
+        """
+        ...
+
+    async def history(self, name: str, *, limit: int | None = None) -> list[LedgerEntry]:
+        """The entries of ``name``, oldest first; with ``limit``, only the last ``limit`` ones.
+
+        Raises:
+            LedgerError: if an entry returned or its link to the ledger was tampered with.
+        """
+        ...
+
+    def entries(self) -> AsyncIterator[LedgerEntry]:
+        """Every entry of the ledger in order, checking the ledger's integrity on the way.
+
+        Raises:
+            LedgerError: at the first entry that was edited, removed or reordered.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the ledger created (database connections, HTTP clients). Idempotent."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,309 @@
+"""The embedded ledger: an append-only SQLite file in which every entry hashes the one before it.
+
+Each row holds the signed record's canonical JSON, its EIP-712 digest, and ``entry_hash =
+sha256(prev_entry_hash | position | record_hash | record JSON)``, where ``prev_entry_hash`` is the
+previous row's ``entry_hash``. Reading re-computes both hashes and checks the link to the row
+before, so an edited record, a removed or reordered row, or a row inserted in the middle is reported
+as a :class:`~minds371.errors.LedgerError` naming its position. Someone able to write the file can
+re-compute these hashes, which is why readers also check every record's signature: the chain finds
+accidents and clumsy edits, the signatures find forgeries. What no local file can show is a clean
+cut of its newest rows (a rollback); anchor the registry on an EVM chain where that matters.
+
+SQLite runs in WAL mode; calls go through one worker thread at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import anyio.to_thread
+import pydantic
+
+from minds371.config import home
+from minds371.errors import ConfigurationError, LedgerError
+from minds371.logging import get_logger
+from minds371_registry.ledger._protocol import LedgerEntry
+from minds371_registry.records import (
+    EMPTY_HASH,
+    DeploymentRecord,
+    RecordDomain,
+    record_digest,
+)
+
+__all__ = ["GENESIS_HASH", "LocalLedger"]
+
+#: ``prev_entry_hash`` of the ledger's first entry.
+GENESIS_HASH = "00" * 32
+
+_log = get_logger("minds371.registry.ledger")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    position INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    record_hash TEXT NOT NULL,
+    prev_entry_hash TEXT NOT NULL,
+    entry_hash TEXT NOT NULL,
+    appended_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entries_name_sequence ON entries (name, sequence);
+CREATE INDEX IF NOT EXISTS entries_name_position ON entries (name, position);
+"""
+_COLUMNS = "position, record, record_hash, prev_entry_hash, entry_hash"
+_BATCH = 2000
+
+
+def entry_hash(prev_entry_hash: str, position: int, record_hash: str, record_json: str) -> str:
+    """The hash-chain link of one entry (hex)."""
+    material = f"{prev_entry_hash}|{position}|{record_hash}|{record_json}".encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+class LocalLedger:
+    """A hash-chained, append-only ledger in one SQLite file.
+
+    Args:
+        path: The database file (default ``$MINDS371_HOME/registry/ledger.sqlite3``).
+        domain: The EIP-712 domain of its records (default: chain id 0, no contract).
+
+    Raises:
+        ConfigurationError: (on first use) if the file was created for another domain.
+    """
+
+    def __init__(self, path: Path | None = None, *, domain: RecordDomain | None = None) -> None:
+        self.path = path if path is not None else home() / "registry" / "ledger.sqlite3"
+        self._domain = domain or RecordDomain()
+        self._conn: sqlite3.Connection | None = None
+        self._limiter = anyio.CapacityLimiter(1)
+
+    @property
+    def domain(self) -> RecordDomain:
+        """The EIP-712 domain of this ledger's records."""
+        return self._domain
+
+    @property
+    def kind(self) -> str:
+        """``local``."""
+        return "local"
+
+    async def __aenter__(self) -> Self:
+        await self._run(self._connect)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the database connection."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
+
+    async def _run(self, func: Any, *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._limiter)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+            stored = conn.execute("SELECT value FROM meta WHERE key = 'domain'").fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
+        domain_json = self._domain.model_dump_json()
+        if stored is None:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('domain', ?)", (domain_json,))
+        elif stored[0] != domain_json:
+            conn.close()
+            raise ConfigurationError(
+                f"the ledger {self.path} holds records of domain {stored[0]}, not {domain_json}"
+            )
+        self._conn = conn
+        return conn
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def append(self, record: DeploymentRecord) -> LedgerEntry:
+        """Append the next record of its name (see :class:`~minds371_registry.ledger.Ledger`)."""
+        entries: list[LedgerEntry] = await self._run(self._append_many, [record])
+        return entries[0]
+
+    async def append_many(self, records: Iterable[DeploymentRecord]) -> list[LedgerEntry]:
+        """Append several records in one transaction (all or none), in the order given."""
+        return list(await self._run(self._append_many, list(records)))
+
+    def _append_many(self, records: list[DeploymentRecord]) -> list[LedgerEntry]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = self._insert_all(conn, records)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot append to the ledger {self.path}: {exc}") from exc
+        for entry in out:
+            _log.info(
+                "minds371.registry.ledger.appended",
+                name=entry.record.name,
+                sequence=entry.record.sequence,
+                position=entry.position,
+            )
+        return out
+
+    def _insert_all(
+        self, conn: sqlite3.Connection, records: list[DeploymentRecord]
+    ) -> list[LedgerEntry]:
+        row = conn.execute(
+            "SELECT position, entry_hash FROM entries ORDER BY position DESC LIMIT 1"
+        )
+        last = row.fetchone()
+        position, prev_entry = (last[0], last[1]) if last else (0, GENESIS_HASH)
+        heads: dict[str, tuple[int, str]] = {}
+        out: list[LedgerEntry] = []
+        now = time.time()
+        for record in records:
+            if record.name not in heads:
+                found = conn.execute(
+                    "SELECT sequence, record_hash FROM entries WHERE name = ? "
+                    "ORDER BY position DESC LIMIT 1",
+                    (record.name,),
+                ).fetchone()
+                heads[record.name] = (found[0], found[1]) if found else (0, EMPTY_HASH)
+            head_seq, head_hash = heads[record.name]
+            if record.sequence != head_seq + 1 or record.prev_hash != head_hash:
+                raise LedgerError(
+                    f"record {record.name}#{record.sequence} does not follow the ledger's latest "
+                    f"record of {record.name!r} (sequence {head_seq}): expected sequence "
+                    f"{head_seq + 1} linking to {head_hash}",
+                    details={"name": record.name, "sequence": record.sequence, "head": head_seq},
+                )
+            position += 1
+            digest = "0x" + record_digest(record, self._domain).hex()
+            body = record.canonical_json()
+            link = entry_hash(prev_entry, position, digest, body)
+            conn.execute(
+                "INSERT INTO entries (position, name, sequence, record, record_hash, "
+                "prev_entry_hash, entry_hash, appended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (position, record.name, record.sequence, body, digest, prev_entry, link, now),
+            )
+            heads[record.name] = (record.sequence, digest)
+            prev_entry = link
+            out.append(self._entry(position, record, digest, link))
+        return out
+
+    def _entry(
+        self, position: int, record: DeploymentRecord, digest: str, link: str
+    ) -> LedgerEntry:
+        return LedgerEntry(
+            position=position,
+            record=record,
+            record_hash=digest,
+            entry_hash=link,
+            location=f"sqlite:{self.path}#{position}",
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def latest(self, name: str) -> LedgerEntry | None:
+        """The latest entry of ``name``, checked, or None."""
+        found = await self.history(name, limit=1)
+        return found[-1] if found else None
+
+    async def history(self, name: str, *, limit: int | None = None) -> list[LedgerEntry]:
+        """The checked entries of ``name``, oldest first (the last ``limit`` with a limit)."""
+        return list(await self._run(self._history, name, limit))
+
+    def _history(self, name: str, limit: int | None) -> list[LedgerEntry]:
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE name = ? ORDER BY position DESC LIMIT ?",
+                (name, -1 if limit is None else limit),
+            ).fetchall()
+            out = []
+            for row in reversed(rows):
+                before = conn.execute(
+                    "SELECT entry_hash FROM entries WHERE position = ?", (row[0] - 1,)
+                ).fetchone()
+                expected_prev = GENESIS_HASH if row[0] == 1 else (before[0] if before else None)
+                out.append(self._checked(row, expected_prev))
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
+        return out
+
+    async def entries(self) -> AsyncIterator[LedgerEntry]:
+        """Every entry in order, each checked against the one before it."""
+        position, prev = 0, GENESIS_HASH
+        while True:
+            rows: list[tuple[Any, ...]] = await self._run(self._page, position)
+            if not rows:
+                return
+            for row in rows:
+                if row[0] != position + 1:
+                    raise LedgerError(
+                        f"ledger entry {position + 1} is missing (the next is {row[0]}): "
+                        "entries were removed",
+                        details={"position": position + 1},
+                    )
+                entry = self._checked(row, prev)
+                position, prev = entry.position, entry.entry_hash
+                yield entry
+
+    def _page(self, after: int) -> list[tuple[Any, ...]]:
+        conn = self._connect()
+        try:
+            return conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE position > ? ORDER BY position LIMIT ?",
+                (after, _BATCH),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
+
+    def _checked(self, row: tuple[Any, ...], expected_prev: str | None) -> LedgerEntry:
+        position, body, digest, prev_entry, link = row
+        details = {"position": position}
+        if expected_prev is None or prev_entry != expected_prev:
+            raise LedgerError(
+                f"ledger entry {position} does not link to the entry before it: entries were "
+                "removed, reordered or edited",
+                details=details,
+            )
+        if entry_hash(prev_entry, position, digest, body) != link:
+            raise LedgerError(
+                f"ledger entry {position} was altered: its hash does not match its content",
+                details=details,
+            )
+        try:
+            record = DeploymentRecord.model_validate_json(body)
+        except pydantic.ValidationError as exc:
+            raise LedgerError(
+                f"ledger entry {position} holds a malformed record: {exc.errors()[0]['msg']}",
+                details=details,
+            ) from None
+        if "0x" + record_digest(record, self._domain).hex() != digest:
+            raise LedgerError(
+                f"ledger entry {position} was altered: its record does not match its record hash",
+                details=details,
+            )
+        return self._entry(position, record, digest, link)

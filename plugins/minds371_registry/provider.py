@@ -1,0 +1,380 @@
+"""BlockchainRegistryProvider: register deployments, resolve names to verified endpoints.
+
+``register`` stores the metadata JSON in the content store (its CID), signs the record as the
+name's next one and appends it to the ledger. ``resolve`` trusts nothing it reads: the ledger entry
+must be intact and linked, the record signed by a trusted signer, follow the record before it (no
+replay, no fork), not be expired, and its metadata must hash to its CID. ``endpoints`` and
+``connect`` add health-ordered failover on top. Every failure is an error of
+:class:`~minds371.errors.RegistryError`'s branch: a forged record is refused, never returned.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import pydantic
+
+from minds371.errors import (
+    ConfigurationError,
+    FieldIssue,
+    Minds371Error,
+    RegistryError,
+    ValidationError,
+)
+from minds371.logging import get_logger
+from minds371_registry.content import ContentStore
+from minds371_registry.discovery import EndpointHealth, HealthChecker, first_healthy
+from minds371_registry.keys import RecordSigner
+from minds371_registry.ledger import Ledger, LedgerEntry
+from minds371_registry.models import RegistryReceipt, ServiceRecord, VerifyReport
+from minds371_registry.records import (
+    EMPTY_HASH,
+    DeploymentFacts,
+    DeploymentRecord,
+    ServiceName,
+    verify_record,
+)
+
+__all__ = ["BlockchainRegistryProvider"]
+
+_log = get_logger("minds371.registry")
+_NAME = pydantic.TypeAdapter(ServiceName)
+
+
+def check_name(name: str) -> str:
+    """Validate a service name.
+
+    Raises:
+        ValidationError: naming ``/name`` and the rule, if it is not a valid service name.
+    """
+    try:
+        return _NAME.validate_python(name)
+    except pydantic.ValidationError:
+        raise ValidationError(
+            [
+                FieldIssue(
+                    "/name",
+                    f"{name!r} is not a service name: lower-case letters, digits, '.', '_' "
+                    "and '-', starting and ending with a letter or digit, at most 128 characters",
+                )
+            ],
+            subject="service name",
+        ) from None
+
+
+class BlockchainRegistryProvider:
+    """Signed deployment records on a ledger, metadata in a content store, and discovery.
+
+    Args:
+        ledger: Where records are appended (``LocalLedger``, ``EvmLedger``).
+        content: Where metadata lives (``LocalContentStore``, ``KuboContentStore``).
+        signer: The key that signs new records; None for a read-only registry.
+        trusted_signers: Addresses whose records are believed. The signer's own address is
+            always trusted.
+        health: The endpoint prober (a default ``HealthChecker`` when omitted).
+        clock: Unix seconds (injected by tests, for expiry).
+
+    The provider enters and closes ``ledger``, ``content`` and ``health`` with itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        content: ContentStore,
+        signer: RecordSigner | None = None,
+        trusted_signers: Iterable[str] = (),
+        health: HealthChecker | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.content = content
+        self.signer = signer
+        trusted = {address.lower() for address in trusted_signers}
+        if signer is not None:
+            trusted.add(signer.address.lower())
+        self.trusted_signers = frozenset(trusted)
+        self.health = health or HealthChecker()
+        self._clock = clock
+        self._lock: anyio.Lock | None = None
+
+    @classmethod
+    def default(
+        cls,
+        *,
+        home: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        read_only: bool = False,
+    ) -> BlockchainRegistryProvider:
+        """The embedded default, configured from the environment (see ``registry/README.md``).
+
+        A SQLite ledger and a local content store under ``$MINDS371_HOME/registry``, the key
+        from ``MINDS371_REGISTRY_KEY``, a keystore or a generated development key (with a
+        warning), trusted signers from ``MINDS371_REGISTRY_TRUSTED``; an EVM ledger and a Kubo
+        node when their variables are set.
+
+        Args:
+            home: The state directory (default ``minds371.config.home()``).
+            environ: The environment (default ``os.environ``).
+            read_only: Do not generate a development key (discovery and verification need none).
+
+        Raises:
+            ConfigurationError: if the configuration cannot be used.
+        """
+        from minds371_registry._settings import build_default
+
+        parts = build_default(home=home, environ=environ, read_only=read_only)
+        return cls(**parts)
+
+    async def __aenter__(self) -> Self:
+        await self.ledger.__aenter__()
+        await self.content.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the ledger, the content store and the health checker."""
+        try:
+            await self.ledger.aclose()
+        finally:
+            try:
+                await self.content.aclose()
+            finally:
+                await self.health.aclose()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def register(
+        self,
+        facts: DeploymentFacts | Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+    ) -> RegistryReceipt:
+        """Record a deployment as the next record of its name.
+
+        Args:
+            facts: What to record (a ``DeploymentFacts`` or its fields as a mapping).
+            metadata: JSON-serialisable details (request digest, SDL, leases, price, ...),
+                stored in the content store; the record carries its CID.
+
+        Raises:
+            ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
+            ConfigurationError: if the registry has no signing key.
+            RegistryError: if the content store or the ledger fails (``LedgerError`` when the
+                ledger refuses, e.g. another writer published the same sequence first).
+        """
+        checked = _facts(facts)
+        blob = _metadata_bytes(metadata)
+        if self.signer is None:
+            raise ConfigurationError("this registry is read-only: it has no signing key")
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        cid = await self.content.put(blob)
+        await self.content.pin(cid)
+        async with self._lock:  # one writer per provider: sequences must not interleave
+            head = await self.ledger.latest(checked.name)
+            record = self.signer.sign_record(
+                checked,
+                sequence=head.record.sequence + 1 if head else 1,
+                prev_hash=head.record_hash if head else EMPTY_HASH,
+                metadata_cid=cid,
+                domain=self.ledger.domain,
+                issued_at=int(self._clock()),
+            )
+            entry = await self.ledger.append(record)
+        _log.info(
+            "minds371.registry.registered",
+            name=record.name,
+            sequence=record.sequence,
+            cid=cid,
+            signer=record.signer,
+            ledger=self.ledger.kind,
+        )
+        return RegistryReceipt(
+            record_id=entry.record_hash,
+            name=record.name,
+            sequence=record.sequence,
+            cid=cid,
+            signer=record.signer,
+            ledger=self.ledger.kind,
+            entry=entry.location,
+            entry_hash=entry.entry_hash,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _require_trust(self) -> None:
+        if not self.trusted_signers:
+            raise ConfigurationError(
+                "no trusted signers: set MINDS371_REGISTRY_TRUSTED (comma-separated addresses) "
+                "or a signing key"
+            )
+
+    async def resolve(self, name: str) -> ServiceRecord:
+        """The latest record of ``name``, verified, with its verified metadata.
+
+        Raises:
+            ValidationError: if ``name`` is not a service name.
+            RegistryError: if ``name`` has no record, or its latest record has expired.
+            SignatureError: if the record is not signed by a trusted signer, or does not follow
+                the record before it (a replay or a fork).
+            LedgerError: if the ledger entries were tampered with.
+            ContentMismatch: if the metadata's bytes do not hash to the record's CID.
+        """
+        check_name(name)
+        self._require_trust()
+        tail = await self.ledger.history(name, limit=2)
+        if not tail:
+            raise RegistryError(f"no record is registered for {name!r}", details={"name": name})
+        latest = tail[-1]
+        previous = tail[-2].record if len(tail) == 2 else None
+        record = latest.record
+        verify_record(record, self.ledger.domain, self.trusted_signers, previous=previous)
+        if record.is_expired(self._clock()):
+            raise RegistryError(
+                f"the latest record of {name!r} (#{record.sequence}) expired at "
+                f"{record.expires_at}; the service must register again",
+                details={
+                    "name": name,
+                    "sequence": record.sequence,
+                    "expires_at": record.expires_at,
+                },
+            )
+        metadata = await self._metadata(record)
+        return ServiceRecord(
+            record=record, record_id=latest.record_hash, metadata=metadata, location=latest.location
+        )
+
+    async def _metadata(self, record: DeploymentRecord) -> dict[str, Any]:
+        blob = await self.content.get(record.metadata_cid)
+        try:
+            value = json.loads(blob)
+        except ValueError as exc:
+            raise RegistryError(
+                f"the metadata of {record.name}#{record.sequence} is not JSON",
+                details={"cid": record.metadata_cid},
+            ) from exc
+        if not isinstance(value, dict):
+            raise RegistryError(f"the metadata of {record.name}#{record.sequence} is not an object")
+        return value
+
+    async def history(self, name: str) -> list[LedgerEntry]:
+        """Every record of ``name``, oldest first, each verified and linked to the one before.
+
+        Raises:
+            ValidationError: if ``name`` is not a service name.
+            SignatureError: at the first record that is untrusted, replayed or out of order.
+            LedgerError: if the ledger entries were tampered with.
+        """
+        check_name(name)
+        self._require_trust()
+        entries = await self.ledger.history(name)
+        previous: DeploymentRecord | None = None
+        for entry in entries:
+            verify_record(entry.record, self.ledger.domain, self.trusted_signers, previous=previous)
+            previous = entry.record
+        return entries
+
+    async def endpoints(self, name: str) -> list[EndpointHealth]:
+        """The verified endpoints of ``name``, probed concurrently, healthy ones first.
+
+        Raises:
+            The errors of :meth:`resolve`.
+        """
+        resolved = await self.resolve(name)
+        return await self.health.check_all(resolved.endpoints)
+
+    async def connect(self, name: str) -> EndpointHealth:
+        """The first healthy verified endpoint of ``name``.
+
+        Raises:
+            ServiceUnavailable: if no endpoint answered its health check (naming each one tried).
+            The errors of :meth:`resolve`.
+        """
+        return first_healthy(name, await self.endpoints(name))
+
+    async def verify(self, *, check_content: bool = False) -> VerifyReport:
+        """Walk the whole ledger and check every entry; stop at the first bad one.
+
+        Checks the ledger's integrity, every signature and signer, and each name's chain
+        (sequence and previous hash); with ``check_content``, also that every metadata blob is
+        present and hashes to its CID.
+        """
+        self._require_trust()
+        started = time.perf_counter()
+        heads: dict[str, DeploymentRecord] = {}
+        count = 0
+        entry: LedgerEntry | None = None
+        base = {"ledger": self.ledger.kind}
+        try:
+            async for entry in self.ledger.entries():
+                count += 1
+                record = entry.record
+                verify_record(
+                    record,
+                    self.ledger.domain,
+                    self.trusted_signers,
+                    previous=heads.get(record.name),
+                )
+                if check_content:
+                    await self.content.get(record.metadata_cid)
+                heads[record.name] = record
+                entry = None
+        except Minds371Error as exc:
+            if entry is None:
+                count += 1  # the ledger refused the next entry before handing it over
+            return VerifyReport.failure(
+                {**base, "entries": count, "names": len(heads), "seconds": _since(started)},
+                exc,
+                entry,
+            )
+        return VerifyReport(
+            ok=True, entries=count, names=len(heads), seconds=_since(started), **base
+        )
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 6)
+
+
+def _facts(facts: DeploymentFacts | Mapping[str, Any]) -> DeploymentFacts:
+    if isinstance(facts, DeploymentFacts):
+        return facts
+    try:
+        return DeploymentFacts.model_validate(dict(facts))
+    except pydantic.ValidationError as exc:
+        raise ValidationError.from_pydantic(exc, subject="deployment facts") from None
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            [FieldIssue("", f"not a mapping: {exc}")], subject="deployment facts"
+        ) from None
+
+
+def _metadata_bytes(metadata: Mapping[str, Any] | None) -> bytes:
+    try:
+        text = json.dumps(
+            dict(metadata or {}),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(
+            [FieldIssue("/metadata", f"must be JSON-serialisable: {exc}")], subject="metadata"
+        ) from None
+    return text.encode()
