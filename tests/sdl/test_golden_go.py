@@ -93,7 +93,7 @@ EXPECTED_FIRST_PATH = {
     "invalid-gpu-vendor": "/profiles/compute/web/resources/gpu/attributes/vendor/amd",
     "invalid-version": "/version",
     "password-too-short": "/services/web/credentials/password",
-    "persistent-without-mount": "/profiles/compute/web/resources/storage/0/attributes/class",
+    "persistent-without-mount": "/services/web/params/storage/data/mount",
     "reclamation-compound-window": "/reclamation/min_window",
 }
 

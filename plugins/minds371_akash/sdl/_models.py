@@ -190,10 +190,13 @@ class MemoryResource(_Model):
 
 
 class StorageAttributes(_Model):
-    """``resources.storage[].attributes``: both keys are required when the block is given."""
+    """``resources.storage[].attributes``.
 
-    class_: str = Field(alias="class")
-    persistent: bool | str
+    ``persistent`` defaults to false; a persistent volume without a class gets ``default``.
+    """
+
+    class_: str | None = Field(default=None, alias="class")
+    persistent: bool | str = False
 
 
 class StorageVolume(_Model):

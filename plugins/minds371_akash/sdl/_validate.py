@@ -143,6 +143,8 @@ class _Checker:
             persistent = _persistent(attrs.persistent)
             if persistent is None:
                 self.error(f"{path}/attributes/persistent", "must be true or false")
+            if attrs.class_ is None:
+                continue
             if attrs.class_ not in _STORAGE_CLASSES:
                 self.error(
                     f"{path}/attributes/class",
