@@ -27,6 +27,7 @@ __all__ = [
     "AUDITOR",
     "Identity",
     "JwtError",
+    "address_of",
     "bech32_decode",
     "bech32_encode",
     "identity_for_api_key",
@@ -112,6 +113,11 @@ def _ripemd160(data: bytes) -> bytes:
         return hashlib.sha256(b"ripemd160-fallback" + data).digest()[:20]
 
 
+def address_of(public_key: bytes) -> str:
+    """The ``akash1…`` address of a 33-byte compressed secp256k1 public key."""
+    return bech32_encode("akash", _ripemd160(hashlib.sha256(public_key).digest()))
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """A sandbox account's key pair and address.
@@ -130,8 +136,7 @@ class Identity:
         """Derive an identity from arbitrary seed bytes."""
         private = PrivateKey(hashlib.sha256(seed).digest())
         public = private.public_key.to_compressed_bytes()
-        address = bech32_encode("akash", _ripemd160(hashlib.sha256(public).digest()))
-        return cls(address=address, public_key=public, _private=private.to_bytes())
+        return cls(address=address_of(public), public_key=public, _private=private.to_bytes())
 
     def sign(self, digest: bytes) -> bytes:
         """Sign a 32-byte digest; returns the 64-byte ``r||s`` signature."""

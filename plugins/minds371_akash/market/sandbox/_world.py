@@ -287,6 +287,19 @@ class World:
         log.info("minds371.sandbox.lease_created", dseq=dseq, gseq=gseq, provider=provider)
         return lease
 
+    def undo_lease(self, dep: Deployment, lease: Lease) -> None:
+        """Revert a lease whose multi-lease transaction failed as a whole."""
+        group = dep.group(lease.gseq)
+        if group is not None:
+            self._hold(lease, group, -1)
+            for order in group.orders:
+                if order.oseq == lease.oseq:
+                    order.state = "open"
+                    for bid in order.bids:
+                        if bid.state in ("active", "lost"):
+                            bid.state = "open"
+        dep.leases.remove(lease)
+
     def find_lease(
         self, owner: str, dseq: int, gseq: int, oseq: int, provider: str | None = None
     ) -> Lease | None:
@@ -394,6 +407,10 @@ class World:
     def usage(self, provider: str) -> dict[str, int]:
         """What a provider's active leases hold."""
         return dict(self._usage.get(provider, {}))
+
+    def gpu_usage(self, provider: str) -> dict[str, int]:
+        """GPUs a provider's active leases hold, per model."""
+        return dict(self._gpu_usage.get(provider, {}))
 
     # ---- blocks ---------------------------------------------------------------------------
 

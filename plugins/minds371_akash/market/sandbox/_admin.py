@@ -1,0 +1,175 @@
+"""Admin routes under ``/sandbox/...``: what tests use to inspect the world and inject faults.
+
+They exist only in the sandbox (no real network has them) and need no credentials. Errors are
+``{"error": "<message>"}`` with 400 (bad input) or 404 (unknown object).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pydantic
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from minds371_akash.market.sandbox._hub import Faults, Hub
+from minds371_akash.market.sandbox._identity import identity_for_api_key
+from minds371_akash.market.sandbox._workloads import ready_height
+from minds371_akash.market.sandbox._world import WorldError
+
+__all__ = ["admin_routes", "world_snapshot"]
+
+
+def _bad(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {"__invalid__": True}
+    return body if isinstance(body, dict) else {"__invalid__": True}
+
+
+def info(hub: Hub, base_url: str) -> dict[str, Any]:
+    """``GET /sandbox/info``: height, timing, faults and every provider."""
+    world = hub.world
+    return {
+        "height": world.height,
+        "config": world.config.model_dump(mode="json"),
+        "faults": hub.faults.model_dump(mode="json"),
+        "providers": [
+            {
+                "name": p.name,
+                "address": p.address,
+                "hostUri": f"{base_url.rstrip('/')}/gateway/{p.address}",
+                "region": p.region,
+                "audited": p.audited,
+                "online": world.online.get(p.address, False),
+                "bid_delay_blocks": p.bid_delay_blocks,
+                "pricing": p.pricing.model_dump(mode="json"),
+                "usage": world.usage(p.address),
+            }
+            for p in world.providers.values()
+        ],
+    }
+
+
+def world_snapshot(hub: Hub) -> dict[str, Any]:
+    """Every deployment (closed ones too) with orders, bids, refusals, leases and escrow."""
+    world = hub.world
+    deployments = []
+    for dep in world.deployments_of():
+        raw = dep.dump()
+        raw.pop("sdl", None)
+        for lease_raw, lease in zip(raw["leases"], dep.leases, strict=True):
+            lease_raw["ready_height"] = ready_height(lease, world.config)
+        deployments.append(raw)
+    return {
+        "height": world.height,
+        "deployments": deployments,
+        "accounts": [a.dump() for a in world.accounts.values()],
+    }
+
+
+class _AdminApi:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def get_info(self, request: Request) -> Response:
+        return JSONResponse(info(self.hub, str(request.base_url)))
+
+    async def get_faults(self, request: Request) -> Response:
+        return JSONResponse(self.hub.faults.model_dump(mode="json"))
+
+    async def put_faults(self, request: Request) -> Response:
+        try:
+            faults = Faults.model_validate(await _body(request))
+        except pydantic.ValidationError as exc:
+            return _bad(str(exc))
+        self.hub.set_faults(faults)
+        return JSONResponse(faults.model_dump(mode="json"))
+
+    async def set_online(self, request: Request) -> Response:
+        if request.path_params["state"] not in ("online", "offline"):
+            return _bad("use /online or /offline", 404)
+        try:
+            self.hub.world.set_online(
+                request.path_params["address"], request.path_params["state"] == "online"
+            )
+        except WorldError as exc:
+            return _bad(exc.message, 404)
+        return JSONResponse(
+            {
+                "address": request.path_params["address"],
+                "online": request.path_params["state"] == "online",
+            }
+        )
+
+    async def h_close_lease(self, request: Request) -> Response:
+        body = await _body(request)
+        try:
+            owner, dseq = str(body["owner"]), int(body["dseq"])
+            gseq, oseq = int(body.get("gseq", 1)), int(body.get("oseq", 1))
+        except (KeyError, TypeError, ValueError):
+            return _bad("owner, dseq (and gseq, oseq) are required")
+        try:
+            lease = self.hub.world.provider_close_lease(
+                owner, dseq, gseq, oseq, str(body.get("reason", "unstable"))
+            )
+        except WorldError as exc:
+            return _bad(exc.message, 404)
+        return JSONResponse(lease.dump())
+
+    async def h_deployments(self, request: Request) -> Response:
+        return JSONResponse(world_snapshot(self.hub))
+
+    async def h_account(self, request: Request) -> Response:
+        address = request.path_params["address"]
+        if request.method == "PUT":
+            body = await _body(request)
+            try:
+                balance = Decimal(str(body["balance"]))
+            except (KeyError, InvalidOperation):
+                return _bad("balance (uact) is required")
+            self.hub.world.account(address).balance = balance
+        return JSONResponse(self.hub.world.account(address).dump())
+
+    async def h_whoami(self, request: Request) -> Response:
+        key = request.headers.get("x-api-key")
+        if not key:
+            return _bad("send the x-api-key header", 401)
+        return JSONResponse({"address": identity_for_api_key(key).address})
+
+    async def h_advance(self, request: Request) -> Response:
+        body = await _body(request)
+        try:
+            blocks = int(body.get("blocks", 1))
+        except (TypeError, ValueError):
+            return _bad("blocks must be an integer")
+        if not 1 <= blocks <= 100_000:
+            return _bad("blocks must be between 1 and 100000")
+        return JSONResponse({"height": self.hub.produce_block(blocks)})
+
+    def routes(self) -> list[Any]:
+        """The routes."""
+        return [
+            Route("/sandbox/info", self.get_info, methods=["GET"]),
+            Route("/sandbox/faults", self.get_faults, methods=["GET"]),
+            Route("/sandbox/faults", self.put_faults, methods=["PUT"]),
+            Route("/sandbox/providers/{address}/{state:str}", self.set_online, methods=["POST"]),
+            Route("/sandbox/leases/close", self.h_close_lease, methods=["POST"]),
+            Route("/sandbox/deployments", self.h_deployments, methods=["GET"]),
+            Route("/sandbox/accounts/{address}", self.h_account, methods=["GET", "PUT"]),
+            Route("/sandbox/whoami", self.h_whoami, methods=["GET"]),
+            Route("/sandbox/advance", self.h_advance, methods=["POST"]),
+        ]
+
+
+def admin_routes(hub: Hub) -> list[Any]:
+    """The ``/sandbox/...`` routes."""
+    return _AdminApi(hub).routes()

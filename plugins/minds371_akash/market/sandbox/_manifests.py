@@ -1,0 +1,111 @@
+"""SDL and manifest handling shared by the Console routes, the gateway and the chain routes.
+
+The SDL engine (:mod:`minds371_akash.sdl`) does the real work; here it is adapted to what the
+sandbox needs: GroupSpec JSON for the chain, the canonical manifest string, and a provider's
+re-hash of a received manifest (``normalize_manifest`` → ``canonical_json`` → ``manifest_version``,
+as a Go provider decodes and re-marshals it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from minds371.errors import ValidationError
+from minds371_akash.market.sandbox._hub import Hub
+from minds371_akash.market.sandbox._identity import AUDITOR
+from minds371_akash.market.sandbox._world import WorldError
+
+__all__ = [
+    "BuiltSdl",
+    "ProviderUnavailable",
+    "build_from_sdl",
+    "deliver_manifest",
+    "rehash",
+]
+
+
+class ProviderUnavailable(Exception):
+    """The provider does not answer (offline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltSdl:
+    """What the chain and providers need from an SDL."""
+
+    group_specs: list[dict[str, Any]]
+    manifest_json: str
+    version: bytes
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", by_alias=True)
+    return json.loads(json.dumps(value))
+
+
+def build_from_sdl(text: str, *, console: bool) -> BuiltSdl:
+    """Parse and build an SDL.
+
+    Args:
+        text: The SDL YAML.
+        console: Apply Console's rewrites: every price denom becomes ``uact`` and the auditor is
+            appended to each placement's ``signedBy.anyOf`` (neither changes the version hash).
+
+    Raises:
+        ValidationError: From the SDL engine, naming every issue.
+    """
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
+    built = build_manifest(parse_sdl(text))
+    specs = [_jsonable(spec) for spec in built.group_specs]
+    if console:
+        for spec in specs:
+            for unit in spec.get("resources") or []:
+                unit.setdefault("price", {})["denom"] = "uact"
+            signed = spec.setdefault("requirements", {}).setdefault("signed_by", {})
+            any_of = list(signed.get("any_of") or [])
+            if AUDITOR not in any_of:
+                any_of.append(AUDITOR)
+            signed["any_of"] = any_of
+    return BuiltSdl(specs, built.json, bytes(built.version_bytes))
+
+
+def rehash(groups: Any) -> bytes:
+    """The version hash a Go provider computes for a received manifest (decoded JSON)."""
+    from minds371_akash.sdl import canonical_json, manifest_version, normalize_manifest
+
+    version = manifest_version(canonical_json(normalize_manifest(groups)))
+    if isinstance(version, str):
+        return bytes.fromhex(version)
+    return bytes(version)
+
+
+def _decode(body: str | bytes) -> list[Mapping[str, Any]]:
+    try:
+        groups = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WorldError("invalid", f"invalid manifest: {exc}") from exc
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise WorldError("invalid", "invalid manifest: expected an array of groups")
+    return groups
+
+
+def deliver_manifest(hub: Hub, provider: str, owner: str, dseq: int, body: str | bytes) -> None:
+    """A provider receives ``PUT /deployment/{dseq}/manifest`` from ``owner``.
+
+    Raises:
+        ProviderUnavailable: The provider is offline.
+        WorldError: ``not_found`` "no lease for deployment" (404) or ``invalid`` (422).
+    """
+    if not hub.world.online.get(provider, False):
+        raise ProviderUnavailable(provider)
+    groups = _decode(body)
+    try:
+        version = rehash(groups)
+    except (ValidationError, ValueError, TypeError, KeyError) as exc:
+        raise WorldError("invalid", f"invalid manifest: {exc}") from exc
+    hub.world.receive_manifest(provider, owner, dseq, groups, version)

@@ -1,0 +1,242 @@
+"""``SandboxNetwork``: the sandbox marketplace in this process, with its block clock.
+
+Use it as an async context manager: entering starts the clock in the current event loop (unless
+the clock is manual) and loads ``state_file``; leaving stops the clock and saves the world. Reach
+it through :meth:`SandboxNetwork.client`, an ``httpx.AsyncClient`` over ``httpx.ASGITransport``
+whose base URL serves the Console API, the provider gateways and the admin routes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import httpx
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from minds371.errors import ConfigurationError
+from minds371.logging import get_logger
+from minds371_akash.market.sandbox._admin import admin_routes, world_snapshot
+from minds371_akash.market.sandbox._chain import chain_routes
+from minds371_akash.market.sandbox._console import console_routes
+from minds371_akash.market.sandbox._gateway import gateway_routes
+from minds371_akash.market.sandbox._hub import Faults, Hub
+from minds371_akash.market.sandbox._identity import identity_for_api_key
+from minds371_akash.market.sandbox._providers import ProviderSpec, default_providers
+from minds371_akash.market.sandbox._records import Lease, WorldConfig
+from minds371_akash.market.sandbox._world import World
+
+__all__ = ["DEFAULT_BASE_URL", "SandboxNetwork"]
+
+log = get_logger("minds371.sandbox")
+
+#: The base URL of in-process clients (never resolved: requests go through ASGITransport).
+DEFAULT_BASE_URL = "http://sandbox.minds371.test"
+_SAVE_EVERY = 1.0  # seconds between state-file writes while the clock runs
+
+
+class SandboxNetwork:
+    """A local Akash marketplace: chain, Console API, provider gateways, admin routes.
+
+    Args:
+        providers: The provider set (default: :func:`default_providers`).
+        config: Timing and economics; ``config.block_time`` None means a manual clock.
+        block_time: Shortcut overriding ``config.block_time``.
+        faults: Faults active from the start.
+        state_file: Load the world from this JSON file if it exists; save it while running and
+            on exit.
+        base_url: Base URL of :meth:`client` (and so of providers' ``hostUri``).
+    """
+
+    def __init__(
+        self,
+        *,
+        providers: Sequence[ProviderSpec] | None = None,
+        config: WorldConfig | None = None,
+        block_time: float | None = None,
+        faults: Faults | None = None,
+        state_file: Path | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+    ) -> None:
+        config = config or WorldConfig()
+        if block_time is not None:
+            config = config.model_copy(update={"block_time": block_time})
+        self.world = World(providers or default_providers(), config)
+        self.hub = Hub(self.world, faults)
+        self.state_file = state_file
+        self.base_url = base_url
+        self.app = Starlette(routes=self.routes())
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._clients: list[httpx.AsyncClient] = []
+
+    def routes(self) -> list[BaseRoute]:
+        """Every route: Console, provider gateways, chain (LCD + tx) and admin."""
+        return [
+            *console_routes(self.hub),
+            *gateway_routes(self.hub),
+            *chain_routes(self.hub),
+            *admin_routes(self.hub),
+        ]
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SandboxNetwork:
+        self.load()
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        if self.world.config.block_time is not None:
+            self._task_group.start_soon(self._clock, self.world.config.block_time)
+        log.info(
+            "minds371.sandbox.started",
+            height=self.world.height,
+            block_time=self.world.config.block_time,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the clock, close the clients made by :meth:`client`, save the state file."""
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()
+        group, self._task_group = self._task_group, None
+        if group is not None:
+            group.cancel_scope.cancel()
+            await group.__aexit__(None, None, None)
+        self.save()
+
+    async def _clock(self, interval: float) -> None:
+        # Deadline-based: blocks keep their pace however long a block takes to produce.
+        next_at = anyio.current_time() + interval
+        last_save = anyio.current_time()
+        while True:
+            await anyio.sleep_until(next_at)
+            self.hub.produce_block()
+            now = anyio.current_time()
+            next_at = max(next_at + interval, now)
+            if self.state_file is not None and now - last_save >= _SAVE_EVERY:
+                self.save()
+                last_save = now
+
+    # ---- persistence ----------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the world from ``state_file`` when it exists.
+
+        Raises:
+            ConfigurationError: If the file exists but is not a sandbox state file.
+        """
+        if self.state_file is None or not self.state_file.exists():
+            return
+        try:
+            raw = json.loads(self.state_file.read_text(encoding="utf-8"))
+            self.world.restore(raw["world"])
+            if raw.get("faults"):
+                self.hub.set_faults(Faults.model_validate(raw["faults"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(f"cannot load sandbox state {self.state_file}: {exc}") from exc
+
+    def save(self) -> None:
+        """Write the world to ``state_file`` atomically (no-op without one)."""
+        if self.state_file is None:
+            return
+        doc = {
+            "version": 1,
+            "world": self.world.dump(),
+            "faults": self.hub.faults.model_dump(mode="json"),
+        }
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+
+    # ---- clients --------------------------------------------------------------------------
+
+    def client(
+        self, api_key: str | None = "sandbox", *, timeout: float = 30.0
+    ) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` into this sandbox (closed by :meth:`aclose`).
+
+        Args:
+            api_key: Sent as ``x-api-key`` (None sends none: Console routes then answer 401).
+            timeout: Request timeout in seconds.
+        """
+        headers = {"x-api-key": api_key} if api_key is not None else {}
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app),
+            base_url=self.base_url,
+            headers=headers,
+            timeout=timeout,
+        )
+        self._clients.append(client)
+        return client
+
+    @staticmethod
+    def owner(api_key: str) -> str:
+        """The owner address the sandbox derives from an API key."""
+        return identity_for_api_key(api_key).address
+
+    # ---- admin ----------------------------------------------------------------------------
+
+    @property
+    def height(self) -> int:
+        """The current block height."""
+        return self.world.height
+
+    def provider(self, name_or_address: str) -> ProviderSpec:
+        """A provider by name or address.
+
+        Raises:
+            KeyError: If there is none.
+        """
+        for spec in self.world.providers.values():
+            if name_or_address in (spec.name, spec.address):
+                return spec
+        raise KeyError(name_or_address)
+
+    def set_faults(self, faults: Faults | None = None, **fields: Any) -> Faults:
+        """Replace the active faults (``set_faults(error_rate=0.2)``); no arguments clears them."""
+        active = faults or Faults(**fields)
+        self.hub.set_faults(active)
+        return active
+
+    def set_provider_online(self, provider: str, online: bool) -> None:
+        """Take a provider (name or address) offline, or bring it back."""
+        self.world.set_online(self.provider(provider).address, online)
+
+    def close_lease(
+        self, owner: str, dseq: int, gseq: int = 1, oseq: int = 1, reason: str = "unstable"
+    ) -> Lease:
+        """The provider closes a lease (reason ``unstable`` by default)."""
+        return self.world.provider_close_lease(owner, dseq, gseq, oseq, reason)
+
+    def set_balance(self, address: str, uact: int | Decimal) -> None:
+        """Set an account's balance (e.g. to provoke Console's 402)."""
+        self.world.account(address).balance = Decimal(uact)
+
+    async def advance(self, blocks: int = 1) -> int:
+        """Produce blocks now (the manual clock's tick; also works with a running clock)."""
+        return self.hub.produce_block(blocks)
+
+    async def wait_blocks(self, blocks: int = 1) -> int:
+        """Wait until ``blocks`` more blocks have been produced."""
+        await self.hub.wait_until(self.world.height + blocks)
+        return self.world.height
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole world (every deployment, closed ones too), as ``GET /sandbox/deployments``."""
+        return world_snapshot(self.hub)
