@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from minds371_registry.content import MAX_LINKS, cid_of, normalize_cid
+from minds371_registry.content._unixfs import unixfs_blocks
+
+from minds371.errors import ValidationError
+
+from .conftest import FIXTURES
+
+VECTORS = json.loads((FIXTURES / "expected_cids.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["small.txt", "medium.bin", "empty.txt"])
+def test_fixture_files_get_the_cids_ipfs_gives(name: str):
+    data = (FIXTURES / name).read_bytes()
+    assert len(data) == VECTORS[name]["size"]
+    assert cid_of(data) == VECTORS[name]["cidv1"]
+
+
+def test_multi_chunk_file_is_a_dag_pb_root_over_raw_leaves():
+    data = (FIXTURES / "medium.bin").read_bytes()
+    blocks = list(unixfs_blocks(data))
+    assert [b.cid[:6] for b in blocks] == ["bafkre"] * 3 + ["bafybe"]
+    assert blocks[-1].file_size == 600_000
+
+
+def test_two_level_tree_matches_ipfs():
+    # big.bin of the vectors: 50 MiB from random.Random(7), 201 chunks, more than one node's links.
+    data = random.Random(7).randbytes(50 * 1024 * 1024)
+    assert len(data) // 262_144 + 1 > MAX_LINKS
+    assert cid_of(data) == VECTORS["big.bin"]["cidv1"]
+
+
+def test_normalize_cid_renders_base58_and_v0_as_base32_v1():
+    small = VECTORS["small.txt"]
+    assert normalize_cid(small["cidv1_base58btc_as_js_ipfs_prints"]) == small["cidv1"]
+    assert normalize_cid(small["cidv0"]).startswith("bafybei")
+
+
+def test_normalize_cid_rejects_garbage_naming_the_field():
+    with pytest.raises(ValidationError) as info:
+        normalize_cid("not-a-cid", path="/metadata_cid")
+    assert info.value.issues[0].path == "/metadata_cid"

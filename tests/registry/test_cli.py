@@ -1,0 +1,92 @@
+"""`minds371 discover` and `minds371 registry history|verify` on the default home."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from minds371_registry import BlockchainRegistryProvider
+
+from minds371.cli import main
+
+from .conftest import make_facts
+
+
+async def _register(*facts_list) -> None:
+    async with BlockchainRegistryProvider.default() as registry:
+        for facts in facts_list:
+            await registry.register(facts, {"dseq": facts.dseq})
+
+
+async def test_discover_json_orders_healthy_first(
+    clean_environ: Path, capsys, http_endpoint: Callable[..., str], dead_endpoint: str
+):
+    up = http_endpoint(200)
+    await _register(make_facts(endpoints=(dead_endpoint, up)))
+    code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["name"] == "web" and doc["sequence"] == 1 and doc["healthy"] is True
+    assert [e["url"] for e in doc["endpoints"]] == [up, dead_endpoint]
+
+
+async def test_discover_all_down_exits_1(clean_environ: Path, capsys, dead_endpoint: str):
+    await _register(make_facts(endpoints=(dead_endpoint,)))
+    code, out, err = await _in_thread(capsys, "discover", "web")
+    assert code == 1
+    assert "down" in out and "no endpoint of 'web' is healthy" in err
+
+
+async def test_history_lists_every_record(clean_environ: Path, capsys):
+    await _register(make_facts(dseq=1), make_facts(dseq=2))
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web", "--json")
+    assert code == 0
+    assert [r["dseq"] for r in json.loads(out)["records"]] == [1, 2]
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web")
+    assert code == 0 and out.count("\n") == 2 and out.startswith("#1 ")
+
+
+async def test_verify_ok_then_tampered(clean_environ: Path, capsys):
+    await _register(make_facts(dseq=1), make_facts("api"), make_facts(dseq=2))
+    code, _, err = await _in_thread(capsys, "registry", "verify")
+    assert code == 0 and "3 entries, 2 names" in err
+    ledger = clean_environ / "registry" / "ledger.sqlite3"
+    with sqlite3.connect(ledger, isolation_level=None) as db:
+        (body,) = db.execute("SELECT record FROM entries WHERE position = 2").fetchone()
+        db.execute(
+            "UPDATE entries SET record = ? WHERE position = 2",
+            (body.replace('"dseq":1234', '"dseq":666'),),
+        )
+    code, _, err = await _in_thread(capsys, "registry", "verify")
+    assert code == 1 and "failed at entry 2" in err
+    code, out, _ = await _in_thread(capsys, "registry", "verify", "--json")
+    report = json.loads(out)
+    assert (
+        code == 1
+        and report["ok"] is False
+        and report["position"] == 2
+        and report["error"] == "LedgerError"
+    )
+
+
+async def test_bad_name_exits_2(clean_environ: Path, capsys):
+    code, _, err = await _in_thread(capsys, "discover", "Not A Name")
+    assert code == 2 and "/name" in err
+
+
+async def test_read_commands_generate_no_key(clean_environ: Path, capsys):
+    code, _, err = await _in_thread(capsys, "discover", "web")
+    assert code == 2 and "no trusted signers" in err
+    assert not (clean_environ / "registry" / "dev-key").exists()
+
+
+async def _in_thread(capsys, *argv: str) -> tuple[int, str, str]:
+    # The CLI runs its own event loop (anyio.run), so it cannot run inside this test's loop.
+    import anyio.to_thread
+
+    capsys.readouterr()  # drop what the setup logged (structlog's default prints to stdout)
+    code = await anyio.to_thread.run_sync(main, list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from minds371_registry import RecordSigner, load_signer
+from minds371_registry.keys import DEV_KEY_FILE, configured_address
+from structlog.testing import capture_logs
+
+from minds371.errors import ConfigurationError
+
+
+def test_key_from_environment(clean_environ: Path):
+    account = Account.create()
+    signer = load_signer(clean_environ, environ={"MINDS371_REGISTRY_KEY": account.key.hex()})
+    assert signer is not None and signer.address == account.address
+    assert not (clean_environ / DEV_KEY_FILE).exists()
+
+
+def test_key_from_keystore(clean_environ: Path, tmp_path: Path):
+    account = Account.create()
+    keystore = tmp_path / "key.json"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "pw", kdf="pbkdf2", iterations=2)))
+    env = {"MINDS371_REGISTRY_KEYSTORE": str(keystore), "MINDS371_REGISTRY_KEYSTORE_PASSWORD": "pw"}
+    signer = load_signer(clean_environ, environ=env)
+    assert signer is not None and signer.address == account.address
+    # The address is readable without the password.
+    assert (
+        configured_address(clean_environ, environ={"MINDS371_REGISTRY_KEYSTORE": str(keystore)})
+        == account.address
+    )
+
+
+def test_wrong_keystore_password_is_a_configuration_error(clean_environ: Path, tmp_path: Path):
+    account = Account.create()
+    keystore = tmp_path / "key.json"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "pw", kdf="pbkdf2", iterations=2)))
+    env = {
+        "MINDS371_REGISTRY_KEYSTORE": str(keystore),
+        "MINDS371_REGISTRY_KEYSTORE_PASSWORD": "nope",
+    }
+    with pytest.raises(ConfigurationError, match="cannot unlock"):
+        load_signer(clean_environ, environ=env)
+
+
+def test_dev_key_is_generated_once_with_a_warning(clean_environ: Path):
+    with capture_logs() as logs:
+        first = load_signer(clean_environ, environ={})
+    assert first is not None
+    path = clean_environ / DEV_KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert [e["event"] for e in warnings] == ["minds371.registry.dev_key_generated"]
+    key_hex = path.read_text().strip().removeprefix("0x")
+    assert key_hex not in json.dumps(logs, default=str)
+    again = load_signer(clean_environ, environ={})
+    assert again is not None and again.address == first.address
+
+
+def test_read_only_loading_creates_no_key(clean_environ: Path):
+    assert load_signer(clean_environ, environ={}, create=False) is None
+    assert configured_address(clean_environ, environ={}) is None
+
+
+def test_bad_key_error_does_not_carry_the_key(clean_environ: Path):
+    bad = "0x" + "zz" * 32
+    with pytest.raises(ConfigurationError) as info:
+        RecordSigner(bad)
+    assert "zz" * 8 not in str(info.value)
+    assert info.value.__cause__ is None

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from minds371_registry import LocalLedger, RecordDomain, RecordSigner
+from minds371_registry.records import EMPTY_HASH, DeploymentRecord
+
+from minds371.errors import ConfigurationError, LedgerError
+
+from .conftest import make_facts
+
+
+def chain(
+    signer: RecordSigner, domain: RecordDomain, name: str, count: int
+) -> list[DeploymentRecord]:
+    from minds371_registry import record_digest
+
+    out: list[DeploymentRecord] = []
+    prev = EMPTY_HASH
+    for seq in range(1, count + 1):
+        record = signer.sign_record(
+            make_facts(name, dseq=seq),
+            sequence=seq,
+            prev_hash=prev,
+            metadata_cid="bafkreiabc",
+            domain=domain,
+        )
+        prev = "0x" + record_digest(record, domain).hex()
+        out.append(record)
+    return out
+
+
+async def test_append_history_latest_and_walk(tmp_path: Path, signer: RecordSigner):
+    async with LocalLedger(tmp_path / "l.db") as ledger:
+        web = chain(signer, ledger.domain, "web", 3)
+        api = chain(signer, ledger.domain, "api", 2)
+        for record in (web[0], api[0], web[1], api[1], web[2]):
+            await ledger.append(record)
+        assert [e.record.sequence for e in await ledger.history("web")] == [1, 2, 3]
+        assert [e.record.dseq for e in await ledger.history("web", limit=2)] == [2, 3]
+        latest = await ledger.latest("api")
+        assert latest is not None and latest.record == api[1] and latest.position == 4
+        assert await ledger.latest("nobody") is None
+        walked = [e.position async for e in ledger.entries()]
+        assert walked == [1, 2, 3, 4, 5]
+
+
+async def test_append_refuses_a_record_that_does_not_follow(tmp_path: Path, signer: RecordSigner):
+    async with LocalLedger(tmp_path / "l.db") as ledger:
+        web = chain(signer, ledger.domain, "web", 2)
+        with pytest.raises(LedgerError, match="does not follow"):
+            await ledger.append(web[1])
+        await ledger.append(web[0])
+        with pytest.raises(LedgerError, match="does not follow"):
+            await ledger.append(web[0])  # replay
+        await ledger.append(web[1])
+
+
+async def test_append_many_is_all_or_nothing(tmp_path: Path, signer: RecordSigner):
+    async with LocalLedger(tmp_path / "l.db") as ledger:
+        web = chain(signer, ledger.domain, "web", 3)
+        with pytest.raises(LedgerError):
+            await ledger.append_many([web[0], web[2]])
+        assert await ledger.history("web") == []
+        assert len(await ledger.append_many(web)) == 3
+
+
+def _db(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+async def _filled(path: Path, signer: RecordSigner) -> None:
+    async with LocalLedger(path) as ledger:
+        await ledger.append_many(chain(signer, ledger.domain, "web", 3))
+
+
+async def test_edited_record_is_detected(tmp_path: Path, signer: RecordSigner):
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    with _db(path) as db:
+        (body,) = db.execute("SELECT record FROM entries WHERE position = 2").fetchone()
+        db.execute(
+            "UPDATE entries SET record = ? WHERE position = 2",
+            (body.replace("127.0.0.1", "10.6.6.6"),),
+        )
+    async with LocalLedger(path) as ledger:
+        with pytest.raises(LedgerError, match="entry 2 was altered"):
+            await ledger.history("web")
+        with pytest.raises(LedgerError, match="entry 2 was altered"):
+            [e async for e in ledger.entries()]
+
+
+async def test_deleted_row_is_detected(tmp_path: Path, signer: RecordSigner):
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    with _db(path) as db:
+        db.execute("DELETE FROM entries WHERE position = 2")
+    async with LocalLedger(path) as ledger:
+        with pytest.raises(LedgerError, match="entry 2 is missing"):
+            [e async for e in ledger.entries()]
+        with pytest.raises(LedgerError, match="entry 3 does not link"):
+            await ledger.latest("web")
+
+
+async def test_ledger_of_another_domain_is_refused(tmp_path: Path, signer: RecordSigner):
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    with pytest.raises(ConfigurationError, match="holds records of domain"):
+        async with LocalLedger(path, domain=RecordDomain(name="other")):
+            pass

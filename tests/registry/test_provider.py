@@ -1,0 +1,234 @@
+"""The registry end to end on the embedded stack, and the security proofs: forged, untrusted,
+replayed and swapped records are refused and never reach discovery."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from minds371_registry import (
+    BlockchainRegistryProvider,
+    LocalContentStore,
+    LocalLedger,
+    RecordSigner,
+)
+from minds371_registry.ledger.local import GENESIS_HASH, entry_hash
+from minds371_registry.records import record_digest
+
+from minds371.errors import (
+    ConfigurationError,
+    ContentMismatch,
+    LedgerError,
+    RegistryError,
+    ServiceUnavailable,
+    SignatureError,
+    ValidationError,
+)
+
+from .conftest import make_facts
+
+FORGED = "http://10.6.6.6:80/"
+
+
+async def test_register_then_resolve(
+    registry: BlockchainRegistryProvider, http_endpoint: Callable[..., str]
+):
+    url = http_endpoint(200)
+    first = await registry.register(
+        make_facts(endpoints=(url,)), {"sdl": "version: '2.0'", "price": 1.5}
+    )
+    assert first.sequence == 1 and first.ledger == "local" and first.cid.startswith("bafkrei")
+    second = await registry.register(make_facts(endpoints=(url,), dseq=99), {"note": "redeploy"})
+    assert second.sequence == 2
+    resolved = await registry.resolve("web")
+    assert resolved.sequence == 2 and resolved.record.dseq == 99
+    assert resolved.record_id == second.record_id
+    assert resolved.metadata == {"note": "redeploy"}
+    assert resolved.record.prev_hash == first.record_id
+    assert [e.record.sequence for e in await registry.history("web")] == [1, 2]
+    assert (await registry.connect("web")).url == url
+    report = await registry.verify(check_content=True)
+    assert report.ok and report.entries == 2 and report.names == 1
+
+
+async def test_bad_input_is_named_and_nothing_is_written(registry: BlockchainRegistryProvider):
+    with pytest.raises(ValidationError) as info:
+        await registry.register(
+            {
+                "name": "Web!",
+                "owner": "bob",
+                "dseq": 0,
+                "network": "sandbox",
+                "endpoints": ["ftp://x"],
+                "manifest_hash": "zz",
+            },
+        )
+    paths = {issue.path for issue in info.value.issues}
+    assert {"/name", "/owner", "/dseq", "/endpoints", "/manifest_hash"} <= paths
+    with pytest.raises(ValidationError) as meta:
+        await registry.register(make_facts(), {"when": object()})
+    assert meta.value.issues[0].path == "/metadata"
+    with pytest.raises(ValidationError):
+        await registry.resolve("NOT A NAME")
+    assert [e async for e in registry.ledger.entries()] == []
+
+
+async def test_unknown_name_and_read_only(registry: BlockchainRegistryProvider, tmp_path: Path):
+    with pytest.raises(RegistryError, match="no record"):
+        await registry.resolve("nobody")
+    reader = BlockchainRegistryProvider(
+        ledger=LocalLedger(tmp_path / "x.db"), content=LocalContentStore(tmp_path)
+    )
+    async with reader:
+        with pytest.raises(ConfigurationError, match="no trusted signers"):
+            await reader.resolve("web")
+        with pytest.raises(ConfigurationError, match="read-only"):
+            await reader.register(make_facts())
+
+
+async def test_expired_record_is_not_resolved(clean_environ: Path, signer: RecordSigner):
+    now = [1_700_000_000.0]
+    provider = BlockchainRegistryProvider(
+        ledger=LocalLedger(clean_environ / "l.db"),
+        content=LocalContentStore(clean_environ / "c"),
+        signer=signer,
+        clock=lambda: now[0],
+    )
+    async with provider:
+        await provider.register(make_facts(ttl_seconds=60))
+        assert (await provider.resolve("web")).record.expires_at == 1_700_000_060
+        now[0] += 61
+        with pytest.raises(RegistryError, match="expired"):
+            await provider.resolve("web")
+
+
+# -- security proofs -------------------------------------------------------------------------------
+
+
+async def _two_records(registry: BlockchainRegistryProvider, url: str) -> None:
+    await registry.register(make_facts(endpoints=(url,)), {"v": 1})
+    await registry.register(make_facts(endpoints=(url,), dseq=2), {"v": 2})
+
+
+def _rewrite_row(path: Path, position: int, body: str, digest: str) -> None:
+    """Replace a row's record and re-compute the whole hash chain from there, as an attacker
+    with write access to the file would."""
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute(
+            "UPDATE entries SET record = ?, record_hash = ? WHERE position = ?",
+            (body, digest, position),
+        )
+        rows = db.execute(
+            "SELECT position, record, record_hash FROM entries ORDER BY position"
+        ).fetchall()
+        prev = GENESIS_HASH
+        for pos, rec, rh in rows:
+            link = entry_hash(prev, pos, rh, rec)
+            db.execute(
+                "UPDATE entries SET prev_entry_hash = ?, entry_hash = ? WHERE position = ?",
+                (prev, link, pos),
+            )
+            prev = link
+
+
+async def _assert_refused(registry: BlockchainRegistryProvider, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        await registry.resolve("web")
+    with pytest.raises(error):
+        await registry.endpoints("web")
+    with pytest.raises(error):
+        await registry.connect("web")
+    report = await registry.verify(check_content=True)
+    assert not report.ok and report.error == error.__name__
+
+
+async def test_record_edited_in_the_sqlite_file(
+    registry: BlockchainRegistryProvider, http_endpoint
+):
+    await _two_records(registry, http_endpoint(200))
+    path = registry.ledger.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path, isolation_level=None) as db:
+        (body,) = db.execute("SELECT record FROM entries WHERE position = 2").fetchone()
+        db.execute(
+            "UPDATE entries SET record = ? WHERE position = 2",
+            (body.replace("http://127.0.0.1", FORGED[:-1] + "#"),),
+        )
+    await _assert_refused(registry, LedgerError)
+    report = await registry.verify()
+    assert report.position == 2
+
+
+async def test_record_edited_with_the_hash_chain_recomputed(
+    registry: BlockchainRegistryProvider, http_endpoint
+):
+    await _two_records(registry, http_endpoint(200))
+    latest = await registry.ledger.latest("web")
+    assert latest is not None
+    forged = latest.record.model_copy(update={"endpoints": (FORGED,)})
+    digest = "0x" + record_digest(forged, registry.ledger.domain).hex()
+    _rewrite_row(registry.ledger.path, 2, forged.canonical_json(), digest)  # type: ignore[attr-defined]
+    await _assert_refused(registry, SignatureError)
+
+
+async def test_record_signed_by_an_untrusted_key(
+    registry: BlockchainRegistryProvider, http_endpoint
+):
+    await _two_records(registry, http_endpoint(200))
+    latest = await registry.ledger.latest("web")
+    assert latest is not None
+    intruder = RecordSigner.generate()
+    forged = intruder.sign_record(
+        make_facts(endpoints=(FORGED,)),
+        sequence=2,
+        prev_hash=latest.record.prev_hash,
+        metadata_cid=latest.record.metadata_cid,
+        domain=registry.ledger.domain,
+    )
+    digest = "0x" + record_digest(forged, registry.ledger.domain).hex()
+    _rewrite_row(registry.ledger.path, 2, forged.canonical_json(), digest)  # type: ignore[attr-defined]
+    await _assert_refused(registry, SignatureError)
+    with pytest.raises(SignatureError, match="not a trusted signer"):
+        await registry.resolve("web")
+
+
+async def test_replayed_older_record(registry: BlockchainRegistryProvider, http_endpoint):
+    await registry.register(make_facts(endpoints=(FORGED,)), {"v": 1})  # old, since moved
+    await registry.register(make_facts(endpoints=(http_endpoint(200),), dseq=2), {"v": 2})
+    await registry.register(make_facts(endpoints=(http_endpoint(200),), dseq=3), {"v": 3})
+    old = (await registry.ledger.history("web"))[0]
+    # Through the ledger's API: refused outright.
+    with pytest.raises(LedgerError, match="does not follow"):
+        await registry.ledger.append(old.record)
+    # Written into the file over the latest entry, chain re-computed: refused on read.
+    _rewrite_row(registry.ledger.path, 3, old.record.canonical_json(), old.record_hash)  # type: ignore[attr-defined]
+    await _assert_refused(registry, SignatureError)
+    with pytest.raises(SignatureError, match="out of order"):
+        await registry.resolve("web")
+
+
+async def test_metadata_swapped_under_its_cid(registry: BlockchainRegistryProvider, http_endpoint):
+    receipt = await registry.register(
+        make_facts(endpoints=(http_endpoint(200),)), {"endpoint": "good"}
+    )
+    store = registry.content
+    assert isinstance(store, LocalContentStore)
+    store.path_of(receipt.cid).write_bytes(b'{"endpoint":"' + FORGED.encode() + b'"}')
+    with pytest.raises(ContentMismatch):
+        await registry.resolve("web")
+    with pytest.raises(ContentMismatch):
+        await registry.connect("web")
+    report = await registry.verify(check_content=True)
+    assert not report.ok and report.error == "ContentMismatch" and report.position == 1
+    assert (await registry.verify()).ok  # the ledger itself is intact
+
+
+async def test_all_endpoints_down(
+    registry: BlockchainRegistryProvider, dead_endpoint: str, http_endpoint
+):
+    await registry.register(make_facts(endpoints=(dead_endpoint, http_endpoint(503))))
+    with pytest.raises(ServiceUnavailable) as info:
+        await registry.connect("web")
+    assert dead_endpoint in info.value.message and "HTTP 503" in info.value.message
+    assert info.value.retryable

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+from eth_account.messages import _hash_eip191_message, encode_typed_data
+from minds371_registry import DeploymentRecord, RecordDomain, RecordSigner, record_digest
+from minds371_registry.records import EMPTY_HASH, recover_signer, typed_data, verify_record
+
+from minds371.errors import SignatureError
+
+from .conftest import make_facts
+
+DOMAINS = [
+    RecordDomain(),
+    RecordDomain(chain_id=31337, verifying_contract="0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+]
+
+
+def _sign(
+    signer: RecordSigner, domain: RecordDomain, sequence: int = 1, prev_hash: str = EMPTY_HASH
+) -> DeploymentRecord:
+    return signer.sign_record(
+        make_facts(ttl_seconds=60),
+        sequence=sequence,
+        prev_hash=prev_hash,
+        metadata_cid="bafkreiabc",
+        domain=domain,
+        issued_at=1_700_000_000,
+    )
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_digest_equals_eth_account_typed_data_hash(signer: RecordSigner, domain: RecordDomain):
+    record = _sign(signer, domain)
+    message = encode_typed_data(full_message=typed_data(record, domain))
+    assert _hash_eip191_message(message) == record_digest(record, domain)
+    # A wallet's eth_signTypedData_v4 over the same document recovers the same signer.
+    assert Account.recover_message(message, signature=record.signature) == signer.address
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_signed_record_verifies(signer: RecordSigner, domain: RecordDomain):
+    record = _sign(signer, domain)
+    assert record.expires_at == 1_700_000_060
+    digest = verify_record(record, domain, [signer.address.lower()])
+    assert digest == record_digest(record, domain)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("endpoints", ("http://evil.example:80/",)),
+        ("dseq", 999),
+        ("sequence", 2),
+        ("metadata_cid", "bafkreiother"),
+        ("expires_at", 0),
+        ("providers", ()),
+    ],
+)
+def test_any_edited_field_breaks_the_signature(signer: RecordSigner, field: str, value: object):
+    record = _sign(signer, DOMAINS[0])
+    forged = record.model_copy(update={field: value})
+    with pytest.raises(SignatureError, match="does not match its signer"):
+        verify_record(forged, DOMAINS[0], [signer.address], check_chain=False)
+
+
+def test_record_signed_in_another_domain_does_not_verify(signer: RecordSigner):
+    record = _sign(signer, DOMAINS[0])
+    with pytest.raises(SignatureError):
+        verify_record(record, DOMAINS[1], [signer.address])
+
+
+def test_untrusted_signer_is_rejected(signer: RecordSigner):
+    record = _sign(signer, DOMAINS[0])
+    other = RecordSigner.generate()
+    with pytest.raises(SignatureError, match="not a trusted signer"):
+        verify_record(record, DOMAINS[0], [other.address])
+
+
+def test_claiming_another_signer_is_rejected(signer: RecordSigner):
+    trusted = RecordSigner.generate()
+    record = _sign(signer, DOMAINS[0]).model_copy(update={"signer": trusted.address})
+    with pytest.raises(SignatureError, match="does not match its signer"):
+        verify_record(record, DOMAINS[0], [trusted.address])
+
+
+def test_chain_link_checks(signer: RecordSigner):
+    domain = DOMAINS[0]
+    first = _sign(signer, domain)
+    second = _sign(signer, domain, sequence=2, prev_hash="0x" + record_digest(first, domain).hex())
+    verify_record(second, domain, [signer.address], previous=first)
+    # The first record replayed after the second: out of order.
+    with pytest.raises(SignatureError, match="out of order"):
+        verify_record(first, domain, [signer.address], previous=second)
+    # A second record that links to something else: a fork.
+    fork = _sign(signer, domain, sequence=2, prev_hash="0x" + "11" * 32)
+    with pytest.raises(SignatureError, match="previous-hash mismatch"):
+        verify_record(fork, domain, [signer.address], previous=first)
+    # A later record with its predecessor missing.
+    with pytest.raises(SignatureError, match="expected sequence 1"):
+        verify_record(second, domain, [signer.address], previous=None)
+
+
+def test_malformed_signature_is_a_signature_error(signer: RecordSigner):
+    with pytest.raises(SignatureError, match="malformed"):
+        recover_signer(b"\x00" * 32, "0x" + "00" * 64 + "05")
+
+
+def test_signer_never_shows_its_key(signer: RecordSigner):
+    key_hex = signer._key.to_hex().removeprefix("0x")
+    assert key_hex not in repr(signer)
+    assert signer.address in repr(signer)
