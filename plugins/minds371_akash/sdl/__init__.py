@@ -10,11 +10,33 @@ from minds371_akash.sdl._manifest import Manifest, build_manifest
 from minds371_akash.sdl._models import Sdl
 from minds371_akash.sdl._normalize import normalize_manifest
 from minds371_akash.sdl._parse import parse_sdl
+from minds371_akash.sdl._workload import (
+    DEFAULT_AUDITOR,
+    GpuModelSpec,
+    GpuSpec,
+    PlacementSpec,
+    PortSpec,
+    RegistryCredentials,
+    ServiceSpec,
+    VolumeSpec,
+    WorkloadSpec,
+    build_sdl,
+)
 
 __all__ = [
+    "DEFAULT_AUDITOR",
+    "GpuModelSpec",
+    "GpuSpec",
     "Manifest",
+    "PlacementSpec",
+    "PortSpec",
+    "RegistryCredentials",
     "Sdl",
+    "ServiceSpec",
+    "VolumeSpec",
+    "WorkloadSpec",
     "build_manifest",
+    "build_sdl",
     "canonical_json",
     "manifest_version",
     "normalize_manifest",

@@ -1,11 +1,182 @@
-"""Command-line sub-commands of this area (filled in as the area is built)."""
+"""``minds371 sdl validate|manifest|build``.
+
+- ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line.
+- ``sdl manifest FILE [--json]``: the canonical manifest, its version hash and the group specs;
+  ``--json`` prints ``{"version", "manifest", "groups"}``.
+- ``sdl build SPEC``: a workload spec (YAML or JSON) in, SDL YAML out on stdout.
+
+``FILE`` may be ``-`` for stdin. A file that cannot be read, is empty, is not YAML, is too large
+or is hostile (an alias bomb, absurd nesting) exits 2 with a one-line reason.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from minds371.cli import EXIT_BAD_INPUT, EXIT_OK, print_json
+from minds371.errors import FieldIssue, ValidationError
+from minds371.logging import redact
 
 __all__ = ["register_cli"]
 
 
+class _InputError(Exception):
+    """A whole-file problem, reported as one line."""
+
+
+def _read(name: str) -> bytes:
+    from minds371_akash.sdl._yaml import MAX_INPUT_BYTES
+
+    limit = MAX_INPUT_BYTES
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            path = Path(name)
+            if path.is_dir():
+                raise _InputError(f"{name} is a directory, not a file")
+            with path.open("rb") as handle:
+                # Never read more than the limit: a 100 MB file costs one small read.
+                data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise _InputError(f"{name}: no such file") from None
+    except PermissionError:
+        raise _InputError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise _InputError(f"{name}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise _InputError(f"{name} is larger than the limit of {limit} bytes")
+    return data
+
+
+def _one_line(exc: ValidationError) -> str | None:
+    """The reason when a whole document was refused (one issue at the root), else None."""
+    if len(exc.issues) == 1 and exc.issues[0].path == "/":
+        return exc.issues[0].message
+    return None
+
+
+def _run(args: argparse.Namespace, what: str, action: Any) -> int:
+    try:
+        data = _read(args.file)
+        return int(action(data))
+    except _InputError as exc:
+        print(f"minds371: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValidationError as exc:
+        reason = _one_line(exc)
+        if reason is None:
+            raise
+        print(f"minds371: invalid {what}: {redact(reason)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _warnings(sdl: Any) -> None:
+    for issue in sdl.warnings:
+        print(f"minds371: warning: {issue}", file=sys.stderr)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
+    def action(data: bytes) -> int:
+        sdl = parse_sdl(data)
+        manifest = build_manifest(sdl)
+        _warnings(sdl)
+        if args.json:
+            print_json(
+                {
+                    "valid": True,
+                    "sdl_version": sdl.version,
+                    "version": manifest.version,
+                    "warnings": [{"path": w.path, "message": w.message} for w in sdl.warnings],
+                }
+            )
+        else:
+            groups = len(manifest.group_specs)
+            services = sum(len(group["services"]) for group in manifest.groups)
+            print(
+                f"{args.file}: valid SDL {sdl.version}: {services} service(s) in "
+                f"{groups} group(s), version {manifest.version}",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+
+    return _run(args, "SDL", action)
+
+
+def _cmd_manifest(args: argparse.Namespace) -> int:
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
+    def action(data: bytes) -> int:
+        sdl = parse_sdl(data)
+        manifest = build_manifest(sdl)
+        _warnings(sdl)
+        if args.json:
+            print_json(
+                {
+                    "version": manifest.version,
+                    "manifest": manifest.json,
+                    "groups": manifest.group_specs,
+                }
+            )
+        else:
+            sys.stdout.write(manifest.json + "\n")
+            print(f"version {manifest.version}", file=sys.stderr)
+        return EXIT_OK
+
+    return _run(args, "SDL", action)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from minds371_akash.sdl import build_sdl
+    from minds371_akash.sdl._yaml import load_yaml
+
+    def action(data: bytes) -> int:
+        try:
+            spec = load_yaml(data)
+        except ValidationError as exc:
+            # Same loader as for SDL documents; here it reads the spec.
+            raise ValidationError(exc.issues, subject="workload spec") from None
+        if not isinstance(spec, dict):
+            raise ValidationError(
+                [FieldIssue("/", "a workload spec is a mapping of fields")],
+                subject="workload spec",
+            )
+        sys.stdout.write(build_sdl(spec))
+        return EXIT_OK
+
+    return _run(args, "workload spec", action)
+
+
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this area's sub-commands to the ``minds371`` command."""
+    """Add ``sdl validate``, ``sdl manifest`` and ``sdl build`` to the ``minds371`` command."""
+    sdl = sub.add_parser("sdl", help="validate SDL files, build manifests and SDL")
+    commands = sdl.add_subparsers(dest="sdl_command", metavar="COMMAND")
+
+    def _usage(args: argparse.Namespace) -> int:
+        sdl.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+
+    sdl.set_defaults(handler=_usage)
+
+    validate = commands.add_parser("validate", help="check an SDL file against every rule")
+    validate.add_argument("file", metavar="FILE", help="SDL YAML file, or - for stdin")
+    validate.add_argument("--json", action="store_true", help="print one JSON document")
+    validate.set_defaults(handler=_cmd_validate)
+
+    manifest = commands.add_parser(
+        "manifest", help="print the manifest, its version hash and the group specs"
+    )
+    manifest.add_argument("file", metavar="FILE", help="SDL YAML file, or - for stdin")
+    manifest.add_argument(
+        "--json", action="store_true", help='print {"version", "manifest", "groups"}'
+    )
+    manifest.set_defaults(handler=_cmd_manifest)
+
+    build = commands.add_parser("build", help="write SDL for a workload spec")
+    build.add_argument("file", metavar="SPEC", help="workload spec (YAML or JSON), or - for stdin")
+    build.set_defaults(handler=_cmd_build)

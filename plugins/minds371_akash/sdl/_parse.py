@@ -33,40 +33,44 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+_TEMPLATES = {
+    "extra_forbidden": "unknown field; remove it or check its spelling",
+    "missing": "required field is missing",
+    "int_type": "must be a whole number{got}",
+    "int_from_float": "must be a whole number{got}",
+    "bool_type": "must be true or false{got}",
+    "dict_type": "must be a mapping{got}",
+    "model_type": "must be a mapping{got}",
+    "model_attributes_type": "must be a mapping{got}",
+    "tuple_type": "must be a list{got}",
+    "list_type": "must be a list{got}",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} item(s)",
+    "string_pattern_mismatch": "does not match the pattern {pattern}",
+}
+
+
 def _message(error: Mapping[str, Any]) -> str:
     kind = error["type"]
-    ctx = error.get("ctx") or {}
+    ctx = dict(error.get("ctx") or {})
     value = error.get("input")
     got = f", not {_describe(value)}"
-    if kind == "extra_forbidden":
-        return "unknown field; remove it or check its spelling"
-    if kind == "missing":
-        return "required field is missing"
+    if kind in _TEMPLATES:
+        return _TEMPLATES[kind].format(got=got, **ctx)
     if kind in ("string_type", "str_type"):
         hint = " (quote it)" if isinstance(value, int | float | bool) else ""
         return f"must be a string{got}{hint}"
-    if kind in ("int_type", "int_from_float"):
-        return f"must be a whole number{got}"
-    if kind == "bool_type":
-        return f"must be true or false{got}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"must be a mapping{got}"
-    if kind in ("tuple_type", "list_type"):
-        return f"must be a list{got}"
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", '"')
         shown = repr(value) if isinstance(value, str) else _describe(value)
         return f"must be one of {expected}, not {shown}"
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
     if kind == "string_too_short":
         minimum = ctx.get("min_length", 1)
         return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"
-    if kind == "string_pattern_mismatch":
-        return f"does not match the pattern {ctx.get('pattern')}"
-    return str(error.get("msg", "invalid value"))
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def _location(loc: tuple[Any, ...]) -> tuple[Any, ...]:

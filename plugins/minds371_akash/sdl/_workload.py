@@ -1,0 +1,446 @@
+"""``WorkloadSpec``: a compact, typed description of a workload, and ``build_sdl``.
+
+A deployment request carries a :class:`WorkloadSpec`; :func:`build_sdl` turns it into an SDL 2.0
+document that ``parse_sdl`` accepts. Each service gets a compute profile of its own name; all
+services go to one placement group priced in ``uact`` (the denom the chain accepts for new
+deployments). Every string is written double-quoted when it is not a plain name, so values
+with quotes, newlines, ``&``, ``<`` or any Unicode survive the round trip exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from minds371.errors import FieldIssue, ValidationError
+from minds371_akash.sdl._parse import parse_sdl, schema_issues
+from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_size
+
+__all__ = [
+    "DEFAULT_AUDITOR",
+    "GpuModelSpec",
+    "GpuSpec",
+    "PlacementSpec",
+    "PortSpec",
+    "RegistryCredentials",
+    "ServiceSpec",
+    "VolumeSpec",
+    "WorkloadSpec",
+    "build_sdl",
+]
+
+DEFAULT_AUDITOR = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
+"""The auditor whose signature ``audited_only`` requires (the one Console also requires)."""
+
+_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+Name = Annotated[str, Field(pattern=_NAME, max_length=63)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+def _no_surrogates(value: str) -> str:
+    if _SURROGATE.search(value):
+        raise ValueError("contains an unpaired surrogate, which cannot be written as UTF-8")
+    return value
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PortSpec(_Spec):
+    """A container port and who may reach it.
+
+    Attributes:
+        port: The port the container listens on.
+        as_: The port to expose it as (``as``); defaults to ``port``. Port 80 over TCP is
+            served by the provider's HTTP ingress.
+        proto: ``tcp`` or ``udp``.
+        global_: Reachable from the internet (``global``).
+        accept: Extra hostnames for the HTTP ingress.
+        to: Services of this workload allowed to reach the port.
+    """
+
+    port: Port
+    as_: Port | None = Field(default=None, alias="as")
+    proto: Literal["tcp", "udp"] = "tcp"
+    global_: bool = Field(default=True, alias="global")
+    accept: tuple[Text, ...] = ()
+    to: tuple[Name, ...] = ()
+
+
+class VolumeSpec(_Spec):
+    """A named storage volume.
+
+    Attributes:
+        name: Volume name.
+        size: Size such as ``"10Gi"``.
+        mount: Absolute mount path (required for persistent volumes).
+        persistent: Survives restarts of the container.
+        class_: Storage class (``class``): ``default``, ``beta1``, ``beta2``, ``beta3`` for
+            persistent volumes, ``ram`` for memory-backed scratch space.
+        read_only: Mount read-only.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z][-_a-z0-9]*$", max_length=63)]
+    size: Text
+    mount: Annotated[str, Field(pattern=r"^/")] | None = None
+    persistent: bool = False
+    class_: Literal["default", "beta1", "beta2", "beta3", "ram"] | None = Field(
+        default=None, alias="class"
+    )
+    read_only: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VolumeSpec:
+        if self.persistent and self.mount is None:
+            raise ValueError("a persistent volume needs a mount path")
+        if self.class_ == "ram" and self.persistent:
+            raise ValueError("a ram volume cannot be persistent")
+        if self.class_ not in (None, "ram") and not self.persistent:
+            raise ValueError(f"class {self.class_} is for persistent volumes")
+        if self.class_ == "ram" and self.read_only:
+            raise ValueError("a ram volume cannot be read-only")
+        if self.mount is None and (self.read_only or self.class_ == "ram"):
+            raise ValueError("give the volume a mount path")
+        return self
+
+
+class GpuModelSpec(_Spec):
+    """One acceptable GPU model (``h100``), optionally with memory (``80Gi``) and interface."""
+
+    model: Annotated[str, Field(pattern=r"^[^/\s]+$")]
+    ram: str | None = None
+    interface: Literal["pcie", "sxm"] | None = None
+
+
+class GpuSpec(_Spec):
+    """GPUs per replica; no models means any NVIDIA model."""
+
+    units: Annotated[int, Field(ge=1, le=24)]
+    vendor: Literal["nvidia"] = "nvidia"
+    models: tuple[GpuModelSpec, ...] = ()
+
+
+class RegistryCredentials(_Spec):
+    """Login for a private image registry (the password is kept out of logs and reprs)."""
+
+    host: Text
+    username: Text
+    password: SecretStr
+    email: str | None = None
+
+
+class ServiceSpec(_Spec):
+    """One container of the workload.
+
+    Attributes:
+        name: Service name (lowercase letters, digits, ``-``).
+        image: Container image.
+        command: Entrypoint override.
+        args: Arguments override.
+        env: Environment variables, as a mapping.
+        cpu: CPUs (``0.5``) or millicores (``"500m"``) per replica.
+        memory: Memory per replica (``"512Mi"``).
+        storage: Size of the container's own ephemeral disk (``"1Gi"``).
+        volumes: Extra volumes, persistent or not.
+        gpu: GPUs per replica.
+        ports: Exposed ports.
+        count: Replicas.
+        credentials: Private registry login.
+        max_price_uact: Price cap per block for this service, overriding the workload's.
+    """
+
+    name: Name
+    image: Text
+    command: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    cpu: float | int | str = 0.5
+    memory: Text = "512Mi"
+    storage: Text = "1Gi"
+    volumes: tuple[VolumeSpec, ...] = ()
+    gpu: GpuSpec | None = None
+    ports: tuple[PortSpec, ...] = ()
+    count: Annotated[int, Field(ge=1, le=50)] = 1
+    credentials: RegistryCredentials | None = None
+    max_price_uact: Annotated[Decimal, Field(gt=0, le=10_000_000, decimal_places=18)] | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not _ENV_NAME.match(key):
+                raise ValueError(f"invalid variable name {key!r}")
+            _no_surrogates(item)
+        return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: float | int | str) -> float | int | str:
+        try:
+            parse_cpu_millis(value)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("memory", "storage")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        try:
+            parse_size(value)
+        except UnitError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("command", "args")
+    @classmethod
+    def _strings(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for item in value or ():
+            _no_surrogates(item)
+        return value
+
+    @model_validator(mode="after")
+    def _volumes(self) -> ServiceSpec:
+        names = [v.name for v in self.volumes]
+        if "default" in names or len(set(names)) != len(names):
+            raise ValueError("volume names must be unique and not 'default'")
+        mounts = [v.mount for v in self.volumes if v.mount is not None]
+        if len(set(mounts)) != len(mounts):
+            raise ValueError("two volumes share a mount path")
+        return self
+
+
+class PlacementSpec(_Spec):
+    """Which providers may run the workload.
+
+    Attributes:
+        name: Placement group name.
+        region: Required provider ``region`` attribute.
+        attributes: Other required provider attributes.
+        audited_only: Only providers audited by :data:`DEFAULT_AUDITOR`.
+        signed_by_any_of: Auditors any one of which must have signed the attributes.
+        signed_by_all_of: Auditors all of which must have signed the attributes.
+    """
+
+    name: Name = "akash"
+    region: Text | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    audited_only: bool = False
+    signed_by_any_of: tuple[Text, ...] = ()
+    signed_by_all_of: tuple[Text, ...] = ()
+
+
+class WorkloadSpec(_Spec):
+    """A workload to deploy: its services, where they may run and the most it may cost.
+
+    Attributes:
+        services: The containers; names must be unique.
+        placement: Provider requirements.
+        max_price_uact: The most to pay per block for each service, in ``uact``
+            (1,000,000 uact = 1 ACT, about 1 USD).
+    """
+
+    services: Annotated[tuple[ServiceSpec, ...], Field(min_length=1, max_length=20)]
+    placement: PlacementSpec = Field(default_factory=PlacementSpec)
+    max_price_uact: Annotated[Decimal, Field(gt=0, le=10_000_000, decimal_places=18)]
+
+    @model_validator(mode="after")
+    def _references(self) -> WorkloadSpec:
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError("service names must be unique")
+        if not any(p.global_ for s in self.services for p in s.ports):
+            raise ValueError("at least one port must be global (reachable from the internet)")
+        for service in self.services:
+            for port in service.ports:
+                unknown = [t for t in port.to if t not in names]
+                if unknown:
+                    raise ValueError(
+                        f"{service.name}: port {port.port} names unknown services {unknown}"
+                    )
+        return self
+
+
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@+-]*\Z")
+_RESERVED = re.compile(
+    r"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|null|Null|NULL)\Z"
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes plain names plainly and every other string double-quoted."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = bool(_PLAIN.match(value)) and not _RESERVED.match(value)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    # A decimal is written as a plain number: exact, never in exponent form.
+    text = f"{value.normalize():f}" if value == value.to_integral_value() else f"{value:f}"
+    kind = "int" if "." not in text else "float"
+    return dumper.represent_scalar(f"tag:yaml.org,2002:{kind}", text)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(Decimal, _represent_decimal)
+
+
+def _service_doc(service: ServiceSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = {"image": service.image}
+    if service.command is not None:
+        doc["command"] = list(service.command)
+    if service.args is not None:
+        doc["args"] = list(service.args)
+    if service.env:
+        doc["env"] = [f"{key}={value}" for key, value in service.env.items()]
+    if service.credentials is not None:
+        creds = service.credentials
+        doc["credentials"] = {
+            "host": creds.host,
+            "username": creds.username,
+            "password": creds.password.get_secret_value(),
+            **({"email": creds.email} if creds.email else {}),
+        }
+    expose = []
+    for port in service.ports:
+        entry: dict[str, Any] = {"port": port.port}
+        if port.as_ is not None:
+            entry["as"] = port.as_
+        if port.proto != "tcp":
+            entry["proto"] = port.proto
+        if port.accept:
+            entry["accept"] = list(port.accept)
+        targets: list[dict[str, Any]] = [{"global": True}] if port.global_ else []
+        targets += [{"service": name} for name in port.to]
+        if targets:
+            entry["to"] = targets
+        expose.append(entry)
+    if expose:
+        doc["expose"] = expose
+    mounted = [v for v in service.volumes if v.mount is not None]
+    if mounted:
+        doc["params"] = {
+            "storage": {
+                v.name: {"mount": v.mount, **({"readOnly": True} if v.read_only else {})}
+                for v in mounted
+            }
+        }
+    return doc
+
+
+def _resources_doc(service: ServiceSpec) -> dict[str, Any]:
+    storage: list[dict[str, Any]] = [{"size": service.storage}]
+    for volume in service.volumes:
+        entry: dict[str, Any] = {"name": volume.name, "size": volume.size}
+        if volume.persistent or volume.class_ is not None:
+            entry["attributes"] = {
+                "persistent": volume.persistent,
+                "class": volume.class_ or "default",
+            }
+        storage.append(entry)
+    cpu = service.cpu
+    doc: dict[str, Any] = {
+        "cpu": {"units": cpu if isinstance(cpu, str) else Decimal(repr(cpu))},
+        "memory": {"size": service.memory},
+        "storage": storage,
+    }
+    if service.gpu is not None:
+        models = [
+            {
+                "model": m.model,
+                **({"ram": m.ram} if m.ram else {}),
+                **({"interface": m.interface} if m.interface else {}),
+            }
+            for m in service.gpu.models
+        ]
+        doc["gpu"] = {
+            "units": service.gpu.units,
+            "attributes": {"vendor": {service.gpu.vendor: models or None}},
+        }
+    return doc
+
+
+def _placement_doc(spec: WorkloadSpec) -> dict[str, Any]:
+    placement = spec.placement
+    doc: dict[str, Any] = {}
+    attributes = dict(placement.attributes)
+    if placement.region is not None:
+        attributes["region"] = placement.region
+    if attributes:
+        doc["attributes"] = attributes
+    any_of = list(placement.signed_by_any_of)
+    if placement.audited_only and DEFAULT_AUDITOR not in any_of:
+        any_of.append(DEFAULT_AUDITOR)
+    signed: dict[str, Any] = {}
+    if placement.signed_by_all_of:
+        signed["allOf"] = list(placement.signed_by_all_of)
+    if any_of:
+        signed["anyOf"] = any_of
+    if signed:
+        doc["signedBy"] = signed
+    doc["pricing"] = {
+        s.name: {"denom": "uact", "amount": s.max_price_uact or spec.max_price_uact}
+        for s in spec.services
+    }
+    return doc
+
+
+def build_sdl(spec: WorkloadSpec | dict[str, Any]) -> str:
+    """Write an SDL 2.0 document for a workload.
+
+    Args:
+        spec: The workload (a :class:`WorkloadSpec`, or its fields as a mapping).
+
+    Returns:
+        SDL YAML text that ``parse_sdl`` accepts and that describes exactly ``spec``.
+
+    Raises:
+        ValidationError: ``spec`` is invalid (``subject="workload spec"``), with every issue.
+    """
+    if not isinstance(spec, WorkloadSpec):
+        try:
+            spec = WorkloadSpec.model_validate(spec)
+        except pydantic.ValidationError as exc:
+            raise ValidationError(schema_issues(exc), subject="workload spec") from None
+    document = {
+        "version": "2.0",
+        "services": {s.name: _service_doc(s) for s in spec.services},
+        "profiles": {
+            "compute": {s.name: {"resources": _resources_doc(s)} for s in spec.services},
+            "placement": {spec.placement.name: _placement_doc(spec)},
+        },
+        "deployment": {
+            s.name: {spec.placement.name: {"profile": s.name, "count": s.count}}
+            for s in spec.services
+        },
+    }
+    text = yaml.dump(
+        document,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=2**31 - 1,
+    )
+    try:
+        parse_sdl(text)
+    except ValidationError as exc:
+        # The spec's own checks let through something the SDL rules refuse (a size beyond the
+        # chain's limits, an invalid hostname, ...): report it against the SDL path.
+        raise ValidationError(
+            [FieldIssue(f"/sdl{issue.path}", issue.message) for issue in exc.issues],
+            subject="workload spec",
+        ) from None
+    return text
