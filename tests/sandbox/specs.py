@@ -114,3 +114,46 @@ def manifest_group(
 
 
 AUDITED = [AUDITOR]
+
+
+def sdl(
+    *,
+    services: tuple[str, ...] = ("web",),
+    image: str = "nginx:1.27",
+    price: int = 1000,
+    count: int = 1,
+    region: str | None = None,
+    env: list[str] | None = None,
+) -> str:
+    """A small SDL 2.0 document: each service exposes port 80 globally, one placement."""
+    lines = ['version: "2.0"', "services:"]
+    for name in services:
+        lines += [f"  {name}:", f"    image: {image}"]
+        if env:
+            lines += ["    env:"] + [f"      - {item}" for item in env]
+        lines += [
+            "    expose:",
+            "      - port: 80",
+            "        as: 80",
+            "        to:",
+            "          - global: true",
+        ]
+    lines += ["profiles:", "  compute:"]
+    for name in services:
+        lines += [
+            f"    {name}:",
+            "      resources:",
+            "        cpu: {units: 0.5}",
+            "        memory: {size: 512Mi}",
+            "        storage: {size: 1Gi}",
+        ]
+    lines += ["  placement:", "    dcloud:"]
+    if region:
+        lines += ["      attributes:", f"        region: {region}"]
+    lines += ["      pricing:"]
+    for name in services:
+        lines += [f"        {name}: {{denom: uact, amount: {price}}}"]
+    lines += ["deployment:"]
+    for name in services:
+        lines += [f"  {name}:", "    dcloud:", f"      profile: {name}", f"      count: {count}"]
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import httpx
+from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
@@ -171,13 +172,16 @@ class SandboxNetwork:
     ) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` into this sandbox (closed by :meth:`aclose`).
 
+        Plain HTTP works at once. WebSockets (provider logs and events, through ``httpx-ws``) need
+        the client entered first, in the task that uses it: ``async with net.client() as c:``.
+
         Args:
             api_key: Sent as ``x-api-key`` (None sends none: Console routes then answer 401).
             timeout: Request timeout in seconds.
         """
         headers = {"x-api-key": api_key} if api_key is not None else {}
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app),
+            transport=ASGIWebSocketTransport(app=self.app),
             base_url=self.base_url,
             headers=headers,
             timeout=timeout,

@@ -207,6 +207,13 @@ def provider_view(
     cap = spec.capacity
     gpu_total = sum(g.units for g in spec.gpu_models)
     gpu_used = sum(hub.world.gpu_usage(spec.address).values())
+    active = [
+        (d, lease)
+        for d in hub.world.deployments_of()
+        if d.state == "active"
+        for lease in d.active_leases()
+        if lease.provider == spec.address
+    ]
     attributes = [
         {"key": k, "value": v, "auditedBy": list(spec.auditors)}
         for k, v in spec.all_attributes().items()
@@ -219,8 +226,8 @@ def provider_view(
         "email": None,
         "website": None,
         "lastCheckDate": None,
-        "deploymentCount": None,
-        "leaseCount": None,
+        "deploymentCount": len({(d.owner, d.dseq) for d, _ in active}),
+        "leaseCount": len(active),
         "cosmosSdkVersion": "v0.53.0",
         "akashVersion": "v2.1.0",
         "ipRegion": spec.region,

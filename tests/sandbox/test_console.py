@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+from typing import Any
+
+from minds371_akash.market.sandbox import AUDITOR, SandboxNetwork
+
+from tests.sandbox.helpers import check_shape, create, lease_cheapest, wait_for_bids, wait_ready
+from tests.sandbox.specs import sdl
+
+BLOCK = 0.02
+
+
+async def test_requests_without_an_api_key_get_console_401() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        anonymous = net.client(api_key=None)
+        r = await anonymous.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        assert r.status_code == 401
+        assert r.json() == {
+            "error": "UnauthorizedError",
+            "message": "Unauthorized",
+            "code": "unauthorized",
+            "type": "client_error",
+        }
+        both = await net.client("k").get("/v1/deployments/1", headers={"authorization": "Bearer x"})
+        assert both.status_code == 400
+        assert "mutually exclusive" in both.json()["message"]
+        assert net.world.deployments == {}
+
+
+async def test_bad_requests_are_named() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        r = await client.post("/v1/deployments", json={"data": {}})
+        assert r.status_code == 400
+        body = r.json()
+        assert (body["code"], body["type"]) == ("validation_error", "validation_error")
+        assert body["data"][0]["path"] == ["data", "sdl"]
+        r = await client.get("/v1/deployments/abc")
+        assert (
+            r.status_code == 400
+            and r.json()["data"][0]["message"] == "Expected bigint, received string"
+        )
+        r = await client.post(
+            "/v1/deployments", json={"data": {"sdl": "version: '2.0'\nservices: {}\n"}}
+        )
+        assert r.status_code == 400 and r.json()["message"].startswith("Invalid SDL: ")
+        r = await client.get("/v1/deployments/123")
+        assert r.status_code == 404
+        assert r.json() == {
+            "error": "NotFoundError",
+            "message": "Deployment not found",
+            "code": "not_found",
+            "type": "client_error",
+        }
+        r = await client.post("/v1/leases", content=b"{not json")
+        assert r.status_code == 400
+
+
+async def test_deploy_through_console_reaches_ready(openapi: Any) -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        r = await client.post(
+            "/v1/deployments",
+            json={"data": {"sdl": sdl(services=("web", "api", "db")), "deposit": 99}},
+        )
+        assert r.status_code == 201
+        check_shape(openapi, "/v1/deployments", "post", r)
+        dseq, manifest = r.json()["data"]["dseq"], r.json()["data"]["manifest"]
+        dep = net.world.deployment(net.owner("k"), int(dseq))
+        assert dep.escrow.funds == 500_000  # managed deposit, the caller's 99 USD is ignored
+        assert AUDITOR in dep.groups[0].spec["requirements"]["signed_by"]["any_of"]
+        bids = await wait_for_bids(client, dseq, count=2)
+        r = await client.get("/v1/bids", params={"dseq": dseq})
+        check_shape(openapi, "/v1/bids", "get", r)
+        audited = {p.address for p in net.world.providers.values() if p.audited}
+        assert {b["bid"]["id"]["provider"] for b in bids} <= audited
+        r = await lease_cheapest(client, dseq, manifest)
+        assert r.status_code == 200, r.text
+        check_shape(openapi, "/v1/leases", "post", r)
+        data = await wait_ready(client, dseq)
+        lease = data["leases"][0]
+        assert set(lease["status"]["services"]) == {"web", "api", "db"}
+        assert all(s["uris"] for s in lease["status"]["services"].values())
+        r = await client.get(f"/v1/deployments/{dseq}")
+        check_shape(openapi, "/v1/deployments/{dseq}", "get", r)
+        r = await client.get("/v1/deployments")
+        check_shape(openapi, "/v1/deployments", "get", r)
+        assert r.json()["data"]["pagination"]["total"] == 1
+
+
+async def test_lease_retry_is_idempotent_and_closed_bids_refused() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        first = await lease_cheapest(client, dseq, manifest)
+        assert first.status_code == 200
+        again = await client.post(
+            "/v1/leases",
+            json={
+                "manifest": manifest,
+                "leases": [
+                    {
+                        k: first.json()["data"]["leases"][0]["id"][k]
+                        for k in ("dseq", "gseq", "oseq", "provider")
+                    }
+                ],
+            },
+        )
+        assert again.status_code == 200
+        assert len(net.world.deployment(net.owner("k"), int(dseq)).leases) == 1
+        lost = next(
+            b
+            for b in (await client.get(f"/v1/bids/{dseq}")).json()["data"]
+            if b["bid"]["state"] == "lost"
+        )["bid"]["id"]
+        r = await client.post(
+            "/v1/leases",
+            json={
+                "manifest": manifest,
+                "leases": [{k: lost[k] for k in ("dseq", "gseq", "oseq", "provider")}],
+            },
+        )
+        assert r.status_code == 400
+        assert r.json()["message"] == "Failed to create lease: Cannot create lease: order not open"
+
+
+async def test_manifest_hash_mismatch_is_rejected_by_the_provider() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        tampered = manifest.replace("nginx:1.27", "nginx:1.28")
+        r = await lease_cheapest(client, dseq, tampered)
+        assert r.status_code == 400
+        body = r.json()
+        assert "manifest version validation failed" in body["message"]
+        assert body["data"]["status"] == 422
+        # The lease exists; the right manifest can still be sent.
+        lease = net.world.deployment(net.owner("k"), int(dseq)).leases[0]
+        ids = {"dseq": dseq, "gseq": 1, "oseq": 1, "provider": lease.provider}
+        r = await client.post("/v1/leases", json={"manifest": manifest, "leases": [ids]})
+        assert r.status_code == 200
+        await wait_ready(client, dseq)
+
+
+async def test_console_402_when_balance_is_short() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("poor")
+        net.set_balance(net.owner("poor"), 1000)
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        assert r.status_code == 402
+        assert r.json()["code"] == "payment_required"
+        assert net.world.deployments == {}
+
+
+async def test_close_is_idempotent_and_refunds() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        assert (await lease_cheapest(client, dseq, manifest)).status_code == 200
+        for _ in range(2):
+            r = await client.delete(f"/v1/deployments/{dseq}")
+            assert r.status_code == 200 and r.json() == {"data": {"success": True}}
+        data = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        assert data["deployment"]["state"] == "closed"
+        assert data["leases"][0]["state"] == "closed" and data["leases"][0]["status"] is None
+        assert data["escrow_account"]["state"]["state"] == "closed"
+        r = await client.post("/v1/deposit-deployment", json={"data": {"dseq": dseq, "deposit": 1}})
+        assert r.status_code == 400 and "Deployment closed" in r.json()["message"]
+        listed = (await client.get("/v1/deployments")).json()["data"]
+        assert listed["deployments"] == []
+
+
+async def test_deposit_and_update() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        assert (await lease_cheapest(client, dseq, manifest)).status_code == 200
+        r = await client.post(
+            "/v1/deposit-deployment", json={"data": {"dseq": dseq, "deposit": 1.5}}
+        )
+        assert r.status_code == 200
+        deposits = r.json()["data"]["escrow_account"]["state"]["deposits"]
+        assert deposits[-1]["balance"]["amount"].startswith("1500000.")
+        await wait_ready(client, dseq)
+        old_hash = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]["deployment"][
+            "hash"
+        ]
+        r = await client.put(
+            f"/v1/deployments/{dseq}", json={"data": {"sdl": sdl(image="nginx:1.28")}}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["deployment"]["hash"] != old_hash
+        status = r.json()["data"]["leases"][0]["status"]
+        assert status["services"]["web"]["observed_generation"] == 2
+        assert status["services"]["web"]["available"] == 0  # pulling the new image
+        await wait_ready(client, dseq)
+        r = await client.put(f"/v1/deployments/{dseq}", json={"data": {"sdl": sdl(count=3)}})
+        assert r.status_code == 400 and "cross-validation" in r.json()["message"]
+
+
+async def test_providers_and_misc_routes(openapi: Any) -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        r = await net.client(api_key=None).get("/v1/providers")
+        assert r.status_code == 200 and len(r.json()) == 5
+        check_shape(openapi, "/v1/providers", "get", r)
+        summit = net.provider("summit")
+        r = await client.get(f"/v1/providers/{summit.address}")
+        check_shape(openapi, "/v1/providers/{address}", "get", r)
+        assert r.json()["hostUri"] == f"{net.base_url}/gateway/{summit.address}"
+        assert {g["model"] for g in r.json()["gpuModels"]} == {"h100", "a100", "rtx4090"}
+        r = await client.get("/v1/balances")
+        assert r.json()["data"]["balance"] == 1000.0
+        r = await client.get("/v1/weekly-cost")
+        assert r.json() == {"data": {"weeklyCost": 0.0}}
+        r = await client.post("/v1/certificates")
+        assert r.status_code == 400 and "removed" in r.json()["error"]
+
+
+async def test_injected_errors_before_and_after() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        net.set_faults(error_rate=1.0, error_phase="before", error_status=503)
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        assert r.status_code == 503
+        assert r.json() == {
+            "error": "ServiceUnavailableError",
+            "message": "Service Unavailable",
+            "code": "service_unavailable",
+            "type": "server_error",
+        }
+        assert net.world.deployments == {}
+        net.set_faults(error_rate=1.0, error_phase="after", error_status=502)
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        assert r.status_code == 502
+        assert len(net.world.deployments) == 1  # done, but the answer was lost
+        net.set_faults(error_rate=1.0, error_status=429)
+        r = await client.get("/v1/deployments")
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        net.set_faults()
+        assert (await client.get("/v1/deployments")).status_code == 200
+
+
+async def test_error_rate_is_a_rate() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        net.set_faults(error_rate=0.2, seed=7)
+        codes = [(await client.get("/v1/deployments")).status_code for _ in range(200)]
+        failures = codes.count(503)
+        assert 20 <= failures <= 60
+        assert set(codes) == {200, 503}
