@@ -9,8 +9,8 @@ Ranking: the lower the **score** the better. ``score = price x (1 + uptime_weigh
 x (1 - audit_weight if audited)``: with both weights at zero (the default) it is the plain price.
 
 Waiting: per group, stop once ``enough_bids`` eligible bids are in, or once every provider that
-could bid (online, passing the filters) has bid, or ``bid_window`` seconds after the group's first
-eligible bid. A deployment is done when every group is done.
+could bid (online, passing the filters) has bid, or ``bid_window_blocks`` blocks after the group's
+first eligible bid. A deployment is done when every group is done.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ class BidPolicy(BaseModel):
         uptime_weight: How much low uptime worsens the score (0 = ignore).
         audit_weight: How much being audited improves the score (0 to 1; 0 = ignore).
         enough_bids: Stop waiting for a group once this many eligible bids are in.
-        bid_window: Seconds to keep waiting for better bids after a group's first eligible bid.
+        bid_window_blocks: Blocks to keep waiting for better bids after a group's first
+            eligible bid (converted to seconds with the network's block time).
         distinct_providers: Lease different groups from different providers.
     """
 
@@ -68,7 +69,7 @@ class BidPolicy(BaseModel):
     uptime_weight: float = Field(default=0.0, ge=0, le=10)
     audit_weight: float = Field(default=0.0, ge=0, lt=1)
     enough_bids: int = Field(default=3, ge=1, le=100)
-    bid_window: float = Field(default=6.0, ge=0, le=3600)
+    bid_window_blocks: float = Field(default=2.0, ge=0, le=600)
     distinct_providers: bool = True
 
 
@@ -248,6 +249,7 @@ def waiting_is_over(
     *,
     first_bid_at: Mapping[int, float],
     now: float,
+    block_time: float,
     candidates: int | None = None,
 ) -> bool:
     """Whether the best choice available for every group is already in.
@@ -255,9 +257,10 @@ def waiting_is_over(
     Args:
         rankings: Current rankings.
         gseqs: The groups that need a lease.
-        policy: Its ``enough_bids`` and ``bid_window``.
+        policy: Its ``enough_bids`` and ``bid_window_blocks``.
         first_bid_at: When (monotonic seconds) each group first had an eligible bid.
         now: The current monotonic time.
+        block_time: Seconds per block.
         candidates: How many providers could bid at all (online and passing the filters), when
             known: once that many have bid on a group, no better bid can come.
     """
@@ -270,6 +273,6 @@ def waiting_is_over(
         if count >= policy.enough_bids or (candidates is not None and count >= candidates):
             continue
         started = first_bid_at.get(gseq)
-        if started is None or now - started < policy.bid_window:
+        if started is None or now - started < policy.bid_window_blocks * block_time:
             return False
     return True

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict
 
 from minds371.errors import Minds371Error
-from minds371_akash.bidding import GroupRanking
+from minds371_akash.bidding import BidPolicy, GroupRanking
 from minds371_akash.market import Endpoint, KubeEvent, LeaseStatus, Provider
 
 __all__ = [
@@ -45,7 +45,9 @@ __all__ = [
     "diagnose_provider_offline",
     "diagnose_unreachable",
     "diagnosis_of",
+    "is_conclusive",
     "probe_endpoints",
+    "provider_fits",
     "requirements_from_group_specs",
 ]
 
@@ -90,7 +92,10 @@ class Diagnosis(BaseModel):
         return self.model_dump(mode="json")
 
 
-def attach(error: Minds371Error, diagnosis: Diagnosis) -> Minds371Error:
+E = TypeVar("E", bound=Minds371Error)
+
+
+def attach(error: E, diagnosis: Diagnosis) -> E:
     """Put ``diagnosis`` on ``error`` (``details["diagnosis"]``) and return the error."""
     error.details["diagnosis"] = diagnosis.to_dict()
     return error
@@ -130,7 +135,8 @@ def requirements_from_group_specs(
         models: list[str] = []
         for item in spec.get("resources") or []:
             p = item.get("price") or {}
-            price += Decimal(str(p.get("amount") or 0))
+            # An order's price is the sum of each resource unit's price times its count.
+            price += Decimal(str(p.get("amount") or 0)) * int(item.get("count") or 1)
             denom = str(p.get("denom") or denom)
             for attr in (item.get("resource") or {}).get("gpu", {}).get("attributes") or []:
                 parts = str(attr.get("key", "")).split("/")
@@ -164,6 +170,26 @@ def _misfits(group: GroupRequirements, provider: Provider) -> list[str]:
     ):
         why.append(f"no GPU {'/'.join(group.gpu_models)}")
     return why
+
+
+def provider_fits(
+    group: GroupRequirements, provider: Provider, policy: BidPolicy | None = None
+) -> bool:
+    """Whether ``provider`` could serve ``group`` at all (attributes, audit, GPU, policy)."""
+    if _misfits(group, provider):
+        return False
+    if policy is None:
+        return True
+    if policy.audited_only and not provider.audited:
+        return False
+    if policy.allow_providers and provider.address not in policy.allow_providers:
+        return False
+    if provider.address in policy.deny_providers:
+        return False
+    if any(provider.attributes.get(k) != v for k, v in policy.required_attributes.items()):
+        return False
+    uptime = provider.uptime_7d
+    return policy.min_uptime is None or uptime is None or uptime >= policy.min_uptime
 
 
 def diagnose_no_bids(
@@ -282,8 +308,33 @@ def diagnose_provider_offline(provider: str, message: str = "") -> Diagnosis:
     )
 
 
-_PULL = ("errimagepull", "imagepullbackoff", "invalidimagename", "errimageneverpull")
+# Kubernetes reports these as reason "Failed"/"BackOff" with the detail in the note.
+_PULL = (
+    "errimagepull",
+    "imagepullbackoff",
+    "invalidimagename",
+    "errimageneverpull",
+    "failed to pull image",
+    "back-off pulling image",
+)
 _CRASH = ("crashloopbackoff", "back-off restarting failed container")
+
+
+def _mentions(event: KubeEvent, markers: Sequence[str]) -> bool:
+    text = f"{event.reason} {event.note}".lower()
+    return any(marker in text for marker in markers)
+
+
+def is_conclusive(events: Iterable[KubeEvent]) -> bool:
+    """Whether the events prove that waiting longer will not help.
+
+    A back-off (Kubernetes retrying a failed pull or a crashed container) or an invalid image
+    name is conclusive; a single failed pull may still be transient.
+    """
+    return any(
+        e.reason == "BackOff" or _mentions(e, ("invalidimagename", "crashloopbackoff"))
+        for e in events
+    )
 
 
 def diagnose_not_ready(

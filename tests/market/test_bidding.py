@@ -93,15 +93,19 @@ def test_avoid_providers_for_a_relaunch():
 
 
 def test_waiting_rule():
-    policy = BidPolicy(enough_bids=2, bid_window=5.0)
+    policy = BidPolicy(enough_bids=2, bid_window_blocks=5)
     one = rank_bids([bid("akash1mid", 20)], PROVIDERS, policy)
-    assert not waiting_is_over(one, [1], policy, first_bid_at={1: 100.0}, now=101.0)
-    assert waiting_is_over(one, [1], policy, first_bid_at={1: 100.0}, now=105.0)
-    assert waiting_is_over(one, [1], policy, first_bid_at={1: 100.0}, now=101.0, candidates=1)
+    assert not waiting_is_over(one, [1], policy, first_bid_at={1: 100.0}, now=101.0, block_time=1.0)
+    assert waiting_is_over(one, [1], policy, first_bid_at={1: 100.0}, now=105.0, block_time=1.0)
+    assert waiting_is_over(
+        one, [1], policy, first_bid_at={1: 100.0}, now=101.0, block_time=1.0, candidates=1
+    )
     two = rank_bids([bid("akash1mid", 20), bid("akash1dear", 30)], PROVIDERS, policy)
-    assert waiting_is_over(two, [1], policy, first_bid_at={1: 100.0}, now=100.0)
-    assert not waiting_is_over(two, [1, 2], policy, first_bid_at={1: 100.0}, now=200.0)
-    assert not waiting_is_over([], [1], policy, first_bid_at={}, now=1e9)
+    assert waiting_is_over(two, [1], policy, first_bid_at={1: 100.0}, now=100.0, block_time=1.0)
+    assert not waiting_is_over(
+        two, [1, 2], policy, first_bid_at={1: 100.0}, now=200.0, block_time=1.0
+    )
+    assert not waiting_is_over([], [1], policy, first_bid_at={}, now=1e9, block_time=1.0)
 
 
 def test_policy_refuses_bad_values():

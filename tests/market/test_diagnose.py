@@ -115,5 +115,5 @@ def test_requirements_from_upstream_group_specs():
     specs = json.loads((FIXTURES / "simple" / "group-specs.json").read_text())
     (req,) = requirements_from_group_specs(specs)
     assert req.attributes == {"region": "us-west"}
-    assert req.max_price == Decimal(50)
+    assert req.max_price == Decimal(100)  # 50 per replica, count 2
     assert set(req.signed_by) == {"1", "2", "3", "4"}

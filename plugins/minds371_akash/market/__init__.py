@@ -5,6 +5,7 @@ Public API::
     from minds371_akash.market import (
         MarketBackend,                       # the protocol every backend implements
         ConsoleBackend,                      # Console managed-wallet API (and the sandbox)
+        CliBackend, CliConfig,               # the akash / provider-services binaries
         Bid, Lease, LeaseId, LeaseStatus, ServiceStatus, Deployment, CreatedDeployment,
         Provider, Price, Endpoint, Escrow, LogLine, KubeEvent, ResourceOffer,
         RetryPolicy, set_testing, NotFound,
@@ -35,11 +36,14 @@ from minds371_akash.market._models import (
     ServiceStatus,
 )
 from minds371_akash.market._retry import RetryPolicy, set_testing
+from minds371_akash.market.cli import CliBackend, CliConfig
 from minds371_akash.market.console import DEFAULT_CONSOLE_URL, ConsoleBackend
 
 __all__ = [
     "DEFAULT_CONSOLE_URL",
     "Bid",
+    "CliBackend",
+    "CliConfig",
     "ConsoleBackend",
     "CreatedDeployment",
     "Deployment",

@@ -8,7 +8,7 @@ binaries). Every backend is an async context manager with :meth:`aclose`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -144,12 +144,12 @@ class MarketBackend(Protocol):
         services: Sequence[str] = (),
         tail: int | None = None,
         follow: bool = False,
-    ) -> AsyncIterator[LogLine]:
+    ) -> AsyncGenerator[LogLine, None]:
         """Stream a lease's log lines (use ``contextlib.aclosing`` when stopping early)."""
         ...
 
     def lease_events(
         self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
-    ) -> AsyncIterator[KubeEvent]:
+    ) -> AsyncGenerator[KubeEvent, None]:
         """Stream a lease's Kubernetes events."""
         ...

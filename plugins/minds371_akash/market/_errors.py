@@ -71,6 +71,8 @@ def _body(response: httpx.Response) -> tuple[str, Mapping[str, Any]]:
         doc = response.json()
     except ValueError:
         return response.text.strip()[:500], {}
+    except httpx.ResponseNotRead:
+        return "", {}
     if isinstance(doc, Mapping):
         message = doc.get("message") or doc.get("error") or ""
         return str(message)[:500], doc

@@ -101,6 +101,10 @@ async def stream_frames(
                 if item is not None:
                     yield item
     except WebSocketUpgradeError as exc:
+        try:
+            await exc.response.aread()
+        except httpx.HTTPError:
+            pass  # the body is gone with the stream; the status still says enough
         raise gateway_error(exc.response, what=what, provider=provider) from exc
     except HTTPXWSException as exc:
         raise _network_error(exc, provider=provider, what=what) from exc

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -92,6 +92,8 @@ class ConsoleBackend:
     # dseqs adopted or created by any ConsoleBackend in this process, per API root: a recovery
     # must never adopt a deployment that a concurrent create in this process made.
     _claimed: ClassVar[dict[str, set[int]]] = {}
+    # creates in flight per (API root, manifest version): a recovery waits for them to finish.
+    _inflight: ClassVar[dict[tuple[str, str], int]] = {}
 
     def __init__(
         self,
@@ -233,45 +235,69 @@ class ConsoleBackend:
         body: dict[str, Any] = {"sdl": sdl}
         if deposit is not None:
             body["deposit"] = float(deposit / Decimal(1_000_000))
+        key = (self._base_url, version.lower())
         claimed = self._claimed.setdefault(self._base_url, set())
         before = {d.dseq for d in await self.find_deployments(version)}
         attempt = 1
         while True:
+            self._inflight[key] = self._inflight.get(key, 0) + 1
             try:
                 doc = await self._send("POST", "/v1/deployments", body={"data": body})
+                data = self._data(doc, "POST /v1/deployments")
+                created = guarded("created deployment", _created, data)
+                # Claimed before the in-flight count drops, so no recovery can adopt it.
+                claimed.add(created.dseq)
             except ProviderError as exc:
-                if not exc.retryable or attempt >= self._retry.maximum_attempts:
-                    raise
-                if exc.details.get("ambiguous", True) and "retry_after" not in exc.details:
-                    found = await self._recover(version, before | claimed)
-                    if found is not None:
-                        claimed.add(found.dseq)
-                        _log.warning(
-                            "minds371.akash.deployment_recovered", dseq=found.dseq, version=version
-                        )
-                        return CreatedDeployment(
-                            dseq=found.dseq, manifest=manifest, owner=found.owner, recovered=True
-                        )
-                retry_after = exc.details.get("retry_after")
-                await anyio.sleep(self._retry.delay(attempt, retry_after))
-                attempt += 1
-                continue
-            data = self._data(doc, "POST /v1/deployments")
-            created = guarded("created deployment", _created, data)
-            claimed.add(created.dseq)
-            _log.info("minds371.akash.deployment_created", dseq=created.dseq, version=version)
-            return created
+                failure: ProviderError | None = exc
+            else:
+                failure = None
+            finally:
+                self._inflight[key] -= 1
+            if failure is None:
+                _log.info("minds371.akash.deployment_created", dseq=created.dseq)
+                return created
+            if not failure.retryable or attempt >= self._retry.maximum_attempts:
+                raise failure
+            if failure.details.get("ambiguous", True) and "retry_after" not in failure.details:
+                found = await self._recover(
+                    key, before, claimed, timed_out="status" not in failure.details
+                )
+                if found is not None:
+                    _log.warning("minds371.akash.deployment_recovered", dseq=found.dseq)
+                    return CreatedDeployment(
+                        dseq=found.dseq, manifest=manifest, owner=found.owner, recovered=True
+                    )
+            await anyio.sleep(self._retry.delay(attempt, failure.details.get("retry_after")))
+            attempt += 1
 
-    async def _recover(self, version: str, exclude: set[int]) -> Deployment | None:
-        # The failed call may still be in flight on the server: look twice, a moment apart.
-        for pause in (0.0, max(0.5, self._block_time or 0.5)):
+    async def _recover(
+        self, key: tuple[str, str], before: set[int], claimed: set[int], *, timed_out: bool
+    ) -> Deployment | None:
+        """Find a deployment of this version that our failed call may have created.
+
+        Waits until no other create of the same version is in flight in this process (each
+        claims its dseq before finishing), then adopts an unclaimed deployment that did not exist
+        before the call. After a 5xx the server has finished; after a timeout it may still be
+        working, so it looks again a block and three blocks later.
+        """
+        block = self._block_time or 6.0
+        pauses = (0.0, block, 3 * block) if timed_out else (0.0,)
+        for pause in pauses:
             await anyio.sleep(pause)
+            for _ in range(6000):  # at most a minute; a POST times out well before
+                if self._inflight.get(key, 0) == 0:
+                    break
+                await anyio.sleep(0.01)
             try:
-                found = [d for d in await self.find_deployments(version) if d.dseq not in exclude]
+                listed = await self.find_deployments(key[1])
             except ProviderError:
                 continue
+            # Filter after the await: a concurrent recovery may have claimed one meanwhile.
+            found = [d for d in listed if d.dseq not in before and d.dseq not in claimed]
             if found:
-                return min(found, key=lambda d: d.dseq)
+                chosen = min(found, key=lambda d: d.dseq)
+                claimed.add(chosen.dseq)
+                return chosen
         return None
 
     async def list_deployments(self) -> list[Deployment]:
@@ -414,7 +440,7 @@ class ConsoleBackend:
         services: Sequence[str] = (),
         tail: int | None = None,
         follow: bool = False,
-    ) -> AsyncIterator[LogLine]:
+    ) -> AsyncGenerator[LogLine, None]:
         """Log lines of a lease's services from its provider (WebSocket ``…/logs``)."""
         client, host, token = await self._stream_target(lease)
         url = (
@@ -429,7 +455,7 @@ class ConsoleBackend:
 
     async def lease_events(
         self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
-    ) -> AsyncIterator[KubeEvent]:
+    ) -> AsyncGenerator[KubeEvent, None]:
         """Kubernetes events of a lease from its provider (WebSocket ``…/kubeevents``)."""
         client, host, token = await self._stream_target(lease)
         url = (

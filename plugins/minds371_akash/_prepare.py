@@ -1,0 +1,65 @@
+"""Turning SDL text into a :class:`~minds371_akash.PreparedDeployment` with the SDL engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from minds371.errors import FieldIssue, ValidationError
+from minds371_akash._deploy_types import PreparedDeployment
+from minds371_akash.diagnose import requirements_from_group_specs
+from minds371_akash.pricing import needs_from_group_specs
+
+__all__ = ["prepare_sdl"]
+
+
+def _plain(value: Any) -> Any:
+    """Go-JSON data as plain dicts and lists, whatever container the SDL engine used."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, str):
+        return json.loads(value)
+    return json.loads(json.dumps(value, default=str))
+
+
+def prepare_sdl(sdl: str) -> PreparedDeployment:
+    """Parse and validate ``sdl``; build its manifest, version hash, groups and needs.
+
+    Raises:
+        ValidationError: the SDL is invalid, or its groups use more than one denomination.
+    """
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
+    if not isinstance(sdl, str) or not sdl.strip():
+        raise ValidationError([FieldIssue("", "the SDL is empty")], subject="SDL")
+    manifest = build_manifest(parse_sdl(sdl))
+    specs: Sequence[Mapping[str, Any]] = _plain(manifest.group_specs)
+    groups = requirements_from_group_specs(specs)
+    denoms = {g.denom for g in groups}
+    if len(denoms) > 1:
+        raise ValidationError(
+            [
+                FieldIssue(
+                    "/profiles/placement", f"one pricing denom expected, got {sorted(denoms)}"
+                )
+            ],
+            subject="SDL",
+        )
+    manifest_groups: Sequence[Mapping[str, Any]] = _plain(manifest.groups)
+    services = {
+        gseq: tuple(str(s["name"]) for s in group.get("services") or [])
+        for gseq, group in enumerate(manifest_groups, 1)
+    }
+    return PreparedDeployment(
+        sdl=sdl,
+        manifest=str(manifest.json),
+        version=str(manifest.version).lower(),
+        group_specs=tuple(specs),
+        groups=tuple(groups),
+        needs=tuple(needs_from_group_specs(specs)),
+        max_price_per_block=sum((g.max_price for g in groups), Decimal(0)),
+        denom=denoms.pop() if denoms else "uact",
+        services=services,
+    )

@@ -1,0 +1,443 @@
+"""The ``akash`` and ``provider-services`` binaries as a market backend.
+
+The way a shell-script agent deploys (``reference/akash.md`` §3)::
+
+    akash tx deployment create deploy.yml --dseq N --from K -o json
+    akash query market bid list --owner O --dseq N -o json
+    akash tx market lease create --dseq N --gseq G --oseq O --provider P --from K -o json
+    provider-services send-manifest deploy.yml --dseq N --provider P --from K
+    provider-services lease-status | lease-logs | lease-events --dseq N --provider P --from K
+    akash tx escrow deposit deployment 1000000uact --dseq N --from K
+    akash tx deployment close --dseq N --from K
+
+Unlike Console, the owner picks the dseq, so creating is idempotent: this backend picks a dseq
+first (milliseconds since the epoch, strictly increasing in this process) and, after an ambiguous
+failure, asks the chain whether that dseq exists before trying again with the same dseq.
+
+Configure it with :class:`CliConfig` (or ``CliConfig.from_env()``: ``MINDS371_AKASH_BIN``,
+``MINDS371_PROVIDER_SERVICES_BIN``, ``MINDS371_AKASH_KEY``, ``AKASH_NODE``, ``AKASH_CHAIN_ID``,
+``AKASH_KEYRING_BACKEND``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import anyio
+from pydantic import BaseModel, ConfigDict
+
+from minds371.errors import MarketError, ProviderError
+from minds371.logging import get_logger
+from minds371_akash.market._errors import NotFound
+from minds371_akash.market._models import (
+    Bid,
+    CreatedDeployment,
+    Deployment,
+    KubeEvent,
+    LeaseId,
+    LogLine,
+    Price,
+    Provider,
+)
+from minds371_akash.market._parse import (
+    guarded,
+    parse_bid,
+    parse_deployment,
+    parse_kube_event,
+    parse_lease,
+    parse_lease_status,
+    parse_log_line,
+    parse_provider,
+)
+from minds371_akash.market._process import (
+    CommandResult,
+    classify_failure,
+    run_command,
+    stream_json_lines,
+)
+from minds371_akash.market._retry import RetryPolicy, retry_call
+
+__all__ = ["CliBackend", "CliConfig"]
+
+_log = get_logger("minds371.akash.cli")
+_MANIFEST_TRIES = 4
+
+
+class CliConfig(BaseModel):
+    """How to run the binaries.
+
+    Attributes:
+        akash: The ``akash`` binary (name on PATH or path).
+        provider_services: The ``provider-services`` binary.
+        key_name: The key to sign with (``--from``).
+        owner: The key's address; asked of ``akash keys show KEY -a`` when omitted.
+        node: RPC node (``--node``; also exported as ``AKASH_NODE``).
+        chain_id: ``--chain-id`` for transactions.
+        keyring_backend: ``--keyring-backend``.
+        tx_flags: Extra flags for every transaction (gas settings, ``-y``).
+        timeout: Seconds a command may run.
+        block_time: The network's block time, if known (polling pace, cost reports).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    akash: str = "akash"
+    provider_services: str = "provider-services"
+    key_name: str = "default"
+    owner: str | None = None
+    node: str | None = None
+    chain_id: str | None = None
+    keyring_backend: str | None = None
+    tx_flags: tuple[str, ...] = ("--gas", "auto", "--gas-adjustment", "1.5", "-y")
+    timeout: float = 120.0
+    block_time: float | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> CliConfig:
+        """A config from the environment (explicit ``overrides`` win)."""
+        env = {
+            "akash": os.environ.get("MINDS371_AKASH_BIN"),
+            "provider_services": os.environ.get("MINDS371_PROVIDER_SERVICES_BIN"),
+            "key_name": os.environ.get("MINDS371_AKASH_KEY"),
+            "node": os.environ.get("AKASH_NODE"),
+            "chain_id": os.environ.get("AKASH_CHAIN_ID"),
+            "keyring_backend": os.environ.get("AKASH_KEYRING_BACKEND"),
+        }
+        values = {k: v for k, v in env.items() if v}
+        return cls(**{**values, **overrides})
+
+
+class CliBackend:
+    """The binaries as a market backend (see module docs).
+
+    Args:
+        config: Binaries, key and node.
+        retry: Retry policy for queries and idempotent transactions.
+    """
+
+    name = "cli"
+    _last_dseq: ClassVar[int] = 0
+
+    def __init__(
+        self, config: CliConfig | None = None, *, retry: RetryPolicy | None = None
+    ) -> None:
+        self.config = config or CliConfig()
+        self._retry = retry or RetryPolicy()
+        self._owner = self.config.owner
+        self._workdir: Path | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Remove the temporary SDL files."""
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    # -- running ------------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        return {"AKASH_NODE": self.config.node} if self.config.node else {}
+
+    def _common(self) -> list[str]:
+        flags: list[str] = []
+        if self.config.node:
+            flags += ["--node", self.config.node]
+        return flags
+
+    def _tx_common(self) -> list[str]:
+        flags = ["--from", self.config.key_name, *self._common()]
+        if self.config.chain_id:
+            flags += ["--chain-id", self.config.chain_id]
+        if self.config.keyring_backend:
+            flags += ["--keyring-backend", self.config.keyring_backend]
+        return [*flags, *self.config.tx_flags, "-o", "json"]
+
+    async def _run(self, argv: Sequence[str]) -> CommandResult:
+        result = await run_command(argv, env=self._env(), deadline=self.config.timeout)
+        if result.returncode != 0:
+            raise classify_failure(argv, result.stderr or result.stdout, code=result.returncode)
+        return result
+
+    async def _query(self, *args: str) -> Any:
+        argv = [self.config.akash, "query", *args, *self._common(), "-o", "json"]
+        return await retry_call(self._retry, lambda: self._json(argv), what=" ".join(args[:3]))
+
+    async def _json(self, argv: Sequence[str]) -> Any:
+        return (await self._run(argv)).json()
+
+    async def _tx(self, *args: str) -> Mapping[str, Any]:
+        argv = [self.config.akash, "tx", *args, *self._tx_common()]
+        doc = (await self._run(argv)).json()
+        if not isinstance(doc, Mapping):
+            raise MarketError(f"`akash tx {' '.join(args[:2])}` printed no transaction")
+        code = int(doc.get("code") or 0)
+        if code != 0:
+            raise classify_failure(argv, str(doc.get("raw_log") or doc), code=code)
+        return doc
+
+    async def _provider_services(self, *args: str) -> CommandResult:
+        argv = [
+            self.config.provider_services,
+            *args,
+            "--from",
+            self.config.key_name,
+            *self._common(),
+        ]
+        return await self._run(argv)
+
+    def _sdl_file(self, sdl: str) -> Path:
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="minds371-sdl-"))
+        path = self._workdir / f"deploy-{time.monotonic_ns()}.yaml"
+        path.write_text(sdl, encoding="utf-8")
+        return path
+
+    async def owner(self) -> str:
+        """The signing key's address."""
+        if self._owner is None:
+            argv = [self.config.akash, "keys", "show", self.config.key_name, "-a"]
+            if self.config.keyring_backend:
+                argv += ["--keyring-backend", self.config.keyring_backend]
+            self._owner = (await self._run(argv)).stdout.strip().splitlines()[-1].strip()
+        return self._owner
+
+    @classmethod
+    def _next_dseq(cls) -> int:
+        cls._last_dseq = max(cls._last_dseq + 1, time.time_ns() // 1_000_000)
+        return cls._last_dseq
+
+    # -- deployments --------------------------------------------------------------------------
+
+    async def create_deployment(
+        self, sdl: str, *, version: str, manifest: str, deposit: Decimal | None = None
+    ) -> CreatedDeployment:
+        """``akash tx deployment create`` with a dseq chosen here (idempotent on retry)."""
+        owner = await self.owner()
+        dseq = self._next_dseq()
+        path = self._sdl_file(sdl)
+        args = ["deployment", "create", str(path), "--dseq", str(dseq)]
+        if deposit is not None:
+            args += ["--deposit", f"{deposit.normalize():f}uact"]
+        attempt = 1
+        while True:
+            try:
+                tx = await self._tx(*args)
+                return CreatedDeployment(
+                    dseq=dseq, manifest=manifest, owner=owner, tx_hash=str(tx.get("txhash", ""))
+                )
+            except ProviderError as exc:
+                failure = exc
+            # Whatever went wrong, the chain knows whether this dseq exists.
+            try:
+                existing = await self.get_deployment(dseq, with_status=False)
+            except NotFound:
+                existing = None
+            if existing is not None and existing.version in ("", version.lower()):
+                _log.warning("minds371.akash.deployment_recovered", dseq=dseq)
+                return CreatedDeployment(dseq=dseq, manifest=manifest, owner=owner, recovered=True)
+            if not failure.retryable or attempt >= self._retry.maximum_attempts:
+                raise failure
+            await anyio.sleep(self._retry.delay(attempt))
+            attempt += 1
+
+    async def list_deployments(self) -> list[Deployment]:
+        """``akash query deployment list --owner O --state active``."""
+        doc = await self._query(
+            "deployment", "list", "--owner", await self.owner(), "--state", "active"
+        )
+        return guarded(
+            "deployment list",
+            lambda d: [parse_deployment(x, leases=[]) for x in d.get("deployments") or []],
+            doc,
+        )
+
+    async def find_deployments(self, version: str) -> list[Deployment]:
+        """Active deployments whose manifest version hash (hex) is ``version``."""
+        return [d for d in await self.list_deployments() if d.version == version.lower()]
+
+    async def get_deployment(self, dseq: int, *, with_status: bool = True) -> Deployment:
+        """The deployment, its leases and each active lease's status."""
+        owner = await self.owner()
+        doc = await self._query("deployment", "get", "--owner", owner, "--dseq", str(dseq))
+        leases_doc = await self._query(
+            "market", "lease", "list", "--owner", owner, "--dseq", str(dseq)
+        )
+        raw = list(guarded("lease list", lambda d: list(d.get("leases") or []), leases_doc))
+        leases = [guarded("lease", parse_lease, x) for x in raw]
+        if with_status:
+            statuses = {}
+            for lease in leases:
+                if lease.active:
+                    statuses[lease.id] = await self._lease_status(lease.id)
+            leases = [
+                lease.model_copy(update={"status": statuses.get(lease.id)}) for lease in leases
+            ]
+        dep = guarded("deployment", lambda d: parse_deployment(d, leases=[]), doc)
+        return dep.model_copy(update={"leases": tuple(leases)})
+
+    async def _lease_status(self, lease: LeaseId) -> Any:
+        try:
+            result = await self._provider_services(
+                "lease-status",
+                "--dseq",
+                str(lease.dseq),
+                "--gseq",
+                str(lease.gseq),
+                "--oseq",
+                str(lease.oseq),
+                "--provider",
+                lease.provider,
+            )
+            return guarded("lease status", parse_lease_status, result.json())
+        except ProviderError:
+            return None  # as Console does: no status when the provider does not answer
+
+    async def update_deployment(self, dseq: int, sdl: str) -> Deployment:
+        """``akash tx deployment update`` then the manifest to every active lease's provider."""
+        path = self._sdl_file(sdl)
+        await self._tx("deployment", "update", str(path), "--dseq", str(dseq))
+        deployment = await self.get_deployment(dseq, with_status=False)
+        await self.send_manifest(
+            dseq, [x.id for x in deployment.active_leases], manifest="", sdl=sdl
+        )
+        return await self.get_deployment(dseq)
+
+    async def close_deployment(self, dseq: int) -> None:
+        """``akash tx deployment close``; an already closed deployment counts as closed."""
+        try:
+            await self._tx("deployment", "close", "--dseq", str(dseq))
+        except ProviderError as exc:
+            deployment = await self.get_deployment(dseq, with_status=False)
+            if deployment.active:
+                raise exc from None
+
+    async def deposit(self, dseq: int, amount: Price) -> Deployment:
+        """``akash tx escrow deposit deployment <amount><denom> --dseq N``."""
+        coin = f"{amount.amount.normalize():f}{amount.denom}"
+        await self._tx("escrow", "deposit", "deployment", coin, "--dseq", str(dseq))
+        return await self.get_deployment(dseq, with_status=False)
+
+    # -- bids and leases ----------------------------------------------------------------------
+
+    async def list_bids(self, dseq: int) -> list[Bid]:
+        """``akash query market bid list --owner O --dseq N`` (every group and order)."""
+        doc = await self._query(
+            "market", "bid", "list", "--owner", await self.owner(), "--dseq", str(dseq),
+            "--gseq", "0", "--oseq", "0",
+        )  # fmt: skip
+        return guarded("bid list", lambda d: [parse_bid(x) for x in d.get("bids") or []], doc)
+
+    async def create_leases(
+        self, dseq: int, bids: Sequence[LeaseId], *, manifest: str, sdl: str
+    ) -> Deployment:
+        """``akash tx market lease create`` per bid, then ``send-manifest`` to each provider."""
+        existing = await self.get_deployment(dseq, with_status=False)
+        have = {(x.id.gseq, x.id.oseq, x.id.provider) for x in existing.active_leases}
+        for bid in bids:
+            if (bid.gseq, bid.oseq, bid.provider) in have:
+                continue  # an earlier attempt got this far
+            await self._tx(
+                "market", "lease", "create", "--dseq", str(dseq), "--gseq", str(bid.gseq),
+                "--oseq", str(bid.oseq), "--provider", bid.provider,
+            )  # fmt: skip
+        await self.send_manifest(dseq, bids, manifest=manifest, sdl=sdl)
+        return await self.get_deployment(dseq)
+
+    async def send_manifest(
+        self, dseq: int, leases: Sequence[LeaseId], *, manifest: str, sdl: str
+    ) -> None:
+        """``provider-services send-manifest`` to each provider (retrying "no lease")."""
+        path = self._sdl_file(sdl)
+        pause = self.config.block_time or 6.0
+        for provider in sorted({lease.provider for lease in leases}):
+            for attempt in range(1, _MANIFEST_TRIES + 1):
+                try:
+                    await self._provider_services(
+                        "send-manifest", str(path), "--dseq", str(dseq), "--provider", provider
+                    )
+                    break
+                except ProviderError as exc:
+                    # The provider may not have seen the lease yet (404 "no lease for deployment").
+                    if not exc.retryable or attempt == _MANIFEST_TRIES:
+                        raise
+                    await anyio.sleep(pause)
+
+    # -- providers ----------------------------------------------------------------------------
+
+    async def list_providers(self) -> list[Provider]:
+        """``akash query provider list``."""
+        doc = await self._query("provider", "list")
+        return guarded(
+            "provider list", lambda d: [parse_provider(x) for x in d.get("providers") or []], doc
+        )
+
+    async def get_provider(self, address: str) -> Provider:
+        """``akash query provider get ADDRESS``."""
+        return guarded("provider", parse_provider, await self._query("provider", "get", address))
+
+    async def block_time(self) -> float | None:
+        """The configured block time."""
+        return self.config.block_time
+
+    # -- logs and events ----------------------------------------------------------------------
+
+    def _lease_args(self, lease: LeaseId) -> list[str]:
+        return [
+            "--dseq", str(lease.dseq), "--gseq", str(lease.gseq), "--oseq", str(lease.oseq),
+            "--provider", lease.provider, "--from", self.config.key_name, *self._common(),
+        ]  # fmt: skip
+
+    async def lease_logs(
+        self,
+        lease: LeaseId,
+        *,
+        services: Sequence[str] = (),
+        tail: int | None = None,
+        follow: bool = False,
+    ) -> AsyncGenerator[LogLine, None]:
+        """``provider-services lease-logs … -o json`` (``-f`` to follow)."""
+        argv = [self.config.provider_services, "lease-logs", *self._lease_args(lease), "-o", "json"]
+        if services:
+            argv += ["--service", ",".join(services)]
+        if tail is not None:
+            argv += ["--tail", str(tail)]
+        if follow:
+            argv.append("-f")
+        async for item in stream_json_lines(argv, env=self._env()):
+            yield guarded("log line", parse_log_line, item)
+
+    async def lease_events(
+        self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
+    ) -> AsyncGenerator[KubeEvent, None]:
+        """``provider-services lease-events … -o json``."""
+        argv = [
+            self.config.provider_services,
+            "lease-events",
+            *self._lease_args(lease),
+            "-o",
+            "json",
+        ]
+        if services:
+            argv += ["--service", ",".join(services)]
+        if follow:
+            argv.append("-f")
+        async for item in stream_json_lines(argv, env=self._env()):
+            yield guarded("event", parse_kube_event, item)
