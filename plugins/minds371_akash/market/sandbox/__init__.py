@@ -25,6 +25,7 @@ from minds371_akash.market.sandbox._providers import (
     load_providers,
 )
 from minds371_akash.market.sandbox._records import WorldConfig
+from minds371_akash.market.sandbox._server import SandboxServer
 
 __all__ = [
     "AUDITOR",
@@ -35,6 +36,7 @@ __all__ = [
     "Pricing",
     "ProviderSpec",
     "SandboxNetwork",
+    "SandboxServer",
     "WorldConfig",
     "classify_image",
     "default_providers",

@@ -1,11 +1,121 @@
-"""Command-line sub-commands of this area (filled in as the area is built)."""
+"""``minds371 sandbox serve``: run the sandbox marketplace as an HTTP server.
+
+With ``--port 0`` the kernel picks a free port; the bound base URL is printed as the first line on
+stdout (``http://127.0.0.1:PORT``) so that a harness can read it. Everything else goes to stderr.
+``--state FILE`` loads the world from FILE and keeps saving it (about once a second and on a
+clean shutdown: SIGINT or SIGTERM), so the world survives a restart.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
+import sys
+from pathlib import Path
+from types import FrameType
+
+from minds371.errors import ConfigurationError, FieldIssue, ValidationError
 
 __all__ = ["register_cli"]
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this area's sub-commands to the ``minds371`` command."""
+    """Add ``minds371 sandbox serve`` to the ``minds371`` command."""
+    sandbox = sub.add_parser("sandbox", help="the local Akash marketplace (sandbox network)")
+    commands = sandbox.add_subparsers(dest="sandbox_command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the sandbox (Console API, provider gateways, LCD) over HTTP",
+        description="Serve the sandbox marketplace. With --port 0 the bound URL is printed first.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", default="0", help="port to bind; 0 picks a free one (default)")
+    serve.add_argument("--block-time", default="0.2", help="seconds per block (default 0.2)")
+    serve.add_argument("--providers", type=Path, help="YAML/JSON file with the provider set")
+    serve.add_argument("--state", type=Path, help="JSON file the world is loaded from and saved to")
+    serve.set_defaults(handler=_serve)
+
+    def _help(args: argparse.Namespace) -> int:
+        sandbox.print_help(sys.stderr)
+        return 2
+
+    sandbox.set_defaults(handler=_help)
+
+
+def _options(args: argparse.Namespace) -> tuple[int, float]:
+    issues: list[FieldIssue] = []
+    port = block_time = None
+    try:
+        port = int(args.port)
+        if not 0 <= port <= 65535:
+            raise ValueError
+    except ValueError:
+        issues.append(FieldIssue("/port", f"must be an integer from 0 to 65535, got {args.port!r}"))
+    try:
+        block_time = float(args.block_time)
+        if not 0.001 <= block_time <= 60:
+            raise ValueError
+    except ValueError:
+        issues.append(
+            FieldIssue("/block-time", f"must be seconds from 0.001 to 60, got {args.block_time!r}")
+        )
+    if issues or port is None or block_time is None:
+        raise ValidationError(issues, subject="sandbox serve options")
+    return port, block_time
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    class _GracefulServer(uvicorn.Server):
+        # uvicorn re-raises SIGINT/SIGTERM once it has stopped, which would kill the process
+        # before the world is saved; stop gracefully and return instead.
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+    from minds371_akash.market.sandbox._network import SandboxNetwork
+    from minds371_akash.market.sandbox._providers import load_providers
+
+    port, block_time = _options(args)
+    providers = load_providers(args.providers) if args.providers else None
+    sock = _bind(args.host, port)
+    bound = sock.getsockname()
+    host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    network = SandboxNetwork(providers=providers, block_time=block_time, state_file=args.state)
+    async with network:
+        config = uvicorn.Config(
+            network.app,
+            lifespan="off",
+            ws="wsproto",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = _GracefulServer(config)
+        print(f"http://{host}:{bound[1]}", flush=True)
+        print(
+            f"minds371 sandbox: serving on http://{host}:{bound[1]} "
+            f"(block time {block_time}s, height {network.height})",
+            file=sys.stderr,
+            flush=True,
+        )
+        await server.serve(sockets=[sock])
+    return 0
