@@ -316,7 +316,7 @@ class BlockchainRegistryProvider:
         """
         self._require_trust()
         started = time.perf_counter()
-        heads: dict[str, DeploymentRecord] = {}
+        heads: dict[str, tuple[DeploymentRecord, bytes]] = {}
         count = 0
         entry: LedgerEntry | None = None
         base = {"ledger": self.ledger.kind}
@@ -324,15 +324,17 @@ class BlockchainRegistryProvider:
             async for entry in self.ledger.entries():
                 count += 1
                 record = entry.record
-                verify_record(
+                previous, previous_digest = heads.get(record.name, (None, None))
+                digest = verify_record(
                     record,
                     self.ledger.domain,
                     self.trusted_signers,
-                    previous=heads.get(record.name),
+                    previous=previous,
+                    previous_digest=previous_digest,
                 )
                 if check_content:
                     await self.content.get(record.metadata_cid)
-                heads[record.name] = record
+                heads[record.name] = (record, digest)
                 entry = None
         except Minds371Error as exc:
             if entry is None:

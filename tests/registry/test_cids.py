@@ -45,3 +45,16 @@ def test_normalize_cid_rejects_garbage_naming_the_field():
     with pytest.raises(ValidationError) as info:
         normalize_cid("not-a-cid", path="/metadata_cid")
     assert info.value.issues[0].path == "/metadata_cid"
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 262_144, 262_145, 600_000])
+def test_fast_rendering_agrees_with_multiformats(size: int):
+    from multiformats import CID
+
+    data = random.Random(size).randbytes(size)
+    cid = cid_of(data)
+    parsed = CID.decode(cid)
+    assert parsed.version == 1 and parsed.hashfun.name == "sha2-256"
+    assert str(parsed.set(base="base32")) == cid
+    assert normalize_cid(cid) == cid
+    assert normalize_cid(str(parsed.set(base="base58btc"))) == cid

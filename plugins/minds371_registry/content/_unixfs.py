@@ -16,11 +16,13 @@ and Kubo.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from multiformats import CID, multihash
+from multiformats import CID
 
 from minds371.errors import FieldIssue, ValidationError
 
@@ -37,6 +39,9 @@ CHUNK_SIZE = 262_144
 MAX_LINKS = 174
 
 _UNIXFS_FILE = 2
+_RAW = 0x55
+_DAG_PB = 0x70
+_SHA2_256 = b"\x12\x20"  # multihash: sha2-256, 32 bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +50,14 @@ class Block:
 
     Attributes:
         cid: Its CID (CIDv1, base32).
+        cid_bytes: The same CID in binary, as links hold it.
         data: Its encoded bytes (the chunk itself for a raw leaf).
         file_size: How many bytes of the file lie under it.
         tree_size: Its encoded size plus that of every block under it (a link's ``Tsize``).
     """
 
     cid: str
+    cid_bytes: bytes
     data: bytes
     file_size: int
     tree_size: int
@@ -76,12 +83,16 @@ def _bytes_field(number: int, payload: bytes) -> bytes:
     return _field(number, 2) + _varint(len(payload)) + payload
 
 
-def _cid(codec: str, data: bytes) -> CID:
-    return CID("base32", 1, codec, multihash.wrap(hashlib.sha256(data).digest(), "sha2-256"))
+def _cid(codec: int, data: bytes) -> tuple[str, bytes]:
+    # Rendered here rather than with multiformats' CID class, which is ~100x slower, and the
+    # registry computes a CID on every read. tests/registry/test_cids.py checks both agree.
+    raw = b"\x01" + _varint(codec) + _SHA2_256 + hashlib.sha256(data).digest()
+    return "b" + base64.b32encode(raw).decode().lower().rstrip("="), raw
 
 
 def _leaf(chunk: bytes) -> Block:
-    return Block(str(_cid("raw", chunk)), chunk, len(chunk), len(chunk))
+    cid, raw = _cid(_RAW, chunk)
+    return Block(cid, raw, chunk, len(chunk), len(chunk))
 
 
 def _node(children: list[Block]) -> Block:
@@ -93,7 +104,7 @@ def _node(children: list[Block]) -> Block:
     links = b"".join(
         _bytes_field(
             2,
-            _bytes_field(1, bytes(CID.decode(child.cid)))
+            _bytes_field(1, child.cid_bytes)
             + _bytes_field(2, b"")
             + _field(3, 0)
             + _varint(child.tree_size),
@@ -102,7 +113,8 @@ def _node(children: list[Block]) -> Block:
     )
     encoded = links + _bytes_field(1, unixfs)
     tree_size = len(encoded) + sum(child.tree_size for child in children)
-    return Block(str(_cid("dag-pb", encoded)), encoded, file_size, tree_size)
+    cid, raw = _cid(_DAG_PB, encoded)
+    return Block(cid, raw, encoded, file_size, tree_size)
 
 
 def unixfs_blocks(data: bytes) -> Iterator[Block]:
@@ -119,7 +131,7 @@ def unixfs_blocks(data: bytes) -> Iterator[Block]:
 def cid_of(data: bytes) -> str:
     """The CID ``ipfs add --cid-version=1`` gives ``data`` (base32, ``bafk...``/``bafy...``)."""
     if len(data) <= CHUNK_SIZE:
-        return str(_cid("raw", data))
+        return _cid(_RAW, data)[0]
     root: Block | None = None
     for root in unixfs_blocks(data):  # noqa: B007 - the last block is the root
         pass
@@ -133,8 +145,11 @@ def normalize_cid(cid: str, *, path: str = "/cid") -> str:
     Raises:
         ValidationError: if ``cid`` is not a CID, naming ``path``.
     """
+    cid = cid.strip()
+    if _is_base32_v1(cid):
+        return cid
     try:
-        parsed = CID.decode(cid.strip())
+        parsed = CID.decode(cid)
     except Exception as exc:  # multiformats raises several error types for malformed input
         raise ValidationError(
             [FieldIssue(path, f"{cid!r} is not a CID ({exc})")], subject="CID"
@@ -142,3 +157,17 @@ def normalize_cid(cid: str, *, path: str = "/cid") -> str:
     if parsed.version == 0:
         parsed = CID("base32", 1, "dag-pb", parsed.digest)
     return str(parsed.set(base="base32"))
+
+
+def _is_base32_v1(cid: str) -> bool:
+    """Whether ``cid`` already is a well-formed CIDv1 in lower-case base32 with a sha2-256 hash."""
+    if not cid.startswith("b") or not cid.islower():
+        return False
+    body = cid[1:].upper()
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except (binascii.Error, ValueError):
+        return False
+    well_formed = len(raw) == 36 and raw[0] == 1 and raw[1] in (_RAW, _DAG_PB)
+    canonical = "b" + base64.b32encode(raw).decode().lower().rstrip("=") == cid
+    return well_formed and canonical and raw[2:4] == _SHA2_256

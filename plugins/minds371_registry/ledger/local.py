@@ -9,7 +9,9 @@ re-compute these hashes, which is why readers also check every record's signatur
 accidents and clumsy edits, the signatures find forgeries. What no local file can show is a clean
 cut of its newest rows (a rollback); anchor the registry on an EVM chain where that matters.
 
-SQLite runs in WAL mode; calls go through one worker thread at a time.
+SQLite runs in WAL mode. Writes and long reads go through one worker thread at a time; the short
+indexed read behind ``latest`` and ``history(limit=...)`` runs inline on a second, read-only
+connection, because a thread hop costs more than the query and WAL readers never wait for writers.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ CREATE INDEX IF NOT EXISTS entries_name_position ON entries (name, position);
 """
 _COLUMNS = "position, record, record_hash, prev_entry_hash, entry_hash"
 _BATCH = 2000
+_INLINE_LIMIT = 16
 
 
 def entry_hash(prev_entry_hash: str, position: int, record_hash: str, record_json: str) -> str:
@@ -83,6 +86,7 @@ class LocalLedger:
         self.path = path if path is not None else home() / "registry" / "ledger.sqlite3"
         self._domain = domain or RecordDomain()
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._limiter = anyio.CapacityLimiter(1)
 
     @property
@@ -109,6 +113,9 @@ class LocalLedger:
 
     async def aclose(self) -> None:
         """Close the database connection."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await anyio.to_thread.run_sync(conn.close, limiter=self._limiter)
@@ -162,12 +169,19 @@ class LocalLedger:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot append to the ledger {self.path}: {exc}") from exc
-        for entry in out:
+        if len(out) == 1:
             _log.info(
                 "minds371.registry.ledger.appended",
-                name=entry.record.name,
-                sequence=entry.record.sequence,
-                position=entry.position,
+                name=out[0].record.name,
+                sequence=out[0].record.sequence,
+                position=out[0].position,
+            )
+        elif out:
+            _log.info(
+                "minds371.registry.ledger.appended_many",
+                count=len(out),
+                first=out[0].position,
+                last=out[-1].position,
             )
         return out
 
@@ -232,10 +246,22 @@ class LocalLedger:
 
     async def history(self, name: str, *, limit: int | None = None) -> list[LedgerEntry]:
         """The checked entries of ``name``, oldest first (the last ``limit`` with a limit)."""
-        return list(await self._run(self._history, name, limit))
+        if limit is not None and limit <= _INLINE_LIMIT:
+            return self._history(self._read_connection(), name, limit)
+        return list(await self._run(lambda: self._history(self._connect(), name, limit)))
 
-    def _history(self, name: str, limit: int | None) -> list[LedgerEntry]:
-        conn = self._connect()
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            if self._conn is None:
+                self._connect()  # creates the file and schema, checks the domain
+            try:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
+        return self._reader
+
+    def _history(self, conn: sqlite3.Connection, name: str, limit: int | None) -> list[LedgerEntry]:
         try:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE name = ? ORDER BY position DESC LIMIT ?",

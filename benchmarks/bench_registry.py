@@ -1,0 +1,158 @@
+"""Benchmark the embedded registry: a large local ledger, resolve latency, verification cost.
+
+Run: ``python benchmarks/bench_registry.py`` (100,000 records for 10,000 names; about a minute),
+or ``--records 10000 --names 1000`` for a quick look. Prints one line per measurement.
+
+* build: sign every record (EIP-712, one key) and append them in batches (one transaction each);
+* resolve, warm: ``BlockchainRegistryProvider.resolve`` of random names after each was resolved
+  once: the ledger entry is re-read and re-hashed, the chain link and signature checked (the ECDSA
+  recovery comes from the cache), the metadata read and checked against its CID;
+* resolve, cold: the same with the signature cache emptied before each call;
+* signature verification, cold: ``verify_record`` per record with an empty cache;
+* registry verify: the whole ledger walked as ``minds371 registry verify`` does, cache emptied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import structlog
+from minds371_registry import (
+    BlockchainRegistryProvider,
+    DeploymentFacts,
+    LocalContentStore,
+    LocalLedger,
+    RecordSigner,
+    record_digest,
+)
+from minds371_registry.discovery import HealthChecker
+from minds371_registry.records import EMPTY_HASH, DeploymentRecord, recover_signer, verify_record
+
+OWNER = "akash1" + "q" * 38
+PROVIDER = "akash1" + "p" * 38
+
+
+def _facts(name: str, dseq: int) -> DeploymentFacts:
+    return DeploymentFacts(
+        name=name,
+        owner=OWNER,
+        dseq=dseq,
+        network="mainnet",
+        providers=(PROVIDER,),
+        endpoints=(f"https://{name}.ingress.example.net/", f"tcp://{name}.example.net:30080"),
+        manifest_hash=f"{dseq:064x}",
+    )
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
+
+
+async def build(
+    registry: BlockchainRegistryProvider, ledger: LocalLedger, names: int, per_name: int
+) -> list[DeploymentRecord]:
+    signer = registry.signer
+    assert signer is not None
+    domain = ledger.domain
+    heads = {f"svc-{i:05d}": EMPTY_HASH for i in range(names)}
+    cids = {name: await registry.content.put(b'{"name":"%s"}' % name.encode()) for name in heads}
+    sample: list[DeploymentRecord] = []
+    batch: list[DeploymentRecord] = []
+    for seq in range(1, per_name + 1):
+        for name in heads:
+            record = signer.sign_record(
+                _facts(name, seq),
+                sequence=seq,
+                prev_hash=heads[name],
+                metadata_cid=cids[name],
+                domain=domain,
+                issued_at=1_800_000_000 + seq,
+            )
+            heads[name] = "0x" + record_digest(record, domain).hex()
+            batch.append(record)
+            if len(batch) == 10_000:
+                await ledger.append_many(batch)
+                sample.extend(batch[:200])
+                batch = []
+    if batch:
+        await ledger.append_many(batch)
+        sample.extend(batch[:200])
+    return sample
+
+
+async def main(records: int, names: int, samples: int) -> None:
+    per_name = max(1, records // names)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ledger = LocalLedger(root / "ledger.sqlite3")
+        registry = BlockchainRegistryProvider(
+            ledger=ledger,
+            content=LocalContentStore(root / "content"),
+            signer=RecordSigner.generate(),
+            health=HealthChecker(cache_ttl=0),
+        )
+        async with registry:
+            started = time.perf_counter()
+            sample = await build(registry, ledger, names, per_name)
+            took = time.perf_counter() - started
+            total = names * per_name
+            print(f"build: {total} records, {names} names in {took:.1f} s ({total / took:.0f}/s)")
+
+            rng = random.Random(1)
+            picks = [f"svc-{rng.randrange(names):05d}" for _ in range(samples)]
+            for name in set(picks):
+                await registry.resolve(name)  # warm: page cache, signature cache
+            warm = []
+            for name in picks:
+                t0 = time.perf_counter()
+                await registry.resolve(name)
+                warm.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"resolve warm: p50 {statistics.median(warm):.3f} ms, "
+                f"p99 {_percentile(warm, 99):.3f} ms (n={len(warm)}, target p50 <= 1 ms)"
+            )
+            cold = []
+            for name in picks[:1000]:
+                recover_signer.cache_clear()
+                t0 = time.perf_counter()
+                await registry.resolve(name)
+                cold.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"resolve cold signature: p50 {statistics.median(cold):.3f} ms, "
+                f"p99 {_percentile(cold, 99):.3f} ms (n={len(cold)})"
+            )
+
+            recover_signer.cache_clear()
+            trusted = registry.trusted_signers
+            t0 = time.perf_counter()
+            for record in sample:
+                verify_record(record, ledger.domain, trusted, check_chain=False)
+            per = (time.perf_counter() - t0) / len(sample) * 1e6
+            print(f"signature verification, cold: {per:.0f} us per record (n={len(sample)})")
+
+            recover_signer.cache_clear()
+            report = await registry.verify()
+            assert report.ok, report
+            print(
+                f"registry verify: {report.entries} entries, {report.names} names in "
+                f"{report.seconds:.1f} s ({report.entries / report.seconds:.0f} entries/s)"
+            )
+
+
+if __name__ == "__main__":
+    # Quiet the library's info events (one per append) so that only the numbers are printed.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--names", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=5_000, help="resolve calls to time")
+    args = parser.parse_args()
+    anyio.run(main, args.records, args.names, args.samples)
