@@ -1,11 +1,211 @@
-"""Command-line sub-commands of this area (filled in as the area is built)."""
+"""``minds371 bids|status|logs|events|close DSEQ``: look at and close deployments on a network.
+
+Every command takes ``--network sandbox|console|cli`` (default ``sandbox``: the in-process
+sandbox whose world is kept in ``$MINDS371_HOME/sandbox/world.json``, or the served one at
+``MINDS371_SANDBOX_URL``) and ``--json`` (one JSON document on stdout). Human-readable output
+goes to stderr; log lines and events go to stdout (they are the command's data, as with
+``kubectl logs``). With ``--follow --json``, each line is one JSON document.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from minds371.cli import EXIT_OK, print_json
+from minds371.config import home
+from minds371.errors import FieldIssue, ValidationError
 
 __all__ = ["register_cli"]
 
 
+def _dseq(value: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or len(text) > 20 or int(text) >= 2**64:
+        raise ValidationError(
+            [FieldIssue("/dseq", f"must be a positive integer below 2^64, got {value[:40]!r}")],
+            subject="command line",
+        )
+    return int(text)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dseq", help="the deployment sequence number")
+    parser.add_argument(
+        "--network",
+        default="sandbox",
+        choices=("sandbox", "console", "cli"),
+        help="where the deployment lives (default: sandbox)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+@asynccontextmanager
+async def _provider(args: argparse.Namespace) -> AsyncIterator[Any]:
+    from minds371_akash.networks import open_backend
+    from minds371_akash.provider import AkashIntegrationProvider
+
+    state = home() / "sandbox" / "world.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    async with open_backend(args.network, sandbox_state=state) as backend:
+        async with AkashIntegrationProvider(backend) as akash:
+            yield akash
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+async def _bids(args: argparse.Namespace) -> int:
+    dseq = _dseq(args.dseq)
+    async with _provider(args) as akash:
+        rankings = await akash.bids(dseq)
+    if args.json:
+        print_json(
+            [
+                {
+                    "gseq": group.gseq,
+                    "oseq": group.oseq,
+                    "provider": ranked.bid.provider,
+                    "state": ranked.bid.state,
+                    "price": {
+                        "denom": ranked.bid.price.denom,
+                        "amount": str(ranked.bid.price.amount),
+                    },
+                    "eligible": ranked.eligible,
+                    "reason": ranked.reason,
+                }
+                for group in rankings
+                for ranked in group.ranked
+            ]
+        )
+        return EXIT_OK
+    if not rankings:
+        _say(f"no open bids on deployment {dseq}")
+    for group in rankings:
+        _say(f"gseq {group.gseq} oseq {group.oseq}:")
+        for ranked in group.ranked:
+            _say(f"  {ranked.reason}")
+    return EXIT_OK
+
+
+async def _status(args: argparse.Namespace) -> int:
+    dseq = _dseq(args.dseq)
+    async with _provider(args) as akash:
+        deployment = await akash.status(dseq)
+    endpoints = deployment.endpoints()
+    if args.json:
+        doc = deployment.model_dump(mode="json")
+        doc["dseq"] = str(deployment.dseq)
+        doc["endpoints"] = [e.model_dump(mode="json") for e in endpoints]
+        print_json(doc)
+        return EXIT_OK
+    _say(f"deployment {deployment.dseq}: {deployment.state} (owner {deployment.owner})")
+    if deployment.escrow is not None:
+        escrow = deployment.escrow
+        _say(f"  escrow {escrow.state}: {escrow.funds} {escrow.denom} left")
+    for lease in deployment.leases:
+        ready = ""
+        if lease.status is not None:
+            done, total = lease.status.ready_count
+            ready = f", {done}/{total} services ready"
+        elif lease.active:
+            ready = ", no status from the provider"
+        _say(
+            f"  lease gseq {lease.id.gseq} oseq {lease.id.oseq} on {lease.id.provider}: "
+            f"{lease.state}{f' ({lease.reason})' if lease.reason else ''}, "
+            f"{lease.price.amount.normalize():f} {lease.price.denom}/block{ready}"
+        )
+    for endpoint in endpoints:
+        _say(f"  {endpoint.service}: {endpoint.url}")
+    return EXIT_OK
+
+
+def _emit_line(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    sys.stdout.write((json.dumps(doc) if args.json else text) + "\n")
+    sys.stdout.flush()
+
+
+async def _logs(args: argparse.Namespace) -> int:
+    dseq = _dseq(args.dseq)
+    services = [s for s in (args.service or "").split(",") if s]
+    if args.tail is not None and args.tail < -1:
+        raise ValidationError(
+            [FieldIssue("/tail", "must be -1 (all) or more")], subject="command line"
+        )
+    async with _provider(args) as akash:
+        if args.follow:
+
+            def show(lease: Any, line: Any) -> None:
+                doc = {"gseq": lease.id.gseq, "name": line.name, "message": line.message}
+                _emit_line(args, doc, f"[{line.service}] {line.message}")
+
+            await akash.stream_logs(dseq, show, services=services, tail=args.tail)
+            return EXIT_OK
+        lines = [
+            {"gseq": lease.id.gseq, "name": line.name, "message": line.message}
+            async for lease, line in akash.logs(dseq, services=services, tail=args.tail)
+        ]
+    if args.json:
+        print_json(lines)
+    else:
+        for item in lines:
+            service = item["name"].rsplit("-", 2)[0]
+            sys.stdout.write(f"[{service}] {item['message']}\n")
+    return EXIT_OK
+
+
+async def _events(args: argparse.Namespace) -> int:
+    dseq = _dseq(args.dseq)
+    async with _provider(args) as akash:
+        events = [
+            {"gseq": lease.id.gseq, **event.model_dump(mode="json")}
+            async for lease, event in akash.events(dseq)
+        ]
+    if args.json:
+        print_json(events)
+    else:
+        for e in events:
+            sys.stdout.write(f"{e['type']:<8} {e['reason']:<16} {e['name']}: {e['note']}\n")
+    return EXIT_OK
+
+
+async def _close(args: argparse.Namespace) -> int:
+    dseq = _dseq(args.dseq)
+    async with _provider(args) as akash:
+        await akash.close(dseq)
+    if args.json:
+        print_json({"dseq": str(dseq), "closed": True})
+    else:
+        _say(f"deployment {dseq} closed")
+    return EXIT_OK
+
+
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this area's sub-commands to the ``minds371`` command."""
+    """Add ``bids``, ``status``, ``logs``, ``events`` and ``close`` to the ``minds371`` command."""
+    bids = sub.add_parser("bids", help="list a deployment's bids, ranked, with reasons")
+    _common(bids)
+    bids.set_defaults(handler=_bids)
+
+    status = sub.add_parser("status", help="show a deployment, its leases and endpoints")
+    _common(status)
+    status.set_defaults(handler=_status)
+
+    logs = sub.add_parser("logs", help="print a deployment's logs")
+    _common(logs)
+    logs.add_argument("--follow", "-f", action="store_true", help="keep following new lines")
+    logs.add_argument("--tail", type=int, default=None, help="only the last N lines per pod")
+    logs.add_argument("--service", default=None, help="only these services (comma list)")
+    logs.set_defaults(handler=_logs)
+
+    events = sub.add_parser("events", help="print a deployment's Kubernetes events")
+    _common(events)
+    events.set_defaults(handler=_events)
+
+    close = sub.add_parser("close", help="close one deployment (only the DSEQ given)")
+    _common(close)
+    close.set_defaults(handler=_close)

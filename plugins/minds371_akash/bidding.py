@@ -166,7 +166,11 @@ def _describe(bid: Bid, provider: Provider | None) -> str:
 
 
 def rank_bids(
-    bids: Iterable[Bid], providers: Mapping[str, Provider], policy: BidPolicy
+    bids: Iterable[Bid],
+    providers: Mapping[str, Provider],
+    policy: BidPolicy,
+    *,
+    include_all: bool = False,
 ) -> list[GroupRanking]:
     """Filter and rank open bids per order (``gseq``/``oseq``), explaining each verdict.
 
@@ -174,12 +178,18 @@ def rank_bids(
         bids: Bids of one deployment (non-open ones are ignored).
         providers: What the marketplace says about each bidding provider, by address.
         policy: The filters and weights.
+        include_all: Also list bids that are no longer open (leased, lost, closed), as
+            ineligible, for display.
     """
     groups: dict[tuple[int, int], list[RankedBid]] = {}
     for bid in bids:
-        if bid.state != "open":
-            continue
         provider = providers.get(bid.provider)
+        if bid.state != "open":
+            if include_all:
+                reason = f"{_describe(bid, provider)}: {bid.state}"
+                ranked = RankedBid(bid=bid, eligible=False, score=None, reason=reason)
+                groups.setdefault(bid.id.group, []).append(ranked)
+            continue
         why = _rejections(bid, provider, policy)
         if why:
             ranked = RankedBid(

@@ -135,14 +135,31 @@ async def open_backend(
         finally:
             await client.aclose()
         return
-    async with SandboxNetwork(state_file=sandbox_state, block_time=sandbox_block) as net:
-        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
-        block = net.world.config.block_time
-        async with (
-            in_process_client(net) as client,
-            ConsoleBackend(
-                api_key=secret, http_client=client, retry=retry, block_time=block
-            ) as backend,
-        ):
-            backend.name = "sandbox"
-            yield backend
+    try:
+        async with SandboxNetwork(state_file=sandbox_state, block_time=sandbox_block) as net:
+            secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+            block = net.world.config.block_time
+            async with (
+                in_process_client(net) as client,
+                ConsoleBackend(
+                    api_key=secret, http_client=client, retry=retry, block_time=block
+                ) as backend,
+            ):
+                backend.name = "sandbox"
+                yield backend
+    except BaseExceptionGroup as group:
+        # The sandbox's clock and the WebSocket transport run task groups, which wrap whatever
+        # the caller raised; hand the caller back its own exception.
+        raise _sole(group) from None
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    return leaves[0] if len(leaves) == 1 else group

@@ -576,9 +576,10 @@ class AkashIntegrationProvider:
         return await self.backend.get_deployment(dseq)
 
     async def bids(self, dseq: int) -> list[GroupRanking]:
-        """The deployment's bids, ranked by the policy, each with its reason."""
+        """Every bid of the deployment, open ones ranked by the policy, each with its reason."""
         providers = await self._providers()
-        return rank_bids(await self.backend.list_bids(dseq), providers, self.policy)
+        bids = await self.backend.list_bids(dseq)
+        return rank_bids(bids, providers, self.policy, include_all=True)
 
     async def logs(
         self,
