@@ -53,9 +53,17 @@ def _read(name: str) -> bytes:
 
 
 def _one_line(exc: ValidationError) -> str | None:
-    """The reason when a whole document was refused (one issue at the root), else None."""
-    if len(exc.issues) == 1 and exc.issues[0].path == "/":
-        return exc.issues[0].message
+    """The reason when a whole document was refused, else None (field errors are listed)."""
+    from minds371_akash.sdl._yaml import DocumentError
+
+    if len(exc.issues) != 1:
+        return None
+    issue = exc.issues[0]
+    if issue.path == "/":
+        return issue.message
+    if isinstance(exc, DocumentError):
+        where = issue.path if len(issue.path) <= 60 else issue.path[:57] + "..."
+        return f"{issue.message} (at {where})"
     return None
 
 
@@ -133,14 +141,14 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from minds371_akash.sdl import build_sdl
-    from minds371_akash.sdl._yaml import load_yaml
+    from minds371_akash.sdl._yaml import DocumentError, load_yaml
 
     def action(data: bytes) -> int:
         try:
             spec = load_yaml(data)
-        except ValidationError as exc:
+        except DocumentError as exc:
             # Same loader as for SDL documents; here it reads the spec.
-            raise ValidationError(exc.issues, subject="workload spec") from None
+            raise DocumentError(exc.issues, subject="workload spec") from None
         if not isinstance(spec, dict):
             raise ValidationError(
                 [FieldIssue("/", "a workload spec is a mapping of fields")],

@@ -24,7 +24,7 @@ from minds371_akash.sdl._units import (
     scalar_text,
 )
 
-__all__ = ["LIMITS", "Limits", "validate_sdl"]
+__all__ = ["LIMITS", "Limits", "is_hostname", "validate_sdl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,8 @@ def _fmt_bytes(value: int) -> str:
     return f"{value} bytes"
 
 
-def _is_hostname(host: str) -> bool:
+def is_hostname(host: str) -> bool:
+    """Whether ``host`` is a lowercase DNS name the provider's ingress accepts."""
     if not host or len(host) > 253:
         return False
     return all(len(label) <= 63 and _DNS_LABEL.match(label) for label in host.split("."))
@@ -255,7 +256,7 @@ def _expose_issues(check: _Checker, name: str, index: int, expose: Expose) -> No
     if cases and "off" in cases and len(cases) > 1:
         check.error(f"{path}/http_options/next_cases", "'off' cannot be combined with other cases")
     for host_index, host in enumerate(expose.accept or ()):
-        if not _is_hostname(host):
+        if not is_hostname(host):
             check.error(
                 f"{path}/accept/{host_index}",
                 f"{host!r} is not a valid hostname (lowercase letters, digits, '-' and '.')",

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from minds371.errors import FieldIssue, ValidationError
 from minds371_akash.sdl._parse import parse_sdl, schema_issues
-from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_size
+from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_gpu_ram, parse_size
+from minds371_akash.sdl._validate import LIMITS, is_hostname
 
 __all__ = [
     "DEFAULT_AUDITOR",
@@ -40,6 +41,7 @@ DEFAULT_AUDITOR = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
 _NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_ATTRIBUTE_KEY = re.compile(r"[a-zA-Z][\w/.\-]{1,126}\Z")
 
 Name = Annotated[str, Field(pattern=_NAME, max_length=63)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -50,6 +52,15 @@ def _no_surrogates(value: str) -> str:
     if _SURROGATE.search(value):
         raise ValueError("contains an unpaired surrogate, which cannot be written as UTF-8")
     return value
+
+
+def _check_size(value: str, low: int, high: int) -> None:
+    try:
+        size = parse_size(value)
+    except UnitError as exc:
+        raise ValueError(str(exc)) from None
+    if not low <= size <= high:
+        raise ValueError(f"{value} is outside the chain's limits ({low} to {high} bytes)")
 
 
 class _Spec(BaseModel):
@@ -76,6 +87,16 @@ class PortSpec(_Spec):
     accept: tuple[Text, ...] = ()
     to: tuple[Name, ...] = ()
 
+    @field_validator("accept")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for host in value:
+            if not is_hostname(host):
+                raise ValueError(f"{host!r} is not a valid lowercase hostname")
+        if len(set(value)) != len(value):
+            raise ValueError("a hostname is listed twice")
+        return value
+
 
 class VolumeSpec(_Spec):
     """A named storage volume.
@@ -99,6 +120,12 @@ class VolumeSpec(_Spec):
     )
     read_only: bool = False
 
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        _check_size(value, LIMITS.storage_min, LIMITS.storage_max)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> VolumeSpec:
         if self.persistent and self.mount is None:
@@ -120,6 +147,16 @@ class GpuModelSpec(_Spec):
     model: Annotated[str, Field(pattern=r"^[^/\s]+$")]
     ram: str | None = None
     interface: Literal["pcie", "sxm"] | None = None
+
+    @field_validator("ram")
+    @classmethod
+    def _ram(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_gpu_ram(value)
+            except UnitError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
 
 class GpuSpec(_Spec):
@@ -187,18 +224,23 @@ class ServiceSpec(_Spec):
     @classmethod
     def _cpu(cls, value: float | int | str) -> float | int | str:
         try:
-            parse_cpu_millis(value)
+            millis = parse_cpu_millis(value)
         except UnitError as exc:
             raise ValueError(str(exc)) from None
+        if not LIMITS.cpu_min <= millis <= LIMITS.cpu_max:
+            raise ValueError(f"CPU must be between {LIMITS.cpu_min}m and {LIMITS.cpu_max}m")
         return value
 
-    @field_validator("memory", "storage")
+    @field_validator("memory")
     @classmethod
-    def _size(cls, value: str) -> str:
-        try:
-            parse_size(value)
-        except UnitError as exc:
-            raise ValueError(str(exc)) from None
+    def _memory(cls, value: str) -> str:
+        _check_size(value, LIMITS.memory_min, LIMITS.memory_max)
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        _check_size(value, LIMITS.storage_min, LIMITS.storage_max)
         return value
 
     @field_validator("command", "args")
@@ -238,6 +280,16 @@ class PlacementSpec(_Spec):
     signed_by_any_of: tuple[Text, ...] = ()
     signed_by_all_of: tuple[Text, ...] = ()
 
+    @field_validator("attributes")
+    @classmethod
+    def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            if not _ATTRIBUTE_KEY.match(key):
+                raise ValueError(f"invalid attribute key {key!r}")
+            if not item:
+                raise ValueError(f"attribute {key!r} has an empty value")
+        return value
+
 
 class WorkloadSpec(_Spec):
     """A workload to deploy: its services, where they may run and the most it may cost.
@@ -258,6 +310,9 @@ class WorkloadSpec(_Spec):
         names = [s.name for s in self.services]
         if len(set(names)) != len(names):
             raise ValueError("service names must be unique")
+        hosts = [h for s in self.services for p in s.ports for h in p.accept]
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("a hostname is accepted by two ports; each may appear once")
         if not any(p.global_ for s in self.services for p in s.ports):
             raise ValueError("at least one port must be global (reachable from the internet)")
         for service in self.services:

@@ -28,6 +28,7 @@ from minds371.errors import FieldIssue, ValidationError
 
 __all__ = [
     "MAX_DEPTH",
+    "DocumentError",
     "MAX_INPUT_BYTES",
     "MAX_NODES",
     "YamlFloat",
@@ -58,6 +59,10 @@ _FALSES = frozenset(("false", "False", "FALSE"))
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
 _MERGE_KEY = "<<"
+
+
+class DocumentError(ValidationError):
+    """The document as a whole was refused (too large, not YAML, hostile, ...)."""
 
 
 class YamlInt(int):
@@ -133,8 +138,8 @@ def _resolve_tagged(tag: str, text: str, path: str) -> Any:
     return value
 
 
-def _error(path: str, message: str) -> ValidationError:
-    return ValidationError([FieldIssue(path or "/", message)], subject=_SUBJECT)
+def _error(path: str, message: str) -> DocumentError:
+    return DocumentError([FieldIssue(path or "/", message)], subject=_SUBJECT)
 
 
 def _decode(data: str | bytes, max_bytes: int) -> str:
