@@ -301,9 +301,17 @@ class WorkloadSpec(_Spec):
             (1,000,000 uact = 1 ACT, about 1 USD).
     """
 
-    services: Annotated[tuple[ServiceSpec, ...], Field(min_length=1, max_length=20)]
+    services: tuple[ServiceSpec, ...]
     placement: PlacementSpec = Field(default_factory=PlacementSpec)
     max_price_uact: Annotated[Decimal, Field(gt=0, le=10_000_000, decimal_places=18)]
+
+    @field_validator("services")
+    @classmethod
+    def _count(cls, value: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
+        # Checked here rather than with min_length so that one bad service is one issue.
+        if not 1 <= len(value) <= LIMITS.units_per_group_max:
+            raise ValueError(f"give 1 to {LIMITS.units_per_group_max} services")
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> WorkloadSpec:
