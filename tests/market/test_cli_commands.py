@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 
 import anyio
 import pytest
+import structlog
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash.networks import open_backend
 
 from minds371.cli import main
 
 from .conftest import sdl
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() configures structlog with cache_logger_on_first_use and capsys's stderr; module-level
+    # loggers would keep that (soon closed) stream for the rest of the session.
+    def quiet(*args: object, **kwargs: object) -> None:
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__),
+            cache_logger_on_first_use=False,
+        )
+
+    monkeypatch.setattr("minds371.cli.configure_cli_logging", quiet)
 
 
 def _deploy(home: Path) -> int:
