@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from minds371_akash.sdl._canonical import canonical_json, manifest_version_bytes
+from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
 from minds371_akash.sdl._models import ComputeResources, Expose, Sdl, Service, StorageVolume
 from minds371_akash.sdl._units import (
     format_dec,
@@ -403,7 +403,7 @@ def build_manifest(sdl: Sdl) -> Manifest:
         group.services.sort(key=lambda s: s["name"])
         manifest_groups.append({"name": name, "services": group.services})
         specs.append({"name": name, "requirements": group.requirements, "resources": group.units})
-    text = canonical_json(manifest_groups)
+    text = encode_trusted(manifest_groups)
     digest = manifest_version_bytes(text)
     return Manifest(
         groups=manifest_groups,

@@ -58,6 +58,9 @@ _TRUES = frozenset(("true", "True", "TRUE"))
 _FALSES = frozenset(("false", "False", "FALSE"))
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
+_STR_TAG = _TAG_PREFIX + "str"
+_MAP_TAG = _TAG_PREFIX + "map"
+_SEQ_TAG = _TAG_PREFIX + "seq"
 _MERGE_KEY = "<<"
 
 
@@ -163,16 +166,16 @@ def _decode(data: str | bytes, max_bytes: int) -> str:
 class _Frame:
     """One open collection while building from events."""
 
-    __slots__ = ("anchor", "key", "merges", "path", "seen", "size", "value")
+    __slots__ = ("anchor", "is_map", "key", "merges", "name", "size", "value")
 
-    def __init__(self, value: dict[str, Any] | list[Any], anchor: str | None, path: str) -> None:
+    def __init__(self, value: Any, is_map: bool, anchor: str | None, name: str) -> None:
         self.value = value
+        self.is_map = is_map
         self.anchor = anchor
-        self.path = path
-        self.key: str | None = None
+        self.name = name  # the key or index under which this collection sits in its parent
+        self.key: str | None = None  # a mapping's key whose value is being read
         self.size = 1
-        self.merges: list[dict[str, Any]] = []
-        self.seen: set[str] = set()
+        self.merges: list[dict[str, Any]] | None = None
 
 
 def load_yaml(
@@ -210,110 +213,139 @@ def load_yaml(
         raise _error("/", f"not valid YAML: {exc}") from exc
 
 
+def _path(stack: list[_Frame], child: str | None = None) -> str:
+    """The path of the innermost open collection (or of ``child`` inside it)."""
+    parts = [frame.name for frame in stack[1:]]
+    if child is not None:
+        parts.append(child)
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _child_name(top: _Frame | None) -> str:
+    if top is None:
+        return ""
+    if top.is_map:
+        return top.key or ""
+    return str(len(top.value))
+
+
 def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
+    # The hot loop is written out by hand (no helper calls per event): it runs once per node.
     anchors: dict[str, tuple[Any, int]] = {}
     stack: list[_Frame] = []
+    top: _Frame | None = None
     total = 0
     documents = 0
     root: Any = None
-
-    def count(nodes: int) -> None:
-        nonlocal total
-        total += nodes
-        if total > max_nodes:
-            where = stack[-1].path if stack else "/"
-            raise _error(
-                where,
-                f"document expands to more than {max_nodes} nodes "
-                "(too many aliases or a very large document)",
-            )
-
-    def add(value: Any, size: int, anchor: str | None) -> None:
-        nonlocal root
-        if anchor is not None:
-            anchors[anchor] = (value, size)
-        if not stack:
-            root = value
-            return
-        frame = stack[-1]
-        frame.size += size
-        container = frame.value
-        if isinstance(container, list):
-            container.append(value)
-            return
-        if frame.key is None:
-            if not isinstance(value, str):
-                raise _error(frame.path, "mapping keys must be plain strings")
-            if value in frame.seen:
-                raise _error(f"{frame.path}/{value}", "duplicate key; each key may appear once")
-            frame.seen.add(value)
-            frame.key = value
-            return
-        key, frame.key = frame.key, None
-        if key == _MERGE_KEY:
-            frame.seen.discard(_MERGE_KEY)
-            merged = value if isinstance(value, list) else [value]
-            if not all(isinstance(item, dict) for item in merged):
-                raise _error(frame.path, "a '<<' merge key must name a mapping or a list of them")
-            frame.merges.extend(merged)
-            return
-        container[key] = value
-
-    def child_path() -> str:
-        if not stack:
-            return ""
-        frame = stack[-1]
-        if isinstance(frame.value, list):
-            return f"{frame.path}/{len(frame.value)}"
-        return f"{frame.path}/{frame.key}"
-
-    event: Any
-    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-        kind = type(event)
-        if kind is yaml.ScalarEvent:
-            is_key = bool(stack) and isinstance(stack[-1].value, dict) and stack[-1].key is None
-            if is_key:
-                # Keys are names: keep the raw text, as Go does for map[string]... keys.
-                if event.tag not in (None, "!", _TAG_PREFIX + "str"):
-                    raise _error(stack[-1].path, "mapping keys must be plain strings")
-                value: Any = event.value
-            elif event.tag is not None:
-                value = _resolve_tagged(event.tag, event.value, child_path())
-            elif not event.style:
-                # libyaml reports a plain scalar's style as "" (the pure-Python parser: None).
-                value = _resolve_plain(event.value)
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    doc_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
+    loader = yaml.CSafeLoader(text)
+    get_event = loader.get_event
+    try:
+        while True:
+            event: Any = get_event()
+            kind = event.__class__
+            size = 1
+            anchor = None
+            if kind is scalar_event:
+                total += 1
+                anchor = event.anchor
+                if top is not None and top.is_map and top.key is None:
+                    # A key: keep the raw text, as Go does for map[string]... keys.
+                    if event.tag not in (None, "!", _STR_TAG):
+                        raise _error(_path(stack), "mapping keys must be plain strings")
+                    key = event.value
+                    if key in top.value:
+                        raise _error(_path(stack, key), "duplicate key; each key may appear once")
+                    top.key = key
+                    top.size += 1
+                    if anchor is not None:
+                        anchors[anchor] = (key, 1)
+                    continue
+                if event.tag is not None:
+                    value: Any = _resolve_tagged(
+                        event.tag, event.value, _path(stack, _child_name(top))
+                    )
+                elif not event.style:
+                    # libyaml reports a plain scalar's style as "" (the pure-Python parser: None).
+                    value = _resolve_plain(event.value)
+                else:
+                    value = event.value
+            elif kind is map_start or kind is seq_start:
+                is_map = kind is map_start
+                name = _child_name(top)
+                if top is not None and top.is_map and top.key is None:
+                    raise _error(_path(stack), "mapping keys must be plain strings")
+                if len(stack) >= max_depth:
+                    raise _error(_path(stack, name), f"nesting is deeper than {max_depth} levels")
+                tag = event.tag
+                if tag is not None and tag not in ("!", _MAP_TAG if is_map else _SEQ_TAG):
+                    raise _error(
+                        _path(stack, name), f"unsupported YAML tag {tag!r}; remove the tag"
+                    )
+                total += 1
+                if total > max_nodes:
+                    raise _error(_path(stack, name), _too_many(max_nodes))
+                top = _Frame({} if is_map else [], is_map, event.anchor, name)
+                stack.append(top)
+                continue
+            elif kind is map_end or kind is seq_end:
+                frame = stack.pop()
+                top = stack[-1] if stack else None
+                value = frame.value
+                if frame.merges:
+                    # Explicit keys win over merged ones; earlier merge sources over later ones.
+                    for source in frame.merges:
+                        for key, item in source.items():
+                            value.setdefault(key, item)
+                size = frame.size
+                anchor = frame.anchor
+            elif kind is alias_event:
+                target = anchors.get(event.anchor)
+                if target is None:
+                    raise _error(_path(stack, _child_name(top)), f"unknown alias *{event.anchor}")
+                value, size = target
+                total += size
+            elif kind is doc_start:
+                documents += 1
+                if documents > 1:
+                    raise _error(
+                        "/", "the file holds several YAML documents; an SDL is one document"
+                    )
+                continue
+            elif kind is stream_end:
+                return root
             else:
-                value = event.value
-            count(1)
-            add(value, 1, event.anchor)
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            path = child_path()
-            if len(stack) >= max_depth:
-                raise _error(path, f"nesting is deeper than {max_depth} levels")
-            is_map = kind is yaml.MappingStartEvent
-            if stack and isinstance(stack[-1].value, dict) and stack[-1].key is None:
-                raise _error(stack[-1].path, "mapping keys must be plain strings")
-            tag = event.tag
-            if tag is not None and tag not in ("!", _TAG_PREFIX + ("map" if is_map else "seq")):
-                raise _error(path, f"unsupported YAML tag {tag!r}; remove the tag")
-            count(1)
-            stack.append(_Frame({} if is_map else [], event.anchor, path))
-        elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            frame = stack.pop()
-            if frame.merges and isinstance(frame.value, dict):
-                # Explicit keys win over merged ones; earlier merge sources win over later ones.
-                for source in frame.merges:
-                    for key, item in source.items():
-                        frame.value.setdefault(key, item)
-            add(frame.value, frame.size, frame.anchor)
-        elif kind is yaml.AliasEvent:
-            target = anchors.get(event.anchor)
-            if target is None:
-                raise _error(child_path(), f"unknown alias *{event.anchor}")
-            count(target[1])
-            add(target[0], target[1], None)
-        elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
-                raise _error("/", "the file holds several YAML documents; an SDL is one document")
-    return root
+                continue
+            if total > max_nodes:
+                raise _error(_path(stack), _too_many(max_nodes))
+            if anchor is not None:
+                anchors[anchor] = (value, size)
+            if top is None:
+                root = value
+                continue
+            top.size += size
+            if not top.is_map:
+                top.value.append(value)
+                continue
+            key, top.key = top.key, None
+            if key == _MERGE_KEY:
+                merged = value if isinstance(value, list) else [value]
+                if not all(isinstance(item, dict) for item in merged):
+                    raise _error(
+                        _path(stack), "a '<<' merge key must name a mapping or a list of them"
+                    )
+                top.merges = (top.merges or []) + merged
+                continue
+            top.value[key] = value
+    finally:
+        loader.dispose()
+
+
+def _too_many(max_nodes: int) -> str:
+    return (
+        f"document expands to more than {max_nodes} nodes "
+        "(too many aliases or a very large document)"
+    )

@@ -1,0 +1,98 @@
+"""Speed of the SDL engine: parse + validate + manifest + version hash + group specs.
+
+Usage: python benchmarks/bench_sdl.py [--count 1000] [--rounds 5] [--profile]
+
+Runs every valid SDL of the test fixtures (the Go reference cases, the upstream version vectors
+and the chain-sdk golden inputs that parse) round-robin until ``--count`` documents, in one warm
+process, ``--rounds`` times, and prints the time per SDL of each stage and in total (best round).
+Target: <= 0.3 ms per SDL, the figure of the reference JavaScript implementation (chain-sdk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from minds371.errors import ValidationError
+from minds371_akash.sdl import build_manifest, parse_sdl
+from minds371_akash.sdl._yaml import load_yaml
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sdl"
+
+
+def fixture_mix() -> list[str]:
+    texts = [p.read_text() for p in sorted((FIXTURES / "go" / "input").glob("v2.*/*/input.yaml"))]
+    vectors = json.loads((FIXTURES / "manifest_version_vectors.json").read_text())
+    texts += [v["sdl_yaml"] for v in vectors["vectors"]]
+    for path in sorted((FIXTURES / "chain-sdk-golden").glob("*/*.sdl.yaml")):
+        text = path.read_text()
+        try:
+            parse_sdl(text)
+        except ValidationError:
+            continue
+        texts.append(text)
+    return texts
+
+
+def run(texts: list[str]) -> dict[str, float]:
+    load = parse = build = 0.0
+    for text in texts:
+        t0 = time.perf_counter()
+        load_yaml(text)
+        t1 = time.perf_counter()
+        sdl = parse_sdl(text)
+        t2 = time.perf_counter()
+        manifest = build_manifest(sdl)
+        _ = (manifest.version, manifest.group_specs)
+        t3 = time.perf_counter()
+        load += t1 - t0
+        parse += t2 - t1
+        build += t3 - t2
+    n = len(texts)
+    return {
+        "yaml_load_ms": load / n * 1e3,
+        "parse_validate_ms": parse / n * 1e3,
+        "manifest_hash_groups_ms": build / n * 1e3,
+        "end_to_end_ms": (parse + build) / n * 1e3,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one round")
+    args = parser.parse_args()
+
+    mix = fixture_mix()
+    texts = [mix[i % len(mix)] for i in range(args.count)]
+    run(texts[:100])  # warm up imports, caches and the interpreter
+    if args.profile:
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as profile:
+            run(texts)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+        return
+    results = [run(texts) for _ in range(args.rounds)]
+    best = min(results, key=lambda r: r["end_to_end_ms"])
+    median = statistics.median(r["end_to_end_ms"] for r in results)
+    size = sum(len(t) for t in texts) / len(texts)
+    print(
+        f"{len(texts)} SDLs ({len(mix)} distinct fixtures, mean {size:.0f} bytes), {args.rounds} rounds"
+    )
+    print(
+        f"  end to end (parse+validate+manifest+hash+group specs): {best['end_to_end_ms']:.3f} ms/SDL best, {median:.3f} median"
+    )
+    print(f"    of which YAML parse alone:      {best['yaml_load_ms']:.3f} ms")
+    print(f"    parse + schema + rules:         {best['parse_validate_ms']:.3f} ms")
+    print(f"    manifest + hash + group specs:  {best['manifest_hash_groups_ms']:.3f} ms")
+    print("  target: <= 0.300 ms/SDL (chain-sdk, JavaScript)")
+
+
+if __name__ == "__main__":
+    main()
