@@ -8,24 +8,51 @@ starts one for tests and benchmarks). See ``README.md`` in this folder for every
 relies on.
 """
 
-from minds371_akash.market.sandbox._hub import Faults
-from minds371_akash.market.sandbox._identity import (
-    AUDITOR,
-    identity_for_api_key,
-    identity_for_key_name,
-)
-from minds371_akash.market.sandbox._images import classify_image
-from minds371_akash.market.sandbox._network import DEFAULT_BASE_URL, SandboxNetwork
-from minds371_akash.market.sandbox._providers import (
-    Capacity,
-    GpuModel,
-    Pricing,
-    ProviderSpec,
-    default_providers,
-    load_providers,
-)
-from minds371_akash.market.sandbox._records import WorldConfig
-from minds371_akash.market.sandbox._server import SandboxServer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from minds371_akash.market.sandbox._cli_standin import write_standin_binaries
+    from minds371_akash.market.sandbox._hub import Faults
+    from minds371_akash.market.sandbox._identity import (
+        AUDITOR,
+        identity_for_api_key,
+        identity_for_key_name,
+    )
+    from minds371_akash.market.sandbox._images import classify_image
+    from minds371_akash.market.sandbox._network import DEFAULT_BASE_URL, SandboxNetwork
+    from minds371_akash.market.sandbox._providers import (
+        Capacity,
+        GpuModel,
+        Pricing,
+        ProviderSpec,
+        default_providers,
+        load_providers,
+    )
+    from minds371_akash.market.sandbox._records import WorldConfig
+    from minds371_akash.market.sandbox._server import SandboxServer
+
+# Imported on first use: the CLI stand-ins start fast without the server stack.
+_LAZY = {
+    "AUDITOR": "minds371_akash.market.sandbox._identity",
+    "Capacity": "minds371_akash.market.sandbox._providers",
+    "DEFAULT_BASE_URL": "minds371_akash.market.sandbox._network",
+    "Faults": "minds371_akash.market.sandbox._hub",
+    "GpuModel": "minds371_akash.market.sandbox._providers",
+    "Pricing": "minds371_akash.market.sandbox._providers",
+    "ProviderSpec": "minds371_akash.market.sandbox._providers",
+    "SandboxNetwork": "minds371_akash.market.sandbox._network",
+    "SandboxServer": "minds371_akash.market.sandbox._server",
+    "WorldConfig": "minds371_akash.market.sandbox._records",
+    "classify_image": "minds371_akash.market.sandbox._images",
+    "default_providers": "minds371_akash.market.sandbox._providers",
+    "identity_for_api_key": "minds371_akash.market.sandbox._identity",
+    "identity_for_key_name": "minds371_akash.market.sandbox._identity",
+    "load_providers": "minds371_akash.market.sandbox._providers",
+    "write_standin_binaries": "minds371_akash.market.sandbox._cli_standin",
+}
 
 __all__ = [
     "AUDITOR",
@@ -43,4 +70,12 @@ __all__ = [
     "identity_for_api_key",
     "identity_for_key_name",
     "load_providers",
+    "write_standin_binaries",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -272,6 +272,10 @@ class _ChainApi:
             _page([{"denom": "uact", "amount": str(int(acct.balance))}], "balances")
         )
 
+    async def h_latest(self, request: Request) -> Response:
+        height = str(self.world.height)
+        return JSONResponse({"block": {"header": {"chain_id": "sandbox-1", "height": height}}})
+
     async def h_broadcast(self, request: Request) -> Response:
         try:
             body = await request.json()
@@ -404,6 +408,7 @@ class _ChainApi:
             Route("/akash/provider/v1beta4/providers/{owner}", self.h_provider, methods=["GET"]),
             Route("/cosmos/bank/v1beta1/balances/{address}", self.h_balances, methods=["GET"]),
             Route("/cosmos/tx/v1beta1/txs", self.h_broadcast, methods=["POST"]),
+            Route("/cosmos/base/tendermint/v1beta1/blocks/latest", self.h_latest, methods=["GET"]),
         ]
 
 
