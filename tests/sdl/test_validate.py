@@ -271,6 +271,22 @@ def _too_many_groups(doc: Doc) -> None:
         doc["deployment"]["web"][f"p{index}"] = {"profile": "web", "count": 1}
 
 
+def _merged_replicas(doc: Doc) -> None:
+    doc["version"] = "2.1"
+    doc["deployment"]["web"]["akash"]["count"] = 30
+    doc["services"]["api"] = {"image": "node:20"}
+    doc["deployment"]["api"] = {"akash": {"profile": "web", "count": 30}}
+
+
+def _group_totals(doc: Doc) -> None:
+    _res(doc)["memory"]["size"] = "2Ti"
+    doc["deployment"]["web"]["akash"]["count"] = 50
+    for index in range(2):
+        name = f"s{index}"
+        doc["services"][name] = {"image": "x"}
+        doc["deployment"][name] = {"akash": {"profile": "web", "count": 50}}
+
+
 def _bad_service_name(doc: Doc) -> None:
     doc["services"]["Web_1"] = doc["services"].pop("web")
     doc["deployment"]["Web_1"] = doc["deployment"].pop("web")
@@ -362,6 +378,8 @@ RULES: list[tuple[str, Callable[[Doc], None], str]] = [
     ("price precision", _price_precision, "/profiles/placement/akash/pricing/web/amount"),
     ("at most 50 replicas", _count_high, "/deployment/web/akash/count"),
     ("at most 20 groups", _too_many_groups, "/deployment"),
+    ("merged unit replicas", _merged_replicas, "/profiles/placement/akash"),
+    ("group total resources", _group_totals, "/profiles/placement/akash"),
     ("service name", _bad_service_name, "/services/Web_1"),
     ("next_cases off alone", _next_cases_off, "/services/web/expose/0/http_options/next_cases"),
     ("to an unknown service", _to_unknown_service, "/services/web/expose/1/to/0/service"),

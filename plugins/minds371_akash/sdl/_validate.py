@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from minds371.errors import FieldIssue
 from minds371_akash.sdl._models import ComputeResources, Expose, Sdl, Service
@@ -301,13 +302,14 @@ def _service_issues(check: _Checker, name: str, service: Service) -> None:
         _expose_issues(check, name, index, expose)
 
 
-def _deployment_issues(check: _Checker) -> None:  # noqa: C901
+def _deployment_issues(check: _Checker) -> None:
     sdl = check.sdl
     compute = sdl.profiles.compute
     placements = sdl.profiles.placement
     denoms: dict[str, str] = {}
     tee_by_group: dict[str, dict[str, str]] = defaultdict(dict)
-    units_by_group: dict[str, set[str]] = defaultdict(set)
+    # placement -> resource unit key (service in 2.0, profile in 2.1) -> [profile, replicas]
+    units_by_group: dict[str, dict[str, list[Any]]] = defaultdict(dict)
     for svc, entries in sdl.deployment.items():
         base = f"/deployment/{svc}"
         service = sdl.services.get(svc)
@@ -345,34 +347,94 @@ def _deployment_issues(check: _Checker) -> None:  # noqa: C901
                     )
                 denoms[f"{placement_name}/{entry.profile}"] = price.denom
             key = entry.profile if sdl.version == "2.1" else svc
-            units_by_group[placement_name].add(key)
+            unit = units_by_group[placement_name].setdefault(key, [entry.profile, 0])
+            unit[1] += entry.count
             if service is None or profile is None:
                 continue
             _storage_params_issues(check, svc, service, profile.resources)
             tee = service.params.tee if service.params else None
             if tee is not None:
-                gpu = profile.resources.gpu
-                has_gpu = gpu is not None and _safe_gpu_units(gpu.units) > 0
-                if tee == "cpu-gpu" and not has_gpu:
-                    check.error(
-                        f"/services/{svc}/params/tee",
-                        f"tee: cpu-gpu needs GPUs in profile {entry.profile!r}",
-                    )
-                others = {t for t in tee_by_group[placement_name].values() if t != tee}
-                if others:
-                    check.error(
-                        f"/services/{svc}/params/tee",
-                        f"placement {placement_name!r} mixes tee types; use one per placement",
-                    )
-                tee_by_group[placement_name][svc] = tee
+                _tee_issues(check, svc, tee, entry.profile, placement_name, tee_by_group)
+    _group_limit_issues(check, units_by_group)
+
+
+def _tee_issues(
+    check: _Checker,
+    svc: str,
+    tee: str,
+    profile: str,
+    placement: str,
+    tee_by_group: dict[str, dict[str, str]],
+) -> None:
+    gpu = check.sdl.profiles.compute[profile].resources.gpu
+    has_gpu = gpu is not None and _safe_gpu_units(gpu.units) > 0
+    if tee == "cpu-gpu" and not has_gpu:
+        check.error(
+            f"/services/{svc}/params/tee", f"tee: cpu-gpu needs GPUs in profile {profile!r}"
+        )
+    if any(t != tee for t in tee_by_group[placement].values()):
+        check.error(
+            f"/services/{svc}/params/tee",
+            f"placement {placement!r} mixes tee types; use one per placement",
+        )
+    tee_by_group[placement][svc] = tee
+
+
+def _group_limit_issues(check: _Checker, units_by_group: dict[str, dict[str, list[Any]]]) -> None:
+    """The chain's limits on groups: their number, units, replicas and total resources."""
     if len(units_by_group) > LIMITS.groups_max:
         check.error("/deployment", f"at most {LIMITS.groups_max} placement groups")
-    for placement_name, units in units_by_group.items():
+    compute = check.sdl.profiles.compute
+    for placement, units in units_by_group.items():
+        path = f"/profiles/placement/{placement}"
         if len(units) > LIMITS.units_per_group_max:
             check.error(
-                f"/profiles/placement/{placement_name}",
-                f"at most {LIMITS.units_per_group_max} resource units per placement group",
+                path, f"at most {LIMITS.units_per_group_max} resource units per placement group"
             )
+        totals = [0, 0, 0, 0]  # cpu millis, memory, storage, gpus
+        for profile_name, replicas in units.values():
+            if replicas > LIMITS.count_max:
+                # In SDL 2.1 the services sharing a profile in a placement share one unit.
+                check.error(
+                    path,
+                    f"services using profile {profile_name!r} here total {replicas} replicas; "
+                    f"the chain allows {LIMITS.count_max} per resource unit",
+                )
+            profile = compute.get(profile_name)
+            if profile is not None:
+                for index, amount in enumerate(_amounts(profile.resources)):
+                    totals[index] += amount * replicas
+        maxima = (
+            LIMITS.cpu_max * LIMITS.count_max,
+            LIMITS.memory_max * LIMITS.count_max,
+            LIMITS.storage_max * LIMITS.count_max,
+            LIMITS.gpu_max * LIMITS.count_max,
+        )
+        names = ("CPU", "memory", "storage", "GPUs")
+        for name, total, maximum in zip(names, totals, maxima, strict=True):
+            if total > maximum:
+                check.error(path, f"the group's total {name} exceeds the chain's limit")
+
+
+def _amounts(resources: ComputeResources) -> tuple[int, int, int, int]:
+    """Per-replica CPU millis, memory, storage and GPUs; 0 where a value does not parse."""
+    values = []
+    for parse, value in (
+        (parse_cpu_millis, resources.cpu.units),
+        (parse_size, resources.memory.size),
+    ):
+        try:
+            values.append(parse(value))
+        except UnitError:
+            values.append(0)
+    storage = 0
+    for volume in resources.storage:
+        try:
+            storage += parse_size(volume.size)
+        except UnitError:
+            pass
+    gpus = _safe_gpu_units(resources.gpu.units) if resources.gpu else 0
+    return values[0], values[1], storage, gpus
 
 
 def _safe_gpu_units(value: object) -> int:
