@@ -41,7 +41,7 @@ from minds371_registry.records import (
     verify_record,
 )
 
-__all__ = ["BlockchainRegistryProvider"]
+__all__ = ["BlockchainRegistryProvider", "check_name"]
 
 _log = get_logger("minds371.registry")
 _NAME = pydantic.TypeAdapter(ServiceName)

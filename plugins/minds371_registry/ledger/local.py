@@ -39,7 +39,7 @@ from minds371_registry.records import (
     record_digest,
 )
 
-__all__ = ["GENESIS_HASH", "LocalLedger"]
+__all__ = ["GENESIS_HASH", "LocalLedger", "entry_hash"]
 
 #: ``prev_entry_hash`` of the ledger's first entry.
 GENESIS_HASH = "00" * 32
