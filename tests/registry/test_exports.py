@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 import minds371_registry
+import pytest
 
 PUBLIC_MODULES = [
     "minds371_registry",
