@@ -1,18 +1,27 @@
 """Speed of the SDL engine: parse + validate + manifest + version hash + group specs.
 
 Usage: python benchmarks/bench_sdl.py [--count 1000] [--rounds 5] [--profile]
+       [--js [DIR]]
 
 Runs every valid SDL of the test fixtures (the Go reference cases, the upstream version vectors
 and the chain-sdk golden inputs that parse) round-robin until ``--count`` documents, in one warm
 process, ``--rounds`` times, and prints the time per SDL of each stage and in total (best round).
 Target: <= 0.3 ms per SDL, the figure of the reference JavaScript implementation (chain-sdk).
+
+``--js`` also times @akashnetwork/chain-sdk 1.0.0-alpha.25 (``SDL.fromString`` + sorted manifest
+JSON + version + groups) on the same documents with node, side by side: from ``DIR`` when it
+holds ``node_modules/@akashnetwork/chain-sdk``, else installed with npm into a temporary
+directory (needs the npm registry). Documents chain-sdk refuses count in its time too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,11 +70,93 @@ def run(texts: list[str]) -> dict[str, float]:
     }
 
 
+_JS = """
+import { SDL } from "@akashnetwork/chain-sdk";
+import { readFileSync } from "node:fs";
+const texts = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const rounds = Number(process.argv[3]);
+async function run() {
+  let ok = 0;
+  const t0 = process.hrtime.bigint();
+  for (const text of texts) {
+    try {
+      const sdl = SDL.fromString(text, "beta3");
+      sdl.manifestSortedJSON();
+      await sdl.manifestVersion();
+      sdl.groups();
+      ok++;
+    } catch (e) {}
+  }
+  return [Number(process.hrtime.bigint() - t0) / 1e6 / texts.length, ok];
+}
+await run();
+const results = [];
+for (let i = 0; i < rounds; i++) results.push(await run());
+results.sort((a, b) => a[0] - b[0]);
+console.log(JSON.stringify({ ms: results[0][0], ok: results[0][1] }));
+"""
+
+
+def run_js(texts: list[str], rounds: int, directory: str | None) -> None:
+    node = shutil.which("node")
+    if node is None:
+        print("  chain-sdk: skipped (node is not installed)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(directory) if directory else Path(tmp)
+        if not (root / "node_modules" / "@akashnetwork" / "chain-sdk").exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                print("  chain-sdk: skipped (npm is not installed)")
+                return
+            subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--silent",
+                    "--prefix",
+                    str(root),
+                    "@akashnetwork/chain-sdk@1.0.0-alpha.25",
+                ],
+                check=True,
+                timeout=600,
+            )
+        script = root / "bench-minds371-sdl.mjs"
+        data = Path(tmp) / "mix.json"
+        script.write_text(_JS)
+        data.write_text(json.dumps(texts))
+        try:
+            out = subprocess.run(
+                [node, str(script), str(data), str(rounds)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                cwd=root,
+            ).stdout
+        finally:
+            script.unlink()
+    result = json.loads(out)
+    print(
+        f"  chain-sdk (node, same documents): {result['ms']:.3f} ms/SDL best "
+        f"({result['ok']} of {len(texts)} accepted)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one round")
+    parser.add_argument(
+        "--js",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="also time chain-sdk with node (DIR: where it is installed)",
+    )
     args = parser.parse_args()
 
     mix = fixture_mix()
@@ -91,6 +182,8 @@ def main() -> None:
     print(f"    parse + schema + rules:         {best['parse_validate_ms']:.3f} ms")
     print(f"    manifest + hash + group specs:  {best['manifest_hash_groups_ms']:.3f} ms")
     print("  target: <= 0.300 ms/SDL (chain-sdk, JavaScript)")
+    if args.js is not None:
+        run_js(texts, args.rounds, args.js or None)
 
 
 if __name__ == "__main__":
