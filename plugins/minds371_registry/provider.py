@@ -184,7 +184,9 @@ class BlockchainRegistryProvider:
         cid = await self.content.put(blob)
         await self.content.pin(cid)
         async with self._lock:  # one writer per provider: sequences must not interleave
-            head = await self.ledger.latest(checked.name)
+            # Never extend a chain whose head does not verify: refuse, and let `registry verify`
+            # name the bad entry, rather than sign on top of a forged record.
+            head = await self._verified_head(checked.name)
             record = self.signer.sign_record(
                 checked,
                 sequence=head.record.sequence + 1 if head else 1,
@@ -236,14 +238,10 @@ class BlockchainRegistryProvider:
             ContentMismatch: if the metadata's bytes do not hash to the record's CID.
         """
         check_name(name)
-        self._require_trust()
-        tail = await self.ledger.history(name, limit=2)
-        if not tail:
+        latest = await self._verified_head(name)
+        if latest is None:
             raise RegistryError(f"no record is registered for {name!r}", details={"name": name})
-        latest = tail[-1]
-        previous = tail[-2].record if len(tail) == 2 else None
         record = latest.record
-        verify_record(record, self.ledger.domain, self.trusted_signers, previous=previous)
         if record.is_expired(self._clock()):
             raise RegistryError(
                 f"the latest record of {name!r} (#{record.sequence}) expired at "
@@ -258,6 +256,17 @@ class BlockchainRegistryProvider:
         return ServiceRecord(
             record=record, record_id=latest.record_hash, metadata=metadata, location=latest.location
         )
+
+    async def _verified_head(self, name: str) -> LedgerEntry | None:
+        """The latest entry of ``name`` after checking its signature, signer and chain link."""
+        self._require_trust()
+        tail = await self.ledger.history(name, limit=2)
+        if not tail:
+            return None
+        # The previous record's digest is re-computed here, not taken from the ledger's entry.
+        previous = tail[-2].record if len(tail) == 2 else None
+        verify_record(tail[-1].record, self.ledger.domain, self.trusted_signers, previous=previous)
+        return tail[-1]
 
     async def _metadata(self, record: DeploymentRecord) -> dict[str, Any]:
         blob = await self.content.get(record.metadata_cid)

@@ -232,3 +232,38 @@ async def test_all_endpoints_down(
         await registry.connect("web")
     assert dead_endpoint in info.value.message and "HTTP 503" in info.value.message
     assert info.value.retryable
+
+
+async def test_register_refuses_to_extend_a_forged_head(registry: BlockchainRegistryProvider):
+    await registry.register(make_facts(), {"v": 1})
+    latest = await registry.ledger.latest("web")
+    assert latest is not None
+    forged = RecordSigner.generate().sign_record(
+        make_facts(endpoints=(FORGED,)),
+        sequence=1,
+        prev_hash=latest.record.prev_hash,
+        metadata_cid=latest.record.metadata_cid,
+        domain=registry.ledger.domain,
+    )
+    digest = "0x" + record_digest(forged, registry.ledger.domain).hex()
+    _rewrite_row(registry.ledger.path, 1, forged.canonical_json(), digest)  # type: ignore[attr-defined]
+    with pytest.raises(SignatureError, match="not a trusted signer"):
+        await registry.register(make_facts(dseq=2), {"v": 2})
+    assert len(await registry.ledger.history("web")) == 1
+
+
+async def test_concurrent_registrations_get_consecutive_sequences(
+    registry: BlockchainRegistryProvider,
+):
+    import anyio
+
+    receipts = []
+
+    async def one(dseq: int) -> None:
+        receipts.append(await registry.register(make_facts(dseq=dseq), {"dseq": dseq}))
+
+    async with anyio.create_task_group() as group:
+        for dseq in range(1, 6):
+            group.start_soon(one, dseq)
+    assert sorted(r.sequence for r in receipts) == [1, 2, 3, 4, 5]
+    assert (await registry.verify()).ok

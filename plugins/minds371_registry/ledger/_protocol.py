@@ -17,7 +17,8 @@ class LedgerEntry(BaseModel):
     """A record as a ledger holds it.
 
     Attributes:
-        position: Where it is in the ledger (1 for the first entry of the whole ledger).
+        position: Where it is in the ledger: the row number of the local ledger (1 for its first
+            entry), the block number on an EVM chain.
         record: The signed record.
         record_hash: The record's EIP-712 digest in the ledger's domain (``0x``-hex): its id.
         entry_hash: The ledger's own proof of the entry: the hash-chain link of the local ledger,
