@@ -42,6 +42,7 @@ from minds371_akash.market._models import (
     CreatedDeployment,
     Deployment,
     KubeEvent,
+    Lease,
     LeaseId,
     LogLine,
     Price,
@@ -277,11 +278,7 @@ class CliBackend:
         """The deployment, its leases and each active lease's status."""
         owner = await self.owner()
         doc = await self._query("deployment", "get", "--owner", owner, "--dseq", str(dseq))
-        leases_doc = await self._query(
-            "market", "lease", "list", "--owner", owner, "--dseq", str(dseq)
-        )
-        raw = list(guarded("lease list", lambda d: list(d.get("leases") or []), leases_doc))
-        leases = [guarded("lease", parse_lease, x) for x in raw]
+        leases = await self._leases(dseq)
         if with_status:
             statuses = {}
             for lease in leases:
@@ -292,6 +289,12 @@ class CliBackend:
             ]
         dep = guarded("deployment", lambda d: parse_deployment(d, leases=[]), doc)
         return dep.model_copy(update={"leases": tuple(leases)})
+
+    async def _leases(self, dseq: int) -> list[Lease]:
+        owner = await self.owner()
+        doc = await self._query("market", "lease", "list", "--owner", owner, "--dseq", str(dseq))
+        raw = guarded("lease list", lambda d: list(d.get("leases") or []), doc)
+        return [guarded("lease", parse_lease, x) for x in raw]
 
     async def _lease_status(self, lease: LeaseId) -> Any:
         try:
@@ -305,6 +308,8 @@ class CliBackend:
                 str(lease.oseq),
                 "--provider",
                 lease.provider,
+                "-o",
+                "json",
             )
             return guarded("lease status", parse_lease_status, result.json())
         except ProviderError:
@@ -349,8 +354,7 @@ class CliBackend:
         self, dseq: int, bids: Sequence[LeaseId], *, manifest: str, sdl: str
     ) -> Deployment:
         """``akash tx market lease create`` per bid, then ``send-manifest`` to each provider."""
-        existing = await self.get_deployment(dseq, with_status=False)
-        have = {(x.id.gseq, x.id.oseq, x.id.provider) for x in existing.active_leases}
+        have = {(x.id.gseq, x.id.oseq, x.id.provider) for x in await self._leases(dseq) if x.active}
         for bid in bids:
             if (bid.gseq, bid.oseq, bid.provider) in have:
                 continue  # an earlier attempt got this far
