@@ -24,7 +24,7 @@ from minds371_akash.sdl import (
     build_sdl,
     parse_sdl,
 )
-from minds371_akash.sdl._workload import _Dumper
+from minds371_akash.sdl._build import _Dumper
 
 from minds371.errors import ValidationError
 

@@ -5,6 +5,7 @@ manifest groups exactly as Go marshals them, the canonical JSON a provider re-ha
 version hash and the on-chain group specs.
 """
 
+from minds371_akash.sdl._build import build_sdl
 from minds371_akash.sdl._canonical import canonical_json, manifest_version
 from minds371_akash.sdl._manifest import Manifest, build_manifest
 from minds371_akash.sdl._models import Sdl
@@ -20,7 +21,6 @@ from minds371_akash.sdl._workload import (
     ServiceSpec,
     VolumeSpec,
     WorkloadSpec,
-    build_sdl,
 )
 
 __all__ = [

@@ -1,26 +1,20 @@
-"""``WorkloadSpec``: a compact, typed description of a workload, and ``build_sdl``.
+"""``WorkloadSpec``: a compact, typed description of a workload.
 
-A deployment request carries a :class:`WorkloadSpec`; :func:`build_sdl` turns it into an SDL 2.0
-document that ``parse_sdl`` accepts. Each service gets a compute profile of its own name; all
-services go to one placement group priced in ``uact`` (the denom the chain accepts for new
-deployments). Every string is written double-quoted when it is not a plain name, so values
-with quotes, newlines, ``&``, ``<`` or any Unicode survive the round trip exactly.
+A deployment request carries a :class:`WorkloadSpec`; ``build_sdl`` turns it into SDL 2.0. The
+spec checks what it can say in its own terms (names, units, the chain's limits, hostnames,
+volume rules), so that a spec that validates builds an SDL that validates.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from minds371.errors import FieldIssue, ValidationError
-from minds371_akash.sdl._parse import parse_sdl, schema_issues
+from minds371_akash.sdl._checks import LIMITS, is_hostname
 from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_gpu_ram, parse_size
-from minds371_akash.sdl._validate import LIMITS, is_hostname
 
 __all__ = [
     "DEFAULT_AUDITOR",
@@ -32,7 +26,6 @@ __all__ = [
     "ServiceSpec",
     "VolumeSpec",
     "WorkloadSpec",
-    "build_sdl",
 ]
 
 DEFAULT_AUDITOR = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
@@ -331,179 +324,3 @@ class WorkloadSpec(_Spec):
                         f"{service.name}: port {port.port} names unknown services {unknown}"
                     )
         return self
-
-
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@+-]*\Z")
-_RESERVED = re.compile(
-    r"(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-    r"|null|Null|NULL)\Z"
-)
-
-
-class _Dumper(yaml.SafeDumper):
-    """Writes plain names plainly and every other string double-quoted."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    plain = bool(_PLAIN.match(value)) and not _RESERVED.match(value)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
-
-
-def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
-    # A decimal is written as a plain number: exact, never in exponent form.
-    text = f"{value.normalize():f}" if value == value.to_integral_value() else f"{value:f}"
-    kind = "int" if "." not in text else "float"
-    return dumper.represent_scalar(f"tag:yaml.org,2002:{kind}", text)
-
-
-_Dumper.add_representer(str, _represent_str)
-_Dumper.add_representer(Decimal, _represent_decimal)
-
-
-def _service_doc(service: ServiceSpec) -> dict[str, Any]:
-    doc: dict[str, Any] = {"image": service.image}
-    if service.command is not None:
-        doc["command"] = list(service.command)
-    if service.args is not None:
-        doc["args"] = list(service.args)
-    if service.env:
-        doc["env"] = [f"{key}={value}" for key, value in service.env.items()]
-    if service.credentials is not None:
-        creds = service.credentials
-        doc["credentials"] = {
-            "host": creds.host,
-            "username": creds.username,
-            "password": creds.password.get_secret_value(),
-            **({"email": creds.email} if creds.email else {}),
-        }
-    expose = []
-    for port in service.ports:
-        entry: dict[str, Any] = {"port": port.port}
-        if port.as_ is not None:
-            entry["as"] = port.as_
-        if port.proto != "tcp":
-            entry["proto"] = port.proto
-        if port.accept:
-            entry["accept"] = list(port.accept)
-        targets: list[dict[str, Any]] = [{"global": True}] if port.global_ else []
-        targets += [{"service": name} for name in port.to]
-        if targets:
-            entry["to"] = targets
-        expose.append(entry)
-    if expose:
-        doc["expose"] = expose
-    mounted = [v for v in service.volumes if v.mount is not None]
-    if mounted:
-        doc["params"] = {
-            "storage": {
-                v.name: {"mount": v.mount, **({"readOnly": True} if v.read_only else {})}
-                for v in mounted
-            }
-        }
-    return doc
-
-
-def _resources_doc(service: ServiceSpec) -> dict[str, Any]:
-    storage: list[dict[str, Any]] = [{"size": service.storage}]
-    for volume in service.volumes:
-        entry: dict[str, Any] = {"name": volume.name, "size": volume.size}
-        if volume.persistent or volume.class_ is not None:
-            entry["attributes"] = {
-                "persistent": volume.persistent,
-                "class": volume.class_ or "default",
-            }
-        storage.append(entry)
-    cpu = service.cpu
-    doc: dict[str, Any] = {
-        "cpu": {"units": cpu if isinstance(cpu, str) else Decimal(repr(cpu))},
-        "memory": {"size": service.memory},
-        "storage": storage,
-    }
-    if service.gpu is not None:
-        models = [
-            {
-                "model": m.model,
-                **({"ram": m.ram} if m.ram else {}),
-                **({"interface": m.interface} if m.interface else {}),
-            }
-            for m in service.gpu.models
-        ]
-        doc["gpu"] = {
-            "units": service.gpu.units,
-            "attributes": {"vendor": {service.gpu.vendor: models or None}},
-        }
-    return doc
-
-
-def _placement_doc(spec: WorkloadSpec) -> dict[str, Any]:
-    placement = spec.placement
-    doc: dict[str, Any] = {}
-    attributes = dict(placement.attributes)
-    if placement.region is not None:
-        attributes["region"] = placement.region
-    if attributes:
-        doc["attributes"] = attributes
-    any_of = list(placement.signed_by_any_of)
-    if placement.audited_only and DEFAULT_AUDITOR not in any_of:
-        any_of.append(DEFAULT_AUDITOR)
-    signed: dict[str, Any] = {}
-    if placement.signed_by_all_of:
-        signed["allOf"] = list(placement.signed_by_all_of)
-    if any_of:
-        signed["anyOf"] = any_of
-    if signed:
-        doc["signedBy"] = signed
-    doc["pricing"] = {
-        s.name: {"denom": "uact", "amount": s.max_price_uact or spec.max_price_uact}
-        for s in spec.services
-    }
-    return doc
-
-
-def build_sdl(spec: WorkloadSpec | dict[str, Any]) -> str:
-    """Write an SDL 2.0 document for a workload.
-
-    Args:
-        spec: The workload (a :class:`WorkloadSpec`, or its fields as a mapping).
-
-    Returns:
-        SDL YAML text that ``parse_sdl`` accepts and that describes exactly ``spec``.
-
-    Raises:
-        ValidationError: ``spec`` is invalid (``subject="workload spec"``), with every issue.
-    """
-    if not isinstance(spec, WorkloadSpec):
-        try:
-            spec = WorkloadSpec.model_validate(spec)
-        except pydantic.ValidationError as exc:
-            raise ValidationError(schema_issues(exc), subject="workload spec") from None
-    document = {
-        "version": "2.0",
-        "services": {s.name: _service_doc(s) for s in spec.services},
-        "profiles": {
-            "compute": {s.name: {"resources": _resources_doc(s)} for s in spec.services},
-            "placement": {spec.placement.name: _placement_doc(spec)},
-        },
-        "deployment": {
-            s.name: {spec.placement.name: {"profile": s.name, "count": s.count}}
-            for s in spec.services
-        },
-    }
-    text = yaml.dump(
-        document,
-        Dumper=_Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        default_flow_style=False,
-        width=2**31 - 1,
-    )
-    try:
-        parse_sdl(text)
-    except ValidationError as exc:
-        # The spec's own checks let through something the SDL rules refuse (a size beyond the
-        # chain's limits, an invalid hostname, ...): report it against the SDL path.
-        raise ValidationError(
-            [FieldIssue(f"/sdl{issue.path}", issue.message) for issue in exc.issues],
-            subject="workload spec",
-        ) from None
-    return text
