@@ -13,6 +13,7 @@ signature over ``sha256(header.payload)``, verified against the issuer's on-chai
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import time
@@ -149,11 +150,13 @@ class Identity:
         return f"Identity(address={self.address!r})"
 
 
+@functools.lru_cache(maxsize=4096)  # deriving a public key costs ~1 ms in pure Python
 def identity_for_api_key(api_key: str) -> Identity:
     """The account the sandbox's Console API assigns to an ``x-api-key`` value."""
     return Identity.from_seed(b"minds371-sandbox/api-key/" + api_key.encode())
 
 
+@functools.lru_cache(maxsize=4096)
 def identity_for_key_name(name: str) -> Identity:
     """The account a CLI stand-in uses for ``--from NAME``."""
     return Identity.from_seed(b"minds371-sandbox/key-name/" + name.encode())

@@ -8,6 +8,7 @@ as a Go provider decodes and re-marshals it).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +59,13 @@ def build_from_sdl(text: str, *, console: bool) -> BuiltSdl:
     Raises:
         ValidationError: From the SDL engine, naming every issue.
     """
+    specs_json, manifest_json, version = _built(text, console)
+    # Every caller gets its own copy of the specs: the world keeps them.
+    return BuiltSdl(json.loads(specs_json), manifest_json, version)
+
+
+@functools.lru_cache(maxsize=256)  # many deployments of one SDL (load tests) parse it once
+def _built(text: str, console: bool) -> tuple[str, str, bytes]:
     from minds371_akash.sdl import build_manifest, parse_sdl
 
     built = build_manifest(parse_sdl(text))
@@ -71,7 +79,7 @@ def build_from_sdl(text: str, *, console: bool) -> BuiltSdl:
             if AUDITOR not in any_of:
                 any_of.append(AUDITOR)
             signed["any_of"] = any_of
-    return BuiltSdl(specs, built.json, bytes(built.version_bytes))
+    return json.dumps(specs), built.json, bytes(built.version_bytes)
 
 
 def rehash(groups: Any) -> bytes:
@@ -103,9 +111,18 @@ def deliver_manifest(hub: Hub, provider: str, owner: str, dseq: int, body: str |
     """
     if not hub.world.online.get(provider, False):
         raise ProviderUnavailable(provider)
-    groups = _decode(body)
+    if not hub.world.sees_lease(provider, owner, dseq):
+        raise WorldError("not_found", "no lease for deployment")
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    groups_json, version = _received(text)
+    hub.world.receive_manifest(provider, owner, dseq, json.loads(groups_json), version)
+
+
+@functools.lru_cache(maxsize=256)  # retries and many leases of one manifest hash it once
+def _received(text: str) -> tuple[str, bytes]:
+    groups = _decode(text)
     try:
         version = rehash(groups)
-    except (ValidationError, ValueError, TypeError, KeyError) as exc:
+    except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise WorldError("invalid", f"invalid manifest: {exc}") from exc
-    hub.world.receive_manifest(provider, owner, dseq, groups, version)
+    return json.dumps(groups), version

@@ -357,6 +357,14 @@ class World:
             for model, units in gpu_models_used(group.spec, provider).items():
                 gpus[model] = gpus.get(model, 0) + sign * units
 
+    def sees_lease(self, provider: str, owner: str, dseq: int) -> bool:
+        """Whether ``provider`` has seen an active lease of ``owner``'s deployment ``dseq``."""
+        dep = self.deployments.get((owner, dseq))
+        return dep is not None and any(
+            lease.provider == provider and lease.visible_at <= self.height
+            for lease in dep.active_leases()
+        )
+
     def receive_manifest(
         self,
         provider: str,
@@ -391,7 +399,10 @@ class World:
         for lease in leases:
             group = dep.group(lease.gseq)
             assert group is not None
-            lease.manifest = dict(by_name[group.name])
+            received = dict(by_name[group.name])
+            if received == lease.manifest:
+                continue  # the same manifest again (a retry): nothing restarts
+            lease.manifest = received
             lease.manifest_at = self.height
             lease.generation += 1
         return leases
