@@ -13,20 +13,17 @@ unit: counts add up and endpoints are appended and re-sorted by sequence number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
-from minds371_akash.sdl._models import ComputeResources, Expose, Sdl, Service, StorageVolume
+from minds371_akash.sdl._models import Expose, Sdl, Service
+from minds371_akash.sdl._resources import attribute, go_insertion_sort, resources_of
 from minds371_akash.sdl._units import (
     format_dec,
-    parse_cpu_millis,
-    parse_gpu_ram,
-    parse_gpu_units,
     parse_price,
-    parse_size,
     scalar_text,
 )
 
@@ -62,105 +59,6 @@ class Manifest:
     version: str
     version_bytes: bytes
     group_specs: list[dict[str, Any]]
-
-
-def _insertion_sort(items: list[T], less: Callable[[T, T], bool]) -> None:
-    """Sort in place exactly as Go's ``insertionSort`` does (Go uses it below 13 elements).
-
-    Go's comparators here are not always strict weak orders, so the algorithm itself decides
-    the result; Python's sort would order ties differently.
-    """
-    for i in range(1, len(items)):
-        j = i
-        while j > 0 and less(items[j], items[j - 1]):
-            items[j], items[j - 1] = items[j - 1], items[j]
-            j -= 1
-
-
-def _attr(key: str, value: str) -> dict[str, str]:
-    return {"key": key, "value": value}
-
-
-def _storage_attrs(volume: StorageVolume) -> list[dict[str, str]]:
-    attrs = volume.attributes
-    if attrs is None:
-        return []
-    persistent = attrs.persistent
-    if isinstance(persistent, str):
-        persistent = persistent.strip().lower() == "true"
-    pairs = {"persistent": "true" if persistent else "false"}
-    if attrs.class_:
-        pairs["class"] = attrs.class_
-    elif persistent:
-        pairs["class"] = "default"
-    return [_attr(key, pairs[key]) for key in sorted(pairs)]
-
-
-def _storage_less(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Go's volume order: size, then by the ``persistent`` attribute, then name."""
-    size_a, size_b = int(a["size"]["val"]), int(b["size"]["val"])
-    if size_a != size_b:
-        return size_a < size_b
-    pa = next((x["value"] for x in a.get("attributes", ()) if x["key"] == "persistent"), "")
-    pb = next((x["value"] for x in b.get("attributes", ()) if x["key"] == "persistent"), "")
-    if (not pa and pb) or (pa and pb and pa < pb):
-        return True
-    if pa and not pb:
-        return False
-    if pa != "true":
-        return True
-    if pb != "true":
-        return False
-    name_a: str = a["name"]
-    name_b: str = b["name"]
-    return name_a < name_b
-
-
-def _gpu(resources: ComputeResources) -> dict[str, Any]:
-    gpu = resources.gpu
-    if gpu is None:
-        return {"units": {"val": "0"}}
-    result: dict[str, Any] = {"units": {"val": str(parse_gpu_units(gpu.units))}}
-    if gpu.attributes is not None:
-        keys = []
-        for model in gpu.attributes.vendor.nvidia or ():
-            key = f"vendor/nvidia/model/{model.model or ''}"
-            if model.ram is not None:
-                key += f"/ram/{parse_gpu_ram(model.ram)}"
-            if model.interface is not None:
-                key += f"/interface/{model.interface}"
-            keys.append(key)
-        if not keys:
-            keys.append("vendor/nvidia/model/*")
-        result["attributes"] = [_attr(key, "true") for key in sorted(keys)]
-    return result
-
-
-def _resources(resources: ComputeResources) -> dict[str, Any]:
-    """The Go ``Resources`` of a compute profile, without ``id`` and ``endpoints``."""
-    cpu: dict[str, Any] = {"units": {"val": str(parse_cpu_millis(resources.cpu.units))}}
-    if resources.cpu.attributes:
-        cpu["attributes"] = [
-            _attr(key, scalar_text(value))
-            for key, value in sorted(resources.cpu.attributes.items())
-        ]
-    storage = []
-    for volume in resources.storage:
-        entry: dict[str, Any] = {
-            "name": volume.name or "default",
-            "size": {"val": str(parse_size(volume.size))},
-        }
-        attrs = _storage_attrs(volume)
-        if attrs:
-            entry["attributes"] = attrs
-        storage.append(entry)
-    _insertion_sort(storage, _storage_less)
-    return {
-        "cpu": cpu,
-        "memory": {"size": {"val": str(parse_size(resources.memory.size))}},
-        "storage": storage,
-        "gpu": _gpu(resources),
-    }
 
 
 def _http_options(expose: Expose) -> dict[str, Any]:
@@ -217,7 +115,7 @@ def _exposes(service: Service, seqs: dict[str, int]) -> list[dict[str, Any]]:
                     "endpointSequenceNumber": seqs.get(ip, 0) if is_global and ip else 0,
                 }
             )
-    _insertion_sort(result, _expose_less)
+    go_insertion_sort(result, _expose_less)
     return result
 
 
@@ -240,7 +138,7 @@ def _endpoints(exposes: Sequence[dict[str, Any]]) -> list[dict[str, int]]:
             if expose["ip"]
             else [kind]
         )
-        _insertion_sort(pair, _seq_less)
+        go_insertion_sort(pair, _seq_less)
         result.extend(pair)
     return result
 
@@ -319,7 +217,7 @@ class _Group:
                 "all_of": list(signed.all_of) if signed and signed.all_of is not None else None,
                 "any_of": list(signed.any_of) if signed and signed.any_of is not None else None,
             },
-            "attributes": [_attr(k, scalar_text(attrs[k])) for k in sorted(attrs)] or None,
+            "attributes": [attribute(k, scalar_text(attrs[k])) for k in sorted(attrs)] or None,
         }
         self.units: list[dict[str, Any]] = []
         self.services: list[dict[str, Any]] = []
@@ -328,7 +226,7 @@ class _Group:
     def add_tee(self, tee: str) -> None:
         attrs = self.requirements["attributes"] or []
         if not any(a["key"] == "tee/type" for a in attrs):
-            attrs = sorted([*attrs, _attr("tee/type", tee)], key=lambda a: a["key"])
+            attrs = sorted([*attrs, attribute("tee/type", tee)], key=lambda a: a["key"])
         self.requirements["attributes"] = attrs
 
 
@@ -357,7 +255,7 @@ def build_manifest(sdl: Sdl) -> Manifest:
             compute = sdl.profiles.compute[entry.profile].resources
             exposes = _exposes(service, seqs)
             endpoints = _endpoints(exposes)
-            resources = {"id": 0, **_resources(compute), "endpoints": endpoints}
+            resources = {"id": 0, **resources_of(compute), "endpoints": endpoints}
             location = group.bound.get(entry.profile) if merge else None
             if location is None:
                 resources["id"] = len(group.units) + 1
@@ -378,7 +276,7 @@ def build_manifest(sdl: Sdl) -> Manifest:
                 resources["id"] = unit["resource"]["id"]
                 unit["count"] += entry.count
                 merged = unit["resource"]["endpoints"] + endpoints
-                _insertion_sort(merged, _seq_less)
+                go_insertion_sort(merged, _seq_less)
                 unit["resource"]["endpoints"] = merged
             service_doc: dict[str, Any] = {
                 "name": svc,
