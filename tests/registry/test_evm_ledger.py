@@ -124,3 +124,42 @@ async def test_untrusted_signer_on_chain_is_refused(anvil: str, tmp_path: Path):
         ledger=reader_ledger2, content=content, trusted_signers=[owner.address]
     ) as reader:
         assert (await reader.resolve("web")).signer == owner.address
+
+
+async def test_no_contract_at_the_address_is_a_configuration_error(anvil: str, tmp_path: Path):
+    from minds371.errors import ConfigurationError
+
+    ledger = EvmLedger(anvil, "0x" + "42" * 20, content=LocalContentStore(tmp_path))
+    with pytest.raises(ConfigurationError, match="no contract is deployed"):
+        async with ledger:
+            pass
+    await ledger.aclose()
+
+
+async def test_unreachable_node_is_a_retryable_ledger_error(tmp_path: Path):
+    from .conftest import free_port
+
+    ledger = EvmLedger(
+        f"http://127.0.0.1:{free_port()}", "0x" + "42" * 20, content=LocalContentStore(tmp_path)
+    )
+    with pytest.raises(LedgerError) as info:
+        async with ledger:
+            pass
+    assert info.value.retryable
+    await ledger.aclose()
+
+
+async def test_read_only_ledger_refuses_to_publish(anvil: str, tmp_path: Path):
+    from minds371.errors import ConfigurationError
+
+    owner, address, _ = await _deployed(anvil)
+    async with EvmLedger(anvil, address, content=LocalContentStore(tmp_path)) as ledger:
+        record = owner.sign_record(
+            make_facts(),
+            sequence=1,
+            prev_hash=EMPTY_HASH,
+            metadata_cid="bafkreiabc",
+            domain=ledger.domain,
+        )
+        with pytest.raises(ConfigurationError, match="read-only"):
+            await ledger.append(record)
