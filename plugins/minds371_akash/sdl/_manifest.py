@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
 from minds371_akash.sdl._models import Expose, Sdl, Service
@@ -28,8 +28,6 @@ from minds371_akash.sdl._units import (
 )
 
 __all__ = ["Manifest", "build_manifest"]
-
-T = TypeVar("T")
 
 _SHARED_HTTP = 0
 _RANDOM_PORT = 1
