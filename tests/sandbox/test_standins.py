@@ -12,6 +12,7 @@ from minds371_akash.market.sandbox import (
     identity_for_key_name,
     write_standin_binaries,
 )
+from minds371_akash.market.sandbox._cli_standin import standin_main
 
 from tests.sandbox.specs import sdl
 
@@ -217,16 +218,32 @@ async def test_cli_standins_deploy_end_to_end(tmp_path: Path) -> None:
         ]
 
 
-@pytest.mark.slow
-async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
-    bins = write_standin_binaries(tmp_path / "bin")
+def run_inline(
+    capsys: pytest.CaptureFixture[str], program: str, *args: str
+) -> tuple[int, str, str]:
+    """The stand-in's own entry point, in this process (the executables are proven above)."""
+    code = standin_main(program, list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+async def test_cli_standin_errors_surface_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     good = tmp_path / "deploy.yml"
     good.write_text(sdl(), encoding="utf-8")
     uakt = tmp_path / "uakt.yml"
     uakt.write_text(sdl().replace("denom: uact", "denom: uakt"), encoding="utf-8")
+    code, _, err = run_inline(capsys, "akash", "tx", "deployment", "frobnicate")
+    assert code == 1 and "invalid choice" in err
+    code, _, err = run_inline(
+        capsys, "akash", "tx", "deployment", "create", str(good), "--from", "bob"
+    )
+    assert code == 1 and "AKASH_NODE" in err
     async with SandboxServer(block_time=0.05) as server:
-        cli = Cli(bins, server.base_url)
-        code, tx, err = await cli.run(
+        node = ("--node", server.base_url)
+        code, out, err = run_inline(
+            capsys,
             "akash",
             "tx",
             "deployment",
@@ -236,10 +253,11 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             "bob",
             "-o",
             "json",
-            ok=False,
+            *node,
         )
-        assert code == 1 and tx["code"] != 0 and "denom" in err
-        code, _, err = await cli.run(
+        assert code == 1 and json.loads(out)["code"] != 0 and "denom" in err
+        code, _, err = run_inline(
+            capsys,
             "akash",
             "tx",
             "deployment",
@@ -249,10 +267,11 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             "bob",
             "--deposit",
             "5uact",
-            ok=False,
+            *node,
         )
         assert code == 1 and "Deposit too low" in err
-        code, _, err = await cli.run(
+        code, _, err = run_inline(
+            capsys,
             "akash",
             "tx",
             "deployment",
@@ -260,12 +279,13 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             str(tmp_path / "missing.yml"),
             "--from",
             "bob",
-            ok=False,
+            *node,
         )
         assert code == 1 and "missing.yml" in err
-        code, _, err = await cli.run("akash", "tx", "deployment", "create", str(good), ok=False)
+        code, _, err = run_inline(capsys, "akash", "tx", "deployment", "create", str(good), *node)
         assert code == 1 and '"from"' in err
-        _, tx, _ = await cli.run(
+        code, _, err = run_inline(
+            capsys,
             "akash",
             "tx",
             "deployment",
@@ -275,12 +295,13 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             "bob",
             "--dseq",
             "77",
-            "-o",
-            "json",
+            *node,
         )
+        assert code == 0, err
         await server.advance(2)
         owner = identity_for_key_name("bob").address
-        _, bids, _ = await cli.run(
+        _, out, _ = run_inline(
+            capsys,
             "akash",
             "query",
             "market",
@@ -292,9 +313,11 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             "77",
             "-o",
             "json",
+            *node,
         )
-        provider = bids["bids"][0]["bid"]["id"]["provider"]
-        await cli.run(
+        provider = json.loads(out)["bids"][0]["bid"]["id"]["provider"]
+        code, _, err = run_inline(
+            capsys,
             "akash",
             "tx",
             "market",
@@ -306,11 +329,14 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             provider,
             "--from",
             "bob",
+            *node,
         )
+        assert code == 0, err
         await server.advance(1)
         changed = tmp_path / "changed.yml"
         changed.write_text(sdl(image="nginx:1.26"), encoding="utf-8")
-        code, out, err = await cli.run(
+        code, out, err = run_inline(
+            capsys,
             "provider-services",
             "send-manifest",
             str(changed),
@@ -322,11 +348,12 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             "bob",
             "-o",
             "json",
-            ok=False,
+            *node,
         )
         assert code == 1 and "manifest version validation failed" in err
-        assert out[0]["status"] == "FAIL"
-        code, _, err = await cli.run(
+        assert json.loads(out)[0]["status"] == "FAIL"
+        code, _, err = run_inline(
+            capsys,
             "provider-services",
             "lease-status",
             "--dseq",
@@ -335,8 +362,35 @@ async def test_cli_standin_errors_surface_on_stderr(tmp_path: Path) -> None:
             provider,
             "--from",
             "mallory",
-            ok=False,
+            *node,
         )
         assert code == 1 and "401 JWT is invalid" in err  # mallory has no on-chain key
-        code, _, err = await cli.run("akash", "tx", "deployment", "frobnicate", ok=False)
-        assert code == 1 and "invalid choice" in err
+        code, _, err = run_inline(
+            capsys,
+            "provider-services",
+            "lease-logs",
+            "--dseq",
+            "77",
+            "--provider",
+            provider,
+            "--from",
+            "bob",
+            *node,
+        )
+        assert code == 1 and "no running pods" in err  # no manifest accepted yet
+        code, _, err = run_inline(
+            capsys,
+            "provider-services",
+            "send-manifest",
+            str(good),
+            "--dseq",
+            "77",
+            "--provider",
+            provider,
+            "--from",
+            "bob",
+            "--auth-type",
+            "mtls",
+            *node,
+        )
+        assert code == 1 and "jwt only" in err

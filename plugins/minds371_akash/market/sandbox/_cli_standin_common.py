@@ -96,13 +96,17 @@ class Node:
         if not url:
             raise StandinError("no node: pass --node http://127.0.0.1:PORT or set AKASH_NODE")
         self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def _client(self) -> httpx.Client:
+        # One short-lived client per call: a command makes only a few.
+        return httpx.Client(base_url=self.url, timeout=30)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET an LCD route; a chain error becomes :class:`StandinError`."""
-        response = self.http.get(
-            path, params={k: v for k, v in (params or {}).items() if v not in (None, "")}
-        )
+        with self._client() as http:
+            response = http.get(
+                path, params={k: v for k, v in (params or {}).items() if v not in (None, "")}
+            )
         body = _json(response)
         if response.status_code != 200:
             message = body.get("message") if isinstance(body, dict) else response.text
@@ -134,7 +138,8 @@ class Node:
             },
             "mode": "BROADCAST_MODE_SYNC",
         }
-        response = self.http.post("/cosmos/tx/v1beta1/txs", json=body)
+        with self._client() as http:
+            response = http.post("/cosmos/tx/v1beta1/txs", json=body)
         data = _json(response)
         if response.status_code != 200 or not isinstance(data, dict) or "tx_response" not in data:
             raise StandinError(
