@@ -1,0 +1,282 @@
+"""DeploymentRequest: what another agent (or a request file) asks the DeploymentAgent to do.
+
+A request is untrusted input: :func:`parse_request` validates it completely, naming every bad
+field, before anything costs money. The workload comes from exactly one of ``infra_spec`` (a
+:class:`~minds371_akash.sdl.WorkloadSpec`), ``sdl`` (a full SDL document) or ``image`` (one
+container with sensible defaults).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import yaml
+from minds371_akash import BidPolicy, Budget
+from minds371_akash.sdl import WorkloadSpec, build_sdl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from minds371.errors import FieldIssue, ValidationError
+
+__all__ = [
+    "DEFAULT_MAX_PRICE_UACT",
+    "MAX_REQUEST_BYTES",
+    "BudgetSpec",
+    "DeploymentRequest",
+    "load_request",
+    "parse_request",
+]
+
+#: The per-block price cap of a workload given only as ``image`` (about 43 USD a month at most).
+DEFAULT_MAX_PRICE_UACT = Decimal(100)
+#: Request files larger than this are refused before parsing.
+MAX_REQUEST_BYTES = 1_000_000
+
+_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+_IMAGE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}$")
+_BRANCH = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,200}$")
+_REPO = re.compile(r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}$")
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class BudgetSpec(BaseModel):
+    """Spending limits of a request, all optional.
+
+    Attributes:
+        max_uact_per_block: Highest total price per block of all leases, in uact.
+        max_deposit_uact: Highest escrow deposit, in uact (the chain's minimum is 500,000).
+        max_usd_per_month: Highest monthly cost in USD at the workload's maximum prices.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_uact_per_block: Decimal | None = Field(default=None, gt=0, le=10_000_000 * 20)
+    max_deposit_uact: Decimal | None = Field(default=None, ge=0, le=10**15)
+    max_usd_per_month: Decimal | None = Field(default=None, gt=0, le=10**9)
+
+    def to_budget(self) -> Budget:
+        """The marketplace's :class:`~minds371_akash.Budget`."""
+        return Budget(
+            max_price_per_block=self.max_uact_per_block,
+            max_deposit=self.max_deposit_uact,
+            max_usd_per_month=self.max_usd_per_month,
+        )
+
+
+class DeploymentRequest(BaseModel):
+    """A request to deploy a workload on Akash, register it and keep it running.
+
+    Attributes:
+        task_id: The caller's id for the job (defaults to the task's id).
+        name: Registry name other agents discover the service by.
+        repo_url: Git repository to build from (https, ssh or ``git@``).
+        repo_branch: Branch to build.
+        container_registry: Registry to push a built image to.
+        cloud_provider: Always ``akash``.
+        infra_spec: The workload, typed.
+        sdl: The workload as a full SDL document, instead of ``infra_spec``.
+        image: The workload as a single container image, instead of either.
+        domain: A hostname to serve the workload under (added to the ingress hosts).
+        ssl: Serve ``domain`` over TLS.
+        target_environment: ``production``, ``staging`` or ``development`` (recorded).
+        build_commands: Commands to run in the cloned repository before building.
+        environment_vars: Variables added to every service's environment.
+        network: ``sandbox`` (the embedded local marketplace), ``console`` or ``cli``.
+        redundancy: Placement groups, each leased from a different provider.
+        bid_policy: Bid filters, ranking and waiting rule.
+        budget: Spending limits, checked before anything spends.
+        deposit_uact: Escrow deposit (default: the chain's minimum, 500,000 uact).
+        ttl: Seconds the deployment should live; it is closed and its record expires after.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    name: str
+    repo_url: str | None = None
+    repo_branch: str = "main"
+    container_registry: str | None = None
+    cloud_provider: Literal["akash"] = "akash"
+    infra_spec: WorkloadSpec | None = None
+    sdl: Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_BYTES)] | None = None
+    image: str | None = None
+    domain: str | None = None
+    ssl: bool = False
+    target_environment: Literal["production", "staging", "development"] = "production"
+    build_commands: tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...] = Field(
+        default=(), max_length=50
+    )
+    environment_vars: dict[str, Annotated[str, Field(max_length=65536)]] = Field(
+        default_factory=dict, max_length=200
+    )
+    network: Literal["sandbox", "console", "cli"] = "sandbox"
+    redundancy: Annotated[int, Field(ge=1, le=10)] = 1
+    bid_policy: BidPolicy = Field(default_factory=BidPolicy)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    deposit_uact: Decimal | None = Field(default=None, ge=0, le=10**15)
+    ttl: Annotated[int, Field(ge=60, le=366 * 86400)] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.match(_NAME, value):
+            raise ValueError(
+                "must be 1-63 lowercase letters, digits or '-', starting with a letter "
+                "and not ending with '-'"
+            )
+        return value
+
+    @field_validator("task_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable characters only")
+        return value
+
+    @field_validator("image", "container_registry")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE.match(value):
+            raise ValueError("must be an image reference like registry/name:tag")
+        return value
+
+    @field_validator("repo_url")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is not None and not _REPO.match(value):
+            raise ValueError("must be an https://, ssh:// or git@ repository URL")
+        return value
+
+    @field_validator("repo_branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not _BRANCH.match(value) or ".." in value:
+            raise ValueError("must be a plain branch name")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST.match(value):
+            raise ValueError("must be a lowercase hostname such as app.example.com")
+        return value
+
+    @field_validator("environment_vars")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in value if not _ENV_NAME.match(key)]
+        if bad:
+            raise ValueError(f"invalid variable names: {', '.join(map(repr, bad[:5]))}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_workload(self) -> DeploymentRequest:
+        given = [k for k in ("infra_spec", "sdl", "image") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of infra_spec, sdl or image"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.ssl and self.domain is None:
+            raise ValueError("ssl needs a domain")
+        return self
+
+    @property
+    def workload(self) -> WorkloadSpec | None:
+        """The workload as a spec (``None`` when the request carries a full SDL)."""
+        if self.infra_spec is not None:
+            return self.infra_spec
+        if self.image is None:
+            return None
+        return WorkloadSpec.model_validate(
+            {
+                "services": [{"name": self.name, "image": self.image, "ports": [{"port": 80}]}],
+                "max_price_uact": DEFAULT_MAX_PRICE_UACT,
+            }
+        )
+
+    def base_sdl(self) -> str:
+        """The workload as SDL, with ``environment_vars`` and ``domain`` applied.
+
+        Raises:
+            ValidationError: the resulting SDL would be invalid.
+        """
+        spec = self.workload
+        if spec is None:
+            assert self.sdl is not None
+            return self.sdl
+        document = spec.model_dump(by_alias=True)
+        domain_placed = self.domain is None
+        for service in document["services"]:
+            service["env"] = {**service["env"], **self.environment_vars}
+            if not domain_placed and service["ports"]:
+                first = service["ports"][0]
+                first["accept"] = (*first["accept"], self.domain)
+                domain_placed = True
+        return build_sdl(document)
+
+
+def parse_request(data: Any) -> DeploymentRequest:
+    """Validate untrusted request data.
+
+    Raises:
+        ValidationError: naming every bad field (``subject="deployment request"``).
+    """
+    if isinstance(data, DeploymentRequest):
+        return data
+    if not isinstance(data, dict):
+        raise ValidationError(
+            [FieldIssue("/", f"a deployment request is a mapping, not {type(data).__name__}")],
+            subject="deployment request",
+        )
+    try:
+        return DeploymentRequest.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError.from_pydantic(exc, subject="deployment request") from None
+
+
+def load_request(path: str | Path) -> DeploymentRequest:
+    """Read and validate a request file (YAML or JSON; the same fields).
+
+    Raises:
+        ValidationError: the file is missing, too large, not YAML/JSON, or not a valid request.
+    """
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_REQUEST_BYTES:
+            raise _file_error(file, f"is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _file_error(file, "does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _file_error(file, f"cannot be read: {exc}") from None
+    if not text.strip():
+        raise _file_error(file, "is empty")
+    try:
+        data = json.loads(text) if file.suffix == ".json" else _safe_yaml(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise _file_error(file, f"is not valid YAML or JSON: {_one_line(exc)}") from None
+    return parse_request(data)
+
+
+def _safe_yaml(text: str) -> Any:
+    # Aliases are refused outright: a request has no use for them, and they are how a small
+    # document expands into a huge one.
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
+            raise ValueError("YAML anchors and aliases are not allowed in a request")
+    return yaml.safe_load(text)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _file_error(file: Path, reason: str) -> ValidationError:
+    return ValidationError([FieldIssue("/", f"{file} {reason}")], subject="deployment request")
