@@ -22,9 +22,12 @@ import pydantic
 
 from minds371.errors import (
     ConfigurationError,
+    ContentMismatch,
     FieldIssue,
+    LedgerError,
     Minds371Error,
     RegistryError,
+    SignatureError,
     ValidationError,
 )
 from minds371.logging import get_logger
@@ -160,14 +163,15 @@ class BlockchainRegistryProvider:
     async def register(
         self,
         facts: DeploymentFacts | Mapping[str, Any],
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | pydantic.BaseModel | None = None,
     ) -> RegistryReceipt:
         """Record a deployment as the next record of its name.
 
         Args:
             facts: What to record (a ``DeploymentFacts`` or its fields as a mapping).
-            metadata: JSON-serialisable details (request digest, SDL, leases, price, ...),
-                stored in the content store; the record carries its CID.
+            metadata: A JSON object (a mapping, or a pydantic model dumped in JSON mode) of
+                details: request digest, SDL, leases, price, ...; stored in the content store
+                as canonical JSON (sorted keys), and the record carries its CID.
 
         Raises:
             ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
@@ -238,7 +242,11 @@ class BlockchainRegistryProvider:
             ContentMismatch: if the metadata's bytes do not hash to the record's CID.
         """
         check_name(name)
-        latest = await self._verified_head(name)
+        try:
+            latest = await self._verified_head(name)
+        except (SignatureError, LedgerError) as exc:
+            self._rejected(name, exc)
+            raise
         if latest is None:
             raise RegistryError(f"no record is registered for {name!r}", details={"name": name})
         record = latest.record
@@ -252,9 +260,23 @@ class BlockchainRegistryProvider:
                     "expires_at": record.expires_at,
                 },
             )
-        metadata = await self._metadata(record)
+        try:
+            metadata = await self._metadata(record)
+        except ContentMismatch as exc:
+            self._rejected(name, exc)
+            raise
         return ServiceRecord(
             record=record, record_id=latest.record_hash, metadata=metadata, location=latest.location
+        )
+
+    def _rejected(self, name: str, exc: RegistryError) -> None:
+        # Tampering or a forgery: operators must hear of it, not only the caller.
+        _log.warning(
+            "minds371.registry.rejected",
+            name=name,
+            error=type(exc).__name__,
+            reason=exc.message,
+            ledger=self.ledger.kind,
         )
 
     async def _verified_head(self, name: str) -> LedgerEntry | None:
@@ -348,14 +370,24 @@ class BlockchainRegistryProvider:
         except Minds371Error as exc:
             if entry is None:
                 count += 1  # the ledger refused the next entry before handing it over
-            return VerifyReport.failure(
+            failed = VerifyReport.failure(
                 {**base, "entries": count, "names": len(heads), "seconds": _since(started)},
                 exc,
                 entry,
             )
-        return VerifyReport(
+            _log.warning(
+                "minds371.registry.verify_failed",
+                position=failed.position,
+                name=failed.name,
+                error=failed.error,
+                reason=failed.problem,
+            )
+            return failed
+        report = VerifyReport(
             ok=True, entries=count, names=len(heads), seconds=_since(started), **base
         )
+        _log.info("minds371.registry.verified", entries=count, names=len(heads), **base)
+        return report
 
 
 def _since(started: float) -> float:
@@ -375,7 +407,9 @@ def _facts(facts: DeploymentFacts | Mapping[str, Any]) -> DeploymentFacts:
         ) from None
 
 
-def _metadata_bytes(metadata: Mapping[str, Any] | None) -> bytes:
+def _metadata_bytes(metadata: Mapping[str, Any] | pydantic.BaseModel | None) -> bytes:
+    if isinstance(metadata, pydantic.BaseModel):
+        metadata = metadata.model_dump(mode="json")
     try:
         text = json.dumps(
             dict(metadata or {}),

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+import structlog
 from minds371_registry import BlockchainRegistryProvider
 
 from minds371.cli import main
 
 from .conftest import make_facts
+
+
+@pytest.fixture(autouse=True)
+def _uncached_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    # main() configures structlog with cache_logger_on_first_use and pytest's captured stderr:
+    # module-level loggers would keep that stream, closed after the test, for the whole session.
+    def configure(*args: object, **kwargs: object) -> None:
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__),
+            cache_logger_on_first_use=False,
+        )
+
+    monkeypatch.setattr("minds371.cli.configure_cli_logging", configure)
 
 
 async def _register(*facts_list) -> None:

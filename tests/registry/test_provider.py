@@ -267,3 +267,28 @@ async def test_concurrent_registrations_get_consecutive_sequences(
             group.start_soon(one, dseq)
     assert sorted(r.sequence for r in receipts) == [1, 2, 3, 4, 5]
     assert (await registry.verify()).ok
+
+
+async def test_rejections_are_logged_for_operators(registry: BlockchainRegistryProvider):
+    from structlog.testing import capture_logs
+
+    receipt = await registry.register(make_facts(), {"endpoint": "good"})
+    store = registry.content
+    assert isinstance(store, LocalContentStore)
+    store.path_of(receipt.cid).write_bytes(b"{}")
+    with capture_logs() as logs, pytest.raises(ContentMismatch):
+        await registry.resolve("web")
+    rejected = [e for e in logs if e["event"] == "minds371.registry.rejected"]
+    assert rejected and rejected[0]["error"] == "ContentMismatch"
+    assert rejected[0]["log_level"] == "warning"
+
+
+async def test_pydantic_metadata_is_stored_as_json(registry: BlockchainRegistryProvider):
+    from pydantic import BaseModel
+
+    class Meta(BaseModel):
+        price: float
+        leases: list[str]
+
+    await registry.register(make_facts(), Meta(price=1.5, leases=["a", "b"]))
+    assert (await registry.resolve("web")).metadata == {"price": 1.5, "leases": ["a", "b"]}
