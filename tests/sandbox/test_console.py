@@ -249,3 +249,19 @@ async def test_error_rate_is_a_rate() -> None:
         failures = codes.count(503)
         assert 20 <= failures <= 60
         assert set(codes) == {200, 503}
+
+
+async def test_snapshot_timeline_gives_the_minimum_to_ready() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        assert (await lease_cheapest(client, dseq, manifest)).status_code == 200
+        await wait_ready(client, dseq)
+        (dep,) = net.snapshot()["deployments"]
+        timeline = dep["timeline"]
+        config = net.world.config
+        # falcon, harbor and pebble bid one block after the order opened
+        assert timeline["first_bids"] == [timeline["created"] + 1]
+        assert timeline["minimum_blocks"] == 1 + config.lease_visibility_blocks + config.pull_blocks
+        assert timeline["ready"] == timeline["manifest"] + config.pull_blocks
+        assert timeline["ready"] - timeline["created"] >= timeline["minimum_blocks"]

@@ -221,3 +221,26 @@ async def test_provider_closing_the_lease_shows_in_console() -> None:
         assert all(
             b["bid"]["id"]["provider"] != provider for b in bids if b["bid"]["id"]["oseq"] == 2
         )
+
+
+async def test_ingress_answers_for_lease_uris_by_host_header() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        text = sdl(services=("web", "bad")).replace(
+            "  bad:\n    image: nginx:1.27", "  bad:\n    image: nginx:crashloop"
+        )
+        dseq, _, _ = await deployed(net, client, text)
+        data = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        uris = {k: v["uris"][0] for k, v in data["leases"][0]["status"]["services"].items()}
+        r = await client.get("/", headers={"host": uris["web"]})
+        assert (r.status_code, r.text) == (503, "no healthy upstream")  # still pulling
+        await net.wait_blocks(net.world.config.pull_blocks + 1)
+        r = await client.get("/", headers={"host": uris["web"]})
+        assert r.status_code == 200 and "<h1>web</h1>" in r.text
+        r = await client.get("/", headers={"host": uris["bad"]})
+        assert r.status_code == 503
+        net.set_provider_online(data["leases"][0]["id"]["provider"], False)
+        r = await client.get("/", headers={"host": uris["web"]})
+        assert r.status_code == 502
+        r = await client.get("/v1/deployments", headers={"host": "unknown.example"})
+        assert r.status_code == 200  # not a lease URI: the API answers

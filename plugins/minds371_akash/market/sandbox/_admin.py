@@ -68,6 +68,7 @@ def world_snapshot(hub: Hub) -> dict[str, Any]:
         raw.pop("sdl", None)
         for lease_raw, lease in zip(raw["leases"], dep.leases, strict=True):
             lease_raw["ready_height"] = ready_height(lease, world.config)
+        raw["timeline"] = _timeline(hub, raw)
         deployments.append(raw)
     return {
         "height": world.height,
@@ -168,6 +169,35 @@ class _AdminApi:
             Route("/sandbox/whoami", self.h_whoami, methods=["GET"]),
             Route("/sandbox/advance", self.h_advance, methods=["POST"]),
         ]
+
+
+def _timeline(hub: Hub, raw: dict[str, Any]) -> dict[str, Any]:
+    """When things happened, and the fewest blocks the sandbox needs from create to ready.
+
+    ``minimum_blocks`` = the slowest group's first bid delay + the lease visibility delay + the
+    pull delay: what a client that reacts instantly at every step would see.
+    """
+    config = hub.world.config
+    first_bids = [
+        min((b["created_at"] for b in g["orders"][0]["bids"]), default=None) for g in raw["groups"]
+    ]
+    leases = [lease for lease in raw["leases"] if lease["oseq"] == 1]
+    readies = [lease["ready_height"] for lease in leases]
+    known = all(b is not None for b in first_bids)
+    return {
+        "created": raw["created_at"],
+        "first_bids": first_bids,
+        "leased": max((lease["created_at"] for lease in leases), default=None),
+        "manifest": max((lease["manifest_at"] or 0 for lease in leases), default=None) or None,
+        "ready": max(readies) if readies and None not in readies else None,
+        "minimum_blocks": (
+            max(b - raw["created_at"] for b in first_bids if b is not None)
+            + config.lease_visibility_blocks
+            + config.pull_blocks
+            if known and first_bids
+            else None
+        ),
+    }
 
 
 def admin_routes(hub: Hub) -> list[Any]:

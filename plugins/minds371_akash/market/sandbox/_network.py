@@ -30,6 +30,7 @@ from minds371_akash.market.sandbox._console import console_routes
 from minds371_akash.market.sandbox._gateway import gateway_routes
 from minds371_akash.market.sandbox._hub import Faults, Hub
 from minds371_akash.market.sandbox._identity import identity_for_api_key
+from minds371_akash.market.sandbox._ingress import IngressMiddleware
 from minds371_akash.market.sandbox._providers import ProviderSpec, default_providers
 from minds371_akash.market.sandbox._records import Lease, WorldConfig
 from minds371_akash.market.sandbox._world import World
@@ -73,7 +74,7 @@ class SandboxNetwork:
         self.hub = Hub(self.world, faults)
         self.state_file = state_file
         self.base_url = base_url
-        self.app = Starlette(routes=self.routes())
+        self.app = IngressMiddleware(Starlette(routes=self.routes()), self.hub)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._clients: list[httpx.AsyncClient] = []
 
