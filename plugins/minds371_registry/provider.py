@@ -47,6 +47,7 @@ from minds371_registry.records import (
 __all__ = ["BlockchainRegistryProvider", "check_name"]
 
 _log = get_logger("minds371.registry")
+_APPEND_ATTEMPTS = 3
 _NAME = pydantic.TypeAdapter(ServiceName)
 
 
@@ -188,18 +189,7 @@ class BlockchainRegistryProvider:
         cid = await self.content.put(blob)
         await self.content.pin(cid)
         async with self._lock:  # one writer per provider: sequences must not interleave
-            # Never extend a chain whose head does not verify: refuse, and let `registry verify`
-            # name the bad entry, rather than sign on top of a forged record.
-            head = await self._verified_head(checked.name)
-            record = self.signer.sign_record(
-                checked,
-                sequence=head.record.sequence + 1 if head else 1,
-                prev_hash=head.record_hash if head else EMPTY_HASH,
-                metadata_cid=cid,
-                domain=self.ledger.domain,
-                issued_at=int(self._clock()),
-            )
-            entry = await self.ledger.append(record)
+            record, entry = await self._append_next(checked, cid, self.signer)
         _log.info(
             "minds371.registry.registered",
             name=record.name,
@@ -220,6 +210,35 @@ class BlockchainRegistryProvider:
             issued_at=record.issued_at,
             expires_at=record.expires_at,
         )
+
+    async def _append_next(
+        self, facts: DeploymentFacts, cid: str, signer: RecordSigner
+    ) -> tuple[DeploymentRecord, LedgerEntry]:
+        for attempt in range(_APPEND_ATTEMPTS):
+            # Never extend a chain whose head does not verify: refuse, and let `registry verify`
+            # name the bad entry, rather than sign on top of a forged record.
+            head = await self._verified_head(facts.name)
+            record = signer.sign_record(
+                facts,
+                sequence=head.record.sequence + 1 if head else 1,
+                prev_hash=head.record_hash if head else EMPTY_HASH,
+                metadata_cid=cid,
+                domain=self.ledger.domain,
+                issued_at=int(self._clock()),
+            )
+            try:
+                return record, await self.ledger.append(record)
+            except LedgerError:
+                # Another process may have appended the same sequence first: if the head moved,
+                # sign again on top of it; if not, the refusal is real.
+                moved = await self.ledger.latest(facts.name)
+                same = (moved.record_hash if moved else None) == (
+                    head.record_hash if head else None
+                )
+                if same or attempt == _APPEND_ATTEMPTS - 1:
+                    raise
+                _log.info("minds371.registry.append_raced", name=facts.name, attempt=attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- reading ---------------------------------------------------------------------------------
 

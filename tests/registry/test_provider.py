@@ -292,3 +292,27 @@ async def test_pydantic_metadata_is_stored_as_json(registry: BlockchainRegistryP
 
     await registry.register(make_facts(), Meta(price=1.5, leases=["a", "b"]))
     assert (await registry.resolve("web")).metadata == {"price": 1.5, "leases": ["a", "b"]}
+
+
+async def test_two_writers_on_one_ledger_file_both_succeed(
+    clean_environ: Path, signer: RecordSigner
+):
+    # Two providers (as two processes would) share the SQLite file and the key; each append that
+    # loses the race is signed again on top of the winner's record.
+    import anyio
+
+    def provider() -> BlockchainRegistryProvider:
+        return BlockchainRegistryProvider(
+            ledger=LocalLedger(clean_environ / "l.db"),
+            content=LocalContentStore(clean_environ / "c"),
+            signer=signer,
+        )
+
+    async with provider() as one, provider() as two:
+        async with anyio.create_task_group() as group:
+            for dseq in range(1, 4):
+                group.start_soon(one.register, make_facts(dseq=dseq))
+                group.start_soon(two.register, make_facts(dseq=dseq + 10))
+        history = await one.history("web")
+        assert [e.record.sequence for e in history] == [1, 2, 3, 4, 5, 6]
+        assert (await two.verify()).ok
