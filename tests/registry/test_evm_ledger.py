@@ -163,3 +163,19 @@ async def test_read_only_ledger_refuses_to_publish(anvil: str, tmp_path: Path):
         )
         with pytest.raises(ConfigurationError, match="read-only"):
             await ledger.append(record)
+
+
+async def test_latest_records_are_found_from_the_head(anvil: str, tmp_path: Path):
+    owner, address, block = await _deployed(anvil)
+    content = LocalContentStore(tmp_path)
+    ledger = EvmLedger(anvil, address, content=content, signer=owner, from_block=block)
+    async with BlockchainRegistryProvider(ledger=ledger, content=content, signer=owner) as registry:
+        for dseq in range(1, 5):
+            await registry.register(make_facts(dseq=dseq))
+            await registry.register(make_facts("api", dseq=dseq))
+        full = await ledger.history("web")
+        assert [e.record.dseq for e in full] == [1, 2, 3, 4]
+        assert await ledger.history("web", limit=2) == full[-2:]
+        assert await ledger.history("web", limit=10) == full
+        assert await ledger.history("nobody", limit=2) == []
+        assert [e.record.name async for e in ledger.entries()] == ["web", "api"] * 4

@@ -297,12 +297,60 @@ class EvmLedger:
         return found[-1] if found else None
 
     async def history(self, name: str, *, limit: int | None = None) -> list[LedgerEntry]:
-        """The records of ``name`` from the contract's events, oldest first."""
+        """The records of ``name`` from the contract's events, oldest first.
+
+        With ``limit``, the latest records are found from the contract's head, one single-block
+        log query each (the events link each publish to the block of the one before); without,
+        the logs are scanned from ``from_block``.
+        """
         name_topic = "0x" + keccak(name.encode()).hex()
-        logs = [log async for log in self._logs(name_topic)]
-        if limit is not None:
-            logs = logs[-limit:] if limit > 0 else []
-        return [await self._from_log(log) for log in logs]
+        if limit is None:
+            return [await self._from_log(log) async for log in self._logs(name_topic)]
+        logs: list[dict[str, Any]] = []
+        _, sequence, record_hash, _, block = await self._head(name)
+        while sequence > 0 and len(logs) < limit:
+            log = await self._published_at(block, name_topic, name, sequence)
+            event = self._contract.decode_event("Published", log)
+            if not logs and event["recordHash"] != record_hash:
+                raise LedgerError(
+                    f"the contract's head of {name!r} does not match its latest event",
+                    details={"name": name, "sequence": sequence},
+                )
+            logs.append(log)
+            block, sequence = event["previousBlock"], sequence - 1
+        return [await self._from_log(log) for log in reversed(logs)]
+
+    async def _head(self, name: str) -> tuple[Any, ...]:
+        call = {"to": self.contract_address, "data": self._contract.encode_call("head", name)}
+        try:
+            result = await self._rpc.call("eth_call", call, "latest")
+        except RpcFault as fault:
+            raise LedgerError(f"the EVM node refused a head query: {fault.message}") from None
+        return self._contract.decode_output("head", result)
+
+    async def _published_at(
+        self, block: int, name_topic: str, name: str, sequence: int
+    ) -> dict[str, Any]:
+        query = {
+            "address": self.contract_address,
+            "topics": [self._contract.event_topic("Published"), name_topic],
+            "fromBlock": hex(block),
+            "toBlock": hex(block),
+        }
+        try:
+            logs = await self._rpc.call("eth_getLogs", query)
+        except RpcFault as fault:
+            raise LedgerError(f"the EVM node refused a log query: {fault.message}") from None
+        for log in logs:
+            if not log.get("removed") and (
+                self._contract.decode_event("Published", log)["sequence"] == sequence
+            ):
+                return dict(log)
+        raise LedgerError(
+            f"block {block} has no Published event of {name}#{sequence} (a reorganised chain?)",
+            retryable=True,
+            details={"name": name, "sequence": sequence, "block": block},
+        )
 
     async def entries(self) -> AsyncIterator[LedgerEntry]:
         """Every published record, in chain order."""

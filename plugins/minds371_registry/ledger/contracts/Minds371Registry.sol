@@ -7,13 +7,16 @@ pragma solidity 0.8.30;
 /// this contract makes its order and its publisher tamper-evident.
 /// @dev The first publisher of a name owns it. Only the owner may publish the next sequence, which
 /// must be exactly one more than the last and name the hash of the record it follows, so an old
-/// record cannot be replayed over a newer one and the history of a name cannot fork.
+/// record cannot be replayed over a newer one and the history of a name cannot fork. Each head
+/// remembers the block of its publish, and each event the block of the publish before it, so a
+/// reader finds a name's latest records with one log query per record, whatever the chain's length.
 contract Minds371Registry {
     struct Head {
         address owner;
         uint64 sequence;
         bytes32 recordHash;
         string cid;
+        uint64 blockNumber;
     }
 
     mapping(bytes32 => Head) private _heads;
@@ -25,7 +28,8 @@ contract Minds371Registry {
         uint64 sequence,
         bytes32 recordHash,
         string cid,
-        address indexed publisher
+        address indexed publisher,
+        uint64 previousBlock
     );
 
     /// @notice Ownership of `name` moved from `previousOwner` to `newOwner`.
@@ -65,10 +69,12 @@ contract Minds371Registry {
             revert BadSequence(name, current.sequence + 1, sequence);
         }
         if (prevHash != current.recordHash) revert BadPrevious(name, current.recordHash, prevHash);
+        uint64 previousBlock = current.blockNumber;
         current.sequence = sequence;
         current.recordHash = recordHash;
         current.cid = cid;
-        emit Published(key, name, sequence, recordHash, cid, msg.sender);
+        current.blockNumber = uint64(block.number);
+        emit Published(key, name, sequence, recordHash, cid, msg.sender, previousBlock);
     }
 
     /// @notice Hand `name` to `newOwner`; only its current owner may.
@@ -81,13 +87,20 @@ contract Minds371Registry {
         emit OwnershipTransferred(key, msg.sender, newOwner);
     }
 
-    /// @notice The latest record of `name` (zero values when nothing was published).
+    /// @notice The latest record of `name` and the block it was published in (zero values when
+    /// nothing was published).
     function head(string calldata name)
         external
         view
-        returns (address owner, uint64 sequence, bytes32 recordHash, string memory cid)
+        returns (
+            address owner,
+            uint64 sequence,
+            bytes32 recordHash,
+            string memory cid,
+            uint64 blockNumber
+        )
     {
         Head storage h = _heads[keccak256(bytes(name))];
-        return (h.owner, h.sequence, h.recordHash, h.cid);
+        return (h.owner, h.sequence, h.recordHash, h.cid, h.blockNumber);
     }
 }
