@@ -9,6 +9,7 @@ from minds371_registry import (
     BlockchainRegistryProvider,
     EvmLedger,
     LocalContentStore,
+    RecordDomain,
     RecordSigner,
     deploy_registry_contract,
 )
@@ -179,3 +180,61 @@ async def test_latest_records_are_found_from_the_head(anvil: str, tmp_path: Path
         assert await ledger.history("web", limit=10) == full
         assert await ledger.history("nobody", limit=2) == []
         assert [e.record.name async for e in ledger.entries()] == ["web", "api"] * 4
+
+
+async def test_publish_waits_for_confirmations(anvil: str, tmp_path: Path):
+    import anyio
+    import httpx
+
+    owner, address, block = await _deployed(anvil)
+    content = LocalContentStore(tmp_path)
+    record = owner.sign_record(
+        make_facts(),
+        sequence=1,
+        prev_hash=EMPTY_HASH,
+        metadata_cid="bafkreiabc",
+        domain=RecordDomain(chain_id=31337, verifying_contract=address),
+    )
+    done = anyio.Event()
+
+    async def publish(ledger: EvmLedger) -> None:
+        await ledger.append(record)
+        done.set()
+
+    async with EvmLedger(
+        anvil, address, content=content, signer=owner, from_block=block, confirmations=2
+    ) as ledger:
+        async with anyio.create_task_group() as group, httpx.AsyncClient() as client:
+            group.start_soon(publish, ledger)
+            await anyio.sleep(0.3)
+            assert not done.is_set()  # mined (Anvil mines at once) but not yet confirmed
+            await client.post(
+                anvil, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_mine", "params": [2]}
+            )
+            with anyio.fail_after(5):
+                await done.wait()
+        assert (await ledger.latest("web")) is not None
+
+
+async def test_publish_not_confirmed_in_time_is_retryable(anvil: str, tmp_path: Path):
+    owner, address, block = await _deployed(anvil)
+    ledger = EvmLedger(
+        anvil,
+        address,
+        content=LocalContentStore(tmp_path),
+        signer=owner,
+        from_block=block,
+        confirmations=5,
+        receipt_timeout=0.3,
+    )
+    async with ledger:
+        record = owner.sign_record(
+            make_facts(),
+            sequence=1,
+            prev_hash=EMPTY_HASH,
+            metadata_cid="bafkreiabc",
+            domain=ledger.domain,
+        )
+        with pytest.raises(LedgerError, match="not mined and confirmed") as info:
+            await ledger.append(record)
+    assert info.value.retryable

@@ -47,12 +47,18 @@ class _Transactor:
     """Signs, sends and awaits transactions from one account, one at a time."""
 
     def __init__(
-        self, rpc: JsonRpcClient, signer: RecordSigner, chain_id: int, receipt_timeout: float
+        self,
+        rpc: JsonRpcClient,
+        signer: RecordSigner,
+        chain_id: int,
+        receipt_timeout: float,
+        confirmations: int = 0,
     ) -> None:
         self._rpc = rpc
         self._account = signer.eth_account()
         self._chain_id = chain_id
         self._receipt_timeout = receipt_timeout
+        self._confirmations = confirmations
         self._nonce: int | None = None
         self._lock: anyio.Lock | None = None
 
@@ -61,7 +67,18 @@ class _Transactor:
             self._lock = anyio.Lock()
         async with self._lock:
             tx_hash = await self._submit(to, data, what)
-        receipt = await self._receipt(tx_hash, what)
+        try:
+            with anyio.fail_after(self._receipt_timeout):
+                receipt = await self._receipt(tx_hash)
+                if int(receipt["status"], 16) == 1 and self._confirmations:
+                    receipt = await self._confirmed(tx_hash, receipt)
+        except TimeoutError:
+            raise LedgerError(
+                f"{what} was sent ({tx_hash}) but not mined and confirmed within "
+                f"{self._receipt_timeout} s",
+                retryable=True,
+                details={"tx": tx_hash},
+            ) from None
         if int(receipt["status"], 16) != 1:
             reason = await self._replay(to, data, receipt)
             raise LedgerError(
@@ -111,22 +128,31 @@ class _Transactor:
             return tx_hash
         raise LedgerError(f"could not find a usable nonce for {what}", retryable=True)
 
-    async def _receipt(self, tx_hash: str, what: str) -> dict[str, Any]:
+    async def _receipt(self, tx_hash: str) -> dict[str, Any]:
         delay = 0.05
-        try:
-            with anyio.fail_after(self._receipt_timeout):
-                while True:
-                    receipt = await self._rpc.call("eth_getTransactionReceipt", tx_hash)
-                    if receipt is not None:
-                        return dict(receipt)
-                    await anyio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
-        except TimeoutError:
+        while True:
+            receipt = await self._rpc.call("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None:
+                return dict(receipt)
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _confirmed(self, tx_hash: str, receipt: dict[str, Any]) -> dict[str, Any]:
+        # Wait for `confirmations` blocks on top, then check that the transaction is still in
+        # the block it was mined in: a reorganisation may have dropped or moved it.
+        target = int(receipt["blockNumber"], 16) + self._confirmations
+        delay = 0.05
+        while int(await self._rpc.call("eth_blockNumber"), 16) < target:
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        again = await self._rpc.call("eth_getTransactionReceipt", tx_hash)
+        if again is None or again.get("blockHash") != receipt.get("blockHash"):
             raise LedgerError(
-                f"{what} was sent ({tx_hash}) but not mined within {self._receipt_timeout} s",
+                f"transaction {tx_hash} was dropped or moved by a chain reorganisation",
                 retryable=True,
                 details={"tx": tx_hash},
-            ) from None
+            )
+        return dict(again)
 
     async def _replay(self, to: str | None, data: str, receipt: dict[str, Any]) -> str:
         call = {"from": self._account.address, "to": to, "data": data}
@@ -182,7 +208,9 @@ class EvmLedger:
         chain_id: The chain expected (checked against the node on entry when given).
         from_block: The block the contract was deployed in (logs are read from there).
         http_client: An httpx client to use (not closed here).
-        receipt_timeout: Seconds to wait for a transaction to be mined.
+        receipt_timeout: Seconds to wait for a transaction to be mined and confirmed.
+        confirmations: Blocks to wait for on top of a publish's block before it counts (0 on a
+            local node; a few on a public chain, where blocks can be reorganised).
         log_block_range: Blocks per ``eth_getLogs`` request.
     """
 
@@ -197,6 +225,7 @@ class EvmLedger:
         from_block: int = 0,
         http_client: httpx.AsyncClient | None = None,
         receipt_timeout: float = 60.0,
+        confirmations: int = 0,
         log_block_range: int = 10_000,
     ) -> None:
         self.contract_address = to_checksum_address(contract_address)
@@ -206,6 +235,7 @@ class EvmLedger:
         self._chain_id = chain_id
         self._from_block = from_block
         self._receipt_timeout = receipt_timeout
+        self._confirmations = confirmations
         self._range = log_block_range
         self._sender: _Transactor | None = None
         self._contract = registry_contract()
@@ -257,7 +287,11 @@ class EvmLedger:
             raise ConfigurationError("this EVM ledger is read-only: give it a signer to publish")
         if self._sender is None:
             self._sender = _Transactor(
-                self._rpc, self._signer, self.domain.chain_id, self._receipt_timeout
+                self._rpc,
+                self._signer,
+                self.domain.chain_id,
+                self._receipt_timeout,
+                self._confirmations,
             )
         digest = record_digest(record, self.domain)
         cid = await self._content.put(record.canonical_json().encode())
