@@ -53,6 +53,7 @@ _HEX_RE = re.compile(r"0x[0-9a-fA-F]+\Z")
 _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _INF_RE = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN_RE = re.compile(r"\.(nan|NaN|NAN)\Z")
+_TYPED_START = frozenset("0123456789+-.tTfFnN~")
 _NULLS = frozenset(("", "~", "null", "Null", "NULL"))
 _TRUES = frozenset(("true", "True", "TRUE"))
 _FALSES = frozenset(("false", "False", "FALSE"))
@@ -96,9 +97,8 @@ def _resolve_plain(text: str) -> Any:
     """Resolve a plain (unquoted, untagged) scalar by the YAML 1.2 core schema."""
     if text in _NULLS:
         return None
-    first = text[0]
     # Only a few leading characters can start a non-string; skip the regexes otherwise.
-    if first not in "0123456789+-.tTfFnN~":
+    if text[0] not in _TYPED_START:
         return text
     if text in _TRUES:
         return True
@@ -270,7 +270,10 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     )
                 elif not event.style:
                     # libyaml reports a plain scalar's style as "" (the pure-Python parser: None).
-                    value = _resolve_plain(event.value)
+                    # Most plain scalars are names: resolve only what could be a non-string.
+                    value = event.value
+                    if not value or value[0] in _TYPED_START:
+                        value = _resolve_plain(value)
                 else:
                     value = event.value
             elif kind is map_start or kind is seq_start:
