@@ -1,41 +1,28 @@
-"""Chain routes for the CLI stand-ins: LCD queries under ``/akash/...`` and a tx broadcast route.
+"""Chain routes for the CLI stand-ins: LCD queries under ``/akash/...`` (and the tx route).
 
 Queries answer with the LCD shapes of ``reference/akash.md`` §3 (deployment v1beta4, market
-v1beta5, provider v1beta4, escrow v1). Transactions are posted to ``POST /cosmos/tx/v1beta1/txs`` as
-JSON ``{"tx": {"body": {"messages": [...]}, "auth_info": {"signer_infos": [{"public_key":
-{"key": <base64>}}]}}, "mode": ...}``; the sandbox checks that the public key belongs to every
-message's signer and does not check signatures (README). Errors: ``{"code", "message", "details"}``.
+v1beta5, provider v1beta4, escrow v1); errors are ``{"code", "message", "details"}``. The tx
+broadcast route is in :mod:`._chain_tx`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from minds371_akash.market.sandbox._chain_tx import tx_routes
 from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import address_of
 from minds371_akash.market.sandbox._records import Deployment, Group
 from minds371_akash.market.sandbox._views import bid_view, coin, escrow_view, resources_offer
 from minds371_akash.market.sandbox._world import WorldError
 
 __all__ = ["chain_routes", "lcd_group_spec"]
-
-_CODESPACE = {
-    "not_found": 5,
-    "invalid": 3,
-    "exists": 7,
-    "funds": 5,
-    "deposit": 9,
-    "closed": 4,
-    "lease": 11,
-}
 
 
 def _lcd_error(status: int, code: int, message: str) -> JSONResponse:
@@ -111,30 +98,6 @@ class _ChainApi:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.world = hub.world
-        self._handlers: dict[
-            str,
-            tuple[
-                Callable[[Mapping[str, Any]], str], Callable[[Mapping[str, Any]], dict[str, Any]]
-            ],
-        ] = {
-            "/akash.deployment.v1beta4.MsgCreateDeployment": (
-                lambda m: str(m["id"]["owner"]),
-                self._create,
-            ),
-            "/akash.deployment.v1beta4.MsgUpdateDeployment": (
-                lambda m: str(m["id"]["owner"]),
-                self._update,
-            ),
-            "/akash.deployment.v1beta4.MsgCloseDeployment": (
-                lambda m: str(m["id"]["owner"]),
-                self._close,
-            ),
-            "/akash.market.v1beta5.MsgCreateLease": (
-                lambda m: str(m["bid_id"]["owner"]),
-                self._lease,
-            ),
-            "/akash.escrow.v1.MsgAccountDeposit": (lambda m: str(m["signer"]), self._deposit),
-        }
 
     async def h_deployment_info(self, request: Request) -> Response:
         q = request.query_params
@@ -276,118 +239,6 @@ class _ChainApi:
         height = str(self.world.height)
         return JSONResponse({"block": {"header": {"chain_id": "sandbox-1", "height": height}}})
 
-    async def h_broadcast(self, request: Request) -> Response:
-        try:
-            body = await request.json()
-            tx = body["tx"]
-            messages = tx["body"]["messages"]
-            keys = [
-                base64.b64decode(info["public_key"]["key"])
-                for info in tx.get("auth_info", {}).get("signer_infos", [])
-            ]
-        except (ValueError, KeyError, TypeError):
-            return _lcd_error(
-                400, 3, "invalid tx: expected {tx: {body: {messages}, auth_info: {signer_infos}}}"
-            )
-        txhash = (
-            hashlib.sha256(repr(body).encode() + str(self.world.height).encode())
-            .hexdigest()
-            .upper()
-        )
-        if not isinstance(messages, list) or not messages or not keys:
-            return _tx_result(
-                self.world.height, txhash, 2, "tx", "invalid tx: no messages or no signer", []
-            )
-        signers = {address_of(key): key for key in keys}
-        events: list[dict[str, Any]] = []
-        try:
-            for index, message in enumerate(messages):
-                kind = str(message.get("@type", ""))
-                handler = self._handlers.get(kind)
-                if handler is None:
-                    raise WorldError("invalid", f"unknown message type {kind!r}")
-                signer = handler[0](message)
-                if signer not in signers:
-                    raise WorldError(
-                        "invalid",
-                        f"message index {index}: pubkey does not match signer address {signer}",
-                    )
-                self.world.account(signer, signers[signer])
-                events.append(handler[1](message))
-        except WorldError as exc:
-            return _tx_result(
-                self.world.height,
-                txhash,
-                _CODESPACE.get(exc.kind, 1),
-                "akash",
-                f"failed to execute message; {exc.message}",
-                [],
-            )
-        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-            return _tx_result(self.world.height, txhash, 2, "sdk", f"invalid message: {exc!r}", [])
-        return _tx_result(self.world.height, txhash, 0, "", "", events)
-
-    def _create(self, msg: Mapping[str, Any]) -> dict[str, Any]:
-        deposit = msg.get("deposit") or {}
-        amount = deposit.get("amount") or {}
-        if amount.get("denom") != "uact":
-            raise WorldError("invalid", "Invalid coin denominations: deposit denom must be uact")
-        owner, dseq = str(msg["id"]["owner"]), int(msg["id"]["dseq"])
-        sources = deposit.get("sources") or ["balance"]
-        self.world.create_deployment(
-            owner,
-            list(msg["groups"]),
-            base64.b64decode(msg["hash"]),
-            Decimal(str(amount.get("amount", "0"))),
-            dseq=dseq,
-            source=str(sources[0]),
-        )
-        return _event(
-            "akash.deployment.v1beta4.EventDeploymentCreated",
-            {"id": {"owner": owner, "dseq": str(dseq)}},
-        )
-
-    def _update(self, msg: Mapping[str, Any]) -> dict[str, Any]:
-        owner, dseq = str(msg["id"]["owner"]), int(msg["id"]["dseq"])
-        self.world.update_deployment(owner, dseq, base64.b64decode(msg["hash"]))
-        return _event(
-            "akash.deployment.v1beta4.EventDeploymentUpdated",
-            {"id": {"owner": owner, "dseq": str(dseq)}},
-        )
-
-    def _close(self, msg: Mapping[str, Any]) -> dict[str, Any]:
-        owner, dseq = str(msg["id"]["owner"]), int(msg["id"]["dseq"])
-        if self.world.deployment(owner, dseq).state != "active":
-            raise WorldError("closed", "Deployment closed")
-        self.world.close_deployment(owner, dseq)
-        return _event(
-            "akash.deployment.v1beta4.EventDeploymentClosed",
-            {"id": {"owner": owner, "dseq": str(dseq)}},
-        )
-
-    def _lease(self, msg: Mapping[str, Any]) -> dict[str, Any]:
-        bid = msg["bid_id"]
-        self.world.create_lease(
-            str(bid["owner"]),
-            int(bid["dseq"]),
-            int(bid["gseq"]),
-            int(bid["oseq"]),
-            str(bid["provider"]),
-        )
-        return _event(
-            "akash.market.v1.EventLeaseCreated", {"id": {**bid, "dseq": str(bid["dseq"])}}
-        )
-
-    def _deposit(self, msg: Mapping[str, Any]) -> dict[str, Any]:
-        owner, dseq = str(msg["id"]["xid"]).split("/")
-        amount = msg["deposit"]["amount"]
-        if amount.get("denom") != "uact":
-            raise WorldError("invalid", "Invalid coin denominations: deposit denom must be uact")
-        self.world.deposit(
-            owner, int(dseq), Decimal(str(amount["amount"])), depositor=str(msg["signer"])
-        )
-        return _event("akash.escrow.v1.EventAccountDeposit", {"id": msg["id"], "amount": amount})
-
     def routes(self) -> list[Any]:
         """The routes."""
         return [
@@ -407,47 +258,10 @@ class _ChainApi:
             Route("/akash/provider/v1beta4/providers", self.h_providers, methods=["GET"]),
             Route("/akash/provider/v1beta4/providers/{owner}", self.h_provider, methods=["GET"]),
             Route("/cosmos/bank/v1beta1/balances/{address}", self.h_balances, methods=["GET"]),
-            Route("/cosmos/tx/v1beta1/txs", self.h_broadcast, methods=["POST"]),
             Route("/cosmos/base/tendermint/v1beta1/blocks/latest", self.h_latest, methods=["GET"]),
         ]
 
 
 def chain_routes(hub: Hub) -> list[Any]:
     """LCD query routes and the tx broadcast route."""
-    return _ChainApi(hub).routes()
-
-
-def _event(kind: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
-    import json
-
-    return {
-        "type": kind,
-        "attributes": [
-            {"key": k, "value": json.dumps(v, separators=(",", ":")), "index": True}
-            for k, v in attributes.items()
-        ],
-    }
-
-
-def _tx_result(
-    height: int, txhash: str, code: int, codespace: str, raw_log: str, events: list[dict[str, Any]]
-) -> JSONResponse:
-    return JSONResponse(
-        {
-            "tx_response": {
-                "height": str(height),
-                "txhash": txhash,
-                "codespace": codespace,
-                "code": code,
-                "data": "",
-                "raw_log": raw_log,
-                "logs": [],
-                "info": "",
-                "gas_wanted": "200000",
-                "gas_used": "150000" if code == 0 else "0",
-                "tx": None,
-                "timestamp": "",
-                "events": events,
-            }
-        }
-    )
+    return [*_ChainApi(hub).routes(), *tx_routes(hub)]

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from minds371.logging import get_logger
-from minds371_akash.market.sandbox._fit import decide, gpu_models_used, spec_resources
+from minds371_akash.market.sandbox._blocks import produce_block
+from minds371_akash.market.sandbox._fit import gpu_models_used, spec_resources
 from minds371_akash.market.sandbox._providers import ProviderSpec
 from minds371_akash.market.sandbox._records import (
     Account,
-    Bid,
     Deployment,
     Escrow,
     Group,
@@ -426,84 +426,28 @@ class World:
     # ---- blocks ---------------------------------------------------------------------------
 
     def advance(self, blocks: int = 1) -> int:
-        """Produce ``blocks`` blocks; returns the new height."""
+        """Produce ``blocks`` blocks (:func:`._blocks.produce_block`); returns the new height."""
         for _ in range(blocks):
-            self.height += 1
-            for key in list(self._live):
-                dep = self.deployments[key]
-                self._bid(dep)
-                self._settle(dep)
-                self._time_out_manifests(dep)
+            produce_block(self)
         return self.height
 
-    def _bid(self, dep: Deployment) -> None:
-        for group in dep.groups:
-            if group.state != "open":
-                continue
-            for order in group.orders:
-                if order.state != "open":
-                    continue
-                self._bids_for(order, group)
+    def live_deployments(self) -> list[Deployment]:
+        """The deployments still active: what a block visits."""
+        return [self.deployments[key] for key in self._live]
 
-    def _bids_for(self, order: Order, group: Group) -> None:
-        age = self.height - order.created_at
-        decided = {b.provider for b in order.bids} | set(order.declined)
-        for address, provider in self.providers.items():
-            if address in decided or age < provider.bid_delay_blocks:
-                continue
-            if address in group.excluded:
-                order.declined[address] = "closed a lease on this group"
-                continue
-            decision = decide(
-                provider,
-                group.spec,
-                used=self._usage.get(address, {}),
-                used_gpus=self._gpu_usage.get(address, {}),
-                online=self.online.get(address, False),
-            )
-            if decision.price is None:
-                if decision.reason != "provider offline":  # it may come back and bid
-                    order.declined[address] = decision.reason
-                continue
-            if len(order.bids) < 20:  # OrderMaxBids
-                order.bids.append(Bid(address, decision.price, self.height))
-        for bid in order.bids:
-            if (
-                bid.state == "open"
-                and self.height - bid.created_at >= self.config.bid_timeout_blocks
-            ):
-                bid.state = "closed"
+    def overdraw(self, dep: Deployment) -> None:
+        """The escrow cannot pay a block: close every lease and the deployment (out of funds).
 
-    def _settle(self, dep: Deployment) -> None:
-        rate = sum((lease.price for lease in dep.active_leases()), Decimal(0))
-        if not rate:
-            dep.escrow.settled_at = self.height
-            return
-        escrow = dep.escrow
-        if escrow.funds >= rate:
-            escrow.funds -= rate
-            escrow.transferred += rate
-            escrow.settled_at = self.height
-            return
-        # Overdrawn: pay what is left, close every lease as insufficient_funds and the deployment.
-        escrow.transferred += escrow.funds
-        escrow.funds = Decimal(0)
-        escrow.settled_at = self.height
-        escrow.state = "overdrawn"
+        As ``node:x/market/hooks`` does: leases ``insufficient_funds`` (reason 20000), groups
+        ``insufficient_funds``, the deployment ``closed``.
+        """
+        dep.escrow.state = "overdrawn"
         self._shut(
             dep,
             lease_state="insufficient_funds",
             reason=REASONS["insufficient_funds"],
             group_state="insufficient_funds",
         )
-
-    def _time_out_manifests(self, dep: Deployment) -> None:
-        limit = self.config.manifest_timeout_blocks
-        for lease in dep.active_leases():
-            if lease.manifest is None and self.height - lease.created_at >= limit:
-                self.provider_close_lease(
-                    dep.owner, dep.dseq, lease.gseq, lease.oseq, "manifest_timeout"
-                )
 
     # ---- persistence ----------------------------------------------------------------------
 
