@@ -83,6 +83,7 @@ class BlockchainRegistryProvider:
             always trusted.
         health: The endpoint prober (a default ``HealthChecker`` when omitted).
         clock: Unix seconds (injected by tests, for expiry).
+        max_metadata_bytes: The largest metadata document ``register`` accepts (as JSON).
 
     The provider enters and closes ``ledger``, ``content`` and ``health`` with itself.
     """
@@ -96,6 +97,7 @@ class BlockchainRegistryProvider:
         trusted_signers: Iterable[str] = (),
         health: HealthChecker | None = None,
         clock: Callable[[], float] = time.time,
+        max_metadata_bytes: int = 1024 * 1024,
     ) -> None:
         self.ledger = ledger
         self.content = content
@@ -105,6 +107,7 @@ class BlockchainRegistryProvider:
             trusted.add(signer.address.lower())
         self.trusted_signers = frozenset(trusted)
         self.health = health or HealthChecker()
+        self.max_metadata_bytes = max_metadata_bytes
         self._clock = clock
         self._lock: anyio.Lock | None = None
 
@@ -182,6 +185,17 @@ class BlockchainRegistryProvider:
         """
         checked = _facts(facts)
         blob = _metadata_bytes(metadata)
+        if len(blob) > self.max_metadata_bytes:
+            raise ValidationError(
+                [
+                    FieldIssue(
+                        "/metadata",
+                        f"is {len(blob)} bytes as JSON, more than the {self.max_metadata_bytes} "
+                        "allowed; store large artefacts separately and reference them",
+                    )
+                ],
+                subject="metadata",
+            )
         if self.signer is None:
             raise ConfigurationError("this registry is read-only: it has no signing key")
         if self._lock is None:

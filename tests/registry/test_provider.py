@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from minds371_registry import (
     BlockchainRegistryProvider,
     LocalContentStore,
@@ -316,3 +318,39 @@ async def test_two_writers_on_one_ledger_file_both_succeed(
         history = await one.history("web")
         assert [e.record.sequence for e in history] == [1, 2, 3, 4, 5, 6]
         assert (await two.verify()).ok
+
+
+async def test_oversized_metadata_is_refused(registry: BlockchainRegistryProvider):
+    registry.max_metadata_bytes = 100
+    with pytest.raises(ValidationError, match="more than the 100 allowed"):
+        await registry.register(make_facts(), {"blob": "x" * 200})
+    assert await registry.ledger.history("web") == []
+
+
+_FIELDS = [
+    "name",
+    "owner",
+    "dseq",
+    "network",
+    "providers",
+    "endpoints",
+    "manifest_hash",
+    "ttl_seconds",
+    "extra",
+]
+_VALUES = st.one_of(
+    st.none(), st.integers(), st.text(max_size=20), st.lists(st.text(max_size=10), max_size=3)
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.dictionaries(st.sampled_from(_FIELDS), _VALUES))
+async def test_any_facts_mapping_is_refused_naming_fields(
+    registry: BlockchainRegistryProvider, fields
+):
+    with pytest.raises(ValidationError) as info:
+        await registry.register(fields)
+    assert info.value.issues
+    assert all(issue.path.startswith("/") for issue in info.value.issues)

@@ -78,3 +78,22 @@ async def test_evm_and_kubo_from_the_environment(clean_environ: Path, anvil: str
     )
     assert isinstance(kubo.content, KuboContentStore)
     await kubo.aclose()
+
+
+async def test_a_configured_key_never_reaches_the_logs(clean_environ: Path):
+    from structlog.testing import capture_logs
+
+    signer = RecordSigner.generate()
+    key = signer._key.to_hex()
+    env = {"MINDS371_REGISTRY_KEY": key}
+    with capture_logs() as logs:
+        async with BlockchainRegistryProvider.default(environ=env) as registry:
+            receipt = await registry.register(make_facts())
+            # Even a careless caller logging the key gets it redacted.
+            from minds371.logging import get_logger
+
+            get_logger("test").warning("oops", detail=f"key is {key}")
+    assert receipt.signer == signer.address
+    text = repr(logs)
+    assert key.removeprefix("0x") not in text
+    assert any(e["event"] == "minds371.registry.registered" for e in logs)
