@@ -25,6 +25,8 @@ from minds371_akash.market.sandbox._workloads import (
 )
 from minds371_akash.market.sandbox._world import WorldError
 
+__all__ = ["gateway_routes"]
+
 _LEASE = "/lease/{dseq}/{gseq}/{oseq}"
 
 
