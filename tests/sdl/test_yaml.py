@@ -81,6 +81,10 @@ def test_invalid_utf8_is_refused() -> None:
     assert "UTF-8" in _refused(b"a: \xff\xfe\n")
 
 
+def test_unpaired_surrogates_in_text_are_refused() -> None:
+    assert "surrogate" in _refused("a: \ud800\n")
+
+
 def test_utf8_bom_is_accepted() -> None:
     assert load_yaml("\ufeffa: 1\n".encode()) == {"a": 1}
 

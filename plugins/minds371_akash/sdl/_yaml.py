@@ -155,7 +155,13 @@ def _decode(data: str | bytes, max_bytes: int) -> str:
             raise _error("/", f"document is not valid UTF-8 (byte {exc.start})") from exc
     else:
         # Cheap bound first: a str never encodes to fewer bytes than it has characters.
-        if len(data) > max_bytes or len(data.encode("utf-8", "surrogatepass")) > max_bytes:
+        if len(data) > max_bytes:
+            raise _error("/", f"document is larger than the limit of {max_bytes} bytes")
+        try:
+            size = len(data.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise _error("/", f"text holds an unpaired surrogate (character {exc.start})") from exc
+        if size > max_bytes:
             raise _error("/", f"document is larger than the limit of {max_bytes} bytes")
         text = data
     if not text.strip():
