@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import minds371_registry
 import pytest
 import structlog
 from minds371_registry import BlockchainRegistryProvider
@@ -30,6 +31,8 @@ def _uncached_logging(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr("minds371.cli.configure_cli_logging", configure)
+    # Only this plugin's commands: these tests are about them, not about other plugins loading.
+    monkeypatch.setattr("minds371.cli._plugins", lambda: [minds371_registry.plugin])
 
 
 async def _register(*facts_list) -> None:
