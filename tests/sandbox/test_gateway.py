@@ -200,6 +200,8 @@ async def test_offline_provider_and_gateway_faults() -> None:
         net.set_faults(gateway_error_rate=1.0)
         r = await client.get(url, headers={"authorization": f"Bearer {jwt}"})
         assert (r.status_code, r.text) == (500, "internal server error")
+        data = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        assert data["leases"][0]["status"] is None  # Console could not ask the provider
 
 
 async def test_provider_closing_the_lease_shows_in_console() -> None:

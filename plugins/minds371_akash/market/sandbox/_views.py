@@ -85,12 +85,12 @@ def lease_view(hub: Hub, dep: Deployment, lease: Lease, *, with_status: bool) ->
     if with_status:
         provider = hub.world.providers.get(lease.provider)
         status = None
-        # Console answers null when the provider cannot be asked (offline) or has nothing.
-        if (
-            provider is not None
-            and hub.world.online.get(lease.provider)
-            and lease.state == "active"
-        ):
+        # Console answers null when the provider cannot be asked (offline, or its status call
+        # fails as injected gateway errors make it) or has nothing yet.
+        reachable = hub.world.online.get(lease.provider) and not hub.roll(
+            hub.faults.gateway_error_rate
+        )
+        if provider is not None and reachable and lease.state == "active":
             status = lease_status(dep, lease, provider, hub.world.height, hub.world.config)
         view["status"] = status
     return view
