@@ -140,8 +140,12 @@ class BlockchainRegistryProvider:
         return cls(**parts)
 
     async def __aenter__(self) -> Self:
-        await self.ledger.__aenter__()
-        await self.content.__aenter__()
+        try:
+            await self.ledger.__aenter__()
+            await self.content.__aenter__()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(
