@@ -69,12 +69,14 @@ class RunContext(Generic[DepsT]):
         action: The name of the action being run.
         task_id: The task on whose behalf it runs, when there is one.
         emit: Emit a progress event ``(type, message, data)`` for that task, when there is one.
+        runtime: The :class:`~minds371.AgentRuntime` running the action, when there is one.
     """
 
     deps: DepsT
     action: str = ""
     task_id: str | None = None
     emit: Callable[[str, str, Mapping[str, Any]], Awaitable[Any]] | None = None
+    runtime: Any = None
 
     async def progress(self, type: str, message: str, **data: Any) -> None:
         """Emit a progress event if the host supplied a sink; otherwise do nothing."""

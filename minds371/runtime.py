@@ -233,7 +233,9 @@ class AgentRuntime:
         self._task_group: TaskGroup | None = None
         self._stack: AsyncExitStack | None = None
         self._running = False
+        self._stopping = False
         self._used = False
+        self.recovered: list[TaskHandle] = []
         for plugin in [*(discover_plugins() if load_plugins else ()), *plugins]:
             self.register_plugin(plugin)
 
@@ -297,8 +299,18 @@ class AgentRuntime:
             raise
         return self
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the runtime is shutting down.
+
+        Running tasks are then interrupted, to resume on the next start, not cancelled: an agent
+        that compensates on cancellation should check this first.
+        """
+        return self._stopping
+
     async def __aexit__(self, *exc_info: object) -> None:
         self._running = False
+        self._stopping = True
         stack, self._stack = self._stack, None
         if self._task_group is not None:
             # Shutting down is not cancelling: interrupted tasks stay running in the store and
@@ -318,6 +330,7 @@ class AgentRuntime:
             register_secrets_in(record.task.payload)
             handle = self._handle_from(record)
             self._handles[record.task.id] = handle
+            self.recovered.append(handle)
             _log.info(
                 "minds371.task.recovered",
                 task_id=record.task.id,
@@ -476,7 +489,7 @@ class AgentRuntime:
         Inside a running task, the action's progress events go to that task.
         """
         running = _agent.optional_task()
-        ctx: RunContext[Any] = RunContext(deps=self.deps)
+        ctx: RunContext[Any] = RunContext(deps=self.deps, runtime=self)
         if running is not None:
             task_context = running
 

@@ -1,9 +1,48 @@
-"""The ``deploy`` plugin: what minds371_deploy contributes to a runtime and to the CLI."""
+"""The ``deploy`` plugin: the DeploymentAgent, its actions, its CLI commands and services."""
 
 from __future__ import annotations
 
-from minds371.plugins import Plugin
+import argparse
+from collections.abc import Iterable
+from typing import Any
+from weakref import WeakKeyDictionary
 
-__all__ = ["plugin"]
+from minds371.actions import Action
+from minds371.plugins import Plugin, Service
 
-plugin = Plugin(name="deploy")
+__all__ = ["agent_for", "plugin"]
+
+_agents: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+
+
+def agent_for(runtime: Any) -> Any:
+    """The DeploymentAgent of ``runtime`` (one per runtime, made on first use)."""
+    from minds371_deploy.agent import DeploymentAgent
+
+    found = _agents.get(runtime)
+    if found is None:
+        found = _agents[runtime] = DeploymentAgent()
+    return found
+
+
+def _agents_of(runtime: Any) -> Iterable[Any]:
+    return [agent_for(runtime)]
+
+
+def _services(runtime: Any) -> Iterable[Service]:
+    return [agent_for(runtime).backends.serve]
+
+
+def _actions() -> Iterable[Action]:
+    from minds371_deploy.actions import deployment_actions
+
+    return deployment_actions()
+
+
+def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from minds371_deploy._cli import register_cli
+
+    register_cli(sub)
+
+
+plugin = Plugin(name="deploy", actions=_actions, agents=_agents_of, services=_services, cli=_cli)

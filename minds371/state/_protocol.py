@@ -102,7 +102,7 @@ class StateStore(Protocol):
         agent_type: str | None = None,
         limit: int = 100,
     ) -> list[TaskRecord]:
-        """Tasks, newest first, optionally filtered."""
+        """Tasks, newest first, optionally filtered; ``limit=-1`` for all."""
         ...
 
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:

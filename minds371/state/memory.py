@@ -111,7 +111,7 @@ class MemoryStateStore:
             and (agent_type is None or e.task.agent_type == agent_type)
         ]
         found.sort(key=lambda r: r.task.created_at, reverse=True)
-        return found[:limit]
+        return found if limit < 0 else found[:limit]
 
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
         """Record a saga step."""

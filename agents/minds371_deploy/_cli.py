@@ -1,0 +1,182 @@
+"""``minds371 deploy``, ``minds371 reconcile`` and ``minds371 watch``.
+
+``deploy`` runs the request as a durable task on a runtime over ``$MINDS371_HOME``, shows its
+progress on stderr and prints the result (one JSON document with ``--json``) on stdout. Ctrl-C
+cancels the task, which closes what it created, and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import uuid
+from typing import Any
+
+import anyio
+from rich.console import Console
+
+from minds371.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_CANCELLED,
+    EXIT_FAILURE,
+    EXIT_OK,
+    print_json,
+)
+from minds371.runtime import AgentRuntime, TaskHandle
+from minds371.tasks import AgentType, Task, TaskEvent, TaskResult, TaskStatus
+from minds371_deploy.request import load_request
+
+__all__ = ["register_cli"]
+
+#: Error types that mean the request itself must change (exit code 2).
+_BAD_INPUT = frozenset({"ValidationError", "ConfigurationError", "BudgetExceeded"})
+
+
+def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``deploy``, ``reconcile`` and ``watch``."""
+    deploy = sub.add_parser("deploy", help="deploy a request file (YAML or JSON) to Akash")
+    deploy.add_argument("file", help="the deployment request")
+    deploy.add_argument("--network", choices=["sandbox", "console", "cli"], default=None)
+    deploy.add_argument("--json", action="store_true", help="print the result as JSON")
+    deploy.set_defaults(handler=_cmd_deploy)
+
+    reconcile = sub.add_parser(
+        "reconcile", help="resume or compensate deployments interrupted by a crash"
+    )
+    reconcile.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    reconcile.set_defaults(handler=_cmd_reconcile)
+
+
+class _Progress:
+    """Task events as lines on stderr (colour and a spinner on a terminal)."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def show(self, event: TaskEvent) -> None:
+        if event.type == "deployment.finished":
+            return
+        mark = (
+            "[red]✗[/red]" if event.type.endswith(("failed", "cancelled")) else "[green]•[/green]"
+        )
+        self.console.print(
+            f"{mark} [dim]{event.at:%H:%M:%S}[/dim] [bold]{event.type}[/bold] "
+            f"{_escape(event.message)}"
+        )
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+async def _follow(handle: TaskHandle, progress: _Progress | None) -> None:
+    async for event in handle.events():
+        if progress is not None:
+            progress.show(event)
+
+
+async def _cmd_deploy(args: argparse.Namespace) -> int:
+    request = load_request(args.file)
+    if args.network is not None:
+        request = request.model_copy(update={"network": args.network})
+    payload = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    progress = _Progress()
+    cancelled = False
+    async with AgentRuntime() as runtime:
+        task = Task(
+            id=request.task_id or uuid.uuid4().hex,
+            agent_type=AgentType.DEPLOYMENT,
+            description=f"deploy {request.name}",
+            payload=payload,
+        )
+        handle = await runtime.dispatch(task)
+        progress.console.print(f"[bold]deploying[/bold] {request.name} as task {handle.id}")
+        async with anyio.create_task_group() as group:
+
+            async def on_interrupt() -> None:
+                nonlocal cancelled
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        cancelled = True
+                        progress.console.print("[yellow]cancelling: closing what was created…")
+                        await handle.cancel()
+                        return
+
+            group.start_soon(on_interrupt)
+            await _follow(handle, progress)
+            result = await handle.result()
+            group.cancel_scope.cancel()
+    return _report(result, as_json=args.json, cancelled=cancelled, console=progress.console)
+
+
+def _report(result: TaskResult, *, as_json: bool, cancelled: bool, console: Console) -> int:
+    if result.status is TaskStatus.COMPLETED:
+        if as_json:
+            output = dict(result.output)
+            output.pop("context", None)
+            print_json(output)
+        else:
+            _print_summary(result.output, console)
+        return EXIT_OK
+    error = result.error
+    document: dict[str, Any] = {
+        "status": result.status.value,
+        "task_id": result.task_id,
+        "error": error.model_dump() if error else None,
+    }
+    if as_json:
+        print_json(document)
+    if error is not None:
+        console.print(f"[red]{result.status.value}:[/red] {_escape(error.message)}")
+        diagnosis = error.details.get("diagnosis")
+        if isinstance(diagnosis, dict):
+            console.print(f"  diagnosis: {_escape(str(diagnosis.get('summary', '')))}")
+            for line in diagnosis.get("evidence", ()):
+                console.print(f"    evidence: {_escape(str(line))}")
+            for line in diagnosis.get("actions", ()):
+                console.print(f"    do: {_escape(str(line))}")
+    if cancelled or result.status is TaskStatus.CANCELLED:
+        return EXIT_CANCELLED
+    if error is not None and error.type in _BAD_INPUT:
+        return EXIT_BAD_INPUT
+    return EXIT_FAILURE
+
+
+def _print_summary(output: dict[str, Any], console: Console) -> None:
+    console.print(
+        f"[green bold]ready[/green bold] deployment {output['dseq']} ({output['network']})"
+    )
+    for url in output.get("endpoints", []):
+        console.print(f"  endpoint  {url}")
+    for lease in output.get("leases", []):
+        price = lease["price"]
+        console.print(
+            f"  lease     gseq {lease['gseq']} from {lease['provider']} at "
+            f"{price['amount']} {price['denom']}/block"
+        )
+    cost = output.get("cost", {})
+    console.print(
+        f"  cost      {cost.get('usd_per_month')} USD/month; reference cloud "
+        f"{cost.get('reference_usd_per_month')} USD/month; savings {cost.get('savings_pct')}%"
+    )
+    registry = output.get("registry", {})
+    console.print(f"  registry  {registry.get('record_id')} (metadata {registry.get('cid')})")
+    console.print(f"  monitor   {output.get('monitor_script')}")
+    print(f"deployment {output['dseq']} ready at {' '.join(output.get('endpoints', []))}")
+
+
+async def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from minds371_deploy.reconcile import reconcile
+
+    report = await reconcile()
+    if args.json:
+        print_json(report)
+    else:
+        console = Console(stderr=True, highlight=False)
+        console.print(
+            f"resumed {len(report['resumed'])}, failed {len(report['failed'])}, "
+            f"closed {len(report['closed'])} orphaned deployment(s)"
+        )
+        for item in report["resumed"] + report["failed"]:
+            console.print(f"  task {item['task_id']}: {item['status']} {item.get('dseq') or ''}")
+    return EXIT_OK if not report["failed"] else EXIT_FAILURE

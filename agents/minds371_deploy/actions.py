@@ -1,0 +1,296 @@
+"""The deployment actions, for agents, LLM tool APIs and MCP hosts.
+
+=======================  ==============================================  ========================
+action                   what it does                                    annotations
+=======================  ==============================================  ========================
+``DEPLOY_TO_AKASH``      deploy a request; returns the deployment result spends money, approval
+``GET_DEPLOYMENT_STATUS`` a deployment's leases, services and endpoints   read-only
+``GET_DEPLOYMENT_LOGS``  the last log lines of a deployment's services    read-only
+``CLOSE_DEPLOYMENT``     close exactly the dseq given (never "all")       destructive, idempotent
+``LIST_BIDS``            a deployment's bids, ranked, with reasons        read-only
+``ESTIMATE_COST``        what a request would cost, before spending       read-only
+``DISCOVER_SERVICE``     verified, health-ordered endpoints of a name     read-only
+=======================  ==============================================  ========================
+
+Deployments run as tasks of the runtime that executes the action (``AgentRuntime.execute_action``),
+so they are durable and resumable like any other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any, Literal
+
+from minds371_akash import AkashIntegrationProvider
+from minds371_akash.market import MarketBackend
+from minds371_akash.pricing import cost_report
+from pydantic import BaseModel, ConfigDict, Field
+
+from minds371.actions import Action, RunContext, action
+from minds371.agent import optional_task
+from minds371.errors import ConfigurationError, Minds371Error, ProviderError
+from minds371.tasks import AgentType, Task, TaskStatus
+from minds371_deploy.backends import BackendPool, DeployConfig
+from minds371_deploy.request import DeploymentRequest, parse_request
+
+__all__ = ["deployment_actions"]
+
+Network = Literal["sandbox", "console", "cli"]
+
+
+class DeploymentRef(BaseModel):
+    """Which deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dseq: int = Field(ge=1, le=2**64 - 1, description="the deployment sequence number")
+    network: Network = Field(default="sandbox", description="where it runs")
+
+
+class LogsParams(DeploymentRef):
+    """Which deployment's logs, and how many lines."""
+
+    tail: int = Field(default=100, ge=1, le=10_000, description="lines per lease")
+    services: list[str] = Field(default_factory=list, max_length=50)
+
+
+class DiscoverParams(BaseModel):
+    """Which service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128, description="the registry name")
+
+
+class EstimateParams(BaseModel):
+    """A request to price (same fields as DEPLOY_TO_AKASH), and optionally a live deployment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: DeploymentRequest
+    dseq: int | None = Field(default=None, ge=1, description="price its current bids instead")
+
+
+def _runtime(ctx: RunContext[Any]) -> Any:
+    running = optional_task()
+    runtime = ctx.runtime or (running.runtime if running else None)
+    if runtime is None:
+        raise ConfigurationError(
+            "deployment actions run through a runtime: AgentRuntime.execute_action(...)"
+        )
+    return runtime
+
+
+@asynccontextmanager
+async def _backend(ctx: RunContext[Any], network: str) -> AsyncIterator[MarketBackend]:
+    from minds371_deploy._plugin import agent_for
+
+    running = optional_task()
+    runtime = ctx.runtime or (running.runtime if running else None)
+    pool = agent_for(runtime).backends if runtime is not None else BackendPool(DeployConfig())
+    async with pool.backend(network) as backend:
+        yield backend
+
+
+@action(
+    description=(
+        "Deploy a container workload to the Akash Network: bid, lease, send the manifest, wait "
+        "until ready, register it for discovery and return its endpoints and monthly cost."
+    ),
+    similes=["DEPLOY", "DEPLOY_SERVICE", "LAUNCH_ON_AKASH", "HOST_CONTAINER"],
+    examples=[{"name": "web", "image": "nginx:1.27", "budget": {"max_usd_per_month": 20}}],
+    spends_money=True,
+    requires_approval=True,
+)
+async def DEPLOY_TO_AKASH(ctx: RunContext[Any], params: DeploymentRequest) -> dict[str, Any]:
+    """Deploy through the runtime's DeploymentAgent and wait for the result."""
+    runtime = _runtime(ctx)
+    payload = params.model_dump(mode="json", exclude_none=True, by_alias=True)
+    task = Task(
+        id=params.task_id or uuid.uuid4().hex,
+        agent_type=AgentType.DEPLOYMENT,
+        description=f"deploy {params.name}",
+        payload=payload,
+    )
+    handle = await runtime.dispatch(task)
+    result = await handle.result()
+    if result.status is not TaskStatus.COMPLETED:
+        error = result.error
+        raise ProviderError(
+            error.message if error else f"deployment {result.status.value}",
+            retryable=bool(error and error.retryable),
+            details={"task_id": task.id, **(error.details if error else {})},
+        )
+    output: dict[str, Any] = result.output
+    return output
+
+
+@action(
+    description="Show a deployment's state, leases, service readiness and endpoints.",
+    similes=["DEPLOYMENT_STATUS", "CHECK_DEPLOYMENT"],
+    read_only=True,
+    idempotent=True,
+)
+async def GET_DEPLOYMENT_STATUS(ctx: RunContext[Any], params: DeploymentRef) -> dict[str, Any]:
+    """The deployment as the network reports it."""
+    async with _backend(ctx, params.network) as backend:
+        deployment = await backend.get_deployment(params.dseq)
+    return {
+        "dseq": str(deployment.dseq),
+        "state": deployment.state,
+        "leases": [
+            {
+                "provider": lease.id.provider,
+                "gseq": lease.id.gseq,
+                "oseq": lease.id.oseq,
+                "state": lease.state,
+                "price": {"denom": lease.price.denom, "amount": str(lease.price.amount)},
+            }
+            for lease in deployment.leases
+        ],
+        "endpoints": [e.url for e in deployment.endpoints()],
+    }
+
+
+@action(
+    description="Fetch the most recent log lines of a deployment's services.",
+    similes=["DEPLOYMENT_LOGS", "SHOW_LOGS"],
+    read_only=True,
+    idempotent=True,
+)
+async def GET_DEPLOYMENT_LOGS(ctx: RunContext[Any], params: LogsParams) -> dict[str, Any]:
+    """Log lines of every active lease (no follow)."""
+    lines: list[dict[str, str]] = []
+    async with _backend(ctx, params.network) as backend:
+        akash = AkashIntegrationProvider(backend)
+        async for lease, line in akash.logs(
+            params.dseq, services=params.services, tail=params.tail
+        ):
+            lines.append({"provider": lease.id.provider, "pod": line.name, "message": line.message})
+    return {"dseq": str(params.dseq), "lines": lines}
+
+
+@action(
+    description=(
+        "Close one deployment, given by its dseq: its leases end and the rest of its escrow is "
+        "refunded. Closes only that deployment, never all of them."
+    ),
+    similes=["STOP_DEPLOYMENT", "TEAR_DOWN", "CANCEL_DEPLOYMENT"],
+    destructive=True,
+    idempotent=True,
+    requires_approval=True,
+)
+async def CLOSE_DEPLOYMENT(ctx: RunContext[Any], params: DeploymentRef) -> dict[str, Any]:
+    """Close exactly ``dseq``."""
+    async with _backend(ctx, params.network) as backend:
+        await backend.close_deployment(params.dseq)
+    return {"dseq": str(params.dseq), "closed": True}
+
+
+@action(
+    description="List a deployment's bids, ranked by the default policy, each with its reason.",
+    similes=["SHOW_BIDS", "BIDS"],
+    read_only=True,
+    idempotent=True,
+)
+async def LIST_BIDS(ctx: RunContext[Any], params: DeploymentRef) -> dict[str, Any]:
+    """Every bid of the deployment, ranked."""
+    async with _backend(ctx, params.network) as backend:
+        rankings = await AkashIntegrationProvider(backend).bids(params.dseq)
+    return {
+        "dseq": str(params.dseq),
+        "groups": [
+            {
+                "gseq": ranking.gseq,
+                "bids": [
+                    {
+                        "provider": ranked.bid.provider,
+                        "price": str(ranked.bid.price.amount),
+                        "eligible": ranked.eligible,
+                        "reason": ranked.reason,
+                    }
+                    for ranked in ranking.ranked
+                ],
+            }
+            for ranking in rankings
+        ],
+    }
+
+
+@action(
+    description=(
+        "Estimate what a deployment request would cost per month, and what the same resources "
+        "cost on a reference cloud, before anything is spent."
+    ),
+    similes=["PRICE_DEPLOYMENT", "HOW_MUCH", "COST"],
+    read_only=True,
+    idempotent=True,
+)
+async def ESTIMATE_COST(ctx: RunContext[Any], params: EstimateParams) -> dict[str, Any]:
+    """Price the request at its maximum (or at a live deployment's best bids)."""
+    from minds371_deploy.agent import _with_task_marker
+    from minds371_deploy.redundancy import replicate_placements
+
+    request = parse_request(params.request.model_dump(mode="json", by_alias=True))
+    marked = _with_task_marker(request.base_sdl(), "estimate")
+    sdl = replicate_placements(marked, request.redundancy)
+    async with _backend(ctx, request.network) as backend:
+        akash = AkashIntegrationProvider(backend)
+        prepared = akash.prepare(sdl)
+        block_time = await akash.pricing_block_time()
+        prices = []
+        basis = "maximum"
+        if params.dseq is not None:
+            best = [r.best for r in await akash.bids(params.dseq)]
+            prices = [b.bid.price for b in best if b is not None]
+            basis = "current bids"
+    from minds371_akash.market import Price
+
+    if not prices:
+        prices = [Price(denom=prepared.denom, amount=prepared.max_price_per_block)]
+    report = cost_report(prices, prepared.needs, block_time=block_time)
+    total = sum((p.amount for p in prices), Decimal(0))
+    return {
+        "basis": basis,
+        "price_per_block": {"denom": prepared.denom, "amount": str(total)},
+        "cost": report.summary(),
+    }
+
+
+@action(
+    description="Find a registered service's verified endpoints, healthy ones first.",
+    similes=["FIND_SERVICE", "RESOLVE_SERVICE", "LOOKUP_SERVICE"],
+    read_only=True,
+    idempotent=True,
+)
+async def DISCOVER_SERVICE(ctx: RunContext[Any], params: DiscoverParams) -> dict[str, Any]:
+    """Resolve a name through the registry and probe its endpoints."""
+    from minds371_registry import BlockchainRegistryProvider
+
+    try:
+        async with BlockchainRegistryProvider.default(read_only=True) as registry:
+            record = await registry.resolve(params.name)
+            health = await registry.endpoints(params.name)
+    except Minds371Error:
+        raise
+    return {
+        "name": params.name,
+        "sequence": record.record.sequence,
+        "endpoints": [h.model_dump(mode="json") for h in health],
+    }
+
+
+def deployment_actions() -> list[Action]:
+    """Every action of the deploy plugin."""
+    return [
+        DEPLOY_TO_AKASH,
+        GET_DEPLOYMENT_STATUS,
+        GET_DEPLOYMENT_LOGS,
+        CLOSE_DEPLOYMENT,
+        LIST_BIDS,
+        ESTIMATE_COST,
+        DISCOVER_SERVICE,
+    ]

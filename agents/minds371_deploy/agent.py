@@ -1,0 +1,391 @@
+"""DeploymentAgent: a deployment request in, a running, registered, monitored service out.
+
+For each task it validates the request (before anything costs money), composes an
+:class:`~minds371_akash.AkashIntegrationProvider` for the request's network and a
+:class:`~minds371_registry.BlockchainRegistryProvider`, then runs:
+
+1. :meth:`clone_and_build` when the request names a repository;
+2. :meth:`provision_and_deploy`: SDL, budget check, create, bids, leases, manifest, readiness,
+   every side effect journaled in the task's saga first;
+3. :meth:`configure_dns_and_ssl` when the request names a domain with TLS;
+4. :meth:`finalize`: metadata to the content store, a signed record to the ledger, the
+   ``monitor-akash.sh`` script, and the result.
+
+A task that runs again (after a crash) resumes from its saga instead of starting over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
+from minds371_akash.monitor import write_monitor_script
+from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
+
+from minds371.agent import TaskContext, current_task
+from minds371.errors import ConfigurationError, LeaseError, Minds371Error
+from minds371.logging import get_logger
+from minds371.tasks import AgentType, Task
+from minds371_deploy.backends import BackendPool, DeployConfig
+from minds371_deploy.context import DeploymentContext, DeploymentStatus
+from minds371_deploy.redundancy import replicate_placements
+from minds371_deploy.request import DeploymentRequest, parse_request
+from minds371_deploy.saga import SagaJournal, SagaState
+
+__all__ = ["TASK_ENV", "DeploymentAgent"]
+
+#: Set in every service's environment: ties a deployment (and its manifest hash) to its task.
+TASK_ENV = "MINDS371_DEPLOYMENT"
+
+_log = get_logger("minds371.deploy.agent")
+
+
+@dataclass(slots=True)
+class _Run:
+    """Everything one task's run holds."""
+
+    task: TaskContext
+    request: DeploymentRequest
+    context: DeploymentContext
+    akash: AkashIntegrationProvider
+    journal: SagaJournal
+    sdl: str
+    outcome: DeploymentResult | None = None
+
+
+class DeploymentAgent:
+    """Serves ``deployment`` tasks: deploy to Akash, register, report.
+
+    Args:
+        config: Settings that do not come from requests (default: from the environment).
+        registry: Opens the registry for a task (default: the embedded registry under
+            ``$MINDS371_HOME``).
+    """
+
+    agent_type: str = AgentType.DEPLOYMENT
+
+    def __init__(
+        self,
+        config: DeployConfig | None = None,
+        *,
+        registry: Any = None,
+    ) -> None:
+        self.config = config or DeployConfig.from_env()
+        self.backends = BackendPool(self.config)
+        self._registry_factory = registry or BlockchainRegistryProvider.default
+        self._runs: dict[str, _Run] = {}
+
+    # -- the task ---------------------------------------------------------------------------------
+
+    async def process_task(self, task: Task) -> dict[str, Any]:
+        """Validate the request, deploy, register and return the result (see module docs).
+
+        Raises:
+            ValidationError: the request is invalid (nothing is created).
+            BudgetExceeded: the request's budget does not allow it (nothing is spent).
+            MarketError: the marketplace failed; the error carries a diagnosis.
+        """
+        request = parse_request(task.payload)
+        if request.task_id is None:
+            request = request.model_copy(update={"task_id": task.id})
+        task_context = current_task()
+        state = SagaState.from_steps(await task_context.steps())
+        if state.output is not None:
+            return state.output  # finished in an earlier attempt: report, do nothing again
+        context = DeploymentContext(task_id=task.id)
+        async with self._run(task_context, request, context) as run:
+            await self._track_event(run, "deployment.accepted", "request validated", state=None)
+            try:
+                if request.repo_url is not None:
+                    await self.clone_and_build(request)
+                run.outcome = await self.provision_and_deploy(request)
+                if request.domain is not None and request.ssl:
+                    await self.configure_dns_and_ssl(request)
+                output = await self.finalize(request, context)
+            except BaseException as exc:
+                context.close(
+                    DeploymentStatus.CANCELLED
+                    if isinstance(exc, anyio.get_cancelled_exc_class())
+                    else DeploymentStatus.FAILED
+                )
+                with anyio.CancelScope(shield=True):
+                    await self._track_final_event(run, exc)
+                raise
+            context.close(DeploymentStatus.COMPLETED)
+            await self._track_final_event(run, None)
+            return output
+
+    @asynccontextmanager
+    async def _run(
+        self, task: TaskContext, request: DeploymentRequest, context: DeploymentContext
+    ) -> AsyncIterator[_Run]:
+        journal = SagaJournal(task)
+        sdl = self._sdl_for(request)
+        runs: list[_Run] = []
+
+        async def on_event(event: DeployEvent) -> None:
+            await self._on_deploy_event(runs[0], event)
+
+        async with self.backends.backend(request.network) as backend:
+            akash = AkashIntegrationProvider(
+                backend,
+                policy=request.bid_policy,
+                budget=request.budget.to_budget(),
+                on_event=on_event,
+                journal=journal,
+                bid_timeout=self.config.bid_timeout,
+                ready_timeout=self.config.ready_timeout,
+                # Compensation is the saga's call (see provision_and_deploy): a runtime that is
+                # shutting down leaves the deployment for the next start to resume.
+                close_on_failure=False,
+            )
+            run = _Run(task, request, context, akash, journal, sdl)
+            runs.append(run)
+            self._runs[task.task.id] = run
+            try:
+                yield run
+            finally:
+                del self._runs[task.task.id]
+
+    def _sdl_for(self, request: DeploymentRequest) -> str:
+        sdl = _with_task_marker(request.base_sdl(), str(request.task_id))
+        return replicate_placements(sdl, request.redundancy)
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    async def clone_and_build(self, request: DeploymentRequest) -> str:
+        """Clone ``repo_url``, run ``build_commands``, build and push an image.
+
+        Raises:
+            ConfigurationError: building from a repository is not supported yet.
+        """
+        raise ConfigurationError(
+            "building from repo_url is not supported yet: build and push the image yourself, "
+            "then send the request with image (or infra_spec / sdl) instead",
+            details={"field": "/repo_url"},
+        )
+
+    async def provision_and_deploy(self, request: DeploymentRequest) -> DeploymentResult:
+        """Deploy the request's workload, or resume the deployment an earlier attempt began.
+
+        Raises:
+            BudgetExceeded: nothing spent.
+            MarketError: with a diagnosis; what this step created is closed.
+        """
+        run = self._runs[str(request.task_id)]
+        step = run.context.begin("provision_and_deploy", DeploymentStatus.PROVISIONING)
+        state = SagaState.from_steps(await run.task.steps())
+        try:
+            dseq = state.open_dseq
+            if dseq is None and state.version is not None and state.closed is None:
+                dseq = await self._adopt(run, state.version)
+            if dseq is not None:
+                outcome = await self._resume(run, dseq)
+            else:
+                outcome = await run.akash.deploy(run.sdl, deposit=request.deposit_uact)
+        except BaseException as exc:
+            run.context.end(step, ok=False, detail=_one_line(exc))
+            with anyio.CancelScope(shield=True):
+                await self._compensate(run, exc)
+            raise
+        run.context.end(
+            step,
+            ok=True,
+            detail=f"deployment {outcome.dseq} ready",
+            dseq=outcome.dseq,
+            providers=[lease.id.provider for lease in outcome.leases],
+        )
+        return outcome
+
+    async def _adopt(self, run: _Run, version: str) -> int | None:
+        """Find the deployment an attempt created but did not get to record (same hash)."""
+        found = sorted(await run.akash.backend.find_deployments(version), key=lambda d: d.dseq)
+        if not found:
+            return None
+        keep, *extra = found
+        await run.journal.created(dseq=keep.dseq, version=version, recovered=True)
+        for duplicate in extra:  # cannot happen with one intent per attempt; never keep two
+            await run.akash.close(duplicate.dseq, reason="duplicate")
+        await self._track_event(run, "deployment.adopted", f"found deployment {keep.dseq}")
+        return keep.dseq
+
+    async def _resume(self, run: _Run, dseq: int) -> DeploymentResult:
+        await self._track_event(run, "deployment.resuming", f"resuming deployment {dseq}")
+        deployment = await run.akash.status(dseq)
+        if not deployment.active:
+            await run.journal.closed(dseq=dseq, reason="found closed")
+            raise LeaseError(
+                f"deployment {dseq} of this task was closed while the task was interrupted; "
+                "dispatch the request again to deploy anew",
+                details={"dseq": dseq},
+                retryable=True,
+            )
+        return await run.akash.resume(dseq, run.sdl)
+
+    async def _compensate(self, run: _Run, exc: BaseException) -> None:
+        """Close the deployment this task holds open, unless the runtime is only stopping."""
+        interrupted = isinstance(exc, anyio.get_cancelled_exc_class()) and bool(
+            getattr(run.task.runtime, "stopping", False)
+        )
+        state = SagaState.from_steps(await run.task.steps())
+        dseq = state.open_dseq
+        if dseq is None or interrupted:
+            return
+        with anyio.move_on_after(60):
+            try:
+                await run.akash.close(dseq, reason="failure")
+            except Minds371Error as close_exc:
+                _log.error("minds371.deploy.close_failed", dseq=dseq, error=close_exc.message)
+                if isinstance(exc, Minds371Error):
+                    exc.details["close_failed"] = close_exc.message
+
+    async def configure_dns_and_ssl(self, request: DeploymentRequest) -> None:
+        """Point ``domain`` at the deployment and serve it over TLS.
+
+        The domain is already among the ingress hosts (``accept``); managing DNS records and
+        certificates needs a DNS provider.
+
+        Raises:
+            ConfigurationError: DNS and TLS management are not supported yet.
+        """
+        raise ConfigurationError(
+            "managing DNS and TLS for a domain is not supported yet: the domain is served by the "
+            "provider's ingress; create the DNS record yourself, or send the request with "
+            "ssl: false",
+            details={"field": "/ssl"},
+        )
+
+    async def finalize(self, request: DeploymentRequest, ctx: DeploymentContext) -> dict[str, Any]:
+        """Register the deployment, write its monitor script, and build the task's result."""
+        run = self._runs[str(request.task_id)]
+        assert run.outcome is not None
+        outcome = run.outcome
+        step = ctx.begin("finalize", DeploymentStatus.FINALIZING)
+        receipt = await self._register(run, outcome)
+        script = write_monitor_script(
+            self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+            dseq=outcome.dseq,
+            network=request.network,
+            name=request.name,
+            leases=outcome.leases,
+        )
+        output = _result(run, outcome, receipt, str(script))
+        await run.journal.finalized(output)
+        ctx.end(step, ok=True, detail=f"registered as {request.name}", record=receipt.record_id)
+        output["context"] = ctx.summary()
+        return output
+
+    async def _register(self, run: _Run, outcome: DeploymentResult) -> RegistryReceipt:
+        request = run.request
+        facts = {
+            "name": request.name,
+            "owner": outcome.owner,
+            "dseq": outcome.dseq,
+            "network": request.network,
+            "providers": sorted({lease.id.provider for lease in outcome.leases}),
+            "endpoints": _urls(outcome),
+            "manifest_hash": outcome.version,
+            "ttl_seconds": request.ttl,
+        }
+        metadata = {
+            "request_sha256": _request_digest(request),
+            "target_environment": request.target_environment,
+            "redundancy": request.redundancy,
+            "sdl_sha256": hashlib.sha256(run.sdl.encode()).hexdigest(),
+            "deployment": outcome.to_dict(),
+        }
+        async with self._registry_factory() as registry:
+            receipt: RegistryReceipt = await registry.register(facts, metadata)
+        await self._track_event(
+            run,
+            "registry.published",
+            f"registered {request.name} #{receipt.sequence}",
+            record_id=receipt.record_id,
+            cid=receipt.cid,
+        )
+        return receipt
+
+    # -- events -----------------------------------------------------------------------------------
+
+    async def _on_deploy_event(self, run: _Run, event: DeployEvent) -> None:
+        await self._track_event(run, event.type, event.message, **dict(event.data))
+
+    async def _track_event(self, run: _Run, type: str, message: str, **data: Any) -> None:
+        """Emit a progress event for the task (and to the log)."""
+        await run.task.emit(type, message, **_jsonable(data))
+
+    async def _track_final_event(self, run: _Run, error: BaseException | None) -> None:
+        """Emit the run's summary: status, duration, steps (and the error, if any)."""
+        summary = run.context.summary()
+        if error is not None and isinstance(error, Minds371Error):
+            summary["error"] = {"type": type(error).__name__, "message": error.message}
+        message = f"deployment {run.context.status.value} in {run.context.duration or 0:.1f} s"
+        await run.task.emit("deployment.finished", message, **_jsonable(summary))
+
+
+def _with_task_marker(sdl: str, task_id: str) -> str:
+    """Add ``MINDS371_DEPLOYMENT=<task id>`` to every service's env (see :data:`TASK_ENV`)."""
+    import yaml
+
+    document = yaml.safe_load(sdl)
+    for service in document["services"].values():
+        env = [e for e in service.get("env") or [] if not str(e).startswith(f"{TASK_ENV}=")]
+        service["env"] = [*env, f"{TASK_ENV}={task_id}"]
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1_000_000))
+
+
+def _urls(outcome: DeploymentResult) -> list[str]:
+    seen: list[str] = []
+    for endpoint in outcome.endpoints:
+        if endpoint.url not in seen:
+            seen.append(endpoint.url)
+    return seen
+
+
+def _request_digest(request: DeploymentRequest) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _result(
+    run: _Run, outcome: DeploymentResult, receipt: RegistryReceipt, script: str
+) -> dict[str, Any]:
+    deployment = outcome.to_dict()
+    cost = outcome.cost.summary()
+    return {
+        "status": "completed",
+        "task_id": run.task.task.id,
+        "name": run.request.name,
+        "network": run.request.network,
+        "dseq": deployment["dseq"],
+        "owner": outcome.owner,
+        "version": outcome.version,
+        "leases": deployment["leases"],
+        "endpoints": _urls(outcome),
+        "services": deployment["endpoints"],
+        "cost": cost,
+        "registry": {
+            "record_id": receipt.record_id,
+            "cid": receipt.cid,
+            "sequence": receipt.sequence,
+            "ledger": receipt.ledger,
+            "signer": receipt.signer,
+        },
+        "monitor_script": script,
+    }
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return loaded
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, Minds371Error) else str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]

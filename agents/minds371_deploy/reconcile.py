@@ -1,0 +1,85 @@
+"""Reconcile: after a crash, bring every deployment task and the network back into agreement.
+
+Starting a runtime on the state re-runs every unfinished deployment task, and the agent resumes
+each from its saga (lease exists: send the manifest again, wait, finalize; created but not
+recorded: found by its manifest hash and adopted). :func:`reconcile` does that, waits for those
+tasks, and then compensates what no task owns any more: a deployment still open on the network
+whose task has failed or was cancelled is closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from minds371.errors import Minds371Error
+from minds371.logging import get_logger
+from minds371.runtime import AgentRuntime
+from minds371.state import StateStore
+from minds371.tasks import AgentType, TaskStatus
+from minds371_deploy._plugin import agent_for
+from minds371_deploy.saga import CLOSED, SagaState
+
+__all__ = ["reconcile"]
+
+_log = get_logger("minds371.deploy.reconcile")
+
+
+async def reconcile(runtime: AgentRuntime | None = None) -> dict[str, Any]:
+    """Resume interrupted deployment tasks, then close deployments no task owns.
+
+    Args:
+        runtime: A runtime not yet started (default: one over ``$MINDS371_HOME``).
+
+    Returns:
+        ``{"resumed": [...], "failed": [...], "closed": [...]}``, one entry per task.
+    """
+    report: dict[str, list[dict[str, Any]]] = {"resumed": [], "failed": [], "closed": []}
+    async with runtime or AgentRuntime() as running:
+        for handle in running.recovered:
+            if handle.task.agent_type != AgentType.DEPLOYMENT:
+                continue
+            result = await handle.result()
+            entry = {
+                "task_id": handle.id,
+                "status": result.status.value,
+                "dseq": result.output.get("dseq"),
+                "error": result.error.message if result.error else None,
+            }
+            key = "resumed" if result.status is TaskStatus.COMPLETED else "failed"
+            report[key].append(entry)
+        report["closed"] = await _close_orphans(running)
+    return report
+
+
+async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
+    closed: list[dict[str, Any]] = []
+    finished = await runtime.store.list_tasks(
+        statuses=(TaskStatus.FAILED, TaskStatus.CANCELLED),
+        agent_type=AgentType.DEPLOYMENT,
+        limit=-1,
+    )
+    agent = agent_for(runtime)
+    for record in finished:
+        state = SagaState.from_steps(await runtime.store.steps(record.task.id))
+        dseq = state.open_dseq
+        if dseq is None:
+            continue
+        network = str(record.task.payload.get("network", "sandbox"))
+        try:
+            async with agent.backends.backend(network) as backend:
+                deployment = await backend.get_deployment(dseq)
+                if deployment.active:
+                    with anyio.CancelScope(shield=True):
+                        await backend.close_deployment(dseq)
+        except Minds371Error as exc:
+            _log.error("minds371.deploy.orphan_close_failed", dseq=dseq, error=exc.message)
+            continue
+        await _record_closed(runtime.store, record.task.id, dseq)
+        closed.append({"task_id": record.task.id, "dseq": str(dseq), "network": network})
+    return closed
+
+
+async def _record_closed(store: StateStore, task_id: str, dseq: int) -> None:
+    await store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "reconcile"})

@@ -1,0 +1,133 @@
+"""The deployment saga: every step written to the state store before the side effect it guards.
+
+Steps, in order (each a :class:`~minds371.state.SagaStep` of the task):
+
+==========================  ============================================================
+``deployment.create_intent``  about to create a deployment with manifest ``version``
+``deployment.created``        it exists: ``dseq`` (``recovered`` if found after a failure)
+``lease.intent``              about to lease ``bids``
+``lease.created``             leases exist (``providers``) and the manifest was sent
+``deployment.closed``         it was closed (``reason``)
+``deployment.finalized``      registered and reported: ``output`` is the task's result
+==========================  ============================================================
+
+A second attempt of the task reads them back (:class:`SagaState`) and, by asking the network,
+resumes or compensates; it never creates a second deployment while the first is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from minds371_akash.market import Lease, LeaseId
+
+from minds371.agent import TaskContext
+from minds371.state import SagaStep
+from minds371_deploy._faults import crash_point
+
+__all__ = ["SagaJournal", "SagaState"]
+
+CREATE_INTENT = "deployment.create_intent"
+CREATED = "deployment.created"
+LEASE_INTENT = "lease.intent"
+LEASED = "lease.created"
+CLOSED = "deployment.closed"
+FINALIZED = "deployment.finalized"
+
+
+@dataclass(slots=True)
+class SagaState:
+    """What the recorded steps say about a task's deployment.
+
+    Attributes:
+        version: Manifest version hash of the last create intent.
+        dseq: The deployment, once known to exist.
+        leased: Providers leased so far.
+        closed: The deployment was closed (and why).
+        output: The task's result, once finalized.
+        attempts_with_intent: How many create intents were recorded.
+    """
+
+    version: str | None = None
+    dseq: int | None = None
+    leased: list[str] = field(default_factory=list)
+    closed: str | None = None
+    output: dict[str, Any] | None = None
+    attempts_with_intent: int = 0
+
+    @classmethod
+    def from_steps(cls, steps: Sequence[SagaStep]) -> SagaState:
+        """Fold the steps, in order, into the state they describe."""
+        state = cls()
+        for step in steps:
+            data = step.data
+            if step.name == CREATE_INTENT:
+                state.version = str(data["version"])
+                state.attempts_with_intent += 1
+                if state.closed is not None:
+                    # A fresh start after a compensated attempt.
+                    state.dseq, state.leased, state.closed = None, [], None
+            elif step.name == CREATED:
+                state.dseq = int(data["dseq"])
+            elif step.name == LEASED:
+                state.leased.extend(str(p) for p in data.get("providers", ()))
+            elif step.name == CLOSED:
+                state.closed = str(data.get("reason", "closed"))
+            elif step.name == FINALIZED:
+                state.output = dict(data["output"])
+        return state
+
+    @property
+    def open_dseq(self) -> int | None:
+        """The deployment this task may still have open, if any."""
+        return None if self.closed is not None else self.dseq
+
+
+class SagaJournal:
+    """A :class:`~minds371_akash.DeployJournal` that records each step in the task's state.
+
+    Each ``before_*`` callback returns only once its record is durable, so the side effect after
+    it is always known to a later attempt. Crash points (``MINDS371_CRASH_AT``) sit between every
+    record and its side effect, for recovery tests.
+    """
+
+    def __init__(self, task: TaskContext) -> None:
+        self._task = task
+
+    async def before_create(self, *, version: str, sdl: str) -> None:
+        """Record the intent to create, then (crash point) let the create happen."""
+        await self._task.record_step(CREATE_INTENT, version=version)
+        crash_point("deployment.before_create")
+
+    async def created(self, *, dseq: int, version: str, recovered: bool) -> None:
+        """Record the new deployment's dseq right after the create answered."""
+        crash_point("deployment.after_create")
+        await self._task.record_step(CREATED, dseq=dseq, version=version, recovered=recovered)
+        crash_point("deployment.created")
+
+    async def before_lease(self, *, dseq: int, bids: Sequence[LeaseId]) -> None:
+        """Record the bids about to be leased."""
+        await self._task.record_step(
+            LEASE_INTENT,
+            dseq=dseq,
+            bids=[{"gseq": b.gseq, "oseq": b.oseq, "provider": b.provider} for b in bids],
+        )
+        crash_point("lease.before")
+
+    async def leased(self, *, dseq: int, leases: Sequence[Lease]) -> None:
+        """Record the leases once they exist and the manifest went out."""
+        crash_point("lease.after")
+        await self._task.record_step(
+            LEASED, dseq=dseq, providers=[lease.id.provider for lease in leases]
+        )
+        crash_point("lease.created")
+
+    async def closed(self, *, dseq: int, reason: str) -> None:
+        """Record that the deployment was closed."""
+        await self._task.record_step(CLOSED, dseq=dseq, reason=reason)
+
+    async def finalized(self, output: dict[str, Any]) -> None:
+        """Record the task's result: a later attempt returns it instead of redoing anything."""
+        await self._task.record_step(FINALIZED, output=output)

@@ -1,0 +1,93 @@
+"""The generated ``monitor-akash.sh``: status, logs, events and close for one deployment.
+
+Every value that came from outside (provider addresses, host URIs, service names, the network)
+is written with :func:`shlex.quote` into a variable assignment, never into a comment or a bare
+command line, so that a hostile value (``$(...)``, backquotes, a newline) stays inert text.
+"""
+
+from __future__ import annotations
+
+import shlex
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from minds371.tasks import utcnow
+from minds371_akash.market import Lease
+
+__all__ = ["SCRIPT_NAME", "render_monitor_script", "write_monitor_script"]
+
+SCRIPT_NAME = "monitor-akash.sh"
+
+_BODY = r"""
+MINDS371=${MINDS371:-minds371}
+
+usage() {
+  cat >&2 <<'USAGE'
+usage: monitor-akash.sh [status|logs [--follow] [--tail N]|events|close|leases]
+  status   the deployment, its leases and their live status
+  logs     the services' logs (extra arguments go to `minds371 logs`)
+  events   the providers' Kubernetes events
+  close    close the deployment (stops paying; asks first)
+  leases   the leases recorded when the script was written
+USAGE
+}
+
+command=${1:-status}
+[ $# -gt 0 ] && shift
+case "$command" in
+  status) exec "$MINDS371" status "$DSEQ" --network "$NETWORK" "$@" ;;
+  logs) exec "$MINDS371" logs "$DSEQ" --network "$NETWORK" "$@" ;;
+  events) exec "$MINDS371" events "$DSEQ" --network "$NETWORK" "$@" ;;
+  close)
+    printf 'Close deployment %s (%s) on %s? [y/N] ' "$DSEQ" "$NAME" "$NETWORK" >&2
+    read -r answer
+    case "$answer" in
+      y|Y|yes) exec "$MINDS371" close "$DSEQ" --network "$NETWORK" "$@" ;;
+      *) echo "not closed" >&2; exit 1 ;;
+    esac
+    ;;
+  leases) printf '%s\n' "${LEASES[@]}" ;;
+  -h|--help|help) usage ;;
+  *) usage; exit 2 ;;
+esac
+"""
+
+
+def render_monitor_script(*, dseq: int, network: str, name: str, leases: Sequence[Lease]) -> str:
+    """The script's text (see module docs for how values are quoted)."""
+    lease_lines = " ".join(
+        shlex.quote(
+            f"gseq={lease.id.gseq} oseq={lease.id.oseq} provider={lease.id.provider} "
+            f"price={lease.price.amount}{lease.price.denom}/block"
+        )
+        for lease in leases
+    )
+    header = "\n".join(
+        [
+            "#!/usr/bin/env bash",
+            "# Monitor one Akash deployment with minds371. Written by minds371; values are",
+            "# quoted so that nothing in them can run as a command.",
+            "set -euo pipefail",
+            f"DSEQ={int(dseq)}",
+            f"NETWORK={shlex.quote(network)}",
+            f"NAME={shlex.quote(name)}",
+            f"WRITTEN_AT={shlex.quote(utcnow().isoformat())}",
+            f"LEASES=({lease_lines})",
+        ]
+    )
+    return header + "\n" + _BODY.lstrip("\n")
+
+
+def write_monitor_script(
+    directory: Path, *, dseq: int, network: str, name: str, leases: Sequence[Lease]
+) -> Path:
+    """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SCRIPT_NAME
+    path.write_text(
+        render_monitor_script(dseq=dseq, network=network, name=name, leases=leases),
+        encoding="utf-8",
+    )
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
