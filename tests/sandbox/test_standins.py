@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,14 @@ from tests.sandbox.specs import sdl
 
 
 class Cli:
+    """The written executables, run as real processes against a served sandbox."""
+
     def __init__(self, bins: dict[str, Path], node: str) -> None:
         self.bins = bins
         self.env = {**os.environ, "AKASH_NODE": node}
 
-    async def run(self, program: str, *args: str, ok: bool = True) -> tuple[int, Any, str]:
+    async def run(self, command: str, *, ok: bool = True) -> tuple[int, Any, str]:
+        program, *args = shlex.split(command)
         result = await anyio.run_process(
             [str(self.bins[program]), *args], env=self.env, check=False
         )
@@ -30,14 +34,14 @@ class Cli:
         if ok:
             assert result.returncode == 0, err
         lines = [line for line in out.splitlines() if line.strip()]
-        parsed: Any = None
-        if "json" not in args:
-            parsed = out
-        elif len(lines) == 1:
-            parsed = json.loads(lines[0])
-        elif lines:
+        parsed: Any = out
+        if "json" in args:
             parsed = [json.loads(line) for line in lines]
+            parsed = parsed[0] if len(parsed) == 1 else parsed
         return result.returncode, parsed, err
+
+    async def json(self, command: str) -> Any:
+        return (await self.run(command + " -o json"))[1]
 
 
 @pytest.mark.slow
@@ -47,175 +51,54 @@ async def test_cli_standins_deploy_end_to_end(tmp_path: Path) -> None:
     deploy = tmp_path / "deploy.yml"
     deploy.write_text(sdl(services=("web", "api")), encoding="utf-8")
     owner = identity_for_key_name("alice").address
-    async with SandboxServer(block_time=0.05) as server:
+    # A slow clock driven by hand: every step sees exactly the blocks it needs.
+    async with SandboxServer(block_time=60) as server:
         cli = Cli(bins, server.base_url)
-        _, out, _ = await cli.run("akash", "keys", "show", "alice", "-o", "json")
-        assert out["address"] == owner
-        _, tx, _ = await cli.run(
-            "akash",
-            "tx",
-            "deployment",
-            "create",
-            str(deploy),
-            "--from",
-            "alice",
-            "-o",
-            "json",
-            "-y",
-        )
+        assert (await cli.json("akash keys show alice"))["address"] == owner
+        tx = await cli.json(f"akash tx deployment create {deploy} --from alice -y")
         assert tx["code"] == 0
         created = next(e for e in tx["events"] if e["type"].endswith("EventDeploymentCreated"))
         dseq = json.loads(created["attributes"][0]["value"])["dseq"]
-        with anyio.fail_after(10):
-            while True:
-                _, bids, _ = await cli.run(
-                    "akash",
-                    "query",
-                    "market",
-                    "bid",
-                    "list",
-                    "--owner",
-                    owner,
-                    "--dseq",
-                    dseq,
-                    "--state",
-                    "open",
-                    "-o",
-                    "json",
-                )
-                if len(bids["bids"]) >= 3:
-                    break
-                await anyio.sleep(0.05)
-        # Without Console's auditor filter, unaudited providers bid too; take the cheapest.
-        best = min(bids["bids"], key=lambda b: float(b["bid"]["price"]["amount"]))["bid"]["id"][
-            "provider"
-        ]
-        await cli.run(
-            "akash",
-            "tx",
-            "market",
-            "lease",
-            "create",
-            "--dseq",
-            dseq,
-            "--provider",
-            best,
-            "--from",
-            "alice",
-            "-o",
-            "json",
+        await server.advance(2)
+        bids = await cli.json(
+            f"akash query market bid list --owner {owner} --dseq {dseq} --state open"
         )
-        with anyio.fail_after(10):
-            while True:
-                code, sent, err = await cli.run(
-                    "provider-services",
-                    "send-manifest",
-                    str(deploy),
-                    "--dseq",
-                    dseq,
-                    "--provider",
-                    best,
-                    "--from",
-                    "alice",
-                    "-o",
-                    "json",
-                    ok=False,
-                )
-                if code == 0:
-                    break
-                assert "no lease for deployment" in err  # the provider has not seen the lease yet
-                await anyio.sleep(0.05)
-        assert sent == [{"provider": best, "status": "PASS"}]
-        with anyio.fail_after(10):
-            while True:
-                _, status, _ = await cli.run(
-                    "provider-services",
-                    "lease-status",
-                    "--dseq",
-                    dseq,
-                    "--provider",
-                    best,
-                    "--from",
-                    "alice",
-                    "-o",
-                    "json",
-                )
-                if all(s["available"] == s["total"] for s in status["services"].values()):
-                    break
-                await anyio.sleep(0.05)
-        assert set(status["services"]) == {"web", "api"}
-        _, logs, _ = await cli.run(
-            "provider-services",
-            "lease-logs",
-            "--dseq",
-            dseq,
-            "--provider",
-            best,
-            "--from",
-            "alice",
-            "--service",
-            "api",
-            "-o",
-            "json",
+        assert len(bids["bids"]) == 5  # no Console auditor filter here: every provider bids
+        best = min(bids["bids"], key=lambda b: float(b["bid"]["price"]["amount"]))["bid"]["id"]
+        provider = best["provider"]
+        await cli.json(
+            f"akash tx market lease create --dseq {dseq} --provider {provider} --from alice"
         )
+        lease_args = f"--dseq {dseq} --provider {provider} --from alice"
+        code, _, err = await cli.run(
+            f"provider-services send-manifest {deploy} {lease_args}", ok=False
+        )
+        assert code == 1 and "404 no lease for deployment" in err  # not seen by the provider yet
+        await server.advance(1)
+        sent = await cli.json(f"provider-services send-manifest {deploy} {lease_args}")
+        assert sent == [{"provider": provider, "status": "PASS"}]
+        status = await cli.json(f"provider-services lease-status {lease_args}")
+        assert {s["available"] for s in status["services"].values()} == {0}  # pulling
+        await server.advance(2)
+        status = await cli.json(f"provider-services lease-status {lease_args}")
+        assert {name: s["available"] for name, s in status["services"].items()} == {
+            "web": 1,
+            "api": 1,
+        }
+        logs = await cli.json(f"provider-services lease-logs {lease_args} --service api")
         assert logs and all(
-            frame["name"].startswith("api-")
-            for frame in (logs if isinstance(logs, list) else [logs])
+            f["name"].startswith("api-") for f in (logs if isinstance(logs, list) else [logs])
         )
-        _, events, _ = await cli.run(
-            "provider-services",
-            "lease-events",
-            "--dseq",
-            dseq,
-            "--provider",
-            best,
-            "--from",
-            "alice",
-            "-o",
-            "json",
-        )
+        events = await cli.json(f"provider-services lease-events {lease_args}")
         assert [e["reason"] for e in events].count("Started") == 2
-        _, leases, _ = await cli.run(
-            "akash",
-            "query",
-            "market",
-            "lease",
-            "list",
-            "--owner",
-            owner,
-            "--dseq",
-            dseq,
-            "-o",
-            "json",
-        )
+        leases = await cli.json(f"akash query market lease list --owner {owner} --dseq {dseq}")
         assert leases["leases"][0]["lease"]["state"] == "active"
-        await cli.run(
-            "akash",
-            "tx",
-            "escrow",
-            "deposit",
-            "deployment",
-            "1000000uact",
-            "--dseq",
-            dseq,
-            "--from",
-            "alice",
-            "-o",
-            "json",
-        )
-        await cli.run(
-            "akash", "tx", "deployment", "close", "--dseq", dseq, "--from", "alice", "-o", "json"
-        )
-        _, info, _ = await cli.run(
-            "akash", "query", "deployment", "get", "--owner", owner, "--dseq", dseq, "-o", "json"
-        )
+        await cli.json(f"akash tx escrow deposit deployment 1000000uact --dseq {dseq} --from alice")
+        await cli.json(f"akash tx deployment close --dseq {dseq} --from alice")
+        info = await cli.json(f"akash query deployment get --owner {owner} --dseq {dseq}")
         assert info["deployment"]["state"] == "closed"
-        assert [
-            d["amount"] for d in (e["balance"] for e in info["escrow_account"]["state"]["deposits"])
-        ] == [
-            "500000.000000000000000000",
-            "1000000.000000000000000000",
-        ]
+        deposits = [d["balance"]["amount"] for d in info["escrow_account"]["state"]["deposits"]]
+        assert deposits == ["500000.000000000000000000", "1000000.000000000000000000"]
 
 
 def run_inline(
