@@ -46,6 +46,13 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     reconcile.add_argument("--json", action="store_true", help="print the outcome as JSON")
     reconcile.set_defaults(handler=_cmd_reconcile)
 
+    watch = sub.add_parser(
+        "watch", help="keep deployments leased and registered (re-lease lost groups)"
+    )
+    watch.add_argument("--once", action="store_true", help="check once and exit")
+    watch.add_argument("--json", action="store_true", help="with --once: print JSON")
+    watch.set_defaults(handler=_cmd_watch)
+
 
 class _Progress:
     """Task events as lines on stderr (colour and a spinner on a terminal)."""
@@ -180,3 +187,32 @@ async def _cmd_reconcile(args: argparse.Namespace) -> int:
         for item in report["resumed"] + report["failed"]:
             console.print(f"  task {item['task_id']}: {item['status']} {item.get('dseq') or ''}")
     return EXIT_OK if not report["failed"] else EXIT_FAILURE
+
+
+async def _cmd_watch(args: argparse.Namespace) -> int:
+    from minds371_deploy._plugin import agent_for
+    from minds371_deploy.watcher import DeploymentWatcher
+
+    console = Console(stderr=True, highlight=False)
+    async with AgentRuntime() as runtime:
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
+        if not args.once:
+            console.print("watching deployments; Ctrl-C to stop")
+            await anyio.sleep_forever()
+        actions = await watcher.check_once()
+    if args.json:
+        print_json(
+            [
+                {
+                    "task_id": a.task_id,
+                    "dseq": str(a.dseq),
+                    "kind": a.kind,
+                    "detail": a.detail,
+                    **a.data,
+                }
+                for a in actions
+            ]
+        )
+    for action in actions:
+        console.print(f"{action.kind:9} dseq {action.dseq}: {_escape(action.detail)}")
+    return EXIT_OK

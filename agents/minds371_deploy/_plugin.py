@@ -30,7 +30,10 @@ def _agents_of(runtime: Any) -> Iterable[Any]:
 
 
 def _services(runtime: Any) -> Iterable[Service]:
-    return [agent_for(runtime).backends.serve]
+    from minds371_deploy.watcher import DeploymentWatcher
+
+    agent = agent_for(runtime)
+    return [agent.backends.serve, DeploymentWatcher(agent, runtime.store).run]
 
 
 def _actions() -> Iterable[Action]:

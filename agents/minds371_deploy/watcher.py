@@ -1,0 +1,223 @@
+"""The watcher: keeps registered deployments leased, and discovery pointed at live endpoints.
+
+Every ``watch_interval`` seconds it looks at each deployment a finished deployment task holds
+open and, for each placement group:
+
+* a lease that closed (the provider closed it, or it ran out of funds while the deployment
+  lives on): Akash reopens the group's order; the watcher re-bids and re-leases it on another
+  provider (:meth:`~minds371_akash.AkashIntegrationProvider.relet_group`);
+* a provider unreachable for longer than ``offline_grace``: the watcher closes that lease when the
+  network lets an owner close one lease (the ``cli`` network, ``MsgCloseLease``) and re-leases
+  the group; where it does not (the Console API has no such route), the group is reported
+  degraded and left to the other groups;
+* a deployment past its request's ``ttl`` is closed.
+
+After any change it publishes the next registry record with the endpoints of the leases that
+are up, so discovery keeps answering. Each action is also a step of the task's saga.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from minds371_akash import AkashIntegrationProvider
+from minds371_akash.market import Deployment, Lease
+
+from minds371.errors import Minds371Error
+from minds371.logging import get_logger
+from minds371.state import StateStore
+from minds371.tasks import AgentType, TaskStatus
+from minds371_deploy.request import parse_request
+from minds371_deploy.saga import CLOSED, SagaState
+
+__all__ = ["DeploymentWatcher", "WatchAction"]
+
+_log = get_logger("minds371.deploy.watcher")
+RELET = "deployment.relet"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchAction:
+    """Something the watcher did (or could not do) for one deployment."""
+
+    task_id: str
+    dseq: int
+    kind: str  # relet | degraded | closed | expired | error
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class DeploymentWatcher:
+    """Watches the deployments of finished deployment tasks (see module docs).
+
+    Args:
+        agent: The runtime's DeploymentAgent (its backends, registry and config are used).
+        store: The runtime's state store.
+        clock: Unix seconds (tests inject one).
+    """
+
+    def __init__(self, agent: Any, store: StateStore, *, clock: Callable[[], float] = time.time):
+        self.agent = agent
+        self.store = store
+        self.clock = clock
+        self._offline_since: dict[tuple[int, int, str], float] = {}
+
+    async def run(self) -> None:
+        """Check forever, every ``watch_interval`` seconds (a runtime service)."""
+        while True:
+            try:
+                await self.check_once()
+            except Minds371Error as exc:
+                _log.warning("minds371.deploy.watch_failed", error=exc.message)
+            await anyio.sleep(self.agent.config.watch_interval)
+
+    async def check_once(self) -> list[WatchAction]:
+        """One pass over every watched deployment; returns what was done."""
+        actions: list[WatchAction] = []
+        records = await self.store.list_tasks(
+            statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
+        )
+        for record in records:
+            state = SagaState.from_steps(await self.store.steps(record.task.id))
+            if state.open_dseq is None or state.output is None:
+                continue
+            try:
+                actions.extend(await self._check(record.task.id, record.task.payload, state))
+            except Minds371Error as exc:
+                actions.append(WatchAction(record.task.id, state.open_dseq, "error", exc.message))
+        for action in actions:
+            _log.info(
+                f"minds371.deploy.watch_{action.kind}",
+                task_id=action.task_id,
+                dseq=action.dseq,
+                detail=action.detail,
+            )
+        return actions
+
+    async def _check(
+        self, task_id: str, payload: dict[str, Any], state: SagaState
+    ) -> list[WatchAction]:
+        request = parse_request(payload).model_copy(update={"task_id": task_id})
+        dseq = state.open_dseq
+        assert dseq is not None
+        async with self.agent.backends.backend(request.network) as backend:
+            akash = AkashIntegrationProvider(
+                backend,
+                policy=request.bid_policy,
+                budget=request.budget.to_budget(),
+                bid_timeout=self.agent.config.bid_timeout,
+                ready_timeout=self.agent.config.ready_timeout,
+            )
+            deployment = await akash.status(dseq)
+            if not deployment.active:
+                await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
+                return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
+            if request.ttl is not None and self._expired(state, request.ttl):
+                await akash.close(dseq, reason="ttl")
+                await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
+                return [WatchAction(task_id, dseq, "expired", f"closed after ttl {request.ttl}s")]
+            lost, degraded = await self._lost_groups(akash, deployment)
+            actions = [
+                WatchAction(task_id, dseq, "degraded", detail, {"gseq": gseq})
+                for gseq, detail in degraded
+            ]
+            if lost:
+                sdl = self.agent._sdl_for(request)
+                for gseq in lost:
+                    outcome = await akash.relet_group(dseq, gseq, sdl)
+                    providers = [lease.id.provider for lease in outcome.leases]
+                    await self.store.record_step(
+                        task_id, RELET, {"dseq": dseq, "gseq": gseq, "providers": providers}
+                    )
+                    actions.append(
+                        WatchAction(
+                            task_id, dseq, "relet", f"gseq {gseq} re-leased", {"gseq": gseq}
+                        )
+                    )
+                deployment = await akash.status(dseq)
+            if lost or degraded:
+                await self._republish(request, deployment, state)
+        return actions
+
+    def _expired(self, state: SagaState, ttl: int) -> bool:
+        finished = (state.output or {}).get("context", {}).get("end_time")
+        if not finished:
+            return False
+        from datetime import datetime
+
+        return self.clock() - datetime.fromisoformat(finished).timestamp() > ttl
+
+    async def _lost_groups(
+        self, akash: AkashIntegrationProvider, deployment: Deployment
+    ) -> tuple[list[int], list[tuple[int, str]]]:
+        """Groups to re-lease now, and groups that are down but cannot be re-leased."""
+        active = {lease.id.gseq: lease for lease in deployment.active_leases}
+        gseqs = {lease.id.gseq for lease in deployment.leases}
+        lost = sorted(g for g in gseqs if g not in active)
+        degraded: list[tuple[int, str]] = []
+        grace = self.agent.config.offline_grace
+        for gseq, lease in sorted(active.items()):
+            if not await self._unreachable(akash, lease):
+                self._offline_since.pop(_key(lease), None)
+                continue
+            since = self._offline_since.setdefault(_key(lease), self.clock())
+            if self.clock() - since < grace:
+                continue
+            close_lease = getattr(akash.backend, "close_lease", None)
+            if close_lease is None:
+                degraded.append(
+                    (
+                        gseq,
+                        f"provider {lease.id.provider} unreachable; this network cannot "
+                        "close one lease, so the group stays down while the others serve",
+                    )
+                )
+                continue
+            await close_lease(lease.id)
+            self._offline_since.pop(_key(lease), None)
+            lost.append(gseq)
+        return sorted(set(lost)), degraded
+
+    async def _unreachable(self, akash: AkashIntegrationProvider, lease: Lease) -> bool:
+        if lease.status is not None:
+            return False
+        try:
+            provider = await akash.backend.get_provider(lease.id.provider)
+        except Minds371Error:
+            return True
+        return not provider.online
+
+    async def _republish(self, request: Any, deployment: Deployment, state: SagaState) -> None:
+        live = [lease for lease in deployment.active_leases if lease.status is not None]
+        endpoints: list[str] = []
+        for endpoint in deployment.endpoints():  # only leases that reported a status
+            if endpoint.url not in endpoints:
+                endpoints.append(endpoint.url)
+        if not endpoints:
+            return
+        facts = {
+            "name": request.name,
+            "owner": deployment.owner,
+            "dseq": deployment.dseq,
+            "network": request.network,
+            "providers": sorted({lease.id.provider for lease in live}),
+            "endpoints": endpoints,
+            "manifest_hash": (state.output or {}).get("version", state.version),
+            "ttl_seconds": request.ttl,
+        }
+        async with self.agent._registry_factory() as registry:
+            receipt = await registry.register(facts, {"reason": "watcher", "dseq": deployment.dseq})
+        _log.info(
+            "minds371.deploy.republished",
+            name=request.name,
+            sequence=receipt.sequence,
+            endpoints=endpoints,
+        )
+
+
+def _key(lease: Lease) -> tuple[int, int, str]:
+    return (lease.id.gseq, lease.id.oseq, lease.id.provider)
