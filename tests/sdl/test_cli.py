@@ -59,6 +59,20 @@ def test_validate_lists_every_error_one_per_line(
     assert "Traceback" not in err
 
 
+def test_validate_json_reports_issues_as_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = base()
+    doc["deployment"]["web"]["akash"]["count"] = 0
+    assert main(["sdl", "validate", _write(tmp_path, dump(doc)), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {
+        "valid": False,
+        "issues": [{"path": "/deployment/web/akash/count", "message": "must be at least 1"}],
+    }
+    assert "/deployment/web/akash/count" in err
+
+
 def test_manifest_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sdl", "manifest", str(SIMPLE), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

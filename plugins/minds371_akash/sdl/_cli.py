@@ -91,7 +91,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from minds371_akash.sdl import build_manifest, parse_sdl
 
     def action(data: bytes) -> int:
-        sdl = parse_sdl(data)
+        try:
+            sdl = parse_sdl(data)
+        except ValidationError as exc:
+            if args.json:
+                # Agents get the issues as data; people still get them on stderr.
+                issues = [{"path": i.path, "message": redact(i.message)} for i in exc.issues]
+                print_json({"valid": False, "issues": issues})
+            raise
         manifest = build_manifest(sdl)
         _warnings(sdl)
         if args.json:
