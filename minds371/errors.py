@@ -164,7 +164,8 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
         return "unknown field; remove it or check its spelling"
     if error.get("type") == "missing":
         return "required field is missing"
-    return message
+    # Our own validators raise ValueError; pydantic prefixes their text with "Value error, ".
+    return message.removeprefix("Value error, ")
 
 
 class ActionError(Minds371Error):
