@@ -184,8 +184,10 @@ class BlockchainRegistryProvider:
         Raises:
             ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
             ConfigurationError: if the registry has no signing key.
+            SignatureError: if the name's latest record does not verify (nothing is signed on
+                top of a forged or broken chain).
             RegistryError: if the content store or the ledger fails (``LedgerError`` when the
-                ledger refuses, e.g. another writer published the same sequence first).
+                ledger refuses the record; losing a race with another writer is retried).
         """
         checked = _facts(facts)
         blob = _metadata_bytes(metadata)

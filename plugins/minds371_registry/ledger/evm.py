@@ -65,13 +65,18 @@ class _Transactor:
     async def send(self, to: str | None, data: str, what: str) -> dict[str, Any]:
         if self._lock is None:
             self._lock = anyio.Lock()
-        async with self._lock:
-            tx_hash = await self._submit(to, data, what)
         try:
+            async with self._lock:
+                tx_hash = await self._submit(to, data, what)
             with anyio.fail_after(self._receipt_timeout):
                 receipt = await self._receipt(tx_hash)
                 if int(receipt["status"], 16) == 1 and self._confirmations:
                     receipt = await self._confirmed(tx_hash, receipt)
+        except RpcFault as fault:
+            raise LedgerError(
+                f"the EVM node refused a call during {what}: {fault.message}",
+                details={"rpc_code": fault.code},
+            ) from None
         except TimeoutError:
             raise LedgerError(
                 f"{what} was sent ({tx_hash}) but not mined and confirmed within "
