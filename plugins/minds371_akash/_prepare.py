@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -27,13 +28,21 @@ def _plain(value: Any) -> Any:
 def prepare_sdl(sdl: str) -> PreparedDeployment:
     """Parse and validate ``sdl``; build its manifest, version hash, groups and needs.
 
+    The result is immutable and depends on the text alone, so the last few are remembered:
+    deploying the same SDL many times parses it once.
+
     Raises:
         ValidationError: the SDL is invalid, or its groups use more than one denomination.
     """
-    from minds371_akash.sdl import build_manifest, parse_sdl
-
     if not isinstance(sdl, str) or not sdl.strip():
         raise ValidationError([FieldIssue("", "the SDL is empty")], subject="SDL")
+    return _prepare_cached(sdl)
+
+
+@functools.lru_cache(maxsize=64)
+def _prepare_cached(sdl: str) -> PreparedDeployment:
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
     manifest = build_manifest(parse_sdl(sdl))
     specs: Sequence[Mapping[str, Any]] = _plain(manifest.group_specs)
     groups = requirements_from_group_specs(specs)

@@ -87,7 +87,7 @@ class ReadinessWatch:
         gseqs: Sequence[int],
         *,
         timeout: float,
-        poll: float,
+        poll: Callable[[], Awaitable[float]],
         emit: Emit,
         probe: bool = False,
     ) -> None:
@@ -104,7 +104,7 @@ class ReadinessWatch:
     async def run(self) -> Deployment:
         """Return the deployment once ready; raise with a diagnosis otherwise."""
         start = anyio.current_time()
-        events_every = max(1.0, 8 * self.poll)
+        events_every = max(1.0, 8 * await self.poll())
         next_events = start + events_every
         deployment: Deployment | None = None
         while True:
@@ -124,7 +124,7 @@ class ReadinessWatch:
                 events = await self._events(deployment)
                 if is_conclusive(events):
                     raise self._not_ready(deployment, events)
-            await anyio.sleep(self.poll)
+            await anyio.sleep(await self.poll())
         events = await self._events(deployment) if deployment is not None else []
         raise self._not_ready(deployment, events)
 
@@ -183,7 +183,7 @@ class ReadinessWatch:
             if lease.id.gseq not in self.gseqs:
                 continue
             try:
-                with anyio.fail_after(max(2.0, 4 * self.poll)):
+                with anyio.fail_after(max(2.0, 4 * await self.poll())):
                     stream = self.backend.lease_events(lease.id)
                     async with aclosing(stream):
                         async for event in stream:

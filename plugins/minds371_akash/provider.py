@@ -89,6 +89,10 @@ __all__ = ["MIN_DEPOSIT_UACT", "AkashIntegrationProvider"]
 
 #: Akash's nominal block time (chain-sdk ``AverageBlockTime``), when the backend gives none.
 _NETWORK_BLOCK_TIME = 6.0
+#: How long a listing of providers is reused.
+_PROVIDERS_TTL = 30.0
+#: Concurrent waits one poll interval serves before the interval stretches.
+_POLLERS_PER_INTERVAL = 20
 #: The chain's minimum deposit since v2.0.0 (0.5 ACT); used when no deposit is given.
 MIN_DEPOSIT_UACT = Decimal(500_000)
 _log = get_logger("minds371.akash.provider")
@@ -142,6 +146,9 @@ class AkashIntegrationProvider:
         self.probe_endpoints = probe_endpoints
         self._own_backend = own_backend
         self._pricing_block_time = pricing_block_time
+        self._provider_cache: tuple[float, dict[str, Provider]] | None = None
+        self._providers_lock: anyio.Lock | None = None
+        self._waiting = 0
 
     async def __aenter__(self) -> Self:
         return self
@@ -174,11 +181,18 @@ class AkashIntegrationProvider:
             _log.warning("minds371.akash.event_hook_failed", error=repr(exc))
 
     async def poll_interval(self) -> float:
-        """Seconds between polls: as configured, else half a block, else one second."""
+        """Seconds between polls: as configured, else half a block, else one second.
+
+        The interval stretches with the number of deployments this provider is waiting on at
+        once (beyond :data:`_POLLERS_PER_INTERVAL`), so that many concurrent deployments do not
+        flood the marketplace with status requests.
+        """
         if self._poll_interval is not None:
-            return self._poll_interval
-        block = await self.backend.block_time()
-        return max(0.02, block / 2) if block else 1.0
+            base = self._poll_interval
+        else:
+            block = await self.backend.block_time()
+            base = max(0.02, block / 2) if block else 1.0
+        return base * max(1.0, self._waiting / _POLLERS_PER_INTERVAL)
 
     async def pricing_block_time(self) -> float | None:
         """Seconds per block for dollar figures (``None``: the Console's 6.098 s)."""
@@ -258,11 +272,21 @@ class AkashIntegrationProvider:
         return created
 
     async def _providers(self) -> dict[str, Provider]:
-        try:
-            return {p.address: p for p in await self.backend.list_providers()}
-        except ProviderError as exc:
-            _log.warning("minds371.akash.providers_unavailable", error=exc.message)
-            return {}
+        # One listing serves every deployment of this provider for a while: providers change
+        # slowly, and under load one request per deployment adds up.
+        if self._providers_lock is None:
+            self._providers_lock = anyio.Lock()
+        async with self._providers_lock:
+            now = anyio.current_time()
+            if self._provider_cache is not None and now - self._provider_cache[0] < _PROVIDERS_TTL:
+                return dict(self._provider_cache[1])
+            try:
+                listed = {p.address: p for p in await self.backend.list_providers()}
+            except ProviderError as exc:
+                _log.warning("minds371.akash.providers_unavailable", error=exc.message)
+                return {}
+            self._provider_cache = (now, listed)
+            return dict(listed)
 
     async def wait_for_bids(
         self,
@@ -285,62 +309,66 @@ class AkashIntegrationProvider:
         providers = await self._providers()
         groups = [g for g in prepared.groups if g.gseq in wanted]
         candidates = _candidates(providers.values(), groups, self.policy, avoid)
-        poll = await self.poll_interval()
         block = await self.backend.block_time() or _NETWORK_BLOCK_TIME
         first_bid_at: dict[int, float] = {}
         seen = -1
         start = anyio.current_time()
         rankings: list[GroupRanking] = []
-        while True:
-            now = anyio.current_time()
-            try:
-                bids = [b for b in await self.backend.list_bids(dseq) if b.id.gseq in wanted]
-            except ProviderError as exc:
-                if not exc.retryable:
-                    raise
-                bids = None
-            if bids is not None:
-                for address in {b.provider for b in bids} - providers.keys():
-                    try:
-                        providers[address] = await self.backend.get_provider(address)
-                    except ProviderError:
-                        pass
-                rankings = rank_bids(bids, providers, self.policy)
-                for ranking in rankings:
-                    if ranking.eligible and ranking.gseq not in first_bid_at:
-                        first_bid_at[ranking.gseq] = now
-                if len(bids) != seen:
-                    seen = len(bids)
-                    await self.emit(
-                        "bids.received",
-                        f"{seen} bid(s) on deployment {dseq}",
-                        dseq=dseq,
-                        count=seen,
-                        bids=[r.reason for g in rankings for r in g.ranked],
-                    )
-                over = _waiting_is_over(
-                    rankings,
-                    wanted,
-                    self.policy,
-                    first_bid_at=first_bid_at,
-                    now=now,
-                    block_time=block,
-                    candidates=candidates,
-                )
-                if over:
-                    chosen = select_bids(rankings, self.policy, avoid_providers=avoid)
-                    if all(g in chosen for g in wanted):
+        self._waiting += 1
+        try:
+            while True:
+                now = anyio.current_time()
+                try:
+                    bids = [b for b in await self.backend.list_bids(dseq) if b.id.gseq in wanted]
+                except ProviderError as exc:
+                    if not exc.retryable:
+                        raise
+                    bids = None
+                if bids is not None:
+                    for address in {b.provider for b in bids} - providers.keys():
+                        try:
+                            providers[address] = await self.backend.get_provider(address)
+                        except ProviderError:
+                            pass
+                    rankings = rank_bids(bids, providers, self.policy)
+                    for ranking in rankings:
+                        if ranking.eligible and ranking.gseq not in first_bid_at:
+                            first_bid_at[ranking.gseq] = now
+                    if len(bids) != seen:
+                        seen = len(bids)
                         await self.emit(
-                            "bids.selected",
-                            "chose "
-                            + ", ".join(f"gseq {g}: {r.reason}" for g, r in chosen.items()),
+                            "bids.received",
+                            f"{seen} bid(s) on deployment {dseq}",
                             dseq=dseq,
-                            chosen={g: r.bid.provider for g, r in chosen.items()},
+                            count=seen,
+                            bids=[r.reason for g in rankings for r in g.ranked],
                         )
-                        return rankings, chosen
-            if now - start >= self.bid_timeout:
-                break
-            await anyio.sleep(min(poll, max(0.0, self.bid_timeout - (now - start)) + 0.001))
+                    over = _waiting_is_over(
+                        rankings,
+                        wanted,
+                        self.policy,
+                        first_bid_at=first_bid_at,
+                        now=now,
+                        block_time=block,
+                        candidates=candidates,
+                    )
+                    if over:
+                        chosen = select_bids(rankings, self.policy, avoid_providers=avoid)
+                        if all(g in chosen for g in wanted):
+                            await self.emit(
+                                "bids.selected",
+                                "chose "
+                                + ", ".join(f"gseq {g}: {r.reason}" for g, r in chosen.items()),
+                                dseq=dseq,
+                                chosen={g: r.bid.provider for g, r in chosen.items()},
+                            )
+                            return rankings, chosen
+                if now - start >= self.bid_timeout:
+                    break
+                poll = await self.poll_interval()
+                await anyio.sleep(min(poll, max(0.0, self.bid_timeout - (now - start)) + 0.001))
+        finally:
+            self._waiting -= 1
         chosen = select_bids(rankings, self.policy, avoid_providers=avoid)
         missing = [g for g in groups if g.gseq not in chosen]
         diagnosis = diagnose_no_bids(
@@ -445,11 +473,15 @@ class AkashIntegrationProvider:
             dseq,
             tuple(gseqs or prepared.gseqs),
             timeout=self.ready_timeout,
-            poll=await self.poll_interval(),
+            poll=self.poll_interval,
             emit=self.emit,
             probe=self.probe_endpoints,
         )
-        return await watch.run()
+        self._waiting += 1
+        try:
+            return await watch.run()
+        finally:
+            self._waiting -= 1
 
     # -- the whole job ------------------------------------------------------------------------
 

@@ -86,6 +86,10 @@ class ConsoleBackend:
         gateway_client: Client for provider gateways whose ``hostUri`` is not under
             ``base_url``; by default one is created that accepts the providers' self-signed
             certificates (their identity is on chain, not in a public CA).
+        snapshot_ttl: Seconds one listing of existing deployments serves concurrent creates of
+            the same manifest version (see :meth:`create_deployment`).
+        max_concurrent_requests: Requests in flight at once; more wait their turn here (the
+            HTTP pool degrades badly with hundreds of waiters, and the API is shared).
     """
 
     name = "console"
@@ -105,6 +109,8 @@ class ConsoleBackend:
         timeout: float = 30.0,
         block_time: float | None = None,
         gateway_client: httpx.AsyncClient | None = None,
+        snapshot_ttl: float = 1.0,
+        max_concurrent_requests: int = 64,
     ) -> None:
         if base_url is None:
             if http_client is not None and str(http_client.base_url):
@@ -130,6 +136,11 @@ class ConsoleBackend:
         self._retry = retry or RetryPolicy()
         self._block_time = block_time
         self._token: tuple[str, float] | None = None
+        self._snapshot_ttl = snapshot_ttl
+        self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
+        self._snapshot_lock: anyio.Lock | None = None
+        self._max_concurrent = max(1, max_concurrent_requests)
+        self._limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -172,15 +183,18 @@ class ConsoleBackend:
     ) -> Any:
         what = f"{method} {path.split('?')[0]}"
         headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrent)
         try:
-            response = await self._client.request(
-                method,
-                self._base_url + path,
-                json=body,
-                params=params,
-                headers=headers,
-                timeout=self._timeout,
-            )
+            async with self._limiter:
+                response = await self._client.request(
+                    method,
+                    self._base_url + path,
+                    json=body,
+                    params=params,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
         except httpx.HTTPError as exc:
             raise transport_error(exc, what=what, where=self._base_url) from exc
         if response.status_code >= 400:
@@ -237,7 +251,7 @@ class ConsoleBackend:
             body["deposit"] = float(deposit / Decimal(1_000_000))
         key = (self._base_url, version.lower())
         claimed = self._claimed.setdefault(self._base_url, set())
-        before = {d.dseq for d in await self.find_deployments(version)}
+        before = await self._snapshot(version)
         attempt = 1
         while True:
             self._inflight[key] = self._inflight.get(key, 0) + 1
@@ -270,8 +284,32 @@ class ConsoleBackend:
             await anyio.sleep(self._retry.delay(attempt, failure.details.get("retry_after")))
             attempt += 1
 
+    async def _snapshot(self, version: str) -> frozenset[int]:
+        """Active deployments of ``version`` before a create, shared by concurrent creates.
+
+        Listing every deployment before every create is costly under load, so one listing
+        serves all creates of the same version for ``snapshot_ttl`` seconds. That is safe within
+        this process (its own creates are claimed); against another process creating the same
+        version at the same moment it widens an already existing window by at most the TTL.
+        """
+        if self._snapshot_lock is None:
+            self._snapshot_lock = anyio.Lock()
+        async with self._snapshot_lock:
+            cached = self._snapshots.get(version)
+            if cached is not None and anyio.current_time() - cached[0] < self._snapshot_ttl:
+                return cached[1]
+            taken = anyio.current_time()
+            found = frozenset(d.dseq for d in await self.find_deployments(version))
+            self._snapshots[version] = (taken, found)
+            return found
+
     async def _recover(
-        self, key: tuple[str, str], before: set[int], claimed: set[int], *, timed_out: bool
+        self,
+        key: tuple[str, str],
+        before: frozenset[int],
+        claimed: set[int],
+        *,
+        timed_out: bool,
     ) -> Deployment | None:
         """Find a deployment of this version that our failed call may have created.
 
