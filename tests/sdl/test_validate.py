@@ -458,14 +458,3 @@ def test_document_must_be_a_mapping() -> None:
     with pytest.raises(ValidationError) as info:
         parse_sdl("- a\n- b\n")
     assert info.value.issues[0].path == "/"
-
-
-def test_long_expose_lists_with_equal_sort_keys_are_flagged() -> None:
-    doc = base()
-    ports = [{"port": 1000 + i, "to": [{"global": True}]} for i in range(12)]
-    ports.append({"port": 1000, "as": 2000, "to": [{"global": True}]})
-    doc["services"]["web"]["expose"] = ports
-    sdl = parse_sdl(dump(doc))
-    assert [w.path for w in sdl.warnings] == ["/services/web/expose"]
-    doc["services"]["web"]["expose"] = ports[:12]
-    assert parse_sdl(dump(doc)).warnings == ()

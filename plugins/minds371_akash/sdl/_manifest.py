@@ -19,8 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
+from minds371_akash.sdl._gosort import go_sort
 from minds371_akash.sdl._models import Expose, Sdl, Service
-from minds371_akash.sdl._resources import attribute, go_insertion_sort, resources_of
+from minds371_akash.sdl._resources import attribute, resources_of
 from minds371_akash.sdl._units import (
     format_dec,
     parse_price,
@@ -113,7 +114,7 @@ def _exposes(service: Service, seqs: dict[str, int]) -> list[dict[str, Any]]:
                     "endpointSequenceNumber": seqs.get(ip, 0) if is_global and ip else 0,
                 }
             )
-    go_insertion_sort(result, _expose_less)
+    go_sort(result, _expose_less)
     return result
 
 
@@ -136,7 +137,7 @@ def _endpoints(exposes: Sequence[dict[str, Any]]) -> list[dict[str, int]]:
             if expose["ip"]
             else [kind]
         )
-        go_insertion_sort(pair, _seq_less)
+        go_sort(pair, _seq_less)
         result.extend(pair)
     return result
 
@@ -274,7 +275,7 @@ def build_manifest(sdl: Sdl) -> Manifest:
                 resources["id"] = unit["resource"]["id"]
                 unit["count"] += entry.count
                 merged = unit["resource"]["endpoints"] + endpoints
-                go_insertion_sort(merged, _seq_less)
+                go_sort(merged, _seq_less)
                 unit["resource"]["endpoints"] = merged
             service_doc: dict[str, Any] = {
                 "name": svc,

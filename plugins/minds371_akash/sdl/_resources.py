@@ -2,14 +2,14 @@
 
 Values are decimal strings (``{"val": "500"}``): CPU in millicores, sizes in bytes. Volumes are
 ordered as Go orders them (by size, then by their ``persistent`` attribute, then by name, with
-Go's own comparator and insertion sort); attributes are sorted by key.
+Go's own comparator and stable sort); attributes are sorted by key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
+from minds371_akash.sdl._gosort import go_stable
 from minds371_akash.sdl._models import ComputeResources, StorageVolume
 from minds371_akash.sdl._units import (
     parse_cpu_millis,
@@ -19,22 +19,7 @@ from minds371_akash.sdl._units import (
     scalar_text,
 )
 
-__all__ = ["attribute", "go_insertion_sort", "resources_of"]
-
-T = TypeVar("T")
-
-
-def go_insertion_sort(items: list[T], less: Callable[[T, T], bool]) -> None:
-    """Sort in place exactly as Go's ``insertionSort`` does (Go uses it below 13 elements).
-
-    Go's comparators here are not always strict weak orders, so the algorithm itself decides
-    the result; Python's sort would order ties differently.
-    """
-    for i in range(1, len(items)):
-        j = i
-        while j > 0 and less(items[j], items[j - 1]):
-            items[j], items[j - 1] = items[j - 1], items[j]
-            j -= 1
+__all__ = ["attribute", "resources_of"]
 
 
 def attribute(key: str, value: str) -> dict[str, str]:
@@ -115,7 +100,8 @@ def resources_of(resources: ComputeResources) -> dict[str, Any]:
         if attrs:
             entry["attributes"] = attrs
         storage.append(entry)
-    go_insertion_sort(storage, _storage_less)
+    # Go orders volumes with sort.SliceStable and this (not strictly weak) comparator.
+    go_stable(storage, _storage_less)
     return {
         "cpu": cpu,
         "memory": {"size": {"val": str(parse_size(resources.memory.size))}},

@@ -83,33 +83,6 @@ def _service_issues(check: Checker, name: str, service: Service) -> None:
                 check.error(f"{base}/credentials/{field}", f"{field} must not be blank")
     for index, expose in enumerate(service.expose or ()):
         _expose_issues(check, name, index, expose)
-    _sort_parity_warning(check, name, service)
-
-
-# Go sorts a service's exposes with sort.Sort, which is an insertion sort (stable) up to 12
-# elements and pattern-defeating quicksort (unstable) beyond; our order equals Go's whenever
-# the sort keys differ or the list is short.
-_GO_INSERTION_SORT_MAX = 12
-
-
-def _sort_parity_warning(check: Checker, name: str, service: Service) -> None:
-    keys = [
-        (
-            (to.service or "") if to else "",
-            expose.port,
-            (expose.proto or "TCP").upper(),
-            bool(to and to.global_),
-        )
-        for expose in service.expose or ()
-        for to in (expose.to or (None,))
-    ]
-    if len(keys) > _GO_INSERTION_SORT_MAX and len(set(keys)) < len(keys):
-        check.warn(
-            f"/services/{name}/expose",
-            "more than 12 exposes, some with the same port, protocol and target: Go tools may "
-            "order these differently and compute another version hash for this SDL (the "
-            "manifest built here is consistent with its own hash)",
-        )
 
 
 def _deployment_issues(check: Checker) -> None:
