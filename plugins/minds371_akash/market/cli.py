@@ -330,7 +330,10 @@ class CliBackend:
         try:
             await self._tx("deployment", "close", "--dseq", str(dseq))
         except ProviderError as exc:
-            deployment = await self.get_deployment(dseq, with_status=False)
+            try:
+                deployment = await self.get_deployment(dseq, with_status=False)
+            except ProviderError:
+                raise exc from None
             if deployment.active:
                 raise exc from None
 

@@ -1,0 +1,157 @@
+"""Creating is not idempotent on Console: lost responses are recovered, never duplicated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from httpx_ws.transport import ASGIWebSocketTransport
+from minds371_akash import AkashIntegrationProvider, BidPolicy, Budget, PreparedDeployment
+from minds371_akash._prepare import prepare_sdl
+from minds371_akash.market import ConsoleBackend, RetryPolicy
+from minds371_akash.market.sandbox import SandboxNetwork
+
+from minds371.errors import BudgetExceeded, MarketError
+
+from .conftest import API_KEY, deployments_of, sdl, world
+
+Scope = dict[str, Any]
+
+
+class LoseCreateResponses:
+    """An ASGI wrapper around the sandbox: the first ``count`` deployment creates are carried
+    out, then answered with 504 (a gateway that timed out) or dropped (a read timeout)."""
+
+    def __init__(self, app: Any, count: int, *, status: int | None = 504) -> None:
+        self.app = app
+        self.count = count
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        is_create = scope["type"] == "http" and scope["method"] == "POST"
+        if not (is_create and scope["path"] == "/v1/deployments" and self.count > 0):
+            await self.app(scope, receive, send)
+            return
+        self.count -= 1
+
+        async def swallow(message: Any) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)  # done on the server ...
+        if self.status is None:
+            raise httpx.ReadTimeout("the response never came")
+        body = json.dumps({"error": "GatewayTimeout", "message": "timeout", "code": "x"})
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+
+@asynccontextmanager
+async def lossy(
+    count: int, status: int | None = 504
+) -> AsyncIterator[tuple[SandboxNetwork, ConsoleBackend]]:
+    async with SandboxNetwork(block_time=0.05) as net:
+        app = LoseCreateResponses(net.app, count, status=status)
+        transport = ASGIWebSocketTransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+            async with ConsoleBackend(
+                api_key=API_KEY, http_client=client, block_time=0.05
+            ) as backend:
+                backend.name = "sandbox"
+                yield net, backend
+
+
+@pytest.mark.parametrize("status", [504, 502, None])
+async def test_lost_create_response_is_recovered_not_duplicated(status: int | None):
+    async with lossy(1, status) as (net, backend):
+        akash = AkashIntegrationProvider(backend, policy=BidPolicy(enough_bids=2))
+        prepared = akash.prepare(sdl("web"))
+        created = await akash.create(prepared)
+        assert created.recovered
+        deps = deployments_of(net, net.owner(API_KEY))
+        assert [int(d["dseq"]) for d in deps] == [created.dseq]
+        # the recovered deployment deploys normally with our canonical manifest
+        result = await akash.resume(created.dseq, sdl("web"))
+        assert result.leases[0].status is not None and result.leases[0].status.ready
+
+
+async def test_existing_identical_deployment_is_not_adopted():
+    async with lossy(0) as (net, backend):
+        first = await AkashIntegrationProvider(backend).create(prepare("web"))
+        # a second client, same key, same SDL, whose create response is lost
+        async with lossy_client(net, 1) as second_backend:
+            created = await AkashIntegrationProvider(second_backend).create(prepare("web"))
+        assert created.recovered and created.dseq != first.dseq
+        assert len(deployments_of(net, net.owner(API_KEY))) == 2
+
+
+def prepare(name: str) -> PreparedDeployment:
+    return prepare_sdl(sdl(name))
+
+
+@asynccontextmanager
+async def lossy_client(net: SandboxNetwork, count: int) -> AsyncIterator[ConsoleBackend]:
+    transport = ASGIWebSocketTransport(app=LoseCreateResponses(net.app, count))
+    async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+        async with ConsoleBackend(api_key=API_KEY, http_client=client, block_time=0.05) as backend:
+            yield backend
+
+
+async def test_non_retryable_create_failure_is_raised_at_once():
+    async with world() as (net, backend):
+        net.set_balance(net.owner(API_KEY), 0)
+        akash = AkashIntegrationProvider(backend)
+        with pytest.raises(MarketError) as info:
+            await akash.create(akash.prepare(sdl("web")))
+        assert info.value.details["status"] == 402
+        assert deployments_of(net, net.owner(API_KEY)) == []
+
+
+async def test_retries_give_up_after_the_policy_attempts():
+    async with world() as (net, backend):
+        net.set_faults(error_rate=1.0, error_phase="before", error_status=503)
+        quick = ConsoleBackend(
+            api_key=API_KEY,
+            http_client=backend._client,
+            retry=RetryPolicy(maximum_attempts=3),
+        )
+        with pytest.raises(MarketError) as info:
+            await quick.list_bids(1)
+        assert info.value.retryable
+        net.set_faults()
+
+
+async def test_update_and_deposit():
+    async with world() as (_net, backend):
+        akash = AkashIntegrationProvider(
+            backend, policy=BidPolicy(enough_bids=2), budget=Budget(max_deposit=Decimal(2_000_000))
+        )
+        result = await akash.deploy(sdl("web"))
+        before = (await akash.status(result.dseq)).escrow
+        after = await akash.deposit(result.dseq, Decimal(1_000_000))
+        assert before is not None and after.escrow is not None
+        assert after.escrow.funds > before.funds
+        with pytest.raises(BudgetExceeded):
+            await akash.deposit(result.dseq, Decimal(5_000_000))
+        before_hash = (await akash.status(result.dseq)).hash
+        updated = await akash.update(result.dseq, sdl("web").replace("nginx:1.27", "nginx:1.28"))
+        assert updated.active and updated.hash != before_hash
+
+
+async def test_follow_logs_until_cancelled():
+    async with world() as (_net, backend):
+        akash = AkashIntegrationProvider(backend, policy=BidPolicy(enough_bids=2))
+        result = await akash.deploy(sdl("web"))
+        lines: list[str] = []
+
+        def on_line(lease: Any, line: Any) -> None:
+            lines.append(line.message)
+
+        with anyio.move_on_after(1.5):
+            await akash.stream_logs(result.dseq, on_line, tail=1)
+        assert lines  # new lines kept arriving while following
