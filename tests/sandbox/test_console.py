@@ -265,3 +265,34 @@ async def test_snapshot_timeline_gives_the_minimum_to_ready() -> None:
         assert timeline["minimum_blocks"] == 1 + config.lease_visibility_blocks + config.pull_blocks
         assert timeline["ready"] == timeline["manifest"] + config.pull_blocks
         assert timeline["ready"] - timeline["created"] >= timeline["minimum_blocks"]
+
+
+async def test_repeated_reads_within_a_block_still_see_every_change() -> None:
+    async with SandboxNetwork(block_time=None) as net:  # manual clock: nothing moves by itself
+        client = net.client("k")
+        dseq, _ = await create(client)
+        assert (await client.get(f"/v1/bids/{dseq}")).json() == {"data": []}
+        await net.advance(1)
+        bids = (await client.get(f"/v1/bids/{dseq}")).json()["data"]
+        assert {b["bid"]["state"] for b in bids} == {"open"}
+        provider = bids[0]["bid"]["id"]["provider"]
+        net.world.create_lease(net.owner("k"), int(dseq), 1, 1, provider)
+        states = {
+            b["bid"]["id"]["provider"]: b["bid"]["state"]
+            for b in (await client.get(f"/v1/bids/{dseq}")).json()["data"]
+        }
+        assert states[provider] == "active" and "lost" in states.values()
+        first = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        assert first["leases"][0]["state"] == "active"
+        net.set_provider_online(provider, False)
+        assert (await client.get(f"/v1/deployments/{dseq}")).json()["data"]["leases"][0][
+            "status"
+        ] is None
+        net.set_provider_online(provider, True)
+        net.close_lease(net.owner("k"), int(dseq))
+        again = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        assert again["leases"][0]["state"] == "closed"
+        r = await client.post("/v1/deposit-deployment", json={"data": {"dseq": dseq, "deposit": 2}})
+        assert r.status_code == 200
+        after = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        assert len(after["escrow_account"]["state"]["deposits"]) == 2

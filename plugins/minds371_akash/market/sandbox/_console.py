@@ -34,6 +34,11 @@ from minds371_akash.market.sandbox._manifests import (
     deliver_manifest,
 )
 from minds371_akash.market.sandbox._records import Deployment
+from minds371_akash.market.sandbox._render_cache import (
+    RenderCache,
+    bids_fingerprint,
+    deployment_fingerprint,
+)
 from minds371_akash.market.sandbox._views import bid_view, deployment_view, provider_view
 from minds371_akash.market.sandbox._world import WorldError
 
@@ -91,6 +96,7 @@ class _ConsoleApi:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.dseqs = _Dseqs()
+        self.cache = RenderCache()
 
     def _sdl(self, text: str) -> Any:
         try:
@@ -142,15 +148,20 @@ class _ConsoleApi:
         raw = request.path_params.get("dseq", request.query_params.get("dseq"))
         dseq = parse_dseq(raw, ["dseq"])
         dep = self.hub.world.deployments.get((owner, dseq))
-        bids = []
-        if dep is not None:
+
+        def render() -> dict[str, Any]:
+            if dep is None:
+                return {"data": []}
+            bids = []
             for group in dep.groups:
                 for order in group.orders:
                     for bid in order.bids:
                         provider = self.hub.world.providers.get(bid.provider)
                         if provider is not None and provider.audited:  # Console drops the rest
                             bids.append(bid_view(self.hub, dep, group, order, bid))
-        return JSONResponse({"data": bids})
+            return {"data": bids}
+
+        return self.cache.respond(("bids", owner, dseq), bids_fingerprint(self.hub, dep), render)
 
     async def _send_manifest(
         self, owner: str, dep: Deployment, providers: list[str], manifest: str
@@ -232,7 +243,13 @@ class _ConsoleApi:
     async def get_deployment(self, request: Request) -> Response:
         owner = authenticate(request)
         dep = _owned(self.hub, owner, parse_dseq(request.path_params["dseq"], ["dseq"]))
-        return JSONResponse({"data": deployment_view(self.hub, dep)})
+        if self.hub.faults.gateway_error_rate:
+            return JSONResponse({"data": deployment_view(self.hub, dep)})
+        return self.cache.respond(
+            ("deployment", owner, dep.dseq),
+            deployment_fingerprint(self.hub, dep),
+            lambda: {"data": deployment_view(self.hub, dep)},
+        )
 
     async def update_deployment(self, request: Request) -> Response:
         owner = authenticate(request)
