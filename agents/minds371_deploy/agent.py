@@ -32,6 +32,7 @@ from minds371.agent import TaskContext, current_task
 from minds371.errors import ConfigurationError, LeaseError, Minds371Error
 from minds371.logging import get_logger
 from minds371.tasks import AgentType, Task
+from minds371_deploy._faults import crash_point
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
 from minds371_deploy.redundancy import replicate_placements
@@ -267,7 +268,9 @@ class DeploymentAgent:
         assert run.outcome is not None
         outcome = run.outcome
         step = ctx.begin("finalize", DeploymentStatus.FINALIZING)
+        crash_point("deployment.before_finalize")
         receipt = await self._register(run, outcome)
+        crash_point("registry.published")
         script = write_monitor_script(
             self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
             dseq=outcome.dseq,

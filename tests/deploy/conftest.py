@@ -1,0 +1,129 @@
+"""A served sandbox marketplace on 127.0.0.1 and helpers to run the ``minds371`` command on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BLOCK_TIME = "0.05"
+
+
+@dataclass
+class Sandbox:
+    url: str
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.url}{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def deployments(self) -> list[dict[str, Any]]:
+        return list(self.admin("GET", "/sandbox/deployments")["deployments"])
+
+    def active_dseqs(self) -> set[int]:
+        return {int(d["dseq"]) for d in self.deployments() if d["state"] == "active"}
+
+    def all_dseqs(self) -> set[int]:
+        return {int(d["dseq"]) for d in self.deployments()}
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minds371.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--block-time",
+            BLOCK_TIME,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield Sandbox(url)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(sandbox: Sandbox, clean_environ: Path) -> Any:
+    """Run ``minds371 ARGS`` as a process against the served sandbox, with this test's home."""
+
+    def run(*args: str, timeout: float = 120, extra_env: dict[str, str] | None = None) -> Run:
+        env = {
+            **os.environ,
+            "MINDS371_HOME": str(clean_environ),
+            "MINDS371_SANDBOX_URL": sandbox.url,
+            **(extra_env or {}),
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "minds371.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    return run
+
+
+def write_request(folder: Path, request: dict[str, Any], name: str = "request.json") -> Path:
+    path = folder / name
+    path.write_text(json.dumps(request))
+    return path
+
+
+def web_request(name: str = "web", **overrides: Any) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "name": name,
+        "infra_spec": {
+            "services": [
+                {
+                    "name": "web",
+                    "image": "nginx:1.27",
+                    "ports": [{"port": 80}],
+                    "env": {"GREETING": "hi & <welcome>"},
+                }
+            ],
+            "max_price_uact": 100,
+        },
+    }
+    request.update(overrides)
+    return request

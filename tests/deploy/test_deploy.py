@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.deploy.conftest import Sandbox, web_request, write_request
+
+
+def test_deploy_prints_a_ready_endpoint_cost_report_and_registry_receipt(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    request = write_request(tmp_path, web_request("hello"))
+    run = cli("deploy", str(request), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    assert result["status"] == "completed"
+    assert int(result["dseq"]) in sandbox.active_dseqs()
+    assert result["endpoints"]
+    assert all(url.startswith("http://") for url in result["endpoints"])
+    (lease,) = result["leases"]
+    assert lease["provider"].startswith("akash1")
+    assert lease["price"]["denom"] == "uact"
+    cost = result["cost"]
+    assert cost["usd_per_month"] > 0
+    assert cost["reference_usd_per_month"] > cost["usd_per_month"]
+    assert 0 < cost["savings_pct"] < 100
+    assert result["registry"]["record_id"].startswith("0x")
+    assert result["registry"]["cid"].startswith("bafk")
+    assert Path(result["monitor_script"]).is_file()
+    assert "deployment.ready" in run.err  # progress went to stderr
+
+
+def test_status_logs_events_and_close_of_a_deployed_service(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    result = cli("deploy", str(write_request(tmp_path, web_request("ops"))), "--json").json()
+    dseq = result["dseq"]
+    status = cli("status", dseq, "--json")
+    assert status.code == 0, status.err
+    assert status.json()["state"] == "active"
+    logs = cli("logs", dseq, "--tail", "5")
+    assert logs.code == 0, logs.err
+    assert "listening" in logs.out + logs.err
+    script = subprocess.run(
+        ["bash", result["monitor_script"], "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "MINDS371_HOME": str(Path(result["monitor_script"]).parents[2]),
+            "MINDS371_SANDBOX_URL": sandbox.url,
+            "PATH": _path(),
+        },
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    assert dseq in script.stdout + script.stderr
+    closed = cli("close", dseq)
+    assert closed.code == 0, closed.err
+    assert int(dseq) not in sandbox.active_dseqs()
+
+
+def test_a_request_over_budget_spends_nothing(cli: Any, sandbox: Sandbox, tmp_path: Path) -> None:
+    before = sandbox.all_dseqs()
+    request = web_request("pricey", budget={"max_usd_per_month": 1})
+    run = cli("deploy", str(write_request(tmp_path, request)), "--json")
+    assert run.code == 2, run.err
+    assert run.json()["error"]["type"] == "BudgetExceeded"
+    assert sandbox.all_dseqs() == before
+
+
+def _path() -> str:
+    import os
+    import sys
+
+    return f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"

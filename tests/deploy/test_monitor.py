@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from minds371_akash.market import Lease
+from minds371_akash.monitor import write_monitor_script
+
+HOSTILE_PROVIDER = "akash1$(touch PWNED)`touch PWNED2`'\"\nrm -rf ~;"
+
+
+def lease(provider: str) -> Lease:
+    return Lease.model_validate(
+        {
+            "id": {"owner": "akash1owner", "dseq": 7, "gseq": 1, "oseq": 1, "provider": provider},
+            "state": "active",
+            "price": {"denom": "uact", "amount": Decimal("6.9")},
+        }
+    )
+
+
+def test_hostile_values_in_the_monitor_script_stay_inert(tmp_path: Path) -> None:
+    script = write_monitor_script(
+        tmp_path / "dep",
+        dseq=7,
+        network="sandbox$(touch PWNED3)",
+        name="web'; touch PWNED4; '",
+        leases=[lease(HOSTILE_PROVIDER)],
+    )
+    check = subprocess.run(["bash", "-n", str(script)], capture_output=True, check=False)
+    assert check.returncode == 0, check.stderr
+    listed = subprocess.run(
+        ["bash", str(script), "leases"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=30,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert HOSTILE_PROVIDER in listed.stdout  # printed verbatim, not run
+    assert not list(tmp_path.glob("PWNED*"))
+
+
+def test_the_script_runs_minds371_with_the_deployment(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-minds371"
+    fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    script = write_monitor_script(
+        tmp_path, dseq=42, network="console", name="web", leases=[lease("akash1p")]
+    )
+    done = subprocess.run(
+        ["bash", str(script), "logs", "--tail", "3"],
+        capture_output=True,
+        text=True,
+        env={"MINDS371": str(fake), "PATH": "/usr/bin:/bin"},
+        check=False,
+        timeout=30,
+    )
+    assert done.stdout.split() == ["logs", "42", "--network", "console", "--tail", "3"]

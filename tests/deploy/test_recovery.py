@@ -1,0 +1,62 @@
+"""Kill the deploying process at every point of the saga; reconcile must leave nothing behind."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from minds371_deploy.saga import CREATED, SagaState
+
+from minds371.state import SQLiteStateStore
+from minds371.tasks import TaskStatus
+from tests.deploy.conftest import Sandbox, web_request, write_request
+
+CRASH_POINTS = [
+    "deployment.before_create",
+    "deployment.after_create",
+    "deployment.created",
+    "lease.before",
+    "lease.after",
+    "lease.created",
+    "deployment.before_finalize",
+    "registry.published",
+]
+
+
+async def saga_of_every_task(home: Path) -> list[tuple[str, TaskStatus, list[Any]]]:
+    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
+        records = await store.list_tasks(limit=-1)
+        return [(r.task.id, r.status, await store.steps(r.task.id)) for r in records]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_kill_at_any_point_then_reconcile_leaves_one_tracked_deployment_per_task(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path, point: str
+) -> None:
+    before = sandbox.all_dseqs()
+    request = write_request(tmp_path, web_request("crash"))
+    killed = cli("deploy", str(request), "--json", extra_env={"MINDS371_CRASH_AT": point})
+    assert killed.code == -signal.SIGKILL, (point, killed.err)
+
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    report = reconciled.json()
+    assert len(report["resumed"]) == 1, report
+
+    tasks = anyio.run(saga_of_every_task, clean_environ)
+    assert len(tasks) == 1
+    (_task_id, status, steps) = tasks[0]
+    assert status is TaskStatus.COMPLETED
+    created = {int(step.data["dseq"]) for step in steps if step.name == CREATED}
+    new = sandbox.all_dseqs() - before
+    # One deployment for the task, on the network and in the state alike.
+    assert new == created
+    assert len(created) == 1
+    (dseq,) = created
+    assert SagaState.from_steps(steps).open_dseq == dseq
+    assert dseq in sandbox.active_dseqs()
+    assert report["resumed"][0]["dseq"] == str(dseq)
+    cli("close", str(dseq))
