@@ -14,9 +14,7 @@ from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from tests.sandbox.specs import sdl
 
 
-def response_schema(openapi: dict[str, Any] | None, path: str, method: str, status: int) -> Any:
-    if openapi is None:
-        return None
+def response_schema(openapi: dict[str, Any], path: str, method: str, status: int) -> Any:
     op = openapi["paths"][path][method]
     return op["responses"][str(status)]["content"]["application/json"]["schema"]
 
@@ -33,12 +31,9 @@ def _nullable(schema: Any) -> Any:
     return out
 
 
-def check_shape(
-    openapi: dict[str, Any] | None, path: str, method: str, response: httpx.Response
-) -> None:
+def check_shape(openapi: dict[str, Any], path: str, method: str, response: httpx.Response) -> None:
     schema = response_schema(openapi, path, method, response.status_code)
-    if schema is not None:
-        jsonschema.validate(response.json(), _nullable(schema))
+    jsonschema.validate(response.json(), _nullable(schema))
 
 
 async def create(client: httpx.AsyncClient, text: str | None = None) -> tuple[str, str]:
