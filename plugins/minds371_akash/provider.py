@@ -170,7 +170,11 @@ class AkashIntegrationProvider:
 
     async def emit(self, type: str, message: str, **data: Any) -> None:
         """Send one progress event to ``on_event`` (errors in the hook are logged, not raised)."""
-        _log.info(f"minds371.akash.{type}", **{k: v for k, v in data.items() if k != "bids"})
+        # Bid reasons and hashes are for the hook; the log line keeps the scalar facts.
+        _log.info(
+            f"minds371.akash.{type}",
+            **{k: v for k, v in data.items() if k not in ("bids", "version")},
+        )
         if self._on_event is None:
             return
         try:

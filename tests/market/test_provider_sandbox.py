@@ -245,3 +245,15 @@ async def test_fault_injection_never_duplicates():
         active = [d for d in deps if d["state"] == "active"]
         assert sorted(int(d["dseq"]) for d in active) == sorted(r.dseq for r in results)
         assert len(deps) == len(active)  # no stray deployment created and closed behind our back
+
+
+async def test_escrow_running_dry_is_diagnosed():
+    async with world() as (net, backend):
+        harbor = net.provider("harbor").address  # bids 0.6 of the order's max price
+        pricey = sdl("web").replace("amount: 1000", "amount: 80000")
+        akash = provider(backend, policy=BidPolicy(allow_providers=(harbor,), enough_bids=1))
+        result = await akash.deploy(pricey)  # 48000 uact/block drains 500000 in ~10 blocks
+        await net.wait_blocks(15)
+        health = await check_health(backend, result.dseq, [1])
+        assert health.problems[1].kind == "insufficient_funds"
+        assert (await akash.status(result.dseq)).state == "closed"
