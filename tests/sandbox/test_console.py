@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minds371_akash.market.sandbox import AUDITOR, SandboxNetwork
+import anyio
+from minds371_akash.market.sandbox import AUDITOR, SandboxNetwork, WorldConfig
 
 from tests.sandbox.helpers import check_shape, create, lease_cheapest, wait_for_bids, wait_ready
 from tests.sandbox.specs import sdl
@@ -296,3 +297,36 @@ async def test_repeated_reads_within_a_block_still_see_every_change() -> None:
         assert r.status_code == 200
         after = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
         assert len(after["escrow_account"]["state"]["deposits"]) == 2
+
+
+async def test_escrow_running_out_closes_the_deployment_as_console_shows_it() -> None:
+    config = WorldConfig(block_time=0.01, min_deposit=50, console_deposit=50)
+    async with SandboxNetwork(config=config) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        assert (await lease_cheapest(client, dseq, manifest)).status_code == 200
+        with anyio.fail_after(5):
+            while (await client.get(f"/v1/deployments/{dseq}")).json()["data"]["deployment"][
+                "state"
+            ] != "closed":
+                await anyio.sleep(0.01)
+        data = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        lease = data["leases"][0]
+        assert (lease["state"], lease["reason"]) == (
+            "insufficient_funds",
+            "lease_closed_reason_insufficient_funds",
+        )
+        escrow = data["escrow_account"]["state"]
+        assert escrow["state"] == "overdrawn"
+        assert escrow["funds"][0]["amount"] == "0.000000000000000000"
+        assert escrow["transferred"][0]["amount"] == "50.000000000000000000"
+
+
+async def test_latency_fault_delays_console_and_gateway() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        net.set_faults(latency=0.2)
+        for path in ("/v1/deployments", f"/gateway/{net.provider('falcon').address}/status"):
+            start = anyio.current_time()
+            assert (await client.get(path)).status_code == 200
+            assert anyio.current_time() - start >= 0.2
