@@ -458,3 +458,17 @@ def test_document_must_be_a_mapping() -> None:
     with pytest.raises(ValidationError) as info:
         parse_sdl("- a\n- b\n")
     assert info.value.issues[0].path == "/"
+
+
+def test_paths_keep_user_keys_and_drop_validator_markers() -> None:
+    doc = base()
+    doc["profiles"]["placement"]["akash"]["attributes"] = {"a[1]": [1]}
+    _res(doc)["storage"] = [
+        {"size": "1Gi"},
+        {"name": "d", "size": "1Gi", "attributes": {"persistent": 5, "class": "beta2"}},
+    ]
+    issues = _issues(doc)
+    assert set(issues) == {
+        "/profiles/placement/akash/attributes/a[1]",
+        "/profiles/compute/web/resources/storage/1/attributes/persistent",
+    }

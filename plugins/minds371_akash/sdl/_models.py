@@ -65,6 +65,13 @@ def _attribute_value(value: Any) -> Any:
     return value
 
 
+def _bool_or_text(value: Any) -> Any:
+    # Checked here, as one issue, rather than by a union that reports each member's failure.
+    if not isinstance(value, bool | str):
+        raise PydanticCustomError("bool_type", "must be true or false")
+    return value
+
+
 def _volumes(value: Any) -> Any:
     # The single-mapping form is one volume, always named "default" (the Go parser ignores a
     # name given there); the list form names volumes "default" when they carry no name.
@@ -196,7 +203,7 @@ class StorageAttributes(_Model):
     """
 
     class_: str | None = Field(default=None, alias="class")
-    persistent: bool | str = False
+    persistent: Annotated[bool | str, BeforeValidator(_bool_or_text)] = False
 
 
 class StorageVolume(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,11 @@ _TEMPLATES = {
     "too_short": "must have at least {min_length} item(s)",
     "too_long": "must have at most {max_length} item(s)",
     "string_pattern_mismatch": "does not match the pattern {pattern}",
+    "float_type": "must be a number{got}",
+    "float_parsing": "must be a number{got}",
+    "decimal_type": "must be a number{got}",
+    "decimal_parsing": "must be a number{got}",
+    "decimal_max_places": "must have at most {decimal_places} decimal places",
 }
 
 
@@ -59,7 +65,10 @@ def _message(error: Mapping[str, Any]) -> str:
     value = error.get("input")
     got = f", not {_describe(value)}"
     if kind in _TEMPLATES:
-        return _TEMPLATES[kind].format(got=got, **ctx)
+        try:
+            return _TEMPLATES[kind].format(got=got, **ctx)
+        except (KeyError, IndexError):
+            return str(error.get("msg", "invalid value"))
     if kind in ("string_type", "str_type"):
         hint = " (quote it)" if isinstance(value, int | float | bool) else ""
         return f"must be a string{got}{hint}"
@@ -73,9 +82,12 @@ def _message(error: Mapping[str, Any]) -> str:
     return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
+_MARKER = re.compile(r"function-(before|after|wrap|plain)\[")
+
+
 def _location(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    # Drop pydantic's internal markers (function-before, union members) from the path.
-    return tuple(part for part in loc if not (isinstance(part, str) and "[" in part))
+    # Drop pydantic's validator markers from the path; user keys (even with "[") stay.
+    return tuple(part for part in loc if not (isinstance(part, str) and _MARKER.match(part)))
 
 
 def schema_issues(exc: pydantic.ValidationError, *, prefix: str = "") -> list[FieldIssue]:

@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from minds371_akash.sdl._checks import LIMITS, is_hostname
 from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_gpu_ram, parse_size
@@ -39,6 +48,13 @@ _ATTRIBUTE_KEY = re.compile(r"[a-zA-Z][\w/.\-]{1,126}\Z")
 Name = Annotated[str, Field(pattern=_NAME, max_length=63)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Text = Annotated[str, Field(min_length=1)]
+
+
+def _scalar(value: Any) -> Any:
+    # One issue for a wrong type, rather than one per member of the union.
+    if isinstance(value, bool) or not isinstance(value, float | int | str):
+        raise PydanticCustomError("scalar_type", "must be a number of CPUs or a string like 500m")
+    return value
 
 
 def _no_surrogates(value: str) -> str:
@@ -194,7 +210,7 @@ class ServiceSpec(_Spec):
     command: tuple[str, ...] | None = None
     args: tuple[str, ...] | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    cpu: float | int | str = 0.5
+    cpu: Annotated[float | int | str, BeforeValidator(_scalar)] = 0.5
     memory: Text = "512Mi"
     storage: Text = "1Gi"
     volumes: tuple[VolumeSpec, ...] = ()
