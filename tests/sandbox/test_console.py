@@ -330,3 +330,13 @@ async def test_latency_fault_delays_console_and_gateway() -> None:
             start = anyio.current_time()
             assert (await client.get(path)).status_code == 200
             assert anyio.current_time() - start >= 0.2
+
+
+async def test_top_up_beyond_the_balance_is_a_400_insufficient_funds() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, _ = await create(client)
+        net.set_balance(net.owner("k"), 10)
+        r = await client.post("/v1/deposit-deployment", json={"data": {"dseq": dseq, "deposit": 1}})
+        assert r.status_code == 400
+        assert r.json()["message"] == "Failed to deposit: Insufficient funds"

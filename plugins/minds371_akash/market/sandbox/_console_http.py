@@ -106,11 +106,14 @@ def _validation_response(reject: ConsoleReject) -> JSONResponse:
 
 
 def world_error(exc: WorldError, prefix: str) -> ConsoleReject:
-    """Map a refused chain transaction onto Console's answer (``chain-error.service.ts``)."""
+    """Map a refused chain transaction onto Console's answer (``chain-error.service.ts``).
+
+    Chain refusals are 400 with Console's prefix ("Failed to create lease: ..."), "Insufficient
+    funds" included; a missing object is 404. (Console's own balance check before a create is a
+    402, made by the route.)
+    """
     if exc.kind == "not_found":
         return ConsoleReject(404, exc.message)
-    if exc.kind == "funds":
-        return ConsoleReject(402, "Not enough funds to cover the transaction fee")
     return ConsoleReject(400, f"{prefix}{exc.message}")
 
 
