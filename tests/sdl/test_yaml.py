@@ -141,3 +141,9 @@ def test_merge_of_a_scalar_is_refused() -> None:
 
 def test_unknown_alias_is_refused() -> None:
     assert "alias" in _refused("a: *nowhere\n")
+
+
+def test_aliases_in_key_position() -> None:
+    assert load_yaml("a: &k name\n*k : 1\n") == {"a": "name", "name": 1}
+    assert "keys" in _refused("a: &m {x: 1}\n*m : 1\n")
+    assert "duplicate" in _refused("a: &k a\n*k : 1\n")

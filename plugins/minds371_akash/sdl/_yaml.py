@@ -317,6 +317,15 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     raise _error(_path(stack, _child_name(top)), f"unknown alias *{event.anchor}")
                 value, size = target
                 total += size
+                if top is not None and top.is_map and top.key is None:
+                    # An alias in key position names a key; only a string can be one.
+                    if not isinstance(value, str):
+                        raise _error(_path(stack), "mapping keys must be plain strings")
+                    if value in top.value:
+                        raise _error(_path(stack, value), "duplicate key; each key may appear once")
+                    top.key = value
+                    top.size += 1
+                    continue
             elif kind is doc_start:
                 documents += 1
                 if documents > 1:
