@@ -106,3 +106,20 @@ def test_arbitrary_bytes_never_escape_validation(data: bytes) -> None:
         parse_sdl(data)
     except ValidationError:
         pass
+
+
+_YAML_TOKENS = [
+    "a", "b", ":", " ", "\n", "  ", "- ", "[", "]", "{", "}", ",", "&x ", "*x", "&y ", "*y",
+    "!!str ", "!!int ", "!!map ", "!!seq ", "!!null ", "! ", "<<", "? ", "'q'", '"d"', "1",
+    "0x1", "1.5", "~", "true", "#c", "---\n", "...\n", "|\n  t\n", ">\n  f\n", "%YAML 1.2\n",
+    "!t ", "!!binary ", "!!timestamp ", "null", "-", "?", "*",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_YAML_TOKENS), max_size=30).map("".join))
+def test_yaml_shaped_noise_never_escapes_validation(text: str) -> None:
+    try:
+        parse_sdl(text)
+    except ValidationError:
+        pass
