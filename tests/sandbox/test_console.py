@@ -340,3 +340,71 @@ async def test_top_up_beyond_the_balance_is_a_400_insufficient_funds() -> None:
         r = await client.post("/v1/deposit-deployment", json={"data": {"dseq": dseq, "deposit": 1}})
         assert r.status_code == 400
         assert r.json()["message"] == "Failed to deposit: Insufficient funds"
+
+
+TWO_PLACEMENTS = """
+version: "2.0"
+services:
+  web:
+    image: nginx:1.27
+    expose:
+      - port: 80
+        to:
+          - global: true
+  gpu:
+    image: ghcr.io/acme/infer:1.0
+    expose:
+      - port: 8080
+        as: 80
+        to:
+          - global: true
+profiles:
+  compute:
+    web:
+      resources: {cpu: {units: 0.5}, memory: {size: 512Mi}, storage: {size: 1Gi}}
+    gpu:
+      resources:
+        cpu: {units: 2}
+        memory: {size: 8Gi}
+        storage: {size: 20Gi}
+        gpu: {units: 1, attributes: {vendor: {nvidia: [{model: h100}]}}}
+  placement:
+    east:
+      pricing:
+        web: {denom: uact, amount: 100}
+    west:
+      pricing:
+        gpu: {denom: uact, amount: 5000}
+deployment:
+  web:
+    east: {profile: web, count: 2}
+  gpu:
+    west: {profile: gpu, count: 1}
+"""
+
+
+async def test_two_groups_leased_from_two_providers_in_one_request() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client, TWO_PLACEMENTS)
+        bids = await wait_for_bids(client, dseq, count=3)
+        by_group: dict[int, list[dict[str, Any]]] = {}
+        with anyio.fail_after(5):
+            while 2 not in by_group:
+                bids = (await client.get(f"/v1/bids/{dseq}")).json()["data"]
+                by_group = {}
+                for b in bids:
+                    by_group.setdefault(b["bid"]["id"]["gseq"], []).append(b["bid"])
+                await anyio.sleep(0.01)
+        # groups are sorted by placement name: east (web) is 1, west (gpu) is 2
+        assert {b["id"]["provider"] for b in by_group[2]} == {net.provider("summit").address}
+        east = min(by_group[1], key=lambda b: float(b["price"]["amount"]))["id"]
+        west = by_group[2][0]["id"]
+        leases = [{k: x[k] for k in ("dseq", "gseq", "oseq", "provider")} for x in (east, west)]
+        r = await client.post("/v1/leases", json={"manifest": manifest, "leases": leases})
+        assert r.status_code == 200, r.text
+        data = await wait_ready(client, dseq)
+        services = {lease["id"]["gseq"]: lease["status"]["services"] for lease in data["leases"]}
+        assert set(services[1]) == {"web"} and services[1]["web"]["total"] == 2
+        assert set(services[2]) == {"gpu"}
+        assert net.world.gpu_usage(net.provider("summit").address) == {"h100": 1}
