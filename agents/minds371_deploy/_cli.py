@@ -162,10 +162,13 @@ def _print_summary(output: dict[str, Any], console: Console) -> None:
             f"{price['amount']} {price['denom']}/block"
         )
     cost = output.get("cost", {})
-    console.print(
-        f"  cost      {cost.get('usd_per_month')} USD/month; reference cloud "
-        f"{cost.get('reference_usd_per_month')} USD/month; savings {cost.get('savings_pct')}%"
-    )
+    line = f"  cost      {cost.get('usd_per_month')} USD/month"
+    if cost.get("reference_usd_per_month") is not None:
+        line += (
+            f"; the same on a reference cloud: {cost['reference_usd_per_month']} USD/month "
+            f"(saves {cost.get('savings_pct')}%)"
+        )
+    console.print(line)
     registry = output.get("registry", {})
     console.print(f"  registry  {registry.get('record_id')} (metadata {registry.get('cid')})")
     console.print(f"  monitor   {output.get('monitor_script')}")

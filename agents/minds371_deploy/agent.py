@@ -21,6 +21,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -369,7 +370,7 @@ def _result(
         "dseq": deployment["dseq"],
         "owner": outcome.owner,
         "version": outcome.version,
-        "leases": deployment["leases"],
+        "leases": [_plain_price(lease) for lease in deployment["leases"]],
         "endpoints": _urls(outcome),
         "services": deployment["endpoints"],
         "cost": cost,
@@ -382,6 +383,13 @@ def _result(
         },
         "monitor_script": script,
     }
+
+
+def _plain_price(lease: dict[str, Any]) -> dict[str, Any]:
+    """A lease with its price amount written without trailing zeros (``6.9``, not 18 decimals)."""
+    amount = Decimal(lease["price"]["amount"]).normalize()
+    text = format(amount, "f")
+    return {**lease, "price": {**lease["price"], "amount": text}}
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

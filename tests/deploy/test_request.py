@@ -88,3 +88,10 @@ def test_a_request_file_may_be_yaml_or_json(tmp_path: Path) -> None:
     as_yaml = tmp_path / "r.yaml"
     as_yaml.write_text(json.dumps(data))  # JSON is YAML
     assert load_request(as_json) == load_request(as_yaml)
+
+
+@pytest.mark.parametrize("example", ["web", "multi-service", "gpu-inference"])
+def test_the_example_requests_are_valid(example: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    request = load_request(root / "examples" / example / "request.yaml")
+    parse_sdl(request.base_sdl())
