@@ -8,6 +8,7 @@ import pytest
 from minds371_akash.sdl import parse_sdl
 from minds371_deploy.request import load_request, parse_request
 
+from minds371.cli import main
 from minds371.errors import ValidationError
 from tests.deploy.conftest import Sandbox, web_request, write_request
 
@@ -61,25 +62,36 @@ def test_env_values_survive_exactly_into_the_sdl() -> None:
     ids=["empty", "broken", "alias", "list", "oversized"],
 )
 def test_bad_request_files_exit_2_and_spend_nothing(
-    cli: Any, sandbox: Sandbox, tmp_path: Path, content: str
+    served: Sandbox, tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    before = sandbox.all_dseqs()
+    before = served.all_dseqs()
     path = tmp_path / "request.yaml"
     path.write_text(content)
-    run = cli("deploy", str(path))
-    assert run.code == 2
-    assert "invalid deployment request" in run.err
-    assert sandbox.all_dseqs() == before
+    assert main(["deploy", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "invalid deployment request" in err
+    assert "Traceback" not in err
+    assert served.all_dseqs() == before
 
 
 @pytest.mark.parametrize(("label", "request_data"), HOSTILE[:8], ids=[h[0] for h in HOSTILE[:8]])
 def test_hostile_request_files_exit_2_without_a_spend(
-    cli: Any, sandbox: Sandbox, tmp_path: Path, label: str, request_data: Any
+    served: Sandbox,
+    tmp_path: Path,
+    label: str,
+    request_data: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    before = sandbox.all_dseqs()
-    run = cli("deploy", str(write_request(tmp_path, request_data)))
-    assert run.code == 2, (label, run.err)
-    assert sandbox.all_dseqs() == before
+    before = served.all_dseqs()
+    assert main(["deploy", str(write_request(tmp_path, request_data))]) == 2, label
+    assert "Traceback" not in capsys.readouterr().err
+    assert served.all_dseqs() == before
+
+
+def test_one_hostile_request_through_a_real_process(cli: Any, tmp_path: Path) -> None:
+    run = cli("deploy", str(write_request(tmp_path, HOSTILE[0][1])))
+    assert run.code == 2
+    assert "/name" in run.err
 
 
 def test_a_request_file_may_be_yaml_or_json(tmp_path: Path) -> None:
@@ -95,3 +107,10 @@ def test_the_example_requests_are_valid(example: str) -> None:
     root = Path(__file__).resolve().parents[2]
     request = load_request(root / "examples" / example / "request.yaml")
     parse_sdl(request.base_sdl())
+
+
+@pytest.fixture
+def served(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """The served sandbox, for in-process calls of the command line."""
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    return sandbox
