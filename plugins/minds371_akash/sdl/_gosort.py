@@ -50,15 +50,20 @@ class _Data:
 def go_sort(items: list[T], less: Less[T]) -> None:
     """Sort ``items`` in place exactly as Go's ``sort.Sort`` would."""
     n = len(items)
-    if n <= 1:
+    if n <= _MAX_INSERTION:
+        # Go sorts short inputs by insertion alone; skip the index-based wrapper.
+        _insertion_list(items, less)
         return
     _pdqsort(_Data(items, less), 0, n, n.bit_length())
 
 
 def go_stable(items: list[T], less: Less[T]) -> None:
     """Sort ``items`` in place exactly as Go's ``sort.Stable``/``sort.SliceStable`` would."""
-    data = _Data(items, less)
     n = len(items)
+    if n <= _STABLE_BLOCK:
+        _insertion_list(items, less)
+        return
+    data = _Data(items, less)
     block = _STABLE_BLOCK
     start, end = 0, block
     while end <= n:
@@ -74,6 +79,14 @@ def go_stable(items: list[T], less: Less[T]) -> None:
         if middle < n:
             _sym_merge(data, start, middle, n)
         block *= 2
+
+
+def _insertion_list(items: list[T], less: Less[T]) -> None:
+    for i in range(1, len(items)):
+        j = i
+        while j > 0 and less(items[j], items[j - 1]):
+            items[j], items[j - 1] = items[j - 1], items[j]
+            j -= 1
 
 
 def _insertion(data: _Data, a: int, b: int) -> None:
