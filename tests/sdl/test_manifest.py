@@ -6,9 +6,11 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
 import yaml
-from minds371_akash.sdl import build_manifest, canonical_json, manifest_version, parse_sdl
+from minds371_akash.sdl import Sdl, build_manifest, canonical_json, manifest_version, parse_sdl
 
+from minds371.errors import ValidationError
 from tests.sdl._sdl import base, dump
 
 Doc = dict[str, Any]
@@ -284,3 +286,13 @@ def test_empty_lists_stay_lists() -> None:
     assert service["command"] == []
     assert service["args"] is None
     assert service["expose"][0]["hosts"] == []
+
+
+def test_an_sdl_built_without_parse_sdl_is_validated_first() -> None:
+    doc = base()
+    doc["deployment"]["ghost"] = {"akash": {"profile": "web", "count": 1}}
+    with pytest.raises(ValidationError) as info:
+        build_manifest(Sdl.model_validate(doc))
+    assert [i.path for i in info.value.issues] == ["/deployment/ghost"]
+    good = Sdl.model_validate(base())
+    assert build_manifest(good).version == build_manifest(parse_sdl(dump(base()))).version

@@ -21,6 +21,7 @@ from typing import Any
 from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
 from minds371_akash.sdl._gosort import go_sort
 from minds371_akash.sdl._models import Expose, Sdl, Service
+from minds371_akash.sdl._parse import ensure_valid
 from minds371_akash.sdl._resources import attribute, resources_of
 from minds371_akash.sdl._units import (
     format_dec,
@@ -233,11 +234,16 @@ def build_manifest(sdl: Sdl) -> Manifest:
     """Build the manifest, its canonical JSON and version hash, and the group specs.
 
     Args:
-        sdl: A document returned by ``parse_sdl`` (already validated).
+        sdl: A document returned by ``parse_sdl``. An ``Sdl`` built another way (for example
+            with ``Sdl.model_validate``) is checked against every rule first.
 
     Returns:
         The :class:`Manifest`.
+
+    Raises:
+        ValidationError: ``sdl`` was not validated and breaks a rule.
     """
+    ensure_valid(sdl)
     seqs = _sequence_numbers(sdl)
     groups: dict[str, _Group] = {}
     merge = sdl.version == "2.1"

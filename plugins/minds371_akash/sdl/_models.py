@@ -322,6 +322,7 @@ class Sdl(_Model):
     include: Seq[str] | None = None
 
     _warnings: tuple[FieldIssue, ...] = PrivateAttr(default=())
+    _validated: bool = PrivateAttr(default=False)
 
     @property
     def warnings(self) -> tuple[FieldIssue, ...]:

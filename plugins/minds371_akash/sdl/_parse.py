@@ -13,7 +13,7 @@ from minds371_akash.sdl._models import Sdl
 from minds371_akash.sdl._validate import validate_sdl
 from minds371_akash.sdl._yaml import YamlFloat, YamlInt, load_yaml
 
-__all__ = ["parse_sdl", "schema_issues"]
+__all__ = ["ensure_valid", "parse_sdl", "schema_issues"]
 
 _SUBJECT = "SDL"
 
@@ -132,8 +132,20 @@ def parse_sdl(text: str | bytes) -> Sdl:
         sdl = Sdl.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(schema_issues(exc), subject=_SUBJECT) from None
+    return ensure_valid(sdl)
+
+
+def ensure_valid(sdl: Sdl) -> Sdl:
+    """Run the semantic rules on ``sdl`` unless ``parse_sdl`` already did; record warnings.
+
+    Raises:
+        ValidationError: With every issue found.
+    """
+    if sdl._validated:
+        return sdl
     errors, warnings = validate_sdl(sdl)
     if errors:
         raise ValidationError(errors, subject=_SUBJECT)
     sdl._warnings = tuple(warnings)
+    sdl._validated = True
     return sdl
