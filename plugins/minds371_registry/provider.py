@@ -11,6 +11,7 @@ replay, no fork), not be expired, and its metadata must hash to its CID. ``endpo
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -47,7 +48,7 @@ from minds371_registry.records import (
 __all__ = ["BlockchainRegistryProvider", "check_name"]
 
 _log = get_logger("minds371.registry")
-_APPEND_ATTEMPTS = 3
+_APPEND_ATTEMPTS = 6
 _NAME = pydantic.TypeAdapter(ServiceName)
 
 
@@ -258,6 +259,8 @@ class BlockchainRegistryProvider:
                 if same or attempt == _APPEND_ATTEMPTS - 1:
                     raise
                 _log.info("minds371.registry.append_raced", name=facts.name, attempt=attempt + 1)
+                # A random pause breaks the lockstep of writers that keep colliding.
+                await anyio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- reading ---------------------------------------------------------------------------------
