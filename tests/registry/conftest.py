@@ -73,8 +73,17 @@ async def registry(
 # -- real HTTP endpoints --------------------------------------------------------------------------
 
 
+_SERVERS: dict[str, ThreadingHTTPServer] = {}
+
+
+def hits(url: str) -> int:
+    """How many requests the test server behind ``url`` has answered."""
+    return int(_SERVERS[url].hits)  # type: ignore[attr-defined]
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        self.server.hits += 1  # type: ignore[attr-defined]
         status: int = self.server.status  # type: ignore[attr-defined]
         body = b"ok" if status < 400 else b"unhealthy"
         self.send_response(status)
@@ -94,15 +103,19 @@ def http_endpoint() -> Iterator[Callable[[int], str]]:
     def start(status: int = 200) -> str:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.status = status  # type: ignore[attr-defined]
+        server.hits = 0  # type: ignore[attr-defined]
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/health"
+        url = f"http://127.0.0.1:{server.server_address[1]}/health"
+        _SERVERS[url] = server
+        return url
 
     yield start
     for server in servers:
         server.shutdown()
         server.server_close()
+    _SERVERS.clear()
 
 
 @pytest.fixture

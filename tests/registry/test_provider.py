@@ -29,7 +29,7 @@ from minds371.errors import (
     ValidationError,
 )
 
-from .conftest import make_facts
+from .conftest import hits, make_facts
 
 FORGED = "http://10.6.6.6:80/"
 
@@ -135,7 +135,15 @@ def _rewrite_row(path: Path, position: int, body: str, digest: str) -> None:
             prev = link
 
 
-async def _assert_refused(registry: BlockchainRegistryProvider, error: type[Exception]) -> None:
+@pytest.fixture
+def forged(http_endpoint: Callable[..., str]) -> str:
+    """The attacker's endpoint: a live, healthy server, so that any probe of it would show."""
+    return http_endpoint(200)
+
+
+async def _assert_refused(
+    registry: BlockchainRegistryProvider, error: type[Exception], forged: str
+) -> None:
     with pytest.raises(error):
         await registry.resolve("web")
     with pytest.raises(error):
@@ -144,59 +152,64 @@ async def _assert_refused(registry: BlockchainRegistryProvider, error: type[Exce
         await registry.connect("web")
     report = await registry.verify(check_content=True)
     assert not report.ok and report.error == error.__name__
+    assert hits(forged) == 0  # discovery never even probed the forged endpoint
 
 
 async def test_record_edited_in_the_sqlite_file(
-    registry: BlockchainRegistryProvider, http_endpoint
+    registry: BlockchainRegistryProvider, http_endpoint, forged: str
 ):
-    await _two_records(registry, http_endpoint(200))
+    genuine = http_endpoint(200)
+    await _two_records(registry, genuine)
     path = registry.ledger.path  # type: ignore[attr-defined]
     with sqlite3.connect(path, isolation_level=None) as db:
         (body,) = db.execute("SELECT record FROM entries WHERE position = 2").fetchone()
+        assert genuine in body
         db.execute(
-            "UPDATE entries SET record = ? WHERE position = 2",
-            (body.replace("http://127.0.0.1", FORGED[:-1] + "#"),),
+            "UPDATE entries SET record = ? WHERE position = 2", (body.replace(genuine, forged),)
         )
-    await _assert_refused(registry, LedgerError)
+    await _assert_refused(registry, LedgerError, forged)
     report = await registry.verify()
     assert report.position == 2
 
 
 async def test_record_edited_with_the_hash_chain_recomputed(
-    registry: BlockchainRegistryProvider, http_endpoint
+    registry: BlockchainRegistryProvider, http_endpoint, forged: str
 ):
     await _two_records(registry, http_endpoint(200))
     latest = await registry.ledger.latest("web")
     assert latest is not None
-    forged = latest.record.model_copy(update={"endpoints": (FORGED,)})
-    digest = "0x" + record_digest(forged, registry.ledger.domain).hex()
-    _rewrite_row(registry.ledger.path, 2, forged.canonical_json(), digest)  # type: ignore[attr-defined]
-    await _assert_refused(registry, SignatureError)
+    edited = latest.record.model_copy(update={"endpoints": (forged,)})
+    digest = "0x" + record_digest(edited, registry.ledger.domain).hex()
+    _rewrite_row(registry.ledger.path, 2, edited.canonical_json(), digest)  # type: ignore[attr-defined]
+    await _assert_refused(registry, SignatureError, forged)
 
 
 async def test_record_signed_by_an_untrusted_key(
-    registry: BlockchainRegistryProvider, http_endpoint
+    registry: BlockchainRegistryProvider, http_endpoint, forged: str
 ):
     await _two_records(registry, http_endpoint(200))
     latest = await registry.ledger.latest("web")
     assert latest is not None
     intruder = RecordSigner.generate()
-    forged = intruder.sign_record(
-        make_facts(endpoints=(FORGED,)),
+    planted = intruder.sign_record(
+        make_facts(endpoints=(forged,)),
         sequence=2,
         prev_hash=latest.record.prev_hash,
         metadata_cid=latest.record.metadata_cid,
         domain=registry.ledger.domain,
     )
-    digest = "0x" + record_digest(forged, registry.ledger.domain).hex()
-    _rewrite_row(registry.ledger.path, 2, forged.canonical_json(), digest)  # type: ignore[attr-defined]
-    await _assert_refused(registry, SignatureError)
+    digest = "0x" + record_digest(planted, registry.ledger.domain).hex()
+    _rewrite_row(registry.ledger.path, 2, planted.canonical_json(), digest)  # type: ignore[attr-defined]
+    await _assert_refused(registry, SignatureError, forged)
     with pytest.raises(SignatureError, match="not a trusted signer"):
         await registry.resolve("web")
 
 
-async def test_replayed_older_record(registry: BlockchainRegistryProvider, http_endpoint):
-    await registry.register(make_facts(endpoints=(FORGED,)), {"v": 1})  # old, since moved
+async def test_replayed_older_record(
+    registry: BlockchainRegistryProvider, http_endpoint, forged: str
+):
+    # The service once ran at `forged`, an address since handed to someone else.
+    await registry.register(make_facts(endpoints=(forged,)), {"v": 1})
     await registry.register(make_facts(endpoints=(http_endpoint(200),), dseq=2), {"v": 2})
     await registry.register(make_facts(endpoints=(http_endpoint(200),), dseq=3), {"v": 3})
     old = (await registry.ledger.history("web"))[0]
@@ -205,18 +218,20 @@ async def test_replayed_older_record(registry: BlockchainRegistryProvider, http_
         await registry.ledger.append(old.record)
     # Written into the file over the latest entry, chain re-computed: refused on read.
     _rewrite_row(registry.ledger.path, 3, old.record.canonical_json(), old.record_hash)  # type: ignore[attr-defined]
-    await _assert_refused(registry, SignatureError)
+    await _assert_refused(registry, SignatureError, forged)
     with pytest.raises(SignatureError, match="out of order"):
         await registry.resolve("web")
 
 
-async def test_metadata_swapped_under_its_cid(registry: BlockchainRegistryProvider, http_endpoint):
+async def test_metadata_swapped_under_its_cid(
+    registry: BlockchainRegistryProvider, http_endpoint, forged: str
+):
     receipt = await registry.register(
         make_facts(endpoints=(http_endpoint(200),)), {"endpoint": "good"}
     )
     store = registry.content
     assert isinstance(store, LocalContentStore)
-    store.path_of(receipt.cid).write_bytes(b'{"endpoint":"' + FORGED.encode() + b'"}')
+    store.path_of(receipt.cid).write_bytes(b'{"endpoint":"' + forged.encode() + b'"}')
     with pytest.raises(ContentMismatch):
         await registry.resolve("web")
     with pytest.raises(ContentMismatch):
@@ -224,6 +239,7 @@ async def test_metadata_swapped_under_its_cid(registry: BlockchainRegistryProvid
     report = await registry.verify(check_content=True)
     assert not report.ok and report.error == "ContentMismatch" and report.position == 1
     assert (await registry.verify()).ok  # the ledger itself is intact
+    assert hits(forged) == 0
 
 
 async def test_all_endpoints_down(
