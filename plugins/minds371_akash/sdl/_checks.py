@@ -51,6 +51,8 @@ class Checker:
         self.sdl = sdl
         self.errors: list[FieldIssue] = []
         self.warnings: list[FieldIssue] = []
+        # compute profile -> per-replica [CPU millis, memory, storage, GPUs], as parsed
+        self.amounts: dict[str, list[int]] = {}
 
     def error(self, path: str, message: str) -> None:
         """Record a problem that makes the SDL invalid."""

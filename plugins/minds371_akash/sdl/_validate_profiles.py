@@ -10,7 +10,6 @@ from minds371_akash.sdl._checks import (
     Checker,
     fmt_bytes,
     persistent_flag,
-    safe_gpu_units,
 )
 from minds371_akash.sdl._models import ComputeResources
 from minds371_akash.sdl._units import (
@@ -32,11 +31,14 @@ _STORAGE_CLASSES = ("default", "beta1", "beta2", "beta3", "ram")
 def check_compute(check: Checker, name: str, res: ComputeResources) -> None:
     """Check one compute profile: units, chain limits, storage and GPU rules."""
     base = f"/profiles/compute/{name}/resources"
+    # Per-replica CPU millis, memory, storage and GPUs, kept for the group totals.
+    amounts = check.amounts[name] = [0, 0, 0, 0]
     try:
         millis = parse_cpu_millis(res.cpu.units)
     except UnitError as exc:
         check.error(f"{base}/cpu/units", str(exc))
     else:
+        amounts[0] = millis
         if not LIMITS.cpu_min <= millis <= LIMITS.cpu_max:
             check.error(
                 f"{base}/cpu/units",
@@ -48,17 +50,18 @@ def check_compute(check: Checker, name: str, res: ComputeResources) -> None:
             check.error(f"{base}/cpu/attributes/{key}", "unsupported CPU attribute; use arch")
         elif not isinstance(value, str) or not value:
             check.error(f"{base}/cpu/attributes/{key}", "must be a non-empty string")
-    _memory(check, base, res)
-    _storage(check, base, res)
-    _gpu(check, base, res)
+    _memory(check, base, res, amounts)
+    _storage(check, base, res, amounts)
+    _gpu(check, base, res, amounts)
 
 
-def _memory(check: Checker, base: str, res: ComputeResources) -> None:
+def _memory(check: Checker, base: str, res: ComputeResources, amounts: list[int]) -> None:
     try:
         size = parse_size(res.memory.size, what="memory size")
     except UnitError as exc:
         check.error(f"{base}/memory/size", str(exc))
         return
+    amounts[1] = size
     if not LIMITS.memory_min <= size <= LIMITS.memory_max:
         check.error(
             f"{base}/memory/size",
@@ -67,7 +70,7 @@ def _memory(check: Checker, base: str, res: ComputeResources) -> None:
         )
 
 
-def _storage(check: Checker, base: str, res: ComputeResources) -> None:
+def _storage(check: Checker, base: str, res: ComputeResources, amounts: list[int]) -> None:
     names: set[str] = set()
     for index, volume in enumerate(res.storage):
         path = f"{base}/storage/{index}"
@@ -80,6 +83,7 @@ def _storage(check: Checker, base: str, res: ComputeResources) -> None:
         except UnitError as exc:
             check.error(f"{path}/size", str(exc))
         else:
+            amounts[2] += size
             if not LIMITS.storage_min <= size <= LIMITS.storage_max:
                 check.error(
                     f"{path}/size",
@@ -113,7 +117,7 @@ def _storage(check: Checker, base: str, res: ComputeResources) -> None:
             )
 
 
-def _gpu(check: Checker, base: str, res: ComputeResources) -> None:
+def _gpu(check: Checker, base: str, res: ComputeResources, amounts: list[int]) -> None:
     gpu = res.gpu
     if gpu is None:
         return
@@ -122,6 +126,7 @@ def _gpu(check: Checker, base: str, res: ComputeResources) -> None:
     except UnitError as exc:
         check.error(f"{base}/gpu/units", str(exc))
         return
+    amounts[3] = units
     if units > LIMITS.gpu_max:
         check.error(f"{base}/gpu/units", f"at most {LIMITS.gpu_max} GPUs per unit")
     if units > 0 and gpu.attributes is None:
@@ -197,7 +202,6 @@ def check_group_limits(check: Checker, units_by_group: dict[str, dict[str, list[
     """The chain's limits on groups: their number, units, replicas and total resources."""
     if len(units_by_group) > LIMITS.groups_max:
         check.error("/deployment", f"at most {LIMITS.groups_max} placement groups")
-    compute = check.sdl.profiles.compute
     for placement, units in units_by_group.items():
         path = f"/profiles/placement/{placement}"
         if len(units) > LIMITS.units_per_group_max:
@@ -213,10 +217,8 @@ def check_group_limits(check: Checker, units_by_group: dict[str, dict[str, list[
                     f"services using profile {profile_name!r} here total {replicas} replicas; "
                     f"the chain allows {LIMITS.count_max} per resource unit",
                 )
-            profile = compute.get(profile_name)
-            if profile is not None:
-                for index, amount in enumerate(_amounts(profile.resources)):
-                    totals[index] += amount * replicas
+            for index, amount in enumerate(check.amounts.get(profile_name, ())):
+                totals[index] += amount * replicas
         maxima = (
             LIMITS.cpu_max * LIMITS.count_max,
             LIMITS.memory_max * LIMITS.count_max,
@@ -227,24 +229,3 @@ def check_group_limits(check: Checker, units_by_group: dict[str, dict[str, list[
         for name, total, maximum in zip(names, totals, maxima, strict=True):
             if total > maximum:
                 check.error(path, f"the group's total {name} exceeds the chain's limit")
-
-
-def _amounts(resources: ComputeResources) -> tuple[int, int, int, int]:
-    """Per-replica CPU millis, memory, storage and GPUs; 0 where a value does not parse."""
-    values = []
-    for parse, value in (
-        (parse_cpu_millis, resources.cpu.units),
-        (parse_size, resources.memory.size),
-    ):
-        try:
-            values.append(parse(value))
-        except UnitError:
-            values.append(0)
-    storage = 0
-    for volume in resources.storage:
-        try:
-            storage += parse_size(volume.size)
-        except UnitError:
-            pass
-    gpus = safe_gpu_units(resources.gpu.units) if resources.gpu else 0
-    return values[0], values[1], storage, gpus
