@@ -1,13 +1,16 @@
-"""The shared core the sandbox's HTTP layers work on: the world, its block signal, and faults.
+"""The shared core the sandbox's HTTP layers work on: the world, its block clock, and faults.
 
-Route modules receive a :class:`Hub`; the clock (:mod:`._network`) calls :meth:`Hub.produce_block`.
-Waiting for the next block is a cheap event swap, so hundreds of followers (log streams, Console
-waiting for a provider to see a lease) cost nothing between blocks.
+The clock is lazy: no task ticks. Whenever the world is looked at (every request, every waiter
+that wakes up) :meth:`Hub.catch_up` produces the blocks that wall time says are due, so heights
+follow the block time exactly, and the sandbox needs no background task (it can be entered and
+left from different tasks, as test fixtures do). Waiting for a block sleeps until its due time;
+manual blocks (:meth:`Hub.produce_block`) wake waiters at once and keep the clock's pace.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +68,29 @@ class Hub:
         self._block = anyio.Event()
         self._on_block = on_block
         self.jwt_cache: dict[str, dict[str, Any]] = {}
+        self.running = False
+        self._anchor_time = time.monotonic()
+        self._anchor_height = world.height
+
+    def start_clock(self) -> None:
+        """Start the block clock from the current height, now."""
+        self._anchor_time = time.monotonic()
+        self._anchor_height = self.world.height
+        self.running = True
+
+    def stop_clock(self) -> None:
+        """Produce the blocks due until now, then stop the clock."""
+        self.catch_up()
+        self.running = False
+
+    def catch_up(self) -> int:
+        """Produce every block due by now (none on a manual or stopped clock); the height."""
+        block_time = self.world.config.block_time
+        if self.running and block_time is not None:
+            due = self._anchor_height + int((time.monotonic() - self._anchor_time) / block_time)
+            if due > self.world.height:
+                self._produce(due - self.world.height)
+        return self.world.height
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the active faults (and reseed the dice)."""
@@ -80,7 +106,12 @@ class Hub:
         return self._rng.random() < 0.5
 
     def produce_block(self, blocks: int = 1) -> int:
-        """Advance the world and wake everything waiting for a block."""
+        """Produce blocks now, ahead of the clock (which keeps its pace); the new height."""
+        self.catch_up()
+        self._anchor_height += blocks
+        return self._produce(blocks)
+
+    def _produce(self, blocks: int) -> int:
         height = self.world.advance(blocks)
         event, self._block = self._block, anyio.Event()
         event.set()
@@ -89,8 +120,16 @@ class Hub:
         return height
 
     async def next_block(self) -> int:
-        """Wait until the next block is produced; returns its height."""
-        await self._block.wait()
+        """Wait until the next block is produced; returns the height then."""
+        start = self.catch_up()
+        block_time = self.world.config.block_time
+        while self.catch_up() <= start:
+            if not self.running or block_time is None:
+                await self._block.wait()  # only a manual block can come
+                continue
+            due = self._anchor_time + (start + 1 - self._anchor_height) * block_time
+            with anyio.move_on_after(max(0.0, due - time.monotonic())):
+                await self._block.wait()  # a manual block may come first
         return self.world.height
 
     async def wait_until(self, height: int) -> None:

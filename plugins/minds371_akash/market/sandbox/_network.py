@@ -1,26 +1,28 @@
 """``SandboxNetwork``: the sandbox marketplace in this process, with its block clock.
 
-Use it as an async context manager: entering starts the clock in the current event loop (unless
-the clock is manual) and loads ``state_file``; leaving stops the clock and saves the world. Reach
-it through :meth:`SandboxNetwork.client`, an ``httpx.AsyncClient`` over ``httpx.ASGITransport``
-whose base URL serves the Console API, the provider gateways and the admin routes.
+Use it as an async context manager: entering loads ``state_file`` and starts the (lazy) block
+clock, unless it is manual; leaving stops the clock and saves the world. It runs no background
+task, so it may be entered and left in different tasks. Reach it through
+:meth:`SandboxNetwork.client`, an ``httpx.AsyncClient`` over an ASGI transport whose base URL
+serves the Console API, the provider gateways and the admin routes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import anyio
 import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minds371.errors import ConfigurationError
 from minds371.logging import get_logger
@@ -71,11 +73,13 @@ class SandboxNetwork:
         if block_time is not None:
             config = config.model_copy(update={"block_time": block_time})
         self.world = World(providers or default_providers(), config)
-        self.hub = Hub(self.world, faults)
+        self.hub = Hub(self.world, faults, on_block=self._after_block)
+        self._last_save = time.monotonic()
         self.state_file = state_file
         self.base_url = base_url
-        self.app = IngressMiddleware(Starlette(routes=self.routes()), self.hub)
-        self._task_group: anyio.abc.TaskGroup | None = None
+        self.app = _ClockMiddleware(
+            IngressMiddleware(Starlette(routes=self.routes()), self.hub), self.hub
+        )
         self._clients: list[httpx.AsyncClient] = []
 
     def routes(self) -> list[BaseRoute]:
@@ -91,10 +95,7 @@ class SandboxNetwork:
 
     async def __aenter__(self) -> SandboxNetwork:
         self.load()
-        self._task_group = anyio.create_task_group()
-        await self._task_group.__aenter__()
-        if self.world.config.block_time is not None:
-            self._task_group.start_soon(self._clock, self.world.config.block_time)
+        self.hub.start_clock()
         log.info(
             "minds371.sandbox.started",
             height=self.world.height,
@@ -115,24 +116,15 @@ class SandboxNetwork:
         for client in self._clients:
             await client.aclose()
         self._clients.clear()
-        group, self._task_group = self._task_group, None
-        if group is not None:
-            group.cancel_scope.cancel()
-            await group.__aexit__(None, None, None)
+        self.hub.stop_clock()
         self.save()
 
-    async def _clock(self, interval: float) -> None:
-        # Deadline-based: blocks keep their pace however long a block takes to produce.
-        next_at = anyio.current_time() + interval
-        last_save = anyio.current_time()
-        while True:
-            await anyio.sleep_until(next_at)
-            self.hub.produce_block()
-            now = anyio.current_time()
-            next_at = max(next_at + interval, now)
-            if self.state_file is not None and now - last_save >= _SAVE_EVERY:
-                self.save()
-                last_save = now
+    def _after_block(self) -> None:
+        # Persist about once a second while blocks are produced (and always on close).
+        now = time.monotonic()
+        if self.state_file is not None and now - self._last_save >= _SAVE_EVERY:
+            self.save()
+            self._last_save = now
 
     # ---- persistence ----------------------------------------------------------------------
 
@@ -199,8 +191,8 @@ class SandboxNetwork:
 
     @property
     def height(self) -> int:
-        """The current block height."""
-        return self.world.height
+        """The current block height (blocks due by now included)."""
+        return self.hub.catch_up()
 
     def provider(self, name_or_address: str) -> ProviderSpec:
         """A provider by name or address.
@@ -244,4 +236,18 @@ class SandboxNetwork:
 
     def snapshot(self) -> dict[str, Any]:
         """The whole world (every deployment, closed ones too), as ``GET /sandbox/deployments``."""
+        self.hub.catch_up()
         return world_snapshot(self.hub)
+
+
+class _ClockMiddleware:
+    """Bring the world up to date (the lazy clock) before any request looks at it."""
+
+    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            self.hub.catch_up()
+        await self.app(scope, receive, send)
