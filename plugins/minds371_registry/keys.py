@@ -124,7 +124,7 @@ class RecordSigner:
             manifest_hash=facts.manifest_hash,
             metadata_cid=metadata_cid,
             issued_at=issued,
-            expires_at=issued + facts.ttl_seconds if facts.ttl_seconds else 0,
+            expires_at=facts.expiry(issued),
             signer=self._address,
             signature=_PLACEHOLDER_SIGNATURE,
         )

@@ -203,6 +203,11 @@ class BlockchainRegistryProvider:
                 ],
                 subject="metadata",
             )
+        if checked.expires_at is not None and checked.expires_at <= self._clock():
+            raise ValidationError(
+                [FieldIssue("/expires_at", "is in the past: the record would never be valid")],
+                subject="deployment facts",
+            )
         if self.signer is None:
             raise ConfigurationError("this registry is read-only: it has no signing key")
         if self._lock is None:

@@ -23,7 +23,14 @@ from eth_hash.auto import keccak
 from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from minds371.errors import SignatureError
 
@@ -145,6 +152,7 @@ class DeploymentFacts(BaseModel):
         endpoints: Where it answers: ``http(s)://host[:port][/path]`` or ``tcp://host:port``.
         manifest_hash: The manifest version hash (SHA-256, 64 hex digits).
         ttl_seconds: How long the record stays valid after it is issued, if it expires.
+        expires_at: Or when it stops being valid (Unix seconds); not both.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -157,6 +165,20 @@ class DeploymentFacts(BaseModel):
     endpoints: Annotated[tuple[str, ...], Field(min_length=1, max_length=64)]
     manifest_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     ttl_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None
+    expires_at: Annotated[int, Field(ge=1, le=_UINT64_MAX)] | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _one_expiry(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("ttl_seconds") is not None:
+            raise ValueError("give ttl_seconds or expires_at, not both")
+        return value
+
+    def expiry(self, issued_at: int) -> int:
+        """When a record of these facts issued at ``issued_at`` expires (0: never)."""
+        if self.expires_at is not None:
+            return self.expires_at
+        return issued_at + self.ttl_seconds if self.ttl_seconds else 0
 
     @field_validator("endpoints")
     @classmethod

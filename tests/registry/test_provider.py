@@ -370,3 +370,19 @@ async def test_any_facts_mapping_is_refused_naming_fields(
         await registry.register(fields)
     assert info.value.issues
     assert all(issue.path.startswith("/") for issue in info.value.issues)
+
+
+async def test_absolute_expiry(registry: BlockchainRegistryProvider):
+    import time
+
+    soon = int(time.time()) + 3600
+    receipt = await registry.register(make_facts(expires_at=soon))
+    assert receipt.expires_at == soon
+    with pytest.raises(ValidationError) as past:
+        await registry.register(make_facts(expires_at=1_000))
+    assert past.value.issues[0].path == "/expires_at"
+    with pytest.raises(ValidationError, match="not both") as both:
+        await registry.register(
+            {**make_facts().model_dump(), "ttl_seconds": 60, "expires_at": soon}
+        )
+    assert both.value.issues[0].path == "/expires_at"
