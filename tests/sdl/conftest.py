@@ -2,15 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sdl"
 GO = FIXTURES / "go"
-
-
-@pytest.fixture
-def fixtures_dir() -> Path:
-    return FIXTURES
 
 
 def go_valid_cases() -> list[str]:
