@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from minds371_akash.sdl import build_manifest, canonical_json, manifest_version, parse_sdl
+from minds371_akash.sdl._build import _Dumper
 
 from minds371.errors import ValidationError
 from tests.sdl.conftest import FIXTURES, GO, go_invalid_files, go_valid_cases
@@ -110,3 +115,22 @@ def test_uakt_is_accepted_with_a_warning() -> None:
     sdl = parse_sdl((GO / "input" / "v2.0" / "simple" / "input.yaml").read_text())
     assert [w.path for w in sdl.warnings] == ["/profiles/placement/westcoast/pricing/web/denom"]
     assert "uact" in sdl.warnings[0].message
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(go_valid_cases()), st.randoms(use_true_random=False))
+def test_version_does_not_depend_on_yaml_key_order(case: str, rng: random.Random) -> None:
+    text = (GO / "input" / case / "input.yaml").read_text()
+
+    def shuffled(value: object) -> object:
+        if isinstance(value, dict):
+            items = list(value.items())
+            rng.shuffle(items)
+            return {key: shuffled(item) for key, item in items}
+        if isinstance(value, list):
+            return [shuffled(item) for item in value]
+        return value
+
+    reordered = yaml.dump(shuffled(yaml.safe_load(text)), Dumper=_Dumper, sort_keys=False)
+    expected = VECTORS["derived_from_go_fixtures"]["sha256_hex"][f"{case}/manifest.json"]
+    assert build_manifest(parse_sdl(reordered)).version == expected
