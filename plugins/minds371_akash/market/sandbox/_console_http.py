@@ -165,6 +165,7 @@ def faulty(hub: Hub, handler: Handler, *, mutating: bool) -> Handler:
         faults = hub.faults
         if faults.latency:
             await anyio.sleep(faults.latency)
+            hub.catch_up()  # blocks may have come due while the request waited
         if hub.roll(faults.error_rate):
             after = mutating and (
                 faults.error_phase == "after" or (faults.error_phase == "both" and hub.coin())

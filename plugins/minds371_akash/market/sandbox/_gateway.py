@@ -42,6 +42,7 @@ class _GatewayApi:
             faults = self.hub.faults
             if faults.latency:
                 await anyio.sleep(faults.latency)
+                self.hub.catch_up()
             if not self.hub.world.online.get(provider, False):
                 return PlainTextResponse(
                     "provider unreachable: connection refused", status_code=503
