@@ -142,16 +142,19 @@ class HealthChecker:
     async def _probe_http(self, url: str, started: float) -> EndpointHealth:
         target = url.rstrip("/") + self.health_path if self.health_path else url
         try:
-            response = await self._client.get(target)
+            # Only the status line and headers matter: the body is never read, so an endpoint
+            # cannot make the prober download anything.
+            async with self._client.stream("GET", target) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
             return _down(url, f"{type(exc).__name__}: {exc}".rstrip(": "), started)
-        healthy = 200 <= response.status_code < 400
+        healthy = 200 <= status < 400
         return EndpointHealth(
             url=url,
             healthy=healthy,
-            status=response.status_code,
+            status=status,
             latency_ms=_elapsed_ms(started),
-            error=None if healthy else f"HTTP {response.status_code}",
+            error=None if healthy else f"HTTP {status}",
             checked_at=time.time(),
         )
 
