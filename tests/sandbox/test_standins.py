@@ -277,3 +277,9 @@ async def test_cli_standin_errors_surface_on_stderr(
             *node,
         )
         assert code == 1 and "jwt only" in err
+        code, out, _ = run_inline(
+            capsys, "provider-services", "status", provider, "-o", "json", *node
+        )
+        assert code == 0 and json.loads(out)["address"] == provider
+        code, out, _ = run_inline(capsys, "akash", "query", "provider", "list", *node)
+        assert code == 0 and "host_uri:" in out  # the real CLI's default output is YAML
