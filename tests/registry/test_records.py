@@ -38,6 +38,14 @@ def test_digest_equals_eth_account_typed_data_hash(signer: RecordSigner, domain:
     assert Account.recover_message(message, signature=record.signature) == signer.address
 
 
+def test_digest_with_empty_and_many_providers_matches_eth_account(signer: RecordSigner):
+    domain = DOMAINS[1]
+    for providers in ((), ("akash1" + "p" * 38, "akash1" + "z" * 38, "akash1" + "x" * 38)):
+        record = _sign(signer, domain).model_copy(update={"providers": providers})
+        message = encode_typed_data(full_message=typed_data(record, domain))
+        assert _hash_eip191_message(message) == record_digest(record, domain)
+
+
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_signed_record_verifies(signer: RecordSigner, domain: RecordDomain):
     record = _sign(signer, domain)
