@@ -60,3 +60,11 @@ def test_manifest_exposes_the_contract_fields() -> None:
     assert len(manifest.version) == 64
     assert len(manifest.version_bytes) == 32
     assert isinstance(manifest.group_specs, list)
+
+
+def test_models_export_json_schemas() -> None:
+    # Actions publish their parameters' JSON schema; a deployment request embeds a WorkloadSpec.
+    for model in (sdl.WorkloadSpec, sdl.Sdl):
+        schema = model.model_json_schema()
+        assert schema["type"] == "object"
+        assert schema["properties"]

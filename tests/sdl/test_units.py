@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,8 @@ from minds371_akash.sdl._units import (
     parse_size,
 )
 from minds371_akash.sdl._yaml import load_yaml
+
+from tests.sdl.conftest import FIXTURES
 
 
 @pytest.mark.parametrize(
@@ -103,3 +106,19 @@ def test_prices_are_exact_decimals() -> None:
     for bad in ("-1", "1e3", "abc", True, "0.0000000000000000001"):
         with pytest.raises(UnitError):
             parse_price(bad)
+
+
+def test_quantities_match_go() -> None:
+    data = json.loads((FIXTURES / "gounits" / "quantities.json").read_text())
+    for text, expected in data["sizes"]:
+        try:
+            got: str | None = str(parse_size(text))
+        except UnitError:
+            got = None
+        assert got == expected, text
+    for text, expected in data["cpus"]:
+        try:
+            millis: int | None = parse_cpu_millis(text)
+        except UnitError:
+            millis = None
+        assert millis == expected, text
