@@ -85,3 +85,7 @@ def test_bad_options_exit_2_and_name_the_field(
     assert main(["sandbox", "serve", "--providers", str(bad)]) == 2
     assert "/0/uptime" in capsys.readouterr().err
     assert main(["sandbox", "serve", "--providers", str(tmp_path / "missing.yaml")]) == 2
+    state = tmp_path / "state.json"
+    state.write_text("{not json", encoding="utf-8")
+    assert main(["sandbox", "serve", "--state", str(state)]) == 2
+    assert "cannot load sandbox state" in capsys.readouterr().err

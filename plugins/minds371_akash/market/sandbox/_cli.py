@@ -98,26 +98,29 @@ async def _serve(args: argparse.Namespace) -> int:
 
     port, block_time = _options(args)
     providers = load_providers(args.providers) if args.providers else None
-    sock = _bind(args.host, port)
-    bound = sock.getsockname()
-    host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     network = SandboxNetwork(providers=providers, block_time=block_time, state_file=args.state)
-    async with network:
-        config = uvicorn.Config(
-            network.app,
-            lifespan="off",
-            ws="wsproto",
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        server = _GracefulServer(config)
-        print(f"http://{host}:{bound[1]}", flush=True)
-        print(
-            f"minds371 sandbox: serving on http://{host}:{bound[1]} "
-            f"(block time {block_time}s, height {network.height})",
-            file=sys.stderr,
-            flush=True,
-        )
-        await server.serve(sockets=[sock])
+    async with network:  # loads --state first: a bad file fails before anything listens
+        sock = _bind(args.host, port)
+        try:
+            bound = sock.getsockname()
+            host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+            config = uvicorn.Config(
+                network.app,
+                lifespan="off",
+                ws="wsproto",
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=2,
+            )
+            server = _GracefulServer(config)
+            print(f"http://{host}:{bound[1]}", flush=True)
+            print(
+                f"minds371 sandbox: serving on http://{host}:{bound[1]} "
+                f"(block time {block_time}s, height {network.height})",
+                file=sys.stderr,
+                flush=True,
+            )
+            await server.serve(sockets=[sock])
+        finally:
+            sock.close()
     return 0
