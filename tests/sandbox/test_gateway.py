@@ -112,9 +112,14 @@ async def test_manifest_put_404_before_the_provider_sees_the_lease_then_422_then
         assert (r.status_code, r.text) == (422, "manifest version validation failed")
         r = await client.put(url, content="{]", headers=auth)
         assert r.status_code == 422
-        # A different but Go-equivalent encoding (keys reordered, spaces) hashes the same.
-        r = await client.put(url, content=json.dumps(json.loads(manifest), indent=2), headers=auth)
+        # A different but Go-equivalent encoding (spaces, a key Go's decoder drops) hashes the same.
+        decoded = json.loads(manifest)
+        decoded[0]["services"][0]["unknownField"] = True
+        r = await client.put(url, content=json.dumps(decoded, indent=2), headers=auth)
         assert (r.status_code, r.text) == (200, "")
+        decoded[0]["services"][0]["count"] = "1"  # a string where Go wants a number: refused
+        r = await client.put(url, content=json.dumps(decoded), headers=auth)
+        assert r.status_code == 422 and r.text.startswith("invalid manifest")
         status = await client.get(f"/gateway/{falcon}/lease/{dseq}/1/1/status", headers=auth)
         assert status.json()["services"]["web"]["available"] == 0
         await net.advance(net.world.config.pull_blocks)

@@ -84,12 +84,20 @@ def _built(text: str, console: bool) -> tuple[str, str, bytes]:
 
 def rehash(groups: Any) -> bytes:
     """The version hash a Go provider computes for a received manifest (decoded JSON)."""
-    from minds371_akash.sdl import canonical_json, manifest_version, normalize_manifest
+    return _version_of(_normalized(groups))
 
-    version = manifest_version(canonical_json(normalize_manifest(groups)))
-    if isinstance(version, str):
-        return bytes.fromhex(version)
-    return bytes(version)
+
+def _normalized(groups: Any) -> list[dict[str, Any]]:
+    from minds371_akash.sdl import normalize_manifest
+
+    return normalize_manifest(groups)
+
+
+def _version_of(normalized: list[dict[str, Any]]) -> bytes:
+    from minds371_akash.sdl import canonical_json, manifest_version
+
+    version = manifest_version(canonical_json(normalized))
+    return bytes.fromhex(version) if isinstance(version, str) else bytes(version)
 
 
 def _decode(body: str | bytes) -> list[Mapping[str, Any]]:
@@ -120,9 +128,11 @@ def deliver_manifest(hub: Hub, provider: str, owner: str, dseq: int, body: str |
 
 @functools.lru_cache(maxsize=256)  # retries and many leases of one manifest hash it once
 def _received(text: str) -> tuple[str, bytes]:
+    """The manifest as the provider's Go structs hold it (JSON) and its version hash."""
     groups = _decode(text)
     try:
-        version = rehash(groups)
+        normalized = _normalized(groups)
+        version = _version_of(normalized)
     except (ValidationError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise WorldError("invalid", f"invalid manifest: {exc}") from exc
-    return json.dumps(groups), version
+    return json.dumps(normalized), version

@@ -393,7 +393,10 @@ class World:
         for lease in leases:
             group = dep.group(lease.gseq)
             assert group is not None
-            problem = _cross_check(by_name.get(group.name), group.spec)
+            try:
+                problem = _cross_check(by_name.get(group.name), group.spec)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                problem = f"unreadable manifest group: {exc}"
             if problem:
                 raise WorldError("invalid", f"manifest cross-validation error: {problem}")
         for lease in leases:
