@@ -96,6 +96,8 @@ class _TxApi:
         events: list[dict[str, Any]] = []
         try:
             for index, message in enumerate(messages):
+                if not isinstance(message, dict):
+                    raise WorldError("invalid", f"message index {index}: not a message object")
                 kind = str(message.get("@type", ""))
                 handler = self._handlers.get(kind)
                 if handler is None:
@@ -117,7 +119,7 @@ class _TxApi:
                 f"failed to execute message; {exc.message}",
                 [],
             )
-        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
             return _tx_result(self.world.height, txhash, 2, "sdk", f"invalid message: {exc!r}", [])
         return _tx_result(self.world.height, txhash, 0, "", "", events)
 
