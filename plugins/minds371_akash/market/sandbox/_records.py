@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ErrorKind",
+    "WorldError",
     "Account",
     "Bid",
     "Deployment",
@@ -23,6 +25,18 @@ __all__ = [
     "Order",
     "WorldConfig",
 ]
+
+
+ErrorKind = Literal["not_found", "invalid", "exists", "funds", "deposit", "closed", "lease"]
+
+
+class WorldError(Exception):
+    """A transaction the chain refuses; ``kind`` tells the HTTP layer which status to use."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
 
 
 class WorldConfig(BaseModel):

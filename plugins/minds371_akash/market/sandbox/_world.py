@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from minds371.logging import get_logger
 from minds371_akash.market.sandbox._blocks import produce_block
 from minds371_akash.market.sandbox._fit import gpu_models_used, spec_resources
+from minds371_akash.market.sandbox._intake import receive_manifest, sees_lease
 from minds371_akash.market.sandbox._providers import ProviderSpec
 from minds371_akash.market.sandbox._records import (
     Account,
@@ -24,6 +25,7 @@ from minds371_akash.market.sandbox._records import (
     Lease,
     Order,
     WorldConfig,
+    WorldError,
 )
 
 __all__ = ["REASONS", "World", "WorldError"]
@@ -39,17 +41,6 @@ REASONS = {
     "manifest_timeout": "lease_closed_reason_manifest_timeout",
     "insufficient_funds": "lease_closed_reason_insufficient_funds",
 }
-
-ErrorKind = Literal["not_found", "invalid", "exists", "funds", "deposit", "closed", "lease"]
-
-
-class WorldError(Exception):
-    """A transaction the chain refuses; ``kind`` tells the HTTP layer which status to use."""
-
-    def __init__(self, kind: ErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.message = message
 
 
 class World:
@@ -359,11 +350,7 @@ class World:
 
     def sees_lease(self, provider: str, owner: str, dseq: int) -> bool:
         """Whether ``provider`` has seen an active lease of ``owner``'s deployment ``dseq``."""
-        dep = self.deployments.get((owner, dseq))
-        return dep is not None and any(
-            lease.provider == provider and lease.visible_at <= self.height
-            for lease in dep.active_leases()
-        )
+        return sees_lease(self, provider, owner, dseq)
 
     def receive_manifest(
         self,
@@ -373,42 +360,8 @@ class World:
         groups: Iterable[Mapping[str, Any]],
         version: bytes,
     ) -> list[Lease]:
-        """A provider receives a manifest for ``dseq`` (its re-hash is ``version``).
-
-        Raises:
-            WorldError: ``not_found`` "no lease for deployment" (no lease it has seen yet),
-                ``invalid`` "manifest version validation failed" or a cross-validation failure.
-        """
-        dep = self.deployments.get((owner, dseq))
-        leases = [
-            lease
-            for lease in (dep.active_leases() if dep else [])
-            if lease.provider == provider and lease.visible_at <= self.height
-        ]
-        if dep is None or not leases:
-            raise WorldError("not_found", "no lease for deployment")
-        if bytes(version) != dep.hash:
-            raise WorldError("invalid", "manifest version validation failed")
-        by_name = {str(g.get("name")): g for g in groups}
-        for lease in leases:
-            group = dep.group(lease.gseq)
-            assert group is not None
-            try:
-                problem = _cross_check(by_name.get(group.name), group.spec)
-            except (TypeError, ValueError, KeyError, AttributeError) as exc:
-                problem = f"unreadable manifest group: {exc}"
-            if problem:
-                raise WorldError("invalid", f"manifest cross-validation error: {problem}")
-        for lease in leases:
-            group = dep.group(lease.gseq)
-            assert group is not None
-            received = dict(by_name[group.name])
-            if received == lease.manifest:
-                continue  # the same manifest again (a retry): nothing restarts
-            lease.manifest = received
-            lease.manifest_at = self.height
-            lease.generation += 1
-        return leases
+        """A provider receives a manifest (:func:`._intake.receive_manifest`)."""
+        return receive_manifest(self, provider, owner, dseq, groups, version)
 
     # ---- providers ------------------------------------------------------------------------
 
@@ -481,17 +434,3 @@ class World:
                 group = dep.group(lease.gseq)
                 if group is not None:
                     self._hold(lease, group, +1)
-
-
-def _cross_check(manifest_group: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> str:
-    """Compare a manifest group with its GroupSpec the way ``CheckAgainstGSpecs`` does (counts)."""
-    if manifest_group is None:
-        return f"group {spec.get('name')!r} missing from manifest"
-    wanted = {int(u["resource"]["id"]): int(u.get("count", 1)) for u in spec.get("resources") or []}
-    have: dict[int, int] = {}
-    for service in manifest_group.get("services") or []:
-        rid = int((service.get("resources") or {}).get("id", 0))
-        have[rid] = have.get(rid, 0) + int(service.get("count", 1))
-    if have != wanted:
-        return f"group {spec.get('name')!r}: resources do not match the group spec"
-    return ""
