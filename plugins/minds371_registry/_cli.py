@@ -7,11 +7,12 @@ They use the same embedded registry as ``BlockchainRegistryProvider.default()`` 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import UTC, datetime
 
 from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
-from minds371.errors import ServiceUnavailable
+from minds371.errors import FieldIssue, ServiceUnavailable, ValidationError
 from minds371_registry.discovery import HealthChecker
 from minds371_registry.provider import BlockchainRegistryProvider, check_name
 
@@ -54,10 +55,8 @@ def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
 
 async def _discover(args: argparse.Namespace) -> int:
     name = check_name(args.name)
-    if args.timeout <= 0:
-        from minds371.errors import FieldIssue, ValidationError
-
-        raise ValidationError([FieldIssue("/timeout", "must be more than 0 seconds")])
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise ValidationError([FieldIssue("/timeout", "must be a number of seconds above 0")])
     async with _provider(args.timeout) as registry:
         resolved = await registry.resolve(name)
         results = await registry.health.check_all(resolved.endpoints)

@@ -92,9 +92,14 @@ async def test_verify_ok_then_tampered(clean_environ: Path, capsys):
     )
 
 
-async def test_bad_name_exits_2(clean_environ: Path, capsys):
+async def test_bad_input_exits_2(clean_environ: Path, capsys):
     code, _, err = await _in_thread(capsys, "discover", "Not A Name")
     assert code == 2 and "/name" in err
+    for bad in ("0", "nan", "-1"):
+        code, _, err = await _in_thread(capsys, "discover", "web", "--timeout", bad)
+        assert code == 2 and "/timeout" in err
+    code, _, err = await _in_thread(capsys, "discover", "web", "--timeout", "soon")
+    assert code == 2 and "invalid float value" in err
 
 
 async def test_read_commands_generate_no_key(clean_environ: Path, capsys):
