@@ -408,3 +408,24 @@ async def test_two_groups_leased_from_two_providers_in_one_request() -> None:
         assert set(services[1]) == {"web"} and services[1]["web"]["total"] == 2
         assert set(services[2]) == {"gpu"}
         assert net.world.gpu_usage(net.provider("summit").address) == {"h100": 1}
+
+
+async def test_console_lease_on_a_manual_clock_waits_for_the_block_that_shows_the_lease() -> None:
+    async with SandboxNetwork(block_time=None) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        await net.advance(1)
+        bids = (await client.get(f"/v1/bids/{dseq}")).json()["data"]
+        lease = {k: bids[0]["bid"]["id"][k] for k in ("dseq", "gseq", "oseq", "provider")}
+        answers: list[int] = []
+
+        async def post() -> None:
+            r = await client.post("/v1/leases", json={"manifest": manifest, "leases": [lease]})
+            answers.append(r.status_code)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(post)
+            await anyio.sleep(0.1)
+            assert answers == []  # the provider has not seen the lease: Console waits
+            await net.advance(1)
+        assert answers == [200]

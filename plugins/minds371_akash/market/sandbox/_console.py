@@ -11,6 +11,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,7 +46,8 @@ from minds371_akash.market.sandbox._world import WorldError
 __all__ = ["console_routes"]
 
 _BLOCKS_PER_WEEK = Decimal(7 * 86_400) / 6  # Console's averageBlockTime = 6 s
-_MANIFEST_ATTEMPTS = 3  # Console retries "no lease for deployment" 3 times
+_MANIFEST_ATTEMPTS = 3  # Console retries "no lease for deployment" 3 times...
+_MANIFEST_RETRY_SECONDS = 6.0  # ...6 s apart
 
 
 def _data(body: Any, path: str = "data") -> dict[str, Any]:
@@ -98,6 +100,12 @@ class _ConsoleApi:
         self.dseqs = _Dseqs()
         self.cache = RenderCache()
 
+    def _free_dseq(self, owner: str) -> int:
+        dseq = self.dseqs.next()
+        while (owner, dseq) in self.hub.world.deployments:  # a restored world may hold it
+            dseq = self.dseqs.next()
+        return dseq
+
     def _sdl(self, text: str) -> Any:
         try:
             return build_from_sdl(text, console=True)
@@ -125,7 +133,7 @@ class _ConsoleApi:
                 built.group_specs,
                 built.version,
                 deposit,
-                dseq=self.dseqs.next(),
+                dseq=self._free_dseq(owner),
                 source="grant",
                 manifest=built.manifest_json,
             )
@@ -175,7 +183,10 @@ class _ConsoleApi:
                     raise ConsoleReject(503, "Provider service is temporarily unavailable") from exc
                 except WorldError as exc:
                     if exc.kind == "not_found" and attempt < _MANIFEST_ATTEMPTS:
-                        await self.hub.next_block()  # the provider has not seen the lease yet
+                        # The provider has not seen the lease yet: wait for a block, at most
+                        # Console's 6 s between tries (a manual clock may not move at all).
+                        with anyio.move_on_after(_MANIFEST_RETRY_SECONDS):
+                            await self.hub.next_block()
                         continue
                     status = 404 if exc.kind == "not_found" else 422
                     raise ConsoleReject(
