@@ -40,7 +40,7 @@ async def test_transactions_need_the_signers_key_and_well_formed_messages() -> N
         "hash": base64.b64encode(built.version).decode(),
         "deposit": {"amount": {"denom": "uact", "amount": "500000"}, "sources": ["balance"]},
     }
-    async with SandboxNetwork(block_time=None) as net:
+    async with SandboxNetwork(manual_clock=True) as net:
         client = net.client(api_key=None)
         refused = await broadcast(client, [create], bob.public_key)
         assert refused["code"] != 0 and "does not match signer" in refused["raw_log"]

@@ -54,7 +54,7 @@ async def test_a_stopped_network_does_not_age_and_resumes_from_its_state(tmp_pat
 
 
 async def test_manual_clock_waiters_wake_on_advance() -> None:
-    async with SandboxNetwork(block_time=None) as net:
+    async with SandboxNetwork(manual_clock=True) as net:
         start = net.height
         await anyio.sleep(0.1)
         assert net.height == start

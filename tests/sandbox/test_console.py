@@ -269,7 +269,7 @@ async def test_snapshot_timeline_gives_the_minimum_to_ready() -> None:
 
 
 async def test_repeated_reads_within_a_block_still_see_every_change() -> None:
-    async with SandboxNetwork(block_time=None) as net:  # manual clock: nothing moves by itself
+    async with SandboxNetwork(manual_clock=True) as net:  # manual clock: nothing moves by itself
         client = net.client("k")
         dseq, _ = await create(client)
         assert (await client.get(f"/v1/bids/{dseq}")).json() == {"data": []}
@@ -411,7 +411,7 @@ async def test_two_groups_leased_from_two_providers_in_one_request() -> None:
 
 
 async def test_console_lease_on_a_manual_clock_waits_for_the_block_that_shows_the_lease() -> None:
-    async with SandboxNetwork(block_time=None) as net:
+    async with SandboxNetwork(manual_clock=True) as net:
         client = net.client("k")
         dseq, manifest = await create(client)
         await net.advance(1)

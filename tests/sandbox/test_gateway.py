@@ -94,7 +94,7 @@ async def test_public_routes_and_unknown_provider() -> None:
 
 
 async def test_manifest_put_404_before_the_provider_sees_the_lease_then_422_then_200() -> None:
-    async with SandboxNetwork(block_time=None) as net:  # manual clock: every block is explicit
+    async with SandboxNetwork(manual_clock=True) as net:  # manual clock: every block is explicit
         client = net.client("k")
         dseq, manifest = await create(client)
         await net.advance(1)

@@ -52,7 +52,9 @@ class SandboxNetwork:
     Args:
         providers: The provider set (default: :func:`default_providers`).
         config: Timing and economics; ``config.block_time`` None means a manual clock.
-        block_time: Shortcut overriding ``config.block_time``.
+        block_time: Shortcut overriding ``config.block_time`` (None keeps the config's).
+        manual_clock: No clock at all: blocks come only from :meth:`advance` (tests that want
+            every block explicit).
         faults: Faults active from the start.
         state_file: Load the world from this JSON file if it exists; save it while running and
             on exit.
@@ -65,6 +67,7 @@ class SandboxNetwork:
         providers: Sequence[ProviderSpec] | None = None,
         config: WorldConfig | None = None,
         block_time: float | None = None,
+        manual_clock: bool = False,
         faults: Faults | None = None,
         state_file: Path | None = None,
         base_url: str = DEFAULT_BASE_URL,
@@ -72,6 +75,8 @@ class SandboxNetwork:
         config = config or WorldConfig()
         if block_time is not None:
             config = config.model_copy(update={"block_time": block_time})
+        if manual_clock:
+            config = config.model_copy(update={"block_time": None})
         self.world = World(providers or default_providers(), config)
         self.hub = Hub(self.world, faults, on_block=self._after_block)
         self._last_save = time.monotonic()
