@@ -29,6 +29,7 @@ MODULES = [
     "minds371_akash.market._retry",
     "minds371_akash.market._parse",
     "minds371_akash.market._gateway",
+    "minds371_akash.market._console_gateway",
     "minds371_akash.market._process",
     "minds371_akash.market._backend",
 ]

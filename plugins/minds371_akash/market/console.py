@@ -24,8 +24,7 @@ second one. Within one process, concurrent creates never adopt each other's depl
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -43,15 +42,13 @@ from minds371.errors import (
     ValidationError,
 )
 from minds371.logging import get_logger, register_secret
-from minds371_akash.market._errors import NotFound, console_error, transport_error
-from minds371_akash.market._gateway import lease_path, stream_frames, ws_query
+from minds371_akash.market._console_gateway import ConsoleGatewayAccess
+from minds371_akash.market._errors import console_error, transport_error
 from minds371_akash.market._models import (
     Bid,
     CreatedDeployment,
     Deployment,
-    KubeEvent,
     LeaseId,
-    LogLine,
     Price,
     Provider,
 )
@@ -59,8 +56,6 @@ from minds371_akash.market._parse import (
     guarded,
     parse_bid,
     parse_deployment,
-    parse_kube_event,
-    parse_log_line,
     parse_provider,
 )
 from minds371_akash.market._retry import RetryPolicy, retry_call
@@ -68,12 +63,10 @@ from minds371_akash.market._retry import RetryPolicy, retry_call
 __all__ = ["DEFAULT_CONSOLE_URL", "ConsoleBackend", "reaches_network"]
 
 DEFAULT_CONSOLE_URL = "https://console-api.akash.network"
-_JWT_TTL = 1800
-_JWT_SCOPES = ["status", "logs", "events"]
 _log = get_logger("minds371.akash.console")
 
 
-class ConsoleBackend:
+class ConsoleBackend(ConsoleGatewayAccess):
     """The Console API (or the sandbox serving it) as a market backend.
 
     Args:
@@ -438,71 +431,6 @@ class ConsoleBackend:
     async def block_time(self) -> float | None:
         """The network's block time, when it was given to this backend."""
         return self._block_time
-
-    # -- provider gateway ---------------------------------------------------------------------
-
-    async def _jwt(self) -> str:
-        if self._token_lock is None:
-            self._token_lock = anyio.Lock()
-        async with self._token_lock:
-            if self._token is not None and self._token[1] > time.monotonic() + 60:
-                return self._token[0]
-            body = {"data": {"ttl": _JWT_TTL, "leases": {"access": "scoped", "scope": _JWT_SCOPES}}}
-            doc = await self._call("POST", "/v1/create-jwt-token", body=body)
-            token = str(guarded("JWT", lambda d: d["token"], self._data(doc, "create-jwt-token")))
-            register_secret(token)
-            self._token = (token, time.monotonic() + _JWT_TTL)
-            return token
-
-    def _gateway_for(self, host_uri: str) -> httpx.AsyncClient:
-        # The sandbox (and a local test network) serves gateways under the API's own origin:
-        # reach them through the same client (and transport) as the API.
-        if host_uri.startswith((self._base_url, str(self._client.base_url) or self._base_url)):
-            return self._client
-        require_network(host_uri, what="provider gateway")
-        if self._gateway_client is None:
-            self._gateway_client = httpx.AsyncClient(timeout=self._timeout, verify=False)
-        return self._gateway_client
-
-    async def _stream_target(self, lease: LeaseId) -> tuple[httpx.AsyncClient, str, str]:
-        provider = await self.get_provider(lease.provider)
-        if not provider.host_uri:
-            raise NotFound(f"provider {lease.provider} has no gateway address")
-        token = await self._jwt()
-        return self._gateway_for(provider.host_uri), provider.host_uri, token
-
-    async def lease_logs(
-        self,
-        lease: LeaseId,
-        *,
-        services: Sequence[str] = (),
-        tail: int | None = None,
-        follow: bool = False,
-    ) -> AsyncGenerator[LogLine, None]:
-        """Log lines of a lease's services from its provider (WebSocket ``…/logs``)."""
-        client, host, token = await self._stream_target(lease)
-        url = (
-            lease_path(host, lease, "logs")
-            + "?"
-            + ws_query(follow=follow, tail=tail, services=services)
-        )
-        async for line in stream_frames(
-            client, url, token=token, parse=parse_log_line, provider=lease.provider, what="logs"
-        ):
-            yield line
-
-    async def lease_events(
-        self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
-    ) -> AsyncGenerator[KubeEvent, None]:
-        """Kubernetes events of a lease from its provider (WebSocket ``…/kubeevents``)."""
-        client, host, token = await self._stream_target(lease)
-        url = (
-            lease_path(host, lease, "kubeevents") + "?" + ws_query(follow=follow, services=services)
-        )
-        async for event in stream_frames(
-            client, url, token=token, parse=parse_kube_event, provider=lease.provider, what="events"
-        ):
-            yield event
 
 
 def reaches_network(client: httpx.AsyncClient | None) -> bool:
