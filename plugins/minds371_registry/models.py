@@ -26,6 +26,8 @@ class RegistryReceipt(BaseModel):
         entry_hash: The ledger's proof: the hash-chain link, or the transaction hash.
         issued_at: When the record was signed (Unix seconds).
         expires_at: When it stops being valid (Unix seconds; 0 if never).
+        created: False when the name's latest record already said exactly this, and it is
+            returned instead of a new one (re-running a registration is harmless).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -40,6 +42,25 @@ class RegistryReceipt(BaseModel):
     entry_hash: str
     issued_at: int
     expires_at: int
+    created: bool = True
+
+    @classmethod
+    def of(cls, entry: LedgerEntry, ledger: str, *, created: bool) -> RegistryReceipt:
+        """The receipt of a ledger entry."""
+        record = entry.record
+        return cls(
+            record_id=entry.record_hash,
+            name=record.name,
+            sequence=record.sequence,
+            cid=record.metadata_cid,
+            signer=record.signer,
+            ledger=ledger,
+            entry=entry.location,
+            entry_hash=entry.entry_hash,
+            issued_at=record.issued_at,
+            expires_at=record.expires_at,
+            created=created,
+        )
 
 
 class ServiceRecord(BaseModel):

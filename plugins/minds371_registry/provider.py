@@ -182,6 +182,12 @@ class BlockchainRegistryProvider:
                 details: request digest, SDL, leases, price, ...; stored in the content store
                 as canonical JSON (sorted keys), and the record carries its CID.
 
+        Returns:
+            The receipt. If the name's latest record already states exactly these facts and
+            metadata (and no TTL asks for a fresh expiry), that record's receipt is returned
+            with ``created=False`` and nothing is appended: retrying a registration after a
+            crash does not grow the history.
+
         Raises:
             ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
             ConfigurationError: if the registry has no signing key.
@@ -215,35 +221,27 @@ class BlockchainRegistryProvider:
         cid = await self.content.put(blob)
         await self.content.pin(cid)
         async with self._lock:  # one writer per provider: sequences must not interleave
-            record, entry = await self._append_next(checked, cid, self.signer)
+            entry, created = await self._append_next(checked, cid, self.signer)
+        record = entry.record
         _log.info(
-            "minds371.registry.registered",
+            "minds371.registry.registered" if created else "minds371.registry.unchanged",
             name=record.name,
             sequence=record.sequence,
             cid=cid,
             signer=record.signer,
             ledger=self.ledger.kind,
         )
-        return RegistryReceipt(
-            record_id=entry.record_hash,
-            name=record.name,
-            sequence=record.sequence,
-            cid=cid,
-            signer=record.signer,
-            ledger=self.ledger.kind,
-            entry=entry.location,
-            entry_hash=entry.entry_hash,
-            issued_at=record.issued_at,
-            expires_at=record.expires_at,
-        )
+        return RegistryReceipt.of(entry, self.ledger.kind, created=created)
 
     async def _append_next(
         self, facts: DeploymentFacts, cid: str, signer: RecordSigner
-    ) -> tuple[DeploymentRecord, LedgerEntry]:
+    ) -> tuple[LedgerEntry, bool]:
         for attempt in range(_APPEND_ATTEMPTS):
             # Never extend a chain whose head does not verify: refuse, and let `registry verify`
             # name the bad entry, rather than sign on top of a forged record.
             head = await self._verified_head(facts.name)
+            if head is not None and _says_the_same(head.record, facts, cid, signer):
+                return head, False
             record = signer.sign_record(
                 facts,
                 sequence=head.record.sequence + 1 if head else 1,
@@ -253,7 +251,7 @@ class BlockchainRegistryProvider:
                 issued_at=int(self._clock()),
             )
             try:
-                return record, await self.ledger.append(record)
+                return await self.ledger.append(record), True
             except LedgerError:
                 # Another process may have appended the same sequence first: if the head moved,
                 # sign again on top of it; if not, the refusal is real.
@@ -435,6 +433,24 @@ class BlockchainRegistryProvider:
         )
         _log.info("minds371.registry.verified", entries=count, names=len(heads), **base)
         return report
+
+
+def _says_the_same(
+    record: DeploymentRecord, facts: DeploymentFacts, cid: str, signer: RecordSigner
+) -> bool:
+    """Whether ``record`` already states ``facts`` with metadata ``cid`` (a repeated call).
+
+    A TTL means "valid for this long from now", so facts with one always make a new record.
+    """
+    return (
+        facts.ttl_seconds is None
+        and record.expires_at == (facts.expires_at or 0)
+        and record.signer == signer.address
+        and record.metadata_cid == cid
+        and (record.owner, record.dseq, record.network, record.manifest_hash)
+        == (facts.owner, facts.dseq, facts.network, facts.manifest_hash)
+        and (record.providers, record.endpoints) == (facts.providers, facts.endpoints)
+    )
 
 
 def _since(started: float) -> float:

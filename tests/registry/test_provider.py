@@ -386,3 +386,17 @@ async def test_absolute_expiry(registry: BlockchainRegistryProvider):
             {**make_facts().model_dump(), "ttl_seconds": 60, "expires_at": soon}
         )
     assert both.value.issues[0].path == "/expires_at"
+
+
+async def test_repeating_a_registration_appends_nothing(registry: BlockchainRegistryProvider):
+    first = await registry.register(make_facts(), {"v": 1})
+    again = await registry.register(make_facts(), {"v": 1})
+    assert first.created and not again.created
+    assert again.record_id == first.record_id and again.sequence == 1
+    changed = await registry.register(make_facts(), {"v": 2})
+    assert changed.created and changed.sequence == 2
+    refreshed = await registry.register(make_facts(ttl_seconds=60), {"v": 2})
+    assert refreshed.created and refreshed.sequence == 3
+    renewed = await registry.register(make_facts(ttl_seconds=60), {"v": 2})
+    assert renewed.created and renewed.sequence == 4  # a TTL always asks for a fresh expiry
+    assert len(await registry.history("web")) == 4
