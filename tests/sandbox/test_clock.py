@@ -50,7 +50,7 @@ async def test_a_stopped_network_does_not_age_and_resumes_from_its_state(tmp_pat
         height = first.height
     await anyio.sleep(0.3)  # no blocks while it is down
     async with SandboxNetwork(block_time=0.05, state_file=state) as second:
-        assert height <= second.height <= height + 1
+        assert height <= second.height <= height + 3  # not the 6 blocks of the 0.3 s it was down
 
 
 async def test_manual_clock_waiters_wake_on_advance() -> None:
