@@ -24,6 +24,8 @@ MODULES = [
     "minds371_akash._provider_base",
     "minds371_akash._operations",
     "minds371_akash._bid_wait",
+    "minds371_akash._diagnosis",
+    "minds371_akash._no_bids",
     "minds371_akash.market._models",
     "minds371_akash.market._errors",
     "minds371_akash.market._retry",
