@@ -257,3 +257,19 @@ async def test_escrow_running_dry_is_diagnosed():
         health = await check_health(backend, result.dseq, [1])
         assert health.problems[1].kind == "insufficient_funds"
         assert (await akash.status(result.dseq)).state == "closed"
+
+
+async def test_provider_going_offline_while_waiting_is_diagnosed():
+    async with world() as (net, backend):
+        akash = provider(backend)
+        prepared = akash.prepare(sdl("web"))
+        created = await akash.create(prepared)
+        _, chosen = await akash.wait_for_bids(created.dseq, prepared)
+        bids = [r.bid for r in chosen.values()]
+        await akash.lease(created.dseq, bids, prepared, manifest=created.manifest)
+        net.set_provider_online(bids[0].provider, False)
+        with pytest.raises(LeaseError) as info:
+            await akash.wait_until_ready(created.dseq, prepared)
+        assert info.value.retryable  # another provider may serve the group
+        diagnosis = diagnosis_of(info.value)
+        assert diagnosis is not None and diagnosis.kind == "provider_offline"
