@@ -48,9 +48,8 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
-    provider = BlockchainRegistryProvider.default(read_only=True)
-    provider.health = HealthChecker(timeout=timeout, cache_ttl=0)
-    return provider
+    health = HealthChecker(timeout=timeout, cache_ttl=0)
+    return BlockchainRegistryProvider.default(read_only=True, health=health)
 
 
 async def _discover(args: argparse.Namespace) -> int:

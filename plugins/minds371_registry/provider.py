@@ -119,6 +119,7 @@ class BlockchainRegistryProvider:
         home: Path | None = None,
         environ: Mapping[str, str] | None = None,
         read_only: bool = False,
+        health: HealthChecker | None = None,
     ) -> BlockchainRegistryProvider:
         """The embedded default, configured from the environment (see ``registry/README.md``).
 
@@ -131,6 +132,7 @@ class BlockchainRegistryProvider:
             home: The state directory (default ``minds371.config.home()``).
             environ: The environment (default ``os.environ``).
             read_only: Do not generate a development key (discovery and verification need none).
+            health: The endpoint prober (default: a ``HealthChecker`` with its defaults).
 
         Raises:
             ConfigurationError: if the configuration cannot be used.
@@ -138,7 +140,7 @@ class BlockchainRegistryProvider:
         from minds371_registry._settings import build_default
 
         parts = build_default(home=home, environ=environ, read_only=read_only)
-        return cls(**parts)
+        return cls(**parts, health=health)
 
     async def __aenter__(self) -> Self:
         try:

@@ -149,7 +149,8 @@ class DeploymentFacts(BaseModel):
         dseq: The deployment sequence number on Akash.
         network: Where it runs (``sandbox``, ``mainnet``, ``testnet``, ...).
         providers: The Akash providers that hold its leases.
-        endpoints: Where it answers: ``http(s)://host[:port][/path]`` or ``tcp://host:port``.
+        endpoints: Where it answers: ``http(s)://host[:port][/path]`` or ``tcp://host:port``
+            (none for a deployment that exposes nothing; it is recorded but cannot be connected to).
         manifest_hash: The manifest version hash (SHA-256, 64 hex digits).
         ttl_seconds: How long the record stays valid after it is issued, if it expires.
         expires_at: Or when it stops being valid (Unix seconds); not both.
@@ -162,7 +163,7 @@ class DeploymentFacts(BaseModel):
     dseq: Annotated[int, Field(ge=1, le=_UINT64_MAX)]
     network: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     providers: tuple[AkashAddress, ...] = ()
-    endpoints: Annotated[tuple[str, ...], Field(min_length=1, max_length=64)]
+    endpoints: Annotated[tuple[str, ...], Field(max_length=64)] = ()
     manifest_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     ttl_seconds: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None
     expires_at: Annotated[int, Field(ge=1, le=_UINT64_MAX)] | None = None

@@ -400,3 +400,13 @@ async def test_repeating_a_registration_appends_nothing(registry: BlockchainRegi
     renewed = await registry.register(make_facts(ttl_seconds=60), {"v": 2})
     assert renewed.created and renewed.sequence == 4  # a TTL always asks for a fresh expiry
     assert len(await registry.history("web")) == 4
+
+
+async def test_a_deployment_without_endpoints_is_recorded_but_not_connectable(
+    registry: BlockchainRegistryProvider,
+):
+    await registry.register(make_facts(endpoints=()))
+    assert (await registry.resolve("web")).endpoints == ()
+    assert await registry.endpoints("web") == []
+    with pytest.raises(ServiceUnavailable, match="no endpoints"):
+        await registry.connect("web")
