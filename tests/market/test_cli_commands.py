@@ -94,3 +94,17 @@ def test_unknown_deployment_is_exit_1(capsys: pytest.CaptureFixture[str]):
 
 def test_unknown_network_is_a_usage_error(capsys: pytest.CaptureFixture[str]):
     assert main(["status", "1", "--network", "mainnet"]) == 2
+
+
+def test_console_without_a_key_says_which_variable(capsys: pytest.CaptureFixture[str]):
+    assert main(["status", "1", "--network", "console"]) == 2
+    assert "MINDS371_CONSOLE_API_KEY" in capsys.readouterr().err
+
+
+def test_cli_network_without_binaries_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("MINDS371_AKASH_BIN", str(tmp_path / "no-akash-here"))
+    assert main(["bids", "1", "--network", "cli"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "Traceback" not in err

@@ -111,8 +111,6 @@ class ConsoleBackend(ConsoleGatewayAccess):
             else:
                 base_url = os.environ.get("MINDS371_CONSOLE_URL", "").strip() or DEFAULT_CONSOLE_URL
         self._base_url = base_url.rstrip("/")
-        if reaches_network(http_client):
-            require_network(self._base_url, what="Console API")
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else (api_key or "")
         if not key.strip():
             raise ConfigurationError(
@@ -120,6 +118,8 @@ class ConsoleBackend(ConsoleGatewayAccess):
                 "(create one in Akash Console under API keys)"
             )
         register_secret(key)
+        if reaches_network(http_client):
+            require_network(self._base_url, what="Console API")
         self._api_key = SecretStr(key)
         self._own_client = http_client is None
         self._client = http_client or httpx.AsyncClient(timeout=timeout)
