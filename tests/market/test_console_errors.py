@@ -212,3 +212,40 @@ def test_missing_key_is_refused():
 def test_non_loopback_url_refused_in_tests():
     with pytest.raises(ConfigurationError, match="network access is disabled"):
         ConsoleBackend("https://console-api.akash.network", api_key="k" * 10)
+
+
+def test_hostile_endpoints_from_a_provider_are_left_out():
+    from minds371_akash.market._parse import parse_lease_status
+
+    status = parse_lease_status(
+        {
+            "services": {
+                "web": {
+                    "name": "web",
+                    "available": 1,
+                    "total": 1,
+                    "uris": [
+                        "ok.ingress.example.com",
+                        "x$(touch PWNED).example.com",
+                        "a b",
+                        "e/vil",
+                    ],
+                }
+            },
+            "forwarded_ports": {
+                "web": [
+                    {"host": "p.example.com", "port": 22, "externalPort": 31000, "proto": "TCP"},
+                    {"host": "`id`", "port": 22, "externalPort": 31001, "proto": "TCP"},
+                    {"host": "p.example.com", "port": 22, "externalPort": 70000, "proto": "TCP"},
+                ]
+            },
+            "ips": {
+                "web": [{"IP": "2001:db8::1", "Port": 80, "ExternalPort": 80, "Protocol": "TCP"}]
+            },
+        }
+    )
+    assert [e.url for e in status.endpoints()] == [
+        "http://ok.ingress.example.com",
+        "tcp://p.example.com:31000",
+        "tcp://[2001:db8::1]:80",
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Literal
@@ -34,6 +36,27 @@ __all__ = [
     "ResourceOffer",
     "ServiceStatus",
 ]
+
+
+# A DNS name or an IPv4 address (labels of letters, digits and hyphens), nothing else.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
+_PROTO = re.compile(r"(?i)tcp|udp")
+
+
+def _host(host: str) -> str | None:
+    """``host`` as it goes in a URL, or ``None`` when it is not a plain name or address."""
+    if _HOST.fullmatch(host):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _safe(host: str, proto: str, port: int) -> bool:
+    return _host(host) is not None and bool(_PROTO.fullmatch(proto)) and 0 < port < 65536
 
 
 class _Frozen(BaseModel):
@@ -186,26 +209,31 @@ class LeaseStatus(_Frozen):
         return (sum(s.ready for s in self.services.values()), len(self.services))
 
     def endpoints(self, *, provider: str = "", gseq: int = 0) -> list[Endpoint]:
-        """Every endpoint of every service: ingress URIs, forwarded ports and leased IPs."""
+        """Every endpoint of every service: ingress URIs, forwarded ports and leased IPs.
+
+        What a provider reports is untrusted: hosts that are not plain host names or IPv4
+        addresses (``$(…)``, spaces, paths, schemes) and out-of-range ports are left out, so no
+        caller can be led to print or run them.
+        """
         found: list[Endpoint] = []
+
+        def add(service: str, url: str, kind: Literal["http", "port", "ip"]) -> None:
+            endpoint = Endpoint(service=service, url=url, kind=kind, provider=provider, gseq=gseq)
+            found.append(endpoint)
+
         for name in sorted(self.services):
             for uri in self.services[name].uris:
-                url = uri if "://" in uri else f"http://{uri}"
-                found.append(
-                    Endpoint(service=name, url=url, kind="http", provider=provider, gseq=gseq)
-                )
+                if _HOST.fullmatch(uri):
+                    add(name, f"http://{uri}", "http")
         for name in sorted(self.forwarded_ports):
             for fp in self.forwarded_ports[name]:
-                url = f"{fp.proto.lower()}://{fp.host}:{fp.external_port}"
-                found.append(
-                    Endpoint(service=name, url=url, kind="port", provider=provider, gseq=gseq)
-                )
+                if _safe(fp.host, fp.proto, fp.external_port):
+                    url = f"{fp.proto.lower()}://{_host(fp.host)}:{fp.external_port}"
+                    add(name, url, "port")
         for name in sorted(self.ips):
             for ip in self.ips[name]:
-                url = f"{ip.protocol.lower()}://{ip.ip}:{ip.external_port}"
-                found.append(
-                    Endpoint(service=name, url=url, kind="ip", provider=provider, gseq=gseq)
-                )
+                if _safe(ip.ip, ip.protocol, ip.external_port):
+                    add(name, f"{ip.protocol.lower()}://{_host(ip.ip)}:{ip.external_port}", "ip")
         return found
 
 
