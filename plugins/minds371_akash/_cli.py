@@ -107,7 +107,7 @@ async def _status(args: argparse.Namespace) -> int:
     _say(f"deployment {deployment.dseq}: {deployment.state} (owner {deployment.owner})")
     if deployment.escrow is not None:
         escrow = deployment.escrow
-        _say(f"  escrow {escrow.state}: {escrow.funds} {escrow.denom} left")
+        _say(f"  escrow {escrow.state}: {escrow.funds.normalize():f} {escrow.denom} left")
     for lease in deployment.leases:
         ready = ""
         if lease.status is not None:
