@@ -21,7 +21,7 @@ from .conftest import sdl
 @pytest.fixture(autouse=True)
 def _keep_logging(monkeypatch: pytest.MonkeyPatch) -> None:
     # main() configures structlog with cache_logger_on_first_use and capsys's stderr; module-level
-    # loggers would keep that (soon closed) stream for the rest of the session.
+    # loggers would keep that (soon closed) stream for the rest of the test run.
     def quiet(*args: object, **kwargs: object) -> None:
         structlog.configure(
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
