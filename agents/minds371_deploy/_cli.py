@@ -24,7 +24,7 @@ from minds371.cli import (
 )
 from minds371.runtime import AgentRuntime, TaskHandle
 from minds371.tasks import AgentType, Task, TaskEvent, TaskResult, TaskStatus
-from minds371_deploy.request import load_request
+from minds371_deploy.request import load_request, request_payload
 
 __all__ = ["register_cli"]
 
@@ -86,7 +86,7 @@ async def _cmd_deploy(args: argparse.Namespace) -> int:
     request = load_request(args.file)
     if args.network is not None:
         request = request.model_copy(update={"network": args.network})
-    payload = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    payload = request_payload(request)
     progress = _Progress()
     cancelled = False
     async with AgentRuntime() as runtime:

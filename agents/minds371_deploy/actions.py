@@ -34,7 +34,7 @@ from minds371.agent import optional_task
 from minds371.errors import ConfigurationError, Minds371Error, ProviderError
 from minds371.tasks import AgentType, Task, TaskStatus
 from minds371_deploy.backends import BackendPool, DeployConfig
-from minds371_deploy.request import DeploymentRequest, parse_request
+from minds371_deploy.request import DeploymentRequest, parse_request, request_payload
 
 __all__ = ["deployment_actions"]
 
@@ -108,7 +108,7 @@ async def _backend(ctx: RunContext[Any], network: str) -> AsyncIterator[MarketBa
 async def DEPLOY_TO_AKASH(ctx: RunContext[Any], params: DeploymentRequest) -> dict[str, Any]:
     """Deploy through the runtime's DeploymentAgent and wait for the result."""
     runtime = _runtime(ctx)
-    payload = params.model_dump(mode="json", exclude_none=True, by_alias=True)
+    payload = request_payload(params)
     task = Task(
         id=params.task_id or uuid.uuid4().hex,
         agent_type=AgentType.DEPLOYMENT,

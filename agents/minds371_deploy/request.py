@@ -18,7 +18,8 @@ import pydantic
 import yaml
 from minds371_akash import BidPolicy, Budget
 from minds371_akash.sdl import WorkloadSpec, build_sdl
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import to_jsonable_python
 
 from minds371.errors import FieldIssue, ValidationError
 
@@ -29,6 +30,7 @@ __all__ = [
     "DeploymentRequest",
     "load_request",
     "parse_request",
+    "request_payload",
 ]
 
 #: The per-block price cap of a workload given only as ``image`` (about 43 USD a month at most).
@@ -219,6 +221,27 @@ class DeploymentRequest(BaseModel):
                 first["accept"] = (*first["accept"], self.domain)
                 domain_placed = True
         return build_sdl(document)
+
+
+def request_payload(request: DeploymentRequest) -> dict[str, Any]:
+    """The request as a JSON-ready task payload that validates back to the same request.
+
+    Unlike ``model_dump(mode="json")``, registry passwords are written out, not masked: the
+    payload must carry them to the agent. (The runtime redacts them from logs and results.)
+    """
+
+    def reveal(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        if isinstance(value, dict):
+            return {k: reveal(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [reveal(v) for v in value]
+        return value
+
+    raw = reveal(request.model_dump(mode="python", exclude_none=True, by_alias=True))
+    payload: dict[str, Any] = to_jsonable_python(raw)
+    return payload
 
 
 def parse_request(data: Any) -> DeploymentRequest:
