@@ -49,6 +49,10 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _HEX_KEY = re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b")
 _MNEMONIC = re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b")
 _MIN_REGISTERED_LENGTH = 6
+_PUBLIC_DIGEST = re.compile(
+    r"(^|[-_])(hash|digest|tx|txhash|tx_hash|record_id|version|manifest_hash|cid|entry_hash)$",
+    re.IGNORECASE,
+)
 
 _registered: set[str] = set()
 _registered_lock = threading.Lock()
@@ -88,10 +92,15 @@ def is_secret_key(key: str) -> bool:
     return bool(_SECRET_KEY.search(key))
 
 
-def _redact_text(text: str) -> str:
+def _redact_registered(text: str) -> str:
     for secret in _registered:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    return text
+
+
+def _redact_text(text: str) -> str:
+    text = _redact_registered(text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _HEX_KEY.sub(REDACTED, text)
     return _MNEMONIC.sub(REDACTED, text)
@@ -129,10 +138,15 @@ def redact_secrets(
 ) -> MutableMapping[str, Any]:
     """A structlog processor that scrubs secrets from an event dict (see module docs)."""
     for key in list(event_dict):
+        value = event_dict[key]
         if is_secret_key(key):
             event_dict[key] = REDACTED
+        elif isinstance(value, str) and _PUBLIC_DIGEST.search(key):
+            # Transaction hashes, record ids and manifest versions have a private key's shape
+            # but are public; a registered secret is still scrubbed from them.
+            event_dict[key] = _redact_registered(value)
         else:
-            event_dict[key] = redact(event_dict[key])
+            event_dict[key] = redact(value)
     return event_dict
 
 
@@ -210,5 +224,6 @@ def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: a logger bound under one configuration must follow a later one.
+        cache_logger_on_first_use=False,
     )

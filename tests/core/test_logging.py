@@ -56,3 +56,15 @@ async def test_a_secret_in_a_task_payload_does_not_reach_the_logs() -> None:
     assert API_KEY not in flatten(logs)
     # Results go to other agents: they are scrubbed too.
     assert result.error is not None and API_KEY not in result.error.message
+
+
+def test_public_digests_stay_readable_while_keys_are_redacted() -> None:
+    tx = "0x" + "ab" * 32
+    log = get_logger("minds371.test")
+    with capture_logs() as logs:
+        log.info("minds371.test.published", tx=tx, record_id=tx, version="cd" * 32, note=tx)
+    (entry,) = logs
+    assert entry["tx"] == tx
+    assert entry["record_id"] == tx
+    assert entry["version"] == "cd" * 32
+    assert entry["note"] == "***"  # free text of that shape may be a key
