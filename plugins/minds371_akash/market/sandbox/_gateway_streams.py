@@ -90,7 +90,7 @@ class _LogStream:
         self, hub: Hub, dep: Deployment, lease: Lease, services: set[str], tail: int | None
     ) -> None:
         self.hub, self.dep, self.lease, self.services, self.tail = hub, dep, lease, services, tail
-        self.sent: dict[str, int] = {}
+        self.sent: dict[str, int] = {}  # pod -> height of the last line sent
 
     def _pending(self) -> list[tuple[int, str, str]]:
         world = self.hub.world
@@ -101,15 +101,17 @@ class _LogStream:
             for replica in range(int(service.get("count", 1))):
                 pod = pod_name(self.dep, self.lease, str(service["name"]), replica)
                 lines = pod_logs(self.dep, self.lease, service, replica, world.height, world.config)
-                start = self.sent.get(pod)
-                if start is None:
-                    start = (
-                        max(0, len(lines) - self.tail)
-                        if self.tail is not None and self.tail >= 0
-                        else 0
-                    )
-                self.sent[pod] = len(lines)
-                out.extend((h, pod, line) for h, line in lines[start:])
+                last = self.sent.get(pod)
+                if last is None:  # first look: the tail of what is there
+                    keep = len(lines) if self.tail is None or self.tail < 0 else self.tail
+                    fresh = lines[len(lines) - keep :] if keep else []
+                else:  # following: every line written since the last look
+                    fresh = [item for item in lines if item[0] > last]
+                if lines:
+                    self.sent[pod] = lines[-1][0]
+                elif last is None:
+                    self.sent[pod] = -1
+                out.extend((h, pod, line) for h, line in fresh)
         out.sort(key=lambda item: item[0])
         return out
 

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 _MAX_BACKOFF_EVENTS = 50
+_LOG_WINDOW = 1000
 
 
 def _slug(*parts: object, length: int) -> str:
@@ -324,7 +325,8 @@ def pod_logs(
     for port in ports:
         lines.append((started, f"[{name}] listening on 0.0.0.0:{port}"))
     beats = (height - started) // config.log_every_blocks
-    for i in range(1, min(beats, 1000) + 1):
+    # A pod keeps its last _LOG_WINDOW access-log lines (as a log rotation would).
+    for i in range(max(1, beats - _LOG_WINDOW + 1), beats + 1):
         lines.append(
             (started + i * config.log_every_blocks, f'[{name}] 10.42.0.1 - - "GET / HTTP/1.1" 200')
         )
