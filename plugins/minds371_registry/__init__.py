@@ -7,7 +7,7 @@ store, key from the environment or a development key); compose ``LocalLedger``/`
 
 from minds371_registry._plugin import plugin
 from minds371_registry.content import ContentStore, KuboContentStore, LocalContentStore, cid_of
-from minds371_registry.discovery import EndpointHealth, HealthChecker
+from minds371_registry.discovery import EndpointHealth, HealthChecker, ProbeRoute
 from minds371_registry.keys import RecordSigner, load_signer
 from minds371_registry.ledger import Ledger, LedgerEntry, LocalLedger
 from minds371_registry.ledger.evm import EvmLedger, deploy_registry_contract
@@ -34,6 +34,7 @@ __all__ = [
     "LedgerEntry",
     "LocalContentStore",
     "LocalLedger",
+    "ProbeRoute",
     "RecordDomain",
     "RecordSigner",
     "RegistryReceipt",

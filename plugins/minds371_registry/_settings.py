@@ -9,6 +9,7 @@
 ``MINDS371_REGISTRY_CONTRACT``      the ``Minds371Registry`` address (with the RPC URL)
 ``MINDS371_REGISTRY_FROM_BLOCK``    the block the contract was deployed in (default 0)
 ``MINDS371_IPFS_API``               Kubo RPC address: use an IPFS node instead of local files
+``MINDS371_SANDBOX_URL``            a served sandbox: probes of ``*.sandbox.test`` go there
 ==================================  ==========================================================
 """
 
@@ -25,6 +26,7 @@ from eth_utils.address import to_checksum_address
 from minds371.config import home as default_home
 from minds371.errors import ConfigurationError
 from minds371_registry.content import ContentStore, KuboContentStore, LocalContentStore
+from minds371_registry.discovery import ProbeRoute
 from minds371_registry.keys import configured_address, load_signer
 from minds371_registry.ledger import Ledger, LocalLedger
 
@@ -34,7 +36,9 @@ __all__ = [
     "IPFS_API_ENV",
     "RPC_URL_ENV",
     "TRUSTED_ENV",
+    "SANDBOX_INGRESS_SUFFIX",
     "build_default",
+    "probe_routes",
     "trusted_from_env",
 ]
 
@@ -43,6 +47,9 @@ RPC_URL_ENV = "MINDS371_REGISTRY_RPC_URL"
 CONTRACT_ENV = "MINDS371_REGISTRY_CONTRACT"
 FROM_BLOCK_ENV = "MINDS371_REGISTRY_FROM_BLOCK"
 IPFS_API_ENV = "MINDS371_IPFS_API"
+SANDBOX_URL_ENV = "MINDS371_SANDBOX_URL"
+#: The domain under which the local sandbox's providers name their ingress hosts.
+SANDBOX_INGRESS_SUFFIX = ".sandbox.test"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -87,6 +94,13 @@ def build_default(
     else:
         ledger = LocalLedger(root / "registry" / "ledger.sqlite3")
     return {"ledger": ledger, "content": content, "signer": signer, "trusted_signers": trusted}
+
+
+def probe_routes(env: Mapping[str, str] | None = None) -> list[ProbeRoute]:
+    """Probe routes from the environment: a served sandbox answers for its ingress hosts."""
+    env = os.environ if env is None else env
+    url = env.get(SANDBOX_URL_ENV, "").strip()
+    return [ProbeRoute(SANDBOX_INGRESS_SUFFIX, url)] if url else []
 
 
 def _evm_ledger(rpc_url: str, env: Mapping[str, str], content: ContentStore, signer: Any) -> Ledger:

@@ -7,12 +7,18 @@ followed), ``tcp://`` endpoints a TCP connect; ``udp://`` cannot be probed and c
 Endpoints off this machine are not probed while ``minds371.ALLOW_NETWORK`` is false.
 
 Ordering is stable: healthy endpoints first, in the order the record lists them, then the rest.
+
+A :class:`ProbeRoute` sends the probes of hosts under a domain somewhere else, keeping the
+original ``Host`` header, the way a load balancer or an ``/etc/hosts`` entry would: the local
+sandbox marketplace answers for its providers' ingress hosts (``*.sandbox.test``, which no DNS
+resolves) that way, served on 127.0.0.1 or in process.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
@@ -24,7 +30,28 @@ from pydantic import BaseModel, ConfigDict
 from minds371.config import is_loopback_url
 from minds371.errors import ServiceUnavailable
 
-__all__ = ["EndpointHealth", "HealthChecker", "first_healthy"]
+__all__ = ["EndpointHealth", "HealthChecker", "ProbeRoute", "first_healthy"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRoute:
+    """Probe HTTP endpoints whose host ends with ``suffix`` at ``base_url`` instead.
+
+    Attributes:
+        suffix: A host suffix such as ``.sandbox.test``.
+        base_url: Where such probes go (scheme, host, port); the path and query are kept and
+            the original host is sent as the ``Host`` header.
+        client: The client to send them with (e.g. one into an in-process ASGI app, which then
+            counts as this machine); default: the checker's own.
+    """
+
+    suffix: str
+    base_url: str
+    client: httpx.AsyncClient | None = None
+
+    def matches(self, host: str) -> bool:
+        """Whether probes of ``host`` take this route."""
+        return host == self.suffix.lstrip(".") or host.endswith(self.suffix)
 
 
 class EndpointHealth(BaseModel):
@@ -58,6 +85,7 @@ class HealthChecker:
         health_path: A path appended to HTTP endpoints for the probe (e.g. ``/healthz``); by
             default the endpoint URL itself is fetched.
         http_client: An httpx client to use (not closed here); one is created when omitted.
+        routes: Where to send the probes of some hosts (see :class:`ProbeRoute`).
         clock: Seconds, monotonic (injected by tests).
     """
 
@@ -68,8 +96,10 @@ class HealthChecker:
         cache_ttl: float = 10.0,
         health_path: str | None = None,
         http_client: httpx.AsyncClient | None = None,
+        routes: Sequence[ProbeRoute] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.routes = tuple(routes)
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.health_path = health_path
@@ -125,26 +155,41 @@ class HealthChecker:
     async def _probe(self, url: str) -> EndpointHealth:
         import minds371
 
-        if not minds371.ALLOW_NETWORK and not is_loopback_url(url):
-            return _down(url, "not probed: network access is disabled (minds371.ALLOW_NETWORK)")
         scheme = urlsplit(url).scheme
+        route = self._route(url) if scheme in ("http", "https") else None
+        local = is_loopback_url(route.base_url if route else url) or bool(route and route.client)
+        if not minds371.ALLOW_NETWORK and not local:
+            return _down(url, "not probed: network access is disabled (minds371.ALLOW_NETWORK)")
         started = time.perf_counter()
         try:
             with anyio.fail_after(self.timeout):
                 if scheme in ("http", "https"):
-                    return await self._probe_http(url, started)
+                    return await self._probe_http(url, started, route)
                 if scheme == "tcp":
                     return await self._probe_tcp(url, started)
         except TimeoutError:
             return _down(url, f"no answer within {self.timeout} s", started)
         return _down(url, f"cannot probe {scheme}:// endpoints")
 
-    async def _probe_http(self, url: str, started: float) -> EndpointHealth:
+    def _route(self, url: str) -> ProbeRoute | None:
+        host = urlsplit(url).hostname or ""
+        return next((r for r in self.routes if r.matches(host)), None)
+
+    async def _probe_http(
+        self, url: str, started: float, route: ProbeRoute | None = None
+    ) -> EndpointHealth:
         target = url.rstrip("/") + self.health_path if self.health_path else url
+        client, headers = self._client, {}
+        if route is not None:
+            parts = urlsplit(target)
+            headers = {"host": parts.netloc}
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            target = route.base_url.rstrip("/") + path
+            client = route.client or self._client
         try:
             # Only the status line and headers matter: the body is never read, so an endpoint
             # cannot make the prober download anything.
-            async with self._client.stream("GET", target) as response:
+            async with client.stream("GET", target, headers=headers) as response:
                 status = response.status_code
         except httpx.HTTPError as exc:
             return _down(url, f"{type(exc).__name__}: {exc}".rstrip(": "), started)

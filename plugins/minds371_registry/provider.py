@@ -132,14 +132,17 @@ class BlockchainRegistryProvider:
             home: The state directory (default ``minds371.config.home()``).
             environ: The environment (default ``os.environ``).
             read_only: Do not generate a development key (discovery and verification need none).
-            health: The endpoint prober (default: a ``HealthChecker`` with its defaults).
+            health: The endpoint prober (default: a ``HealthChecker`` with the environment's
+                probe routes, e.g. ``MINDS371_SANDBOX_URL``).
 
         Raises:
             ConfigurationError: if the configuration cannot be used.
         """
-        from minds371_registry._settings import build_default
+        from minds371_registry._settings import build_default, probe_routes
 
         parts = build_default(home=home, environ=environ, read_only=read_only)
+        if health is None:
+            health = HealthChecker(routes=probe_routes(environ))
         return cls(**parts, health=health)
 
     async def __aenter__(self) -> Self:

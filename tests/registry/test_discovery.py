@@ -77,3 +77,48 @@ async def test_off_machine_endpoints_are_not_probed_in_tests():
 def test_first_healthy_with_no_endpoints():
     with pytest.raises(ServiceUnavailable, match="no endpoints"):
         first_healthy("web", [])
+
+
+def test_probe_routes_send_unresolvable_hosts_to_the_server_that_answers_for_them():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from minds371_registry import ProbeRoute
+
+    seen: list[str] = []
+
+    class Ingress(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers["Host"])
+            healthy = self.headers["Host"] == "web.p1.sandbox.test"
+            self.send_response(200 if healthy else 503)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ingress)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    async def probe() -> list[tuple[str, bool]]:
+        route = ProbeRoute(".sandbox.test", base)
+        async with HealthChecker(routes=[route], cache_ttl=0) as checker:
+            found = await checker.check_all(
+                ["http://web.p2.sandbox.test/", "http://web.p1.sandbox.test/"]
+            )
+        return [(r.url, r.healthy) for r in found]
+
+    import anyio
+
+    try:
+        results = anyio.run(probe)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results == [
+        ("http://web.p1.sandbox.test/", True),
+        ("http://web.p2.sandbox.test/", False),
+    ]
+    assert sorted(seen) == ["web.p1.sandbox.test", "web.p2.sandbox.test"]
