@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
 from minds371.errors import FieldIssue, ServiceUnavailable, ValidationError
+from minds371_registry._settings import probe_routes
 from minds371_registry.discovery import HealthChecker
 from minds371_registry.provider import BlockchainRegistryProvider, check_name
 
@@ -48,7 +49,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
-    health = HealthChecker(timeout=timeout, cache_ttl=0)
+    health = HealthChecker(timeout=timeout, cache_ttl=0, routes=probe_routes())
     return BlockchainRegistryProvider.default(read_only=True, health=health)
 
 

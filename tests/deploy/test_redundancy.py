@@ -19,6 +19,9 @@ def test_redundancy_leases_each_group_from_a_different_provider_and_survives_a_l
     result = run.json()
     providers = {lease["provider"] for lease in result["leases"]}
     assert len(result["leases"]) == 2
+    before = cli("discover", "twin", "--json")
+    assert before.code == 0, before.err
+    assert [e["healthy"] for e in before.json()["endpoints"]] == [True, True]
     assert len(providers) == 2
     assert len(result["endpoints"]) == 2
 
@@ -45,6 +48,13 @@ def test_redundancy_leases_each_group_from_a_different_provider_and_survives_a_l
     history = cli("registry", "history", "twin", "--json")
     assert history.code == 0, history.err
     assert len(history.json()) == 2  # the watcher published the next record
+
+    found = cli("discover", "twin", "--json")
+    assert found.code == 0, found.err
+    endpoints = found.json()["endpoints"]
+    assert len(endpoints) == 2
+    assert all(e["healthy"] for e in endpoints)
+    assert set(result["endpoints"]) & {e["url"] for e in endpoints}  # the twin kept serving
     cli("close", result["dseq"])
 
 
