@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minds371.actions import Action, RunContext, action
 from minds371.agent import optional_task
-from minds371.errors import ConfigurationError, Minds371Error, ProviderError
+from minds371.errors import ConfigurationError, ProviderError
 from minds371.tasks import AgentType, Task, TaskStatus
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.request import DeploymentRequest, parse_request, request_payload
@@ -268,19 +268,39 @@ async def ESTIMATE_COST(ctx: RunContext[Any], params: EstimateParams) -> dict[st
 )
 async def DISCOVER_SERVICE(ctx: RunContext[Any], params: DiscoverParams) -> dict[str, Any]:
     """Resolve a name through the registry and probe its endpoints."""
-    from minds371_registry import BlockchainRegistryProvider
+    from minds371_registry import BlockchainRegistryProvider, HealthChecker
 
-    try:
-        async with BlockchainRegistryProvider.default(read_only=True) as registry:
-            record = await registry.resolve(params.name)
-            health = await registry.endpoints(params.name)
-    except Minds371Error:
-        raise
+    async with BlockchainRegistryProvider.default(read_only=True) as registry:
+        record = await registry.resolve(params.name)
+    async with (
+        _probe_routes(ctx, record.record.network) as routes,
+        HealthChecker(cache_ttl=0, routes=routes) as checker,
+    ):
+        health = await checker.check_all(record.endpoints)
     return {
         "name": params.name,
         "sequence": record.record.sequence,
+        "record_id": record.record_id,
         "endpoints": [h.model_dump(mode="json") for h in health],
     }
+
+
+@asynccontextmanager
+async def _probe_routes(ctx: RunContext[Any], network: str) -> AsyncIterator[list[Any]]:
+    """Routes for probing the sandbox's ingress hosts: served, or the runtime's in-process one."""
+    from minds371_registry import ProbeRoute
+    from minds371_registry._settings import SANDBOX_INGRESS_SUFFIX, probe_routes
+
+    routes: list[Any] = probe_routes()
+    if routes or network != "sandbox":
+        yield routes
+        return
+    async with _backend(ctx, "sandbox") as backend:
+        client = getattr(backend, "http_client", None)
+        if client is not None:
+            base = getattr(backend, "base_url", "") or str(client.base_url)
+            routes.append(ProbeRoute(SANDBOX_INGRESS_SUFFIX, base, client=client))
+        yield routes
 
 
 def deployment_actions() -> list[Action]:

@@ -77,6 +77,9 @@ async def test_an_embedded_runtime_deploys_on_the_in_process_sandbox(
         with anyio.fail_after(60):
             first = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("one"))
             second = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("two"))
+            found = await runtime.execute_action("DISCOVER_SERVICE", {"name": "two"})
+    assert [e["url"] for e in found["endpoints"]] == second["endpoints"]
+    assert all(e["healthy"] for e in found["endpoints"])  # the in-process ingress answered
     # Both tasks saw the same shared sandbox: distinct deployments of one owner.
     assert first["owner"] == second["owner"]
     assert first["dseq"] != second["dseq"]

@@ -144,6 +144,11 @@ class ConsoleBackend(ConsoleGatewayAccess):
         """The API root this backend talks to."""
         return self._base_url
 
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client it talks through (in-process sandbox: one into the ASGI app)."""
+        return self._client
+
     async def __aenter__(self) -> Self:
         return self
 
