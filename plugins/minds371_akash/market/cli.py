@@ -25,8 +25,9 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -275,20 +276,33 @@ class CliBackend:
         return [d for d in await self.list_deployments() if d.version == version.lower()]
 
     async def get_deployment(self, dseq: int, *, with_status: bool = True) -> Deployment:
-        """The deployment, its leases and each active lease's status."""
+        """The deployment, its leases and each active lease's status.
+
+        The queries run side by side: each is a process start, and polling waits on them.
+        """
         owner = await self.owner()
-        doc = await self._query("deployment", "get", "--owner", owner, "--dseq", str(dseq))
-        leases = await self._leases(dseq)
+        found: dict[str, Any] = {}
+
+        async def deployment() -> None:
+            found["doc"] = await self._query(
+                "deployment", "get", "--owner", owner, "--dseq", str(dseq)
+            )
+
+        async def leases() -> None:
+            found["leases"] = await self._leases(dseq)
+
+        await _side_by_side(deployment, leases)
+        listed: list[Lease] = found["leases"]
         if with_status:
-            statuses = {}
-            for lease in leases:
-                if lease.active:
-                    statuses[lease.id] = await self._lease_status(lease.id)
-            leases = [
-                lease.model_copy(update={"status": statuses.get(lease.id)}) for lease in leases
-            ]
-        dep = guarded("deployment", lambda d: parse_deployment(d, leases=[]), doc)
-        return dep.model_copy(update={"leases": tuple(leases)})
+            statuses: dict[LeaseId, Any] = {}
+
+            async def status(lease: Lease) -> None:
+                statuses[lease.id] = await self._lease_status(lease.id)
+
+            await _side_by_side(*(partial(status, x) for x in listed if x.active))
+            listed = [x.model_copy(update={"status": statuses.get(x.id)}) for x in listed]
+        dep = guarded("deployment", lambda d: parse_deployment(d, leases=[]), found["doc"])
+        return dep.model_copy(update={"leases": tuple(listed)})
 
     async def _leases(self, dseq: int) -> list[Lease]:
         owner = await self.owner()
@@ -448,3 +462,16 @@ class CliBackend:
             argv.append("-f")
         async for item in stream_json_lines(argv, env=self._env()):
             yield guarded("event", parse_kube_event, item)
+
+
+async def _side_by_side(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run ``calls`` concurrently; a failure comes out as itself, not in an exception group."""
+    try:
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(call)
+    except BaseExceptionGroup as group:
+        first = group.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
