@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from typing import Any
 
 import pytest
 from minds371_akash import AkashIntegrationProvider, BidPolicy
@@ -13,7 +15,7 @@ from minds371.errors import MarketError
 from .conftest import sdl, world
 
 
-async def _drain(stream) -> list:
+async def _drain(stream: AsyncGenerator[Any, None]) -> list[Any]:
     async with aclosing(stream):
         return [item async for item in stream]
 
