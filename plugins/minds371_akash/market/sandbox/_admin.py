@@ -65,7 +65,6 @@ def world_snapshot(hub: Hub) -> dict[str, Any]:
     deployments = []
     for dep in world.deployments_of():
         raw = dep.dump()
-        raw.pop("sdl", None)
         for lease_raw, lease in zip(raw["leases"], dep.leases, strict=True):
             lease_raw["ready_height"] = ready_height(lease, world.config)
         raw["timeline"] = _timeline(hub, raw)

@@ -290,8 +290,7 @@ class Escrow:
 class Deployment:
     """A deployment: owner, dseq, version hash, groups, leases and escrow.
 
-    ``manifest`` is the canonical manifest JSON string Console returned at create (and the
-    sandbox's Console sends to providers when the client does not override it).
+    ``manifest`` is the canonical manifest JSON string Console returned at create.
     """
 
     owner: str
@@ -304,7 +303,6 @@ class Deployment:
     state: str = "active"
     closed_at: int = 0
     manifest: str = ""
-    sdl: str = ""
 
     def dump(self) -> dict[str, Any]:
         """Plain JSON form."""
@@ -319,7 +317,6 @@ class Deployment:
             "state": self.state,
             "closed_at": self.closed_at,
             "manifest": self.manifest,
-            "sdl": self.sdl,
         }
 
     @classmethod
@@ -336,7 +333,6 @@ class Deployment:
             raw["state"],
             raw["closed_at"],
             raw.get("manifest", ""),
-            raw.get("sdl", ""),
         )
 
     def active_leases(self) -> list[Lease]:

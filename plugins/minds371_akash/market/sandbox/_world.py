@@ -110,7 +110,6 @@ class World:
         dseq: int | None = None,
         source: str = "balance",
         manifest: str = "",
-        sdl: str = "",
     ) -> Deployment:
         """``MsgCreateDeployment``: open one order per group and fund the escrow.
 
@@ -153,9 +152,7 @@ class World:
                 }
             ],
         )
-        dep = Deployment(
-            owner, dseq, bytes(version), self.height, escrow, manifest=manifest, sdl=sdl
-        )
+        dep = Deployment(owner, dseq, bytes(version), self.height, escrow, manifest=manifest)
         for gseq, spec in enumerate(groups, start=1):
             group = Group(gseq, dict(spec), self.height)
             group.orders.append(Order(1, self.height))
