@@ -10,12 +10,13 @@ import argparse
 import math
 import sys
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
 from minds371.errors import FieldIssue, ServiceUnavailable, ValidationError
-from minds371_registry._settings import probe_routes
-from minds371_registry.discovery import HealthChecker
-from minds371_registry.provider import BlockchainRegistryProvider, check_name
+
+if TYPE_CHECKING:
+    from minds371_registry.provider import BlockchainRegistryProvider
 
 __all__ = ["register_cli"]
 
@@ -49,11 +50,18 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
+    # Imported here: building the parser (even for --version) must not load eth-account.
+    from minds371_registry._settings import probe_routes
+    from minds371_registry.discovery import HealthChecker
+    from minds371_registry.provider import BlockchainRegistryProvider
+
     health = HealthChecker(timeout=timeout, cache_ttl=0, routes=probe_routes())
     return BlockchainRegistryProvider.default(read_only=True, health=health)
 
 
 async def _discover(args: argparse.Namespace) -> int:
+    from minds371_registry.provider import check_name
+
     name = check_name(args.name)
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ValidationError([FieldIssue("/timeout", "must be a number of seconds above 0")])
@@ -88,6 +96,8 @@ async def _discover(args: argparse.Namespace) -> int:
 
 
 async def _history(args: argparse.Namespace) -> int:
+    from minds371_registry.provider import check_name
+
     name = check_name(args.name)
     async with _provider() as registry:
         entries = await registry.history(name)
