@@ -167,8 +167,7 @@ class DeploymentWatcher:
             since = self._offline_since.setdefault(_key(lease), self.clock())
             if self.clock() - since < grace:
                 continue
-            close_lease = getattr(akash.backend, "close_lease", None)
-            if close_lease is None:
+            if not getattr(akash.backend, "can_close_lease", False):
                 degraded.append(
                     (
                         gseq,
@@ -177,7 +176,7 @@ class DeploymentWatcher:
                     )
                 )
                 continue
-            await close_lease(lease.id)
+            await akash.backend.close_lease(lease.id)  # type: ignore[attr-defined]
             self._offline_since.pop(_key(lease), None)
             lost.append(gseq)
         return sorted(set(lost)), degraded

@@ -103,7 +103,11 @@ class SQLiteStateStore:
         self._lock_file: IO[str] | None = None
 
     async def __aenter__(self) -> SQLiteStateStore:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Task payloads may hold credentials: the state is readable by its owner only (SQLite
+        # gives its -wal and -shm files the database file's permissions).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
         if self._exclusive:
             self._lock_file = _acquire_lock(self.path)
         try:

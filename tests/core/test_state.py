@@ -93,3 +93,11 @@ async def test_two_runtimes_cannot_share_one_state_file(tmp_path: Path) -> None:
         # A read-only tool may still look.
         async with SQLiteStateStore(path, exclusive=False) as reader:
             assert await reader.unfinished() == []
+
+
+async def test_the_state_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "home" / "state.db"
+    async with SQLiteStateStore(path) as store:
+        await store.create_task(Task(agent_type="a", payload={"password": "hunter22"}))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
