@@ -86,6 +86,8 @@ class ConsoleBackend(ConsoleGatewayAccess):
     """
 
     name = "console"
+    #: The Console API has no route that closes one lease (see :meth:`close_lease`).
+    can_close_lease = False
     # dseqs adopted or created by any ConsoleBackend in this process, per API root: a recovery
     # must never adopt a deployment that a concurrent create in this process made.
     _claimed: ClassVar[dict[str, set[int]]] = {}
@@ -376,6 +378,20 @@ class ConsoleBackend(ConsoleGatewayAccess):
         """Close a deployment and its leases (idempotent on an already-closed one)."""
         await self._call("DELETE", f"/v1/deployments/{dseq}")
         _log.info("minds371.akash.deployment_closed", dseq=dseq)
+
+    async def close_lease(self, lease: LeaseId) -> None:
+        """Refuse: the Console API cannot close one lease of a deployment.
+
+        Raises:
+            MarketError: always (not retryable); close the whole deployment, or use the
+                ``cli`` network, whose owner key can send ``MsgCloseLease``.
+        """
+        raise MarketError(
+            "the Console API cannot close a single lease: close the deployment, or use the "
+            "cli network to close one lease",
+            retryable=False,
+            details={"dseq": lease.dseq, "gseq": lease.gseq, "oseq": lease.oseq},
+        )
 
     async def deposit(self, dseq: int, amount: Price) -> Deployment:
         """Add funds to the deployment's escrow (Console takes USD; 1,000,000 uact = 1 USD)."""
