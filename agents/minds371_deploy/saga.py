@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from minds371_akash.market import Lease, LeaseId
@@ -47,6 +48,7 @@ class SagaState:
         leased: Providers leased so far.
         closed: The deployment was closed (and why).
         output: The task's result, once finalized.
+        finalized_at: When it was finalized (the deployment's ``ttl`` counts from then).
         attempts_with_intent: How many create intents were recorded.
     """
 
@@ -55,6 +57,7 @@ class SagaState:
     leased: list[str] = field(default_factory=list)
     closed: str | None = None
     output: dict[str, Any] | None = None
+    finalized_at: datetime | None = None
     attempts_with_intent: int = 0
 
     @classmethod
@@ -77,6 +80,7 @@ class SagaState:
                 state.closed = str(data.get("reason", "closed"))
             elif step.name == FINALIZED:
                 state.output = dict(data["output"])
+                state.finalized_at = step.at
         return state
 
     @property

@@ -144,12 +144,9 @@ class DeploymentWatcher:
         return actions
 
     def _expired(self, state: SagaState, ttl: int) -> bool:
-        finished = (state.output or {}).get("context", {}).get("end_time")
-        if not finished:
+        if state.finalized_at is None:
             return False
-        from datetime import datetime
-
-        return self.clock() - datetime.fromisoformat(finished).timestamp() > ttl
+        return self.clock() - state.finalized_at.timestamp() > ttl
 
     async def _lost_groups(
         self, akash: AkashIntegrationProvider, deployment: Deployment
@@ -176,7 +173,7 @@ class DeploymentWatcher:
                     )
                 )
                 continue
-            await akash.backend.close_lease(lease.id)  # type: ignore[attr-defined]
+            await akash.backend.close_lease(lease.id)
             self._offline_since.pop(_key(lease), None)
             lost.append(gseq)
         return sorted(set(lost)), degraded
