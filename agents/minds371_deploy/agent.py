@@ -96,6 +96,9 @@ class DeploymentAgent:
         request = parse_request(task.payload)
         if request.task_id is None:
             request = request.model_copy(update={"task_id": task.id})
+        if request.domain is not None and request.ssl:
+            # Refused before anything is spent, not after the deployment is up.
+            await self.configure_dns_and_ssl(request)
         task_context = current_task()
         state = SagaState.from_steps(await task_context.steps())
         if state.output is not None:
@@ -107,8 +110,6 @@ class DeploymentAgent:
                 if request.repo_url is not None:
                     await self.clone_and_build(request)
                 run.outcome = await self.provision_and_deploy(request)
-                if request.domain is not None and request.ssl:
-                    await self.configure_dns_and_ssl(request)
                 output = await self.finalize(request, context)
             except BaseException as exc:
                 context.close(

@@ -77,3 +77,18 @@ def _path() -> str:
     import sys
 
     return f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+
+
+def test_unsupported_build_and_tls_requests_are_refused_before_any_spend(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    tls = web_request("tls", domain="app.example.com", ssl=True)
+    build = {"name": "built", "image": "nginx:1.27", "repo_url": "https://example.com/app.git"}
+    for request in (tls, build):
+        run = cli("deploy", str(write_request(tmp_path, request)), "--json")
+        assert run.code == 2, run.err
+        error = run.json()["error"]
+        assert error["type"] == "ConfigurationError"
+        assert "not supported yet" in error["message"]
+    assert sandbox.all_dseqs() == before
