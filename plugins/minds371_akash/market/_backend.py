@@ -41,6 +41,10 @@ class MarketBackend(Protocol):
     #: ``"console"``, ``"cli"`` or ``"sandbox"``.
     name: str
 
+    #: Whether :meth:`close_lease` can close one lease on this network. Every backend has the
+    #: method; check this flag first (the Console API has no such route, so it refuses).
+    can_close_lease: bool
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -94,6 +98,20 @@ class MarketBackend(Protocol):
 
     async def close_deployment(self, dseq: int) -> None:
         """Close a deployment and its leases; closing a closed deployment succeeds."""
+        ...
+
+    async def close_lease(self, lease: LeaseId) -> None:
+        """Close one lease as its owner (``MsgCloseLease``); the deployment stays open.
+
+        The lease ends with reason ``lease_closed_owner`` and its group's order re-opens with
+        the next ``oseq``, so the group can be bid on and leased again (any provider may bid,
+        the closed one too). Closing a lease that is already closed succeeds.
+
+        Raises:
+            MarketError: the network cannot close one lease (``can_close_lease`` is False), or
+                the chain refused (not retryable), or it could not be reached (retryable).
+            NotFound: no such lease.
+        """
         ...
 
     async def deposit(self, dseq: int, amount: Price) -> Deployment:

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Self
 import anyio
 from pydantic import BaseModel, ConfigDict
 
-from minds371.errors import MarketError, ProviderError
+from minds371.errors import FieldIssue, MarketError, ProviderError, ValidationError
 from minds371.logging import get_logger
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import (
@@ -126,6 +126,8 @@ class CliBackend:
     """
 
     name = "cli"
+    #: The owner's key can send ``MsgCloseLease`` (see :meth:`close_lease`).
+    can_close_lease = True
     _last_dseq: ClassVar[int] = 0
 
     def __init__(
@@ -382,6 +384,50 @@ class CliBackend:
         await self.send_manifest(dseq, bids, manifest=manifest, sdl=sdl)
         return await self.get_deployment(dseq)
 
+    async def close_lease(self, lease: LeaseId) -> None:
+        """``akash tx market lease close``: the owner closes one lease; the group re-opens.
+
+        After a refusal or an ambiguous failure the chain is asked about the lease: one that
+        is no longer active counts as closed (the close landed, or the provider or the escrow
+        closed it first), so calling this again is harmless.
+
+        Raises:
+            ValidationError: the lease belongs to another owner than the signing key.
+            NotFound: no such lease.
+            MarketError: the chain refused (``order closed``, ``bid not active``, …) while the
+                lease is still active, or the node could not be reached (retryable).
+        """
+        owner = await self.owner()
+        if lease.owner != owner:
+            # The CLI takes the lease's owner from --from: sending this would close (or fail
+            # to find) a lease of the signing key's own deployment with the same numbers.
+            raise ValidationError(
+                [FieldIssue("/owner", f"the lease belongs to {lease.owner}, not to {owner}")],
+                subject="lease",
+            )
+        try:
+            await self._tx(
+                "market", "lease", "close", "--dseq", str(lease.dseq), "--gseq", str(lease.gseq),
+                "--oseq", str(lease.oseq), "--provider", lease.provider,
+            )  # fmt: skip
+        except ProviderError as exc:
+            try:
+                leases = await self._leases(lease.dseq)
+            except ProviderError:
+                raise exc from None
+            found = next((x for x in leases if _same_lease(x.id, lease)), None)
+            if found is None or found.active:
+                raise exc from None
+            _log.info(
+                "minds371.akash.lease_already_closed",
+                dseq=lease.dseq, gseq=lease.gseq, oseq=lease.oseq, state=found.state,
+            )  # fmt: skip
+            return
+        _log.info(
+            "minds371.akash.lease_closed",
+            dseq=lease.dseq, gseq=lease.gseq, oseq=lease.oseq, provider=lease.provider,
+        )  # fmt: skip
+
     async def send_manifest(
         self, dseq: int, leases: Sequence[LeaseId], *, manifest: str, sdl: str
     ) -> None:
@@ -462,6 +508,10 @@ class CliBackend:
             argv.append("-f")
         async for item in stream_json_lines(argv, env=self._env()):
             yield guarded("event", parse_kube_event, item)
+
+
+def _same_lease(a: LeaseId, b: LeaseId) -> bool:
+    return (a.dseq, a.gseq, a.oseq, a.provider) == (b.dseq, b.gseq, b.oseq, b.provider)
 
 
 async def _side_by_side(*calls: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -67,6 +67,10 @@ class _TxApi:
                 lambda m: str(m["bid_id"]["owner"]),
                 self._lease,
             ),
+            "/akash.market.v1beta5.MsgCloseLease": (
+                lambda m: str(m["id"]["owner"]),
+                self._close_lease,
+            ),
             "/akash.escrow.v1.MsgAccountDeposit": (lambda m: str(m["signer"]), self._deposit),
         }
 
@@ -172,6 +176,22 @@ class _TxApi:
         )
         return _event(
             "akash.market.v1.EventLeaseCreated", {"id": {**bid, "dseq": str(bid["dseq"])}}
+        )
+
+    def _close_lease(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        # The lease id's owner is the message's signer, so only the owner gets this far; a
+        # key that is not the owner's is refused above ("pubkey does not match signer").
+        lease_id = msg["id"]
+        lease = self.world.owner_close_lease(
+            str(lease_id["owner"]),
+            int(lease_id["dseq"]),
+            int(lease_id["gseq"]),
+            int(lease_id["oseq"]),
+            str(lease_id["provider"]),
+        )
+        return _event(
+            "akash.market.v1.EventLeaseClosed",
+            {"id": {**lease_id, "dseq": str(lease_id["dseq"])}, "reason": lease.reason},
         )
 
     def _deposit(self, msg: Mapping[str, Any]) -> dict[str, Any]:

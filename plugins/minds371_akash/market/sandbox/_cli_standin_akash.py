@@ -101,6 +101,19 @@ def _lease_create(args: argparse.Namespace) -> int:
     return _tx(args, [{"@type": "/akash.market.v1beta5.MsgCreateLease", "bid_id": bid}])
 
 
+def _lease_close(args: argparse.Namespace) -> int:
+    owner = args.owner or key(args).address
+    lease = {
+        "owner": owner,
+        "dseq": str(args.dseq),
+        "gseq": args.gseq,
+        "oseq": args.oseq,
+        "provider": args.provider,
+        "bseq": 0,
+    }
+    return _tx(args, [{"@type": "/akash.market.v1beta5.MsgCloseLease", "id": lease}])
+
+
 def _escrow_deposit(args: argparse.Namespace) -> int:
     if args.scope != "deployment":
         raise StandinError(f"unsupported escrow scope {args.scope!r}; use deployment")
@@ -194,6 +207,10 @@ def akash_parser() -> argparse.ArgumentParser:
     _ids(lease_create, gseq=1)
     lease_create.add_argument("--provider", required=True)
     lease_create.set_defaults(run=_lease_create)
+    lease_close = lease_tx.add_parser("close")
+    _ids(lease_close, gseq=1)
+    lease_close.add_argument("--provider", required=True)
+    lease_close.set_defaults(run=_lease_close)
 
     escrow_tx = tx.add_parser("escrow").add_subparsers(
         dest="action", required=True, parser_class=StandinParser

@@ -313,14 +313,56 @@ class World:
         if lease is None or lease.state != "active":
             raise WorldError("not_found", "lease not found")
         self._end_lease(lease, dep, "closed", REASONS.get(reason, reason))
-        group = dep.group(gseq)
-        if group is not None and dep.state == "active":
-            for order in group.orders:
-                if order.oseq == oseq:
-                    order.state = "closed"
-            group.excluded.append(lease.provider)
-            group.orders.append(Order(max(o.oseq for o in group.orders) + 1, self.height))
+        self._reopen(dep, lease, exclude=True)
         return lease
+
+    def owner_close_lease(
+        self, owner: str, dseq: int, gseq: int, oseq: int, provider: str
+    ) -> Lease:
+        """The owner closes one lease (``MsgCloseLease``); the group gets a new order.
+
+        The checks and their messages are the market module's, in its order: the order must be
+        active, the provider's bid active, the lease active. Unlike a provider's close, the
+        provider stays welcome to bid on the new order: the owner chooses among the bids.
+
+        Raises:
+            WorldError: ``not_found`` (``invalid order: order not found``, ``invalid bid: bid not
+                found``, ``invalid lease: lease not found``), ``closed`` (``order closed``: the
+                order or the lease is no longer active), ``lease`` (``bid not active``).
+        """
+        dep = self.deployments.get((owner, dseq))
+        group = dep.group(gseq) if dep is not None else None
+        order = next((o for o in group.orders if o.oseq == oseq), None) if group else None
+        if dep is None or order is None:
+            raise WorldError("not_found", "invalid order: order not found")
+        if order.state != "active":
+            raise WorldError("closed", "order closed")
+        bid = next((b for b in order.bids if b.provider == provider), None)
+        if bid is None:
+            raise WorldError("not_found", "invalid bid: bid not found")
+        if bid.state != "active":
+            raise WorldError("lease", "bid not active")
+        lease = self.find_lease(owner, dseq, gseq, oseq, provider)
+        if lease is None:
+            raise WorldError("not_found", "invalid lease: lease not found")
+        if lease.state != "active":
+            raise WorldError("closed", "order closed")
+        self._end_lease(lease, dep, "closed", REASONS["owner"])
+        self._reopen(dep, lease, exclude=False)
+        log.info("minds371.sandbox.lease_closed", dseq=dseq, gseq=gseq, provider=provider)
+        return lease
+
+    def _reopen(self, dep: Deployment, lease: Lease, *, exclude: bool) -> None:
+        """Close the lease's order and, while the deployment lives, open the group's next one."""
+        group = dep.group(lease.gseq)
+        if group is None or dep.state != "active":
+            return
+        for order in group.orders:
+            if order.oseq == lease.oseq:
+                order.state = "closed"
+        if exclude:
+            group.excluded.append(lease.provider)
+        group.orders.append(Order(max(o.oseq for o in group.orders) + 1, self.height))
 
     def _end_lease(self, lease: Lease, dep: Deployment, state: str, reason: str) -> None:
         lease.state = state
