@@ -23,6 +23,7 @@ import re
 from typing import Any
 
 import yaml
+from yaml._yaml import CParser
 
 from minds371.errors import FieldIssue, ValidationError
 
@@ -169,21 +170,6 @@ def _decode(data: str | bytes, max_bytes: int) -> str:
     return text
 
 
-class _Frame:
-    """One open collection while building from events."""
-
-    __slots__ = ("anchor", "is_map", "key", "merges", "name", "size", "value")
-
-    def __init__(self, value: Any, is_map: bool, anchor: str | None, name: str) -> None:
-        self.value = value
-        self.is_map = is_map
-        self.anchor = anchor
-        self.name = name  # the key or index under which this collection sits in its parent
-        self.key: str | None = None  # a mapping's key whose value is being read
-        self.size = 1
-        self.merges: list[dict[str, Any]] | None = None
-
-
 def load_yaml(
     data: str | bytes,
     *,
@@ -219,113 +205,152 @@ def load_yaml(
         raise _error("/", f"not valid YAML: {exc}") from exc
 
 
-def _path(stack: list[_Frame], child: str | None = None) -> str:
-    """The path of the innermost open collection (or of ``child`` inside it)."""
-    parts = [frame.name for frame in stack[1:]]
+# One open collection, saved on the stack while a nested one is read: the container, whether it
+# is a mapping, the mapping's key whose value is being read, its node count so far, its anchor
+# and its pending ``<<`` merge sources.
+_Saved = tuple[Any, bool, str | None, int, str | None, list[dict[str, Any]] | None]
+
+
+def _name(container: Any, is_map: bool, key: str | None) -> str:
+    """The name the node being read gets in an open collection: its key, or its index."""
+    return (key or "") if is_map else str(len(container))
+
+
+def _path(saved: list[_Saved], child: str | None = None) -> str:
+    """The path of the innermost open collection (or of ``child`` inside it).
+
+    Only used to report an error: paths are not tracked while loading. A collection's name is
+    its parent's pending key, or for a sequence its index to be (the parent's length: a child
+    is appended when it ends). ``saved[0]`` holds the root, which has no name.
+    """
+    parts = [_name(entry[0], entry[1], entry[2]) for entry in saved[1:]]
     if child is not None:
         parts.append(child)
     return "/" + "/".join(parts) if parts else "/"
 
 
-def _child_name(top: _Frame | None) -> str:
-    if top is None:
-        return ""
-    if top.is_map:
-        return top.key or ""
-    return str(len(top.value))
-
-
 def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
-    # The hot loop is written out by hand (no helper calls per event): it runs once per node.
+    # The hot loop is written out by hand: it runs once per event, and the innermost open
+    # collection lives in local variables (pushed to `saved` as a tuple when a child opens).
     anchors: dict[str, tuple[Any, int]] = {}
-    stack: list[_Frame] = []
-    top: _Frame | None = None
+    saved: list[_Saved] = []
+    # The innermost open collection; at first a list that receives the root.
+    container: Any = []
+    is_map = False
+    key: str | None = None
+    size = 0
+    anchor: str | None = None
+    merges: list[dict[str, Any]] | None = None
     total = 0
     documents = 0
-    root: Any = None
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     doc_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
-    loader = yaml.CSafeLoader(text)
-    get_event = loader.get_event
+    typed_start = _TYPED_START
+    parser = CParser(text)
+    get_event = parser.get_event
     try:
         while True:
             event: Any = get_event()
             kind = event.__class__
-            size = 1
-            anchor = None
             if kind is scalar_event:
                 total += 1
-                anchor = event.anchor
-                if top is not None and top.is_map and top.key is None:
+                tag = event.tag
+                if is_map and key is None:
                     # A key: keep the raw text, as Go does for map[string]... keys.
-                    if event.tag not in (None, "!", _STR_TAG):
-                        raise _error(_path(stack), "mapping keys must be plain strings")
+                    if tag is not None and tag != "!" and tag != _STR_TAG:
+                        raise _error(_path(saved), "mapping keys must be plain strings")
                     key = event.value
-                    if key in top.value:
-                        raise _error(_path(stack, key), "duplicate key; each key may appear once")
-                    top.key = key
-                    top.size += 1
-                    if anchor is not None:
-                        anchors[anchor] = (key, 1)
+                    if key in container:
+                        raise _error(_path(saved, key), "duplicate key; each key may appear once")
+                    size += 1
+                    if event.anchor is not None:
+                        anchors[event.anchor] = (key, 1)
                     continue
-                if event.tag is not None:
+                if tag is not None:
                     value: Any = _resolve_tagged(
-                        event.tag, event.value, _path(stack, _child_name(top))
+                        tag, event.value, _path(saved, _child(saved, container, is_map, key))
                     )
                 elif not event.style:
                     # libyaml reports a plain scalar's style as "" (the pure-Python parser: None).
                     # Most plain scalars are names: resolve only what could be a non-string.
                     value = event.value
-                    if not value or value[0] in _TYPED_START:
+                    if not value or value[0] in typed_start:
                         value = _resolve_plain(value)
                 else:
                     value = event.value
+                if total > max_nodes:
+                    raise _error(_path(saved), _too_many(max_nodes))
+                if event.anchor is not None:
+                    anchors[event.anchor] = (value, 1)
+                if not is_map:
+                    size += 1
+                    container.append(value)
+                    continue
+                node_size = 1
             elif kind is map_start or kind is seq_start:
-                is_map = kind is map_start
-                name = _child_name(top)
-                if top is not None and top.is_map and top.key is None:
-                    raise _error(_path(stack), "mapping keys must be plain strings")
-                if len(stack) >= max_depth:
-                    raise _error(_path(stack, name), f"nesting is deeper than {max_depth} levels")
-                tag = event.tag
-                if tag is not None and tag not in ("!", _MAP_TAG if is_map else _SEQ_TAG):
+                if is_map and key is None:
+                    raise _error(_path(saved), "mapping keys must be plain strings")
+                if len(saved) >= max_depth:
                     raise _error(
-                        _path(stack, name), f"unsupported YAML tag {tag!r}; remove the tag"
+                        _path(saved, _child(saved, container, is_map, key)),
+                        f"nesting is deeper than {max_depth} levels",
+                    )
+                opens_map = kind is map_start
+                tag = event.tag
+                if tag is not None and tag != "!" and tag != (_MAP_TAG if opens_map else _SEQ_TAG):
+                    raise _error(
+                        _path(saved, _child(saved, container, is_map, key)),
+                        f"unsupported YAML tag {tag!r}; remove the tag",
                     )
                 total += 1
                 if total > max_nodes:
-                    raise _error(_path(stack, name), _too_many(max_nodes))
-                top = _Frame({} if is_map else [], is_map, event.anchor, name)
-                stack.append(top)
+                    raise _error(
+                        _path(saved, _child(saved, container, is_map, key)), _too_many(max_nodes)
+                    )
+                saved.append((container, is_map, key, size, anchor, merges))
+                container = {} if opens_map else []
+                is_map = opens_map
+                key = None
+                size = 1
+                anchor = event.anchor
+                merges = None
                 continue
             elif kind is map_end or kind is seq_end:
-                frame = stack.pop()
-                top = stack[-1] if stack else None
-                value = frame.value
-                if frame.merges:
+                value = container
+                if merges:
                     # Explicit keys win over merged ones; earlier merge sources over later ones.
-                    for source in frame.merges:
-                        for key, item in source.items():
-                            value.setdefault(key, item)
-                size = frame.size
-                anchor = frame.anchor
+                    for source in merges:
+                        for merged_key, item in source.items():
+                            value.setdefault(merged_key, item)
+                node_size = size
+                node_anchor = anchor
+                container, is_map, key, size, anchor, merges = saved.pop()
+                if total > max_nodes:
+                    raise _error(_path(saved), _too_many(max_nodes))
+                if node_anchor is not None:
+                    anchors[node_anchor] = (value, node_size)
             elif kind is alias_event:
                 target = anchors.get(event.anchor)
                 if target is None:
-                    raise _error(_path(stack, _child_name(top)), f"unknown alias *{event.anchor}")
-                value, size = target
-                total += size
-                if top is not None and top.is_map and top.key is None:
+                    raise _error(
+                        _path(saved, _child(saved, container, is_map, key)),
+                        f"unknown alias *{event.anchor}",
+                    )
+                value, node_size = target
+                total += node_size
+                if is_map and key is None:
                     # An alias in key position names a key; only a string can be one.
                     if not isinstance(value, str):
-                        raise _error(_path(stack), "mapping keys must be plain strings")
-                    if value in top.value:
-                        raise _error(_path(stack, value), "duplicate key; each key may appear once")
-                    top.key = value
-                    top.size += 1
+                        raise _error(_path(saved), "mapping keys must be plain strings")
+                    if value in container:
+                        raise _error(_path(saved, value), "duplicate key; each key may appear once")
+                    key = value
+                    size += 1
                     continue
+                if total > max_nodes:
+                    raise _error(_path(saved), _too_many(max_nodes))
             elif kind is doc_start:
                 documents += 1
                 if documents > 1:
@@ -334,32 +359,31 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     )
                 continue
             elif kind is stream_end:
-                return root
+                return container[0] if container else None
             else:
                 continue
-            if total > max_nodes:
-                raise _error(_path(stack), _too_many(max_nodes))
-            if anchor is not None:
-                anchors[anchor] = (value, size)
-            if top is None:
-                root = value
+            # A collection ended or an alias was read: add the node to the open collection.
+            size += node_size
+            if not is_map:
+                container.append(value)
                 continue
-            top.size += size
-            if not top.is_map:
-                top.value.append(value)
-                continue
-            key, top.key = top.key, None
             if key == _MERGE_KEY:
                 merged = value if isinstance(value, list) else [value]
                 if not all(isinstance(item, dict) for item in merged):
                     raise _error(
-                        _path(stack), "a '<<' merge key must name a mapping or a list of them"
+                        _path(saved), "a '<<' merge key must name a mapping or a list of them"
                     )
-                top.merges = (top.merges or []) + merged
-                continue
-            top.value[key] = value
+                merges = (merges or []) + merged
+            else:
+                container[key] = value
+            key = None
     finally:
-        loader.dispose()
+        parser.dispose()
+
+
+def _child(saved: list[_Saved], container: Any, is_map: bool, key: str | None) -> str:
+    # Outside any collection (the root itself) a node has no name.
+    return _name(container, is_map, key) if saved else ""
 
 
 def _too_many(max_nodes: int) -> str:
