@@ -141,7 +141,10 @@ def ensure_valid(sdl: Sdl) -> Sdl:
     Raises:
         ValidationError: With every issue found.
     """
-    if sdl._validated:
+    # Read the private state from pydantic's store: `sdl._validated` would first fail the
+    # normal attribute lookup, and that costs more than the rest of this function.
+    private = sdl.__pydantic_private__
+    if private is not None and private.get("_validated"):
         return sdl
     errors, warnings = validate_sdl(sdl)
     if errors:

@@ -206,8 +206,8 @@ def load_yaml(
 
 
 # One open collection, saved on the stack while a nested one is read: the container, whether it
-# is a mapping, the mapping's key whose value is being read, its node count so far, its anchor
-# and its pending ``<<`` merge sources.
+# is a mapping, the mapping's key whose value is being read, the node count before it opened,
+# its anchor and its pending ``<<`` merge sources.
 _Saved = tuple[Any, bool, str | None, int, str | None, list[dict[str, Any]] | None]
 
 
@@ -238,7 +238,9 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
     container: Any = []
     is_map = False
     key: str | None = None
-    size = 0
+    # Every node adds to `total` what it adds to its collection's size (an alias: the size of
+    # what it names), so a collection's size is `total` when it ends minus `total` before it.
+    before = 0
     anchor: str | None = None
     merges: list[dict[str, Any]] | None = None
     total = 0
@@ -264,7 +266,6 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     key = event.value
                     if key in container:
                         raise _error(_path(saved, key), "duplicate key; each key may appear once")
-                    size += 1
                     if event.anchor is not None:
                         anchors[event.anchor] = (key, 1)
                     continue
@@ -285,10 +286,8 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                 if event.anchor is not None:
                     anchors[event.anchor] = (value, 1)
                 if not is_map:
-                    size += 1
                     container.append(value)
                     continue
-                node_size = 1
             elif kind is map_start or kind is seq_start:
                 if is_map and key is None:
                     raise _error(_path(saved), "mapping keys must be plain strings")
@@ -309,11 +308,11 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     raise _error(
                         _path(saved, _child(saved, container, is_map, key)), _too_many(max_nodes)
                     )
-                saved.append((container, is_map, key, size, anchor, merges))
+                saved.append((container, is_map, key, before, anchor, merges))
+                before = total - 1
                 container = {} if opens_map else []
                 is_map = opens_map
                 key = None
-                size = 1
                 anchor = event.anchor
                 merges = None
                 continue
@@ -324,13 +323,11 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     for source in merges:
                         for merged_key, item in source.items():
                             value.setdefault(merged_key, item)
-                node_size = size
-                node_anchor = anchor
-                container, is_map, key, size, anchor, merges = saved.pop()
+                if anchor is not None:
+                    anchors[anchor] = (value, total - before)
+                container, is_map, key, before, anchor, merges = saved.pop()
                 if total > max_nodes:
                     raise _error(_path(saved), _too_many(max_nodes))
-                if node_anchor is not None:
-                    anchors[node_anchor] = (value, node_size)
             elif kind is alias_event:
                 target = anchors.get(event.anchor)
                 if target is None:
@@ -347,7 +344,6 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                     if value in container:
                         raise _error(_path(saved, value), "duplicate key; each key may appear once")
                     key = value
-                    size += 1
                     continue
                 if total > max_nodes:
                     raise _error(_path(saved), _too_many(max_nodes))
@@ -362,8 +358,7 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
                 return container[0] if container else None
             else:
                 continue
-            # A collection ended or an alias was read: add the node to the open collection.
-            size += node_size
+            # A node was read (not a key): add it to the open collection.
             if not is_map:
                 container.append(value)
                 continue
