@@ -14,9 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from minds371_akash.market.sandbox._cli_standin_akash import akash_parser
 from minds371_akash.market.sandbox._cli_standin_common import StandinError
-from minds371_akash.market.sandbox._cli_standin_provider import provider_parser
 
 __all__ = ["STANDIN_PROGRAMS", "standin_main", "write_standin_binaries"]
 
@@ -52,7 +50,13 @@ def write_standin_binaries(directory: Path, *, python: str = sys.executable) -> 
 
 def standin_main(program: str, argv: Sequence[str]) -> int:
     """Run one stand-in; returns its exit code (0 ok, 1 error)."""
-    parser = akash_parser() if program == "akash" else provider_parser()
+    # Only the program's own command tree is imported: each run is a process start, and the
+    # backends poll with many of them (provider-services pulls in the WebSocket client).
+    if program == "akash":
+        from minds371_akash.market.sandbox._cli_standin_akash import akash_parser as make
+    else:
+        from minds371_akash.market.sandbox._cli_standin_provider import provider_parser as make
+    parser = make()
     try:
         args = parser.parse_args(list(argv))
         code: int = args.run(args)

@@ -8,14 +8,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 import yaml
 
 from minds371.errors import ValidationError
-from minds371_akash.market.sandbox._identity import Identity, identity_for_key_name
-from minds371_akash.market.sandbox._manifests import BuiltSdl, build_from_sdl
+
+if TYPE_CHECKING:
+    from minds371_akash.market.sandbox._identity import Identity
+    from minds371_akash.market.sandbox._manifests import BuiltSdl
 
 __all__ = [
     "Node",
@@ -66,6 +68,10 @@ def key(args: argparse.Namespace) -> Identity:
         raise StandinError('required flag(s) "from" not set')
     if name.startswith("akash1"):
         raise StandinError(f"{name} is not a key name: the sandbox derives keys from names")
+    # Imported here: every run is a process start, and queries need no key (eth-keys is slow
+    # to import).
+    from minds371_akash.market.sandbox._identity import identity_for_key_name
+
     return identity_for_key_name(name)
 
 
@@ -79,6 +85,8 @@ def emit(args: argparse.Namespace, document: Any) -> None:
 
 def load_sdl(path: str) -> BuiltSdl:
     """Read and build an SDL file as the real CLI does (no Console rewrites)."""
+    from minds371_akash.market.sandbox._manifests import build_from_sdl  # only SDL commands
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
