@@ -389,7 +389,8 @@ class CliBackend:
 
         After a refusal or an ambiguous failure the chain is asked about the lease: one that
         is no longer active counts as closed (the close landed, or the provider or the escrow
-        closed it first), so calling this again is harmless.
+        closed it first), so retrying, here or by the caller, is harmless. Retryable failures
+        are retried by the backend's policy.
 
         Raises:
             ValidationError: the lease belongs to another owner than the signing key.
@@ -405,6 +406,9 @@ class CliBackend:
                 [FieldIssue("/owner", f"the lease belongs to {lease.owner}, not to {owner}")],
                 subject="lease",
             )
+        await retry_call(self._retry, lambda: self._close_lease_once(lease), what="lease close")
+
+    async def _close_lease_once(self, lease: LeaseId) -> None:
         try:
             await self._tx(
                 "market", "lease", "close", "--dseq", str(lease.dseq), "--gseq", str(lease.gseq),
