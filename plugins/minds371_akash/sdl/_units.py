@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Context, Decimal, InvalidOperation
 
 from minds371_akash.sdl._yaml import YamlFloat, YamlInt
 
@@ -55,6 +55,8 @@ _PRICE_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z")
 _UINT64_MAX = 2**64 - 1
 _UINT32_MAX = 2**32 - 1
 _DEC_PLACES = 18
+_DEC_QUANTUM = Decimal(1).scaleb(-_DEC_PLACES)
+_DEC_CONTEXT = Context(prec=80)
 
 
 class UnitError(ValueError):
@@ -185,6 +187,6 @@ def parse_price(value: object) -> Decimal:
 
 def format_dec(amount: Decimal) -> str:
     """Format a price as a cosmos ``LegacyDec`` string: always 18 decimal places."""
-    with localcontext() as context:
-        context.prec = 80
-        return f"{amount.quantize(Decimal(1).scaleb(-_DEC_PLACES)):f}"
+    # A context of our own (not a copy of the thread's, which costs more than the quantize):
+    # 80 digits hold any amount the chain accepts at 18 places, so the result is exact.
+    return f"{amount.quantize(_DEC_QUANTUM, context=_DEC_CONTEXT):f}"
