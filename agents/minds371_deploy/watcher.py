@@ -179,12 +179,15 @@ class DeploymentWatcher:
         return sorted(set(lost)), degraded
 
     async def _unreachable(self, akash: AkashIntegrationProvider, lease: Lease) -> bool:
-        if lease.status is not None:
-            return False
+        # An active lease of a finished deployment reports a status unless its provider's
+        # gateway cannot be reached (Console shows ``status: null``, the CLI's lease-status
+        # fails); the provider's own online flag is asked too, where the network has one.
+        if lease.status is None:
+            return True
         try:
             provider = await akash.backend.get_provider(lease.id.provider)
         except Minds371Error:
-            return True
+            return False
         return not provider.online
 
     async def _republish(self, request: Any, deployment: Deployment, state: SagaState) -> None:
