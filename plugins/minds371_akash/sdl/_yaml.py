@@ -159,13 +159,14 @@ def _decode(data: str | bytes, max_bytes: int) -> str:
         if len(data) > max_bytes:
             raise _error("/", f"document is larger than the limit of {max_bytes} bytes")
         try:
-            size = len(data.encode("utf-8"))
+            # An ASCII str (known without a scan) is as long in UTF-8 as in characters.
+            size = len(data) if data.isascii() else len(data.encode("utf-8"))
         except UnicodeEncodeError as exc:
             raise _error("/", f"text holds an unpaired surrogate (character {exc.start})") from exc
         if size > max_bytes:
             raise _error("/", f"document is larger than the limit of {max_bytes} bytes")
         text = data
-    if not text.strip():
+    if not text or text.isspace():  # `not text.strip()`, without copying the text
         raise _error("/", "document is empty")
     return text
 
