@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from minds371.actions import Action
 from minds371.errors import ConfigurationError, DuplicateRegistration
 from minds371.logging import get_logger
 
 if TYPE_CHECKING:
+    from minds371.actions import Action
     from minds371.agent import Agent
 
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "Plugin", "discover_plugins"]
