@@ -321,10 +321,11 @@ class Sdl(_Model):
     reclamation: Reclamation | None = None
     include: Seq[str] | None = None
 
-    _warnings: tuple[FieldIssue, ...] = PrivateAttr(default=())
-    _validated: bool = PrivateAttr(default=False)
+    # None until the semantic rules have run. One private attribute, not two: pydantic sets
+    # each one up with several Python calls on every validation.
+    _warnings: tuple[FieldIssue, ...] | None = PrivateAttr(default=None)
 
     @property
     def warnings(self) -> tuple[FieldIssue, ...]:
         """Problems that do not stop a deployment, each with its path."""
-        return self._warnings
+        return self._warnings or ()

@@ -141,14 +141,13 @@ def ensure_valid(sdl: Sdl) -> Sdl:
     Raises:
         ValidationError: With every issue found.
     """
-    # Read the private state from pydantic's store: `sdl._validated` would first fail the
+    # Read the private state from pydantic's store: `sdl._warnings` would first fail the
     # normal attribute lookup, and that costs more than the rest of this function.
     private = sdl.__pydantic_private__
-    if private is not None and private.get("_validated"):
+    if private is not None and private.get("_warnings") is not None:
         return sdl
     errors, warnings = validate_sdl(sdl)
     if errors:
         raise ValidationError(errors, subject=_SUBJECT)
     sdl._warnings = tuple(warnings)
-    sdl._validated = True
     return sdl
