@@ -147,3 +147,52 @@ def test_aliases_in_key_position() -> None:
     assert load_yaml("a: &k name\n*k : 1\n") == {"a": "name", "name": 1}
     assert "keys" in _refused("a: &m {x: 1}\n*m : 1\n")
     assert "duplicate" in _refused("a: &k a\n*k : 1\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "limits", "issue"),
+    [
+        ("a:\n  - x\n  - b: !!int q\n", {}, "/a/1/b: value 'q' is not a valid int"),
+        ("a:\n  - [1, *nope]\n", {}, "/a/0/1: unknown alias *nope"),
+        ("a: [[[1]]]\n", {"max_depth": 2}, "/a/0: nesting is deeper than 2 levels"),
+        ("a: {b: [1, 2, 3]}\n", {"max_nodes": 5}, "/a/b: document expands to more than 5 nodes"),
+        ("x: &v [1, 2]\ny: {z: [*v, *v]}\n", {"max_nodes": 9}, "/y/z: document expands"),
+        ("s: [{<<: 1}]\n", {}, "/s/0: a '<<' merge key must name a mapping"),
+        ("- [a, {k: !x 1}]\n", {}, "/0/1/k: unsupported YAML tag '!x'"),
+        ("l:\n - {? [a]: 1}\n", {}, "/l/0: mapping keys must be plain strings"),
+    ],
+)
+def test_errors_inside_nested_collections_name_their_path(
+    text: str, limits: dict[str, int], issue: str
+) -> None:
+    assert _refused(text, **limits).startswith(issue)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("to", "to"),
+        ("nvidia", "nvidia"),
+        ("nULL", "nULL"),
+        ("tRUE", "tRUE"),
+        ("Null", None),
+        ("NULL", None),
+        ("True", True),
+        ("FALSE", False),
+        ("\u0663", "\u0663"),  # an Arabic-Indic digit is not a YAML integer
+        ("1\u00b2", "1\u00b2"),
+        (".5", 0.5),
+        ("-.inf", float("-inf")),
+    ],
+)
+def test_plain_scalar_resolution(text: str, expected: object) -> None:
+    value = load_yaml(f"v: {text}\n")["v"]
+    assert value == expected
+    # Floats come back as YamlFloat (with their text); everything else as the plain type.
+    assert type(value) is (YamlFloat if isinstance(expected, float) else type(expected))
+
+
+@pytest.mark.parametrize(("text", "number"), [("80", 80), ("0123", 123), ("+5", 5), ("-0", 0)])
+def test_integers_keep_their_text(text: str, number: int) -> None:
+    value = load_yaml(f"v: {text}\n")["v"]
+    assert isinstance(value, YamlInt) and value == number and value.text == text

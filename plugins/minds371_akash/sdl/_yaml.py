@@ -55,9 +55,14 @@ _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _INF_RE = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
 _NAN_RE = re.compile(r"\.(nan|NaN|NAN)\Z")
 _TYPED_START = frozenset("0123456789+-.tTfFnN~")
-_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
-_TRUES = frozenset(("true", "True", "TRUE"))
-_FALSES = frozenset(("false", "False", "FALSE"))
+# The only non-strings that start with a letter (or are empty or "~").
+_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+}
+_LETTERS = frozenset("tTfFnN")
+_NOT_A_WORD = object()
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
 _STR_TAG = _TAG_PREFIX + "str"
@@ -96,15 +101,16 @@ def _float(text: str, value: float) -> YamlFloat:
 
 def _resolve_plain(text: str) -> Any:
     """Resolve a plain (unquoted, untagged) scalar by the YAML 1.2 core schema."""
-    if text in _NULLS:
-        return None
+    word = _WORDS.get(text, _NOT_A_WORD)
+    if word is not _NOT_A_WORD:
+        return word
     # Only a few leading characters can start a non-string; skip the regexes otherwise.
-    if text[0] not in _TYPED_START:
+    first = text[0]
+    if first not in _TYPED_START or first in _LETTERS:
         return text
-    if text in _TRUES:
-        return True
-    if text in _FALSES:
-        return False
+    if text.isdigit() and text.isascii():
+        # The common number (a port, a count): what _INT_RE matches without a sign.
+        return _int(text, int(text, 10))
     if _INT_RE.match(text):
         return _int(text, int(text, 10))
     if _OCT_RE.match(text):
