@@ -228,7 +228,8 @@ def _path(saved: list[_Saved], child: str | None = None) -> str:
 
     Only used to report an error: paths are not tracked while loading. A collection's name is
     its parent's pending key, or for a sequence its index to be (the parent's length: a child
-    is appended when it ends). ``saved[0]`` holds the root, which has no name.
+    is appended when it ends). ``saved[0]`` is the list that receives the root, and the root
+    has no name.
     """
     parts = [_name(entry[0], entry[1], entry[2]) for entry in saved[1:]]
     if child is not None:
@@ -257,6 +258,8 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
     map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     doc_start, stream_end = yaml.DocumentStartEvent, yaml.StreamEndEvent
     typed_start = _TYPED_START
+    # libyaml's parser alone: CSafeLoader would also set up a constructor and a resolver we
+    # do not use.
     parser = CParser(text)
     get_event = parser.get_event
     try:
