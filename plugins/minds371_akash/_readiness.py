@@ -78,7 +78,19 @@ def _closed_error(deployment: Deployment, lease: Lease | None, gseq: int) -> Mar
 
 
 class ReadinessWatch:
-    """Poll one deployment until the wanted groups are ready (see module docs)."""
+    """Poll one deployment until the wanted groups are ready (see module docs).
+
+    Args:
+        backend: The marketplace.
+        dseq: The deployment.
+        gseqs: The groups that must be ready.
+        timeout: Seconds before giving up with a diagnosis.
+        poll: Returns the seconds to wait between polls.
+        emit: Progress events (``service.ready``).
+        probe: HTTP-probe the endpoints once ready.
+        observed: A view of the deployment taken just now (the lease response): checked as the
+            first poll, so the first request goes out one interval later.
+    """
 
     def __init__(
         self,
@@ -90,6 +102,7 @@ class ReadinessWatch:
         poll: Callable[[], Awaitable[float]],
         emit: Emit,
         probe: bool = False,
+        observed: Deployment | None = None,
     ) -> None:
         self.backend = backend
         self.dseq = dseq
@@ -98,6 +111,7 @@ class ReadinessWatch:
         self.poll = poll
         self.emit = emit
         self.probe = probe
+        self._observed = observed
         self._no_status: dict[int, int] = {}
         self._ready: set[str] = set()
 
@@ -106,7 +120,13 @@ class ReadinessWatch:
         start = anyio.current_time()
         events_every = max(1.0, 8 * await self.poll())
         next_events = start + events_every
-        deployment: Deployment | None = None
+        deployment = self._observed
+        if deployment is not None:
+            # A view just taken (the lease response) is the first poll: asking again at once
+            # would only repeat it, one request per deployment.
+            if await self._check(deployment):
+                return deployment
+            await anyio.sleep(await self.poll())
         while True:
             try:
                 deployment = await self.backend.get_deployment(self.dseq)

@@ -209,8 +209,16 @@ class AkashIntegrationProvider(DeploymentOperations):
         prepared: PreparedDeployment,
         *,
         gseqs: Sequence[int] | None = None,
+        observed: Deployment | None = None,
     ) -> Deployment:
         """Wait until every service of every wanted group's lease is ready.
+
+        Args:
+            dseq: The deployment.
+            prepared: Its prepared SDL.
+            gseqs: The groups that must be ready (default: all).
+            observed: The deployment as just returned (by :meth:`lease`): it counts as the
+                first poll.
 
         Raises:
             LeaseError: a lease closed, or its provider went offline (with diagnosis).
@@ -226,6 +234,7 @@ class AkashIntegrationProvider(DeploymentOperations):
             poll=self.poll_interval,
             emit=self.emit,
             probe=self.probe_endpoints,
+            observed=observed,
         )
         self._waiting += 1
         try:
@@ -250,13 +259,13 @@ class AkashIntegrationProvider(DeploymentOperations):
         created = await self.create(prepared, deposit=deposit)
         try:
             rankings, chosen = await self.wait_for_bids(created.dseq, prepared)
-            await self.lease(
+            leased = await self.lease(
                 created.dseq,
                 [r.bid for r in chosen.values()],
                 prepared,
                 manifest=created.manifest,
             )
-            deployment = await self.wait_until_ready(created.dseq, prepared)
+            deployment = await self.wait_until_ready(created.dseq, prepared, observed=leased)
         except BaseException as exc:
             await self._close_after_failure(created.dseq, exc)
             raise

@@ -81,8 +81,12 @@ class ConsoleBackend(ConsoleGatewayAccess):
             certificates (their identity is on chain, not in a public CA).
         snapshot_ttl: Seconds one listing of existing deployments serves concurrent creates of
             the same manifest version (see :meth:`create_deployment`).
-        max_concurrent_requests: Requests in flight at once; more wait their turn here (the
-            HTTP pool degrades badly with hundreds of waiters, and the API is shared).
+        max_concurrent_requests: Reads (``GET``) in flight at once; more wait their turn here
+            (the HTTP pool degrades badly with hundreds of waiters, and the API is shared).
+        max_concurrent_writes: Writes (``POST``, ``PUT``, ``DELETE``) in flight at once, in a
+            lane of their own: Console holds a write until its transaction is in a block (and
+            a lease until the provider has the manifest), and reads must not queue behind that.
+            Reads and writes together stay under httpx's default pool of 100 connections.
     """
 
     name = "console"
@@ -105,7 +109,8 @@ class ConsoleBackend(ConsoleGatewayAccess):
         block_time: float | None = None,
         gateway_client: httpx.AsyncClient | None = None,
         snapshot_ttl: float = 1.0,
-        max_concurrent_requests: int = 64,
+        max_concurrent_requests: int = 16,
+        max_concurrent_writes: int = 64,
     ) -> None:
         if base_url is None:
             if http_client is not None and str(http_client.base_url):
@@ -133,9 +138,11 @@ class ConsoleBackend(ConsoleGatewayAccess):
         self._token: tuple[str, float] | None = None
         self._snapshot_ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
-        self._snapshot_lock: anyio.Lock | None = None
+        self._refreshing: dict[str, anyio.Event] = {}
         self._max_concurrent = max(1, max_concurrent_requests)
+        self._max_writes = max(1, max_concurrent_writes)
         self._limiter: anyio.CapacityLimiter | None = None
+        self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -183,10 +190,11 @@ class ConsoleBackend(ConsoleGatewayAccess):
     ) -> Any:
         what = f"{method} {path.split('?')[0]}"
         headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
-        if self._limiter is None:
+        if self._limiter is None or self._write_limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_concurrent)
+            self._write_limiter = anyio.CapacityLimiter(self._max_writes)
         try:
-            async with self._limiter:
+            async with self._limiter if method == "GET" else self._write_limiter:
                 response = await self._client.request(
                     method,
                     self._base_url + path,
@@ -291,17 +299,34 @@ class ConsoleBackend(ConsoleGatewayAccess):
         serves all creates of the same version for ``snapshot_ttl`` seconds. That is safe within
         this process (its own creates are claimed); against another process creating the same
         version at the same moment it widens an already existing window by at most the TTL.
+
+        Past half its TTL the first caller takes a new listing while the others keep using the
+        current one, so creates wait for a listing only when none is valid (at the start, or
+        after a pause), never all behind one refresh.
         """
-        if self._snapshot_lock is None:
-            self._snapshot_lock = anyio.Lock()
-        async with self._snapshot_lock:
+        while True:
+            now = anyio.current_time()
             cached = self._snapshots.get(version)
-            if cached is not None and anyio.current_time() - cached[0] < self._snapshot_ttl:
-                return cached[1]
+            age = now - cached[0] if cached is not None else None
+            refreshing = self._refreshing.get(version)
+            if cached is not None and age is not None and age < self._snapshot_ttl:
+                if age < self._snapshot_ttl / 2 or refreshing is not None:
+                    return cached[1]
+            elif refreshing is not None:
+                await refreshing.wait()
+                continue
+            return await self._take_snapshot(version)
+
+    async def _take_snapshot(self, version: str) -> frozenset[int]:
+        done = self._refreshing[version] = anyio.Event()
+        try:
             taken = anyio.current_time()
             found = frozenset(d.dseq for d in await self.find_deployments(version))
             self._snapshots[version] = (taken, found)
             return found
+        finally:
+            del self._refreshing[version]
+            done.set()
 
     async def _recover(
         self,

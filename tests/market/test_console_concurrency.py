@@ -1,0 +1,187 @@
+"""Many deployments through one Console backend: request lanes, shared listings, fewer polls."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from httpx_ws.transport import ASGIWebSocketTransport
+from minds371_akash import AkashIntegrationProvider, BidPolicy
+from minds371_akash._prepare import prepare_sdl
+from minds371_akash.market import ConsoleBackend
+from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
+
+from .conftest import API_KEY, sdl
+
+Scope = dict[str, Any]
+
+
+class HoldListings:
+    """An ASGI wrapper around the sandbox that holds ``GET /v1/deployments`` (the listing)
+    while ``hold`` is set, until ``release`` fires; every request's method and path is counted."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.hold = False
+        self.held = anyio.Event()
+        self.release = anyio.Event()
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.seen[(scope["method"], scope["path"])] += 1
+            if self.hold and (scope["method"], scope["path"]) == ("GET", "/v1/deployments"):
+                self.held.set()
+                await self.release.wait()
+        await self.app(scope, receive, send)
+
+
+@asynccontextmanager
+async def console(
+    net: SandboxNetwork, **kw: Any
+) -> AsyncIterator[tuple[ConsoleBackend, HoldListings]]:
+    app = HoldListings(net.app)
+    transport = ASGIWebSocketTransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+        async with ConsoleBackend(api_key=API_KEY, http_client=client, **kw) as backend:
+            backend.name = "sandbox"
+            yield backend, app
+
+
+async def test_reads_do_not_queue_behind_held_writes():
+    # A lease write is held by Console until the provider sees the lease (a block later); with
+    # one slot for reads and one for writes, a read still goes through meanwhile.
+    async with SandboxNetwork(manual_clock=True) as net:
+        async with console(net, max_concurrent_requests=1, max_concurrent_writes=1) as (
+            backend,
+            _,
+        ):
+            prepared = prepare_sdl(sdl("web"))
+            created = await backend.create_deployment(
+                prepared.sdl, version=prepared.version, manifest=prepared.manifest
+            )
+            await net.advance(5)
+            bids = await backend.list_bids(created.dseq)
+            assert bids
+            record = net.world.deployments[(net.owner(API_KEY), created.dseq)]
+            leased = anyio.Event()
+
+            async def lease() -> None:
+                await backend.create_leases(created.dseq, [bids[0].id], manifest=created.manifest)
+                leased.set()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lease)
+                with anyio.fail_after(5):
+                    while not record.leases:  # the write is in: the lease exists, held for a block
+                        await anyio.sleep(0.01)
+                    seen = await backend.get_deployment(created.dseq)
+                assert not leased.is_set()
+                assert [lease.id.provider for lease in seen.leases] == [bids[0].provider]
+                await net.advance(1)
+                with anyio.fail_after(5):
+                    await leased.wait()
+
+
+async def test_concurrent_creates_share_one_listing():
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net, snapshot_ttl=30.0) as (backend, app):
+            prepared = prepare_sdl(sdl("web"))
+            dseqs: list[int] = []
+
+            async def create() -> None:
+                created = await backend.create_deployment(
+                    prepared.sdl, version=prepared.version, manifest=prepared.manifest
+                )
+                dseqs.append(created.dseq)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(10):
+                    tg.start_soon(create)
+            assert len(set(dseqs)) == 10
+            assert app.seen[("GET", "/v1/deployments")] == 1
+            assert app.seen[("POST", "/v1/deployments")] == 10
+
+
+async def test_an_aging_listing_is_refreshed_while_creates_go_on():
+    # Past half the TTL one create takes a fresh listing; the others keep the current one
+    # (still valid) instead of all waiting behind the refresh.
+    ttl = 0.6
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net, snapshot_ttl=ttl) as (backend, app):
+            prepared = prepare_sdl(sdl("web"))
+
+            async def create() -> int:
+                created = await backend.create_deployment(
+                    prepared.sdl, version=prepared.version, manifest=prepared.manifest
+                )
+                return created.dseq
+
+            await create()  # the first listing
+            await anyio.sleep(ttl / 2 + 0.05)
+            app.hold = True
+            refreshed: list[int] = []
+
+            async def refreshing_create() -> None:
+                refreshed.append(await create())
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(refreshing_create)
+                with anyio.fail_after(5):
+                    await app.held.wait()  # that create's listing is held on the server
+                    other = await create()  # goes on with the current listing
+                assert not refreshed
+                app.release.set()
+            assert refreshed and refreshed[0] != other
+            assert app.seen[("GET", "/v1/deployments")] == 2
+            assert app.seen[("POST", "/v1/deployments")] == 3
+
+
+async def test_an_expired_listing_is_taken_again_before_a_create():
+    ttl = 0.2
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net, snapshot_ttl=ttl) as (backend, app):
+            prepared = prepare_sdl(sdl("web"))
+            first = await backend.create_deployment(
+                prepared.sdl, version=prepared.version, manifest=prepared.manifest
+            )
+            await anyio.sleep(ttl + 0.05)
+            # the new listing holds the first deployment: it is not "new" to a recovery
+            assert await backend._snapshot(prepared.version) == frozenset({first.dseq})
+            assert app.seen[("GET", "/v1/deployments")] == 2
+
+
+async def test_the_lease_response_is_the_first_readiness_poll():
+    # Pods ready as soon as the manifest is in (no pull time): the lease response already shows
+    # them ready, so deploy() needs no deployment poll at all.
+    config = WorldConfig(block_time=0.05, pull_blocks=0)
+    async with SandboxNetwork(config=config) as net:
+        async with console(net, block_time=0.05) as (backend, app):
+            akash = AkashIntegrationProvider(backend, policy=BidPolicy(enough_bids=1))
+            result = await akash.deploy(sdl("web"))
+            assert result.leases[0].status is not None and result.leases[0].status.ready
+            polls = sum(
+                n
+                for (method, path), n in app.seen.items()
+                if method == "GET" and path.startswith("/v1/deployments/")
+            )
+            assert polls == 0
+            assert app.seen[("POST", "/v1/leases")] == 1
+
+
+async def test_readiness_polls_after_a_lease_response_that_is_not_ready():
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net, block_time=0.05) as (backend, app):
+            akash = AkashIntegrationProvider(backend, policy=BidPolicy(enough_bids=1))
+            result = await akash.deploy(sdl("web"))
+            assert result.leases[0].status is not None and result.leases[0].status.ready
+            polls = sum(
+                n
+                for (method, path), n in app.seen.items()
+                if method == "GET" and path.startswith("/v1/deployments/")
+            )
+            assert polls >= 1  # the default pull time: ready only blocks after the lease
