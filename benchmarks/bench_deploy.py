@@ -7,7 +7,10 @@ Run: ``python benchmarks/bench_deploy.py [--block-time 0.2] [--runs 5] [--concur
    lease visibility block + the image pull blocks, times the block time (``/sandbox/info``).
    Target: median ratio <= 1.10.
 2. Load: ``--concurrency`` deployments at once through one client; all must succeed; wall time
-   compared with one deployment's (target <= 2x); peak RSS of this (client) process.
+   compared with one deployment's (target <= 2x); peak RSS of this (client) process; the CPU
+   seconds the client (this process) and the server (its subprocess, from ``/proc``) spent during
+   the burst, and the Console requests per deployment (both processes share the machine's cores,
+   so these say which side a slow burst is waiting on).
 
 The bid policy takes the first acceptable bid (``enough_bids=1``): the benchmark measures the
 client's overhead, not a policy's deliberate wait for better bids.
@@ -16,7 +19,9 @@ client's overhead, not a policy's deliberate wait for better bids.
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
+import os
 import resource
 import statistics
 import sys
@@ -24,9 +29,10 @@ import time
 from pathlib import Path
 
 import anyio
+import httpx
 import structlog
 from minds371_akash import AkashIntegrationProvider, BidPolicy, DeploymentResult
-from minds371_akash.market import MarketBackend
+from minds371_akash.market import ConsoleBackend, MarketBackend
 from minds371_akash.market.sandbox import SandboxServer
 from minds371_akash.networks import open_backend
 
@@ -78,6 +84,32 @@ async def _minimum(server: SandboxServer, block_time: float) -> float:
     return float(blocks * block_time)
 
 
+def _process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used, from ``/proc`` (None where unreadable)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _RequestCounter:
+    """Counts the backend's HTTP requests by method and route (dseqs folded away)."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    async def __call__(self, request: httpx.Request) -> None:
+        parts = request.url.path.split("/")
+        route = "/".join(
+            "{id}" if part.isdigit() or part.startswith("akash1") else part for part in parts
+        )
+        self.counts[f"{request.method} {route}"] += 1
+
+
 async def _timed(akash: AkashIntegrationProvider) -> tuple[float, DeploymentResult]:
     start = time.perf_counter()
     result = await akash.deploy(SDL)
@@ -107,6 +139,9 @@ async def main(block_time: float, runs: int, concurrency: int) -> int:
 
             failures: list[str] = []
             done: list[DeploymentResult] = []
+            counter = _RequestCounter()
+            if isinstance(backend, ConsoleBackend):
+                backend.http_client.event_hooks["request"].append(counter)
 
             async def one() -> None:
                 try:
@@ -114,16 +149,31 @@ async def main(block_time: float, runs: int, concurrency: int) -> int:
                 except Exception as exc:
                     failures.append(repr(exc)[:200])
 
+            server_cpu = _process_cpu(server.pid)
+            client_cpu = time.process_time()
             start = time.perf_counter()
             async with anyio.create_task_group() as tg:
                 for _ in range(concurrency):
                     tg.start_soon(one)
             wall = time.perf_counter() - start
+            client_cpu = time.process_time() - client_cpu
+            server_end = _process_cpu(server.pid)
             rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             print(f"concurrent deployments     {len(done)}/{concurrency} succeeded")
             times = wall / median
             print(f"wall time                  {wall:.3f} s ({times:.2f}x one; target <= 2)")
             print(f"peak RSS (client process)  {rss_kib / 1024:.1f} MiB")
+            print(f"client CPU in the burst    {client_cpu:.3f} s")
+            if server_cpu is not None and server_end is not None:
+                print(f"server CPU in the burst    {server_end - server_cpu:.3f} s")
+            requests = sum(counter.counts.values())
+            if requests:
+                print(
+                    f"requests                   {requests} "
+                    f"({requests / concurrency:.2f} per deployment, {requests / wall:.0f}/s)"
+                )
+                for route, count in counter.counts.most_common():
+                    print(f"  {route:32s} {count}")
             for failure in failures[:5]:
                 print(f"  failure: {failure}")
             for result in done:

@@ -106,6 +106,11 @@ class SandboxServer:
         self._admin = httpx.AsyncClient(base_url=url, timeout=30)
         return url
 
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs (for CPU accounting in benchmarks)."""
+        return self._process.pid if self._process is not None else None
+
     def stderr_text(self) -> str:
         """What the server wrote on stderr so far."""
         if self._stderr is None or self._stderr.closed:
