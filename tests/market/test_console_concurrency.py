@@ -12,8 +12,10 @@ import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash._prepare import prepare_sdl
-from minds371_akash.market import ConsoleBackend
+from minds371_akash.market import ConsoleBackend, RetryPolicy
 from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
+
+from minds371.errors import MarketError
 
 from .conftest import API_KEY, sdl
 
@@ -22,11 +24,13 @@ Scope = dict[str, Any]
 
 class HoldListings:
     """An ASGI wrapper around the sandbox that holds ``GET /v1/deployments`` (the listing)
-    while ``hold`` is set, until ``release`` fires; every request's method and path is counted."""
+    while ``hold`` is set, until ``release`` fires, and answers it 503 while ``fail_listings``
+    is set; every request's method and path is counted."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.hold = False
+        self.fail_listings = False
         self.held = anyio.Event()
         self.release = anyio.Event()
         self.seen: Counter[tuple[str, str]] = Counter()
@@ -34,9 +38,15 @@ class HoldListings:
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             self.seen[(scope["method"], scope["path"])] += 1
-            if self.hold and (scope["method"], scope["path"]) == ("GET", "/v1/deployments"):
+            listing = (scope["method"], scope["path"]) == ("GET", "/v1/deployments")
+            if self.hold and listing:
                 self.held.set()
                 await self.release.wait()
+            if self.fail_listings and listing:
+                body = b'{"error":"ServiceUnavailableError","message":"down","code":"x"}'
+                await send({"type": "http.response.start", "status": 503, "headers": []})
+                await send({"type": "http.response.body", "body": body})
+                return
         await self.app(scope, receive, send)
 
 
@@ -139,6 +149,52 @@ async def test_an_aging_listing_is_refreshed_while_creates_go_on():
             assert refreshed and refreshed[0] != other
             assert app.seen[("GET", "/v1/deployments")] == 2
             assert app.seen[("POST", "/v1/deployments")] == 3
+
+
+async def test_a_failed_early_refresh_keeps_the_listing_that_is_still_valid():
+    ttl = 0.6
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net, snapshot_ttl=ttl) as (backend, app):
+            prepared = prepare_sdl(sdl("web"))
+            first = await backend.create_deployment(
+                prepared.sdl, version=prepared.version, manifest=prepared.manifest
+            )
+            await anyio.sleep(ttl / 2 + 0.05)
+            app.fail_listings = True
+            second = await backend.create_deployment(
+                prepared.sdl, version=prepared.version, manifest=prepared.manifest
+            )
+            assert second.dseq != first.dseq
+            assert app.seen[("GET", "/v1/deployments")] == 1 + RetryPolicy().maximum_attempts
+
+
+async def test_creates_waiting_for_a_failed_listing_share_its_failure():
+    # Nothing is created without a valid listing; the creates that waited for one listing fail
+    # with it instead of each trying the (failing) listing again in turn.
+    async with SandboxNetwork(block_time=0.05) as net:
+        async with console(net) as (backend, app):
+            prepared = prepare_sdl(sdl("web"))
+            app.hold = app.fail_listings = True
+            failures: list[BaseException] = []
+
+            async def create() -> None:
+                try:
+                    await backend.create_deployment(
+                        prepared.sdl, version=prepared.version, manifest=prepared.manifest
+                    )
+                except MarketError as exc:
+                    failures.append(exc)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(5):
+                    tg.start_soon(create)
+                with anyio.fail_after(5):
+                    await app.held.wait()
+                await anyio.sleep(0.05)  # every create is waiting for that listing
+                app.release.set()
+            assert len(failures) == 5
+            assert app.seen[("GET", "/v1/deployments")] == RetryPolicy().maximum_attempts
+            assert app.seen[("POST", "/v1/deployments")] == 0
 
 
 async def test_an_expired_listing_is_taken_again_before_a_create():

@@ -138,7 +138,7 @@ class ConsoleBackend(ConsoleGatewayAccess):
         self._token: tuple[str, float] | None = None
         self._snapshot_ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
-        self._refreshing: dict[str, anyio.Event] = {}
+        self._refreshing: dict[str, _Refresh] = {}
         self._max_concurrent = max(1, max_concurrent_requests)
         self._max_writes = max(1, max_concurrent_writes)
         self._limiter: anyio.CapacityLimiter | None = None
@@ -305,28 +305,43 @@ class ConsoleBackend(ConsoleGatewayAccess):
         after a pause), never all behind one refresh.
         """
         while True:
-            now = anyio.current_time()
             cached = self._snapshots.get(version)
-            age = now - cached[0] if cached is not None else None
-            refreshing = self._refreshing.get(version)
-            if cached is not None and age is not None and age < self._snapshot_ttl:
-                if age < self._snapshot_ttl / 2 or refreshing is not None:
+            valid = cached is not None and self._age(cached) < self._snapshot_ttl
+            refresh = self._refreshing.get(version)
+            if cached is not None and valid:
+                if self._age(cached) < self._snapshot_ttl / 2 or refresh is not None:
                     return cached[1]
-            elif refreshing is not None:
-                await refreshing.wait()
-                continue
-            return await self._take_snapshot(version)
+                try:
+                    return await self._take_snapshot(version)
+                except ProviderError as exc:
+                    if self._age(cached) >= self._snapshot_ttl:
+                        raise
+                    # The current listing is still valid: a failed early refresh costs nothing.
+                    _log.warning("minds371.akash.snapshot_refresh_failed", error=exc.message)
+                    return cached[1]
+            if refresh is None:
+                return await self._take_snapshot(version)
+            await refresh.done.wait()
+            if refresh.failure is not None:
+                raise refresh.failure  # the listing every waiting create depended on failed
+            # else loop: the new listing is in place
+
+    def _age(self, snapshot: tuple[float, frozenset[int]]) -> float:
+        return anyio.current_time() - snapshot[0]
 
     async def _take_snapshot(self, version: str) -> frozenset[int]:
-        done = self._refreshing[version] = anyio.Event()
+        refresh = self._refreshing[version] = _Refresh()
         try:
             taken = anyio.current_time()
             found = frozenset(d.dseq for d in await self.find_deployments(version))
             self._snapshots[version] = (taken, found)
             return found
+        except ProviderError as exc:
+            refresh.failure = exc
+            raise
         finally:
             del self._refreshing[version]
-            done.set()
+            refresh.done.set()
 
     async def _recover(
         self,
@@ -477,6 +492,14 @@ class ConsoleBackend(ConsoleGatewayAccess):
     async def block_time(self) -> float | None:
         """The network's block time, when it was given to this backend."""
         return self._block_time
+
+
+class _Refresh:
+    """A listing in flight: set ``done`` when it ends; ``failure`` when it failed."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.failure: ProviderError | None = None
 
 
 def reaches_network(client: httpx.AsyncClient | None) -> bool:
