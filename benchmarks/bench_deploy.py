@@ -31,6 +31,7 @@ from pathlib import Path
 import anyio
 import httpx
 import structlog
+
 from minds371_akash import AkashIntegrationProvider, BidPolicy, DeploymentResult
 from minds371_akash.market import ConsoleBackend, MarketBackend
 from minds371_akash.market.sandbox import SandboxServer

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import anyio
 import structlog
+
 from minds371_registry import (
     BlockchainRegistryProvider,
     DeploymentFacts,

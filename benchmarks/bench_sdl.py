@@ -25,10 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from minds371.errors import ValidationError
 from minds371_akash.sdl import build_manifest, parse_sdl
 from minds371_akash.sdl._yaml import load_yaml
-
-from minds371.errors import ValidationError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "sdl"
 

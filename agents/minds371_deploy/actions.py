@@ -24,15 +24,15 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal
 
-from minds371_akash import AkashIntegrationProvider
-from minds371_akash.market import MarketBackend
-from minds371_akash.pricing import cost_report
 from pydantic import BaseModel, ConfigDict, Field
 
 from minds371.actions import Action, RunContext, action
 from minds371.agent import optional_task
 from minds371.errors import ConfigurationError, ProviderError
 from minds371.tasks import AgentType, Task, TaskStatus
+from minds371_akash import AkashIntegrationProvider
+from minds371_akash.market import MarketBackend
+from minds371_akash.pricing import cost_report
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.request import DeploymentRequest, parse_request, request_payload
 

@@ -25,20 +25,20 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
-from minds371_akash.monitor import write_monitor_script
-from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
 
 from minds371.agent import TaskContext, current_task
 from minds371.errors import ConfigurationError, LeaseError, Minds371Error
 from minds371.logging import get_logger
 from minds371.tasks import AgentType, Task
+from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
+from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
 from minds371_deploy.redundancy import replicate_placements
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
+from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
 
 __all__ = ["TASK_ENV", "DeploymentAgent"]
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from minds371_akash import open_backend
-from minds371_akash.market import MarketBackend
 
 from minds371.config import home
 from minds371.errors import ConfigurationError
+from minds371_akash import open_backend
+from minds371_akash.market import MarketBackend
 
 __all__ = ["BackendPool", "DeployConfig"]
 

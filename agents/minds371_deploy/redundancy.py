@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from minds371_akash.sdl import parse_sdl
 
 from minds371.errors import FieldIssue, ValidationError
+from minds371_akash.sdl import parse_sdl
 
 __all__ = ["replicate_placements"]
 

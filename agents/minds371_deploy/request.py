@@ -16,12 +16,12 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from minds371_akash import BidPolicy, Budget
-from minds371_akash.sdl import WorkloadSpec, build_sdl
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
 from minds371.errors import FieldIssue, ValidationError
+from minds371_akash import BidPolicy, Budget
+from minds371_akash.sdl import WorkloadSpec, build_sdl
 
 __all__ = [
     "DEFAULT_MAX_PRICE_UACT",

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from minds371_akash.market import Lease, LeaseId
-
 from minds371.agent import TaskContext
 from minds371.state import SagaStep
+from minds371_akash.market import Lease, LeaseId
 from minds371_deploy._faults import crash_point
 
 __all__ = ["SagaJournal", "SagaState"]

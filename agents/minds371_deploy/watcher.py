@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from minds371_akash import AkashIntegrationProvider
-from minds371_akash.market import Deployment, Lease
 
 from minds371.errors import Minds371Error
 from minds371.logging import get_logger
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
+from minds371_akash import AkashIntegrationProvider
+from minds371_akash.market import Deployment, Lease
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, SagaState
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+
+from minds371 import AgentRuntime, MemoryStateStore
 from minds371_akash.market.sandbox import write_standin_binaries
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.watcher import DeploymentWatcher
-
-from minds371 import AgentRuntime, MemoryStateStore
 from tests.deploy.conftest import Sandbox, web_request
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import anyio
 import pytest
-from minds371_deploy.saga import CREATED, SagaState
 
 from minds371.state import SQLiteStateStore
 from minds371.tasks import TaskStatus
+from minds371_deploy.saga import CREATED, SagaState
 from tests.deploy.conftest import Sandbox, web_request, write_request
 
 CRASH_POINTS = [

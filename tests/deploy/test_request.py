@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from minds371_akash.sdl import parse_sdl
-from minds371_deploy.request import load_request, parse_request
 
 from minds371.cli import main
 from minds371.errors import ValidationError
+from minds371_akash.sdl import parse_sdl
+from minds371_deploy.request import load_request, parse_request
 from tests.deploy.conftest import Sandbox, web_request, write_request
 
 HOSTILE: list[tuple[str, dict[str, Any]]] = [

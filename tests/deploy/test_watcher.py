@@ -4,10 +4,10 @@ import time
 
 import anyio
 import pytest
-from minds371_deploy._plugin import agent_for
-from minds371_deploy.watcher import DeploymentWatcher
 
 from minds371 import AgentRuntime, MemoryStateStore
+from minds371_deploy._plugin import agent_for
+from minds371_deploy.watcher import DeploymentWatcher
 from tests.deploy.conftest import Sandbox, web_request
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from minds371_akash._deploy_types import DeployEvent
 from minds371_akash.market import ConsoleBackend, set_testing
 from minds371_akash.market.sandbox import SandboxNetwork

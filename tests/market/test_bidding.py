@@ -3,9 +3,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError as PydanticValidationError
+
 from minds371_akash.bidding import BidPolicy, rank_bids, select_bids, waiting_is_over
 from minds371_akash.market import Bid, LeaseId, Price, Provider
-from pydantic import ValidationError as PydanticValidationError
 
 
 def bid(provider: str, price: int, gseq: int = 1, state: str = "open") -> Bid:

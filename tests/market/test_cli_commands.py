@@ -10,10 +10,10 @@ from pathlib import Path
 import anyio
 import pytest
 import structlog
-from minds371_akash import AkashIntegrationProvider, BidPolicy
-from minds371_akash.networks import open_backend
 
 from minds371.cli import main
+from minds371_akash import AkashIntegrationProvider, BidPolicy
+from minds371_akash.networks import open_backend
 
 from .conftest import sdl
 

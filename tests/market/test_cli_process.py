@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from minds371_akash.market import CliBackend, CliConfig, NotFound
-from minds371_akash.market._process import CommandResult, classify_failure, run_command
 
 from minds371.errors import (
     ConfigurationError,
@@ -15,6 +13,8 @@ from minds371.errors import (
     ManifestRejected,
     MarketError,
 )
+from minds371_akash.market import CliBackend, CliConfig, NotFound
+from minds371_akash.market._process import CommandResult, classify_failure, run_command
 
 
 @pytest.mark.parametrize(

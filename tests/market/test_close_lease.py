@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+
+from minds371.errors import MarketError, ValidationError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash.market import CliBackend, CliConfig, ConsoleBackend
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import LeaseId
 from minds371_akash.market.sandbox import SandboxServer, write_standin_binaries
-
-from minds371.errors import MarketError, ValidationError
 
 from .conftest import sdl
 

@@ -10,12 +10,12 @@ from typing import Any
 import anyio
 import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
+
+from minds371.errors import MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.market import ConsoleBackend, RetryPolicy
 from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
-
-from minds371.errors import MarketError
 
 from .conftest import API_KEY, sdl
 

@@ -11,8 +11,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from minds371_akash.market import ConsoleBackend, LeaseId, NotFound, RetryPolicy
-from minds371_akash.market._errors import gateway_error, retry_after_seconds
 
 from minds371.errors import (
     ConfigurationError,
@@ -22,6 +20,8 @@ from minds371.errors import (
     MarketError,
     ValidationError,
 )
+from minds371_akash.market import ConsoleBackend, LeaseId, NotFound, RetryPolicy
+from minds371_akash.market._errors import gateway_error, retry_after_seconds
 
 BASE = "http://console.test"
 Handler = Callable[[httpx.Request], httpx.Response]

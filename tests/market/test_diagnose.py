@@ -6,6 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from minds371.errors import NoBidsError
 from minds371_akash.bidding import BidPolicy, rank_bids
 from minds371_akash.diagnose import (
     GroupRequirements,
@@ -26,8 +28,6 @@ from minds371_akash.market import (
     Provider,
     ServiceStatus,
 )
-
-from minds371.errors import NoBidsError
 
 FIXTURES = Path("/work/shared/fixtures/upstream/chain-sdk/testdata/sdl/output-fixtures/v2.0")
 GROUP = GroupRequirements(name="dc", gseq=1, attributes={"region": "us-west"}, max_price=Decimal(1))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib
 
-import minds371_akash
 import pytest
+
+import minds371_akash
 
 MODULES = [
     "minds371_akash",

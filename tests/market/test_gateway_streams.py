@@ -7,10 +7,10 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
-from minds371_akash import AkashIntegrationProvider, BidPolicy
-from minds371_akash.market import LeaseId, NotFound
 
 from minds371.errors import MarketError
+from minds371_akash import AkashIntegrationProvider, BidPolicy
+from minds371_akash.market import LeaseId, NotFound
 
 from .conftest import sdl, world
 

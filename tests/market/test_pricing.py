@@ -5,6 +5,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from minds371.errors import ValidationError
 from minds371_akash.market import Price
 from minds371_akash.pricing import (
     REFERENCE_INSTANCES,
@@ -15,8 +17,6 @@ from minds371_akash.pricing import (
     reference_usd_per_month,
     usd_per_month,
 )
-
-from minds371.errors import ValidationError
 
 FIXTURES = Path("/work/shared/fixtures/upstream/chain-sdk/testdata/sdl/output-fixtures/v2.0")
 

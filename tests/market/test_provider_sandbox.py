@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import anyio
 import pytest
+
+from minds371.errors import BudgetExceeded, LeaseError, ManifestRejected, NoBidsError
 from minds371_akash import (
     AkashIntegrationProvider,
     BidPolicy,
@@ -15,8 +17,6 @@ from minds371_akash import (
     diagnosis_of,
 )
 from minds371_akash.market import ConsoleBackend
-
-from minds371.errors import BudgetExceeded, LeaseError, ManifestRejected, NoBidsError
 
 from .conftest import API_KEY, Recorder, deployments_of, sdl, world
 

@@ -12,12 +12,12 @@ import anyio
 import httpx
 import pytest
 from httpx_ws.transport import ASGIWebSocketTransport
+
+from minds371.errors import BudgetExceeded, MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy, Budget, PreparedDeployment
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.market import ConsoleBackend, RetryPolicy
 from minds371_akash.market.sandbox import SandboxNetwork
-
-from minds371.errors import BudgetExceeded, MarketError
 
 from .conftest import API_KEY, deployments_of, sdl, world
 

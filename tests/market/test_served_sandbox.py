@@ -7,6 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
+
+from minds371.errors import ManifestRejected, NoBidsError
 from minds371_akash import (
     AkashIntegrationProvider,
     BidPolicy,
@@ -18,8 +20,6 @@ from minds371_akash import (
 from minds371_akash.market import CliBackend, CliConfig, MarketBackend
 from minds371_akash.market.sandbox import SandboxServer, write_standin_binaries
 from minds371_akash.networks import open_backend
-
-from minds371.errors import ManifestRejected, NoBidsError
 
 from .conftest import sdl
 

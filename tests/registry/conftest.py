@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from minds371_registry import (
     BlockchainRegistryProvider,
     DeploymentFacts,

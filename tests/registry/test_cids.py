@@ -4,10 +4,10 @@ import json
 import random
 
 import pytest
-from minds371_registry.content import MAX_LINKS, cid_of, normalize_cid
-from minds371_registry.content._unixfs import unixfs_blocks
 
 from minds371.errors import ValidationError
+from minds371_registry.content import MAX_LINKS, cid_of, normalize_cid
+from minds371_registry.content._unixfs import unixfs_blocks
 
 from .conftest import FIXTURES
 

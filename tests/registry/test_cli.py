@@ -9,12 +9,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import minds371_registry
 import pytest
 import structlog
-from minds371_registry import BlockchainRegistryProvider
 
+import minds371_registry
 from minds371.cli import main
+from minds371_registry import BlockchainRegistryProvider
 
 from .conftest import make_facts
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from minds371_registry import KuboContentStore, LocalContentStore, cid_of
 
 import minds371
 from minds371.errors import ConfigurationError, ContentMismatch, RegistryError
+from minds371_registry import KuboContentStore, LocalContentStore, cid_of
 
 from .conftest import FIXTURES
 

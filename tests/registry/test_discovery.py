@@ -6,10 +6,10 @@ import socket
 from collections.abc import Callable
 
 import pytest
-from minds371_registry import BlockchainRegistryProvider, HealthChecker
-from minds371_registry.discovery import first_healthy
 
 from minds371.errors import ServiceUnavailable
+from minds371_registry import BlockchainRegistryProvider, HealthChecker
+from minds371_registry.discovery import first_healthy
 
 from .conftest import make_facts
 

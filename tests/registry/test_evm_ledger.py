@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from minds371.errors import LedgerError, SignatureError
 from minds371_registry import (
     BlockchainRegistryProvider,
     EvmLedger,
@@ -14,8 +16,6 @@ from minds371_registry import (
     deploy_registry_contract,
 )
 from minds371_registry.records import EMPTY_HASH
-
-from minds371.errors import LedgerError, SignatureError
 
 from .conftest import fund, make_facts
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import importlib
 
-import minds371_registry
 import pytest
+
+import minds371_registry
 
 PUBLIC_MODULES = [
     "minds371_registry",

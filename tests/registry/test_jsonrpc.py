@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from minds371_registry.ledger._abi import registry_contract
-from minds371_registry.ledger._jsonrpc import JsonRpcClient, RpcFault
 
 from minds371.errors import LedgerError
+from minds371_registry.ledger._abi import registry_contract
+from minds371_registry.ledger._jsonrpc import JsonRpcClient, RpcFault
 
 
 def _client(handler) -> JsonRpcClient:

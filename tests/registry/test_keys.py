@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from minds371_registry import RecordSigner, load_signer
-from minds371_registry.keys import DEV_KEY_FILE, configured_address
 from structlog.testing import capture_logs
 
 from minds371.errors import ConfigurationError
+from minds371_registry import RecordSigner, load_signer
+from minds371_registry.keys import DEV_KEY_FILE, configured_address
 
 
 def test_key_from_environment(clean_environ: Path):

@@ -4,10 +4,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from minds371_registry import LocalLedger, RecordDomain, RecordSigner
-from minds371_registry.records import EMPTY_HASH, DeploymentRecord
 
 from minds371.errors import ConfigurationError, LedgerError
+from minds371_registry import LocalLedger, RecordDomain, RecordSigner
+from minds371_registry.records import EMPTY_HASH, DeploymentRecord
 
 from .conftest import make_facts
 

@@ -10,14 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from minds371_registry import (
-    BlockchainRegistryProvider,
-    LocalContentStore,
-    LocalLedger,
-    RecordSigner,
-)
-from minds371_registry.ledger.local import GENESIS_HASH, entry_hash
-from minds371_registry.records import record_digest
 
 from minds371.errors import (
     ConfigurationError,
@@ -28,6 +20,14 @@ from minds371.errors import (
     SignatureError,
     ValidationError,
 )
+from minds371_registry import (
+    BlockchainRegistryProvider,
+    LocalContentStore,
+    LocalLedger,
+    RecordSigner,
+)
+from minds371_registry.ledger.local import GENESIS_HASH, entry_hash
+from minds371_registry.records import record_digest
 
 from .conftest import hits, make_facts
 

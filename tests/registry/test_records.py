@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
-from minds371_registry import DeploymentRecord, RecordDomain, RecordSigner, record_digest
-from minds371_registry.records import EMPTY_HASH, recover_signer, typed_data, verify_record
 
 from minds371.errors import SignatureError
+from minds371_registry import DeploymentRecord, RecordDomain, RecordSigner, record_digest
+from minds371_registry.records import EMPTY_HASH, recover_signer, typed_data, verify_record
 
 from .conftest import make_facts
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from minds371.errors import ConfigurationError
 from minds371_registry import (
     BlockchainRegistryProvider,
     EvmLedger,
@@ -14,8 +16,6 @@ from minds371_registry import (
     RecordSigner,
     deploy_registry_contract,
 )
-
-from minds371.errors import ConfigurationError
 
 from .conftest import fund, make_facts
 

@@ -5,12 +5,12 @@ import pkgutil
 from decimal import Decimal
 from pathlib import Path
 
-import minds371_akash.market.sandbox as sandbox
 import pytest
+
+import minds371_akash.market.sandbox as sandbox
+from minds371.errors import ConfigurationError, ValidationError
 from minds371_akash.market.sandbox import ProviderSpec, default_providers, load_providers
 from minds371_akash.market.sandbox._fit import decide, order_needs
-
-from minds371.errors import ConfigurationError, ValidationError
 from tests.sandbox.specs import GI, MI, group_spec
 
 

@@ -7,8 +7,8 @@ import anyio
 import httpx
 import pytest
 from httpx_ws import WebSocketDisconnect, WebSocketUpgradeError
-from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
 
+from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
 from tests.sandbox.helpers import (
     create,
     lease_cheapest,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from minds371_akash.market.sandbox._identity import (
     JwtError,
     bech32_decode,

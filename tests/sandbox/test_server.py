@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from minds371_akash.market.sandbox import SandboxServer
 
 from minds371.cli import main
+from minds371_akash.market.sandbox import SandboxServer
 from tests.sandbox.helpers import (
     create,
     lease_cheapest,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+
 from minds371_akash.market.sandbox import SandboxServer
 
 

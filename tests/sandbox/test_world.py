@@ -5,6 +5,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from minds371_akash.market.sandbox._providers import ProviderSpec, default_providers
 from minds371_akash.market.sandbox._records import WorldConfig
 from minds371_akash.market.sandbox._workloads import (
@@ -14,7 +15,6 @@ from minds371_akash.market.sandbox._workloads import (
     ready_height,
 )
 from minds371_akash.market.sandbox._world import World, WorldError
-
 from tests.sandbox.specs import AUDITED, group_spec, manifest_group
 
 OWNER = "akash1owner"

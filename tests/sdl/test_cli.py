@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from minds371_akash.sdl import build_manifest, parse_sdl
 
 from minds371.cli import main
+from minds371_akash.sdl import build_manifest, parse_sdl
 from tests.sdl._sdl import base, dump
 from tests.sdl.conftest import GO
 

@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from minds371_akash.sdl import build_manifest, normalize_manifest, parse_sdl
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import build_manifest, normalize_manifest, parse_sdl
 from tests.sdl._sdl import base, dump
 from tests.sdl.conftest import GO, go_valid_cases
 

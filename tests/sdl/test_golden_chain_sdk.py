@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from minds371_akash.sdl import build_manifest, parse_sdl
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import build_manifest, parse_sdl
 from tests.sdl.conftest import FIXTURES
 
 GOLDEN = FIXTURES / "chain-sdk-golden"

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from minds371_akash.sdl import build_manifest, canonical_json, manifest_version, parse_sdl
-from minds371_akash.sdl._build import _Dumper
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import build_manifest, canonical_json, manifest_version, parse_sdl
+from minds371_akash.sdl._build import _Dumper
 from tests.sdl.conftest import FIXTURES, GO, go_invalid_files, go_valid_cases
 
 VECTORS = json.loads((FIXTURES / "manifest_version_vectors.json").read_text())

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from minds371_akash.sdl._gosort import go_sort, go_stable
 from minds371_akash.sdl._manifest import _expose_less, _seq_less
 from minds371_akash.sdl._resources import _storage_less
-
 from tests.sdl.conftest import FIXTURES
 
 CASES: list[list[Any]] = json.loads((FIXTURES / "gosort" / "go-sort-orders.json").read_text())

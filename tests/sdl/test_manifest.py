@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
-from minds371_akash.sdl import Sdl, build_manifest, canonical_json, manifest_version, parse_sdl
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import Sdl, build_manifest, canonical_json, manifest_version, parse_sdl
 from tests.sdl._sdl import base, dump
 
 Doc = dict[str, Any]

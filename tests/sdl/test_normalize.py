@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+
+from minds371.errors import ValidationError
 from minds371_akash.sdl import (
     build_manifest,
     canonical_json,
@@ -14,8 +16,6 @@ from minds371_akash.sdl import (
     normalize_manifest,
     parse_sdl,
 )
-
-from minds371.errors import ValidationError
 from tests.sdl.conftest import GO, go_valid_cases
 
 

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from minds371_akash.sdl import canonical_json, normalize_manifest
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import canonical_json, normalize_manifest
 from tests.sdl.conftest import FIXTURES
 
 VECTORS: list[dict[str, str]] = json.loads(

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from minds371_akash.sdl._units import (
     UnitError,
     format_dec,
@@ -16,7 +17,6 @@ from minds371_akash.sdl._units import (
     parse_size,
 )
 from minds371_akash.sdl._yaml import load_yaml
-
 from tests.sdl.conftest import FIXTURES
 
 

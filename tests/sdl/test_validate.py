@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from minds371_akash.sdl import parse_sdl
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import parse_sdl
 from tests.sdl._sdl import base, dump
 
 Doc = dict[str, Any]

@@ -10,6 +10,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from minds371.errors import ValidationError
 from minds371_akash.sdl import (
     DEFAULT_AUDITOR,
     GpuModelSpec,
@@ -25,8 +27,6 @@ from minds371_akash.sdl import (
     parse_sdl,
 )
 from minds371_akash.sdl._build import _Dumper
-
-from minds371.errors import ValidationError
 
 HOSTILE_ENV = {
     "QUOTES": "he said \"hi\" and 'bye'",

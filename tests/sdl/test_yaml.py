@@ -5,10 +5,10 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from minds371_akash.sdl import parse_sdl
-from minds371_akash.sdl._yaml import MAX_INPUT_BYTES, YamlFloat, YamlInt, load_yaml
 
 from minds371.errors import ValidationError
+from minds371_akash.sdl import parse_sdl
+from minds371_akash.sdl._yaml import MAX_INPUT_BYTES, YamlFloat, YamlInt, load_yaml
 
 
 def _refused(data: str | bytes, **limits: int) -> str:
