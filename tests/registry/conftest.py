@@ -120,9 +120,15 @@ def http_endpoint() -> Iterator[Callable[[int], str]]:
 
 
 @pytest.fixture
-def dead_endpoint() -> str:
-    """A URL on 127.0.0.1 where nothing listens."""
-    return f"http://127.0.0.1:{free_port()}/health"
+def dead_endpoint() -> Iterator[str]:
+    """A URL on 127.0.0.1 where nothing listens.
+
+    The port stays bound (not listening) for the whole test, so connections are refused and no
+    server started later in the test can be handed the same port.
+    """
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}/health"
 
 
 # -- a real Anvil node -----------------------------------------------------------------------------
