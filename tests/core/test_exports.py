@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 import minds371
+from tests.exports import assert_complete_all
 
 PUBLIC_MODULES = [
     "minds371",
@@ -22,18 +21,7 @@ PUBLIC_MODULES = [
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
 def test_every_public_module_declares_a_complete_all(name: str) -> None:
-    module = importlib.import_module(name)
-    declared = set(module.__all__)
-    for exported in declared:
-        assert hasattr(module, exported), f"{name}.__all__ names missing {exported}"
-    public = {
-        attr
-        for attr, value in vars(module).items()
-        if not attr.startswith("_")
-        and getattr(value, "__module__", name) == name
-        and (callable(value) or isinstance(value, type))
-    }
-    assert public <= declared, f"{name} defines public names missing from __all__"
+    assert_complete_all(name)
 
 
 def test_the_documented_python_api_imports() -> None:
