@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import inspect
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 
 from minds371.errors import BudgetExceeded, ProviderError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_akash._deploy_types import (
     Budget,
@@ -41,7 +41,7 @@ MIN_DEPOSIT_UACT = Decimal(500_000)
 _log = get_logger("minds371.akash.provider")
 
 
-class ProviderBase:
+class ProviderBase(AsyncResource):
     """The provider's configuration and shared plumbing (see :class:`AkashIntegrationProvider`)."""
 
     def __init__(
@@ -75,17 +75,6 @@ class ProviderBase:
         self._provider_cache: tuple[float, dict[str, Provider]] | None = None
         self._providers_lock: anyio.Lock | None = None
         self._waiting = 0
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the backend if this provider owns it."""

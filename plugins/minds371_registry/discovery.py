@@ -19,8 +19,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit
 
 import anyio
@@ -29,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from minds371.config import is_loopback_url
 from minds371.errors import ServiceUnavailable
+from minds371.lifecycle import AsyncResource
 
 __all__ = ["EndpointHealth", "HealthChecker", "ProbeRoute", "first_healthy"]
 
@@ -76,7 +75,7 @@ class EndpointHealth(BaseModel):
     checked_at: float
 
 
-class HealthChecker:
+class HealthChecker(AsyncResource):
     """Probes endpoints concurrently, with a per-probe timeout and a cache.
 
     Args:
@@ -107,17 +106,6 @@ class HealthChecker:
         self._client = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
         self._clock = clock
         self._cache: dict[str, tuple[float, EndpointHealth]] = {}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this checker created it."""

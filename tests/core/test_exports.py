@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "minds371.agent",
     "minds371.bus",
     "minds371.errors",
+    "minds371.lifecycle",
     "minds371.logging",
     "minds371.plugins",
     "minds371.runtime",

@@ -29,13 +29,13 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequen
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict
 
 from minds371.errors import FieldIssue, MarketError, ProviderError, ValidationError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import (
@@ -117,7 +117,7 @@ class CliConfig(BaseModel):
         return cls(**{**values, **overrides})
 
 
-class CliBackend:
+class CliBackend(AsyncResource):
     """The binaries as a market backend (see module docs).
 
     Args:
@@ -137,17 +137,6 @@ class CliBackend:
         self._retry = retry or RetryPolicy()
         self._owner = self.config.owner
         self._workdir: Path | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Remove the temporary SDL files."""

@@ -26,8 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import anyio
 import httpx
@@ -41,6 +40,7 @@ from minds371.errors import (
     ProviderError,
     ValidationError,
 )
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger, register_secret
 from minds371_akash.market._console_gateway import ConsoleGatewayAccess
 from minds371_akash.market._errors import console_error, transport_error
@@ -66,7 +66,7 @@ DEFAULT_CONSOLE_URL = "https://console-api.akash.network"
 _log = get_logger("minds371.akash.console")
 
 
-class ConsoleBackend(ConsoleGatewayAccess):
+class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     """The Console API (or the sandbox serving it) as a market backend.
 
     Args:
@@ -157,17 +157,6 @@ class ConsoleBackend(ConsoleGatewayAccess):
     def http_client(self) -> httpx.AsyncClient:
         """The HTTP client it talks through (in-process sandbox: one into the ASGI app)."""
         return self._client
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this backend created (never one it was given)."""

@@ -17,13 +17,13 @@ Errors follow Kubo's ``{"Message","Code","Type":"error"}`` body and map to
 from __future__ import annotations
 
 import json
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from minds371.config import require_network
 from minds371.errors import ContentMismatch, RegistryError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry.content._unixfs import cid_of, normalize_cid
 
@@ -35,7 +35,7 @@ _RETRYABLE_STATUS = frozenset({502, 503, 504})
 _log = get_logger("minds371.registry.kubo")
 
 
-class KuboContentStore:
+class KuboContentStore(AsyncResource):
     """Content store backed by a Kubo (or API-compatible) IPFS node.
 
     Args:
@@ -61,17 +61,6 @@ class KuboContentStore:
         self.max_size = max_size
         self._own_client = http_client is None
         self._client = http_client or httpx.AsyncClient(timeout=timeout)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this store created it."""

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import anyio.to_thread
 
 from minds371.config import home
 from minds371.errors import ContentMismatch, RegistryError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry.content._unixfs import cid_of, normalize_cid
 
@@ -29,7 +28,7 @@ _log = get_logger("minds371.registry.content")
 _INLINE_LIMIT = 64 * 1024
 
 
-class LocalContentStore:
+class LocalContentStore(AsyncResource):
     """Content-addressed files in a directory (default ``$MINDS371_HOME/registry/content``).
 
     Args:
@@ -38,17 +37,6 @@ class LocalContentStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else home() / "registry" / "content"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Nothing to release: files are opened and closed per call."""
