@@ -124,16 +124,12 @@ async def open_backend(
     key = api_key or SANDBOX_API_KEY
     url = sandbox_url or _env("MINDS371_SANDBOX_URL")
     if url:
-        client = httpx.AsyncClient(timeout=30.0)
-        try:
-            block = await sandbox_block_time(client, url)
-            async with ConsoleBackend(
-                url, api_key=key, http_client=client, retry=retry, block_time=block
-            ) as backend:
-                backend.name = "sandbox"
-                yield backend
-        finally:
-            await client.aclose()
+        async with httpx.AsyncClient(timeout=30.0) as probe:
+            block = await sandbox_block_time(probe, url)
+        # The backend owns its client, so that it gets the pooled transport Console gets.
+        async with ConsoleBackend(url, api_key=key, retry=retry, block_time=block) as backend:
+            backend.name = "sandbox"
+            yield backend
         return
     try:
         async with SandboxNetwork(state_file=sandbox_state, block_time=sandbox_block) as net:

@@ -68,6 +68,12 @@ async def test_console_backend_against_served_sandbox():
             assert_ready(results["three"], {"web", "api", "db"})
             owner = results["web"].owner
 
+            # logs and events stream over the gateway's WebSockets, beside the API's own pool
+            lines = [line async for _, line in akash.logs(results["web"].dseq, tail=2)]
+            assert lines and lines[0].service == "web"
+            events = [event async for _, event in akash.events(results["web"].dseq)]
+            assert events
+
             # no bids: price too low -> NoBidsError with a diagnosis, deployment closed
             cheap = sdl("web").replace("amount: 1000", "amount: 0.001")
             with pytest.raises(NoBidsError) as no_bids:

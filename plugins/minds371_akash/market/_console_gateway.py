@@ -3,7 +3,8 @@
 Console issues the JWT (``POST /v1/create-jwt-token``, scoped to status, logs and events); the
 provider's ``hostUri`` comes from ``GET /v1/providers/{address}``; logs and Kubernetes events are
 WebSocket routes on that gateway (:mod:`minds371_akash.market._gateway`). Gateways served under
-the API's own origin (the sandbox) are reached through the API's client and transport; others
+the API's own origin (the sandbox) are reached through the client the caller gave the backend
+(an in-process sandbox's transport), or through a plain httpx client to that origin; others
 through a client that accepts the providers' self-signed certificates (their identity is on
 chain, not in a public CA).
 """
@@ -36,6 +37,8 @@ class ConsoleGatewayAccess:
     _base_url: str
     _client: httpx.AsyncClient
     _gateway_client: httpx.AsyncClient | None
+    _origin_client: httpx.AsyncClient | None
+    _own_client: bool
     _timeout: float
     _token: tuple[str, float] | None
     _token_lock: anyio.Lock | None
@@ -68,7 +71,13 @@ class ConsoleGatewayAccess:
         # The sandbox (and a local test network) serves gateways under the API's own origin:
         # reach them through the same client (and transport) as the API.
         if host_uri.startswith((self._base_url, str(self._client.base_url) or self._base_url)):
-            return self._client
+            if not self._own_client:
+                return self._client  # the caller's transport (an in-process sandbox) serves it
+            # The backend's own API client speaks through aiohttp, which offers no WebSocket
+            # upgrade to httpx-ws: gateway streams get a client of httpx's own.
+            if self._origin_client is None:
+                self._origin_client = httpx.AsyncClient(timeout=self._timeout)
+            return self._origin_client
         require_network(host_uri, what="provider gateway")
         if self._gateway_client is None:
             self._gateway_client = httpx.AsyncClient(timeout=self._timeout, verify=False)

@@ -58,6 +58,7 @@ from minds371_akash.market._parse import (
     parse_deployment,
     parse_provider,
 )
+from minds371_akash.market._pooled_transport import PooledTransport
 from minds371_akash.market._retry import RetryPolicy, retry_call
 
 __all__ = ["DEFAULT_CONSOLE_URL", "ConsoleBackend", "reaches_network"]
@@ -72,7 +73,9 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     Args:
         base_url: API root; ``MINDS371_CONSOLE_URL`` or the production URL when omitted.
         api_key: The managed-wallet API key (sent as ``x-api-key``; never logged).
-        http_client: A client to use (its transport is kept; it is not closed here).
+        http_client: A client to use (its transport is kept; it is not closed here). By
+            default the backend makes its own on a pooled aiohttp transport, with a connection
+            for every lane below (httpx's default pool costs too much CPU per call in bursts).
         retry: Retry policy for idempotent calls.
         timeout: Seconds per HTTP request.
         block_time: The network's block time in seconds, when known (for cost reports).
@@ -82,11 +85,13 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         snapshot_ttl: Seconds one listing of existing deployments serves concurrent creates of
             the same manifest version (see :meth:`create_deployment`).
         max_concurrent_requests: Reads (``GET``) in flight at once; more wait their turn here
-            (the HTTP pool degrades badly with hundreds of waiters, and the API is shared).
+            (the API is shared, and hundreds of polls at once help nobody).
         max_concurrent_writes: Writes (``POST``, ``PUT``, ``DELETE``) in flight at once, in a
             lane of their own: Console holds a write until its transaction is in a block (and
             a lease until the provider has the manifest), and reads must not queue behind that.
-            Reads and writes together stay under httpx's default pool of 100 connections.
+            Each held write is an idle connection, so the lane is wide: 256 creates go into one
+            block instead of four blocks of 64. With a client of your own, size its pool to
+            the sum of both lanes.
     """
 
     name = "console"
@@ -109,8 +114,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         block_time: float | None = None,
         gateway_client: httpx.AsyncClient | None = None,
         snapshot_ttl: float = 1.0,
-        max_concurrent_requests: int = 16,
-        max_concurrent_writes: int = 64,
+        max_concurrent_requests: int = 64,
+        max_concurrent_writes: int = 256,
     ) -> None:
         if base_url is None:
             if http_client is not None and str(http_client.base_url):
@@ -129,9 +134,16 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             require_network(self._base_url, what="Console API")
         self._api_key = SecretStr(key)
         self._own_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout)
+        self._max_concurrent = max(1, max_concurrent_requests)
+        self._max_writes = max(1, max_concurrent_writes)
+        # Every lane gets a connection: a held write must not keep a read waiting for one.
+        self._client = http_client or httpx.AsyncClient(
+            timeout=timeout,
+            transport=PooledTransport(max_connections=self._max_concurrent + self._max_writes),
+        )
         self._own_gateway = gateway_client is None
         self._gateway_client = gateway_client
+        self._origin_client: httpx.AsyncClient | None = None
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._block_time = block_time
@@ -139,8 +151,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._snapshot_ttl = snapshot_ttl
         self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
         self._refreshing: dict[str, _Refresh] = {}
-        self._max_concurrent = max(1, max_concurrent_requests)
-        self._max_writes = max(1, max_concurrent_writes)
         self._limiter: anyio.CapacityLimiter | None = None
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
@@ -162,6 +172,9 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         """Close the HTTP clients this backend created (never one it was given)."""
         if self._own_client:
             await self._client.aclose()
+        if self._origin_client is not None:
+            await self._origin_client.aclose()
+            self._origin_client = None
         if self._own_gateway and self._gateway_client is not None:
             await self._gateway_client.aclose()
             self._gateway_client = None

@@ -1,0 +1,238 @@
+"""The Console backend's pooled transport, against real HTTP peers on 127.0.0.1.
+
+Each peer is a raw TCP server that reads one HTTP/1.1 request at a time and answers (or
+misbehaves) as the test says, so that the bytes on the wire and every failure mode are real.
+What matters most is that a failure before the request left says so (``ConnectError``,
+``ConnectTimeout``), and that any failure after it may have been sent is ambiguous: creating a
+deployment is not idempotent.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+import httpx
+import pytest
+from anyio.abc import SocketAttribute, SocketStream
+
+from minds371_akash.market._errors import is_ambiguous
+from minds371_akash.market._pooled_transport import PooledTransport
+
+
+@dataclass
+class Seen:
+    """What a peer received: one raw request head and body per request, and its connections."""
+
+    requests: list[tuple[bytes, bytes]] = field(default_factory=list)
+    connections: int = 0
+
+
+Reply = Callable[[bytes, SocketStream], Awaitable[bool]]  # head -> keep the connection open?
+
+
+async def _read_request(stream: SocketStream, buffer: bytearray) -> tuple[bytes, bytes] | None:
+    while b"\r\n\r\n" not in buffer:
+        try:
+            buffer.extend(await stream.receive())
+        except (anyio.EndOfStream, anyio.BrokenResourceError):
+            return None
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    buffer[:] = rest
+    while len(buffer) < length:
+        buffer.extend(await stream.receive())
+    body = bytes(buffer[:length])
+    del buffer[:length]
+    return head, body
+
+
+def respond(status: str, body: bytes = b"", *headers: str) -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"content-length: {len(body)}", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@asynccontextmanager
+async def peer(reply: Reply) -> AsyncIterator[tuple[str, Seen]]:
+    """A raw HTTP/1.1 server on 127.0.0.1 whose answers ``reply`` writes."""
+    seen = Seen()
+
+    async def handle(stream: SocketStream) -> None:
+        seen.connections += 1
+        buffer = bytearray()
+        async with stream:
+            while (request := await _read_request(stream, buffer)) is not None:
+                seen.requests.append(request)
+                if not await reply(request[0], stream):
+                    return
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"http://127.0.0.1:{port}", seen
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def echo(head: bytes, stream: SocketStream) -> bool:
+    """200 with the request line, gzip-compressed, and a reason phrase of its own."""
+    payload = gzip.compress(json.dumps({"line": head.split(b"\r\n")[0].decode()}).encode())
+    await stream.send(
+        respond("200 Fine", payload, "content-type: application/json", "content-encoding: gzip")
+    )
+    return True
+
+
+def client(transport: PooledTransport, **kwargs: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=transport, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_request_and_response_keep_httpx_semantics():
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.method)
+
+    async with (
+        peer(echo) as (url, seen),
+        client(PooledTransport(), event_hooks={"request": [hook]}) as http,
+    ):
+        response = await http.post(
+            f"{url}/v1/deployments?x=1", json={"data": {"sdl": "é"}}, headers={"x-api-key": "k"}
+        )
+    assert response.status_code == 200 and response.reason_phrase == "Fine"
+    assert response.json() == {"line": "POST /v1/deployments?x=1 HTTP/1.1"}  # gzip decoded
+    head, body = seen.requests[0]
+    fields = {
+        line.split(b":")[0].lower(): line.split(b":", 1)[1].strip()
+        for line in head.split(b"\r\n")[1:]
+    }
+    assert json.loads(body) == {"data": {"sdl": "é"}}
+    assert fields[b"content-length"] == str(len(body)).encode()
+    assert fields[b"x-api-key"] == b"k" and fields[b"host"] == url.split("//")[1].encode()
+    assert b"transfer-encoding" not in fields
+    assert hooked == ["POST"]
+
+
+async def test_connections_are_reused():
+    async with peer(echo) as (url, seen), client(PooledTransport()) as http:
+        for _ in range(3):
+            assert (await http.get(f"{url}/v1/bids")).status_code == 200
+    assert len(seen.requests) == 3 and seen.connections == 1
+
+
+async def test_streamed_body_goes_out_with_a_length():
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"ab"
+        yield b"cd"
+
+    async with peer(echo) as (url, seen), client(PooledTransport()) as http:
+        await http.post(f"{url}/upload", content=chunks())
+    head, body = seen.requests[0]
+    assert body == b"abcd" and b"content-length: 4" in head.lower()
+    assert b"transfer-encoding" not in head.lower()
+
+
+async def test_redirects_are_left_to_httpx():
+    async def redirect(head: bytes, stream: SocketStream) -> bool:
+        if head.startswith(b"GET /old"):
+            await stream.send(respond("302 Found", b"", "location: /new"))
+        else:
+            await echo(head, stream)
+        return True
+
+    async with peer(redirect) as (url, _), client(PooledTransport()) as http:
+        assert (await http.get(f"{url}/old")).status_code == 302
+        followed = await http.get(f"{url}/old", follow_redirects=True)
+    assert followed.json() == {"line": "GET /new HTTP/1.1"}
+
+
+async def test_refused_connection_is_not_ambiguous():
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    await listener.aclose()
+    async with client(PooledTransport()) as http:
+        with pytest.raises(httpx.ConnectError) as failure:
+            await http.post(f"http://127.0.0.1:{port}/v1/deployments", json={})
+    assert not is_ambiguous(failure.value)
+
+
+async def test_connection_dropped_after_the_request_is_ambiguous():
+    async def hang_up(head: bytes, stream: SocketStream) -> bool:
+        return False  # request read, no answer, connection closed
+
+    async with peer(hang_up) as (url, seen), client(PooledTransport()) as http:
+        with pytest.raises(httpx.TransportError) as failure:
+            await http.post(f"{url}/v1/deployments", json={"data": {}})
+    assert len(seen.requests) == 1  # it did arrive
+    assert is_ambiguous(failure.value)
+
+
+async def test_silent_server_is_a_read_timeout():
+    async def silent(head: bytes, stream: SocketStream) -> bool:
+        await anyio.sleep(5)
+        return False
+
+    async with peer(silent) as (url, _), client(PooledTransport()) as http:
+        with pytest.raises(httpx.ReadTimeout) as failure:
+            await http.post(f"{url}/v1/leases", json={}, timeout=httpx.Timeout(5, read=0.2))
+    assert is_ambiguous(failure.value)
+
+
+async def test_waiting_for_a_pooled_connection_times_out_unsent():
+    release = anyio.Event()
+
+    async def held(head: bytes, stream: SocketStream) -> bool:
+        await release.wait()
+        await echo(head, stream)
+        return True
+
+    async with peer(held) as (url, seen), client(PooledTransport(max_connections=1)) as http:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(http.get, f"{url}/first")
+            await anyio.sleep(0.1)
+            with pytest.raises(httpx.ConnectTimeout) as failure:
+                await http.post(f"{url}/second", timeout=httpx.Timeout(5, pool=0.1, connect=0.1))
+            release.set()
+    assert not is_ambiguous(failure.value)
+    assert [head.split(b" ")[1] for head, _ in seen.requests] == [b"/first"]
+
+
+async def test_a_cancelled_request_gives_its_connection_back():
+    async def slow_first(head: bytes, stream: SocketStream) -> bool:
+        if b"/slow" in head:
+            await anyio.sleep(5)
+        await echo(head, stream)
+        return True
+
+    async with peer(slow_first) as (url, _), client(PooledTransport(max_connections=1)) as http:
+        with anyio.move_on_after(0.2) as scope:
+            await http.get(f"{url}/slow")
+        assert scope.cancelled_caught
+        with anyio.fail_after(2):
+            assert (await http.get(f"{url}/fast")).status_code == 200
+
+
+async def test_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    async with peer(echo) as (proxy_url, via_proxy), peer(echo) as (direct_url, direct):
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with client(PooledTransport()) as http:
+            await http.get(f"{direct_url}/through")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with client(PooledTransport()) as http:
+            await http.get(f"{direct_url}/around")
+    # A proxy gets the absolute URL in the request line; the bypass goes straight to the peer.
+    assert via_proxy.requests[0][0].startswith(f"GET {direct_url}/through ".encode())
+    assert [head.split(b" ")[1] for head, _ in direct.requests] == [b"/around"]
