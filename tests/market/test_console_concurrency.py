@@ -207,7 +207,7 @@ async def test_an_expired_listing_is_taken_again_before_a_create():
             )
             await anyio.sleep(ttl + 0.05)
             # the new listing holds the first deployment: it is not "new" to a recovery
-            assert await backend._snapshot(prepared.version) == frozenset({first.dseq})
+            assert await backend._create_guard.existing(prepared.version) == frozenset({first.dseq})
             assert app.seen[("GET", "/v1/deployments")] == 2
 
 

@@ -18,7 +18,8 @@ creation when leases exist) and is retried under the :class:`RetryPolicy`. Creat
 Console picks the dseq, so after an ambiguous failure (a timeout or 5xx once the request may have
 been processed) the backend looks for an active deployment with the same manifest version that did
 not exist before the call, and adopts it (``CreatedDeployment.recovered``) instead of creating a
-second one. Within one process, concurrent creates never adopt each other's deployments.
+second one (:mod:`._create_guard`). Within one process, concurrent creates never adopt each
+other's deployments.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import anyio
 import httpx
@@ -43,6 +44,7 @@ from minds371.errors import (
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger, register_secret
 from minds371_akash.market._console_gateway import ConsoleGatewayAccess
+from minds371_akash.market._create_guard import CreateGuard
 from minds371_akash.market._errors import console_error, transport_error
 from minds371_akash.market._models import (
     Bid,
@@ -97,11 +99,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     name = "console"
     #: The Console API has no route that closes one lease (see :meth:`close_lease`).
     can_close_lease = False
-    # dseqs adopted or created by any ConsoleBackend in this process, per API root: a recovery
-    # must never adopt a deployment that a concurrent create in this process made.
-    _claimed: ClassVar[dict[str, set[int]]] = {}
-    # creates in flight per (API root, manifest version): a recovery waits for them to finish.
-    _inflight: ClassVar[dict[tuple[str, str], int]] = {}
 
     def __init__(
         self,
@@ -148,9 +145,12 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._retry = retry or RetryPolicy()
         self._block_time = block_time
         self._token: tuple[str, float] | None = None
-        self._snapshot_ttl = snapshot_ttl
-        self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
-        self._refreshing: dict[str, _Refresh] = {}
+        self._create_guard = CreateGuard(
+            self._base_url,
+            self.find_deployments,
+            snapshot_ttl=snapshot_ttl,
+            block_time=block_time,
+        )
         self._limiter: anyio.CapacityLimiter | None = None
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
@@ -259,32 +259,29 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         body: dict[str, Any] = {"sdl": sdl}
         if deposit is not None:
             body["deposit"] = float(deposit / Decimal(1_000_000))
-        key = (self._base_url, version.lower())
-        claimed = self._claimed.setdefault(self._base_url, set())
-        before = await self._snapshot(version)
+        guard = self._create_guard
+        before = await guard.existing(version)
         attempt = 1
         while True:
-            self._inflight[key] = self._inflight.get(key, 0) + 1
-            try:
-                doc = await self._send("POST", "/v1/deployments", body={"data": body})
-                data = self._data(doc, "POST /v1/deployments")
-                created = guarded("created deployment", _created, data)
-                # Claimed before the in-flight count drops, so no recovery can adopt it.
-                claimed.add(created.dseq)
-            except ProviderError as exc:
-                failure: ProviderError | None = exc
-            else:
-                failure = None
-            finally:
-                self._inflight[key] -= 1
+            with guard.attempt(version):
+                try:
+                    doc = await self._send("POST", "/v1/deployments", body={"data": body})
+                    data = self._data(doc, "POST /v1/deployments")
+                    created = guarded("created deployment", _created, data)
+                    # Claimed while still in flight, so that no recovery can adopt it.
+                    guard.claim(created.dseq)
+                except ProviderError as exc:
+                    failure: ProviderError | None = exc
+                else:
+                    failure = None
             if failure is None:
                 _log.info("minds371.akash.deployment_created", dseq=created.dseq)
                 return created
             if not failure.retryable or attempt >= self._retry.maximum_attempts:
                 raise failure
             if failure.details.get("ambiguous", True) and "retry_after" not in failure.details:
-                found = await self._recover(
-                    key, before, claimed, timed_out="status" not in failure.details
+                found = await guard.recover(
+                    version, before, timed_out="status" not in failure.details
                 )
                 if found is not None:
                     _log.warning("minds371.akash.deployment_recovered", dseq=found.dseq)
@@ -293,92 +290,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                     )
             await anyio.sleep(self._retry.delay(attempt, failure.details.get("retry_after")))
             attempt += 1
-
-    async def _snapshot(self, version: str) -> frozenset[int]:
-        """Active deployments of ``version`` before a create, shared by concurrent creates.
-
-        Listing every deployment before every create is costly under load, so one listing
-        serves all creates of the same version for ``snapshot_ttl`` seconds. That is safe within
-        this process (its own creates are claimed); against another process creating the same
-        version at the same moment it widens an already existing window by at most the TTL.
-
-        Past half its TTL the first caller takes a new listing while the others keep using the
-        current one, so creates wait for a listing only when none is valid (at the start, or
-        after a pause), never all behind one refresh.
-        """
-        while True:
-            cached = self._snapshots.get(version)
-            valid = cached is not None and self._age(cached) < self._snapshot_ttl
-            refresh = self._refreshing.get(version)
-            if cached is not None and valid:
-                if self._age(cached) < self._snapshot_ttl / 2 or refresh is not None:
-                    return cached[1]
-                try:
-                    return await self._take_snapshot(version)
-                except ProviderError as exc:
-                    if self._age(cached) >= self._snapshot_ttl:
-                        raise
-                    # The current listing is still valid: a failed early refresh costs nothing.
-                    _log.warning("minds371.akash.snapshot_refresh_failed", error=exc.message)
-                    return cached[1]
-            if refresh is None:
-                return await self._take_snapshot(version)
-            await refresh.done.wait()
-            if refresh.failure is not None:
-                raise refresh.failure  # the listing every waiting create depended on failed
-            # else loop: the new listing is in place
-
-    def _age(self, snapshot: tuple[float, frozenset[int]]) -> float:
-        return anyio.current_time() - snapshot[0]
-
-    async def _take_snapshot(self, version: str) -> frozenset[int]:
-        refresh = self._refreshing[version] = _Refresh()
-        try:
-            taken = anyio.current_time()
-            found = frozenset(d.dseq for d in await self.find_deployments(version))
-            self._snapshots[version] = (taken, found)
-            return found
-        except ProviderError as exc:
-            refresh.failure = exc
-            raise
-        finally:
-            del self._refreshing[version]
-            refresh.done.set()
-
-    async def _recover(
-        self,
-        key: tuple[str, str],
-        before: frozenset[int],
-        claimed: set[int],
-        *,
-        timed_out: bool,
-    ) -> Deployment | None:
-        """Find a deployment of this version that our failed call may have created.
-
-        Waits until no other create of the same version is in flight in this process (each
-        claims its dseq before finishing), then adopts an unclaimed deployment that did not exist
-        before the call. After a 5xx the server has finished; after a timeout it may still be
-        working, so it looks again a block and three blocks later.
-        """
-        block = self._block_time or 6.0
-        pauses = (0.0, block, 3 * block) if timed_out else (0.0,)
-        for pause in pauses:
-            await anyio.sleep(pause)
-            for _ in range(6000):  # at most a minute; a POST times out well before
-                if self._inflight.get(key, 0) == 0:
-                    break
-                await anyio.sleep(0.01)
-            try:
-                listed = await self.find_deployments(key[1])
-            except ProviderError:
-                continue
-            # Filter after the await: a concurrent recovery may have claimed one meanwhile.
-            found = [d for d in listed if d.dseq not in before and d.dseq not in claimed]
-            if found:
-                chosen = min(found, key=lambda d: d.dseq)
-                claimed.add(chosen.dseq)
-                return chosen
-        return None
 
     async def list_deployments(self) -> list[Deployment]:
         """Every active deployment of the account (``GET /v1/deployments``, all pages)."""
@@ -494,14 +405,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     async def block_time(self) -> float | None:
         """The network's block time, when it was given to this backend."""
         return self._block_time
-
-
-class _Refresh:
-    """A listing in flight: set ``done`` when it ends; ``failure`` when it failed."""
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.failure: ProviderError | None = None
 
 
 def reaches_network(client: httpx.AsyncClient | None) -> bool:

@@ -1,0 +1,168 @@
+"""Creating a deployment at most once on an API that picks the dseq itself (Console).
+
+A create that fails ambiguously (a timeout, a reset, a 5xx once the request may have been
+processed) may still have made a deployment. Before a create, :class:`CreateGuard` notes which
+active deployments of the same manifest version already exist; after an ambiguous failure it
+looks for one that did not, and adopts it instead of creating a second. Within one process every
+create claims its dseq before it counts as finished, and a recovery waits until no create of the
+same version is in flight, so concurrent creates never adopt each other's deployments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import ClassVar
+
+import anyio
+
+from minds371.errors import ProviderError
+from minds371.logging import get_logger
+from minds371_akash.market._models import Deployment
+
+__all__ = ["CreateGuard"]
+
+_log = get_logger("minds371.akash.console")
+
+FindByVersion = Callable[[str], Awaitable[list[Deployment]]]
+
+
+class _Refresh:
+    """A listing in flight: set ``done`` when it ends; ``failure`` when it failed."""
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.failure: ProviderError | None = None
+
+
+class CreateGuard:
+    """The books that let a backend create each deployment at most once (see module docs).
+
+    Args:
+        base_url: The API root; claims and in-flight counts are shared per root by every guard
+            in the process.
+        find: Lists the active deployments of one manifest version.
+        snapshot_ttl: Seconds one listing serves the creates of the same version.
+        block_time: The network's block time (how long to keep looking after a timeout).
+    """
+
+    # dseqs adopted or created in this process, per API root.
+    _claimed: ClassVar[dict[str, set[int]]] = {}
+    # creates in flight per (API root, manifest version): a recovery waits for them to finish.
+    _inflight: ClassVar[dict[tuple[str, str], int]] = {}
+
+    def __init__(
+        self,
+        base_url: str,
+        find: FindByVersion,
+        *,
+        snapshot_ttl: float,
+        block_time: float | None,
+    ) -> None:
+        self._base_url = base_url
+        self._find = find
+        self._ttl = snapshot_ttl
+        self._block_time = block_time
+        self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
+        self._refreshing: dict[str, _Refresh] = {}
+
+    @property
+    def _claims(self) -> set[int]:
+        return self._claimed.setdefault(self._base_url, set())
+
+    @contextmanager
+    def attempt(self, version: str) -> Iterator[None]:
+        """Count one create of ``version`` as in flight while the block runs."""
+        key = (self._base_url, version.lower())
+        self._inflight[key] = self._inflight.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            self._inflight[key] -= 1
+
+    def claim(self, dseq: int) -> None:
+        """Mark ``dseq`` as made here (call it inside :meth:`attempt`, before it ends)."""
+        self._claims.add(dseq)
+
+    async def existing(self, version: str) -> frozenset[int]:
+        """Active deployments of ``version`` before a create, shared by concurrent creates.
+
+        Listing every deployment before every create is costly under load, so one listing
+        serves all creates of the same version for ``snapshot_ttl`` seconds. That is safe within
+        this process (its own creates are claimed); against another process creating the same
+        version at the same moment it widens an already existing window by at most the TTL.
+
+        Past half its TTL the first caller takes a new listing while the others keep using the
+        current one, so creates wait for a listing only when none is valid (at the start, or
+        after a pause), never all behind one refresh.
+        """
+        while True:
+            cached = self._snapshots.get(version)
+            valid = cached is not None and self._age(cached) < self._ttl
+            refresh = self._refreshing.get(version)
+            if cached is not None and valid:
+                if self._age(cached) < self._ttl / 2 or refresh is not None:
+                    return cached[1]
+                try:
+                    return await self._take(version)
+                except ProviderError as exc:
+                    if self._age(cached) >= self._ttl:
+                        raise
+                    # The current listing is still valid: a failed early refresh costs nothing.
+                    _log.warning("minds371.akash.snapshot_refresh_failed", error=exc.message)
+                    return cached[1]
+            if refresh is None:
+                return await self._take(version)
+            await refresh.done.wait()
+            if refresh.failure is not None:
+                raise refresh.failure  # the listing every waiting create depended on failed
+            # else loop: the new listing is in place
+
+    async def recover(
+        self, version: str, before: frozenset[int], *, timed_out: bool
+    ) -> Deployment | None:
+        """Find a deployment of ``version`` that a failed create may have made, and claim it.
+
+        Waits until no other create of the same version is in flight in this process (each
+        claims its dseq before finishing), then adopts an unclaimed deployment that did not exist
+        before the call. After a 5xx the server has finished; after a timeout it may still be
+        working, so it looks again a block and three blocks later.
+        """
+        key = (self._base_url, version.lower())
+        block = self._block_time or 6.0
+        pauses = (0.0, block, 3 * block) if timed_out else (0.0,)
+        for pause in pauses:
+            await anyio.sleep(pause)
+            for _ in range(6000):  # at most a minute; a POST times out well before
+                if self._inflight.get(key, 0) == 0:
+                    break
+                await anyio.sleep(0.01)
+            try:
+                listed = await self._find(key[1])
+            except ProviderError:
+                continue
+            # Filter after the await: a concurrent recovery may have claimed one meanwhile.
+            claims = self._claims
+            found = [d for d in listed if d.dseq not in before and d.dseq not in claims]
+            if found:
+                chosen = min(found, key=lambda d: d.dseq)
+                claims.add(chosen.dseq)
+                return chosen
+        return None
+
+    def _age(self, snapshot: tuple[float, frozenset[int]]) -> float:
+        return anyio.current_time() - snapshot[0]
+
+    async def _take(self, version: str) -> frozenset[int]:
+        refresh = self._refreshing[version] = _Refresh()
+        try:
+            taken = anyio.current_time()
+            found = frozenset(d.dseq for d in await self._find(version))
+            self._snapshots[version] = (taken, found)
+            return found
+        except ProviderError as exc:
+            refresh.failure = exc
+            raise
+        finally:
+            del self._refreshing[version]
+            refresh.done.set()
