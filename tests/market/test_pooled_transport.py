@@ -236,3 +236,13 @@ async def test_proxies_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     # A proxy gets the absolute URL in the request line; the bypass goes straight to the peer.
     assert via_proxy.requests[0][0].startswith(f"GET {direct_url}/through ".encode())
     assert [head.split(b" ")[1] for head, _ in direct.requests] == [b"/around"]
+
+
+def test_under_trio_requests_go_through_httpx_own_transport():
+    async def main() -> tuple[int, int]:
+        async with peer(echo) as (url, seen), client(PooledTransport()) as http:
+            response = await http.post(f"{url}/v1/deployments", json={"data": {}})
+            assert response.json() == {"line": "POST /v1/deployments HTTP/1.1"}
+            return response.status_code, len(seen.requests)
+
+    assert anyio.run(main, backend="trio") == (200, 1)
