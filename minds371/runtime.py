@@ -17,17 +17,22 @@ Register agents before entering the runtime, so that recovered tasks find them.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
 import pydantic
 from anyio.abc import TaskGroup
-from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from minds371 import agent as _agent
+from minds371._handle import TaskHandle
+from minds371._results import (
+    cancelled_result,
+    completed_result,
+    failed_result,
+    no_agent_result,
+)
 from minds371.actions import ActionRegistry, RunContext
 from minds371.agent import Agent, TaskContext
 from minds371.bus import Delivery, MemoryTaskBus, TaskBus
@@ -35,157 +40,16 @@ from minds371.config import home
 from minds371.errors import (
     ConfigurationError,
     DuplicateRegistration,
-    Minds371Error,
-    NoAgentForTask,
-    RuntimeStopped,
-    TaskCancelled,
     ValidationError,
 )
-from minds371.logging import get_logger, redact, register_secrets_in
+from minds371.logging import get_logger, register_secrets_in
 from minds371.plugins import Plugin, discover_plugins
 from minds371.state import SQLiteStateStore, StateStore, TaskRecord
-from minds371.tasks import Task, TaskError, TaskEvent, TaskResult, TaskStatus
+from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus
 
 __all__ = ["AgentRuntime", "TaskHandle"]
 
 _log = get_logger("minds371.runtime")
-
-
-class TaskHandle:
-    """A dispatched task: its status, its events and, in the end, its result."""
-
-    def __init__(
-        self, runtime: AgentRuntime, task: Task, *, last_seq: int = 0, attempts: int = 0
-    ) -> None:
-        self.task = task
-        self._runtime = runtime
-        self._status = task.status
-        self._result: TaskResult | None = None
-        self._ended = False  # a result arrived, or the runtime stopped
-        # Created only when someone waits: most tasks are never watched, and events cost.
-        self._changed: anyio.Event | None = None
-        # Events before ``_live_from`` are read back from the store; later ones are kept here.
-        self._live_from = last_seq + 1
-        self._seq = last_seq
-        self._attempts = attempts
-        self._events: list[TaskEvent] = []
-        self._scope: anyio.CancelScope | None = None
-        self._in_progress = False
-        self._cancel_requested = False
-
-    @property
-    def id(self) -> str:
-        """The task's id."""
-        return self.task.id
-
-    @property
-    def status(self) -> TaskStatus:
-        """The task's current status."""
-        return self._status
-
-    @property
-    def done(self) -> bool:
-        """Whether the task has reached a final status."""
-        return self._result is not None
-
-    async def result(self) -> TaskResult:
-        """Wait for the task to end and return its result (bound the wait with ``fail_after``).
-
-        Raises:
-            RuntimeStopped: if the runtime stopped before the task ended (it will run again when a
-                runtime starts on the same state).
-        """
-        while not self._ended:
-            await self._wait_for_change()
-        if self._result is None:
-            raise RuntimeStopped(
-                f"the runtime stopped before task {self.id} finished; it resumes when a runtime "
-                "starts on the same state"
-            )
-        return self._result
-
-    async def events(self) -> AsyncIterator[TaskEvent]:
-        """Every event of the task in ``seq`` order: past ones first, then new ones as they come.
-
-        The iteration ends after the task's final event (or when the runtime stops).
-        """
-        seq = 0
-        if self._live_from > 1:
-            for event in await self._runtime.store.events(self.id):
-                if event.seq >= self._live_from:
-                    break
-                seq = event.seq
-                yield event
-        while True:
-            start = max(0, seq - self._live_from + 1)
-            for event in self._events[start:]:
-                seq = event.seq
-                yield event
-            if self._ended and seq >= self._seq:
-                return
-            if seq >= self._seq:
-                await self._wait_for_change()
-
-    async def cancel(self) -> None:
-        """Cancel the task and wait until it has ended (a finished task is left as it is).
-
-        A pending task ends CANCELLED without running; a running task's agent sees the
-        cancellation at its next checkpoint.
-        """
-        if self.done:
-            return
-        self._cancel_requested = True
-        if self._scope is not None:
-            self._scope.cancel()
-        elif self._status is TaskStatus.PENDING:
-            await self._runtime._finish(self, _cancelled_result(self.id))
-        while not self._ended:
-            await self._wait_for_change()
-
-    # -- used by the runtime ----------------------------------------------------------------------
-
-    async def _wait_for_change(self) -> None:
-        if self._changed is None:
-            self._changed = anyio.Event()
-        await self._changed.wait()
-
-    def _next_event(self, type: str, message: str, data: Mapping[str, Any]) -> TaskEvent:
-        self._seq += 1
-        fields = {
-            "task_id": self.id,
-            "seq": self._seq,
-            "type": type,
-            "status": self._status,
-            "message": message,
-            "data": dict(data),
-        }
-        event = TaskEvent.model_validate(fields)
-        self._events.append(event)
-        self._notify()
-        return event
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            changed.set()
-
-    def _settle(self, result: TaskResult) -> None:
-        self._result = result
-        self._status = result.status
-        self._ended = True
-        self._notify()
-
-    def _interrupt(self) -> None:
-        self._ended = True
-        self._notify()
-
-
-def _cancelled_result(task_id: str) -> TaskResult:
-    return TaskResult(
-        task_id=task_id,
-        status=TaskStatus.CANCELLED,
-        error=TaskError(type=TaskCancelled.__name__, message="the task was cancelled"),
-    )
 
 
 class AgentRuntime:
@@ -430,7 +294,7 @@ class AgentRuntime:
     async def _run(self, handle: TaskHandle) -> None:
         served_by = self._agents.get(handle.task.agent_type)
         if served_by is None:
-            await self._finish(handle, _no_agent_result(handle.task, self.agent_types))
+            await self._finish(handle, no_agent_result(handle.task, self.agent_types))
             return
         result: TaskResult | None = None
         with anyio.CancelScope() as scope:
@@ -444,7 +308,7 @@ class AgentRuntime:
             result = await self._run_agent(served_by, handle, handle._attempts)
         handle._scope = None
         if scope.cancelled_caught or result is None:
-            result = _cancelled_result(handle.id)
+            result = cancelled_result(handle.id)
         await self._finish(handle, result)
 
     async def _run_agent(self, served_by: Agent, handle: TaskHandle, attempt: int) -> TaskResult:
@@ -459,7 +323,7 @@ class AgentRuntime:
         token = _agent._current.set(context)
         try:
             output = await served_by.process_task(handle.task)
-            return _completed_result(handle.id, output)
+            return completed_result(handle.id, output)
         except Exception as exc:
             _log.warning(
                 "minds371.task.failed",
@@ -468,7 +332,7 @@ class AgentRuntime:
                 error=type(exc).__name__,
                 message=str(exc),
             )
-            return _failed_result(handle.id, exc)
+            return failed_result(handle.id, exc)
         finally:
             _agent._current.reset(token)
 
@@ -498,53 +362,3 @@ class AgentRuntime:
 
             ctx.task_id, ctx.emit = running.task.id, emit
         return await self.actions.execute(name, params, ctx=ctx)
-
-
-def _completed_result(task_id: str, output: Any) -> TaskResult:
-    if not isinstance(output, Mapping):
-        return TaskResult(
-            task_id=task_id,
-            status=TaskStatus.FAILED,
-            error=TaskError(
-                type="ActionError",
-                message=f"the agent returned {type(output).__name__}, not a dict",
-            ),
-        )
-    try:
-        jsonable = to_jsonable_python(dict(output))
-    except PydanticSerializationError as exc:
-        return TaskResult(
-            task_id=task_id,
-            status=TaskStatus.FAILED,
-            error=TaskError(
-                type="ActionError", message=f"the agent's output is not JSON-serialisable: {exc}"
-            ),
-        )
-    return TaskResult(task_id=task_id, status=TaskStatus.COMPLETED, output=jsonable)
-
-
-def _failed_result(task_id: str, exc: Exception) -> TaskResult:
-    if isinstance(exc, Minds371Error):
-        structured = exc.to_dict()
-    else:
-        structured = {
-            "type": type(exc).__name__,
-            "message": str(exc) or type(exc).__name__,
-            "details": {},
-            "retryable": False,
-        }
-    with contextlib.suppress(PydanticSerializationError):
-        structured["details"] = to_jsonable_python(structured["details"], fallback=repr)
-    # Results travel to other agents: scrub them like log lines.
-    structured["message"] = redact(structured["message"])
-    structured["details"] = redact(structured["details"])
-    return TaskResult(task_id=task_id, status=TaskStatus.FAILED, error=TaskError(**structured))
-
-
-def _no_agent_result(task: Task, served: list[str]) -> TaskResult:
-    error = NoAgentForTask(
-        f"no agent serves agent type {task.agent_type!r}; this runtime serves: "
-        f"{', '.join(served) or 'none'}",
-        details={"agent_type": task.agent_type, "served": served},
-    )
-    return TaskResult(task_id=task.id, status=TaskStatus.FAILED, error=TaskError(**error.to_dict()))
