@@ -60,7 +60,6 @@ from minds371_akash.market._parse import (
     parse_deployment,
     parse_provider,
 )
-from minds371_akash.market._pooled_transport import PooledTransport
 from minds371_akash.market._retry import RetryPolicy, retry_call
 
 __all__ = ["DEFAULT_CONSOLE_URL", "ConsoleBackend", "reaches_network"]
@@ -133,11 +132,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._own_client = http_client is None
         self._max_concurrent = max(1, max_concurrent_requests)
         self._max_writes = max(1, max_concurrent_writes)
-        # Every lane gets a connection: a held write must not keep a read waiting for one.
-        self._client = http_client or httpx.AsyncClient(
-            timeout=timeout,
-            transport=PooledTransport(max_connections=self._max_concurrent + self._max_writes),
-        )
+        self._client = http_client or self._pooled_client(timeout)
         self._own_gateway = gateway_client is None
         self._gateway_client = gateway_client
         self._origin_client: httpx.AsyncClient | None = None
@@ -157,6 +152,15 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
 
     def __repr__(self) -> str:
         return f"ConsoleBackend(base_url={self._base_url!r})"
+
+    def _pooled_client(self, timeout: float) -> httpx.AsyncClient:
+        # Imported here: aiohttp takes a tenth of a second to import, and the in-process
+        # sandbox (the default network) brings a client of its own.
+        from minds371_akash.market._pooled_transport import PooledTransport
+
+        # Every lane gets a connection: a held write must not keep a read waiting for one.
+        pool = PooledTransport(max_connections=self._max_concurrent + self._max_writes)
+        return httpx.AsyncClient(timeout=timeout, transport=pool)
 
     @property
     def base_url(self) -> str:
