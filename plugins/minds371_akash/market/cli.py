@@ -21,7 +21,6 @@ Configure it with :class:`CliConfig` (or ``CliConfig.from_env()``: ``MINDS371_AK
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -32,11 +31,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
-from pydantic import BaseModel, ConfigDict
 
 from minds371.errors import FieldIssue, MarketError, ProviderError, ValidationError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
+from minds371_akash.market._cli_config import CliConfig
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import (
     Bid,
@@ -71,50 +70,6 @@ __all__ = ["CliBackend", "CliConfig"]
 
 _log = get_logger("minds371.akash.cli")
 _MANIFEST_TRIES = 4
-
-
-class CliConfig(BaseModel):
-    """How to run the binaries.
-
-    Attributes:
-        akash: The ``akash`` binary (name on PATH or path).
-        provider_services: The ``provider-services`` binary.
-        key_name: The key to sign with (``--from``).
-        owner: The key's address; asked of ``akash keys show KEY -a`` when omitted.
-        node: RPC node (``--node``; also exported as ``AKASH_NODE``).
-        chain_id: ``--chain-id`` for transactions.
-        keyring_backend: ``--keyring-backend``.
-        tx_flags: Extra flags for every transaction (gas settings, ``-y``).
-        timeout: Seconds a command may run.
-        block_time: The network's block time, if known (polling pace, cost reports).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    akash: str = "akash"
-    provider_services: str = "provider-services"
-    key_name: str = "default"
-    owner: str | None = None
-    node: str | None = None
-    chain_id: str | None = None
-    keyring_backend: str | None = None
-    tx_flags: tuple[str, ...] = ("--gas", "auto", "--gas-adjustment", "1.5", "-y")
-    timeout: float = 120.0
-    block_time: float | None = None
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> CliConfig:
-        """A config from the environment (explicit ``overrides`` win)."""
-        env = {
-            "akash": os.environ.get("MINDS371_AKASH_BIN"),
-            "provider_services": os.environ.get("MINDS371_PROVIDER_SERVICES_BIN"),
-            "key_name": os.environ.get("MINDS371_AKASH_KEY"),
-            "node": os.environ.get("AKASH_NODE"),
-            "chain_id": os.environ.get("AKASH_CHAIN_ID"),
-            "keyring_backend": os.environ.get("AKASH_KEYRING_BACKEND"),
-        }
-        values = {k: v for k, v in env.items() if v}
-        return cls(**{**values, **overrides})
 
 
 class CliBackend(AsyncResource):
