@@ -26,12 +26,13 @@ from minds371.errors import (
     ContentMismatch,
     FieldIssue,
     LedgerError,
-    Minds371Error,
     RegistryError,
     SignatureError,
     ValidationError,
 )
 from minds371.logging import get_logger
+from minds371_registry._audit import audit_ledger
+from minds371_registry._inputs import check_name, deployment_facts, metadata_bytes
 from minds371_registry.content import ContentStore
 from minds371_registry.discovery import EndpointHealth, HealthChecker, first_healthy
 from minds371_registry.keys import RecordSigner
@@ -41,7 +42,6 @@ from minds371_registry.records import (
     EMPTY_HASH,
     DeploymentFacts,
     DeploymentRecord,
-    ServiceName,
     verify_record,
 )
 
@@ -49,28 +49,6 @@ __all__ = ["BlockchainRegistryProvider", "check_name"]
 
 _log = get_logger("minds371.registry")
 _APPEND_ATTEMPTS = 6
-_NAME = pydantic.TypeAdapter(ServiceName)
-
-
-def check_name(name: str) -> str:
-    """Validate a service name.
-
-    Raises:
-        ValidationError: naming ``/name`` and the rule, if it is not a valid service name.
-    """
-    try:
-        return _NAME.validate_python(name)
-    except pydantic.ValidationError:
-        raise ValidationError(
-            [
-                FieldIssue(
-                    "/name",
-                    f"{name!r} is not a service name: lower-case letters, digits, '.', '_' "
-                    "and '-', starting and ending with a letter or digit, at most 128 characters",
-                )
-            ],
-            subject="service name",
-        ) from None
 
 
 class BlockchainRegistryProvider:
@@ -201,8 +179,8 @@ class BlockchainRegistryProvider:
             RegistryError: if the content store or the ledger fails (``LedgerError`` when the
                 ledger refuses the record; losing a race with another writer is retried).
         """
-        checked = _facts(facts)
-        blob = _metadata_bytes(metadata)
+        checked = deployment_facts(facts)
+        blob = metadata_bytes(metadata)
         if len(blob) > self.max_metadata_bytes:
             raise ValidationError(
                 [
@@ -396,48 +374,9 @@ class BlockchainRegistryProvider:
         present and hashes to its CID.
         """
         self._require_trust()
-        started = time.perf_counter()
-        heads: dict[str, tuple[DeploymentRecord, bytes]] = {}
-        count = 0
-        entry: LedgerEntry | None = None
-        base = {"ledger": self.ledger.kind}
-        try:
-            async for entry in self.ledger.entries():
-                count += 1
-                record = entry.record
-                previous, previous_digest = heads.get(record.name, (None, None))
-                digest = verify_record(
-                    record,
-                    self.ledger.domain,
-                    self.trusted_signers,
-                    previous=previous,
-                    previous_digest=previous_digest,
-                )
-                if check_content:
-                    await self.content.get(record.metadata_cid)
-                heads[record.name] = (record, digest)
-                entry = None
-        except Minds371Error as exc:
-            if entry is None:
-                count += 1  # the ledger refused the next entry before handing it over
-            failed = VerifyReport.failure(
-                {**base, "entries": count, "names": len(heads), "seconds": _since(started)},
-                exc,
-                entry,
-            )
-            _log.warning(
-                "minds371.registry.verify_failed",
-                position=failed.position,
-                name=failed.name,
-                error=failed.error,
-                reason=failed.problem,
-            )
-            return failed
-        report = VerifyReport(
-            ok=True, entries=count, names=len(heads), seconds=_since(started), **base
+        return await audit_ledger(
+            self.ledger, self.content, self.trusted_signers, check_content=check_content
         )
-        _log.info("minds371.registry.verified", entries=count, names=len(heads), **base)
-        return report
 
 
 def _says_the_same(
@@ -456,38 +395,3 @@ def _says_the_same(
         == (facts.owner, facts.dseq, facts.network, facts.manifest_hash)
         and (record.providers, record.endpoints) == (facts.providers, facts.endpoints)
     )
-
-
-def _since(started: float) -> float:
-    return round(time.perf_counter() - started, 6)
-
-
-def _facts(facts: DeploymentFacts | Mapping[str, Any]) -> DeploymentFacts:
-    if isinstance(facts, DeploymentFacts):
-        return facts
-    try:
-        return DeploymentFacts.model_validate(dict(facts))
-    except pydantic.ValidationError as exc:
-        raise ValidationError.from_pydantic(exc, subject="deployment facts") from None
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(
-            [FieldIssue("", f"not a mapping: {exc}")], subject="deployment facts"
-        ) from None
-
-
-def _metadata_bytes(metadata: Mapping[str, Any] | pydantic.BaseModel | None) -> bytes:
-    if isinstance(metadata, pydantic.BaseModel):
-        metadata = metadata.model_dump(mode="json")
-    try:
-        text = json.dumps(
-            dict(metadata or {}),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(
-            [FieldIssue("/metadata", f"must be JSON-serialisable: {exc}")], subject="metadata"
-        ) from None
-    return text.encode()
