@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 import anyio
 import httpx
 import pytest
-from anyio.abc import SocketAttribute, SocketStream
+import trustme
+from anyio.abc import ByteStream, SocketAttribute, SocketStream
+from anyio.streams.tls import TLSListener, TLSStream
 
 from minds371_akash.market._errors import is_ambiguous
 from minds371_akash.market._pooled_transport import PooledTransport
@@ -32,10 +35,10 @@ class Seen:
     connections: int = 0
 
 
-Reply = Callable[[bytes, SocketStream], Awaitable[bool]]  # head -> keep the connection open?
+Reply = Callable[[bytes, ByteStream], Awaitable[bool]]  # head -> keep the connection open?
 
 
-async def _read_request(stream: SocketStream, buffer: bytearray) -> tuple[bytes, bytes] | None:
+async def _read_request(stream: ByteStream, buffer: bytearray) -> tuple[bytes, bytes] | None:
     while b"\r\n\r\n" not in buffer:
         try:
             buffer.extend(await stream.receive())
@@ -84,7 +87,7 @@ async def peer(reply: Reply) -> AsyncIterator[tuple[str, Seen]]:
             tg.cancel_scope.cancel()
 
 
-async def echo(head: bytes, stream: SocketStream) -> bool:
+async def echo(head: bytes, stream: ByteStream) -> bool:
     """200 with the request line, gzip-compressed, and a reason phrase of its own."""
     payload = gzip.compress(json.dumps({"line": head.split(b"\r\n")[0].decode()}).encode())
     await stream.send(
@@ -144,7 +147,7 @@ async def test_streamed_body_goes_out_with_a_length():
 
 
 async def test_redirects_are_left_to_httpx():
-    async def redirect(head: bytes, stream: SocketStream) -> bool:
+    async def redirect(head: bytes, stream: ByteStream) -> bool:
         if head.startswith(b"GET /old"):
             await stream.send(respond("302 Found", b"", "location: /new"))
         else:
@@ -168,7 +171,7 @@ async def test_refused_connection_is_not_ambiguous():
 
 
 async def test_connection_dropped_after_the_request_is_ambiguous():
-    async def hang_up(head: bytes, stream: SocketStream) -> bool:
+    async def hang_up(head: bytes, stream: ByteStream) -> bool:
         return False  # request read, no answer, connection closed
 
     async with peer(hang_up) as (url, seen), client(PooledTransport()) as http:
@@ -179,7 +182,7 @@ async def test_connection_dropped_after_the_request_is_ambiguous():
 
 
 async def test_silent_server_is_a_read_timeout():
-    async def silent(head: bytes, stream: SocketStream) -> bool:
+    async def silent(head: bytes, stream: ByteStream) -> bool:
         await anyio.sleep(5)
         return False
 
@@ -192,7 +195,7 @@ async def test_silent_server_is_a_read_timeout():
 async def test_waiting_for_a_pooled_connection_times_out_unsent():
     release = anyio.Event()
 
-    async def held(head: bytes, stream: SocketStream) -> bool:
+    async def held(head: bytes, stream: ByteStream) -> bool:
         await release.wait()
         await echo(head, stream)
         return True
@@ -209,7 +212,7 @@ async def test_waiting_for_a_pooled_connection_times_out_unsent():
 
 
 async def test_a_cancelled_request_gives_its_connection_back():
-    async def slow_first(head: bytes, stream: SocketStream) -> bool:
+    async def slow_first(head: bytes, stream: ByteStream) -> bool:
         if b"/slow" in head:
             await anyio.sleep(5)
         await echo(head, stream)
@@ -246,3 +249,33 @@ def test_under_trio_requests_go_through_httpx_own_transport():
             return response.status_code, len(seen.requests)
 
     assert anyio.run(main, backend="trio") == (200, 1)
+
+
+async def test_https_checks_the_server_certificate():
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(SocketAttribute.local_port)
+    listener = TLSListener(tcp, server_context, standard_compatible=False)
+
+    async def handle(stream: TLSStream) -> None:
+        buffer = bytearray()
+        async with stream:
+            if (request := await _read_request(stream, buffer)) is not None:
+                await echo(request[0], stream)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        url = f"https://127.0.0.1:{port}/v1/providers"
+        async with client(PooledTransport(verify=trusting)) as http:
+            assert (await http.get(url)).json() == {"line": "GET /v1/providers HTTP/1.1"}
+        # The system's (certifi's) authorities do not vouch for this server: refused, unsent.
+        async with client(PooledTransport()) as http:
+            with pytest.raises(httpx.ConnectError) as failure:
+                await http.get(url)
+        assert not is_ambiguous(failure.value)
+        tg.cancel_scope.cancel()
