@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -165,9 +166,18 @@ def load_signer(
         return None
     signer = RecordSigner.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(signer._key.to_hex() + "\n")
+    # Written whole to a private temporary file, then linked into place: the key file appears
+    # complete or not at all, and when several processes start at once exactly one key wins.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-key-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(signer._key.to_hex() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return RecordSigner(path.read_text().strip())
+    finally:
+        os.unlink(tmp)
     _log.warning(
         "minds371.registry.dev_key_generated",
         address=signer.address,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,24 @@ def test_bad_key_error_does_not_carry_the_key(clean_environ: Path):
         RecordSigner(bad)
     assert "zz" * 8 not in str(info.value)
     assert info.value.__cause__ is None
+
+
+def test_processes_starting_at_once_share_one_dev_key(tmp_path: Path):
+    # Threads stand in for processes: key generation and the file calls release the GIL, so
+    # the creators really race for the file.
+    for round in range(10):
+        home = tmp_path / str(round)
+        start = threading.Barrier(8)
+
+        def load(home: Path = home, start: threading.Barrier = start) -> str:
+            start.wait()
+            signer = load_signer(home, environ={})
+            assert signer is not None
+            return signer.address
+
+        with ThreadPoolExecutor(8) as pool:
+            addresses = set(pool.map(lambda _: load(), range(8)))
+        assert len(addresses) == 1
+        # no temporary file left behind, and the key file is whole
+        assert [p.name for p in (home / DEV_KEY_FILE).parent.iterdir()] == [DEV_KEY_FILE.name]
+        assert load_signer(home, environ={}, create=False).address in addresses  # type: ignore[union-attr]

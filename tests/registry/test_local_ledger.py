@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from minds371.errors import ConfigurationError, LedgerError
@@ -110,3 +111,21 @@ async def test_ledger_of_another_domain_is_refused(tmp_path: Path, signer: Recor
     with pytest.raises(ConfigurationError, match="holds records of domain"):
         async with LocalLedger(path, domain=RecordDomain(name="other")):
             pass
+
+
+async def test_a_new_ledger_opened_by_many_at_once(tmp_path: Path, signer: RecordSigner):
+    # Each ledger opens its connection in a worker thread of its own: the openers really race
+    # to write the new file's domain.
+    for round in range(10):
+        path = tmp_path / f"{round}.db"
+        ledgers = [LocalLedger(path) for _ in range(8)]
+        async with anyio.create_task_group() as tg:
+            for ledger in ledgers:
+                tg.start_soon(ledger.__aenter__)
+        try:
+            web = chain(signer, ledgers[0].domain, "web", 1)
+            await ledgers[-1].append(web[0])
+            assert (await ledgers[0].latest("web")) is not None
+        finally:
+            for ledger in ledgers:
+                await ledger.aclose()

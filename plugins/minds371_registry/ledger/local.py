@@ -127,18 +127,24 @@ class LocalLedger:
         if self._conn is not None:
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=5000")
             conn.executescript(_SCHEMA)
+            # Several processes (or runtimes' tasks) may open a new ledger at once: the first
+            # domain written wins, and every opener then checks it holds its own.
+            domain_json = self._domain.model_dump_json()
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('domain', ?)", (domain_json,)
+            )
             stored = conn.execute("SELECT value FROM meta WHERE key = 'domain'").fetchone()
         except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
-        domain_json = self._domain.model_dump_json()
-        if stored is None:
-            conn.execute("INSERT INTO meta (key, value) VALUES ('domain', ?)", (domain_json,))
-        elif stored[0] != domain_json:
+        if stored[0] != domain_json:
             conn.close()
             raise ConfigurationError(
                 f"the ledger {self.path} holds records of domain {stored[0]}, not {domain_json}"
