@@ -130,8 +130,8 @@ class LocalLedger:
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=5000")
+            _use_wal(conn)
             conn.executescript(_SCHEMA)
             # Several processes (or runtimes' tasks) may open a new ledger at once: the first
             # domain written wins, and every opener then checks it holds its own.
@@ -339,3 +339,20 @@ class LocalLedger:
                 details=details,
             )
         return self._entry(position, record, digest, link)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting out other openers doing the same.
+
+    Switching a new file to WAL needs it alone, and SQLite reports "database is locked" at once
+    (its busy handler is not asked) while another connection is making the same switch.
+    """
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
