@@ -1,19 +1,15 @@
-"""Market backends for deployment tasks, with one shared in-process sandbox per runtime.
-
-The embedded sandbox is a whole simulated network: every task of a runtime must see the same one
-(and its saved world), so it is opened once, by a runtime service, and lent to tasks. Console and
-CLI backends are stateless clients and are opened per task.
-"""
+"""Market backends for deployment tasks: one per network, shared by a runtime's tasks."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from minds371.config import home
 from minds371.errors import ConfigurationError
@@ -58,50 +54,76 @@ class DeployConfig:
 
 
 class BackendPool:
-    """Lends market backends to tasks; hosts the shared in-process sandbox while it serves."""
+    """Lends market backends to tasks: one per network, shared while the runtime serves.
+
+    The embedded sandbox is a whole simulated network that every task must see. A Console
+    backend holds the process's connection pool, its read and write lanes (limits meant for the
+    whole process, not per task), the provider JWT and the listing that concurrent creates
+    share. So each network's backend is opened once, in the runtime service :meth:`serve` (an
+    in-process sandbox must be entered and left by one task), when a task first needs it, and
+    lent to every task until the runtime stops. Without a serving runtime (a bare agent, a
+    one-off action) each caller opens its own.
+    """
 
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
         self._serving = False
-        self._wanted: anyio.Event | None = None
-        self._ready: anyio.Event | None = None
-        self._shared: MarketBackend | None = None
-        self._error: BaseException | None = None
+        self._requests: MemoryObjectSendStream[str] | None = None
+        self._ready: dict[str, anyio.Event] = {}
+        self._shared: dict[str, MarketBackend] = {}
+        self._errors: dict[str, BaseException] = {}
 
     async def serve(self) -> None:
-        """Run while the runtime runs: open the in-process sandbox when a task first needs it."""
-        self._wanted, self._ready = anyio.Event(), anyio.Event()
+        """Run while the runtime runs: open each network's backend when a task first needs it."""
+        send, receive = anyio.create_memory_object_stream[str](max_buffer_size=16)
+        self._requests = send
         self._serving = True
         try:
-            await self._wanted.wait()
-            try:
-                async with self._open("sandbox") as backend:
-                    self._shared = backend
-                    self._ready.set()
-                    await anyio.sleep_forever()
-            except Exception as exc:
-                self._error = exc
-                self._ready.set()
-                await anyio.sleep_forever()
+            async with AsyncExitStack() as opened, send, receive:
+                async for network in receive:
+                    try:
+                        backend = await opened.enter_async_context(self._open(network))
+                    except Exception as exc:
+                        self._errors[network] = exc
+                    else:
+                        self._shared[network] = backend
+                    self._ready[network].set()
         finally:
             self._serving = False
-            self._shared = None
+            self._requests = None
+            self._shared.clear()
+            for event in self._ready.values():
+                event.set()  # nobody waits for a backend that will not come
+            self._ready.clear()
 
     @asynccontextmanager
     async def backend(self, network: str) -> AsyncIterator[MarketBackend]:
-        """The backend for ``network``: the shared sandbox, or one opened for this task."""
-        shared = network == "sandbox" and self.config.sandbox_url is None and self._serving
-        if not shared:
+        """The backend for ``network``: the runtime's shared one, or one opened for this call."""
+        if not self._serving or self._requests is None:
             async with self._open(network) as backend:
                 yield backend
             return
-        assert self._wanted is not None
-        assert self._ready is not None
-        self._wanted.set()
-        await self._ready.wait()
-        if self._shared is None:
-            raise ConfigurationError(f"the embedded sandbox did not start: {self._error}")
-        yield self._shared
+        yield await self._lend(network, self._requests)
+
+    async def _lend(self, network: str, requests: MemoryObjectSendStream[str]) -> MarketBackend:
+        ready = self._ready.get(network)
+        if ready is None:
+            ready = self._ready[network] = anyio.Event()
+            try:
+                await requests.send(network)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                ready.set()
+        await ready.wait()
+        if network in self._shared:
+            return self._shared[network]
+        failure = self._errors.pop(network, None)
+        if self._ready.get(network) is ready:
+            del self._ready[network]  # the next task tries again
+        if failure is None:
+            raise ConfigurationError(f"the {network} backend is closed: the runtime is stopping")
+        if network == "sandbox" and self.config.sandbox_url is None:
+            raise ConfigurationError(f"the embedded sandbox did not start: {failure}")
+        raise failure
 
     def _open(self, network: str) -> AbstractAsyncContextManager[MarketBackend]:
         return open_backend(

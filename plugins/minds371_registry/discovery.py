@@ -103,14 +103,23 @@ class HealthChecker(AsyncResource):
         self.cache_ttl = cache_ttl
         self.health_path = health_path
         self._own_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        # Made on the first probe: a client loads the CA bundle (tens of ms), and most
+        # registry uses (register, resolve) never probe.
+        self._http_client = http_client
         self._clock = clock
         self._cache: dict[str, tuple[float, EndpointHealth]] = {}
 
     async def aclose(self) -> None:
         """Close the HTTP client if this checker created it."""
-        if self._own_client:
-            await self._client.aclose()
+        if self._own_client and self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http_client is None:
+            self._http_client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        return self._http_client
 
     def forget(self) -> None:
         """Drop every cached answer."""

@@ -21,6 +21,7 @@ Configure it with :class:`CliConfig` (or ``CliConfig.from_env()``: ``MINDS371_AK
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import time
@@ -92,6 +93,7 @@ class CliBackend(AsyncResource):
         self._retry = retry or RetryPolicy()
         self._owner = self.config.owner
         self._workdir: Path | None = None
+        self._sdl_files = itertools.count(1)
 
     async def aclose(self) -> None:
         """Remove the temporary SDL files."""
@@ -154,7 +156,8 @@ class CliBackend(AsyncResource):
     def _sdl_file(self, sdl: str) -> Path:
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="minds371-sdl-"))
-        path = self._workdir / f"deploy-{time.monotonic_ns()}.yaml"
+        # One backend serves concurrent tasks: every SDL gets a file of its own.
+        path = self._workdir / f"deploy-{next(self._sdl_files)}.yaml"
         path.write_text(sdl, encoding="utf-8")
         return path
 
