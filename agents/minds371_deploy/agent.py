@@ -265,23 +265,34 @@ class DeploymentAgent:
         )
 
     async def finalize(self, request: DeploymentRequest, ctx: DeploymentContext) -> dict[str, Any]:
-        """Register the deployment, write its monitor script, and build the task's result."""
+        """Register the deployment, write its monitor script, and build the task's result.
+
+        Raises:
+            RegistryError: the record could not be published; the deployment is closed, so that
+                a failed task never leaves one running (and paid for) that nobody uses.
+        """
         run = self._runs[str(request.task_id)]
         assert run.outcome is not None
         outcome = run.outcome
         step = ctx.begin("finalize", DeploymentStatus.FINALIZING)
         crash_point("deployment.before_finalize")
-        receipt = await self._register(run, outcome)
-        crash_point("registry.published")
-        script = write_monitor_script(
-            self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
-            dseq=outcome.dseq,
-            network=request.network,
-            name=request.name,
-            leases=outcome.leases,
-        )
-        output = _result(run, outcome, receipt, str(script))
-        await run.journal.finalized(output)
+        try:
+            receipt = await self._register(run, outcome)
+            crash_point("registry.published")
+            script = write_monitor_script(
+                self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+                dseq=outcome.dseq,
+                network=request.network,
+                name=request.name,
+                leases=outcome.leases,
+            )
+            output = _result(run, outcome, receipt, str(script))
+            await run.journal.finalized(output)
+        except BaseException as exc:
+            ctx.end(step, ok=False, detail=_one_line(exc))
+            with anyio.CancelScope(shield=True):
+                await self._compensate(run, exc)
+            raise
         ctx.end(step, ok=True, detail=f"registered as {request.name}", record=receipt.record_id)
         output["context"] = ctx.summary()
         return output

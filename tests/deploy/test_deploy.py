@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,24 @@ def test_unsupported_build_and_tls_requests_are_refused_before_any_spend(
         assert error["type"] == "ConfigurationError"
         assert "not supported yet" in error["message"]
     assert sandbox.all_dseqs() == before
+
+
+def test_a_registry_that_cannot_publish_closes_the_deployment(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # An IPFS API nobody listens on: the deployment comes up, then its record cannot be stored.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        before = sandbox.active_dseqs()
+        run = cli(
+            "deploy",
+            str(write_request(tmp_path, web_request("unpublished"))),
+            "--json",
+            extra_env={"MINDS371_IPFS_API": dead},
+        )
+    assert run.code == 1, run.err
+    assert run.json()["status"] == "failed"
+    created = sandbox.all_dseqs() - sandbox.active_dseqs()
+    assert created, "a deployment was created and then closed"
+    assert sandbox.active_dseqs() == before  # nothing left running for a failed task
