@@ -27,7 +27,7 @@ from typing import Any
 import anyio
 
 from minds371.agent import TaskContext, current_task
-from minds371.errors import ConfigurationError, LeaseError, Minds371Error
+from minds371.errors import ConfigurationError, LeaseError, Minds371Error, RegistryError
 from minds371.logging import get_logger
 from minds371.tasks import AgentType, Task
 from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
@@ -103,6 +103,8 @@ class DeploymentAgent:
         state = SagaState.from_steps(await task_context.steps())
         if state.output is not None:
             return state.output  # finished in an earlier attempt: report, do nothing again
+        if state.open_dseq is None and state.version is None:
+            await self._check_registry()  # a fresh start: nothing is spent until it passes
         context = DeploymentContext(task_id=task.id)
         async with self._run(task_context, request, context) as run:
             await self._track_event(run, "deployment.accepted", "request validated", state=None)
@@ -155,6 +157,22 @@ class DeploymentAgent:
                 yield run
             finally:
                 del self._runs[task.task.id]
+
+    async def _check_registry(self) -> None:
+        """Fail before any spend when the deployment could not be recorded afterwards.
+
+        A bad key, an EVM node on the wrong chain or without the contract, or an IPFS node that
+        does not answer would otherwise surface only once the deployment is up and paid for.
+        """
+        try:
+            async with self._registry_factory() as registry:
+                await registry.check_writable()
+        except RegistryError as exc:
+            raise type(exc)(
+                f"the registry cannot record deployments, so none was started: {exc.message}",
+                details=exc.details,
+                retryable=exc.retryable,
+            ) from exc
 
     def _sdl_for(self, request: DeploymentRequest) -> str:
         sdl = _with_task_marker(request.base_sdl(), str(request.task_id))

@@ -152,6 +152,20 @@ class BlockchainRegistryProvider:
 
     # -- writing ---------------------------------------------------------------------------------
 
+    async def check_writable(self) -> None:
+        """Check that :meth:`register` can work: a signing key, and a content store that answers.
+
+        Entering the provider already checks the ledger (an EVM node on the right chain, with
+        the contract deployed). Cheap; meant for before anything is spent on a deployment.
+
+        Raises:
+            ConfigurationError: the registry has no signing key.
+            RegistryError: the content store cannot be reached.
+        """
+        if self.signer is None:
+            raise ConfigurationError("this registry is read-only: it has no signing key")
+        await self.content.check()
+
     async def register(
         self,
         facts: DeploymentFacts | Mapping[str, Any],

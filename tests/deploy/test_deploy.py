@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +97,62 @@ def test_unsupported_build_and_tls_requests_are_refused_before_any_spend(
     assert sandbox.all_dseqs() == before
 
 
+def test_an_unreachable_registry_is_found_before_any_spend(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # bound, not listening: nobody answers there
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        before = sandbox.all_dseqs()
+        run = cli(
+            "deploy",
+            str(write_request(tmp_path, web_request("unrecorded"))),
+            "--json",
+            extra_env={"MINDS371_IPFS_API": dead},
+        )
+    assert run.code == 1, run.err
+    error = run.json()["error"]
+    assert "none was started" in error["message"] and dead in error["message"]
+    assert sandbox.all_dseqs() == before  # nothing was created
+
+
+class _NodeThatWillNotStore(BaseHTTPRequestHandler):
+    """An IPFS RPC API that answers ``version`` and fails every ``add``."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        if self.path.startswith("/api/v0/version"):
+            body, status = b'{"Version": "0.30.0"}', 200
+        else:
+            body, status = b'{"Message": "disk full", "Code": 0, "Type": "error"}', 500
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def test_a_registry_that_cannot_publish_closes_the_deployment(
     cli: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    # An IPFS API nobody listens on: the deployment comes up, then its record cannot be stored.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    # The node passes the check before spending, then refuses to store the record.
+    node = ThreadingHTTPServer(("127.0.0.1", 0), _NodeThatWillNotStore)
+    thread = threading.Thread(target=node.serve_forever, daemon=True)
+    thread.start()
+    try:
         before = sandbox.active_dseqs()
         run = cli(
             "deploy",
             str(write_request(tmp_path, web_request("unpublished"))),
             "--json",
-            extra_env={"MINDS371_IPFS_API": dead},
+            extra_env={"MINDS371_IPFS_API": f"http://127.0.0.1:{node.server_address[1]}"},
         )
+    finally:
+        node.shutdown()
+        node.server_close()
     assert run.code == 1, run.err
     assert run.json()["status"] == "failed"
     created = sandbox.all_dseqs() - sandbox.active_dseqs()

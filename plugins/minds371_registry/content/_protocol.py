@@ -44,6 +44,14 @@ class ContentStore(Protocol):
         """
         ...
 
+    async def check(self) -> None:
+        """Check, cheaply, that the store can be used now (before anything depends on it).
+
+        Raises:
+            RegistryError: if the store cannot be reached (an IPFS node that does not answer).
+        """
+        ...
+
     async def aclose(self) -> None:
         """Release what the store created (files, HTTP clients). Idempotent."""
         ...

@@ -67,6 +67,10 @@ class KuboContentStore(AsyncResource):
         if self._own_client:
             await self._client.aclose()
 
+    async def check(self) -> None:
+        """Ask the node for its version: it answers, or this raises ``RegistryError``."""
+        await self.version()
+
     async def version(self) -> str:
         """The node's version string (``/api/v0/version``)."""
         body = await self._json("version")
@@ -154,7 +158,7 @@ class KuboContentStore(AsyncResource):
                         )
                     chunks.append(chunk)
         except httpx.HTTPError as exc:
-            raise _transport_error("cat", exc) from exc
+            raise _transport_error("cat", exc, self.api_url) from exc
         return b"".join(chunks)
 
     async def _json(self, command: str, *, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -182,17 +186,19 @@ class KuboContentStore(AsyncResource):
                 f"{self.api_url}/{command}", params=params, files=files
             )
         except httpx.HTTPError as exc:
-            raise _transport_error(command, exc) from exc
+            raise _transport_error(command, exc, self.api_url) from exc
         if response.status_code != 200:
             raise _status_error(command, response)
         return response
 
 
-def _transport_error(command: str, exc: httpx.HTTPError) -> RegistryError:
+def _transport_error(command: str, exc: httpx.HTTPError, api_url: str) -> RegistryError:
+    # Named in the error, so never with the credentials a URL may carry.
+    node = str(httpx.URL(api_url).copy_with(userinfo=b"")).removesuffix("/api/v0")
     return RegistryError(
-        f"the IPFS node could not be reached for {command}: {type(exc).__name__}: {exc}",
+        f"the IPFS node at {node} could not be reached for {command}: {type(exc).__name__}: {exc}",
         retryable=True,
-        details={"command": command},
+        details={"command": command, "node": node},
     )
 
 

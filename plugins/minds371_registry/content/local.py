@@ -41,6 +41,9 @@ class LocalContentStore(AsyncResource):
     async def aclose(self) -> None:
         """Nothing to release: files are opened and closed per call."""
 
+    async def check(self) -> None:
+        """Files need no node: there is nothing to reach."""
+
     def path_of(self, cid: str) -> Path:
         """Where the object ``cid`` is (or would be) stored."""
         cid = normalize_cid(cid)
