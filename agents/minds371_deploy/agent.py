@@ -33,6 +33,7 @@ from minds371.tasks import AgentType, Task
 from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
 from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
+from minds371_deploy._yaml import dump_sdl, load_checked_sdl
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
 from minds371_deploy.redundancy import replicate_placements
@@ -365,13 +366,11 @@ class DeploymentAgent:
 
 def _with_task_marker(sdl: str, task_id: str) -> str:
     """Add ``MINDS371_DEPLOYMENT=<task id>`` to every service's env (see :data:`TASK_ENV`)."""
-    import yaml
-
-    document = yaml.safe_load(sdl)
+    document = load_checked_sdl(sdl)
     for service in document["services"].values():
         env = [e for e in service.get("env") or [] if not str(e).startswith(f"{TASK_ENV}=")]
         service["env"] = [*env, f"{TASK_ENV}={task_id}"]
-    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1_000_000))
+    return dump_sdl(document)
 
 
 def _urls(outcome: DeploymentResult) -> list[str]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from minds371.errors import FieldIssue, ValidationError
 from minds371_akash.sdl import parse_sdl
+from minds371_deploy._yaml import dump_sdl, load_checked_sdl
 
 __all__ = ["replicate_placements"]
 
@@ -28,7 +27,7 @@ def replicate_placements(sdl: str, copies: int) -> str:
     parse_sdl(sdl)  # validated (and size-limited) before it is loaded again below
     if copies == 1:
         return sdl
-    document: dict[str, Any] = yaml.safe_load(sdl)
+    document: dict[str, Any] = load_checked_sdl(sdl)
     placements: dict[str, Any] = document["profiles"]["placement"]
     renamed = {name: [f"{name}-{index}" for index in range(1, copies + 1)] for name in placements}
     document["profiles"]["placement"] = {
@@ -38,7 +37,7 @@ def replicate_placements(sdl: str, copies: int) -> str:
         document["deployment"][service] = {
             copy: target for name, target in targets.items() for copy in renamed[name]
         }
-    replicated = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1_000_000)
+    replicated = dump_sdl(document)
     try:
         parse_sdl(replicated)
     except ValidationError as exc:

@@ -24,7 +24,7 @@ __all__ = ["CreateGuard"]
 
 _log = get_logger("minds371.akash.console")
 
-FindByVersion = Callable[[str], Awaitable[list[Deployment]]]
+ListActive = Callable[[], Awaitable[list[Deployment]]]
 
 
 class _Refresh:
@@ -41,8 +41,8 @@ class CreateGuard:
     Args:
         base_url: The API root; claims and in-flight counts are shared per root by every guard
             in the process.
-        find: Lists the active deployments of one manifest version.
-        snapshot_ttl: Seconds one listing serves the creates of the same version.
+        list_active: Lists the account's active deployments.
+        snapshot_ttl: Seconds one listing serves the creates that follow it.
         block_time: The network's block time (how long to keep looking after a timeout).
     """
 
@@ -54,17 +54,20 @@ class CreateGuard:
     def __init__(
         self,
         base_url: str,
-        find: FindByVersion,
+        list_active: ListActive,
         *,
         snapshot_ttl: float,
         block_time: float | None,
     ) -> None:
         self._base_url = base_url
-        self._find = find
+        self._list_active = list_active
         self._ttl = snapshot_ttl
         self._block_time = block_time
-        self._snapshots: dict[str, tuple[float, frozenset[int]]] = {}
-        self._refreshing: dict[str, _Refresh] = {}
+        # One listing of the whole account, by manifest version: every create in a burst
+        # carries a version of its own (its task's marker), so a listing per version would
+        # cost one account-wide listing per create.
+        self._snapshot: tuple[float, dict[str, frozenset[int]]] | None = None
+        self._refreshing: _Refresh | None = None
 
     @property
     def _claims(self) -> set[int]:
@@ -85,26 +88,29 @@ class CreateGuard:
         self._claims.add(dseq)
 
     async def existing(self, version: str) -> frozenset[int]:
-        """Active deployments of ``version`` before a create, shared by concurrent creates.
+        """Active deployments of ``version`` before a create, from a listing shared by creates.
 
-        Listing every deployment before every create is costly under load, so one listing
-        serves all creates of the same version for ``snapshot_ttl`` seconds. That is safe within
-        this process (its own creates are claimed); against another process creating the same
+        Listing every deployment before every create is costly under load, so one listing of
+        the account serves all creates for ``snapshot_ttl`` seconds. That is safe within this
+        process (its own creates are claimed); against another process creating the same
         version at the same moment it widens an already existing window by at most the TTL.
 
         Past half its TTL the first caller takes a new listing while the others keep using the
         current one, so creates wait for a listing only when none is valid (at the start, or
         after a pause), never all behind one refresh.
         """
+        return (await self._versions()).get(version.lower(), frozenset())
+
+    async def _versions(self) -> dict[str, frozenset[int]]:
         while True:
-            cached = self._snapshots.get(version)
+            cached = self._snapshot
             valid = cached is not None and self._age(cached) < self._ttl
-            refresh = self._refreshing.get(version)
+            refresh = self._refreshing
             if cached is not None and valid:
                 if self._age(cached) < self._ttl / 2 or refresh is not None:
                     return cached[1]
                 try:
-                    return await self._take(version)
+                    return await self._take()
                 except ProviderError as exc:
                     if self._age(cached) >= self._ttl:
                         raise
@@ -112,7 +118,7 @@ class CreateGuard:
                     _log.warning("minds371.akash.snapshot_refresh_failed", error=exc.message)
                     return cached[1]
             if refresh is None:
-                return await self._take(version)
+                return await self._take()
             await refresh.done.wait()
             if refresh.failure is not None:
                 raise refresh.failure  # the listing every waiting create depended on failed
@@ -138,7 +144,7 @@ class CreateGuard:
                     break
                 await anyio.sleep(0.01)
             try:
-                listed = await self._find(key[1])
+                listed = [d for d in await self._list_active() if d.version == key[1]]
             except ProviderError:
                 continue
             # Filter after the await: a concurrent recovery may have claimed one meanwhile.
@@ -150,19 +156,22 @@ class CreateGuard:
                 return chosen
         return None
 
-    def _age(self, snapshot: tuple[float, frozenset[int]]) -> float:
+    def _age(self, snapshot: tuple[float, dict[str, frozenset[int]]]) -> float:
         return anyio.current_time() - snapshot[0]
 
-    async def _take(self, version: str) -> frozenset[int]:
-        refresh = self._refreshing[version] = _Refresh()
+    async def _take(self) -> dict[str, frozenset[int]]:
+        refresh = self._refreshing = _Refresh()
         try:
             taken = anyio.current_time()
-            found = frozenset(d.dseq for d in await self._find(version))
-            self._snapshots[version] = (taken, found)
-            return found
+            by_version: dict[str, set[int]] = {}
+            for deployment in await self._list_active():
+                by_version.setdefault(deployment.version, set()).add(deployment.dseq)
+            versions = {version: frozenset(dseqs) for version, dseqs in by_version.items()}
+            self._snapshot = (taken, versions)
+            return versions
         except ProviderError as exc:
             refresh.failure = exc
             raise
         finally:
-            del self._refreshing[version]
+            self._refreshing = None
             refresh.done.set()

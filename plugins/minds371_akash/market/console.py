@@ -83,8 +83,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         gateway_client: Client for provider gateways whose ``hostUri`` is not under
             ``base_url``; by default one is created that accepts the providers' self-signed
             certificates (their identity is on chain, not in a public CA).
-        snapshot_ttl: Seconds one listing of existing deployments serves concurrent creates of
-            the same manifest version (see :meth:`create_deployment`).
+        snapshot_ttl: Seconds one listing of the account's deployments serves the creates that
+            follow it (see :meth:`create_deployment`).
         max_concurrent_requests: Reads (``GET``) in flight at once; more wait their turn here
             (the API is shared, and hundreds of polls at once help nobody).
         max_concurrent_writes: Writes (``POST``, ``PUT``, ``DELETE``) in flight at once, in a
@@ -142,7 +142,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._token: tuple[str, float] | None = None
         self._create_guard = CreateGuard(
             self._base_url,
-            self.find_deployments,
+            self.list_deployments,
             snapshot_ttl=snapshot_ttl,
             block_time=block_time,
         )
