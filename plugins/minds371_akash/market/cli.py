@@ -21,21 +21,18 @@ Configure it with :class:`CliConfig` (or ``CliConfig.from_env()``: ``MINDS371_AK
 
 from __future__ import annotations
 
-import itertools
-import shutil
-import tempfile
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
 
-from minds371.errors import FieldIssue, MarketError, ProviderError, ValidationError
+from minds371.errors import FieldIssue, ProviderError, ValidationError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
+from minds371_akash.market._cli_commands import CliCommands
 from minds371_akash.market._cli_config import CliConfig
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import (
@@ -60,12 +57,9 @@ from minds371_akash.market._parse import (
     parse_provider,
 )
 from minds371_akash.market._process import (
-    CommandResult,
-    classify_failure,
-    run_command,
     stream_json_lines,
 )
-from minds371_akash.market._retry import RetryPolicy, retry_call
+from minds371_akash.market._retry import retry_call
 
 __all__ = ["CliBackend", "CliConfig"]
 
@@ -73,7 +67,7 @@ _log = get_logger("minds371.akash.cli")
 _MANIFEST_TRIES = 4
 
 
-class CliBackend(AsyncResource):
+class CliBackend(CliCommands, AsyncResource):
     """The binaries as a market backend (see module docs).
 
     Args:
@@ -85,90 +79,6 @@ class CliBackend(AsyncResource):
     #: The owner's key can send ``MsgCloseLease`` (see :meth:`close_lease`).
     can_close_lease = True
     _last_dseq: ClassVar[int] = 0
-
-    def __init__(
-        self, config: CliConfig | None = None, *, retry: RetryPolicy | None = None
-    ) -> None:
-        self.config = config or CliConfig()
-        self._retry = retry or RetryPolicy()
-        self._owner = self.config.owner
-        self._workdir: Path | None = None
-        self._sdl_files = itertools.count(1)
-
-    async def aclose(self) -> None:
-        """Remove the temporary SDL files."""
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    # -- running ------------------------------------------------------------------------------
-
-    def _env(self) -> dict[str, str]:
-        return {"AKASH_NODE": self.config.node} if self.config.node else {}
-
-    def _common(self) -> list[str]:
-        flags: list[str] = []
-        if self.config.node:
-            flags += ["--node", self.config.node]
-        return flags
-
-    def _tx_common(self) -> list[str]:
-        flags = ["--from", self.config.key_name, *self._common()]
-        if self.config.chain_id:
-            flags += ["--chain-id", self.config.chain_id]
-        if self.config.keyring_backend:
-            flags += ["--keyring-backend", self.config.keyring_backend]
-        return [*flags, *self.config.tx_flags, "-o", "json"]
-
-    async def _run(self, argv: Sequence[str]) -> CommandResult:
-        result = await run_command(argv, env=self._env(), deadline=self.config.timeout)
-        if result.returncode != 0:
-            raise classify_failure(argv, result.stderr or result.stdout, code=result.returncode)
-        return result
-
-    async def _query(self, *args: str) -> Any:
-        argv = [self.config.akash, "query", *args, *self._common(), "-o", "json"]
-        return await retry_call(self._retry, lambda: self._json(argv), what=" ".join(args[:3]))
-
-    async def _json(self, argv: Sequence[str]) -> Any:
-        return (await self._run(argv)).json()
-
-    async def _tx(self, *args: str) -> Mapping[str, Any]:
-        argv = [self.config.akash, "tx", *args, *self._tx_common()]
-        doc = (await self._run(argv)).json()
-        if not isinstance(doc, Mapping):
-            raise MarketError(f"`akash tx {' '.join(args[:2])}` printed no transaction")
-        code = int(doc.get("code") or 0)
-        if code != 0:
-            raise classify_failure(argv, str(doc.get("raw_log") or doc), code=code)
-        return doc
-
-    async def _provider_services(self, *args: str) -> CommandResult:
-        argv = [
-            self.config.provider_services,
-            *args,
-            "--from",
-            self.config.key_name,
-            *self._common(),
-        ]
-        return await self._run(argv)
-
-    def _sdl_file(self, sdl: str) -> Path:
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="minds371-sdl-"))
-        # One backend serves concurrent tasks: every SDL gets a file of its own.
-        path = self._workdir / f"deploy-{next(self._sdl_files)}.yaml"
-        path.write_text(sdl, encoding="utf-8")
-        return path
-
-    async def owner(self) -> str:
-        """The signing key's address."""
-        if self._owner is None:
-            argv = [self.config.akash, "keys", "show", self.config.key_name, "-a"]
-            if self.config.keyring_backend:
-                argv += ["--keyring-backend", self.config.keyring_backend]
-            self._owner = (await self._run(argv)).stdout.strip().splitlines()[-1].strip()
-        return self._owner
 
     @classmethod
     def _next_dseq(cls) -> int:
