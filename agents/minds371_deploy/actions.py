@@ -231,11 +231,11 @@ async def LIST_BIDS(ctx: RunContext[Any], params: DeploymentRef) -> dict[str, An
 )
 async def ESTIMATE_COST(ctx: RunContext[Any], params: EstimateParams) -> dict[str, Any]:
     """Price the request at its maximum (or at a live deployment's best bids)."""
-    from minds371_deploy.agent import _with_task_marker
+    from minds371_deploy._marker import with_task_marker
     from minds371_deploy.redundancy import replicate_placements
 
     request = parse_request(params.request.model_dump(mode="json", by_alias=True))
-    marked = _with_task_marker(request.base_sdl(), "estimate")
+    marked = with_task_marker(request.base_sdl(), "estimate")
     sdl = replicate_placements(marked, request.redundancy)
     async with _backend(ctx, request.network) as backend:
         akash = AkashIntegrationProvider(backend)

@@ -21,7 +21,6 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -33,7 +32,8 @@ from minds371.tasks import AgentType, Task
 from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
 from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
-from minds371_deploy._yaml import dump_sdl, load_checked_sdl
+from minds371_deploy._marker import TASK_ENV, with_task_marker
+from minds371_deploy._output import endpoint_urls, request_digest, task_output
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
 from minds371_deploy.redundancy import replicate_placements
@@ -42,9 +42,6 @@ from minds371_deploy.saga import SagaJournal, SagaState
 from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
 
 __all__ = ["TASK_ENV", "DeploymentAgent"]
-
-#: Set in every service's environment: ties a deployment (and its manifest hash) to its task.
-TASK_ENV = "MINDS371_DEPLOYMENT"
 
 _log = get_logger("minds371.deploy.agent")
 
@@ -176,7 +173,7 @@ class DeploymentAgent:
             ) from exc
 
     def _sdl_for(self, request: DeploymentRequest) -> str:
-        sdl = _with_task_marker(request.base_sdl(), str(request.task_id))
+        sdl = with_task_marker(request.base_sdl(), str(request.task_id))
         return replicate_placements(sdl, request.redundancy)
 
     # -- the steps --------------------------------------------------------------------------------
@@ -305,7 +302,7 @@ class DeploymentAgent:
                 name=request.name,
                 leases=outcome.leases,
             )
-            output = _result(run, outcome, receipt, str(script))
+            output = task_output(run.task.task.id, request, outcome, receipt, str(script))
             await run.journal.finalized(output)
         except BaseException as exc:
             ctx.end(step, ok=False, detail=_one_line(exc))
@@ -324,12 +321,12 @@ class DeploymentAgent:
             "dseq": outcome.dseq,
             "network": request.network,
             "providers": sorted({lease.id.provider for lease in outcome.leases}),
-            "endpoints": _urls(outcome),
+            "endpoints": endpoint_urls(outcome),
             "manifest_hash": outcome.version,
             "ttl_seconds": request.ttl,
         }
         metadata = {
-            "request_sha256": _request_digest(request),
+            "request_sha256": request_digest(request),
             "target_environment": request.target_environment,
             "redundancy": request.redundancy,
             "sdl_sha256": hashlib.sha256(run.sdl.encode()).hexdigest(),
@@ -362,63 +359,6 @@ class DeploymentAgent:
             summary["error"] = {"type": type(error).__name__, "message": error.message}
         message = f"deployment {run.context.status.value} in {run.context.duration or 0:.1f} s"
         await run.task.emit("deployment.finished", message, **_jsonable(summary))
-
-
-def _with_task_marker(sdl: str, task_id: str) -> str:
-    """Add ``MINDS371_DEPLOYMENT=<task id>`` to every service's env (see :data:`TASK_ENV`)."""
-    document = load_checked_sdl(sdl)
-    for service in document["services"].values():
-        env = [e for e in service.get("env") or [] if not str(e).startswith(f"{TASK_ENV}=")]
-        service["env"] = [*env, f"{TASK_ENV}={task_id}"]
-    return dump_sdl(document)
-
-
-def _urls(outcome: DeploymentResult) -> list[str]:
-    seen: list[str] = []
-    for endpoint in outcome.endpoints:
-        if endpoint.url not in seen:
-            seen.append(endpoint.url)
-    return seen
-
-
-def _request_digest(request: DeploymentRequest) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _result(
-    run: _Run, outcome: DeploymentResult, receipt: RegistryReceipt, script: str
-) -> dict[str, Any]:
-    deployment = outcome.to_dict()
-    cost = outcome.cost.summary()
-    return {
-        "status": "completed",
-        "task_id": run.task.task.id,
-        "name": run.request.name,
-        "network": run.request.network,
-        "dseq": deployment["dseq"],
-        "owner": outcome.owner,
-        "version": outcome.version,
-        "leases": [_plain_price(lease) for lease in deployment["leases"]],
-        "endpoints": _urls(outcome),
-        "services": deployment["endpoints"],
-        "cost": cost,
-        "registry": {
-            "record_id": receipt.record_id,
-            "cid": receipt.cid,
-            "sequence": receipt.sequence,
-            "ledger": receipt.ledger,
-            "signer": receipt.signer,
-        },
-        "monitor_script": script,
-    }
-
-
-def _plain_price(lease: dict[str, Any]) -> dict[str, Any]:
-    """A lease with its price amount written without trailing zeros (``6.9``, not 18 decimals)."""
-    amount = Decimal(lease["price"]["amount"]).normalize()
-    text = format(amount, "f")
-    return {**lease, "price": {**lease["price"], "amount": text}}
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,69 @@
+"""What a finished deployment task reports, and the facts about its request it records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from minds371_akash import DeploymentResult
+from minds371_deploy.request import DeploymentRequest
+from minds371_registry import RegistryReceipt
+
+__all__ = ["endpoint_urls", "request_digest", "task_output"]
+
+
+def endpoint_urls(outcome: DeploymentResult) -> list[str]:
+    """The deployment's endpoint URLs, each once, in order."""
+    seen: list[str] = []
+    for endpoint in outcome.endpoints:
+        if endpoint.url not in seen:
+            seen.append(endpoint.url)
+    return seen
+
+
+def request_digest(request: DeploymentRequest) -> str:
+    """SHA-256 of the request's canonical JSON (sorted keys, no spaces), for the registry."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def task_output(
+    task_id: str,
+    request: DeploymentRequest,
+    outcome: DeploymentResult,
+    receipt: RegistryReceipt,
+    script: str,
+) -> dict[str, Any]:
+    """The result of a deployment task: where it runs, what it costs, how it was recorded."""
+    deployment = outcome.to_dict()
+    cost = outcome.cost.summary()
+    return {
+        "status": "completed",
+        "task_id": task_id,
+        "name": request.name,
+        "network": request.network,
+        "dseq": deployment["dseq"],
+        "owner": outcome.owner,
+        "version": outcome.version,
+        "leases": [_plain_price(lease) for lease in deployment["leases"]],
+        "endpoints": endpoint_urls(outcome),
+        "services": deployment["endpoints"],
+        "cost": cost,
+        "registry": {
+            "record_id": receipt.record_id,
+            "cid": receipt.cid,
+            "sequence": receipt.sequence,
+            "ledger": receipt.ledger,
+            "signer": receipt.signer,
+        },
+        "monitor_script": script,
+    }
+
+
+def _plain_price(lease: dict[str, Any]) -> dict[str, Any]:
+    """A lease with its price amount written without trailing zeros (``6.9``, not 18 decimals)."""
+    amount = Decimal(lease["price"]["amount"]).normalize()
+    text = format(amount, "f")
+    return {**lease, "price": {**lease["price"], "amount": text}}
