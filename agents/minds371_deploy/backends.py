@@ -68,33 +68,31 @@ class BackendPool:
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
         self._serving = False
-        self._requests: MemoryObjectSendStream[str] | None = None
-        self._ready: dict[str, anyio.Event] = {}
-        self._shared: dict[str, MarketBackend] = {}
-        self._errors: dict[str, BaseException] = {}
+        self._requests: MemoryObjectSendStream[_Opening] | None = None
+        self._openings: dict[str, _Opening] = {}
 
     async def serve(self) -> None:
         """Run while the runtime runs: open each network's backend when a task first needs it."""
-        send, receive = anyio.create_memory_object_stream[str](max_buffer_size=16)
+        send, receive = anyio.create_memory_object_stream[_Opening](max_buffer_size=16)
         self._requests = send
         self._serving = True
         try:
             async with AsyncExitStack() as opened, send, receive:
-                async for network in receive:
+                async for opening in receive:
                     try:
-                        backend = await opened.enter_async_context(self._open(network))
+                        opening.backend = await opened.enter_async_context(
+                            self._open(opening.network)
+                        )
                     except Exception as exc:
-                        self._errors[network] = exc
-                    else:
-                        self._shared[network] = backend
-                    self._ready[network].set()
+                        opening.failure = exc
+                    opening.done.set()
         finally:
             self._serving = False
             self._requests = None
-            self._shared.clear()
-            for event in self._ready.values():
-                event.set()  # nobody waits for a backend that will not come
-            self._ready.clear()
+            for opening in self._openings.values():
+                opening.backend = None
+                opening.done.set()  # nobody waits for a backend that will not come
+            self._openings.clear()
 
     @asynccontextmanager
     async def backend(self, network: str) -> AsyncIterator[MarketBackend]:
@@ -105,25 +103,26 @@ class BackendPool:
             return
         yield await self._lend(network, self._requests)
 
-    async def _lend(self, network: str, requests: MemoryObjectSendStream[str]) -> MarketBackend:
-        ready = self._ready.get(network)
-        if ready is None:
-            ready = self._ready[network] = anyio.Event()
+    async def _lend(
+        self, network: str, requests: MemoryObjectSendStream[_Opening]
+    ) -> MarketBackend:
+        opening = self._openings.get(network)
+        if opening is None:
+            opening = self._openings[network] = _Opening(network)
             try:
-                await requests.send(network)
+                await requests.send(opening)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                ready.set()
-        await ready.wait()
-        if network in self._shared:
-            return self._shared[network]
-        failure = self._errors.pop(network, None)
-        if self._ready.get(network) is ready:
-            del self._ready[network]  # the next task tries again
-        if failure is None:
+                opening.done.set()
+        await opening.done.wait()
+        if opening.backend is not None:
+            return opening.backend
+        if self._openings.get(network) is opening:
+            del self._openings[network]  # the next task tries again
+        if opening.failure is None:
             raise ConfigurationError(f"the {network} backend is closed: the runtime is stopping")
         if network == "sandbox" and self.config.sandbox_url is None:
-            raise ConfigurationError(f"the embedded sandbox did not start: {failure}")
-        raise failure
+            raise ConfigurationError(f"the embedded sandbox did not start: {opening.failure}")
+        raise opening.failure
 
     def _open(self, network: str) -> AbstractAsyncContextManager[MarketBackend]:
         return open_backend(
@@ -132,3 +131,13 @@ class BackendPool:
             sandbox_state=self.config.sandbox_state,
             sandbox_block=self.config.sandbox_block_time,
         )
+
+
+@dataclass(slots=True)
+class _Opening:
+    """One network's backend being opened for the tasks waiting on it, then lent to them."""
+
+    network: str
+    done: anyio.Event = field(default_factory=anyio.Event)
+    backend: MarketBackend | None = None
+    failure: Exception | None = None

@@ -31,3 +31,20 @@ async def test_a_backend_that_failed_to_open_is_opened_again_for_the_next_task(
     assert keyed.status is TaskStatus.COMPLETED, keyed.error
     assert keyed.output is not None
     assert int(keyed.output["dseq"]) in sandbox.active_dseqs()
+
+
+async def test_every_task_waiting_on_a_failed_open_gets_its_error(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINDS371_CONSOLE_URL", sandbox.url)
+    request = {**web_request("keyless"), "network": "console"}
+    async with AgentRuntime(store=MemoryStateStore(), concurrency=3) as runtime:
+        with anyio.fail_after(60):
+            handles = [
+                await runtime.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=request))
+                for _ in range(3)
+            ]
+            results = [await handle.result() for handle in handles]
+    for result in results:
+        assert result.status is TaskStatus.FAILED
+        assert result.error is not None and "MINDS371_CONSOLE_API_KEY" in result.error.message
