@@ -52,8 +52,9 @@ class _AiohttpBody(httpx.AsyncByteStream):
             raise _after_sending(exc) from exc
 
     async def aclose(self) -> None:
-        # A fully read body has already freed its connection; a partial one closes it.
-        self._response.release()
+        # A fully read body has already freed its connection; a partial one closes it. (The
+        # result is awaitable in every aiohttp release, a coroutine in some.)
+        await self._response.release()
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
@@ -86,6 +87,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
     def _session_here(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
+        # A session belongs to the loop it was made in. A transport used again from a new loop
+        # (a second ``anyio.run``) gets a new session; the old loop's connections went with it.
         if self._session is None or self._loop is not loop or self._session.closed:
             ssl_option: ssl.SSLContext | bool
             if isinstance(self._verify, ssl.SSLContext) or self._verify is False:
