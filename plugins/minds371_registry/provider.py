@@ -15,7 +15,6 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
@@ -30,6 +29,7 @@ from minds371.errors import (
     SignatureError,
     ValidationError,
 )
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry._audit import audit_ledger
 from minds371_registry._inputs import check_name, deployment_facts, metadata_bytes
@@ -51,7 +51,7 @@ _log = get_logger("minds371.registry")
 _APPEND_ATTEMPTS = 6
 
 
-class BlockchainRegistryProvider:
+class BlockchainRegistryProvider(AsyncResource):
     """Signed deployment records on a ledger, metadata in a content store, and discovery.
 
     Args:
@@ -131,14 +131,6 @@ class BlockchainRegistryProvider:
             await self.aclose()
             raise
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the ledger, the content store and the health checker."""

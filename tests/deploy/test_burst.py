@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from minds371 import AgentRuntime, AgentType, MemoryStateStore, Task, TaskStatus
+from minds371_registry import BlockchainRegistryProvider
 from tests.deploy.conftest import Sandbox, web_request
 
 TASKS = 20
@@ -35,9 +36,11 @@ async def test_a_burst_of_tasks_each_deploys_once_and_registers(
         dseqs = [int(r.output["dseq"]) for r in results if r.output]
         assert len(set(dseqs)) == TASKS
         assert sandbox.active_dseqs() - before == set(dseqs)
-        for i in (0, TASKS - 1):
-            output = results[i].output
-            assert output is not None
-            found = await runtime.execute_action("DISCOVER_SERVICE", {"name": f"burst-{i}"})
-            assert found["record_id"] == output["registry"]["record_id"]
-            assert [e["url"] for e in found["endpoints"]] == output["endpoints"]
+        async with BlockchainRegistryProvider.default(read_only=True) as registry:
+            for i, result in enumerate(results):
+                assert result.output is not None
+                record = await registry.resolve(f"burst-{i}")
+                assert record.record_id == result.output["registry"]["record_id"]
+                assert record.record.dseq == dseqs[i]
+        found = await runtime.execute_action("DISCOVER_SERVICE", {"name": "burst-0"})
+        assert [e["url"] for e in found["endpoints"]] == results[0].output["endpoints"]

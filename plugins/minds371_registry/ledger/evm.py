@@ -20,7 +20,6 @@ caught, with its decoded reason), and the receipt awaited. Reverts become
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -29,6 +28,7 @@ from eth_hash.auto import keccak
 from eth_utils.address import to_checksum_address
 
 from minds371.errors import ConfigurationError, LedgerError, RegistryError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry.content import ContentStore
 from minds371_registry.keys import RecordSigner
@@ -69,7 +69,7 @@ async def deploy_registry_contract(
     return address, int(receipt["blockNumber"], 16)
 
 
-class EvmLedger:
+class EvmLedger(AsyncResource):
     """The registry contract at ``contract_address`` as a :class:`Ledger`.
 
     Args:
@@ -140,14 +140,6 @@ class EvmLedger:
             raise ConfigurationError(f"no contract is deployed at {self.contract_address}")
         self._chain_id = chain_id
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this ledger created it."""

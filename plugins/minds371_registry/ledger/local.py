@@ -21,7 +21,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import anyio
@@ -30,6 +29,7 @@ import pydantic
 
 from minds371.config import home
 from minds371.errors import ConfigurationError, LedgerError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry.ledger._protocol import LedgerEntry
 from minds371_registry.records import (
@@ -71,7 +71,7 @@ def entry_hash(prev_entry_hash: str, position: int, record_hash: str, record_jso
     return hashlib.sha256(material).hexdigest()
 
 
-class LocalLedger:
+class LocalLedger(AsyncResource):
     """A hash-chained, append-only ledger in one SQLite file.
 
     Args:
@@ -102,14 +102,6 @@ class LocalLedger:
     async def __aenter__(self) -> Self:
         await self._run(self._connect)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the database connection."""

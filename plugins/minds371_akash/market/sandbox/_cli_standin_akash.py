@@ -88,30 +88,26 @@ def _deployment_close(args: argparse.Namespace) -> int:
     return _tx(args, [message])
 
 
-def _lease_create(args: argparse.Namespace) -> int:
-    owner = args.owner or key(args).address
-    bid = {
-        "owner": owner,
+def _bid_id(args: argparse.Namespace) -> dict[str, Any]:
+    """The bid (and lease) id the flags name; a lease's id is its bid's."""
+    return {
+        "owner": args.owner or key(args).address,
         "dseq": str(args.dseq),
         "gseq": args.gseq,
         "oseq": args.oseq,
         "provider": args.provider,
         "bseq": 0,
     }
-    return _tx(args, [{"@type": "/akash.market.v1beta5.MsgCreateLease", "bid_id": bid}])
+
+
+def _lease_create(args: argparse.Namespace) -> int:
+    message = {"@type": "/akash.market.v1beta5.MsgCreateLease", "bid_id": _bid_id(args)}
+    return _tx(args, [message])
 
 
 def _lease_close(args: argparse.Namespace) -> int:
-    owner = args.owner or key(args).address
-    lease = {
-        "owner": owner,
-        "dseq": str(args.dseq),
-        "gseq": args.gseq,
-        "oseq": args.oseq,
-        "provider": args.provider,
-        "bseq": 0,
-    }
-    return _tx(args, [{"@type": "/akash.market.v1beta5.MsgCloseLease", "id": lease}])
+    message = {"@type": "/akash.market.v1beta5.MsgCloseLease", "id": _bid_id(args)}
+    return _tx(args, [message])
 
 
 def _escrow_deposit(args: argparse.Namespace) -> int:

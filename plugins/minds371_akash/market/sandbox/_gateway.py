@@ -149,32 +149,25 @@ class _GatewayApi:
             return Response(status_code=404)
         return found
 
-    async def get_status(self, request: Request, provider: str) -> Response:
+    def _status(self, request: Request, provider: str) -> Response | dict[str, Any] | None:
+        """The lease's status document (None before it has one), or the refusal to answer."""
         found = self._lease_or_404(request, provider, "status")
         if isinstance(found, Response):
             return found
         dep, lease = found
-        body = lease_status(
-            dep,
-            lease,
-            self.hub.world.providers[provider],
-            self.hub.world.height,
-            self.hub.world.config,
-        )
+        world = self.hub.world
+        return lease_status(dep, lease, world.providers[provider], world.height, world.config)
+
+    async def get_status(self, request: Request, provider: str) -> Response:
+        body = self._status(request, provider)
+        if isinstance(body, Response):
+            return body
         return Response(status_code=404) if body is None else JSONResponse(body)
 
     async def get_service_status(self, request: Request, provider: str) -> Response:
-        found = self._lease_or_404(request, provider, "status")
-        if isinstance(found, Response):
-            return found
-        dep, lease = found
-        body = lease_status(
-            dep,
-            lease,
-            self.hub.world.providers[provider],
-            self.hub.world.height,
-            self.hub.world.config,
-        )
+        body = self._status(request, provider)
+        if isinstance(body, Response):
+            return body
         service = (body or {}).get("services", {}).get(request.path_params["service"])
         return (
             PlainTextResponse("service not found", status_code=404)

@@ -15,7 +15,6 @@ import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minds371.errors import ConfigurationError
+from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_akash.market.sandbox._admin import admin_routes, world_snapshot
 from minds371_akash.market.sandbox._chain import chain_routes
@@ -46,7 +46,7 @@ DEFAULT_BASE_URL = "http://sandbox.minds371.test"
 _SAVE_EVERY = 1.0  # seconds between state-file writes while the clock runs
 
 
-class SandboxNetwork:
+class SandboxNetwork(AsyncResource):
     """A local Akash marketplace: chain, Console API, provider gateways, admin routes.
 
     Args:
@@ -107,14 +107,6 @@ class SandboxNetwork:
             block_time=self.world.config.block_time,
         )
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop the clock, close the clients made by :meth:`client`, save the state file."""

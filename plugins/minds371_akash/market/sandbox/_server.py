@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import anyio
@@ -20,11 +19,12 @@ import anyio.abc
 import httpx
 
 from minds371.errors import ConfigurationError
+from minds371.lifecycle import AsyncResource
 
 __all__ = ["SandboxServer"]
 
 
-class SandboxServer:
+class SandboxServer(AsyncResource):
     """Run ``minds371 sandbox serve`` in a subprocess and expose its base URL.
 
     Args:
@@ -68,14 +68,6 @@ class SandboxServer:
     async def __aenter__(self) -> SandboxServer:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> str:
         """Start the server; returns its base URL.
