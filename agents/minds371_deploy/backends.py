@@ -16,7 +16,10 @@ from minds371.errors import ConfigurationError
 from minds371_akash import open_backend
 from minds371_akash.market import MarketBackend
 
-__all__ = ["BackendPool", "DeployConfig"]
+__all__ = ["CLOSE_GRACE", "BackendPool", "DeployConfig"]
+
+CLOSE_GRACE = 10.0
+"""Seconds the runtime's shared backends get to close when it stops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +79,26 @@ class BackendPool:
         send, receive = anyio.create_memory_object_stream[_Opening](max_buffer_size=16)
         self._requests = send
         self._serving = True
+        # Backends are closed when the runtime stops, which cancels this service. Their cleanup
+        # awaits (disconnects, a sandbox's last save), so it runs shielded, for at most
+        # CLOSE_GRACE seconds. The shield's scope is entered before the backends are: cancel
+        # scopes (and the task groups inside backends) must be left in the order entered.
+        closing = anyio.CancelScope()
         try:
-            async with AsyncExitStack() as opened, send, receive:
-                async for opening in receive:
+            with closing:
+                async with AsyncExitStack() as opened, send, receive:
                     try:
-                        opening.backend = await opened.enter_async_context(
-                            self._open(opening.network)
-                        )
-                    except Exception as exc:
-                        opening.failure = exc
-                    opening.done.set()
+                        async for opening in receive:
+                            try:
+                                opening.backend = await opened.enter_async_context(
+                                    self._open(opening.network)
+                                )
+                            except Exception as exc:
+                                opening.failure = exc
+                            opening.done.set()
+                    finally:
+                        closing.shield = True
+                        closing.deadline = anyio.current_time() + CLOSE_GRACE
         finally:
             self._serving = False
             self._requests = None

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from httpx_ws.transport import ASGIWebSocketTransport
 from pydantic import SecretStr
 
 from minds371.errors import FieldIssue, ValidationError
 from minds371.logging import register_secret
+from minds371_akash._in_process_transport import InProcessTransport
 from minds371_akash.market import ConsoleBackend, MarketBackend, RetryPolicy
 from minds371_akash.market.sandbox import SandboxNetwork
 
@@ -63,10 +63,11 @@ async def in_process_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client into an in-process sandbox that speaks HTTP **and** WebSocket (for logs/events).
 
-    ``httpx.ASGITransport`` has no WebSocket support; httpx-ws's ``ASGIWebSocketTransport``
-    does, and runs a task group, so the client is a context manager entered and left by one task.
+    ``httpx.ASGITransport`` has no WebSocket support; :class:`InProcessTransport` does, and runs a
+    task group, so the client is a context manager entered and left by one task. Leaving it while
+    cancelled is safe (see that class).
     """
-    transport = ASGIWebSocketTransport(app=net.app)
+    transport = InProcessTransport(app=net.app)
     async with httpx.AsyncClient(
         transport=transport, base_url=net.base_url, timeout=request_timeout
     ) as client:
