@@ -25,7 +25,7 @@ import anyio
 import structlog
 
 from minds371 import AgentRuntime, AgentType, Task, TaskStatus
-from minds371_akash.market.sandbox import SandboxServer
+from minds371_sandbox import SandboxServer
 
 
 def _request(name: str) -> dict[str, Any]:

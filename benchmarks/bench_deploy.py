@@ -34,8 +34,8 @@ import structlog
 
 from minds371_akash import AkashIntegrationProvider, BidPolicy, DeploymentResult
 from minds371_akash.market import ConsoleBackend, MarketBackend
-from minds371_akash.market.sandbox import SandboxServer
 from minds371_akash.networks import open_backend
+from minds371_sandbox import SandboxServer
 
 SDL = """
 version: "2.0"

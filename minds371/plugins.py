@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "Plugin", "discover_plugins"]
 
 ENTRY_POINT_GROUP = "minds371.plugins"
-BUILTIN_PLUGINS = frozenset({"akash", "registry", "deploy"})
+BUILTIN_PLUGINS = frozenset({"akash", "registry", "sandbox", "deploy"})
 
 _log = get_logger("minds371.plugins")
 

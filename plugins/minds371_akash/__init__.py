@@ -1,4 +1,7 @@
-"""minds371_akash: the Akash Network marketplace (SDL engine, market backends, sandbox).
+"""minds371_akash: the Akash Network marketplace client (SDL engine, market backends).
+
+The local twin of the network lives apart, in :mod:`minds371_sandbox`; this package imports it
+only to start the embedded one (:func:`open_backend` with ``network="sandbox"``).
 
 Public API (imported lazily so that loading the plugin stays cheap)::
 

@@ -12,11 +12,9 @@ __all__ = ["plugin"]
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # Each area owns its commands; imports stay inside so `minds371 --version` stays fast.
     from minds371_akash._cli import register_cli as register_market_cli
-    from minds371_akash.market.sandbox._cli import register_cli as register_sandbox_cli
     from minds371_akash.sdl._cli import register_cli as register_sdl_cli
 
     register_sdl_cli(sub)
-    register_sandbox_cli(sub)
     register_market_cli(sub)
 
 

@@ -32,7 +32,7 @@ from minds371.errors import FieldIssue, ValidationError
 from minds371.logging import register_secret
 from minds371_akash._in_process_transport import InProcessTransport
 from minds371_akash.market import ConsoleBackend, MarketBackend, RetryPolicy
-from minds371_akash.market.sandbox import SandboxNetwork
+from minds371_sandbox import SandboxNetwork
 
 __all__ = ["NETWORKS", "Network", "in_process_client", "open_backend", "sandbox_block_time"]
 

@@ -22,7 +22,7 @@ def fake_entry_points(*points: EntryPoint) -> Any:
 
 def test_discovery_finds_the_built_in_plugins_through_the_entry_point_group() -> None:
     names = [p.name for p in discover_plugins()]
-    assert names == ["akash", "deploy", "registry"]
+    assert names == ["akash", "deploy", "registry", "sandbox"]
 
 
 def test_third_party_plugins_load_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,9 @@ import anyio
 import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore
-from minds371_akash.market.sandbox import write_standin_binaries
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.watcher import DeploymentWatcher
+from minds371_sandbox import write_standin_binaries
 from tests.deploy.conftest import Sandbox, web_request
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from minds371_akash._deploy_types import DeployEvent
 from minds371_akash.market import ConsoleBackend, set_testing
-from minds371_akash.market.sandbox import SandboxNetwork
 from minds371_akash.networks import in_process_client
+from minds371_sandbox import SandboxNetwork
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "market"
 BLOCK = 0.05

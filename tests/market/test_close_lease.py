@@ -17,7 +17,7 @@ from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash.market import CliBackend, CliConfig, ConsoleBackend
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import LeaseId
-from minds371_akash.market.sandbox import SandboxServer, write_standin_binaries
+from minds371_sandbox import SandboxServer, write_standin_binaries
 
 from .conftest import sdl
 

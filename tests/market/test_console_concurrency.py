@@ -15,7 +15,7 @@ from minds371.errors import MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.market import ConsoleBackend, RetryPolicy
-from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
+from minds371_sandbox import SandboxNetwork, WorldConfig
 
 from .conftest import API_KEY, sdl
 

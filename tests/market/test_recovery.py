@@ -17,7 +17,7 @@ from minds371.errors import BudgetExceeded, MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy, Budget, PreparedDeployment
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.market import ConsoleBackend, RetryPolicy
-from minds371_akash.market.sandbox import SandboxNetwork
+from minds371_sandbox import SandboxNetwork
 
 from .conftest import API_KEY, deployments_of, sdl, world
 

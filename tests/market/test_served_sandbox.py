@@ -18,8 +18,8 @@ from minds371_akash import (
     diagnosis_of,
 )
 from minds371_akash.market import CliBackend, CliConfig, MarketBackend
-from minds371_akash.market.sandbox import SandboxServer, write_standin_binaries
 from minds371_akash.networks import open_backend
+from minds371_sandbox import SandboxServer, write_standin_binaries
 
 from .conftest import sdl
 

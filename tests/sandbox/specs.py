@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minds371_akash.market.sandbox._identity import AUDITOR
+from minds371_sandbox._identity import AUDITOR
 
 MI = 1024**2
 GI = 1024**3

@@ -5,8 +5,8 @@ from typing import Any
 
 import httpx
 
-from minds371_akash.market.sandbox import SandboxNetwork, identity_for_key_name
-from minds371_akash.market.sandbox._manifests import build_from_sdl
+from minds371_sandbox import SandboxNetwork, identity_for_key_name
+from minds371_sandbox._manifests import build_from_sdl
 from tests.sandbox.specs import sdl
 
 

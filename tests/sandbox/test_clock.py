@@ -7,7 +7,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from minds371_akash.market.sandbox import SandboxNetwork
+from minds371_sandbox import SandboxNetwork
 from tests.sandbox.helpers import create, lease_cheapest, wait_ready
 
 

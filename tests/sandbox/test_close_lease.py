@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from minds371_akash.market.sandbox import SandboxServer, identity_for_key_name
-from minds371_akash.market.sandbox._cli_standin import standin_main
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox import SandboxServer, identity_for_key_name
+from minds371_sandbox._cli_standin import standin_main
+from minds371_sandbox._world import WorldError
 from tests.sandbox.specs import group_spec, sdl
 from tests.sandbox.test_world import HASH, OWNER, bidders, by_name, make_world
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import anyio
 
-from minds371_akash.market.sandbox import AUDITOR, SandboxNetwork, WorldConfig
+from minds371_sandbox import AUDITOR, SandboxNetwork, WorldConfig
 from tests.sandbox.helpers import check_shape, create, lease_cheapest, wait_for_bids, wait_ready
 from tests.sandbox.specs import sdl
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import minds371_akash.market.sandbox as sandbox
+import minds371_sandbox as sandbox
 from minds371.errors import ConfigurationError, ValidationError
-from minds371_akash.market.sandbox import ProviderSpec, default_providers, load_providers
-from minds371_akash.market.sandbox._fit import decide, order_needs
+from minds371_sandbox import ProviderSpec, default_providers, load_providers
+from minds371_sandbox._fit import decide, order_needs
 from tests.sandbox.specs import GI, MI, group_spec
 
 

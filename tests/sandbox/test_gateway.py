@@ -8,7 +8,7 @@ import httpx
 import pytest
 from httpx_ws import WebSocketDisconnect, WebSocketUpgradeError
 
-from minds371_akash.market.sandbox import SandboxNetwork, WorldConfig
+from minds371_sandbox import SandboxNetwork, WorldConfig
 from tests.sandbox.helpers import (
     create,
     lease_cheapest,

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from minds371_akash.market.sandbox._identity import (
+from minds371_sandbox._identity import (
     JwtError,
     bech32_decode,
     bech32_encode,
@@ -13,7 +13,7 @@ from minds371_akash.market.sandbox._identity import (
     issue_jwt,
     verify_jwt,
 )
-from minds371_akash.market.sandbox._images import classify_image, parse_image
+from minds371_sandbox._images import classify_image, parse_image
 
 
 def test_addresses_are_deterministic_bech32() -> None:

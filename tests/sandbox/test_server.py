@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from minds371.cli import main
-from minds371_akash.market.sandbox import SandboxServer
+from minds371_sandbox import SandboxServer
 from tests.sandbox.helpers import (
     create,
     lease_cheapest,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 
-from minds371_akash.market.sandbox import SandboxServer
+from minds371_sandbox import SandboxServer
 
 
 async def test_pid_names_the_running_server_process_until_it_stops():

@@ -9,12 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
-from minds371_akash.market.sandbox import (
+from minds371_sandbox import (
     SandboxServer,
     identity_for_key_name,
     write_standin_binaries,
 )
-from minds371_akash.market.sandbox._cli_standin import standin_main
+from minds371_sandbox._cli_standin import standin_main
 from tests.sandbox.specs import sdl
 
 

@@ -6,15 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from minds371_akash.market.sandbox._providers import ProviderSpec, default_providers
-from minds371_akash.market.sandbox._records import WorldConfig
-from minds371_akash.market.sandbox._workloads import (
+from minds371_sandbox._providers import ProviderSpec, default_providers
+from minds371_sandbox._records import WorldConfig
+from minds371_sandbox._workloads import (
     lease_events,
     lease_status,
     pod_logs,
     ready_height,
 )
-from minds371_akash.market.sandbox._world import World, WorldError
+from minds371_sandbox._world import World, WorldError
 from tests.sandbox.specs import AUDITED, group_spec, manifest_group
 
 OWNER = "akash1owner"

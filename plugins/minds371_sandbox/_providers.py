@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from minds371.errors import ConfigurationError, ValidationError
-from minds371_akash.market.sandbox._identity import AUDITOR, Identity
+from minds371_sandbox._identity import AUDITOR, Identity
 
 __all__ = [
     "Capacity",

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from minds371.logging import get_logger
-from minds371_akash.market.sandbox._blocks import produce_block
-from minds371_akash.market.sandbox._fit import gpu_models_used, spec_resources
-from minds371_akash.market.sandbox._intake import receive_manifest, sees_lease
-from minds371_akash.market.sandbox._providers import ProviderSpec
-from minds371_akash.market.sandbox._records import (
+from minds371_sandbox._blocks import produce_block
+from minds371_sandbox._fit import gpu_models_used, spec_resources
+from minds371_sandbox._intake import receive_manifest, sees_lease
+from minds371_sandbox._providers import ProviderSpec
+from minds371_sandbox._records import (
     Account,
     Deployment,
     Escrow,

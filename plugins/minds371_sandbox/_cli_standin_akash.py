@@ -12,7 +12,7 @@ import re
 import sys
 from typing import Any
 
-from minds371_akash.market.sandbox._cli_standin_common import (
+from minds371_sandbox._cli_standin_common import (
     Node,
     StandinError,
     StandinParser,

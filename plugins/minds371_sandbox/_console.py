@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from minds371.errors import ValidationError
-from minds371_akash.market.sandbox._console_http import (
+from minds371_sandbox._console_http import (
     ConsoleReject,
     authenticate,
     faulty,
@@ -27,21 +27,21 @@ from minds371_akash.market.sandbox._console_http import (
     validation_error,
     world_error,
 )
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import identity_for_api_key, issue_jwt
-from minds371_akash.market.sandbox._manifests import (
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._identity import identity_for_api_key, issue_jwt
+from minds371_sandbox._manifests import (
     ProviderUnavailable,
     build_from_sdl,
     deliver_manifest,
 )
-from minds371_akash.market.sandbox._records import Deployment
-from minds371_akash.market.sandbox._render_cache import (
+from minds371_sandbox._records import Deployment
+from minds371_sandbox._render_cache import (
     RenderCache,
     bids_fingerprint,
     deployment_fingerprint,
 )
-from minds371_akash.market.sandbox._views import bid_view, deployment_view, provider_view
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._views import bid_view, deployment_view, provider_view
+from minds371_sandbox._world import WorldError
 
 __all__ = ["console_routes"]
 

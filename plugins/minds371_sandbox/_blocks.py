@@ -9,11 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from minds371_akash.market.sandbox._fit import decide
-from minds371_akash.market.sandbox._records import Bid, Deployment, Group, Order
+from minds371_sandbox._fit import decide
+from minds371_sandbox._records import Bid, Deployment, Group, Order
 
 if TYPE_CHECKING:
-    from minds371_akash.market.sandbox._world import World
+    from minds371_sandbox._world import World
 
 __all__ = ["produce_block"]
 

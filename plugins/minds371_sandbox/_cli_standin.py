@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from minds371_akash.market.sandbox._cli_standin_common import StandinError
+from minds371_sandbox._cli_standin_common import StandinError
 
 __all__ = ["STANDIN_PROGRAMS", "standin_main", "write_standin_binaries"]
 
@@ -39,7 +39,7 @@ def write_standin_binaries(directory: Path, *, python: str = sys.executable) -> 
             f"#!{python}\n"
             f'"""minds371 sandbox stand-in for `{program}`."""\n'
             "import sys\n\n"
-            "from minds371_akash.market.sandbox._cli_standin import standin_main\n\n"
+            "from minds371_sandbox._cli_standin import standin_main\n\n"
             f"sys.exit(standin_main({program!r}, sys.argv[1:]))\n",
             encoding="utf-8",
         )
@@ -53,9 +53,9 @@ def standin_main(program: str, argv: Sequence[str]) -> int:
     # Only the program's own command tree is imported: each run is a process start, and the
     # backends poll with many of them (provider-services pulls in the WebSocket client).
     if program == "akash":
-        from minds371_akash.market.sandbox._cli_standin_akash import akash_parser as make
+        from minds371_sandbox._cli_standin_akash import akash_parser as make
     else:
-        from minds371_akash.market.sandbox._cli_standin_provider import provider_parser as make
+        from minds371_sandbox._cli_standin_provider import provider_parser as make
     parser = make()
     try:
         args = parser.parse_args(list(argv))

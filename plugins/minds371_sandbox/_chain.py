@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from minds371_akash.market.sandbox._chain_tx import tx_routes
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._records import Deployment, Group
-from minds371_akash.market.sandbox._views import bid_view, coin, escrow_view, resources_offer
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._chain_tx import tx_routes
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._records import Deployment, Group
+from minds371_sandbox._views import bid_view, coin, escrow_view, resources_offer
+from minds371_sandbox._world import WorldError
 
 __all__ = ["chain_routes", "lcd_group_spec"]
 

@@ -15,9 +15,9 @@ from typing import Any
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._records import Deployment, Lease
-from minds371_akash.market.sandbox._workloads import lease_status
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._records import Deployment, Lease
+from minds371_sandbox._workloads import lease_status
 
 __all__ = ["IngressMiddleware"]
 

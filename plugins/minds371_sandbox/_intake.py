@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from minds371_akash.market.sandbox._records import Lease, WorldError
+from minds371_sandbox._records import Lease, WorldError
 
 if TYPE_CHECKING:
-    from minds371_akash.market.sandbox._world import World
+    from minds371_sandbox._world import World
 
 __all__ = ["receive_manifest", "sees_lease"]
 

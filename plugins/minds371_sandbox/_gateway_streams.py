@@ -15,10 +15,10 @@ import anyio
 from starlette.responses import PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from minds371_akash.market.sandbox._gateway_auth import Denied, as_int, authorize, find_lease
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._records import Deployment, Lease
-from minds371_akash.market.sandbox._workloads import lease_events, pod_logs, pod_name, running_pods
+from minds371_sandbox._gateway_auth import Denied, as_int, authorize, find_lease
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._records import Deployment, Lease
+from minds371_sandbox._workloads import lease_events, pod_logs, pod_name, running_pods
 
 __all__ = ["stream_endpoint"]
 

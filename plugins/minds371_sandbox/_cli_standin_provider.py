@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from httpx_ws import WebSocketDisconnect, WebSocketSession, WebSocketUpgradeError, connect_ws
 
-from minds371_akash.market.sandbox._cli_standin_common import (
+from minds371_sandbox._cli_standin_common import (
     Node,
     StandinError,
     StandinParser,
@@ -23,7 +23,7 @@ from minds371_akash.market.sandbox._cli_standin_common import (
     key,
     load_sdl,
 )
-from minds371_akash.market.sandbox._identity import Identity, issue_jwt
+from minds371_sandbox._identity import Identity, issue_jwt
 
 __all__ = ["provider_parser"]
 

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from minds371_akash.market.sandbox._hub import Faults, Hub
-from minds371_akash.market.sandbox._identity import identity_for_api_key
-from minds371_akash.market.sandbox._workloads import ready_height
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._hub import Faults, Hub
+from minds371_sandbox._identity import identity_for_api_key
+from minds371_sandbox._workloads import ready_height
+from minds371_sandbox._world import WorldError
 
 __all__ = ["admin_routes", "world_snapshot"]
 

@@ -26,16 +26,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from minds371.errors import ConfigurationError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
-from minds371_akash.market.sandbox._admin import admin_routes, world_snapshot
-from minds371_akash.market.sandbox._chain import chain_routes
-from minds371_akash.market.sandbox._console import console_routes
-from minds371_akash.market.sandbox._gateway import gateway_routes
-from minds371_akash.market.sandbox._hub import Faults, Hub
-from minds371_akash.market.sandbox._identity import identity_for_api_key
-from minds371_akash.market.sandbox._ingress import IngressMiddleware
-from minds371_akash.market.sandbox._providers import ProviderSpec, default_providers
-from minds371_akash.market.sandbox._records import Lease, WorldConfig
-from minds371_akash.market.sandbox._world import World
+from minds371_sandbox._admin import admin_routes, world_snapshot
+from minds371_sandbox._chain import chain_routes
+from minds371_sandbox._console import console_routes
+from minds371_sandbox._gateway import gateway_routes
+from minds371_sandbox._hub import Faults, Hub
+from minds371_sandbox._identity import identity_for_api_key
+from minds371_sandbox._ingress import IngressMiddleware
+from minds371_sandbox._providers import ProviderSpec, default_providers
+from minds371_sandbox._records import Lease, WorldConfig
+from minds371_sandbox._world import World
 
 __all__ = ["DEFAULT_BASE_URL", "SandboxNetwork"]
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._providers import ProviderSpec
-from minds371_akash.market.sandbox._records import Bid, Deployment, Group, Lease, Order
-from minds371_akash.market.sandbox._workloads import lease_status
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._providers import ProviderSpec
+from minds371_sandbox._records import Bid, Deployment, Group, Lease, Order
+from minds371_sandbox._workloads import lease_status
 
 __all__ = [
     "bid_view",

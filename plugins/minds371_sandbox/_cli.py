@@ -93,8 +93,8 @@ async def _serve(args: argparse.Namespace) -> int:
             else:
                 self.should_exit = True
 
-    from minds371_akash.market.sandbox._network import SandboxNetwork
-    from minds371_akash.market.sandbox._providers import load_providers
+    from minds371_sandbox._network import SandboxNetwork
+    from minds371_sandbox._providers import load_providers
 
     port, block_time = _options(args)
     providers = load_providers(args.providers) if args.providers else None

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from minds371.errors import ValidationError
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import AUDITOR
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._identity import AUDITOR
+from minds371_sandbox._world import WorldError
 
 __all__ = [
     "BuiltSdl",

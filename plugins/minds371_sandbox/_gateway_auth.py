@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import JwtError, verify_jwt
-from minds371_akash.market.sandbox._records import Deployment, Lease
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._identity import JwtError, verify_jwt
+from minds371_sandbox._records import Deployment, Lease
 
 __all__ = ["Denied", "as_int", "authorize", "find_lease"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from minds371_akash.market.sandbox._world import World
+from minds371_sandbox._world import World
 
 __all__ = ["Faults", "Hub"]
 

@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from minds371_akash.market.sandbox._images import ImageVerdict, classify_image
-from minds371_akash.market.sandbox._providers import ProviderSpec
-from minds371_akash.market.sandbox._records import Deployment, Lease, WorldConfig
+from minds371_sandbox._images import ImageVerdict, classify_image
+from minds371_sandbox._providers import ProviderSpec
+from minds371_sandbox._records import Deployment, Lease, WorldConfig
 
 __all__ = [
     "lease_events",

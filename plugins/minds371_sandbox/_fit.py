@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
-from minds371_akash.market.sandbox._providers import GIB, ProviderSpec
+from minds371_sandbox._providers import GIB, ProviderSpec
 
 __all__ = [
     "Decision",

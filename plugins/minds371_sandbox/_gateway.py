@@ -15,15 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from minds371_akash.market.sandbox._gateway_auth import Denied, as_int, authorize, find_lease
-from minds371_akash.market.sandbox._gateway_streams import stream_endpoint
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._manifests import ProviderUnavailable, deliver_manifest
-from minds371_akash.market.sandbox._records import Deployment, Lease
-from minds371_akash.market.sandbox._workloads import (
+from minds371_sandbox._gateway_auth import Denied, as_int, authorize, find_lease
+from minds371_sandbox._gateway_streams import stream_endpoint
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._manifests import ProviderUnavailable, deliver_manifest
+from minds371_sandbox._records import Deployment, Lease
+from minds371_sandbox._workloads import (
     lease_status,
 )
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._world import WorldError
 
 __all__ = ["gateway_routes"]
 

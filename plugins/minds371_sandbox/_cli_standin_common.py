@@ -16,8 +16,8 @@ import yaml
 from minds371.errors import ValidationError
 
 if TYPE_CHECKING:
-    from minds371_akash.market.sandbox._identity import Identity
-    from minds371_akash.market.sandbox._manifests import BuiltSdl
+    from minds371_sandbox._identity import Identity
+    from minds371_sandbox._manifests import BuiltSdl
 
 __all__ = [
     "Node",
@@ -70,7 +70,7 @@ def key(args: argparse.Namespace) -> Identity:
         raise StandinError(f"{name} is not a key name: the sandbox derives keys from names")
     # Imported here: every run is a process start, and queries need no key (eth-keys is slow
     # to import).
-    from minds371_akash.market.sandbox._identity import identity_for_key_name
+    from minds371_sandbox._identity import identity_for_key_name
 
     return identity_for_key_name(name)
 
@@ -85,7 +85,7 @@ def emit(args: argparse.Namespace, document: Any) -> None:
 
 def load_sdl(path: str) -> BuiltSdl:
     """Read and build an SDL file as the real CLI does (no Console rewrites)."""
-    from minds371_akash.market.sandbox._manifests import build_from_sdl  # only SDL commands
+    from minds371_sandbox._manifests import build_from_sdl  # only SDL commands
 
     try:
         text = Path(path).read_text(encoding="utf-8")

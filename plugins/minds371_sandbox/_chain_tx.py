@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import address_of
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._identity import address_of
+from minds371_sandbox._world import WorldError
 
 __all__ = ["tx_routes"]
 

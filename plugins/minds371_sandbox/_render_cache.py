@@ -15,8 +15,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._records import Deployment
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._records import Deployment
 
 __all__ = ["RenderCache", "bids_fingerprint", "deployment_fingerprint"]
 

@@ -16,9 +16,9 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from minds371_akash.market.sandbox._hub import Hub
-from minds371_akash.market.sandbox._identity import identity_for_api_key
-from minds371_akash.market.sandbox._world import WorldError
+from minds371_sandbox._hub import Hub
+from minds371_sandbox._identity import identity_for_api_key
+from minds371_sandbox._world import WorldError
 
 __all__ = [
     "ConsoleReject",
