@@ -1,8 +1,9 @@
 """A provider receiving a manifest: lease check, Go re-hash check, group-spec cross-check.
 
 As ``provider:manifest/manager.go`` does it: no lease it has seen → "no lease for deployment"
-(404); a version hash unlike the chain's → "manifest version validation failed" (422); groups or
-counts unlike the order's group spec → a cross-validation error (422). An accepted manifest starts
+(404); a version hash unlike the chain's → "manifest version validation failed" (422); a manifest that
+does not fit the deployment's group specs (``CheckAgainstGSpecs``: groups, resource ids, counts,
+CPU/GPU/memory/storage, endpoints) → a cross-validation error (422). An accepted manifest starts
 (or restarts) the lease's pods; the same manifest again changes nothing.
 """
 
@@ -16,7 +17,7 @@ from minds371_sandbox._records import Lease, WorldError
 if TYPE_CHECKING:
     from minds371_sandbox._world import World
 
-__all__ = ["receive_manifest", "sees_lease"]
+__all__ = ["check_against_group_specs", "receive_manifest", "sees_lease"]
 
 
 def sees_lease(world: World, provider: str, owner: str, dseq: int) -> bool:
@@ -52,16 +53,14 @@ def receive_manifest(
         raise WorldError("not_found", "no lease for deployment")
     if bytes(version) != dep.hash:
         raise WorldError("invalid", "manifest version validation failed")
+    groups = list(groups)
     by_name = {str(g.get("name")): g for g in groups}
-    for lease in leases:
-        group = dep.group(lease.gseq)
-        assert group is not None
-        try:
-            problem = _cross_check(by_name.get(group.name), group.spec)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            problem = f"unreadable manifest group: {exc}"
-        if problem:
-            raise WorldError("invalid", f"manifest cross-validation error: {problem}")
+    try:
+        problem = check_against_group_specs(groups, [g.spec for g in dep.groups])
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        problem = f"unreadable manifest: {exc}"
+    if problem:
+        raise WorldError("invalid", problem)
     for lease in leases:
         group = dep.group(lease.gseq)
         assert group is not None
@@ -74,15 +73,101 @@ def receive_manifest(
     return leases
 
 
-def _cross_check(manifest_group: Mapping[str, Any] | None, spec: Mapping[str, Any]) -> str:
-    """Compare a manifest group with its GroupSpec the way ``CheckAgainstGSpecs`` does (counts)."""
-    if manifest_group is None:
-        return f"group {spec.get('name')!r} missing from manifest"
-    wanted = {int(u["resource"]["id"]): int(u.get("count", 1)) for u in spec.get("resources") or []}
-    have: dict[int, int] = {}
-    for service in manifest_group.get("services") or []:
-        rid = int((service.get("resources") or {}).get("id", 0))
-        have[rid] = have.get(rid, 0) + int(service.get("count", 1))
-    if have != wanted:
-        return f"group {spec.get('name')!r}: resources do not match the group spec"
+def _value(quantity: Mapping[str, Any] | None) -> str:
+    return str(((quantity or {}).get("size") or (quantity or {}).get("units") or {}).get("val", ""))
+
+
+def _cpu_gpu(resource: Mapping[str, Any], kind: str) -> tuple[str, list[Any]]:
+    part = resource.get(kind) or {}
+    return str((part.get("units") or {}).get("val", "0")), list(part.get("attributes") or [])
+
+
+def _storage(resource: Mapping[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    # Volumes compare in order, as Go's generated Equal compares the slices.
+    return [
+        (str(v.get("name", "")), _value(v), list(v.get("attributes") or []))
+        for v in resource.get("storage") or []
+    ]
+
+
+def _is_ingress(expose: Mapping[str, Any]) -> bool:
+    external = int(expose.get("externalPort") or 0) or int(expose.get("port") or 0)
+    return bool(expose.get("global")) and expose.get("proto") == "TCP" and external == 80
+
+
+def check_against_group_specs(
+    groups: list[Mapping[str, Any]], specs: list[Mapping[str, Any]]
+) -> str:
+    """The provider's cross-validation of a manifest with the deployment's group specs.
+
+    As ``chain-sdk:go/manifest/v2beta3/groups.go`` ``CheckAgainstGSpecs`` (called by
+    ``provider:manifest/manager.go`` with every group of the deployment): as many groups as
+    specs, each named by a spec; every service's resources id found in its group, its replicas
+    within the unit's count, its CPU, GPU, memory and storage (in order) equal to the unit's,
+    its global exposes within the unit's endpoints; then no unit under-used.
+
+    Returns:
+        The provider's error text, or ``""`` when the manifest fits.
+    """
+    cross = "manifest cross-validation error"
+    if len(groups) != len(specs):
+        return f"invalid manifest: group count mismatch ({len(groups)} != {len(specs)})"
+    by_name = {str(s.get("name")): s for s in specs}
+    left: dict[tuple[str, int], int] = {}
+    endpoints: dict[tuple[str, int], dict[int, int]] = {}
+    for spec in specs:
+        for unit in spec.get("resources") or []:
+            key = (str(spec.get("name")), int(unit["resource"]["id"]))
+            left[key] = int(unit.get("count", 0))
+            kinds = {0: 0, 1: 0, 2: 0}
+            for ep in unit["resource"].get("endpoints") or []:
+                kinds[int(ep.get("kind", 0))] = kinds.get(int(ep.get("kind", 0)), 0) + 1
+            endpoints[key] = kinds
+    for mgroup in groups:
+        name = str(mgroup.get("name"))
+        spec = by_name.get(name)
+        if spec is None:
+            return f"invalid manifest: unknown deployment group ('{name}')"
+        units = {int(u["resource"]["id"]): u for u in spec.get("resources") or []}
+        for svc in mgroup.get("services") or []:
+            res = svc.get("resources") or {}
+            rid = int(res.get("id", 0))
+            sname = svc.get("name")
+            where = f"{cross}: group {name!r}: service {sname!r}"
+            unit = units.get(rid)
+            if unit is None:
+                return f"{where}: not found deployment group resources with ID = {rid}"
+            count = int(svc.get("count", 0))
+            if count > left[(name, rid)]:
+                return f"{where}: over-utilized replicas ({count}) > group spec resources count"
+            gres = unit["resource"]
+            for kind, same in (
+                ("CPU", _cpu_gpu(res, "cpu") == _cpu_gpu(gres, "cpu")),
+                ("GPU", _cpu_gpu(res, "gpu") == _cpu_gpu(gres, "gpu")),
+                ("Memory", _value(res.get("memory")) == _value(gres.get("memory"))),
+                ("Storage", _storage(res) == _storage(gres)),
+            ):
+                if not same:
+                    return f"{where}: {kind} resources mismatch for ID {rid}"
+            eps = endpoints[(name, rid)]
+            for expose in svc.get("expose") or []:
+                if not expose.get("global"):
+                    continue
+                kind = 0 if _is_ingress(expose) else 1
+                wanted = [kind, 2] if expose.get("ip") else [kind]
+                for k in wanted:
+                    if eps[k] == 0:
+                        label = {0: "HTTP", 1: "PORT", 2: "IP"}[k]
+                        return f"{where}: resource ID {rid}: over-utilized {label} endpoints"
+                    eps[k] -= 1
+            left[(name, rid)] -= count
+    for (name, rid), count in left.items():
+        for k, label in ((0, "HTTP"), (1, "PORT"), (2, "IP")):
+            if endpoints[(name, rid)][k] > 0:
+                return (
+                    f"{cross}: group {name!r}: resources ID ({rid}): under-utilized "
+                    f"({endpoints[(name, rid)][k]}) {label} endpoints"
+                )
+        if count > 0:
+            return f"{cross}: group {name!r}: resources ID ({rid}): under-utilized ({count}) resources"
     return ""

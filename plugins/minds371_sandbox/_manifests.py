@@ -17,6 +17,7 @@ from typing import Any
 from minds371.errors import ValidationError
 from minds371_sandbox._hub import Hub
 from minds371_sandbox._identity import AUDITOR
+from minds371_sandbox._ts_manifest import console_build
 from minds371_sandbox._world import WorldError
 
 __all__ = [
@@ -53,32 +54,27 @@ def build_from_sdl(text: str, *, console: bool) -> BuiltSdl:
 
     Args:
         text: The SDL YAML.
-        console: Apply Console's rewrites: every price denom becomes ``uact`` and the auditor is
-            appended to each placement's ``signedBy.anyOf`` (neither changes the version hash).
+        console: Build as Console does (:mod:`._ts_manifest`): its rewrites (every price denom
+            becomes ``uact``, the auditor joins each placement's ``signedBy.anyOf``), then
+            chain-sdk TypeScript's validation and manifest rules. Otherwise Go's (the CLI).
 
     Raises:
         ValidationError: From the SDL engine, naming every issue.
     """
-    specs_json, manifest_json, version = _built(text, console)
+    if console:
+        specs_json, manifest_json, version = console_build(text, AUDITOR)
+    else:
+        specs_json, manifest_json, version = _built(text)
     # Every caller gets its own copy of the specs: the world keeps them.
     return BuiltSdl(json.loads(specs_json), manifest_json, version)
 
 
 @functools.lru_cache(maxsize=256)  # many deployments of one SDL (load tests) parse it once
-def _built(text: str, console: bool) -> tuple[str, str, bytes]:
+def _built(text: str) -> tuple[str, str, bytes]:
     from minds371_akash.sdl import build_manifest, parse_sdl
 
     built = build_manifest(parse_sdl(text))
     specs = [_jsonable(spec) for spec in built.group_specs]
-    if console:
-        for spec in specs:
-            for unit in spec.get("resources") or []:
-                unit.setdefault("price", {})["denom"] = "uact"
-            signed = spec.setdefault("requirements", {}).setdefault("signed_by", {})
-            any_of = list(signed.get("any_of") or [])
-            if AUDITOR not in any_of:
-                any_of.append(AUDITOR)
-            signed["any_of"] = any_of
     return json.dumps(specs), built.json, bytes(built.version_bytes)
 
 

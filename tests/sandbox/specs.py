@@ -24,7 +24,13 @@ def group_spec(
     gpu_model: str | None = None,
     gpu_units: int = 1,
     persistent_class: str | None = None,
+    random_port: bool = False,
 ) -> dict[str, Any]:
+    # manifest_group() exposes port 80 (shared HTTP) and 22 as 2222 (a random port): a provider
+    # accepts it only for a unit with both endpoints (random_port=True).
+    endpoints: list[dict[str, int]] = [{"sequence_number": 0}]
+    if random_port:
+        endpoints.append({"kind": 1, "sequence_number": 0})
     gpu: dict[str, Any] = {"units": {"val": "0"}}
     if gpu_model:
         gpu = {
@@ -57,7 +63,7 @@ def group_spec(
                     "memory": {"size": {"val": str(memory)}},
                     "storage": volumes,
                     "gpu": gpu,
-                    "endpoints": [{"sequence_number": 0}],
+                    "endpoints": endpoints,
                 },
                 "count": count,
                 "price": {"denom": denom, "amount": price},
@@ -83,7 +89,8 @@ def manifest_group(
                 "command": None,
                 "args": None,
                 "env": env,
-                "resources": {"id": 1},
+                # The resources of group_spec(name)'s unit, as the provider cross-checks them.
+                "resources": group_spec(name, random_port=True)["resources"][0]["resource"],
                 "count": count,
                 "expose": [
                     {

@@ -122,7 +122,7 @@ def test_chain_checks_on_create() -> None:
 def test_lease_manifest_and_readiness_timeline() -> None:
     world = make_world(pull_blocks=3)
     falcon = by_name(world)["falcon"]
-    world.create_deployment(OWNER, [group_spec()], HASH, 500_000, dseq=5)
+    world.create_deployment(OWNER, [group_spec(random_port=True)], HASH, 500_000, dseq=5)
     with pytest.raises(WorldError, match="bid not found"):
         world.create_lease(OWNER, 5, 1, 1, falcon)
     world.advance()
@@ -170,7 +170,7 @@ def test_failing_images_never_become_ready(
 ) -> None:
     world = make_world(pull_blocks=1, backoff_blocks=2)
     falcon = by_name(world)["falcon"]
-    world.create_deployment(OWNER, [group_spec()], HASH, 500_000, dseq=1)
+    world.create_deployment(OWNER, [group_spec(random_port=True)], HASH, 500_000, dseq=1)
     world.advance()
     lease = world.create_lease(OWNER, 1, 1, 1, falcon)
     world.advance()
@@ -275,7 +275,7 @@ def test_offline_providers_do_not_bid_until_back() -> None:
 def test_dump_and_restore_round_trip() -> None:
     world = make_world()
     falcon = by_name(world)["falcon"]
-    world.create_deployment(OWNER, [group_spec()], HASH, 500_000, dseq=1)
+    world.create_deployment(OWNER, [group_spec(random_port=True)], HASH, 500_000, dseq=1)
     world.advance()
     world.create_lease(OWNER, 1, 1, 1, falcon)
     world.advance()
@@ -287,4 +287,5 @@ def test_dump_and_restore_round_trip() -> None:
     assert again.dump() == world.dump()
     assert again.usage(falcon) == world.usage(falcon)
     again.advance(5)
-    assert again.deployment(OWNER, 1).escrow.transferred == Decimal("6.9") * 6
+    # 7.9 per block: the unit's random-port endpoint costs one more unit than 6.9.
+    assert again.deployment(OWNER, 1).escrow.transferred == Decimal("7.9") * 6

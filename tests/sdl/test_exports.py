@@ -25,6 +25,10 @@ CONTRACT = {
     "RegistryCredentials",
     "DEFAULT_AUDITOR",
     "build_sdl",
+    "CONSOLE_SUBJECT",
+    "build_console_manifest",
+    "console_manifest_from_data",
+    "console_rules_data",
 }
 
 

@@ -2,7 +2,8 @@
 
 ``parse_sdl`` turns SDL 2.0/2.1 YAML into a validated :class:`Sdl`; ``build_manifest`` gives the
 manifest groups exactly as Go marshals them, the canonical JSON a provider re-hashes, its
-version hash and the on-chain group specs.
+version hash and the on-chain group specs. ``build_console_manifest`` does the same by the
+rules of Console (chain-sdk TypeScript), whose manifest and version differ for some SDLs.
 """
 
 from minds371_akash.sdl._build import build_sdl
@@ -11,6 +12,12 @@ from minds371_akash.sdl._manifest import Manifest, build_manifest
 from minds371_akash.sdl._models import Sdl
 from minds371_akash.sdl._normalize import normalize_manifest
 from minds371_akash.sdl._parse import parse_sdl
+from minds371_akash.sdl._ts_manifest import (
+    CONSOLE_SUBJECT,
+    build_console_manifest,
+    console_manifest_from_data,
+    console_rules_data,
+)
 from minds371_akash.sdl._workload import (
     DEFAULT_AUDITOR,
     GpuModelSpec,
@@ -24,6 +31,7 @@ from minds371_akash.sdl._workload import (
 )
 
 __all__ = [
+    "CONSOLE_SUBJECT",
     "DEFAULT_AUDITOR",
     "GpuModelSpec",
     "GpuSpec",
@@ -35,9 +43,12 @@ __all__ = [
     "ServiceSpec",
     "VolumeSpec",
     "WorkloadSpec",
+    "build_console_manifest",
     "build_manifest",
     "build_sdl",
     "canonical_json",
+    "console_manifest_from_data",
+    "console_rules_data",
     "manifest_version",
     "normalize_manifest",
     "parse_sdl",
