@@ -223,12 +223,23 @@ class DeploymentAgent:
         return outcome
 
     async def _adopt(self, run: _Run, version: str) -> int | None:
-        """Find the deployment an attempt created but did not get to record (same hash)."""
+        """Find the deployment an attempt created but did not get to record.
+
+        The create's answer (and the manifest in it) was lost, so the deployment is recognised
+        by the version the network recorded for it: the version of the manifest the network
+        builds from this SDL (on Console, by chain-sdk TypeScript's rules, as ``prepare`` does
+        for a Console backend), which the create intent holds. That manifest, whose re-hash is
+        the recorded version, is journaled for every later resend.
+        """
         found = sorted(await run.akash.backend.find_deployments(version), key=lambda d: d.dseq)
         if not found:
             return None
         keep, *extra = found
-        await run.journal.created(dseq=keep.dseq, version=version, recovered=True)
+        prepared = run.akash.prepare(run.sdl)
+        manifest = prepared.manifest if prepared.version == version else ""
+        await run.journal.created(
+            dseq=keep.dseq, version=version, recovered=True, manifest=manifest
+        )
         for duplicate in extra:  # cannot happen with one intent per attempt; never keep two
             await run.akash.close(duplicate.dseq, reason="duplicate")
         await self._track_event(run, "deployment.adopted", f"found deployment {keep.dseq}")
@@ -245,7 +256,9 @@ class DeploymentAgent:
                 details={"dseq": dseq},
                 retryable=True,
             )
-        return await run.akash.resume(dseq, run.sdl)
+        state = SagaState.from_steps(await run.task.steps())
+        # Exactly the manifest the network returned (journaled): the only one it accepts.
+        return await run.akash.resume(dseq, run.sdl, manifest=state.manifest)
 
     async def _compensate(self, run: _Run, exc: BaseException) -> None:
         """Close the deployment this task holds open, unless the runtime is only stopping."""

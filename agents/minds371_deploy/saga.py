@@ -4,7 +4,9 @@ Steps, in order (each a :class:`~minds371.state.SagaStep` of the task):
 
 ==========================  ============================================================
 ``deployment.create_intent``  about to create a deployment with manifest ``version``
-``deployment.created``        it exists: ``dseq`` (``recovered`` if found after a failure)
+``deployment.created``        it exists: ``dseq`` (``recovered`` if found after a failure), the
+                              ``version`` the network recorded and the ``manifest`` it returned
+``deployment.updated``        its SDL was updated: the new ``version`` and ``manifest``
 ``lease.intent``              about to lease ``bids``
 ``lease.created``             leases exist (``providers``) and the manifest was sent
 ``deployment.closed``         it was closed (``reason``)
@@ -12,7 +14,10 @@ Steps, in order (each a :class:`~minds371.state.SagaStep` of the task):
 ==========================  ============================================================
 
 A second attempt of the task reads them back (:class:`SagaState`) and, by asking the network,
-resumes or compensates; it never creates a second deployment while the first is open.
+resumes or compensates; it never creates a second deployment while the first is open. Resuming,
+re-leasing and watching resend the journaled manifest, never one rebuilt here: Console builds
+manifests by chain-sdk TypeScript's rules, and a provider accepts only the manifest that
+re-hashes to the version on chain.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = ["SagaJournal", "SagaState"]
 
 CREATE_INTENT = "deployment.create_intent"
 CREATED = "deployment.created"
+UPDATED = "deployment.updated"
 LEASE_INTENT = "lease.intent"
 LEASED = "lease.created"
 CLOSED = "deployment.closed"
@@ -44,6 +50,9 @@ class SagaState:
     Attributes:
         version: Manifest version hash of the last create intent.
         dseq: The deployment, once known to exist.
+        manifest: The manifest the network returned for it (at create, or the last update):
+            what resume, re-lease and the watcher send.
+        recorded_version: The version the network recorded for that manifest.
         leased: Providers leased so far.
         closed: The deployment was closed (and why).
         output: The task's result, once finalized.
@@ -53,6 +62,8 @@ class SagaState:
 
     version: str | None = None
     dseq: int | None = None
+    manifest: str | None = None
+    recorded_version: str | None = None
     leased: list[str] = field(default_factory=list)
     closed: str | None = None
     output: dict[str, Any] | None = None
@@ -71,8 +82,14 @@ class SagaState:
                 if state.closed is not None:
                     # A fresh start after a compensated attempt.
                     state.dseq, state.leased, state.closed = None, [], None
+                    state.manifest = state.recorded_version = None
             elif step.name == CREATED:
                 state.dseq = int(data["dseq"])
+                state.manifest = str(data["manifest"]) if data.get("manifest") else None
+                state.recorded_version = str(data.get("version") or "") or None
+            elif step.name == UPDATED and int(data["dseq"]) == state.dseq:
+                state.manifest = str(data["manifest"])
+                state.recorded_version = str(data["version"])
             elif step.name == LEASED:
                 state.leased.extend(str(p) for p in data.get("providers", ()))
             elif step.name == CLOSED:
@@ -104,11 +121,19 @@ class SagaJournal:
         await self._task.record_step(CREATE_INTENT, version=version)
         crash_point("deployment.before_create")
 
-    async def created(self, *, dseq: int, version: str, recovered: bool) -> None:
-        """Record the new deployment's dseq right after the create answered."""
+    async def created(
+        self, *, dseq: int, version: str, recovered: bool, manifest: str = ""
+    ) -> None:
+        """Record the new deployment's dseq, and the manifest the create returned, at once."""
         crash_point("deployment.after_create")
-        await self._task.record_step(CREATED, dseq=dseq, version=version, recovered=recovered)
+        await self._task.record_step(
+            CREATED, dseq=dseq, version=version, recovered=recovered, manifest=manifest
+        )
         crash_point("deployment.created")
+
+    async def updated(self, *, dseq: int, version: str, manifest: str) -> None:
+        """Record the manifest an update put in force (resends use it from now on)."""
+        await self._task.record_step(UPDATED, dseq=dseq, version=version, manifest=manifest)
 
     async def before_lease(self, *, dseq: int, bids: Sequence[LeaseId]) -> None:
         """Record the bids about to be leased."""

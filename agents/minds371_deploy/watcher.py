@@ -128,7 +128,9 @@ class DeploymentWatcher:
             if lost:
                 sdl = self.agent._sdl_for(request)
                 for gseq in lost:
-                    outcome = await akash.relet_group(dseq, gseq, sdl)
+                    # The journaled manifest (returned at create or update) is the one the
+                    # network's providers accept; one rebuilt here may not re-hash to it.
+                    outcome = await akash.relet_group(dseq, gseq, sdl, manifest=state.manifest)
                     providers = [lease.id.provider for lease in outcome.leases]
                     await self.store.record_step(
                         task_id, RELET, {"dseq": dseq, "gseq": gseq, "providers": providers}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,12 @@ from minds371_akash.diagnose import GroupRequirements
 from minds371_akash.market import Deployment, Endpoint, Lease, LeaseId
 from minds371_akash.pricing import CostReport, ResourceNeed
 
+#: Whose SDL rules a network applies: the Go parser's (CLI, providers) or Console's (chain-sdk
+#: TypeScript, which builds the manifest and version that Console records).
+SdlRules = Literal["go", "console"]
+
 __all__ = [
+    "SdlRules",
     "Budget",
     "DeployEvent",
     "DeployJournal",
@@ -83,8 +88,14 @@ class DeployJournal(Protocol):
         """About to create a deployment for manifest ``version``."""
         ...
 
-    async def created(self, *, dseq: int, version: str, recovered: bool) -> None:
-        """The deployment ``dseq`` exists (``recovered``: found after an ambiguous failure)."""
+    async def created(
+        self, *, dseq: int, version: str, recovered: bool, manifest: str = ""
+    ) -> None:
+        """The deployment ``dseq`` exists (``recovered``: found after an ambiguous failure).
+
+        ``version`` is the version the network recorded and ``manifest`` the manifest string
+        that re-hashes to it (the one the create returned): the only one its providers accept.
+        """
         ...
 
     async def before_lease(self, *, dseq: int, bids: Sequence[LeaseId]) -> None:
@@ -97,6 +108,10 @@ class DeployJournal(Protocol):
 
     async def closed(self, *, dseq: int, reason: str) -> None:
         """The deployment was closed (``reason``: ``failure``, ``requested``, ...)."""
+        ...
+
+    async def updated(self, *, dseq: int, version: str, manifest: str) -> None:
+        """The deployment now runs manifest ``manifest`` (on-chain ``version``)."""
         ...
 
 
@@ -113,6 +128,7 @@ class PreparedDeployment(BaseModel):
         max_price_per_block: Sum of the SDL's placement prices (uact per block).
         denom: The pricing denomination.
         services: Service names per gseq.
+        rules: Whose SDL rules built it: ``go`` or ``console`` (see ``prepare_sdl``).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -126,6 +142,7 @@ class PreparedDeployment(BaseModel):
     max_price_per_block: Decimal
     denom: str
     services: Mapping[int, tuple[str, ...]]
+    rules: SdlRules = "go"
 
     @property
     def gseqs(self) -> tuple[int, ...]:

@@ -81,10 +81,32 @@ class DeploymentOperations(ProviderBase):
                 tg.start_soon(pump, lease)
 
     async def update(self, dseq: int, sdl: str) -> Deployment:
-        """Update the deployment's SDL (only the manifest may change; resources may not)."""
+        """Update the deployment's SDL (only the manifest may change; resources may not).
+
+        On Console this is ``PUT /v1/deployments/{dseq}``: Console builds the new manifest,
+        updates the on-chain version when it changed and sends the manifest to the providers
+        itself (``deployment-writer.service.ts`` ``updateByUserIdAndDseq``); its answer carries
+        the version it recorded but not the manifest. The manifest journaled for later resends
+        is the one that re-hashes to that recorded version.
+        """
         prepared = self.prepare(sdl)
         await self.check_budget(prepared, deposit=Decimal(0))
         deployment = await self.backend.update_deployment(dseq, sdl)
+        recorded = (deployment.version or "").lower()
+        if recorded and recorded != prepared.version:
+            await self.emit(
+                "manifest.unknown",
+                f"deployment {dseq} records version {recorded[:12]}…, not the "
+                f"{prepared.rules}-rules manifest's {prepared.version[:12]}…: no manifest known "
+                "to match it is journaled, so providers will refuse a resend",
+                dseq=dseq,
+                version=recorded,
+                expected=prepared.version,
+            )
+        elif self._journal is not None:
+            await self._journal.updated(
+                dseq=dseq, version=prepared.version, manifest=prepared.manifest
+            )
         await self.emit("deployment.updated", f"deployment {dseq} updated", dseq=dseq)
         return deployment
 

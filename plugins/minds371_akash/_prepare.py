@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from minds371.errors import FieldIssue, ValidationError
-from minds371_akash._deploy_types import PreparedDeployment
+from minds371_akash._deploy_types import PreparedDeployment, SdlRules
 from minds371_akash.diagnose import requirements_from_group_specs
 from minds371_akash.pricing import needs_from_group_specs
 
@@ -25,25 +25,33 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def prepare_sdl(sdl: str) -> PreparedDeployment:
+def prepare_sdl(sdl: str, *, rules: SdlRules = "go") -> PreparedDeployment:
     """Parse and validate ``sdl``; build its manifest, version hash, groups and needs.
 
-    The result is immutable and depends on the text alone, so the last few are remembered:
-    deploying the same SDL many times parses it once.
+    The result is immutable and depends on the text and the rules alone, so the last few are
+    remembered: deploying the same SDL many times parses it once.
+
+    Args:
+        sdl: The SDL text.
+        rules: Whose rules the network applies: ``go`` (the CLI and providers: the Go SDL
+            parser) or ``console`` (Console builds the manifest and its on-chain version with
+            chain-sdk TypeScript, which accepts and refuses other SDLs and orders some
+            manifests differently; see :func:`minds371_akash.sdl.build_console_manifest`).
 
     Raises:
-        ValidationError: the SDL is invalid, or its groups use more than one denomination.
+        ValidationError: the SDL is invalid under ``rules`` (nothing is sent), or its groups use
+            more than one denomination.
     """
     if not isinstance(sdl, str) or not sdl.strip():
         raise ValidationError([FieldIssue("", "the SDL is empty")], subject="SDL")
-    return _prepare_cached(sdl)
+    return _prepare_cached(sdl, rules)
 
 
 @functools.lru_cache(maxsize=64)
-def _prepare_cached(sdl: str) -> PreparedDeployment:
-    from minds371_akash.sdl import build_manifest, parse_sdl
+def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
+    from minds371_akash.sdl import build_console_manifest, build_manifest, parse_sdl
 
-    manifest = build_manifest(parse_sdl(sdl))
+    manifest = build_console_manifest(sdl) if rules == "console" else build_manifest(parse_sdl(sdl))
     specs: Sequence[Mapping[str, Any]] = _plain(manifest.group_specs)
     groups = requirements_from_group_specs(specs)
     denoms = {g.denom for g in groups}
@@ -71,4 +79,5 @@ def _prepare_cached(sdl: str) -> PreparedDeployment:
         max_price_per_block=sum((g.max_price for g in groups), Decimal(0)),
         denom=denoms.pop() if denoms else "uact",
         services=services,
+        rules=rules,
     )

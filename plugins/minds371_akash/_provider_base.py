@@ -22,6 +22,7 @@ from minds371_akash._deploy_types import (
     DeployJournal,
     EventHook,
     PreparedDeployment,
+    SdlRules,
 )
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.bidding import BidPolicy
@@ -124,12 +125,21 @@ class ProviderBase(AsyncResource):
     # -- steps --------------------------------------------------------------------------------
 
     def prepare(self, sdl: str) -> PreparedDeployment:
-        """Parse and validate the SDL once (no I/O).
+        """Parse and validate the SDL once (no I/O), by the rules of the backend's network.
+
+        Console builds the manifest and its on-chain version with chain-sdk TypeScript, whose
+        rules differ from Go's (the CLI's and the providers'); the backend says which apply.
 
         Raises:
             ValidationError: the SDL is invalid (every issue named).
         """
-        return prepare_sdl(sdl)
+        return prepare_sdl(sdl, rules=self.sdl_rules)
+
+    @property
+    def sdl_rules(self) -> SdlRules:
+        """Whose SDL rules the backend's network applies (``go`` unless it says otherwise)."""
+        rules = getattr(self.backend, "sdl_rules", "go")
+        return "console" if rules == "console" else "go"
 
     async def check_budget(
         self, prepared: PreparedDeployment, *, deposit: Decimal | None = None

@@ -32,6 +32,7 @@ after its lease closed, on another provider. Also :meth:`status`, :meth:`logs`,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -93,15 +94,31 @@ class AkashIntegrationProvider(DeploymentOperations):
         created = await self.backend.create_deployment(
             prepared.sdl, version=prepared.version, manifest=prepared.manifest, deposit=deposit
         )
+        # The manifest the network returned is the one its providers accept: Console hashes
+        # exactly the string it returns into MsgCreateDeployment.hash
+        # (console:apps/api/src/deployment/services/deployment-writer/deployment-writer.service.ts).
+        version = _version_of(created.manifest) if created.manifest else prepared.version
         if self._journal is not None:
             await self._journal.created(
-                dseq=created.dseq, version=prepared.version, recovered=created.recovered
+                dseq=created.dseq,
+                version=version,
+                recovered=created.recovered,
+                manifest=created.manifest or prepared.manifest,
+            )
+        if version != prepared.version:
+            await self.emit(
+                "manifest.differs",
+                f"the network built manifest version {version[:12]}… where {prepared.rules} rules "
+                f"give {prepared.version[:12]}…; its own manifest is kept and sent",
+                dseq=created.dseq,
+                version=version,
+                expected=prepared.version,
             )
         await self.emit(
             "deployment.created",
             f"deployment {created.dseq} created" + (" (recovered)" if created.recovered else ""),
             dseq=created.dseq,
-            version=prepared.version,
+            version=version,
             recovered=created.recovered,
         )
         return created
@@ -316,25 +333,40 @@ class AkashIntegrationProvider(DeploymentOperations):
         return await self.backend.find_deployments(self.prepare(sdl).version)
 
     async def resume(
-        self, dseq: int, sdl: str, *, avoid_providers: Iterable[str] = ()
+        self,
+        dseq: int,
+        sdl: str,
+        *,
+        avoid_providers: Iterable[str] = (),
+        manifest: str | None = None,
     ) -> DeploymentResult:
         """Continue a deployment from its dseq.
 
         Re-sends the manifest to existing leases, bids and leases the groups without one, and
         waits until every service is ready.
 
+        Args:
+            dseq: The deployment.
+            sdl: Its SDL.
+            avoid_providers: Providers not to lease from.
+            manifest: The manifest the network returned when it created (or last updated) the
+                deployment, as journaled: the only one whose re-hash equals the on-chain
+                version when the network built it by other rules (Console). Default: the
+                manifest this SDL gives under the backend's rules.
+
         Raises:
             NotFound: no such deployment.
             LeaseError: the deployment is closed.
         """
         prepared = self.prepare(sdl)
+        manifest = manifest or prepared.manifest
         deployment = await self.backend.get_deployment(dseq)
         if not deployment.active:
             raise LeaseError(f"deployment {dseq} is closed; create a new one")
         existing = deployment.active_leases
         if existing:
             await self.backend.send_manifest(
-                dseq, [lease.id for lease in existing], manifest=prepared.manifest, sdl=sdl
+                dseq, [lease.id for lease in existing], manifest=manifest, sdl=sdl
             )
             await self.emit("manifest.sent", f"manifest re-sent for deployment {dseq}", dseq=dseq)
         leased = {lease.id.gseq for lease in existing}
@@ -345,20 +377,34 @@ class AkashIntegrationProvider(DeploymentOperations):
             rankings, chosen = await self.wait_for_bids(
                 dseq, prepared, gseqs=missing, avoid_providers=avoid
             )
-            await self.lease(dseq, [r.bid for r in chosen.values()], prepared, existing=existing)
+            await self.lease(
+                dseq,
+                [r.bid for r in chosen.values()],
+                prepared,
+                manifest=manifest,
+                existing=existing,
+            )
         deployment = await self.wait_until_ready(dseq, prepared)
         return await self._result(deployment, prepared, rankings)
 
-    async def relet_group(self, dseq: int, gseq: int, sdl: str) -> DeploymentResult:
+    async def relet_group(
+        self, dseq: int, gseq: int, sdl: str, *, manifest: str | None = None
+    ) -> DeploymentResult:
         """Re-bid and re-lease group ``gseq`` after its lease closed, on another provider.
 
         Akash reopens the group's order with the next ``oseq``; the providers that served this
-        group before and those serving other groups are avoided.
+        group before and those serving other groups are avoided. ``manifest`` is the journaled
+        one the network returned (see :meth:`resume`).
         """
         deployment = await self.backend.get_deployment(dseq)
         before = {lease.id.provider for lease in deployment.leases if lease.id.gseq == gseq}
         await self.emit("lease.relet", f"re-leasing gseq {gseq} of {dseq}", dseq=dseq, gseq=gseq)
-        return await self.resume(dseq, sdl, avoid_providers=before)
+        return await self.resume(dseq, sdl, avoid_providers=before, manifest=manifest)
+
+
+def _version_of(manifest: str) -> str:
+    """The version a manifest string re-hashes to (the sha256 of its canonical bytes)."""
+    return hashlib.sha256(manifest.encode("utf-8", "replace")).hexdigest()
 
 
 def _add_diagnosis(exc: Minds371Error) -> None:

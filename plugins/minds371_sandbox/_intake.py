@@ -1,10 +1,10 @@
 """A provider receiving a manifest: lease check, Go re-hash check, group-spec cross-check.
 
 As ``provider:manifest/manager.go`` does it: no lease it has seen → "no lease for deployment"
-(404); a version hash unlike the chain's → "manifest version validation failed" (422); a manifest that
-does not fit the deployment's group specs (``CheckAgainstGSpecs``: groups, resource ids, counts,
-CPU/GPU/memory/storage, endpoints) → a cross-validation error (422). An accepted manifest starts
-(or restarts) the lease's pods; the same manifest again changes nothing.
+(404); a version hash unlike the chain's → "manifest version validation failed" (422); a
+manifest that does not fit the deployment's group specs (``CheckAgainstGSpecs``: groups,
+resource ids, counts, CPU/GPU/memory/storage, endpoints) → a cross-validation error (422). An
+accepted manifest starts (or restarts) the lease's pods; the same manifest again changes nothing.
 """
 
 from __future__ import annotations
@@ -95,6 +95,87 @@ def _is_ingress(expose: Mapping[str, Any]) -> bool:
     return bool(expose.get("global")) and expose.get("proto") == "TCP" and external == 80
 
 
+_KINDS = {0: "HTTP", 1: "PORT", 2: "IP"}
+
+
+class _Units:
+    """What is left of each resource unit (replicas, endpoints of each kind) while checking."""
+
+    def __init__(self, specs: list[Mapping[str, Any]]) -> None:
+        self.left: dict[tuple[str, int], int] = {}
+        self.endpoints: dict[tuple[str, int], dict[int, int]] = {}
+        for spec in specs:
+            for unit in spec.get("resources") or []:
+                key = (str(spec.get("name")), int(unit["resource"]["id"]))
+                self.left[key] = int(unit.get("count", 0))
+                kinds = dict.fromkeys(_KINDS, 0)
+                for ep in unit["resource"].get("endpoints") or []:
+                    kind = int(ep.get("kind", 0))
+                    kinds[kind] = kinds.get(kind, 0) + 1
+                self.endpoints[key] = kinds
+
+    def take_endpoints(self, key: tuple[str, int], exposes: list[Mapping[str, Any]]) -> str:
+        """Use the unit's endpoints for the service's global exposes (``checkAgainstResources``)."""
+        eps = self.endpoints[key]
+        for expose in exposes:
+            if not expose.get("global"):
+                continue
+            wanted = [0 if _is_ingress(expose) else 1] + ([2] if expose.get("ip") else [])
+            for kind in wanted:
+                if eps[kind] == 0:
+                    return f"over-utilized {_KINDS[kind]} endpoints"
+                eps[kind] -= 1
+        return ""
+
+    def under_used(self) -> str:
+        for (name, rid), count in self.left.items():
+            for kind, label in _KINDS.items():
+                if self.endpoints[(name, rid)][kind] > 0:
+                    unused = self.endpoints[(name, rid)][kind]
+                    return (
+                        f"{_CROSS}: group {name!r}: resources ID ({rid}): "
+                        f"under-utilized ({unused}) {label} endpoints"
+                    )
+            if count > 0:
+                return (
+                    f"{_CROSS}: group {name!r}: resources ID ({rid}): "
+                    f"under-utilized ({count}) resources"
+                )
+        return ""
+
+
+_CROSS = "manifest cross-validation error"
+
+
+def _check_service(
+    group: str, units: Mapping[int, Mapping[str, Any]], svc: Mapping[str, Any], left: _Units
+) -> str:
+    """``Service.checkAgainstGSpec``: id, replicas, resources and endpoints of one service."""
+    res = svc.get("resources") or {}
+    rid = int(res.get("id", 0))
+    where = f"{_CROSS}: group {group!r}: service {svc.get('name')!r}"
+    unit = units.get(rid)
+    if unit is None:
+        return f"{where}: not found deployment group resources with ID = {rid}"
+    count = int(svc.get("count", 0))
+    if count > left.left[(group, rid)]:
+        return f"{where}: over-utilized replicas ({count}) > group spec resources count"
+    gres = unit["resource"]
+    for kind, same in (
+        ("CPU", _cpu_gpu(res, "cpu") == _cpu_gpu(gres, "cpu")),
+        ("GPU", _cpu_gpu(res, "gpu") == _cpu_gpu(gres, "gpu")),
+        ("Memory", _value(res.get("memory")) == _value(gres.get("memory"))),
+        ("Storage", _storage(res) == _storage(gres)),
+    ):
+        if not same:
+            return f"{where}: {kind} resources mismatch for ID {rid}"
+    problem = left.take_endpoints((group, rid), list(svc.get("expose") or []))
+    if problem:
+        return f"{where}: resource ID {rid}: {problem}"
+    left.left[(group, rid)] -= count
+    return ""
+
+
 def check_against_group_specs(
     groups: list[Mapping[str, Any]], specs: list[Mapping[str, Any]]
 ) -> str:
@@ -109,65 +190,18 @@ def check_against_group_specs(
     Returns:
         The provider's error text, or ``""`` when the manifest fits.
     """
-    cross = "manifest cross-validation error"
     if len(groups) != len(specs):
         return f"invalid manifest: group count mismatch ({len(groups)} != {len(specs)})"
     by_name = {str(s.get("name")): s for s in specs}
-    left: dict[tuple[str, int], int] = {}
-    endpoints: dict[tuple[str, int], dict[int, int]] = {}
-    for spec in specs:
-        for unit in spec.get("resources") or []:
-            key = (str(spec.get("name")), int(unit["resource"]["id"]))
-            left[key] = int(unit.get("count", 0))
-            kinds = {0: 0, 1: 0, 2: 0}
-            for ep in unit["resource"].get("endpoints") or []:
-                kinds[int(ep.get("kind", 0))] = kinds.get(int(ep.get("kind", 0)), 0) + 1
-            endpoints[key] = kinds
+    left = _Units(specs)
     for mgroup in groups:
         name = str(mgroup.get("name"))
-        spec = by_name.get(name)
-        if spec is None:
+        found = by_name.get(name)
+        if found is None:
             return f"invalid manifest: unknown deployment group ('{name}')"
-        units = {int(u["resource"]["id"]): u for u in spec.get("resources") or []}
+        units = {int(u["resource"]["id"]): u for u in found.get("resources") or []}
         for svc in mgroup.get("services") or []:
-            res = svc.get("resources") or {}
-            rid = int(res.get("id", 0))
-            sname = svc.get("name")
-            where = f"{cross}: group {name!r}: service {sname!r}"
-            unit = units.get(rid)
-            if unit is None:
-                return f"{where}: not found deployment group resources with ID = {rid}"
-            count = int(svc.get("count", 0))
-            if count > left[(name, rid)]:
-                return f"{where}: over-utilized replicas ({count}) > group spec resources count"
-            gres = unit["resource"]
-            for kind, same in (
-                ("CPU", _cpu_gpu(res, "cpu") == _cpu_gpu(gres, "cpu")),
-                ("GPU", _cpu_gpu(res, "gpu") == _cpu_gpu(gres, "gpu")),
-                ("Memory", _value(res.get("memory")) == _value(gres.get("memory"))),
-                ("Storage", _storage(res) == _storage(gres)),
-            ):
-                if not same:
-                    return f"{where}: {kind} resources mismatch for ID {rid}"
-            eps = endpoints[(name, rid)]
-            for expose in svc.get("expose") or []:
-                if not expose.get("global"):
-                    continue
-                kind = 0 if _is_ingress(expose) else 1
-                wanted = [kind, 2] if expose.get("ip") else [kind]
-                for k in wanted:
-                    if eps[k] == 0:
-                        label = {0: "HTTP", 1: "PORT", 2: "IP"}[k]
-                        return f"{where}: resource ID {rid}: over-utilized {label} endpoints"
-                    eps[k] -= 1
-            left[(name, rid)] -= count
-    for (name, rid), count in left.items():
-        for k, label in ((0, "HTTP"), (1, "PORT"), (2, "IP")):
-            if endpoints[(name, rid)][k] > 0:
-                return (
-                    f"{cross}: group {name!r}: resources ID ({rid}): under-utilized "
-                    f"({endpoints[(name, rid)][k]}) {label} endpoints"
-                )
-        if count > 0:
-            return f"{cross}: group {name!r}: resources ID ({rid}): under-utilized ({count}) resources"
-    return ""
+            problem = _check_service(name, units, svc, left)
+            if problem:
+                return problem
+    return left.under_used()

@@ -78,6 +78,9 @@ class Recorder:
     async def closed(self, **kw: Any) -> None:
         self.journal.append(("closed", kw))
 
+    async def updated(self, **kw: Any) -> None:
+        self.journal.append(("updated", kw))
+
 
 @pytest.fixture
 def recorder() -> Recorder:

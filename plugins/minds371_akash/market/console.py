@@ -96,6 +96,9 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     """
 
     name = "console"
+    #: Console validates SDLs and builds manifests and versions with chain-sdk TypeScript
+    #: (``console:apps/api/src/deployment/services/sdl/sdl.service.ts``), not Go's rules.
+    sdl_rules = "console"
     #: The Console API has no route that closes one lease (see :meth:`close_lease`).
     can_close_lease = False
 

@@ -338,7 +338,10 @@ def console_manifest_from_data(data: Mapping[str, Any]) -> Manifest:
             tee = (service.get("params") or {}).get("tee")
             if tee and not spec["tee"]:
                 spec["tee"] = tee
-                attrs = [*(spec["requirements"]["attributes"] or []), {"key": "tee/type", "value": tee}]
+                attrs = [
+                    *(spec["requirements"]["attributes"] or []),
+                    {"key": "tee/type", "value": tee},
+                ]
                 attrs.sort(key=lambda a: locale_key(a["key"]))
                 spec["requirements"]["attributes"] = attrs
             units = spec["resources"]
@@ -427,7 +430,8 @@ def console_rules_data(text: str | bytes, *, denom: str | None = "uact") -> dict
     issues = check_console_rules(data)
     if issues:
         raise ValidationError(issues, subject=CONSOLE_SUBJECT)
-    return data
+    checked: dict[str, Any] = data
+    return checked
 
 
 def build_console_manifest(text: str | bytes) -> Manifest:

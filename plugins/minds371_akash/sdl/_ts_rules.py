@@ -82,15 +82,16 @@ def ts_gpu_units(value: Any) -> float:
 
 
 def _is_int(value: Any) -> bool:
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        or (isinstance(value, float) and value.is_integer())
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and value.is_integer()
     )
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+Check = Callable[[Any, str], object]
 
 
 class _Schema:
@@ -102,11 +103,13 @@ class _Schema:
     def error(self, path: str, message: str) -> None:
         self.issues.append(FieldIssue(path or "/", message))
 
+    # -- generic node kinds ------------------------------------------------------------------
+
     def mapping(
         self,
         value: Any,
         path: str,
-        fields: Mapping[str, Callable[[Any, str], None]] | None,
+        fields: Mapping[str, Check] | None,
         required: tuple[str, ...] = (),
     ) -> bool:
         """An object with only ``fields`` (``None``: any), the ``required`` ones present."""
@@ -117,14 +120,37 @@ class _Schema:
             if key not in value:
                 self.error(f"{path}/{key}", "required field is missing")
         for key, item in value.items():
-            if fields is None:
-                continue
-            check = fields.get(str(key))
-            if check is None:
+            check = None if fields is None else fields.get(str(key))
+            if fields is not None and check is None:
                 self.error(f"{path}/{key}", "unknown field; Console's schema refuses it")
-            else:
+            elif check is not None:
                 check(item, f"{path}/{key}")
         return True
+
+    def any_mapping(self, value: Any, path: str) -> None:
+        self.mapping(value, path, None)
+
+    def each(self, check: Check) -> Check:
+        """A mapping whose every value passes ``check``."""
+
+        def run(value: Any, path: str) -> None:
+            if self.mapping(value, path, None):
+                for key, item in value.items():
+                    check(item, f"{path}/{key}")
+
+        return run
+
+    def items(self, check: Check) -> Check:
+        """A list whose every item passes ``check``."""
+
+        def run(value: Any, path: str) -> None:
+            if not isinstance(value, list):
+                self.error(path, "must be a list")
+                return
+            for index, item in enumerate(value):
+                check(item, f"{path}/{index}")
+
+        return run
 
     def string(self, value: Any, path: str, min_length: int = 0) -> None:
         if not isinstance(value, str):
@@ -132,348 +158,295 @@ class _Schema:
         elif len(value) < min_length:
             self.error(path, f"must be at least {min_length} characters")
 
-    def strings(self, value: Any, path: str) -> None:
-        if not isinstance(value, list):
-            self.error(path, "must be a list of strings")
-            return
-        for index, item in enumerate(value):
-            self.string(item, f"{path}/{index}")
+    def min_string(self, min_length: int) -> Check:
+        return lambda value, path: self.string(value, path, min_length)
 
-    def integer(self, value: Any, path: str, low: int | None = None, high: int | None = None) -> None:
-        if not _is_int(value):
-            self.error(path, "must be a whole number")
-        elif (low is not None and value < low) or (high is not None and value > high):
-            self.error(path, f"must be between {low} and {high}" if high else f"must be ≥ {low}")
+    def strings(self, value: Any, path: str) -> None:
+        self.items(self.string)(value, path)
+
+    def strings_or_null(self, value: Any, path: str) -> None:
+        if value is not None:
+            self.strings(value, path)
+
+    def integer(self, low: int, high: int | None = None) -> Check:
+        def run(value: Any, path: str) -> None:
+            if not _is_int(value):
+                self.error(path, "must be a whole number")
+            elif value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+                self.error(path, f"must be {bound}")
+
+        return run
 
     def boolean(self, value: Any, path: str) -> None:
         if not isinstance(value, bool):
             self.error(path, "must be true or false")
 
-    def choice(self, value: Any, path: str, allowed: tuple[str, ...]) -> None:
-        if value not in allowed or not isinstance(value, str):
-            self.error(path, f"must be one of {', '.join(allowed)}")
-
-
-def _schema_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
-    s = _Schema()
-
-    def any_value(_value: Any, _path: str) -> None:
-        return None
-
-    def object_any(value: Any, path: str) -> None:
-        s.mapping(value, path, None)
-
-    def each(check: Callable[[Any, str], None]) -> Callable[[Any, str], None]:
+    def choice(self, *allowed: str) -> Check:
         def run(value: Any, path: str) -> None:
-            if s.mapping(value, path, None):
-                for key, item in value.items():
-                    check(item, f"{path}/{key}")
+            if not isinstance(value, str) or value not in allowed:
+                self.error(path, f"must be one of {', '.join(allowed)}")
 
         return run
 
-    def string_or_null_list(value: Any, path: str) -> None:
-        if value is not None:
-            s.strings(value, path)
+    # -- the document ------------------------------------------------------------------------
 
-    def port(value: Any, path: str) -> None:
-        s.integer(value, path, 1, 65535)
-
-    def deployment_entry(value: Any, path: str) -> None:
-        s.mapping(
-            value,
-            path,
-            {"count": lambda v, p: s.integer(v, p, 1), "profile": s.string},
-            ("profile", "count"),
+    def document(self, data: Any) -> None:
+        self.mapping(
+            data,
+            "",
+            {
+                "deployment": self.each(self.each(self.deployment_entry)),
+                "endpoints": self.endpoints,
+                "include": self.strings,
+                "profiles": self.profiles,
+                "services": self.each(self.service),
+                "reclamation": self.reclamation,
+                "version": self.choice("2.0", "2.1"),
+            },
+            ("version", "services", "profiles", "deployment"),
         )
 
-    def endpoints(value: Any, path: str) -> None:
-        if not s.mapping(value, path, None):
+    def deployment_entry(self, value: Any, path: str) -> None:
+        self.mapping(
+            value, path, {"count": self.integer(1), "profile": self.string}, ("profile", "count")
+        )
+
+    def endpoints(self, value: Any, path: str) -> None:
+        if not self.mapping(value, path, None):
             return
         for key, item in value.items():
             if not _ENDPOINT_KEY.match(str(key)):
-                s.error(f"{path}/{key}", "endpoint names match ^[a-z]+[-_0-9a-z]+$")
-                continue
-            s.mapping(
-                item, f"{path}/{key}", {"kind": lambda v, p: s.choice(v, p, ("ip",))}, ("kind",)
-            )
+                self.error(f"{path}/{key}", "endpoint names match ^[a-z]+[-_0-9a-z]+$")
+            else:
+                self.mapping(item, f"{path}/{key}", {"kind": self.choice("ip")}, ("kind",))
 
-    def cpu_units(value: Any, path: str) -> None:
-        if isinstance(value, str):
-            if not _CPU_TEXT.match(value) or _ZERO_CPU.match(value):
-                s.error(path, 'must be a positive number of CPUs or a string such as "500m"')
-        elif not _is_number(value) or value <= 0:
-            s.error(path, "must be a positive number of CPUs")
+    def reclamation(self, value: Any, path: str) -> None:
+        def window(v: Any, p: str) -> None:
+            if not isinstance(v, str) or not _MIN_WINDOW.match(v):
+                self.error(p, 'must be a whole number followed by s, m or h (e.g. "24h")')
 
-    def gpu(value: Any, path: str) -> None:
-        def nvidia(v: Any, p: str) -> None:
-            if v is None:
-                return
-            if not isinstance(v, list):
-                s.error(p, "must be a list of models or null")
-                return
-            for index, model in enumerate(v):
-                s.mapping(
-                    model,
-                    f"{p}/{index}",
-                    {
-                        "interface": lambda x, q: s.choice(x, q, ("pcie", "sxm")),
-                        "model": s.string,
-                        "ram": s.string,
-                    },
-                )
+        self.mapping(value, path, {"min_window": window}, ("min_window",))
 
-        def vendor(v: Any, p: str) -> None:
-            if s.mapping(v, p, {"nvidia": nvidia}) and not v:
-                s.error(p, "must name at least one vendor")
+    # -- profiles ----------------------------------------------------------------------------
 
-        def units(v: Any, p: str) -> None:
-            if not isinstance(v, str) and not _is_number(v):
-                s.error(p, "must be a number or a string")
-
-        if not s.mapping(
+    def profiles(self, value: Any, path: str) -> None:
+        compute = self.each(
+            lambda v, p: self.mapping(v, p, {"resources": self.resources}, ("resources",))
+        )
+        self.mapping(
             value,
             path,
-            {"attributes": lambda v, p: s.mapping(v, p, {"vendor": vendor}), "units": units},
-        ):
+            {"compute": compute, "placement": self.each(self.placement)},
+            ("compute", "placement"),
+        )
+
+    def resources(self, value: Any, path: str) -> None:
+        self.mapping(
+            value,
+            path,
+            {
+                "cpu": lambda v, p: self.mapping(
+                    v, p, {"attributes": self.any_mapping, "units": self.cpu_units}, ("units",)
+                ),
+                "gpu": self.gpu,
+                "memory": lambda v, p: self.mapping(v, p, {"size": self.string}, ("size",)),
+                "storage": self.storage,
+            },
+            ("cpu", "memory", "storage"),
+        )
+
+    def cpu_units(self, value: Any, path: str) -> None:
+        if isinstance(value, str):
+            if not _CPU_TEXT.match(value) or _ZERO_CPU.match(value):
+                self.error(path, 'must be a positive number of CPUs or a string such as "500m"')
+        elif not _is_number(value) or value <= 0:
+            self.error(path, "must be a positive number of CPUs")
+
+    def gpu_model(self, value: Any, path: str) -> None:
+        self.mapping(
+            value,
+            path,
+            {"interface": self.choice("pcie", "sxm"), "model": self.string, "ram": self.string},
+        )
+
+    def gpu_vendor(self, value: Any, path: str) -> None:
+        def nvidia(v: Any, p: str) -> None:
+            if v is not None:
+                self.items(self.gpu_model)(v, p)
+
+        if self.mapping(value, path, {"nvidia": nvidia}) and not value:
+            self.error(path, "must name at least one vendor")
+
+    def gpu(self, value: Any, path: str) -> None:
+        def units(v: Any, p: str) -> None:
+            if not isinstance(v, str) and not _is_number(v):
+                self.error(p, "must be a number or a string")
+
+        attributes: Check = lambda v, p: self.mapping(v, p, {"vendor": self.gpu_vendor})  # noqa: E731
+        if not self.mapping(value, path, {"attributes": attributes, "units": units}):
             return
         units_value = value.get("units")
         positive = (_is_number(units_value) and units_value > 0) or (
             isinstance(units_value, str) and not _ZERO.match(units_value)
         )
         if "units" in value and positive and "attributes" not in value:
-            s.error(f"{path}/attributes", "GPU units above 0 need attributes (a vendor)")
+            self.error(f"{path}/attributes", "GPU units above 0 need attributes (a vendor)")
         if "attributes" in value and not positive:
-            s.error(f"{path}/units", "GPU attributes need units above 0")
+            self.error(f"{path}/units", "GPU attributes need units above 0")
 
-    def storage_attributes(value: Any, path: str) -> None:
+    def storage_attributes(self, value: Any, path: str) -> None:
         def persistent(v: Any, p: str) -> None:
             if not isinstance(v, bool | str):
-                s.error(p, "must be true or false")
+                self.error(p, "must be true or false")
 
-        if not s.mapping(
-            value, path, {"class": s.string, "persistent": persistent}, ("class", "persistent")
-        ):
+        fields: dict[str, Check] = {"class": self.string, "persistent": persistent}
+        if not self.mapping(value, path, fields, ("class", "persistent")):
             return
         klass, flag = value.get("class"), value.get("persistent")
         is_true = flag is True or flag == "true"
-        if klass == "ram" and "persistent" in value and is_true:
-            s.error(path, '"ram" storage cannot be persistent')
+        if klass == "ram" and is_true:
+            self.error(path, '"ram" storage cannot be persistent')
         if klass in _NON_RAM_CLASSES and not is_true:
-            s.error(f"{path}/persistent", f"storage class {klass!r} requires persistent: true")
+            self.error(f"{path}/persistent", f"storage class {klass!r} requires persistent: true")
 
-    def volume(value: Any, path: str) -> None:
-        s.mapping(
-            value,
-            path,
-            {"attributes": storage_attributes, "name": s.string, "size": s.string},
-            ("size",),
-        )
+    def volume(self, value: Any, path: str) -> None:
+        fields = {"attributes": self.storage_attributes, "name": self.string, "size": self.string}
+        self.mapping(value, path, fields, ("size",))
 
-    def storage(value: Any, path: str) -> None:
+    def storage(self, value: Any, path: str) -> None:
         if isinstance(value, list):
-            for index, item in enumerate(value):
-                volume(item, f"{path}/{index}")
+            self.items(self.volume)(value, path)
         else:
-            volume(value, path)
+            self.volume(value, path)  # a single mapping is one volume
 
-    def resources(value: Any, path: str) -> None:
-        s.mapping(
+    def placement(self, value: Any, path: str) -> None:
+        signed = {"allOf": self.strings, "anyOf": self.strings}
+        self.mapping(
             value,
             path,
             {
-                "cpu": lambda v, p: s.mapping(
-                    v, p, {"attributes": object_any, "units": cpu_units}, ("units",)
-                ),
-                "gpu": gpu,
-                "memory": lambda v, p: s.mapping(v, p, {"size": s.string}, ("size",)),
-                "storage": storage,
-            },
-            ("cpu", "memory", "storage"),
-        )
-
-    def price(value: Any, path: str) -> None:
-        def amount(v: Any, p: str) -> None:
-            if isinstance(v, str):
-                if not _AMOUNT.match(v):
-                    s.error(p, "must be a positive decimal number")
-            elif not _is_number(v) or v < 0:
-                s.error(p, "must be a positive number")
-
-        s.mapping(
-            value,
-            path,
-            {"amount": amount, "denom": lambda v, p: s.choice(v, p, ("uakt", "uact"))},
-            ("denom", "amount"),
-        )
-
-    def placement(value: Any, path: str) -> None:
-        s.mapping(
-            value,
-            path,
-            {
-                "attributes": object_any,
-                "pricing": each(price),
-                "signedBy": lambda v, p: s.mapping(v, p, {"allOf": s.strings, "anyOf": s.strings}),
+                "attributes": self.any_mapping,
+                "pricing": self.each(self.price),
+                "signedBy": lambda v, p: self.mapping(v, p, signed),
             },
             ("pricing",),
         )
 
-    def profiles(value: Any, path: str) -> None:
-        s.mapping(
+    def price(self, value: Any, path: str) -> None:
+        def amount(v: Any, p: str) -> None:
+            if isinstance(v, str):
+                if not _AMOUNT.match(v):
+                    self.error(p, "must be a positive decimal number")
+            elif not _is_number(v) or v < 0:
+                self.error(p, "must be a positive number")
+
+        fields = {"amount": amount, "denom": self.choice("uakt", "uact")}
+        self.mapping(value, path, fields, ("denom", "amount"))
+
+    # -- services ----------------------------------------------------------------------------
+
+    def service(self, value: Any, path: str) -> None:
+        dependency: Check = lambda v, p: self.mapping(v, p, {"service": self.string})  # noqa: E731
+        self.mapping(
             value,
             path,
             {
-                "compute": each(lambda v, p: s.mapping(v, p, {"resources": resources}, ("resources",))),
-                "placement": each(placement),
-            },
-            ("compute", "placement"),
-        )
-
-    def http_options(value: Any, path: str) -> None:
-        def cases(v: Any, p: str) -> None:
-            if not isinstance(v, list) or any(c not in _NEXT_CASES for c in v):
-                s.error(p, f"must be a list of {', '.join(sorted(_NEXT_CASES))}")
-            elif "off" in v and len(v) != 1:
-                s.error(p, "'off' cannot be combined with other cases")
-
-        s.mapping(
-            value,
-            path,
-            {
-                "max_body_size": lambda v, p: s.integer(v, p, 0, 104_857_600),
-                "next_cases": cases,
-                "next_timeout": lambda v, p: s.integer(v, p, 0),
-                "next_tries": lambda v, p: s.integer(v, p, 0),
-                "proxy_buffer_size": lambda v, p: s.integer(v, p, 0, 1_048_576),
-                "read_timeout": lambda v, p: s.integer(v, p, 0, 60_000),
-                "send_timeout": lambda v, p: s.integer(v, p, 0, 60_000),
-            },
-        )
-
-    def to(value: Any, path: str) -> None:
-        if not isinstance(value, list):
-            s.error(path, "must be a list")
-            return
-        for index, item in enumerate(value):
-            where = f"{path}/{index}"
-            if not s.mapping(
-                item,
-                where,
-                {
-                    "global": s.boolean,
-                    "ip": lambda v, p: s.string(v, p, 1),
-                    "service": s.string,
-                },
-            ):
-                continue
-            ip = item.get("ip")
-            if isinstance(ip, str) and ip and item.get("global") is not True:
-                s.error(f"{where}/global", "an ip endpoint needs global: true")
-
-    def expose(value: Any, path: str) -> None:
-        if value is None:
-            return
-        if not isinstance(value, list):
-            s.error(path, "must be a list or null")
-            return
-        for index, item in enumerate(value):
-            s.mapping(
-                item,
-                f"{path}/{index}",
-                {
-                    "accept": s.strings,
-                    "as": port,
-                    "http_options": http_options,
-                    "port": port,
-                    "proto": lambda v, p: s.choice(v, p, ("TCP", "UDP", "tcp", "udp")),
-                    "to": to,
-                },
-                ("port",),
-            )
-
-    def params(value: Any, path: str) -> None:
-        def mount(v: Any, p: str) -> None:
-            if not isinstance(v, str) or not v.startswith("/"):
-                s.error(p, "must be an absolute path")
-
-        def read(v: Any, p: str) -> None:
-            if not isinstance(v, list) or any(
-                x not in ("deployment", "logs", "events") for x in v
-            ):
-                s.error(p, "must be a list of deployment, logs, events")
-
-        s.mapping(
-            value,
-            path,
-            {
-                "storage": each(
-                    lambda v, p: s.mapping(v, p, {"mount": mount, "readOnly": s.boolean})
-                ),
-                "permissions": lambda v, p: s.mapping(v, p, {"read": read}),
-                "tee": lambda v, p: s.choice(v, p, ("cpu", "cpu-gpu")),
-            },
-        )
-
-    def credentials(value: Any, path: str) -> None:
-        s.mapping(
-            value,
-            path,
-            {
-                "email": lambda v, p: s.string(v, p, 5),
-                "host": lambda v, p: s.string(v, p, 1),
-                "password": lambda v, p: s.string(v, p, 6),
-                "username": lambda v, p: s.string(v, p, 1),
-            },
-            ("host", "username", "password"),
-        )
-
-    def service(value: Any, path: str) -> None:
-        def dependencies(v: Any, p: str) -> None:
-            if not isinstance(v, list):
-                s.error(p, "must be a list")
-                return
-            for index, item in enumerate(v):
-                s.mapping(item, f"{p}/{index}", {"service": s.string})
-
-        s.mapping(
-            value,
-            path,
-            {
-                "args": string_or_null_list,
-                "command": string_or_null_list,
-                "credentials": credentials,
-                "dependencies": dependencies,
-                "env": string_or_null_list,
-                "expose": expose,
-                "image": lambda v, p: s.string(v, p, 1),
-                "params": params,
+                "args": self.strings_or_null,
+                "command": self.strings_or_null,
+                "credentials": self.credentials,
+                "dependencies": self.items(dependency),
+                "env": self.strings_or_null,
+                "expose": self.exposes,
+                "image": self.min_string(1),
+                "params": self.params,
             },
             ("image",),
         )
 
-    def reclamation(value: Any, path: str) -> None:
-        def window(v: Any, p: str) -> None:
-            if not isinstance(v, str) or not _MIN_WINDOW.match(v):
-                s.error(p, 'must be a whole number followed by s, m or h (e.g. "24h")')
+    def credentials(self, value: Any, path: str) -> None:
+        fields = {
+            "email": self.min_string(5),
+            "host": self.min_string(1),
+            "password": self.min_string(6),
+            "username": self.min_string(1),
+        }
+        self.mapping(value, path, fields, ("host", "username", "password"))
 
-        s.mapping(value, path, {"min_window": window}, ("min_window",))
+    def params(self, value: Any, path: str) -> None:
+        def mount(v: Any, p: str) -> None:
+            if not isinstance(v, str) or not v.startswith("/"):
+                self.error(p, "must be an absolute path")
 
-    s.mapping(
-        data,
-        "",
-        {
-            "deployment": each(each(deployment_entry)),
-            "endpoints": endpoints,
-            "include": s.strings,
-            "profiles": profiles,
-            "services": each(service),
-            "reclamation": reclamation,
-            "version": lambda v, p: s.choice(v, p, ("2.0", "2.1")),
-        },
-        ("version", "services", "profiles", "deployment"),
-    )
-    _ = any_value
-    return s.issues
+        def read(v: Any, p: str) -> None:
+            if not isinstance(v, list) or any(x not in ("deployment", "logs", "events") for x in v):
+                self.error(p, "must be a list of deployment, logs, events")
+
+        volume: Check = lambda v, p: self.mapping(v, p, {"mount": mount, "readOnly": self.boolean})  # noqa: E731
+        self.mapping(
+            value,
+            path,
+            {
+                "storage": self.each(volume),
+                "permissions": lambda v, p: self.mapping(v, p, {"read": read}),
+                "tee": self.choice("cpu", "cpu-gpu"),
+            },
+        )
+
+    def exposes(self, value: Any, path: str) -> None:
+        if value is not None:
+            self.items(self.expose)(value, path)
+
+    def expose(self, value: Any, path: str) -> None:
+        port = self.integer(1, 65535)
+        self.mapping(
+            value,
+            path,
+            {
+                "accept": self.strings,
+                "as": port,
+                "http_options": self.http_options,
+                "port": port,
+                "proto": self.choice("TCP", "UDP", "tcp", "udp"),
+                "to": self.items(self.target),
+            },
+            ("port",),
+        )
+
+    def target(self, value: Any, path: str) -> None:
+        fields = {"global": self.boolean, "ip": self.min_string(1), "service": self.string}
+        if not self.mapping(value, path, fields):
+            return
+        ip = value.get("ip")
+        if isinstance(ip, str) and ip and value.get("global") is not True:
+            self.error(f"{path}/global", "an ip endpoint needs global: true")
+
+    def http_options(self, value: Any, path: str) -> None:
+        def cases(v: Any, p: str) -> None:
+            if not isinstance(v, list) or any(c not in _NEXT_CASES for c in v):
+                self.error(p, f"must be a list of {', '.join(sorted(_NEXT_CASES))}")
+            elif "off" in v and len(v) != 1:
+                self.error(p, "'off' cannot be combined with other cases")
+
+        self.mapping(
+            value,
+            path,
+            {
+                "max_body_size": self.integer(0, 104_857_600),
+                "next_cases": cases,
+                "next_timeout": self.integer(0),
+                "next_tries": self.integer(0),
+                "proxy_buffer_size": self.integer(0, 1_048_576),
+                "read_timeout": self.integer(0, 60_000),
+                "send_timeout": self.integer(0, 60_000),
+            },
+        )
+
+
+def _schema_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    schema = _Schema()
+    schema.document(data)
+    return schema.issues
 
 
 def _volumes(resources: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -483,136 +456,219 @@ def _volumes(resources: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return list(storage) if isinstance(storage, list) else [storage]
 
 
-def _relation_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
-    """``SDLValidator``: deployments, storage mounts, GPUs, TEE, leased IPs, endpoints."""
+def _storage_issues(
+    name: str, svc: Mapping[str, Any], profile: str, res: Mapping[str, Any]
+) -> list[FieldIssue]:
+    """``#validateServiceStorages`` and ``#validateStorages`` for one service and profile."""
     issues: list[FieldIssue] = []
-    services: Mapping[str, Any] = data["services"]
-    deployment: Mapping[str, Any] = data["deployment"]
-    compute: Mapping[str, Any] = data["profiles"]["compute"]
-    placement: Mapping[str, Any] = data["profiles"]["placement"]
-    endpoints: Mapping[str, Any] = data.get("endpoints") or {}
-    used_endpoints: set[str] = set()
-    ports: set[tuple[str, Any, str]] = set()
-    tee_by_group: dict[str, str] = {}
+    volumes = _volumes(res)
+    names = {v.get("name") for v in volumes}
+    storage_params: Mapping[str, Any] = (svc.get("params") or {}).get("storage") or {}
+    mounts: dict[str, str] = {}
+    for volume_name, conf in storage_params.items():
+        where = f"/services/{name}/params/storage/{volume_name}"
+        if not conf:
+            issues.append(FieldIssue(where, f"storage {volume_name!r} is not configured"))
+            continue
+        if volume_name not in names:
+            single = "" if isinstance(res.get("storage"), list) else " (a single mapping: no name)"
+            issues.append(
+                FieldIssue(
+                    f"/profiles/compute/{profile}/resources/storage",
+                    f"service {name!r} references no volume named {volume_name!r}{single}",
+                )
+            )
+            continue
+        # String(undefined) is "undefined": volumes without a mount share that key.
+        mount = str(conf.get("mount")) if "mount" in conf else "undefined"
+        if mount in mounts:
+            issues.append(
+                FieldIssue(
+                    where,
+                    f"mount {mount!r} already used by volume {mounts[mount]!r}"
+                    if conf.get("mount")
+                    else "several root ephemeral volumes",
+                )
+            )
+        mounts[mount] = volume_name
+    for volume in volumes:
+        flag = (volume.get("attributes") or {}).get("persistent", False)
+        persistent = (
+            flag if isinstance(flag, bool) else str(flag).lower() not in ("false", "no", "0", "")
+        )
+        vol_name = volume.get("name") or ""
+        if persistent and not (storage_params.get(vol_name) or {}).get("mount"):
+            shown = vol_name or "default"
+            issues.append(
+                FieldIssue(
+                    f"/services/{name}/params/storage/{shown}",
+                    f"persistent volume {shown!r} needs a mount path",
+                )
+            )
+    return issues
 
-    for name, svc in services.items():
-        if name not in deployment:
-            issues.append(FieldIssue("/deployment", f"service {name!r} is not deployed"))
-        for group, entry in (deployment.get(name) or {}).items():
-            profile = entry["profile"]
-            infra = placement.get(group)
-            if infra is None:
-                issues.append(
-                    FieldIssue("/profiles/placement", f"placement {group!r} is not defined")
+
+def _gpu_tee_issues(
+    name: str,
+    svc: Mapping[str, Any],
+    group: str,
+    profile: str,
+    res: Mapping[str, Any],
+    tee_by_group: dict[str, str],
+) -> list[FieldIssue]:
+    """``#validateGPU`` and ``#validateTEE`` for one service in one placement."""
+    issues: list[FieldIssue] = []
+    gpu: Mapping[str, Any] = res.get("gpu") or {}
+    has_units = gpu.get("units") is not None and gpu.get("units") != 0
+    if gpu:
+        gpu_path = f"/profiles/compute/{profile}/resources/gpu"
+        if not has_units and "attributes" in gpu:
+            issues.append(FieldIssue(f"{gpu_path}/attributes", "GPU attributes need units"))
+        if has_units and "attributes" not in gpu:
+            issues.append(FieldIssue(gpu_path, "GPU units need attributes"))
+        if has_units and "vendor" not in (gpu.get("attributes") or {}):
+            issues.append(FieldIssue(f"{gpu_path}/attributes", "GPU units need a vendor"))
+    tee = (svc.get("params") or {}).get("tee")
+    if tee:
+        where = f"/services/{name}/params/tee"
+        if tee == "cpu-gpu" and not has_units:
+            issues.append(FieldIssue(where, "tee cpu-gpu needs GPUs"))
+        if tee_by_group.setdefault(group, tee) != tee:
+            issues.append(FieldIssue(where, f"conflicting tee types in placement {group!r}"))
+    return issues
+
+
+def _placement_issues(
+    data: Mapping[str, Any], name: str, tee_by_group: dict[str, str]
+) -> list[FieldIssue]:
+    """``#validateDeploymentWithRelations`` for one service."""
+    deployment: Mapping[str, Any] = data["deployment"]
+    if name not in deployment:
+        return [FieldIssue("/deployment", f"service {name!r} is not deployed")]
+    issues: list[FieldIssue] = []
+    svc = data["services"][name]
+    for group, entry in deployment[name].items():
+        profile = entry["profile"]
+        infra = data["profiles"]["placement"].get(group)
+        if infra is None:
+            issues.append(FieldIssue("/profiles/placement", f"placement {group!r} is not defined"))
+        elif profile not in infra["pricing"]:
+            issues.append(
+                FieldIssue(
+                    f"/profiles/placement/{group}/pricing", f"no price for the {profile!r} profile"
                 )
-            elif profile not in infra["pricing"]:
-                issues.append(
-                    FieldIssue(
-                        f"/profiles/placement/{group}/pricing",
-                        f"no price for the {profile!r} profile",
-                    )
-                )
-            res = compute.get(profile, {}).get("resources")
-            if res is None:
-                issues.append(
-                    FieldIssue("/profiles/compute", f"compute profile {profile!r} is not defined")
-                )
-                continue
-            volumes = _volumes(res)
-            names = {v.get("name") for v in volumes}
-            storage_params = (svc.get("params") or {}).get("storage") or {}
-            mounts: dict[str, str] = {}
-            for volume_name, conf in storage_params.items():
-                where = f"/services/{name}/params/storage/{volume_name}"
-                if not conf:
-                    issues.append(FieldIssue(where, f"storage {volume_name!r} is not configured"))
-                    continue
-                if volume_name not in names:
-                    issues.append(
-                        FieldIssue(
-                            f"/profiles/compute/{profile}/resources/storage",
-                            f"service {name!r} references no volume named {volume_name!r}"
-                            + (" (a single storage mapping without a name has none)"
-                               if not isinstance(res.get("storage"), list) else ""),
-                        )
-                    )
-                    continue
-                mount = str(conf.get("mount")) if "mount" in conf else "undefined"
-                if mount in mounts:
-                    message = (
-                        f"mount {mount!r} already used by volume {mounts[mount]!r}"
-                        if conf.get("mount")
-                        else "several root ephemeral volumes"
-                    )
-                    issues.append(FieldIssue(where, message))
-                mounts[mount] = volume_name
-            for volume in volumes:
-                attrs = volume.get("attributes") or {}
-                flag = attrs.get("persistent", False)
-                persistent = flag if isinstance(flag, bool) else str(flag).lower() not in (
-                    "false", "no", "0", ""
-                )
-                vol_name = volume.get("name") or ""
-                if persistent and not (storage_params.get(vol_name) or {}).get("mount"):
-                    issues.append(
-                        FieldIssue(
-                            f"/services/{name}/params/storage/{vol_name or 'default'}",
-                            f"persistent volume {vol_name or 'default'!r} needs a mount path",
-                        )
-                    )
-            gpu = res.get("gpu")
-            if gpu:
-                units = gpu.get("units")
-                has_units = units is not None and units != 0
-                gpu_path = f"/profiles/compute/{profile}/resources/gpu"
-                if not has_units and "attributes" in gpu:
-                    issues.append(FieldIssue(f"{gpu_path}/attributes", "GPU attributes need units"))
-                if has_units and "attributes" not in gpu:
-                    issues.append(FieldIssue(gpu_path, "GPU units need attributes"))
-                if has_units and "vendor" not in (gpu.get("attributes") or {}):
-                    issues.append(FieldIssue(f"{gpu_path}/attributes", "GPU units need a vendor"))
-            tee = (svc.get("params") or {}).get("tee")
-            if tee:
-                if tee == "cpu-gpu" and not (gpu and gpu.get("units") not in (None, 0)):
-                    issues.append(
-                        FieldIssue(f"/services/{name}/params/tee", "tee cpu-gpu needs GPUs")
-                    )
-                if tee_by_group.setdefault(group, tee) != tee:
-                    issues.append(
-                        FieldIssue(
-                            f"/services/{name}/params/tee",
-                            f"conflicting tee types in placement {group!r}",
-                        )
-                    )
+            )
+        res = data["profiles"]["compute"].get(profile, {}).get("resources")
+        if res is None:
+            issues.append(
+                FieldIssue("/profiles/compute", f"compute profile {profile!r} is not defined")
+            )
+            continue
+        issues += _storage_issues(name, svc, profile, res)
+        issues += _gpu_tee_issues(name, svc, group, profile, res, tee_by_group)
+    return issues
+
+
+def _leased_ip_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    """``#validateLeaseIP`` and ``#validateEndpoints``."""
+    issues: list[FieldIssue] = []
+    endpoints: Mapping[str, Any] = data.get("endpoints") or {}
+    used: set[str] = set()
+    ports: set[tuple[str, Any, str]] = set()
+    for name, svc in data["services"].items():
         for index, exp in enumerate(svc.get("expose") or ()):
             proto = str(exp.get("proto") or "TCP").upper()
             for to_index, target in enumerate(exp.get("to") or ()):
                 ip = target.get("ip")
                 if not ip:
                     continue
-                where = f"/services/{name}/expose/{index}/to/{to_index}"
+                where = f"/services/{name}/expose/{index}/to/{to_index}/ip"
                 if ip not in endpoints:
-                    issues.append(
-                        FieldIssue(f"{where}/ip", f"no endpoint named {ip!r} under /endpoints")
-                    )
-                used_endpoints.add(ip)
-                key = (ip, exp.get("as") if exp.get("as") is not None else exp.get("port"), proto)
-                if key in ports:
-                    issues.append(
-                        FieldIssue(f"{where}/ip", f"endpoint {ip!r} port {key[1]} {proto} in use")
-                    )
-                ports.add(key)
-    for endpoint in endpoints:
-        if endpoint not in used_endpoints:
-            issues.append(FieldIssue(f"/endpoints/{endpoint}", "endpoint declared but never used"))
-    for name in deployment:
-        if name not in services:
-            issues.append(
-                FieldIssue(
-                    f"/deployment/{name}",
-                    f"no service named {name!r} (chain-sdk fails building this manifest)",
-                )
+                    issues.append(FieldIssue(where, f"no endpoint named {ip!r} under /endpoints"))
+                used.add(ip)
+                port = exp.get("as") if exp.get("as") is not None else exp.get("port")
+                if (ip, port, proto) in ports:
+                    issues.append(FieldIssue(where, f"endpoint {ip!r} port {port} {proto} in use"))
+                ports.add((ip, port, proto))
+    issues += [
+        FieldIssue(f"/endpoints/{e}", "endpoint declared but never used")
+        for e in endpoints
+        if e not in used
+    ]
+    return issues
+
+
+def _relation_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    """``SDLValidator``: deployments, storage mounts, GPUs, TEE, leased IPs, endpoints."""
+    issues: list[FieldIssue] = []
+    tee_by_group: dict[str, str] = {}
+    for name in data["services"]:
+        issues += _placement_issues(data, name, tee_by_group)
+    issues += _leased_ip_issues(data)
+    issues += [
+        FieldIssue(
+            f"/deployment/{name}",
+            f"no service named {name!r} (chain-sdk fails building this manifest)",
+        )
+        for name in data["deployment"]
+        if name not in data["services"]
+    ]
+    return issues
+
+
+def _limit(where: str, value: int, low: int, high: int, shown: str) -> list[FieldIssue]:
+    if low <= value <= high:
+        return []
+    return [
+        FieldIssue(
+            where,
+            f"{shown} is outside the chain's limits ({fmt_bytes(low)} to {fmt_bytes(high)})",
+        )
+    ]
+
+
+def _cpu_issues(base: str, units: Any) -> list[FieldIssue]:
+    try:
+        millis = ts_cpu_millis(units)
+    except TsValueError as exc:
+        return [FieldIssue(f"{base}/cpu/units", str(exc))]
+    if not float(millis).is_integer():
+        return [FieldIssue(f"{base}/cpu/units", "the chain takes whole millicores only")]
+    if not LIMITS.cpu_min <= millis <= LIMITS.cpu_max:
+        return [
+            FieldIssue(
+                f"{base}/cpu/units",
+                f"{int(millis)}m is outside the chain's limits "
+                f"({LIMITS.cpu_min}m to {LIMITS.cpu_max}m)",
             )
+        ]
+    return []
+
+
+def _size_issues(where: str, text: Any, low: int, high: int) -> list[FieldIssue]:
+    try:
+        size = ts_size(str(text))
+    except TsValueError as exc:
+        return [FieldIssue(where, str(exc))]
+    return _limit(where, size, low, high, f"{text!r} ({size} bytes)")
+
+
+def _gpu_issues(base: str, gpu: Mapping[str, Any]) -> list[FieldIssue]:
+    issues: list[FieldIssue] = []
+    units = ts_gpu_units(gpu.get("units"))
+    if math.isnan(units) or not float(units).is_integer() or units < 0:
+        issues.append(FieldIssue(f"{base}/gpu/units", "must be a whole number of GPUs"))
+    elif units > LIMITS.gpu_max:
+        issues.append(FieldIssue(f"{base}/gpu/units", f"at most {LIMITS.gpu_max} GPUs"))
+    for vendor, models in ((gpu.get("attributes") or {}).get("vendor") or {}).items():
+        for index, model in enumerate(models or ()):
+            if not js_truthy(model.get("model")):
+                issues.append(
+                    FieldIssue(
+                        f"{base}/gpu/attributes/vendor/{vendor}/{index}/model",
+                        "a GPU entry needs a model (chain-sdk would ask for model 'undefined')",
+                    )
+                )
     return issues
 
 
@@ -622,70 +678,19 @@ def _quantity_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
     for profile, conf in data["profiles"]["compute"].items():
         base = f"/profiles/compute/{profile}/resources"
         res = conf["resources"]
-        try:
-            millis = ts_cpu_millis(res["cpu"]["units"])
-        except TsValueError as exc:
-            issues.append(FieldIssue(f"{base}/cpu/units", str(exc)))
-        else:
-            if not float(millis).is_integer():
-                issues.append(
-                    FieldIssue(f"{base}/cpu/units", "the chain takes whole millicores only")
-                )
-            elif not LIMITS.cpu_min <= millis <= LIMITS.cpu_max:
-                issues.append(
-                    FieldIssue(
-                        f"{base}/cpu/units",
-                        f"{int(millis)}m is outside the chain's limits "
-                        f"({LIMITS.cpu_min}m to {LIMITS.cpu_max}m)",
-                    )
-                )
-        try:
-            memory = ts_size(str(res["memory"]["size"]))
-        except TsValueError as exc:
-            issues.append(FieldIssue(f"{base}/memory/size", str(exc)))
-        else:
-            if not LIMITS.memory_min <= memory <= LIMITS.memory_max:
-                issues.append(
-                    FieldIssue(
-                        f"{base}/memory/size",
-                        f"{memory} bytes is outside the chain's limits "
-                        f"({fmt_bytes(LIMITS.memory_min)} to {fmt_bytes(LIMITS.memory_max)})",
-                    )
-                )
+        issues += _cpu_issues(base, res["cpu"]["units"])
+        issues += _size_issues(
+            f"{base}/memory/size", res["memory"]["size"], LIMITS.memory_min, LIMITS.memory_max
+        )
         storage = res["storage"]
-        volumes = storage if isinstance(storage, list) else [storage]
+        listed = isinstance(storage, list)
+        volumes = storage if listed else [storage]
         if not volumes:
             issues.append(FieldIssue(f"{base}/storage", "at least one volume is needed"))
         for index, volume in enumerate(volumes):
-            where = f"{base}/storage/{index}" if isinstance(storage, list) else f"{base}/storage"
-            try:
-                size = ts_size(str(volume["size"]))
-            except TsValueError as exc:
-                issues.append(FieldIssue(f"{where}/size", str(exc)))
-                continue
-            if not LIMITS.storage_min <= size <= LIMITS.storage_max:
-                issues.append(
-                    FieldIssue(
-                        f"{where}/size",
-                        f"{size} bytes is outside the chain's limits "
-                        f"({fmt_bytes(LIMITS.storage_min)} to {fmt_bytes(LIMITS.storage_max)})",
-                    )
-                )
-        gpu = res.get("gpu") or {}
-        units = ts_gpu_units(gpu.get("units"))
-        if math.isnan(units) or not float(units).is_integer() or units < 0:
-            issues.append(FieldIssue(f"{base}/gpu/units", "must be a whole number of GPUs"))
-        elif units > LIMITS.gpu_max:
-            issues.append(FieldIssue(f"{base}/gpu/units", f"at most {LIMITS.gpu_max} GPUs"))
-        for vendor_models in ((gpu.get("attributes") or {}).get("vendor") or {}).values():
-            for index, model in enumerate(vendor_models or ()):
-                if not js_truthy(model.get("model")):
-                    issues.append(
-                        FieldIssue(
-                            f"{base}/gpu/attributes/vendor/nvidia/{index}/model",
-                            "a GPU entry needs a model (chain-sdk would ask for model 'undefined')",
-                        )
-                    )
+            where = f"{base}/storage/{index}/size" if listed else f"{base}/storage/size"
+            issues += _size_issues(where, volume["size"], LIMITS.storage_min, LIMITS.storage_max)
+        issues += _gpu_issues(base, res.get("gpu") or {})
     return issues
 
 
