@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -36,7 +36,13 @@ from minds371_deploy._marker import TASK_ENV, with_task_marker
 from minds371_deploy._output import endpoint_urls, request_digest, task_output
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
-from minds371_deploy.redundancy import replicate_placements
+from minds371_deploy.redundancy import (
+    check_sdl,
+    layout_for,
+    replicate_placements,
+    rules_for_network,
+)
+from minds371_deploy.replicas import close_replicas, deploy_replicas, replica_sdl, replica_summary
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
 from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
@@ -56,7 +62,9 @@ class _Run:
     akash: AkashIntegrationProvider
     journal: SagaJournal
     sdl: str
+    marked_sdl: str = ""
     outcome: DeploymentResult | None = None
+    replicas: list[DeploymentResult] = field(default_factory=list)
 
 
 class DeploymentAgent:
@@ -148,7 +156,7 @@ class DeploymentAgent:
                 # shutting down leaves the deployment for the next start to resume.
                 close_on_failure=False,
             )
-            run = _Run(task, request, context, akash, journal, sdl)
+            run = _Run(task, request, context, akash, journal, sdl, self._marked_sdl(request))
             runs.append(run)
             self._runs[task.task.id] = run
             try:
@@ -172,9 +180,23 @@ class DeploymentAgent:
                 retryable=exc.retryable,
             ) from exc
 
+    def _marked_sdl(self, request: DeploymentRequest) -> str:
+        return with_task_marker(request.base_sdl(), str(request.task_id))
+
     def _sdl_for(self, request: DeploymentRequest) -> str:
-        sdl = with_task_marker(request.base_sdl(), str(request.task_id))
-        return replicate_placements(sdl, request.redundancy)
+        """The SDL of the task's own deployment, validated by its network's rules.
+
+        This is the network-aware validation step before any spend: Go's rules on the CLI,
+        Console's (chain-sdk TypeScript) on Console and the sandbox, which serves its API.
+        With redundancy on Console, the task's own deployment is replica 1 (see
+        :mod:`.redundancy`).
+        """
+        sdl = self._marked_sdl(request)
+        rules = rules_for_network(request.network)
+        if layout_for(request.network) == "groups":
+            return replicate_placements(sdl, request.redundancy, rules=rules)
+        check_sdl(sdl, rules)
+        return replica_sdl(sdl, 1) if request.redundancy > 1 else sdl
 
     # -- the steps --------------------------------------------------------------------------------
 
@@ -208,6 +230,17 @@ class DeploymentAgent:
                 outcome = await self._resume(run, dseq)
             else:
                 outcome = await run.akash.deploy(run.sdl, deposit=request.deposit_uact)
+            if layout_for(request.network) == "deployments" and request.redundancy > 1:
+                run.replicas = await deploy_replicas(
+                    run.akash,
+                    run.task,
+                    request,
+                    run.marked_sdl,
+                    outcome,
+                    on_event=lambda event: self._on_deploy_event(run, event),
+                    bid_timeout=self.config.bid_timeout,
+                    ready_timeout=self.config.ready_timeout,
+                )
         except BaseException as exc:
             run.context.end(step, ok=False, detail=_one_line(exc))
             with anyio.CancelScope(shield=True):
@@ -267,7 +300,15 @@ class DeploymentAgent:
         )
         state = SagaState.from_steps(await run.task.steps())
         dseq = state.open_dseq
-        if dseq is None or interrupted:
+        if interrupted:
+            return
+        replicas = state.open_replicas()
+        if replicas:
+            with anyio.move_on_after(60):
+                failures = await close_replicas(run.akash, run.task, replicas, "failure")
+                if failures and isinstance(exc, Minds371Error):
+                    exc.details["replica_close_failed"] = failures
+        if dseq is None:
             return
         with anyio.move_on_after(60):
             try:
@@ -316,6 +357,8 @@ class DeploymentAgent:
                 leases=outcome.leases,
             )
             output = task_output(run.task.task.id, request, outcome, receipt, str(script))
+            if run.replicas:
+                output["replicas"] = replica_summary(run.replicas)
             await run.journal.finalized(output)
         except BaseException as exc:
             ctx.end(step, ok=False, detail=_one_line(exc))
@@ -333,8 +376,10 @@ class DeploymentAgent:
             "owner": outcome.owner,
             "dseq": outcome.dseq,
             "network": request.network,
-            "providers": sorted({lease.id.provider for lease in outcome.leases}),
-            "endpoints": endpoint_urls(outcome),
+            "providers": sorted(
+                {lease.id.provider for r in (outcome, *run.replicas) for lease in r.leases}
+            ),
+            "endpoints": [url for r in (outcome, *run.replicas) for url in endpoint_urls(r)],
             "manifest_hash": outcome.version,
             "ttl_seconds": request.ttl,
         }
@@ -344,6 +389,7 @@ class DeploymentAgent:
             "redundancy": request.redundancy,
             "sdl_sha256": hashlib.sha256(run.sdl.encode()).hexdigest(),
             "deployment": outcome.to_dict(),
+            "replicas": replica_summary(run.replicas),
         }
         async with self._registry_factory() as registry:
             receipt: RegistryReceipt = await registry.register(facts, metadata)

@@ -19,7 +19,7 @@ from minds371.runtime import AgentRuntime
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy._plugin import agent_for
-from minds371_deploy.saga import CLOSED, SagaState
+from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["reconcile"]
 
@@ -63,10 +63,21 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
     agent = agent_for(runtime)
     for record in finished:
         state = SagaState.from_steps(await runtime.store.steps(record.task.id))
+        network = str(record.task.payload.get("network", "sandbox"))
+        for replica, replica_dseq in state.open_replicas().items():
+            # Replicas of a Console-layout redundant task are deployments of their own.
+            if await _close(agent, network, replica_dseq):
+                await runtime.store.record_step(
+                    record.task.id,
+                    REPLICA_CLOSED,
+                    {"replica": replica, "dseq": replica_dseq, "reason": "reconcile"},
+                )
+                closed.append(
+                    {"task_id": record.task.id, "dseq": str(replica_dseq), "network": network}
+                )
         dseq = state.open_dseq
         if dseq is None:
             continue
-        network = str(record.task.payload.get("network", "sandbox"))
         try:
             async with agent.backends.backend(network) as backend:
                 deployment = await backend.get_deployment(dseq)
@@ -79,6 +90,20 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
         await _record_closed(runtime.store, record.task.id, dseq)
         closed.append({"task_id": record.task.id, "dseq": str(dseq), "network": network})
     return closed
+
+
+async def _close(agent: Any, network: str, dseq: int) -> bool:
+    """Close ``dseq`` if it is still active; False when the network could not be asked."""
+    try:
+        async with agent.backends.backend(network) as backend:
+            deployment = await backend.get_deployment(dseq)
+            if deployment.active:
+                with anyio.CancelScope(shield=True):
+                    await backend.close_deployment(dseq)
+    except Minds371Error as exc:
+        _log.error("minds371.deploy.orphan_close_failed", dseq=dseq, error=exc.message)
+        return False
+    return True
 
 
 async def _record_closed(store: StateStore, task_id: str, dseq: int) -> None:

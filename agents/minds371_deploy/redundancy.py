@@ -1,30 +1,91 @@
-"""Redundancy: the same services in N placement groups of one deployment.
+"""Redundancy: N copies of the services, each leased from a different provider.
 
-Each group gets its own order on Akash, so each can be leased from a different provider; the bid
-policy's ``distinct_providers`` makes sure they are. When one provider fails, the others keep
-serving while the watcher re-leases the lost group elsewhere.
+How the copies are laid out depends on what the network lets an owner do after one of them is
+lost:
+
+* ``cli``: one deployment with N placement groups. Each group gets its own order on Akash, so
+  each can be leased from a different provider (the bid policy's ``distinct_providers``); when a
+  lease is lost, Akash reopens that group's order and the watcher leases it again with
+  ``MsgCreateLease`` while the other groups keep serving.
+* Console (the ``console`` and ``sandbox`` networks): one single-group deployment per copy (a
+  *replica*). ``POST /v1/leases`` skips lease creation while any lease of the deployment is
+  active (``console:apps/api/src/deployment/services/lease/lease.service.ts``,
+  ``#hasActiveLease``), so one lost group of a live multi-group deployment could never be
+  leased again there. A replica's deployment has no other lease, so its group is re-leased on
+  its own, and closing or replacing it never touches the others. Each replica's SDL carries
+  ``MINDS371_REPLICA=<n>``, so each has its own manifest version, by which an interrupted
+  create is found again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from minds371.errors import FieldIssue, ValidationError
-from minds371_akash.sdl import parse_sdl
+from minds371_akash.sdl import console_rules_data, parse_sdl
 from minds371_deploy._yaml import dump_sdl, load_checked_sdl
 
-__all__ = ["replicate_placements"]
+__all__ = [
+    "REPLICA_ENV",
+    "Layout",
+    "check_sdl",
+    "layout_for",
+    "replicate_placements",
+    "rules_for_network",
+    "with_replica_marker",
+]
+
+#: Set in every service's environment of replica ``n`` (Console layout): its own version hash.
+REPLICA_ENV = "MINDS371_REPLICA"
+
+#: ``groups``: N placement groups in one deployment; ``deployments``: one deployment per copy.
+Layout = Literal["groups", "deployments"]
+Rules = Literal["go", "console"]
 
 
-def replicate_placements(sdl: str, copies: int) -> str:
-    """Return ``sdl`` with every placement group copied ``copies`` times (``name-1`` ...).
+def rules_for_network(network: str) -> Rules:
+    """Whose SDL rules ``network`` applies: Go's on the CLI, Console's on Console and sandbox.
 
-    With ``copies == 1`` the SDL is returned unchanged.
+    The sandbox serves the Console API, and builds manifests as Console does.
+    """
+    return "go" if network == "cli" else "console"
+
+
+def layout_for(network: str) -> Layout:
+    """How copies are laid out on ``network`` (see the module docs)."""
+    return "groups" if network == "cli" else "deployments"
+
+
+def check_sdl(sdl: str, rules: Rules) -> None:
+    """Validate ``sdl`` by the network's rules before anything is spent.
 
     Raises:
-        ValidationError: the SDL is invalid, or the copies break a chain limit (20 groups).
+        ValidationError: naming every issue; its subject says whose rules refused it.
     """
-    parse_sdl(sdl)  # validated (and size-limited) before it is loaded again below
+    if rules == "console":
+        console_rules_data(sdl)
+    else:
+        parse_sdl(sdl)
+
+
+def with_replica_marker(sdl: str, replica: int) -> str:
+    """Add ``MINDS371_REPLICA=<replica>`` to every service's env (see :data:`REPLICA_ENV`)."""
+    document = load_checked_sdl(sdl)
+    for service in document["services"].values():
+        env = [e for e in service.get("env") or [] if not str(e).startswith(f"{REPLICA_ENV}=")]
+        service["env"] = [*env, f"{REPLICA_ENV}={replica}"]
+    return dump_sdl(document)
+
+
+def replicate_placements(sdl: str, copies: int, *, rules: Rules = "go") -> str:
+    """Return ``sdl`` with every placement group copied ``copies`` times (``name-1`` ...).
+
+    With ``copies == 1`` the SDL is returned unchanged (once valid).
+
+    Raises:
+        ValidationError: the SDL is invalid by ``rules``, or the copies break a limit.
+    """
+    check_sdl(sdl, rules)  # validated (and size-limited) before it is loaded again below
     if copies == 1:
         return sdl
     document: dict[str, Any] = load_checked_sdl(sdl)
@@ -39,7 +100,7 @@ def replicate_placements(sdl: str, copies: int) -> str:
         }
     replicated = dump_sdl(document)
     try:
-        parse_sdl(replicated)
+        check_sdl(replicated, rules)
     except ValidationError as exc:
         raise ValidationError(
             [FieldIssue("/redundancy", f"{copies} copies make an invalid SDL: {exc.message}")],

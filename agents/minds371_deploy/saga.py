@@ -7,6 +7,8 @@ Steps, in order (each a :class:`~minds371.state.SagaStep` of the task):
 ``deployment.created``        it exists: ``dseq`` (``recovered`` if found after a failure), the
                               ``version`` the network recorded and the ``manifest`` it returned
 ``deployment.updated``        its SDL was updated: the new ``version`` and ``manifest``
+``replica.*``                 the same steps for replica ``replica`` (2…N) of a Console-layout
+                              redundant deployment (see :mod:`.redundancy`), each its own dseq
 ``lease.intent``              about to lease ``bids``
 ``lease.created``             leases exist (``providers``) and the manifest was sent
 ``deployment.closed``         it was closed (``reason``)
@@ -32,7 +34,7 @@ from minds371.state import SagaStep
 from minds371_akash.market import Lease, LeaseId
 from minds371_deploy._faults import crash_point
 
-__all__ = ["SagaJournal", "SagaState"]
+__all__ = ["ReplicaJournal", "ReplicaState", "SagaJournal", "SagaState"]
 
 CREATE_INTENT = "deployment.create_intent"
 CREATED = "deployment.created"
@@ -41,6 +43,48 @@ LEASE_INTENT = "lease.intent"
 LEASED = "lease.created"
 CLOSED = "deployment.closed"
 FINALIZED = "deployment.finalized"
+REPLICA_INTENT = "replica.create_intent"
+REPLICA_CREATED = "replica.created"
+REPLICA_LEASED = "replica.leased"
+REPLICA_UPDATED = "replica.updated"
+REPLICA_CLOSED = "replica.closed"
+
+
+@dataclass(slots=True)
+class ReplicaState:
+    """What the recorded steps say about one extra replica's deployment.
+
+    Attributes:
+        version: Manifest version of its last create intent.
+        dseq: Its deployment, once known to exist.
+        manifest: The manifest the network returned for it (what resends use).
+        closed: It was closed (and why).
+    """
+
+    version: str | None = None
+    dseq: int | None = None
+    manifest: str | None = None
+    closed: str | None = None
+
+    @property
+    def open_dseq(self) -> int | None:
+        """The replica's deployment while it may still be open."""
+        return None if self.closed is not None else self.dseq
+
+    def apply(self, name: str, data: dict[str, Any]) -> None:
+        """Fold one ``replica.*`` step into this state."""
+        if name == REPLICA_INTENT:
+            if self.closed is not None:
+                self.dseq = self.manifest = self.closed = None
+            self.version = str(data["version"])
+        elif name == REPLICA_CREATED:
+            self.dseq = int(data["dseq"])
+            self.manifest = str(data.get("manifest") or "") or None
+            self.version = str(data.get("version") or self.version or "") or None
+        elif name == REPLICA_UPDATED and int(data["dseq"]) == self.dseq:
+            self.manifest = str(data["manifest"])
+        elif name == REPLICA_CLOSED and int(data["dseq"]) == self.dseq:
+            self.closed = str(data.get("reason", "closed"))
 
 
 @dataclass(slots=True)
@@ -58,6 +102,7 @@ class SagaState:
         output: The task's result, once finalized.
         finalized_at: When it was finalized (the deployment's ``ttl`` counts from then).
         attempts_with_intent: How many create intents were recorded.
+        replicas: The extra replicas' deployments (Console layout), by replica number.
     """
 
     version: str | None = None
@@ -69,6 +114,7 @@ class SagaState:
     output: dict[str, Any] | None = None
     finalized_at: datetime | None = None
     attempts_with_intent: int = 0
+    replicas: dict[int, ReplicaState] = field(default_factory=dict)
 
     @classmethod
     def from_steps(cls, steps: Sequence[SagaStep]) -> SagaState:
@@ -83,6 +129,7 @@ class SagaState:
                     # A fresh start after a compensated attempt.
                     state.dseq, state.leased, state.closed = None, [], None
                     state.manifest = state.recorded_version = None
+                    state.replicas = {}
             elif step.name == CREATED:
                 state.dseq = int(data["dseq"])
                 state.manifest = str(data["manifest"]) if data.get("manifest") else None
@@ -94,6 +141,9 @@ class SagaState:
                 state.leased.extend(str(p) for p in data.get("providers", ()))
             elif step.name == CLOSED:
                 state.closed = str(data.get("reason", "closed"))
+            elif step.name.startswith("replica."):
+                replica = int(data["replica"])
+                state.replicas.setdefault(replica, ReplicaState()).apply(step.name, dict(data))
             elif step.name == FINALIZED:
                 state.output = dict(data["output"])
                 state.finalized_at = step.at
@@ -103,6 +153,10 @@ class SagaState:
     def open_dseq(self) -> int | None:
         """The deployment this task may still have open, if any."""
         return None if self.closed is not None else self.dseq
+
+    def open_replicas(self) -> dict[int, int]:
+        """Replica number → dseq of every extra replica that may still be open."""
+        return {n: r.open_dseq for n, r in sorted(self.replicas.items()) if r.open_dseq is not None}
 
 
 class SagaJournal:
@@ -159,3 +213,54 @@ class SagaJournal:
     async def finalized(self, output: dict[str, Any]) -> None:
         """Record the task's result: a later attempt returns it instead of redoing anything."""
         await self._task.record_step(FINALIZED, output=output)
+
+
+class ReplicaJournal:
+    """The saga callbacks of extra replica ``replica``: the same records, tagged with it."""
+
+    def __init__(self, task: TaskContext, replica: int) -> None:
+        self._task = task
+        self._replica = replica
+
+    async def before_create(self, *, version: str, sdl: str) -> None:
+        """Record the intent to create the replica's deployment."""
+        await self._task.record_step(REPLICA_INTENT, replica=self._replica, version=version)
+        crash_point("replica.before_create")
+
+    async def created(
+        self, *, dseq: int, version: str, recovered: bool, manifest: str = ""
+    ) -> None:
+        """Record the replica's dseq and the manifest its create returned."""
+        await self._task.record_step(
+            REPLICA_CREATED,
+            replica=self._replica,
+            dseq=dseq,
+            version=version,
+            recovered=recovered,
+            manifest=manifest,
+        )
+        crash_point("replica.created")
+
+    async def before_lease(self, *, dseq: int, bids: Sequence[LeaseId]) -> None:
+        """Nothing to record: a replica's lease is found again on its own deployment."""
+
+    async def leased(self, *, dseq: int, leases: Sequence[Lease]) -> None:
+        """Record the replica's leases."""
+        await self._task.record_step(
+            REPLICA_LEASED,
+            replica=self._replica,
+            dseq=dseq,
+            providers=[lease.id.provider for lease in leases],
+        )
+
+    async def closed(self, *, dseq: int, reason: str) -> None:
+        """Record that the replica's deployment was closed."""
+        await self._task.record_step(
+            REPLICA_CLOSED, replica=self._replica, dseq=dseq, reason=reason
+        )
+
+    async def updated(self, *, dseq: int, version: str, manifest: str) -> None:
+        """Record the manifest an update put in force on the replica."""
+        await self._task.record_step(
+            REPLICA_UPDATED, replica=self._replica, dseq=dseq, version=version, manifest=manifest
+        )

@@ -10,7 +10,9 @@ open and, for each placement group:
   network lets an owner close one lease (the ``cli`` network, ``MsgCloseLease``) and re-leases
   the group; where it does not (the Console API has no such route), the group is reported
   degraded and left to the other groups;
-* a deployment past its request's ``ttl`` is closed.
+* a deployment past its request's ``ttl`` is closed;
+* on Console, where redundancy is one deployment per replica (see :mod:`.redundancy`), each
+  replica's deployment is watched the same way and re-leased on its own.
 
 After any change it publishes the next registry record with the endpoints of the leases that
 are up, so discovery keeps answering. Each action is also a step of the task's saga.
@@ -31,8 +33,9 @@ from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease
+from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
-from minds371_deploy.saga import CLOSED, SagaState
+from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["DeploymentWatcher", "WatchAction"]
 
@@ -117,6 +120,13 @@ class DeploymentWatcher:
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
             if request.ttl is not None and self._expired(state, request.ttl):
+                for replica, replica_dseq in state.open_replicas().items():
+                    await akash.close(replica_dseq, reason="ttl")
+                    await self.store.record_step(
+                        task_id,
+                        REPLICA_CLOSED,
+                        {"replica": replica, "dseq": replica_dseq, "reason": "ttl"},
+                    )
                 await akash.close(dseq, reason="ttl")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
                 return [WatchAction(task_id, dseq, "expired", f"closed after ttl {request.ttl}s")]
@@ -141,8 +151,62 @@ class DeploymentWatcher:
                         )
                     )
                 deployment = await akash.status(dseq)
+            replica_actions = await self._check_replicas(akash, task_id, request, state)
+            actions += replica_actions
             if lost or degraded:
                 await self._republish(request, deployment, state)
+        return actions
+
+    async def _check_replicas(
+        self,
+        akash: AkashIntegrationProvider,
+        task_id: str,
+        request: Any,
+        state: SagaState,
+    ) -> list[WatchAction]:
+        """Re-lease each lost replica (Console layout) on its own deployment.
+
+        A replica's deployment has one group, so Console's ``POST /v1/leases`` (which skips
+        lease creation while any lease of the deployment is active) leases it again; the
+        other replicas are not touched, and their providers are avoided.
+        """
+        replicas = state.open_replicas()
+        if not replicas:
+            return []
+        actions: list[WatchAction] = []
+        marked = self.agent._marked_sdl(request)
+        statuses = {replica: await akash.status(dseq) for replica, dseq in replicas.items()}
+        serving = {lease.id.provider for d in statuses.values() for lease in d.active_leases}
+        for replica, deployment in statuses.items():
+            dseq = deployment.dseq
+            if not deployment.active:
+                data = {"replica": replica, "dseq": dseq, "reason": "closed"}
+                await self.store.record_step(task_id, REPLICA_CLOSED, data)
+                actions.append(
+                    WatchAction(task_id, dseq, "closed", f"replica {replica} was closed", data)
+                )
+                continue
+            lost, degraded = await self._lost_groups(akash, deployment)
+            actions += [
+                WatchAction(task_id, dseq, "degraded", detail, {"gseq": g, "replica": replica})
+                for g, detail in degraded
+            ]
+            if not lost:
+                continue
+            before = {lease.id.provider for lease in deployment.leases}
+            outcome = await akash.resume(
+                dseq,
+                replica_sdl(marked, replica),
+                avoid_providers=before | serving,
+                manifest=state.replicas[replica].manifest,
+            )
+            providers = [lease.id.provider for lease in outcome.leases]
+            serving |= set(providers)
+            data = {"replica": replica, "dseq": dseq, "gseq": lost, "providers": providers}
+            await self.store.record_step(task_id, RELET, data)
+            actions.append(
+                WatchAction(task_id, dseq, "relet", f"replica {replica} re-leased", data)
+            )
         return actions
 
     def _expired(self, state: SagaState, ttl: int) -> bool:

@@ -261,8 +261,13 @@ class AkashIntegrationProvider(DeploymentOperations):
 
     # -- the whole job ------------------------------------------------------------------------
 
-    async def deploy(self, sdl: str, *, deposit: Decimal | None = None) -> DeploymentResult:
+    async def deploy(
+        self, sdl: str, *, deposit: Decimal | None = None, avoid_providers: Iterable[str] = ()
+    ) -> DeploymentResult:
         """Create → wait for bids → select → lease → send manifest → wait until ready.
+
+        ``avoid_providers`` are not leased from (those serving the other replicas of a
+        redundant workload laid out as one deployment per replica).
 
         Raises:
             ValidationError: the SDL is invalid (nothing spent).
@@ -275,7 +280,9 @@ class AkashIntegrationProvider(DeploymentOperations):
         await self.check_budget(prepared, deposit=deposit)
         created = await self.create(prepared, deposit=deposit)
         try:
-            rankings, chosen = await self.wait_for_bids(created.dseq, prepared)
+            rankings, chosen = await self.wait_for_bids(
+                created.dseq, prepared, avoid_providers=avoid_providers
+            )
             leased = await self.lease(
                 created.dseq,
                 [r.bid for r in chosen.values()],
