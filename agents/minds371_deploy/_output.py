@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -35,11 +36,37 @@ def task_output(
     outcome: DeploymentResult,
     receipt: RegistryReceipt,
     script: str,
+    replicas: Sequence[DeploymentResult] = (),
 ) -> dict[str, Any]:
-    """The result of a deployment task: where it runs, what it costs, how it was recorded."""
+    """The result of a deployment task: where it runs, what it costs, how it was recorded.
+
+    ``replicas`` are replicas 2…N when redundancy is one deployment per replica (Console): their
+    leases and endpoints join the task's, and ``replicas`` lists each one's deployment.
+    """
     deployment = outcome.to_dict()
     cost = outcome.cost.summary()
-    return {
+    leases = [_plain_price(lease) for lease in deployment["leases"]]
+    endpoints = endpoint_urls(outcome)
+    extra: list[dict[str, Any]] = []
+    if replicas:  # leases of several deployments: say whose each one is
+        leases = [{**lease, "dseq": deployment["dseq"]} for lease in leases]
+    for index, replica in enumerate(replicas, start=2):
+        leases += [
+            {**_plain_price(lease), "dseq": str(replica.dseq)}
+            for lease in replica.to_dict()["leases"]
+        ]
+        urls = endpoint_urls(replica)
+        endpoints += [url for url in urls if url not in endpoints]
+        extra.append(
+            {
+                "replica": index,
+                "dseq": str(replica.dseq),
+                "version": replica.version,
+                "providers": sorted({lease.id.provider for lease in replica.leases}),
+                "endpoints": urls,
+            }
+        )
+    output = {
         "status": "completed",
         "task_id": task_id,
         "name": request.name,
@@ -47,8 +74,8 @@ def task_output(
         "dseq": deployment["dseq"],
         "owner": outcome.owner,
         "version": outcome.version,
-        "leases": [_plain_price(lease) for lease in deployment["leases"]],
-        "endpoints": endpoint_urls(outcome),
+        "leases": leases,
+        "endpoints": endpoints,
         "services": deployment["endpoints"],
         "cost": cost,
         "registry": {
@@ -60,6 +87,9 @@ def task_output(
         },
         "monitor_script": script,
     }
+    if extra:
+        output["replicas"] = extra
+    return output
 
 
 def _plain_price(lease: dict[str, Any]) -> dict[str, Any]:

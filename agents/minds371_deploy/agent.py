@@ -356,9 +356,9 @@ class DeploymentAgent:
                 name=request.name,
                 leases=outcome.leases,
             )
-            output = task_output(run.task.task.id, request, outcome, receipt, str(script))
-            if run.replicas:
-                output["replicas"] = replica_summary(run.replicas)
+            output = task_output(
+                run.task.task.id, request, outcome, receipt, str(script), run.replicas
+            )
             await run.journal.finalized(output)
         except BaseException as exc:
             ctx.end(step, ok=False, detail=_one_line(exc))

@@ -21,7 +21,7 @@ are up, so discovery keeps answering. Each action is also a step of the task's s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,10 +151,12 @@ class DeploymentWatcher:
                         )
                     )
                 deployment = await akash.status(dseq)
-            replica_actions = await self._check_replicas(akash, task_id, request, state)
+            replica_actions, replicas = await self._check_replicas(
+                akash, task_id, request, state, deployment
+            )
             actions += replica_actions
-            if lost or degraded:
-                await self._republish(request, deployment, state)
+            if lost or degraded or replica_actions:
+                await self._republish(request, deployment, state, also=replicas)
         return actions
 
     async def _check_replicas(
@@ -163,25 +165,29 @@ class DeploymentWatcher:
         task_id: str,
         request: Any,
         state: SagaState,
-    ) -> list[WatchAction]:
+        first: Deployment,
+    ) -> tuple[list[WatchAction], list[Deployment]]:
         """Re-lease each lost replica (Console layout) on its own deployment.
 
         A replica's deployment has one group, so Console's ``POST /v1/leases`` (which skips
         lease creation while any lease of the deployment is active) leases it again; the
-        other replicas are not touched, and their providers are avoided.
+        other replicas (``first`` is replica 1) are not touched, and their providers are
+        avoided, as is every provider the replica had before.
         """
         replicas = state.open_replicas()
         if not replicas:
-            return []
+            return [], []
         actions: list[WatchAction] = []
         marked = self.agent._marked_sdl(request)
         statuses = {replica: await akash.status(dseq) for replica, dseq in replicas.items()}
-        serving = {lease.id.provider for d in statuses.values() for lease in d.active_leases}
+        serving = {
+            lease.id.provider for d in (first, *statuses.values()) for lease in d.active_leases
+        }
         for replica, deployment in statuses.items():
             dseq = deployment.dseq
             if not deployment.active:
-                data = {"replica": replica, "dseq": dseq, "reason": "closed"}
-                await self.store.record_step(task_id, REPLICA_CLOSED, data)
+                data = {"replica": replica, "reason": "closed"}
+                await self.store.record_step(task_id, REPLICA_CLOSED, {"dseq": dseq, **data})
                 actions.append(
                     WatchAction(task_id, dseq, "closed", f"replica {replica} was closed", data)
                 )
@@ -202,12 +208,14 @@ class DeploymentWatcher:
             )
             providers = [lease.id.provider for lease in outcome.leases]
             serving |= set(providers)
-            data = {"replica": replica, "dseq": dseq, "gseq": lost, "providers": providers}
-            await self.store.record_step(task_id, RELET, data)
+            # A replica's deployment has one group: gseq 1.
+            data = {"replica": replica, "gseq": lost[0], "providers": providers}
+            await self.store.record_step(task_id, RELET, {"dseq": dseq, **data})
             actions.append(
                 WatchAction(task_id, dseq, "relet", f"replica {replica} re-leased", data)
             )
-        return actions
+            statuses[replica] = await akash.status(dseq)
+        return actions, [d for d in statuses.values() if d.active]
 
     def _expired(self, state: SagaState, ttl: int) -> bool:
         if state.finalized_at is None:
@@ -256,10 +264,18 @@ class DeploymentWatcher:
             return False
         return not provider.online
 
-    async def _republish(self, request: Any, deployment: Deployment, state: SagaState) -> None:
-        live = [lease for lease in deployment.active_leases if lease.status is not None]
+    async def _republish(
+        self,
+        request: Any,
+        deployment: Deployment,
+        state: SagaState,
+        also: Sequence[Deployment] = (),
+    ) -> None:
+        """Publish the next record with the live endpoints (``also``: the other replicas)."""
+        every = [deployment, *also]
+        live = [lease for d in every for lease in d.active_leases if lease.status is not None]
         endpoints: list[str] = []
-        for endpoint in deployment.endpoints():  # only leases that reported a status
+        for endpoint in (e for d in every for e in d.endpoints()):  # leases with a status
             if endpoint.url not in endpoints:
                 endpoints.append(endpoint.url)
         if not endpoints:

@@ -11,51 +11,61 @@ from typing import Any
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
 
 
-def test_redundancy_leases_each_group_from_a_different_provider_and_survives_a_lost_lease(
+def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_its_own(
     cli: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
+    # The sandbox serves the Console API, where POST /v1/leases skips lease creation while
+    # any lease of the deployment is active: each replica is a deployment of its own.
     run = cli("deploy", str(write_request(tmp_path, web_request("twin", redundancy=2))), "--json")
     assert run.code == 0, run.err
     result = run.json()
-    providers = {lease["provider"] for lease in result["leases"]}
+    (second,) = result["replicas"]
+    assert second["replica"] == 2
+    dseqs = {int(result["dseq"]), int(second["dseq"])}
+    assert len(dseqs) == 2
     assert len(result["leases"]) == 2
+    assert {(lease["dseq"], lease["gseq"]) for lease in result["leases"]} == {
+        (str(dseq), 1) for dseq in dseqs
+    }
+    providers = {lease["provider"] for lease in result["leases"]}
+    assert len(providers) == 2
+    assert len(result["endpoints"]) == 2
     before = cli("discover", "twin", "--json")
     assert before.code == 0, before.err
     assert [e["healthy"] for e in before.json()["endpoints"]] == [True, True]
-    assert len(providers) == 2
-    assert len(result["endpoints"]) == 2
 
-    lost = result["leases"][0]
     owner = result["owner"]
+    kept = next(lease for lease in result["leases"] if lease["dseq"] == result["dseq"])
     sandbox.admin(
         "POST",
         "/sandbox/leases/close",
-        json={"owner": owner, "dseq": int(result["dseq"]), "gseq": lost["gseq"], "oseq": 1},
+        json={"owner": owner, "dseq": int(second["dseq"]), "gseq": 1, "oseq": 1},
     )
     watched = cli("watch", "--once", "--json")
     assert watched.code == 0, watched.err
     actions = watched.json()
-    assert [a["kind"] for a in actions] == ["relet"]
-    assert actions[0]["gseq"] == lost["gseq"]
+    assert [(a["kind"], a["dseq"], a["replica"]) for a in actions] == [("relet", second["dseq"], 2)]
 
-    status = cli("status", result["dseq"], "--json").json()
-    active = [lease for lease in status["leases"] if lease["state"] == "active"]
-    assert len(active) == 2
-    replacement = next(lease["id"] for lease in active if lease["id"]["gseq"] == lost["gseq"])
+    status = cli("status", second["dseq"], "--json").json()
+    (replacement,) = [lease["id"] for lease in status["leases"] if lease["state"] == "active"]
     assert replacement["oseq"] == 2
     assert replacement["provider"] not in providers  # neither the lost one nor the twin's
+    first = cli("status", result["dseq"], "--json").json()
+    (untouched,) = [lease["id"] for lease in first["leases"] if lease["state"] == "active"]
+    assert (untouched["provider"], untouched["oseq"]) == (kept["provider"], kept["oseq"])
 
     history = cli("registry", "history", "twin", "--json")
     assert history.code == 0, history.err
     assert len(history.json()) == 2  # the watcher published the next record
-
     found = cli("discover", "twin", "--json")
     assert found.code == 0, found.err
     endpoints = found.json()["endpoints"]
     assert len(endpoints) == 2
     assert all(e["healthy"] for e in endpoints)
     assert set(result["endpoints"]) & {e["url"] for e in endpoints}  # the twin kept serving
-    cli("close", result["dseq"])
+    for dseq in sorted(dseqs):
+        assert cli("close", str(dseq)).code == 0
+    assert not dseqs & sandbox.active_dseqs()
 
 
 def test_ctrl_c_cancels_the_deployment_and_closes_what_it_created(
