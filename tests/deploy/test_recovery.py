@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import signal
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,10 @@ import pytest
 
 from minds371.state import SQLiteStateStore
 from minds371.tasks import TaskStatus
+from minds371_akash.sdl import build_console_manifest, build_manifest, parse_sdl
+from minds371_deploy._marker import with_task_marker
 from minds371_deploy.saga import CREATED, SagaState
-from tests.deploy.conftest import Sandbox, web_request, write_request
+from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
 
 CRASH_POINTS = [
     "deployment.before_create",
@@ -60,3 +63,33 @@ def test_a_kill_at_any_point_then_reconcile_leaves_one_tracked_deployment_per_ta
     assert dseq in sandbox.active_dseqs()
     assert report["resumed"][0]["dseq"] == str(dseq)
     cli("close", str(dseq))
+
+
+DIFFERS = (ROOT / "tests" / "fixtures" / "market" / "console_differs.yaml").read_text()
+
+
+@pytest.mark.parametrize("point", ["deployment.created", "lease.after"])
+def test_resume_after_a_kill_resends_the_manifest_console_returned(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path, point: str
+) -> None:
+    # Go and Console build different manifests from this SDL; providers accept only Console's.
+    request = write_request(tmp_path, {"name": "differs", "sdl": DIFFERS})
+    killed = cli("deploy", str(request), "--json", extra_env={"MINDS371_CRASH_AT": point})
+    assert killed.code == -signal.SIGKILL, (point, killed.err)
+
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    assert len(reconciled.json()["resumed"]) == 1, reconciled.json()
+
+    ((task_id, status, steps),) = anyio.run(saga_of_every_task, clean_environ)
+    assert status is TaskStatus.COMPLETED
+    (created,) = [step.data for step in steps if step.name == CREATED]
+    journaled = created["manifest"]
+    marked = with_task_marker(DIFFERS, task_id)
+    assert journaled == build_console_manifest(marked).json
+    on_chain = next(d for d in sandbox.deployments() if int(d["dseq"]) == created["dseq"])
+    assert on_chain["hash"] == hashlib.sha256(journaled.encode()).hexdigest() == created["version"]
+    assert on_chain["hash"] != build_manifest(parse_sdl(marked)).version
+    (lease,) = [lease for lease in on_chain["leases"] if lease["state"] == "active"]
+    assert lease["manifest"]  # the provider accepted the resent manifest
+    cli("close", str(created["dseq"]))
