@@ -232,11 +232,14 @@ async def LIST_BIDS(ctx: RunContext[Any], params: DeploymentRef) -> dict[str, An
 async def ESTIMATE_COST(ctx: RunContext[Any], params: EstimateParams) -> dict[str, Any]:
     """Price the request at its maximum (or at a live deployment's best bids)."""
     from minds371_deploy._marker import with_task_marker
-    from minds371_deploy.redundancy import replicate_placements
+    from minds371_deploy.redundancy import replicate_placements, rules_for_network
 
     request = parse_request(params.request.model_dump(mode="json", by_alias=True))
     marked = with_task_marker(request.base_sdl(), "estimate")
-    sdl = replicate_placements(marked, request.redundancy)
+    # N copies cost the same as N groups or N replicas: priced as N groups, by the network's
+    # SDL rules.
+    rules = rules_for_network(request.network)
+    sdl = replicate_placements(marked, request.redundancy, rules=rules)
     async with _backend(ctx, request.network) as backend:
         akash = AkashIntegrationProvider(backend)
         prepared = akash.prepare(sdl)

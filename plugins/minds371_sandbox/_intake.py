@@ -9,7 +9,7 @@ accepted manifest starts (or restarts) the lease's pods; the same manifest again
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from minds371_sandbox._records import Lease, WorldError
@@ -101,7 +101,7 @@ _KINDS = {0: "HTTP", 1: "PORT", 2: "IP"}
 class _Units:
     """What is left of each resource unit (replicas, endpoints of each kind) while checking."""
 
-    def __init__(self, specs: list[Mapping[str, Any]]) -> None:
+    def __init__(self, specs: Sequence[Mapping[str, Any]]) -> None:
         self.left: dict[tuple[str, int], int] = {}
         self.endpoints: dict[tuple[str, int], dict[int, int]] = {}
         for spec in specs:
@@ -177,7 +177,7 @@ def _check_service(
 
 
 def check_against_group_specs(
-    groups: list[Mapping[str, Any]], specs: list[Mapping[str, Any]]
+    groups: Sequence[Mapping[str, Any]], specs: Sequence[Mapping[str, Any]]
 ) -> str:
     """The provider's cross-validation of a manifest with the deployment's group specs.
 

@@ -25,26 +25,27 @@ CONSOLE_DENOM = "uact"
 
 
 def _rewrite(data: Any, auditor: str) -> None:
-    placements = (data.get("profiles") or {}).get("placement") if isinstance(data, dict) else None
+    from minds371_akash.sdl._ts_manifest import price_objects
+
+    for price in price_objects(data):
+        price["denom"] = CONSOLE_DENOM
+    profiles = data.get("profiles") if isinstance(data, dict) else None
+    placements = profiles.get("placement") if isinstance(profiles, dict) else None
     if not isinstance(placements, dict):
         return
     for infra in placements.values():
         if not isinstance(infra, dict):
             continue
-        pricing = infra.get("pricing")
-        if isinstance(pricing, dict):
-            for price in pricing.values():
-                if isinstance(price, dict) and price.get("denom") != CONSOLE_DENOM:
-                    price["denom"] = CONSOLE_DENOM
-        signed = infra.get("signedBy")
-        if signed is None:
-            signed = infra["signedBy"] = {}
-        if isinstance(signed, dict):
-            any_of = signed.get("anyOf")
-            if any_of is None:
-                any_of = signed["anyOf"] = []
-            if isinstance(any_of, list) and auditor not in any_of:
-                any_of.append(auditor)
+        if infra.get("signedBy") is None:  # `value.signedBy ??= {}`
+            infra["signedBy"] = {}
+        signed = infra["signedBy"]
+        if not isinstance(signed, dict):
+            continue
+        if signed.get("anyOf") is None:
+            signed["anyOf"] = []
+        any_of = signed["anyOf"]
+        if isinstance(any_of, list) and auditor not in any_of:
+            any_of.append(auditor)
 
 
 @functools.lru_cache(maxsize=256)  # many deployments of one SDL (load tests) build it once

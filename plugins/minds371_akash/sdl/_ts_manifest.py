@@ -43,6 +43,7 @@ from minds371_akash.sdl._yaml import load_yaml
 
 __all__ = [
     "CONSOLE_SUBJECT",
+    "price_objects",
     "build_console_manifest",
     "console_manifest_from_data",
     "console_rules_data",
@@ -408,6 +409,22 @@ def _amount(value: Any) -> Decimal:
     return parse_price(js_string(value) if not isinstance(value, str) else value)
 
 
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def price_objects(data: Any) -> list[dict[str, Any]]:
+    """Every price mapping under ``/profiles/placement/*/pricing`` (whatever else is wrong)."""
+    placements = _mapping(_mapping(data, "profiles"), "placement")
+    return [
+        price
+        for infra in placements.values()
+        for price in _mapping(infra, "pricing").values()
+        if isinstance(price, dict)
+    ]
+
+
 def console_rules_data(text: str | bytes, *, denom: str | None = "uact") -> dict[str, Any]:
     """Load SDL text and apply Console's price rewrite; check it by Console's rules.
 
@@ -420,13 +437,9 @@ def console_rules_data(text: str | bytes, *, denom: str | None = "uact") -> dict
         ValidationError: ``subject`` :data:`CONSOLE_SUBJECT`, every issue with its path.
     """
     data = load_yaml(text)
-    if denom is not None and isinstance(data, dict):
-        placements = (data.get("profiles") or {}).get("placement")
-        for infra in (placements or {}).values() if isinstance(placements, dict) else ():
-            pricing = infra.get("pricing") if isinstance(infra, dict) else None
-            for price in (pricing or {}).values() if isinstance(pricing, dict) else ():
-                if isinstance(price, dict):
-                    price["denom"] = denom
+    if denom is not None:
+        for price in price_objects(data):
+            price["denom"] = denom
     issues = check_console_rules(data)
     if issues:
         raise ValidationError(issues, subject=CONSOLE_SUBJECT)

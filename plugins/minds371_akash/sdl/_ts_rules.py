@@ -19,7 +19,8 @@ from typing import Any
 
 from minds371.errors import FieldIssue
 from minds371_akash.sdl._checks import LIMITS, fmt_bytes
-from minds371_akash.sdl._ts_js import js_parse_float, js_parse_int, js_truthy
+from minds371_akash.sdl._ts_js import js_parse_float, js_parse_int, js_string, js_truthy
+from minds371_akash.sdl._units import UnitError, parse_price
 
 __all__ = ["check_console_rules", "ts_cpu_millis", "ts_gpu_units", "ts_size"]
 
@@ -304,6 +305,8 @@ class _Schema:
         if not self.mapping(value, path, fields, ("class", "persistent")):
             return
         klass, flag = value.get("class"), value.get("persistent")
+        if not isinstance(klass, str):
+            return  # reported above
         is_true = flag is True or flag == "true"
         if klass == "ram" and is_true:
             self.error(path, '"ram" storage cannot be persistent')
@@ -423,7 +426,9 @@ class _Schema:
 
     def http_options(self, value: Any, path: str) -> None:
         def cases(v: Any, p: str) -> None:
-            if not isinstance(v, list) or any(c not in _NEXT_CASES for c in v):
+            if not isinstance(v, list) or any(
+                not isinstance(c, str) or c not in _NEXT_CASES for c in v
+            ):
                 self.error(p, f"must be a list of {', '.join(sorted(_NEXT_CASES))}")
             elif "off" in v and len(v) != 1:
                 self.error(p, "'off' cannot be combined with other cases")
@@ -672,9 +677,56 @@ def _gpu_issues(base: str, gpu: Mapping[str, Any]) -> list[FieldIssue]:
     return issues
 
 
+def _price_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    """Prices the chain cannot read as a ``DecCoin`` once chain-sdk wrote them as text."""
+    issues: list[FieldIssue] = []
+    for group, infra in data["profiles"]["placement"].items():
+        for profile, price in infra["pricing"].items():
+            where = f"/profiles/placement/{group}/pricing/{profile}/amount"
+            amount = price["amount"]
+            text = amount if isinstance(amount, str) else js_string(amount)
+            try:
+                value = parse_price(text)
+            except UnitError as exc:
+                issues.append(FieldIssue(where, f"chain-sdk writes {text!r}: {exc}"))
+                continue
+            if value > LIMITS.price_max:
+                issues.append(FieldIssue(where, f"at most {LIMITS.price_max} per block per unit"))
+    return issues
+
+
+def _group_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    """The chain's limits on groups and units, as chain-sdk merges units.
+
+    One unit per placement and profile, its replicas added up.
+    """
+    units: dict[str, dict[str, int]] = {}
+    for targets in data["deployment"].values():
+        for group, entry in targets.items():
+            per_group = units.setdefault(group, {})
+            per_group[entry["profile"]] = per_group.get(entry["profile"], 0) + entry["count"]
+    issues: list[FieldIssue] = []
+    if len(units) > LIMITS.groups_max:
+        issues.append(FieldIssue("/deployment", f"at most {LIMITS.groups_max} placement groups"))
+    for group, profiles in units.items():
+        where = f"/profiles/placement/{group}"
+        if len(profiles) > LIMITS.units_per_group_max:
+            issues.append(FieldIssue(where, f"at most {LIMITS.units_per_group_max} resource units"))
+        issues += [
+            FieldIssue(
+                where,
+                f"{count} replicas of profile {profile!r} in one resource unit; "
+                f"the chain allows {LIMITS.count_max}",
+            )
+            for profile, count in profiles.items()
+            if count > LIMITS.count_max
+        ]
+    return issues
+
+
 def _quantity_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
     """Quantities chain-sdk cannot compute, or that the chain refuses in the transaction."""
-    issues: list[FieldIssue] = []
+    issues: list[FieldIssue] = _price_issues(data) + _group_issues(data)
     for profile, conf in data["profiles"]["compute"].items():
         base = f"/profiles/compute/{profile}/resources"
         res = conf["resources"]
