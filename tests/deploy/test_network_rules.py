@@ -20,8 +20,6 @@ WEB = (Path(__file__).parents[1] / "fixtures" / "market" / "web.yaml").read_text
     [
         # chain-sdk's schema wants sizes as strings; Go's engine refuses them too.
         ("sandbox", WEB.replace("size: 1Gi", "size: 1073741824"), "SDL (Console rules)"),
-        # chain-sdk has no unknown fields; Console answers 400, so nothing is sent.
-        ("console", WEB.replace("{size: 512Mi}", "{size: 512Mi, unit: b}"), "Console rules"),
         # Go reads 16GB as no size at all; Console would take it.
         ("cli", WEB.replace("512Mi", "16GB"), "invalid SDL"),
     ],
@@ -39,10 +37,3 @@ def test_an_sdl_the_network_refuses_exits_2_before_any_spend(
     assert run.code == 2, (run.out, run.err)
     assert named in run.err + run.out
     assert sandbox.all_dseqs() == before
-
-
-def test_console_units_deploy_on_the_sandbox(cli: Any, sandbox: Sandbox, tmp_path: Path) -> None:
-    sdl = WEB.replace("512Mi", "1GB").replace("1Gi", "2gi")
-    run = cli("deploy", str(write_request(tmp_path, {"name": "units", "sdl": sdl})), "--json")
-    assert run.code == 0, run.err
-    assert cli("close", run.json()["dseq"]).code == 0
