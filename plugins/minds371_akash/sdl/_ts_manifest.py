@@ -32,12 +32,8 @@ from minds371.errors import ValidationError
 from minds371_akash.sdl._canonical import encode_trusted, manifest_version_bytes
 from minds371_akash.sdl._manifest import Manifest
 from minds371_akash.sdl._ts_js import js_keys, js_number_text, js_string, js_truthy, locale_key
-from minds371_akash.sdl._ts_rules import (
-    check_console_rules,
-    ts_cpu_millis,
-    ts_gpu_units,
-    ts_size,
-)
+from minds371_akash.sdl._ts_rules import check_console_rules
+from minds371_akash.sdl._ts_units import ts_cpu_millis, ts_gpu_units, ts_size
 from minds371_akash.sdl._units import format_dec, parse_price
 from minds371_akash.sdl._yaml import load_yaml
 
