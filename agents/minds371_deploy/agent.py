@@ -229,6 +229,9 @@ class DeploymentAgent:
             if dseq is not None:
                 outcome = await self._resume(run, dseq)
             else:
+                replicated = layout_for(request.network) == "deployments"
+                if replicated and request.redundancy > 1:
+                    await self._check_replicas_budget(run)
                 outcome = await run.akash.deploy(run.sdl, deposit=request.deposit_uact)
             if layout_for(request.network) == "deployments" and request.redundancy > 1:
                 run.replicas = await deploy_replicas(
@@ -254,6 +257,19 @@ class DeploymentAgent:
             providers=[lease.id.provider for lease in outcome.leases],
         )
         return outcome
+
+    async def _check_replicas_budget(self, run: _Run) -> None:
+        """Check the budget for every replica at its SDL's prices before the first one spends.
+
+        One deployment per replica costs what one deployment with as many groups would: the
+        budget must allow N times a replica's maximum price.
+        """
+        prepared = run.akash.prepare(run.sdl)
+        copies = run.request.redundancy
+        everything = prepared.model_copy(
+            update={"max_price_per_block": prepared.max_price_per_block * copies}
+        )
+        await run.akash.check_budget(everything, deposit=run.request.deposit_uact)
 
     async def _adopt(self, run: _Run, version: str) -> int | None:
         """Find the deployment an attempt created but did not get to record.

@@ -100,3 +100,15 @@ def test_ctrl_c_cancels_the_deployment_and_closes_what_it_created(
     created = sandbox.all_dseqs() - before
     assert len(created) == 1
     assert not (created & sandbox.active_dseqs())  # closed, not left running
+
+
+def test_the_budget_covers_every_replica_before_the_first_is_created(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    # One replica fits (100 uact/block at most), two do not.
+    request = web_request("pair", redundancy=2, budget={"max_uact_per_block": 150})
+    run = cli("deploy", str(write_request(tmp_path, request)), "--json")
+    assert run.code == 2, run.err
+    assert run.json()["error"]["type"] == "BudgetExceeded"
+    assert sandbox.all_dseqs() == before
