@@ -112,3 +112,31 @@ def test_the_budget_covers_every_replica_before_the_first_is_created(
     assert run.code == 2, run.err
     assert run.json()["error"]["type"] == "BudgetExceeded"
     assert sandbox.all_dseqs() == before
+
+
+def test_a_kill_between_replicas_resumes_both_and_leaves_nothing_untracked(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    request = write_request(tmp_path, web_request("pair", redundancy=2))
+    # Killed once replica 2's deployment exists and is journaled, before it is leased.
+    killed = cli(
+        "deploy", str(request), "--json", extra_env={"MINDS371_CRASH_AT": "replica.created"}
+    )
+    assert killed.code == -signal.SIGKILL, killed.err
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    (resumed,) = reconciled.json()["resumed"]
+    new = sandbox.all_dseqs() - before
+    assert len(new) == 2  # the two replicas, none created twice
+    assert new <= sandbox.active_dseqs()
+    leased = {
+        int(d["dseq"]): [lease["provider"] for lease in d["leases"] if lease["state"] == "active"]
+        for d in sandbox.deployments()
+        if int(d["dseq"]) in new
+    }
+    assert all(len(providers) == 1 for providers in leased.values()), leased
+    assert len({providers[0] for providers in leased.values()}) == 2  # distinct providers
+    assert int(resumed["dseq"]) in new
+    for dseq in sorted(new):
+        assert cli("close", str(dseq)).code == 0
