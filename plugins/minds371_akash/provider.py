@@ -293,7 +293,7 @@ class AkashIntegrationProvider(DeploymentOperations):
         except BaseException as exc:
             await self._close_after_failure(created.dseq, exc)
             raise
-        return await self._result(deployment, prepared, rankings)
+        return await self._result(deployment, prepared, rankings, manifest=created.manifest)
 
     async def _close_after_failure(self, dseq: int, exc: BaseException) -> None:
         if not self.close_on_failure:
@@ -311,12 +311,15 @@ class AkashIntegrationProvider(DeploymentOperations):
         deployment: Deployment,
         prepared: PreparedDeployment,
         rankings: Sequence[GroupRanking] = (),
+        *,
+        manifest: str = "",
     ) -> DeploymentResult:
         cost = await self.cost(deployment, prepared)
         result = DeploymentResult(
             dseq=deployment.dseq,
             owner=deployment.owner,
-            version=prepared.version,
+            # The version of the manifest the providers run (the one the network returned).
+            version=_version_of(manifest) if manifest else prepared.version,
             leases=deployment.active_leases,
             endpoints=tuple(deployment.endpoints()),
             cost=cost,
@@ -392,7 +395,7 @@ class AkashIntegrationProvider(DeploymentOperations):
                 existing=existing,
             )
         deployment = await self.wait_until_ready(dseq, prepared)
-        return await self._result(deployment, prepared, rankings)
+        return await self._result(deployment, prepared, rankings, manifest=manifest)
 
     async def relet_group(
         self, dseq: int, gseq: int, sdl: str, *, manifest: str | None = None
