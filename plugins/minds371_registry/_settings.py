@@ -29,6 +29,7 @@ from minds371_registry.content import ContentStore, KuboContentStore, LocalConte
 from minds371_registry.discovery import ProbeRoute
 from minds371_registry.keys import configured_address, load_signer
 from minds371_registry.ledger import Ledger, LocalLedger
+from minds371_registry.seen import SeenSequences
 
 __all__ = [
     "CONTRACT_ENV",
@@ -93,7 +94,13 @@ def build_default(
         ledger = _evm_ledger(rpc_url, env, content, signer)
     else:
         ledger = LocalLedger(root / "registry" / "ledger.sqlite3")
-    return {"ledger": ledger, "content": content, "signer": signer, "trusted_signers": trusted}
+    return {
+        "ledger": ledger,
+        "content": content,
+        "signer": signer,
+        "trusted_signers": trusted,
+        "seen": SeenSequences(root / "registry" / "seen.json"),
+    }
 
 
 def probe_routes(env: Mapping[str, str] | None = None) -> list[ProbeRoute]:
