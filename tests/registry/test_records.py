@@ -118,3 +118,38 @@ def test_signer_never_shows_its_key(signer: RecordSigner):
     key_hex = signer._key.to_hex().removeprefix("0x")
     assert key_hex not in repr(signer)
     assert signer.address in repr(signer)
+
+
+def test_a_record_chained_to_another_names_record_is_refused(signer: RecordSigner):
+    # Sequence and previous hash both follow `api`#1: only the name tells the chains apart.
+    domain = DOMAINS[0]
+    api = signer.sign_record(
+        make_facts("api"),
+        sequence=1,
+        prev_hash=EMPTY_HASH,
+        metadata_cid="bafkreiabc",
+        domain=domain,
+    )
+    web = _sign(signer, domain, sequence=2, prev_hash="0x" + record_digest(api, domain).hex())
+    with pytest.raises(SignatureError, match=r"web#2 follows a record of 'api'"):
+        verify_record(web, domain, [signer.address], previous=api)
+
+
+def test_a_tombstone_lists_nothing_and_its_flag_is_signed(signer: RecordSigner):
+    domain = DOMAINS[1]
+    tomb = signer.sign_record(
+        make_facts(providers=(), endpoints=()),
+        sequence=1,
+        prev_hash=EMPTY_HASH,
+        metadata_cid="bafkreiabc",
+        domain=domain,
+        retired=True,
+    )
+    message = encode_typed_data(full_message=typed_data(tomb, domain))
+    assert _hash_eip191_message(message) == record_digest(tomb, domain)
+    verify_record(tomb, domain, [signer.address])
+    # Un-retiring it (to bring the old deployment back) breaks the signature.
+    with pytest.raises(SignatureError, match="does not match its signer"):
+        verify_record(tomb.model_copy(update={"retired": False}), domain, [signer.address])
+    with pytest.raises(ValueError, match="tombstone"):
+        DeploymentRecord.model_validate({**tomb.model_dump(), "endpoints": ("http://10.6.6.6/",)})
