@@ -14,7 +14,7 @@ import structlog
 
 import minds371_registry
 from minds371.cli import main
-from minds371_registry import BlockchainRegistryProvider
+from minds371_registry import BlockchainRegistryProvider, LocalContentStore
 
 from .conftest import make_facts
 
@@ -90,6 +90,42 @@ async def test_verify_ok_then_tampered(clean_environ: Path, capsys):
         and report["position"] == 2
         and report["error"] == "LedgerError"
     )
+
+
+async def test_verify_checks_metadata_by_default(clean_environ: Path, capsys):
+    await _register(make_facts())
+    async with BlockchainRegistryProvider.default(read_only=True) as registry:
+        cid = (await registry.resolve("web")).record.metadata_cid
+        store = registry.content
+        assert isinstance(store, LocalContentStore)
+        store.path_of(cid).write_bytes(b'{"dseq":666}')
+    code, _, err = await _in_thread(capsys, "registry", "verify")
+    assert code == 1 and "ContentMismatch" in err
+    # Skipping the blobs is a choice the output states.
+    code, _, err = await _in_thread(capsys, "registry", "verify", "--no-content")
+    assert code == 0 and "metadata NOT checked against CIDs (--no-content)" in err
+    code, out, _ = await _in_thread(capsys, "registry", "verify", "--no-content", "--json")
+    report = json.loads(out)
+    assert report["ok"] is True and report["content_checked"] is False
+    assert report["head_checked"] is True
+
+
+async def test_a_retired_name_discovers_as_retired(clean_environ: Path, capsys, dead_endpoint: str):
+    await _register(make_facts(endpoints=(dead_endpoint,)))
+    async with BlockchainRegistryProvider.default() as registry:
+        receipt = await registry.retire("web", dseq=1234, reason="closed")
+    assert receipt is not None and receipt.sequence == 2
+    code, out, _ = await _in_thread(capsys, "discover", "web")
+    assert code == 1 and out.startswith("retired") and dead_endpoint not in out
+    code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["status"] == "retired" and doc["endpoints"] == []
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert dead_endpoint in lines[0] and lines[1].startswith("#2 ") and " retired " in lines[1]
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web", "--json")
+    assert [r["retired"] for r in json.loads(out)["records"]] == [False, True]
 
 
 async def test_bad_input_exits_2(clean_environ: Path, capsys):
