@@ -221,8 +221,9 @@ async def test_metadata_swapped_under_its_cid(
         await registry.resolve("web")
     with pytest.raises(ContentMismatch):
         await registry.connect("web")
-    report = await registry.verify(check_content=True)
+    report = await registry.verify()  # the metadata is checked by default
     assert not report.ok and report.error == "ContentMismatch" and report.position == 1
+    assert report.content_checked
     assert (await registry.verify(check_content=False)).ok  # the ledger itself is intact
     assert hits(forged) == 0
 
