@@ -103,3 +103,16 @@ async def test_tombstone_on_the_evm_ledger(anvil: str, tmp_path: Path):
         assert [e.record.retired for e in await registry.history("web")] == [False, True]
         report = await registry.verify()
         assert report.ok and report.entries == 2 and not report.head_checked
+
+
+async def test_registering_what_the_tombstone_says_revives_the_name(
+    registry: BlockchainRegistryProvider,
+):
+    # Same owner, dseq, network, hash, no endpoints and even the same metadata: still not the
+    # "unchanged" case, since the tombstone says the service is gone.
+    await registry.register(make_facts(providers=(), endpoints=()))
+    await registry.retire("web", reason="closed")
+    facts = make_facts(providers=(), endpoints=())
+    receipt = await registry.register(facts, {"retired": "closed", "dseq": 1234})
+    assert receipt.created and receipt.sequence == 3
+    assert not (await registry.resolve("web")).retired
