@@ -63,11 +63,13 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
     # Imported here: building the parser (even for --version) must not load eth-account.
-    from minds371_registry._settings import probe_routes
+    from minds371_registry._settings import probe_private, probe_routes
     from minds371_registry.discovery import HealthChecker
     from minds371_registry.provider import BlockchainRegistryProvider
 
-    health = HealthChecker(timeout=timeout, cache_ttl=0, routes=probe_routes())
+    health = HealthChecker(
+        timeout=timeout, cache_ttl=0, routes=probe_routes(), allow_private=probe_private()
+    )
     return BlockchainRegistryProvider.default(read_only=True, health=health)
 
 

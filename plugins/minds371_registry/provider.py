@@ -122,16 +122,18 @@ class BlockchainRegistryProvider(AsyncResource):
             environ: The environment (default ``os.environ``).
             read_only: Do not generate a development key (discovery and verification need none).
             health: The endpoint prober (default: a ``HealthChecker`` with the environment's
-                probe routes, e.g. ``MINDS371_SANDBOX_URL``).
+                probe routes, e.g. ``MINDS371_SANDBOX_URL``, and ``MINDS371_PROBE_PRIVATE``).
 
         Raises:
             ConfigurationError: if the configuration cannot be used.
         """
-        from minds371_registry._settings import build_default, probe_routes
+        from minds371_registry._settings import build_default, probe_private, probe_routes
 
         parts = build_default(home=home, environ=environ, read_only=read_only)
         if health is None:
-            health = HealthChecker(routes=probe_routes(environ))
+            health = HealthChecker(
+                routes=probe_routes(environ), allow_private=probe_private(environ)
+            )
         return cls(**parts, health=health)
 
     async def __aenter__(self) -> Self:

@@ -34,7 +34,7 @@ def _provider(
         ledger=LocalLedger(home / "registry" / "ledger.sqlite3"),
         content=LocalContentStore(home / "registry" / "content"),
         signer=signer,
-        health=HealthChecker(timeout=1.0, cache_ttl=0),
+        health=HealthChecker(timeout=1.0, cache_ttl=0, allow_private=True),
         seen=SeenSequences(home / "registry" / "seen.json") if seen else None,
     )
 
