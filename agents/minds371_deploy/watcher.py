@@ -31,6 +31,7 @@ from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease
+from minds371_deploy._retire import retire_record
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, SagaState
 
@@ -115,10 +116,12 @@ class DeploymentWatcher:
             deployment = await akash.status(dseq)
             if not deployment.active:
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
+                await retire_record(self.agent._registry_factory, request.name, dseq, "closed")
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
             if request.ttl is not None and self._expired(state, request.ttl):
                 await akash.close(dseq, reason="ttl")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
+                await retire_record(self.agent._registry_factory, request.name, dseq, "ttl")
                 return [WatchAction(task_id, dseq, "expired", f"closed after ttl {request.ttl}s")]
             lost, degraded = await self._lost_groups(akash, deployment)
             actions = [
