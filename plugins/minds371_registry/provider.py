@@ -296,7 +296,9 @@ class BlockchainRegistryProvider(AsyncResource):
     ) -> list[LedgerEntry]:
         store = self._head_store()
 
-        def next_head(stored: str | None, entries: int, appended: list[LedgerEntry]) -> str:
+        def next_head(
+            stored: str | None, entries: int, appended: list[LedgerEntry]
+        ) -> tuple[str, str]:
             # Runs inside the append's transaction: the head moves with the records, or neither.
             current = self._parse_head(stored) if stored is not None else None
             names = dict(current.names) if current is not None else {}
@@ -319,7 +321,7 @@ class BlockchainRegistryProvider(AsyncResource):
                 names=names,
                 issued_at=int(self._clock()),
             )
-            return head.model_dump_json()
+            return head.model_dump_json(), head.signature
 
         return await store.append_many(records, head=next_head)
 
@@ -355,16 +357,23 @@ class BlockchainRegistryProvider(AsyncResource):
         """
         if self.ledger.anchored:
             return None
-        stored, last = await self._head_store().read_head()
-        if stored is None:
-            if last:
+        store = self._head_store()
+        head_id, last = await store.head_state()
+        if head_id is None and not last:
+            return None
+        if head_id is not None and self._head_cache and self._head_cache[1].signature == head_id:
+            head = self._head_cache[1]  # verified already; a head's id is its signature
+        else:
+            stored = await store.read_head()
+            if stored is None or head_id is None:
                 raise LedgerError(
                     f"the ledger holds {last} entries but no signed head: the head was removed, "
                     "or the ledger was written without this registry",
                     details={"position": last},
                 )
-            return None
-        head = self._parse_head(stored)
+            head = self._parse_head(stored)
+            if head.signature != head_id:
+                raise LedgerError("the ledger's signed head is not the one its id names")
         if last < head.entries:
             raise LedgerError(
                 f"the ledger holds {last} entries but its signed head says {head.entries}: "

@@ -179,12 +179,19 @@ async def test_edited_head_is_refused(registry: BlockchainRegistryProvider):
 
 async def test_removed_head_is_refused(registry: BlockchainRegistryProvider):
     await registry.register(make_facts(), {"v": 1})
-    with sqlite3.connect(_path(registry), isolation_level=None) as db:
-        db.execute("DELETE FROM meta WHERE key = 'head'")
-    with pytest.raises(LedgerError, match="holds 1 entries but no signed head"):
-        await registry.resolve("web")
-    report = await registry.verify()
-    assert not report.ok and "no signed head" in (report.problem or "")
+    for removed in ("'head'", "'head', 'head_id'"):
+        fresh = BlockchainRegistryProvider(
+            ledger=LocalLedger(_path(registry)),
+            content=registry.content,
+            signer=registry.signer,
+        )
+        with sqlite3.connect(_path(registry), isolation_level=None) as db:
+            db.execute(f"DELETE FROM meta WHERE key IN ({removed})")
+        async with fresh:
+            with pytest.raises(LedgerError, match="holds 1 entries but no signed head"):
+                await fresh.resolve("web")
+            report = await fresh.verify()
+            assert not report.ok and "no signed head" in (report.problem or "")
 
 
 async def test_head_of_an_untrusted_signer_is_refused(registry: BlockchainRegistryProvider):

@@ -115,18 +115,23 @@ class Ledger(Protocol):
 class HeadStore(Protocol):
     """Where a ledger that is not anchored keeps its signed head (``minds371_registry.head``)."""
 
-    async def read_head(self) -> tuple[str | None, int]:
-        """The stored head as JSON (None if none was written) and the ledger's last position."""
+    async def head_state(self) -> tuple[str | None, int]:
+        """The stored head's id (None if none was written) and the ledger's last position."""
+        ...
+
+    async def read_head(self) -> str | None:
+        """The stored head as JSON, or None."""
         ...
 
     async def append_many(
         self,
         records: Iterable[DeploymentRecord],
         *,
-        head: Callable[[str | None, int, list[LedgerEntry]], str] | None = None,
+        head: Callable[[str | None, int, list[LedgerEntry]], tuple[str, str]] | None = None,
     ) -> list[LedgerEntry]:
         """Append records and, in the same transaction, the head that ``head`` makes.
 
-        ``head`` gets the stored head, the entry count after the append and the entries appended.
+        ``head`` gets the stored head, the entry count after the append and the entries appended,
+        and returns the new head's JSON and its id.
         """
         ...

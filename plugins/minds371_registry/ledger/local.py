@@ -45,8 +45,9 @@ from minds371_registry.records import (
 
 __all__ = ["GENESIS_HASH", "LocalLedger", "entry_hash"]
 
-#: Makes a new signed head (JSON) from the stored one, the entry count and the entries appended.
-HeadUpdate = Callable[[str | None, int, list[LedgerEntry]], str]
+#: Makes a new signed head from the stored one (JSON), the entry count and the entries appended;
+#: returns its JSON and its id (its signature: short, and unique to that head).
+HeadUpdate = Callable[[str | None, int, list[LedgerEntry]], tuple[str, str]]
 
 #: ``prev_entry_hash`` of the ledger's first entry.
 GENESIS_HASH = "00" * 32
@@ -187,9 +188,10 @@ class LocalLedger(AsyncResource):
                 out = self._insert_all(conn, records)
                 if head is not None and out:
                     row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-                    new = head(None if row is None else str(row[0]), out[-1].position, out)
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('head', ?)", (new,)
+                    new, head_id = head(None if row is None else str(row[0]), out[-1].position, out)
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [("head", new), ("head_id", head_id)],
                     )
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -371,15 +373,31 @@ class LocalLedger(AsyncResource):
 
     # -- the signed head -------------------------------------------------------------------------
 
-    async def read_head(self) -> tuple[str | None, int]:
-        """The stored signed head (JSON of a ``LedgerHead``, or None) and the last position."""
-        conn = self._read_connection()  # two indexed reads: cheaper inline than a thread hop
+    async def head_state(self) -> tuple[str | None, int]:
+        """The stored head's id (None if no head was written) and the ledger's last position.
+
+        Two short indexed reads, inline: this runs on every resolve, while the head itself
+        (every name's latest record) is read only when its id changed.
+        """
+        conn = self._read_connection()
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'head_id'").fetchone()
             (last,) = conn.execute("SELECT MAX(position) FROM entries").fetchone()
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
         return (None if row is None else str(row[0])), int(last or 0)
+
+    async def read_head(self) -> str | None:
+        """The stored signed head (JSON of a ``LedgerHead``), or None."""
+        return await self._run(self._read_head)  # type: ignore[no-any-return]
+
+    def _read_head(self) -> str | None:
+        conn = self._connect()
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
+        return None if row is None else str(row[0])
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
