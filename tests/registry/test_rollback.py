@@ -179,7 +179,7 @@ async def test_edited_head_is_refused(registry: BlockchainRegistryProvider):
 
 async def test_removed_head_is_refused(registry: BlockchainRegistryProvider):
     await registry.register(make_facts(), {"v": 1})
-    for removed in ("'head'", "'head', 'head_id'"):
+    for removed in ("'head'", "'head_id'", "'head', 'head_id'"):
         fresh = BlockchainRegistryProvider(
             ledger=LocalLedger(_path(registry)),
             content=registry.content,
@@ -192,6 +192,24 @@ async def test_removed_head_is_refused(registry: BlockchainRegistryProvider):
                 await fresh.resolve("web")
             report = await fresh.verify()
             assert not report.ok and "no signed head" in (report.problem or "")
+
+
+async def test_an_older_head_put_back_under_the_current_id_is_refused(
+    registry: BlockchainRegistryProvider,
+):
+    await registry.register(make_facts(), {"v": 1})
+    path = _path(registry)
+    with sqlite3.connect(path, isolation_level=None) as db:
+        (older,) = db.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    await registry.register(make_facts(dseq=2), {"v": 2})
+    with sqlite3.connect(path, isolation_level=None) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (older,))
+    fresh = BlockchainRegistryProvider(
+        ledger=LocalLedger(path), content=registry.content, signer=registry.signer
+    )
+    async with fresh:
+        with pytest.raises(LedgerError, match="not the one its id names"):
+            await fresh.resolve("web")
 
 
 async def test_head_of_an_untrusted_signer_is_refused(registry: BlockchainRegistryProvider):
