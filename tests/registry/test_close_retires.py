@@ -106,8 +106,10 @@ async def test_a_deployment_closed_elsewhere_is_retired_by_the_watcher(
             result = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("gone"))
             await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
         actions = await DeploymentWatcher(agent_for(runtime), runtime.store).check_once()
+        found = await runtime.execute_action("DISCOVER_SERVICE", {"name": "gone"})
     assert [a.kind for a in actions] == ["closed"]
     assert await _latest("gone") == (2, True)
+    assert (found["status"], found["sequence"], found["endpoints"]) == ("retired", 2, [])
 
 
 async def test_a_task_that_fails_after_registering_retires_what_it_registered(
