@@ -6,8 +6,7 @@ ledger head). ``retire`` appends a tombstone. ``resolve`` trusts nothing it read
 must be intact and linked and filed under the name asked for, the record signed by a trusted signer,
 follow the record before it (no replay, no fork), be no older than the signed head and the client's
 memory say the name's latest is (no rollback), not be expired, and its metadata must hash to its
-CID. ``endpoints`` and
-``connect`` add health-ordered failover on top. Every failure is an error of
+CID. ``endpoints`` and ``connect`` add health-ordered failover on top. Every failure is an error of
 :class:`~minds371.errors.RegistryError`'s branch: a forged record is refused, never returned.
 """
 
@@ -580,12 +579,12 @@ class BlockchainRegistryProvider(AsyncResource):
         if self._lock is None:
             self._lock = anyio.Lock()
         async with self._lock:
-            head = await self._verified_head(name)
-            if head is None or (dseq is not None and head.record.dseq != dseq):
+            current = await self._verified_head(name)
+            if current is None or (dseq is not None and current.record.dseq != dseq):
                 return None
-            if head.record.retired:
-                return RegistryReceipt.of(head, self.ledger.kind, created=False)
-            latest = head.record
+            if current.record.retired:
+                return RegistryReceipt.of(current, self.ledger.kind, created=False)
+            latest = current.record
             blob = metadata_bytes({"retired": reason, "dseq": latest.dseq})
             cid = await self.content.put(blob)
             await self.content.pin(cid)
@@ -599,7 +598,7 @@ class BlockchainRegistryProvider(AsyncResource):
             record = signer.sign_record(
                 facts,
                 sequence=latest.sequence + 1,
-                prev_hash=head.record_hash,
+                prev_hash=current.record_hash,
                 metadata_cid=cid,
                 domain=self.ledger.domain,
                 issued_at=int(self._clock()),
@@ -627,8 +626,8 @@ class BlockchainRegistryProvider(AsyncResource):
         out = []
         for name, record in sorted(latest.items()):
             if record.dseq == dseq and record.network == network and not record.retired:
-                head = await self._verified_head(name)
-                if head is not None and head.record.dseq == dseq:
+                current = await self._verified_head(name)
+                if current is not None and current.record.dseq == dseq:
                     out.append(name)
         return out
 
