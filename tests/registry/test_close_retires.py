@@ -17,8 +17,11 @@ import structlog
 from minds371 import AgentRuntime, MemoryStateStore
 from minds371.cli import main
 from minds371.errors import ProviderError
+from minds371.tasks import AgentType, Task, TaskEvent, TaskResult, TaskStatus
 from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
+from minds371_deploy.reconcile import reconcile
+from minds371_deploy.saga import CREATED
 from minds371_deploy.watcher import DeploymentWatcher
 from minds371_registry import (
     BlockchainRegistryProvider,
@@ -126,6 +129,31 @@ async def test_a_task_that_fails_after_registering_retires_what_it_registered(
     tomb = await _resolve("fragile")
     assert (tomb.sequence, tomb.retired) == (2, True)
     assert tomb.record.dseq not in sandbox.active_dseqs()  # closed, then retired
+
+
+async def test_reconcile_closing_a_failed_tasks_deployment_retires_its_record(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployment registered under "orphan", then held by a task that failed without closing
+    # it (its compensation was cut short): reconcile closes it, and must retire the record.
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    store = MemoryStateStore()
+    request = web_request("orphan")
+    async with AgentRuntime(store=store) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", request)
+    dseq = int(result["dseq"])
+    task = Task(agent_type=AgentType.DEPLOYMENT, payload=request)
+    await store.create_task(task)
+    await store.record_step(task.id, CREATED, {"dseq": dseq, "version": result["version"]})
+    failed = TaskResult(task_id=task.id, status=TaskStatus.FAILED)
+    await store.finish(
+        failed, TaskEvent(task_id=task.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
+    )
+    report = await reconcile(AgentRuntime(store=store))
+    assert [c["dseq"] for c in report["closed"]] == [str(dseq)]
+    assert dseq not in sandbox.active_dseqs()
+    assert await _latest("orphan") == (2, True)
 
 
 async def test_retiring_never_fails_a_close(clean_environ: Path) -> None:
