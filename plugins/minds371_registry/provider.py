@@ -48,7 +48,7 @@ from minds371_registry.records import (
     DeploymentRecord,
     verify_record,
 )
-from minds371_registry.seen import SeenSequences
+from minds371_registry.seen import SeenSequences, check_seen
 
 __all__ = ["BlockchainRegistryProvider", "check_name"]
 
@@ -363,7 +363,8 @@ class BlockchainRegistryProvider(AsyncResource):
         if head_id is not None and self._head_cache and self._head_cache[1].signature == head_id:
             head = self._head_cache[1]  # verified already; a head's id is its signature
         else:
-            stored = await store.read_head()
+            # Id, head and length again, together: a writer may have moved them since.
+            head_id, stored, last = await store.read_head()
             if stored is None or head_id is None:
                 raise LedgerError(
                     f"the ledger holds {last} entries but no signed head: the head was removed, "
@@ -381,11 +382,19 @@ class BlockchainRegistryProvider(AsyncResource):
             )
         return head
 
-    async def _check_not_rolled_back(self, name: str, latest: LedgerEntry | None) -> None:
-        """Refuse a latest record older than the signed head or this client's memory says."""
+    def _check_not_rolled_back(
+        self,
+        name: str,
+        latest: LedgerEntry | None,
+        head: LedgerHead | None,
+        seen: tuple[int, str] | None,
+    ) -> None:
+        """Refuse a latest record older than the signed head or this client's memory says.
+
+        ``head`` and ``seen`` must have been read before ``latest`` was.
+        """
         have = latest.record.sequence if latest is not None else 0
         have_hash = latest.record_hash if latest is not None else ""
-        head = await self.signed_head()
         expected = head.names.get(name) if head is not None else None
         if expected is not None:
             details = {"name": name, "sequence": have, "head_sequence": expected.sequence}
@@ -401,8 +410,7 @@ class BlockchainRegistryProvider(AsyncResource):
                     "history was rewritten",
                     details=details,
                 )
-        if self.seen is not None:
-            self.seen.check(self.ledger.domain, name, have, have_hash)
+        check_seen(name, have, have_hash, seen)
 
     def _remember(self, entry: LedgerEntry) -> None:
         if self.seen is not None:
@@ -475,6 +483,10 @@ class BlockchainRegistryProvider(AsyncResource):
     async def _verified_head(self, name: str) -> LedgerEntry | None:
         """The latest entry of ``name`` after checking its signature, signer and chain link."""
         self._require_trust()
+        # The head is read before the records: a record appended in between is newer than the
+        # head, never older, so a concurrent writer cannot look like a rollback.
+        head = await self.signed_head()
+        seen = self.seen.lookup(self.ledger.domain, name) if self.seen is not None else None
         tail = await self.ledger.history(name, limit=2)
         for entry in tail:
             _check_filed_under(name, entry)
@@ -485,7 +497,7 @@ class BlockchainRegistryProvider(AsyncResource):
                 tail[-1].record, self.ledger.domain, self.trusted_signers, previous=previous
             )
         latest = tail[-1] if tail else None
-        await self._check_not_rolled_back(name, latest)
+        self._check_not_rolled_back(name, latest, head, seen)
         return latest
 
     async def _metadata(self, record: DeploymentRecord) -> dict[str, Any]:
@@ -511,13 +523,15 @@ class BlockchainRegistryProvider(AsyncResource):
         """
         check_name(name)
         self._require_trust()
+        head = await self.signed_head()  # before the records (see _verified_head)
+        seen = self.seen.lookup(self.ledger.domain, name) if self.seen is not None else None
         entries = await self.ledger.history(name)
         previous: DeploymentRecord | None = None
         for entry in entries:
             _check_filed_under(name, entry)
             verify_record(entry.record, self.ledger.domain, self.trusted_signers, previous=previous)
             previous = entry.record
-        await self._check_not_rolled_back(name, entries[-1] if entries else None)
+        self._check_not_rolled_back(name, entries[-1] if entries else None, head, seen)
         if entries:
             self._remember(entries[-1])
         return entries

@@ -20,7 +20,7 @@ from typing import Any
 from minds371.errors import SignatureError
 from minds371_registry.records import RecordDomain
 
-__all__ = ["SeenSequences"]
+__all__ = ["SeenSequences", "check_seen"]
 
 
 class SeenSequences:
@@ -43,30 +43,20 @@ class SeenSequences:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def lookup(self, domain: RecordDomain, name: str) -> tuple[int, str] | None:
+        """The highest sequence seen of ``name`` and its record's digest, if any was."""
+        seen = self._load().get(_key(domain), {}).get(name)
+        if not isinstance(seen, list) or len(seen) != 2:
+            return None
+        return int(seen[0]), str(seen[1])
+
     def check(self, domain: RecordDomain, name: str, sequence: int, record_hash: str) -> None:
         """Refuse ``name``'s latest record if an earlier read saw a newer (or another) one.
 
         Raises:
-            SignatureError: a rollback (a lower sequence than seen) or a fork (the same sequence
-                with another digest).
+            SignatureError: see :func:`check_seen`.
         """
-        seen = self._load().get(_key(domain), {}).get(name)
-        if not isinstance(seen, list) or len(seen) != 2:
-            return
-        seen_sequence, seen_hash = int(seen[0]), str(seen[1])
-        details = {"name": name, "sequence": sequence, "seen_sequence": seen_sequence}
-        if sequence < seen_sequence:
-            raise SignatureError(
-                f"the ledger's latest record of {name!r} is #{sequence}, but #{seen_sequence} was "
-                "seen before: the ledger was rolled back",
-                details=details,
-            )
-        if sequence == seen_sequence and record_hash != seen_hash:
-            raise SignatureError(
-                f"record {name}#{sequence} is not the one seen before under that sequence: "
-                "the ledger's history was rewritten",
-                details=details,
-            )
+        check_seen(name, sequence, record_hash, self.lookup(domain, name))
 
     def remember(self, domain: RecordDomain, name: str, sequence: int, record_hash: str) -> None:
         """Note ``name``'s record ``sequence`` as seen, unless a higher one already was."""
@@ -85,6 +75,33 @@ class SeenSequences:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def check_seen(name: str, sequence: int, record_hash: str, seen: tuple[int, str] | None) -> None:
+    """Refuse ``name``'s latest record ``sequence`` if ``seen`` (what was seen before) is newer.
+
+    Read ``seen`` before the record: a record appended in between is then newer, never older.
+
+    Raises:
+        SignatureError: a rollback (a lower sequence than seen) or a fork (the same sequence
+            with another digest).
+    """
+    if seen is None:
+        return
+    seen_sequence, seen_hash = seen
+    details = {"name": name, "sequence": sequence, "seen_sequence": seen_sequence}
+    if sequence < seen_sequence:
+        raise SignatureError(
+            f"the ledger's latest record of {name!r} is #{sequence}, but #{seen_sequence} was "
+            "seen before: the ledger was rolled back",
+            details=details,
+        )
+    if sequence == seen_sequence and record_hash != seen_hash:
+        raise SignatureError(
+            f"record {name}#{sequence} is not the one seen before under that sequence: "
+            "the ledger's history was rewritten",
+            details=details,
+        )
 
 
 def _key(domain: RecordDomain) -> str:

@@ -301,15 +301,19 @@ async def test_pydantic_metadata_is_stored_as_json(registry: BlockchainRegistryP
 async def test_two_writers_on_one_ledger_file_both_succeed(
     clean_environ: Path, signer: RecordSigner
 ):
-    # Two providers (as two processes would) share the SQLite file and the key; each append that
-    # loses the race is signed again on top of the winner's record.
+    # Two providers (as two processes would) share the SQLite file, the key and the home's memory
+    # of sequences seen; each append that loses the race is signed again on top of the winner's
+    # record, and neither takes the other's newer record for a rollback.
     import anyio
+
+    from minds371_registry import SeenSequences
 
     def provider() -> BlockchainRegistryProvider:
         return BlockchainRegistryProvider(
             ledger=LocalLedger(clean_environ / "l.db"),
             content=LocalContentStore(clean_environ / "c"),
             signer=signer,
+            seen=SeenSequences(clean_environ / "seen.json"),
         )
 
     async with provider() as one, provider() as two:

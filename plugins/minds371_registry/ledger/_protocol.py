@@ -116,11 +116,11 @@ class HeadStore(Protocol):
     """Where a ledger that is not anchored keeps its signed head (``minds371_registry.head``)."""
 
     async def head_state(self) -> tuple[str | None, int]:
-        """The stored head's id (None if none was written) and the ledger's last position."""
+        """The stored head's id (None if none was written) and the last position, together."""
         ...
 
-    async def read_head(self) -> str | None:
-        """The stored head as JSON, or None."""
+    async def read_head(self) -> tuple[str | None, str | None, int]:
+        """The stored head's id, the head as JSON and the last position, read in one snapshot."""
         ...
 
     async def append_many(

@@ -376,28 +376,42 @@ class LocalLedger(AsyncResource):
     async def head_state(self) -> tuple[str | None, int]:
         """The stored head's id (None if no head was written) and the ledger's last position.
 
-        Two short indexed reads, inline: this runs on every resolve, while the head itself
-        (every name's latest record) is read only when its id changed.
+        Read together in one snapshot, inline (two short indexed reads): this runs on every
+        resolve, while the head itself (every name's latest record) is read only when its id
+        changed.
         """
-        conn = self._read_connection()
+        head_id, last, _ = self._read_head(self._read_connection(), with_body=False)
+        return head_id, last
+
+    async def read_head(self) -> tuple[str | None, str | None, int]:
+        """The stored head's id, the head itself (JSON) and the last position, in one snapshot.
+
+        The id and the head are None when no head was written.
+        """
+        head_id, last, body = await self._run(
+            lambda: self._read_head(self._connect(), with_body=True)
+        )
+        return head_id, body, last
+
+    def _read_head(
+        self, conn: sqlite3.Connection, *, with_body: bool
+    ) -> tuple[str | None, int, str | None]:
+        keys = ("head_id", "head") if with_body else ("head_id",)
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'head_id'").fetchone()
-            (last,) = conn.execute("SELECT MAX(position) FROM entries").fetchone()
+            conn.execute("BEGIN")  # one read snapshot: a writer's commit lands before or after
+            try:
+                rows = dict(
+                    conn.execute(
+                        f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * len(keys))})",
+                        keys,
+                    ).fetchall()
+                )
+                (last,) = conn.execute("SELECT MAX(position) FROM entries").fetchone()
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
-        return (None if row is None else str(row[0])), int(last or 0)
-
-    async def read_head(self) -> str | None:
-        """The stored signed head (JSON of a ``LedgerHead``), or None."""
-        return await self._run(self._read_head)  # type: ignore[no-any-return]
-
-    def _read_head(self) -> str | None:
-        conn = self._connect()
-        try:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
-        return None if row is None else str(row[0])
+        return rows.get("head_id"), int(last or 0), rows.get("head")
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:
