@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from minds371.config import is_loopback_url
 from minds371.errors import ServiceUnavailable
 from minds371.lifecycle import AsyncResource
-from minds371_registry._addresses import private_address_refusal
+from minds371_registry._addresses import Resolver, private_address_refusal
 
 __all__ = ["EndpointHealth", "HealthChecker", "ProbeRoute", "first_healthy"]
 
@@ -94,6 +94,7 @@ class HealthChecker(AsyncResource):
         routes: Where to send the probes of some hosts (see :class:`ProbeRoute`).
         allow_private: Probe endpoints on loopback, private and other non-public addresses too
             (a deployment on a private network, a test server on this machine).
+        resolve: Gives a host name's addresses for that check (default: the system resolver).
         clock: Seconds, monotonic (injected by tests).
     """
 
@@ -106,10 +107,12 @@ class HealthChecker(AsyncResource):
         http_client: httpx.AsyncClient | None = None,
         routes: Sequence[ProbeRoute] = (),
         allow_private: bool = False,
+        resolve: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = tuple(routes)
         self.allow_private = allow_private
+        self._resolve = resolve
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.health_path = health_path
@@ -166,7 +169,11 @@ class HealthChecker(AsyncResource):
         scheme = urlsplit(url).scheme
         route = self._route(url) if scheme in ("http", "https") else None
         if route is None and not self.allow_private:
-            refusal = await self._refusal(url)
+            refusal: str | None = None
+            with anyio.move_on_after(self.timeout) as scope:  # a resolver can hang far longer
+                refusal = await self._refusal(url)
+            if scope.cancelled_caught:
+                return _down(url, f"not probed: its host did not resolve within {self.timeout} s")
             if refusal is not None:
                 return _down(
                     url,
@@ -197,7 +204,9 @@ class HealthChecker(AsyncResource):
                 ipaddress.ip_address(host)
             except ValueError:
                 return None
-        return await private_address_refusal(host)
+        if self._resolve is None:
+            return await private_address_refusal(host)
+        return await private_address_refusal(host, resolve=self._resolve)
 
     def _route(self, url: str) -> ProbeRoute | None:
         host = urlsplit(url).hostname or ""

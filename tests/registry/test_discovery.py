@@ -186,3 +186,30 @@ async def test_names_are_refused_by_what_they_resolve_to():
     public = resolver("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946")
     assert await private_address_refusal("svc.example.net", resolve=public) is None
     assert await private_address_refusal("93.184.216.34") is None
+
+
+async def test_a_name_is_checked_by_what_it_resolves_to_before_any_probe(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    import anyio
+
+    import minds371
+
+    monkeypatch.setattr(minds371, "ALLOW_NETWORK", True)  # names are resolved only then
+
+    async def private(host: str) -> list[str]:
+        return ["169.254.169.254"]
+
+    async def hanging(host: str) -> list[str]:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async with HealthChecker(cache_ttl=0, resolve=private) as checker:
+        result = await checker.check("http://metadata.example.net/latest/")
+    assert not result.healthy and result.error == (
+        "not probed: metadata.example.net resolves to 169.254.169.254, a link-local address, "
+        "which no public provider can own (set MINDS371_PROBE_PRIVATE=1 to probe such addresses)"
+    )
+    async with HealthChecker(cache_ttl=0, timeout=0.2, resolve=hanging) as checker:
+        result = await checker.check("tcp://slow.example.net:5432")
+    assert result.error == "not probed: its host did not resolve within 0.2 s"
