@@ -80,11 +80,11 @@ async def build(
             heads[name] = "0x" + record_digest(record, domain).hex()
             batch.append(record)
             if len(batch) == 10_000:
-                await ledger.append_many(batch)
+                await registry.append_records(batch)
                 sample.extend(batch[:200])
                 batch = []
     if batch:
-        await ledger.append_many(batch)
+        await registry.append_records(batch)
         sample.extend(batch[:200])
     return sample
 

@@ -270,18 +270,20 @@ async def ESTIMATE_COST(ctx: RunContext[Any], params: EstimateParams) -> dict[st
     idempotent=True,
 )
 async def DISCOVER_SERVICE(ctx: RunContext[Any], params: DiscoverParams) -> dict[str, Any]:
-    """Resolve a name through the registry and probe its endpoints."""
+    """Resolve a name through the registry and probe its endpoints (none for a retired name)."""
     from minds371_registry import BlockchainRegistryProvider, HealthChecker
+    from minds371_registry._settings import probe_private
 
     async with BlockchainRegistryProvider.default(read_only=True) as registry:
         record = await registry.resolve(params.name)
     async with (
         _probe_routes(ctx, record.record.network) as routes,
-        HealthChecker(cache_ttl=0, routes=routes) as checker,
+        HealthChecker(cache_ttl=0, routes=routes, allow_private=probe_private()) as checker,
     ):
         health = await checker.check_all(record.endpoints)
     return {
         "name": params.name,
+        "status": "retired" if record.retired else "active",
         "sequence": record.record.sequence,
         "record_id": record.record_id,
         "endpoints": [h.model_dump(mode="json") for h in health],

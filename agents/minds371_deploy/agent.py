@@ -34,6 +34,7 @@ from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
 from minds371_deploy._marker import TASK_ENV, with_task_marker
 from minds371_deploy._output import endpoint_urls, request_digest, task_output
+from minds371_deploy._retire import retire_record
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
 from minds371_deploy.redundancy import (
@@ -329,6 +330,7 @@ class DeploymentAgent:
         with anyio.move_on_after(60):
             try:
                 await run.akash.close(dseq, reason="failure")
+                await retire_record(self._registry_factory, run.request.name, dseq, "failure")
             except Minds371Error as close_exc:
                 _log.error("minds371.deploy.close_failed", dseq=dseq, error=close_exc.message)
                 if isinstance(exc, Minds371Error):

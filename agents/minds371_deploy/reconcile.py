@@ -19,6 +19,7 @@ from minds371.runtime import AgentRuntime
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy._plugin import agent_for
+from minds371_deploy._retire import retire_record
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["reconcile"]
@@ -88,6 +89,8 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
             _log.error("minds371.deploy.orphan_close_failed", dseq=dseq, error=exc.message)
             continue
         await _record_closed(runtime.store, record.task.id, dseq)
+        name = str(record.task.payload.get("name", ""))
+        await retire_record(agent._registry_factory, name, dseq, "reconcile")
         closed.append({"task_id": record.task.id, "dseq": str(dseq), "network": network})
     return closed
 

@@ -33,6 +33,7 @@ from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease
+from minds371_deploy._retire import retire_record
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
@@ -118,6 +119,7 @@ class DeploymentWatcher:
             deployment = await akash.status(dseq)
             if not deployment.active:
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
+                await retire_record(self.agent._registry_factory, request.name, dseq, "closed")
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
             if request.ttl is not None and self._expired(state, request.ttl):
                 for replica, replica_dseq in state.open_replicas().items():
@@ -129,6 +131,7 @@ class DeploymentWatcher:
                     )
                 await akash.close(dseq, reason="ttl")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
+                await retire_record(self.agent._registry_factory, request.name, dseq, "ttl")
                 return [WatchAction(task_id, dseq, "expired", f"closed after ttl {request.ttl}s")]
             lost, degraded = await self._lost_groups(akash, deployment)
             actions = [

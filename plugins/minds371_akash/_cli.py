@@ -178,10 +178,16 @@ async def _close(args: argparse.Namespace) -> int:
     dseq = _dseq(args.dseq)
     async with _provider(args) as akash:
         await akash.close(dseq)
+    # Discovery must stop pointing at it: retire the registry records of this deployment.
+    from minds371_deploy._retire import retire_closed
+
+    retired = await retire_closed(dseq, args.network)
     if args.json:
-        print_json({"dseq": str(dseq), "closed": True})
+        print_json({"dseq": str(dseq), "closed": True, "retired": retired})
     else:
         _say(f"deployment {dseq} closed")
+        for name in retired:
+            _say(f"registry record of {name!r} retired")
     return EXIT_OK
 
 

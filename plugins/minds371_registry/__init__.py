@@ -15,6 +15,7 @@ from minds371_registry._plugin import plugin
 if TYPE_CHECKING:
     from minds371_registry.content import ContentStore, KuboContentStore, LocalContentStore, cid_of
     from minds371_registry.discovery import EndpointHealth, HealthChecker, ProbeRoute
+    from minds371_registry.head import LedgerHead
     from minds371_registry.keys import RecordSigner, load_signer
     from minds371_registry.ledger import Ledger, LedgerEntry, LocalLedger
     from minds371_registry.ledger.evm import EvmLedger, deploy_registry_contract
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         record_digest,
         verify_record,
     )
+    from minds371_registry.seen import SeenSequences
 
 __all__ = [
     "BlockchainRegistryProvider",
@@ -39,12 +41,14 @@ __all__ = [
     "KuboContentStore",
     "Ledger",
     "LedgerEntry",
+    "LedgerHead",
     "LocalContentStore",
     "LocalLedger",
     "ProbeRoute",
     "RecordDomain",
     "RecordSigner",
     "RegistryReceipt",
+    "SeenSequences",
     "ServiceRecord",
     "VerifyReport",
     "cid_of",
@@ -67,12 +71,14 @@ _WHERE = {
     "KuboContentStore": "minds371_registry.content",
     "Ledger": "minds371_registry.ledger",
     "LedgerEntry": "minds371_registry.ledger",
+    "LedgerHead": "minds371_registry.head",
     "LocalContentStore": "minds371_registry.content",
     "LocalLedger": "minds371_registry.ledger",
     "ProbeRoute": "minds371_registry.discovery",
     "RecordDomain": "minds371_registry.records",
     "RecordSigner": "minds371_registry.keys",
     "RegistryReceipt": "minds371_registry.models",
+    "SeenSequences": "minds371_registry.seen",
     "ServiceRecord": "minds371_registry.models",
     "VerifyReport": "minds371_registry.models",
     "cid_of": "minds371_registry.content",

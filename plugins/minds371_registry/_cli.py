@@ -16,6 +16,7 @@ from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
 from minds371.errors import FieldIssue, ServiceUnavailable, ValidationError
 
 if TYPE_CHECKING:
+    from minds371_registry.models import ServiceRecord, VerifyReport
     from minds371_registry.provider import BlockchainRegistryProvider
 
 __all__ = ["register_cli"]
@@ -43,19 +44,32 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "verify", help="walk the whole ledger; exit 1 and name the first bad entry if tampered"
     )
     verify.add_argument("--json", action="store_true", help="print one JSON document")
-    verify.add_argument(
-        "--content", action="store_true", help="also check every metadata blob against its CID"
+    content = verify.add_mutually_exclusive_group()
+    content.add_argument(
+        "--content",
+        dest="content",
+        action="store_true",
+        default=True,
+        help="check every metadata blob against its CID (the default)",
+    )
+    content.add_argument(
+        "--no-content",
+        dest="content",
+        action="store_false",
+        help="skip the metadata blobs (the output then says they were not checked)",
     )
     verify.set_defaults(handler=_verify)
 
 
 def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
     # Imported here: building the parser (even for --version) must not load eth-account.
-    from minds371_registry._settings import probe_routes
+    from minds371_registry._settings import probe_private, probe_routes
     from minds371_registry.discovery import HealthChecker
     from minds371_registry.provider import BlockchainRegistryProvider
 
-    health = HealthChecker(timeout=timeout, cache_ttl=0, routes=probe_routes())
+    health = HealthChecker(
+        timeout=timeout, cache_ttl=0, routes=probe_routes(), allow_private=probe_private()
+    )
     return BlockchainRegistryProvider.default(read_only=True, health=health)
 
 
@@ -68,6 +82,8 @@ async def _discover(args: argparse.Namespace) -> int:
     async with _provider(args.timeout) as registry:
         resolved = await registry.resolve(name)
         results = await registry.health.check_all(resolved.endpoints)
+    if resolved.retired:
+        return _retired(resolved, as_json=args.json)
     healthy = any(r.healthy for r in results)
     if args.json:
         print_json(
@@ -77,6 +93,7 @@ async def _discover(args: argparse.Namespace) -> int:
                 "record_id": resolved.record_id,
                 "signer": resolved.signer,
                 "metadata_cid": resolved.record.metadata_cid,
+                "status": "active",
                 "healthy": healthy,
                 "endpoints": [r.model_dump() for r in results],
             }
@@ -93,6 +110,28 @@ async def _discover(args: argparse.Namespace) -> int:
         print(f"minds371: error: {err.message}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _retired(resolved: ServiceRecord, *, as_json: bool) -> int:
+    """A retired name: say so, list nothing, exit 1 (there is nothing to connect to)."""
+    record = resolved.record
+    if as_json:
+        print_json(
+            {
+                "name": resolved.name,
+                "sequence": resolved.sequence,
+                "record_id": resolved.record_id,
+                "signer": resolved.signer,
+                "metadata_cid": record.metadata_cid,
+                "status": "retired",
+                "healthy": False,
+                "endpoints": [],
+            }
+        )
+    else:
+        print(f"{resolved.name} #{resolved.sequence} signed by {resolved.signer}", file=sys.stderr)
+        print(f"retired  (deployment {record.dseq} on {record.network} was closed)")
+    return EXIT_FAILURE
 
 
 async def _history(args: argparse.Namespace) -> int:
@@ -121,10 +160,10 @@ async def _history(args: argparse.Namespace) -> int:
     for entry in entries:
         record = entry.record
         issued = datetime.fromtimestamp(record.issued_at, UTC).isoformat(timespec="seconds")
+        serves = "retired" if record.retired else " ".join(record.endpoints)
         print(
             f"#{record.sequence}  {issued}  dseq {record.dseq}  {record.network}  "
-            f"{' '.join(record.endpoints)}  metadata {record.metadata_cid}  "
-            f"signer {record.signer}"
+            f"{serves}  metadata {record.metadata_cid}  signer {record.signer}"
         )
     return EXIT_OK
 
@@ -140,6 +179,7 @@ async def _verify(args: argparse.Namespace) -> int:
             f"({report.ledger} ledger, {report.seconds:.3f} s)",
             file=sys.stderr,
         )
+        print(f"  {_checked(report)}", file=sys.stderr)
     else:
         where = f"entry {report.position}" if report.position is not None else "an entry"
         record = f" ({report.name}#{report.sequence})" if report.name else ""
@@ -149,3 +189,18 @@ async def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _checked(report: VerifyReport) -> str:
+    """What the walk covered, and what it did not."""
+    done = ["entry hashes and links", "signatures and signers", "each name's chain"]
+    skipped = []
+    if report.head_checked:
+        done.append("the signed head")
+    elif report.ledger != "evm":
+        skipped.append("no signed head (empty ledger)")
+    if report.content_checked:
+        done.append("metadata against CIDs")
+    else:
+        skipped.append("metadata NOT checked against CIDs (--no-content)")
+    return "checked: " + ", ".join(done) + ("; " + "; ".join(skipped) if skipped else "")

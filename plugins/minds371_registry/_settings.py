@@ -10,6 +10,7 @@
 ``MINDS371_REGISTRY_FROM_BLOCK``    the block the contract was deployed in (default 0)
 ``MINDS371_IPFS_API``               Kubo RPC address: use an IPFS node instead of local files
 ``MINDS371_SANDBOX_URL``            a served sandbox: probes of ``*.sandbox.test`` go there
+``MINDS371_PROBE_PRIVATE``          ``1``: discovery also probes loopback and private addresses
 ==================================  ==========================================================
 """
 
@@ -29,6 +30,7 @@ from minds371_registry.content import ContentStore, KuboContentStore, LocalConte
 from minds371_registry.discovery import ProbeRoute
 from minds371_registry.keys import configured_address, load_signer
 from minds371_registry.ledger import Ledger, LocalLedger
+from minds371_registry.seen import SeenSequences
 
 __all__ = [
     "CONTRACT_ENV",
@@ -37,7 +39,9 @@ __all__ = [
     "RPC_URL_ENV",
     "TRUSTED_ENV",
     "SANDBOX_INGRESS_SUFFIX",
+    "PROBE_PRIVATE_ENV",
     "build_default",
+    "probe_private",
     "probe_routes",
     "trusted_from_env",
 ]
@@ -48,6 +52,7 @@ CONTRACT_ENV = "MINDS371_REGISTRY_CONTRACT"
 FROM_BLOCK_ENV = "MINDS371_REGISTRY_FROM_BLOCK"
 IPFS_API_ENV = "MINDS371_IPFS_API"
 SANDBOX_URL_ENV = "MINDS371_SANDBOX_URL"
+PROBE_PRIVATE_ENV = "MINDS371_PROBE_PRIVATE"
 #: The domain under which the local sandbox's providers name their ingress hosts.
 SANDBOX_INGRESS_SUFFIX = ".sandbox.test"
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -93,7 +98,13 @@ def build_default(
         ledger = _evm_ledger(rpc_url, env, content, signer)
     else:
         ledger = LocalLedger(root / "registry" / "ledger.sqlite3")
-    return {"ledger": ledger, "content": content, "signer": signer, "trusted_signers": trusted}
+    return {
+        "ledger": ledger,
+        "content": content,
+        "signer": signer,
+        "trusted_signers": trusted,
+        "seen": SeenSequences(root / "registry" / "seen.json"),
+    }
 
 
 def probe_routes(env: Mapping[str, str] | None = None) -> list[ProbeRoute]:
@@ -101,6 +112,21 @@ def probe_routes(env: Mapping[str, str] | None = None) -> list[ProbeRoute]:
     env = os.environ if env is None else env
     url = env.get(SANDBOX_URL_ENV, "").strip()
     return [ProbeRoute(SANDBOX_INGRESS_SUFFIX, url)] if url else []
+
+
+def probe_private(env: Mapping[str, str] | None = None) -> bool:
+    """Whether discovery may probe loopback and private addresses (``MINDS371_PROBE_PRIVATE``).
+
+    Raises:
+        ConfigurationError: if the variable is set to something other than 0/1, true/false.
+    """
+    env = os.environ if env is None else env
+    value = env.get(PROBE_PRIVATE_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ConfigurationError(f"{PROBE_PRIVATE_ENV} must be 1 or 0, not {value!r}")
 
 
 def _evm_ledger(rpc_url: str, env: Mapping[str, str], content: ContentStore, signer: Any) -> Ledger:

@@ -6,6 +6,11 @@ hammer a service. ``http(s)://`` endpoints get a ``GET`` (healthy on 2xx or 3xx;
 followed), ``tcp://`` endpoints a TCP connect; ``udp://`` cannot be probed and counts as down.
 Endpoints off this machine are not probed while ``minds371.ALLOW_NETWORK`` is false.
 
+Endpoints on addresses no public provider can own (loopback, private, link-local, ...; names are
+resolved first) are not probed either, unless the checker is built with ``allow_private`` (the
+environment's ``MINDS371_PROBE_PRIVATE=1``): they count as down, with the reason. Hosts a
+:class:`ProbeRoute` covers are configured on purpose and are probed through their route.
+
 Ordering is stable: healthy endpoints first, in the order the record lists them, then the rest.
 
 A :class:`ProbeRoute` sends the probes of hosts under a domain somewhere else, keeping the
@@ -16,6 +21,7 @@ resolves) that way, served on 127.0.0.1 or in process.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from minds371.config import is_loopback_url
 from minds371.errors import ServiceUnavailable
 from minds371.lifecycle import AsyncResource
+from minds371_registry._addresses import Resolver, private_address_refusal
 
 __all__ = ["EndpointHealth", "HealthChecker", "ProbeRoute", "first_healthy"]
 
@@ -85,6 +92,9 @@ class HealthChecker(AsyncResource):
             default the endpoint URL itself is fetched.
         http_client: An httpx client to use (not closed here); one is created when omitted.
         routes: Where to send the probes of some hosts (see :class:`ProbeRoute`).
+        allow_private: Probe endpoints on loopback, private and other non-public addresses too
+            (a deployment on a private network, a test server on this machine).
+        resolve: Gives a host name's addresses for that check (default: the system resolver).
         clock: Seconds, monotonic (injected by tests).
     """
 
@@ -96,9 +106,13 @@ class HealthChecker(AsyncResource):
         health_path: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         routes: Sequence[ProbeRoute] = (),
+        allow_private: bool = False,
+        resolve: Resolver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = tuple(routes)
+        self.allow_private = allow_private
+        self._resolve = resolve
         self.timeout = timeout
         self.cache_ttl = cache_ttl
         self.health_path = health_path
@@ -154,6 +168,18 @@ class HealthChecker(AsyncResource):
 
         scheme = urlsplit(url).scheme
         route = self._route(url) if scheme in ("http", "https") else None
+        if route is None and not self.allow_private:
+            refusal: str | None = None
+            with anyio.move_on_after(self.timeout) as scope:  # a resolver can hang far longer
+                refusal = await self._refusal(url)
+            if scope.cancelled_caught:
+                return _down(url, f"not probed: its host did not resolve within {self.timeout} s")
+            if refusal is not None:
+                return _down(
+                    url,
+                    f"not probed: {refusal}, which no public provider can own "
+                    "(set MINDS371_PROBE_PRIVATE=1 to probe such addresses)",
+                )
         local = is_loopback_url(route.base_url if route else url) or bool(route and route.client)
         if not minds371.ALLOW_NETWORK and not local:
             return _down(url, "not probed: network access is disabled (minds371.ALLOW_NETWORK)")
@@ -167,6 +193,20 @@ class HealthChecker(AsyncResource):
         except TimeoutError:
             return _down(url, f"no answer within {self.timeout} s", started)
         return _down(url, f"cannot probe {scheme}:// endpoints")
+
+    async def _refusal(self, url: str) -> str | None:
+        import minds371
+
+        host = urlsplit(url).hostname or ""
+        if not minds371.ALLOW_NETWORK and not is_loopback_url(url):
+            # Resolving a name is itself network traffic; such a probe is refused below anyway.
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                return None
+        if self._resolve is None:
+            return await private_address_refusal(host)
+        return await private_address_refusal(host, resolve=self._resolve)
 
     def _route(self, url: str) -> ProbeRoute | None:
         host = urlsplit(url).hostname or ""

@@ -110,8 +110,13 @@ class RecordSigner:
         metadata_cid: str,
         domain: RecordDomain,
         issued_at: int | None = None,
+        retired: bool = False,
     ) -> DeploymentRecord:
-        """Build and sign the record of ``facts`` as the name's ``sequence``-th record."""
+        """Build and sign the record of ``facts`` as the name's ``sequence``-th record.
+
+        With ``retired``, the record is a tombstone (``facts`` must list no providers and no
+        endpoints).
+        """
         issued = int(time.time()) if issued_at is None else issued_at
         unsigned = DeploymentRecord(
             name=facts.name,
@@ -126,6 +131,7 @@ class RecordSigner:
             metadata_cid=metadata_cid,
             issued_at=issued,
             expires_at=facts.expiry(issued),
+            retired=retired,
             signer=self._address,
             signature=_PLACEHOLDER_SIGNATURE,
         )

@@ -102,6 +102,11 @@ class ServiceRecord(BaseModel):
         """The address that signed the record."""
         return self.record.signer
 
+    @property
+    def retired(self) -> bool:
+        """Whether the name was retired (its latest record is a tombstone; no endpoints)."""
+        return self.record.retired
+
 
 class VerifyReport(BaseModel):
     """The outcome of walking the whole ledger.
@@ -116,6 +121,9 @@ class VerifyReport(BaseModel):
         position: The position of the first bad entry in the ledger, when known.
         name: The service name of the first bad entry, when known.
         sequence: Its sequence number, when known.
+        content_checked: Whether every metadata blob was checked against its CID.
+        head_checked: Whether a signed ledger head was checked (False on an anchored ledger,
+            whose contract plays that part, and on an empty one).
         seconds: How long the walk took.
     """
 
@@ -130,6 +138,8 @@ class VerifyReport(BaseModel):
     position: int | None = None
     name: str | None = None
     sequence: int | None = None
+    content_checked: bool = False
+    head_checked: bool = False
     seconds: float = 0.0
 
     @classmethod

@@ -1,10 +1,12 @@
 """BlockchainRegistryProvider: register deployments, resolve names to verified endpoints.
 
 ``register`` stores the metadata JSON in the content store (its CID), signs the record as the
-name's next one and appends it to the ledger. ``resolve`` trusts nothing it reads: the ledger entry
-must be intact and linked, the record signed by a trusted signer, follow the record before it (no
-replay, no fork), not be expired, and its metadata must hash to its CID. ``endpoints`` and
-``connect`` add health-ordered failover on top. Every failure is an error of
+name's next one and appends it to the ledger (with a local ledger, together with a newly signed
+ledger head). ``retire`` appends a tombstone. ``resolve`` trusts nothing it reads: the ledger entry
+must be intact and linked and filed under the name asked for, the record signed by a trusted signer,
+follow the record before it (no replay, no fork), be no older than the signed head and the client's
+memory say the name's latest is (no rollback), not be expired, and its metadata must hash to its
+CID. ``endpoints`` and ``connect`` add health-ordered failover on top. Every failure is an error of
 :class:`~minds371.errors.RegistryError`'s branch: a forged record is refused, never returned.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -26,6 +28,7 @@ from minds371.errors import (
     FieldIssue,
     LedgerError,
     RegistryError,
+    ServiceUnavailable,
     SignatureError,
     ValidationError,
 )
@@ -35,8 +38,9 @@ from minds371_registry._audit import audit_ledger
 from minds371_registry._inputs import check_name, deployment_facts, metadata_bytes
 from minds371_registry.content import ContentStore
 from minds371_registry.discovery import EndpointHealth, HealthChecker, first_healthy
+from minds371_registry.head import LedgerHead, NameHead, sign_head, verify_head
 from minds371_registry.keys import RecordSigner
-from minds371_registry.ledger import Ledger, LedgerEntry
+from minds371_registry.ledger import HeadStore, Ledger, LedgerEntry
 from minds371_registry.models import RegistryReceipt, ServiceRecord, VerifyReport
 from minds371_registry.records import (
     EMPTY_HASH,
@@ -44,6 +48,7 @@ from minds371_registry.records import (
     DeploymentRecord,
     verify_record,
 )
+from minds371_registry.seen import SeenSequences, check_seen
 
 __all__ = ["BlockchainRegistryProvider", "check_name"]
 
@@ -63,6 +68,8 @@ class BlockchainRegistryProvider(AsyncResource):
         health: The endpoint prober (a default ``HealthChecker`` when omitted).
         clock: Unix seconds (injected by tests, for expiry).
         max_metadata_bytes: The largest metadata document ``register`` accepts (as JSON).
+        seen: The memory of the newest record seen per name (rollback detection across runs);
+            ``default()`` keeps it under the home, None keeps none.
 
     The provider enters and closes ``ledger``, ``content`` and ``health`` with itself.
     """
@@ -77,8 +84,10 @@ class BlockchainRegistryProvider(AsyncResource):
         health: HealthChecker | None = None,
         clock: Callable[[], float] = time.time,
         max_metadata_bytes: int = 1024 * 1024,
+        seen: SeenSequences | None = None,
     ) -> None:
         self.ledger = ledger
+        self.seen = seen
         self.content = content
         self.signer = signer
         trusted = {address.lower() for address in trusted_signers}
@@ -89,6 +98,7 @@ class BlockchainRegistryProvider(AsyncResource):
         self.max_metadata_bytes = max_metadata_bytes
         self._clock = clock
         self._lock: anyio.Lock | None = None
+        self._head_cache: tuple[str, LedgerHead] | None = None
 
     @classmethod
     def default(
@@ -111,16 +121,18 @@ class BlockchainRegistryProvider(AsyncResource):
             environ: The environment (default ``os.environ``).
             read_only: Do not generate a development key (discovery and verification need none).
             health: The endpoint prober (default: a ``HealthChecker`` with the environment's
-                probe routes, e.g. ``MINDS371_SANDBOX_URL``).
+                probe routes, e.g. ``MINDS371_SANDBOX_URL``, and ``MINDS371_PROBE_PRIVATE``).
 
         Raises:
             ConfigurationError: if the configuration cannot be used.
         """
-        from minds371_registry._settings import build_default, probe_routes
+        from minds371_registry._settings import build_default, probe_private, probe_routes
 
         parts = build_default(home=home, environ=environ, read_only=read_only)
         if health is None:
-            health = HealthChecker(routes=probe_routes(environ))
+            health = HealthChecker(
+                routes=probe_routes(environ), allow_private=probe_private(environ)
+            )
         return cls(**parts, health=health)
 
     async def __aenter__(self) -> Self:
@@ -212,6 +224,7 @@ class BlockchainRegistryProvider(AsyncResource):
         async with self._lock:  # one writer per provider: sequences must not interleave
             entry, created = await self._append_next(checked, cid, self.signer)
         record = entry.record
+        self._remember(entry)
         _log.info(
             "minds371.registry.registered" if created else "minds371.registry.unchanged",
             name=record.name,
@@ -240,7 +253,7 @@ class BlockchainRegistryProvider(AsyncResource):
                 issued_at=int(self._clock()),
             )
             try:
-                return await self.ledger.append(record), True
+                return await self._append(record, signer), True
             except LedgerError:
                 # Another process may have appended the same sequence first: if the head moved,
                 # sign again on top of it; if not, the refusal is real.
@@ -255,6 +268,155 @@ class BlockchainRegistryProvider(AsyncResource):
                 await anyio.sleep(random.uniform(0, 0.02 * (attempt + 1)))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def append_records(self, records: Sequence[DeploymentRecord]) -> list[LedgerEntry]:
+        """Append records signed elsewhere (an import, a benchmark), with a new signed head.
+
+        Each must be the next of its name; the ledger refuses the batch otherwise (all or none on
+        a local ledger).
+
+        Raises:
+            ConfigurationError: the registry has no signing key (it signs the head).
+            LedgerError: a record does not follow its name's latest record.
+        """
+        if self.signer is None:
+            raise ConfigurationError("this registry is read-only: it has no signing key")
+        if self.ledger.anchored:
+            return [await self.ledger.append(record) for record in records]
+        return await self._append_with_head(list(records), self.signer)
+
+    async def _append(self, record: DeploymentRecord, signer: RecordSigner) -> LedgerEntry:
+        """Append ``record``; on a ledger that is not anchored, sign its new head with it."""
+        if self.ledger.anchored:
+            return await self.ledger.append(record)
+        return (await self._append_with_head([record], signer))[0]
+
+    async def _append_with_head(
+        self, records: list[DeploymentRecord], signer: RecordSigner
+    ) -> list[LedgerEntry]:
+        store = self._head_store()
+
+        def next_head(
+            stored: str | None, entries: int, appended: list[LedgerEntry]
+        ) -> tuple[str, str]:
+            # Runs inside the append's transaction: the head moves with the records, or neither.
+            current = self._parse_head(stored) if stored is not None else None
+            names = dict(current.names) if current is not None else {}
+            for entry in appended:
+                known = names.get(entry.record.name)
+                if known is not None and known.sequence >= entry.record.sequence:
+                    raise LedgerError(
+                        f"the signed head says {entry.record.name!r} is at #{known.sequence}, so "
+                        f"#{entry.record.sequence} cannot follow: the ledger was rolled back",
+                        details={"name": entry.record.name, "sequence": entry.record.sequence},
+                    )
+                names[entry.record.name] = NameHead(
+                    sequence=entry.record.sequence, record_hash=entry.record_hash
+                )
+            head = sign_head(
+                signer,
+                self.ledger.domain,
+                entries=entries,
+                last_entry_hash=appended[-1].entry_hash,
+                names=names,
+                issued_at=int(self._clock()),
+            )
+            return head.model_dump_json(), head.signature
+
+        return await store.append_many(records, head=next_head)
+
+    def _head_store(self) -> HeadStore:
+        if not isinstance(self.ledger, HeadStore):
+            raise ConfigurationError(
+                f"the {self.ledger.kind} ledger is not anchored on a chain and keeps no signed "
+                "head: rollbacks could not be detected"
+            )
+        return self.ledger
+
+    def _parse_head(self, stored: str) -> LedgerHead:
+        """The stored head, parsed and its signature checked (cached by its text)."""
+        if self._head_cache is not None and self._head_cache[0] == stored:
+            return self._head_cache[1]
+        try:
+            head = LedgerHead.model_validate_json(stored)
+        except pydantic.ValidationError as exc:
+            raise LedgerError(
+                f"the ledger's signed head is malformed: {exc.errors()[0]['msg']}"
+            ) from None
+        verify_head(head, self.ledger.domain, self.trusted_signers)
+        self._head_cache = (stored, head)
+        return head
+
+    async def signed_head(self) -> LedgerHead | None:
+        """The ledger's signed head, checked (None on an anchored ledger or an empty one).
+
+        Raises:
+            LedgerError: the ledger holds entries but no head, fewer entries than its head
+                says, or a malformed head.
+            SignatureError: the head's signature is not a trusted signer's.
+        """
+        if self.ledger.anchored:
+            return None
+        store = self._head_store()
+        head_id, last = await store.head_state()
+        if head_id is None and not last:
+            return None
+        if head_id is not None and self._head_cache and self._head_cache[1].signature == head_id:
+            head = self._head_cache[1]  # verified already; a head's id is its signature
+        else:
+            # Id, head and length again, together: a writer may have moved them since.
+            head_id, stored, last = await store.read_head()
+            if stored is None or head_id is None:
+                raise LedgerError(
+                    f"the ledger holds {last} entries but no signed head: the head was removed, "
+                    "or the ledger was written without this registry",
+                    details={"position": last},
+                )
+            head = self._parse_head(stored)
+            if head.signature != head_id:
+                raise LedgerError("the ledger's signed head is not the one its id names")
+        if last < head.entries:
+            raise LedgerError(
+                f"the ledger holds {last} entries but its signed head says {head.entries}: "
+                "entries were removed",
+                details={"position": last},
+            )
+        return head
+
+    def _check_not_rolled_back(
+        self,
+        name: str,
+        latest: LedgerEntry | None,
+        head: LedgerHead | None,
+        seen: tuple[int, str] | None,
+    ) -> None:
+        """Refuse a latest record older than the signed head or this client's memory says.
+
+        ``head`` and ``seen`` must have been read before ``latest`` was.
+        """
+        have = latest.record.sequence if latest is not None else 0
+        have_hash = latest.record_hash if latest is not None else ""
+        expected = head.names.get(name) if head is not None else None
+        if expected is not None:
+            details = {"name": name, "sequence": have, "head_sequence": expected.sequence}
+            if have < expected.sequence:
+                raise LedgerError(
+                    f"the ledger's latest record of {name!r} is #{have}, but its signed head says "
+                    f"#{expected.sequence}: newer records were removed (a rollback)",
+                    details=details,
+                )
+            if have == expected.sequence and have_hash != expected.record_hash:
+                raise LedgerError(
+                    f"record {name}#{have} is not the one the signed head names: the ledger's "
+                    "history was rewritten",
+                    details=details,
+                )
+        check_seen(name, have, have_hash, seen)
+
+    def _remember(self, entry: LedgerEntry) -> None:
+        if self.seen is not None:
+            record = entry.record
+            self.seen.remember(self.ledger.domain, record.name, record.sequence, entry.record_hash)
+
     # -- reading ---------------------------------------------------------------------------------
 
     def _require_trust(self) -> None:
@@ -267,12 +429,16 @@ class BlockchainRegistryProvider(AsyncResource):
     async def resolve(self, name: str) -> ServiceRecord:
         """The latest record of ``name``, verified, with its verified metadata.
 
+        A retired name resolves to its tombstone (``ServiceRecord.retired``, no endpoints).
+
         Raises:
             ValidationError: if ``name`` is not a service name.
             RegistryError: if ``name`` has no record, or its latest record has expired.
             SignatureError: if the record is not signed by a trusted signer, or does not follow
-                the record before it (a replay or a fork).
-            LedgerError: if the ledger entries were tampered with.
+                the record before it (a replay or a fork), or the signed head is not trusted.
+            LedgerError: if the ledger entries were tampered with: edited, filed under another
+                name, or newer records removed (older than the signed head or than this client
+                saw before).
             ContentMismatch: if the metadata's bytes do not hash to the record's CID.
         """
         check_name(name)
@@ -299,6 +465,7 @@ class BlockchainRegistryProvider(AsyncResource):
         except ContentMismatch as exc:
             self._rejected(name, exc)
             raise
+        self._remember(latest)
         return ServiceRecord(
             record=record, record_id=latest.record_hash, metadata=metadata, location=latest.location
         )
@@ -316,13 +483,22 @@ class BlockchainRegistryProvider(AsyncResource):
     async def _verified_head(self, name: str) -> LedgerEntry | None:
         """The latest entry of ``name`` after checking its signature, signer and chain link."""
         self._require_trust()
+        # The head is read before the records: a record appended in between is newer than the
+        # head, never older, so a concurrent writer cannot look like a rollback.
+        head = await self.signed_head()
+        seen = self.seen.lookup(self.ledger.domain, name) if self.seen is not None else None
         tail = await self.ledger.history(name, limit=2)
-        if not tail:
-            return None
-        # The previous record's digest is re-computed here, not taken from the ledger's entry.
-        previous = tail[-2].record if len(tail) == 2 else None
-        verify_record(tail[-1].record, self.ledger.domain, self.trusted_signers, previous=previous)
-        return tail[-1]
+        for entry in tail:
+            _check_filed_under(name, entry)
+        if tail:
+            # The previous record's digest is re-computed here, not taken from the ledger's entry.
+            previous = tail[-2].record if len(tail) == 2 else None
+            verify_record(
+                tail[-1].record, self.ledger.domain, self.trusted_signers, previous=previous
+            )
+        latest = tail[-1] if tail else None
+        self._check_not_rolled_back(name, latest, head, seen)
+        return latest
 
     async def _metadata(self, record: DeploymentRecord) -> dict[str, Any]:
         blob = await self.content.get(record.metadata_cid)
@@ -347,11 +523,17 @@ class BlockchainRegistryProvider(AsyncResource):
         """
         check_name(name)
         self._require_trust()
+        head = await self.signed_head()  # before the records (see _verified_head)
+        seen = self.seen.lookup(self.ledger.domain, name) if self.seen is not None else None
         entries = await self.ledger.history(name)
         previous: DeploymentRecord | None = None
         for entry in entries:
+            _check_filed_under(name, entry)
             verify_record(entry.record, self.ledger.domain, self.trusted_signers, previous=previous)
             previous = entry.record
+        self._check_not_rolled_back(name, entries[-1] if entries else None, head, seen)
+        if entries:
+            self._remember(entries[-1])
         return entries
 
     async def endpoints(self, name: str) -> list[EndpointHealth]:
@@ -367,21 +549,126 @@ class BlockchainRegistryProvider(AsyncResource):
         """The first healthy verified endpoint of ``name``.
 
         Raises:
-            ServiceUnavailable: if no endpoint answered its health check (naming each one tried).
+            ServiceUnavailable: if no endpoint answered its health check (naming each one tried),
+                or the service was retired (not retryable).
             The errors of :meth:`resolve`.
         """
-        return first_healthy(name, await self.endpoints(name))
+        resolved = await self.resolve(name)
+        if resolved.retired:
+            raise ServiceUnavailable(
+                f"{name!r} was retired (record #{resolved.sequence}): its deployment was closed",
+                details={"name": name, "sequence": resolved.sequence, "retired": True},
+            )
+        return first_healthy(name, await self.health.check_all(resolved.endpoints))
 
-    async def verify(self, *, check_content: bool = False) -> VerifyReport:
+    # -- retiring --------------------------------------------------------------------------------
+
+    async def retire(
+        self, name: str, *, dseq: int | None = None, reason: str = "closed"
+    ) -> RegistryReceipt | None:
+        """Append a tombstone: ``name`` serves nothing until it is registered again.
+
+        The tombstone repeats the latest record's owner, dseq, network and manifest hash, lists no
+        providers and no endpoints, and is signed and chained like any record; its metadata says
+        why (``{"retired": reason, "dseq": ...}``).
+
+        Args:
+            name: The service name.
+            dseq: Retire only if the name's latest record is of this deployment (a name that
+                moved to another deployment keeps serving it).
+            reason: Why, for the metadata (``closed``, ``ttl``, ``failure``, ...).
+
+        Returns:
+            The tombstone's receipt (``created=False`` when the name was already retired), or
+            None when there is nothing to retire (no record, or one of another deployment).
+
+        Raises:
+            ConfigurationError: the registry has no signing key.
+            The errors of :meth:`resolve` when the name's latest record does not verify.
+        """
+        check_name(name)
+        if self.signer is None:
+            raise ConfigurationError("this registry is read-only: it has no signing key")
+        signer = self.signer
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            current = await self._verified_head(name)
+            if current is None or (dseq is not None and current.record.dseq != dseq):
+                return None
+            if current.record.retired:
+                return RegistryReceipt.of(current, self.ledger.kind, created=False)
+            latest = current.record
+            blob = metadata_bytes({"retired": reason, "dseq": latest.dseq})
+            cid = await self.content.put(blob)
+            await self.content.pin(cid)
+            facts = DeploymentFacts(
+                name=name,
+                owner=latest.owner,
+                dseq=max(latest.dseq, 1),
+                network=latest.network,
+                manifest_hash=latest.manifest_hash,
+            )
+            record = signer.sign_record(
+                facts,
+                sequence=latest.sequence + 1,
+                prev_hash=current.record_hash,
+                metadata_cid=cid,
+                domain=self.ledger.domain,
+                issued_at=int(self._clock()),
+                retired=True,
+            )
+            entry = await self._append(record, signer)
+        self._remember(entry)
+        _log.info(
+            "minds371.registry.retired",
+            name=name,
+            sequence=record.sequence,
+            dseq=record.dseq,
+            reason=reason,
+        )
+        return RegistryReceipt.of(entry, self.ledger.kind, created=True)
+
+    async def names_of_deployment(self, dseq: int, network: str) -> list[str]:
+        """The names whose latest record is of deployment ``dseq`` on ``network`` (verified).
+
+        Walks the whole ledger: meant for closing a deployment known only by its dseq.
+        """
+        latest: dict[str, DeploymentRecord] = {}
+        async for entry in self.ledger.entries():
+            latest[entry.record.name] = entry.record
+        out = []
+        for name, record in sorted(latest.items()):
+            if record.dseq == dseq and record.network == network and not record.retired:
+                current = await self._verified_head(name)
+                if current is not None and current.record.dseq == dseq:
+                    out.append(name)
+        return out
+
+    async def verify(self, *, check_content: bool = True) -> VerifyReport:
         """Walk the whole ledger and check every entry; stop at the first bad one.
 
-        Checks the ledger's integrity, every signature and signer, and each name's chain
-        (sequence and previous hash); with ``check_content``, also that every metadata blob is
-        present and hashes to its CID.
+        Checks the ledger's integrity, every signature and signer, each name's chain (sequence
+        and previous hash), the signed head (a local ledger's) and, unless ``check_content`` is
+        False, that every metadata blob is present and hashes to its CID.
         """
         self._require_trust()
         return await audit_ledger(
-            self.ledger, self.content, self.trusted_signers, check_content=check_content
+            self.ledger,
+            self.content,
+            self.trusted_signers,
+            check_content=check_content,
+            signed_head=self.signed_head,
+        )
+
+
+def _check_filed_under(name: str, entry: LedgerEntry) -> None:
+    """Refuse an entry the ledger returned for ``name`` that holds another name's record."""
+    if entry.record.name != name:
+        raise LedgerError(
+            f"the ledger returned the record {entry.record.name}#{entry.record.sequence} for "
+            f"{name!r}: its entry at {entry.location} was filed under another name",
+            details={"name": name, "position": entry.position},
         )
 
 
@@ -394,6 +681,7 @@ def _says_the_same(
     """
     return (
         facts.ttl_seconds is None
+        and not record.retired
         and record.expires_at == (facts.expires_at or 0)
         and record.signer == signer.address
         and record.metadata_cid == cid

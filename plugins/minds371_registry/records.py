@@ -4,6 +4,8 @@ A :class:`DeploymentRecord` states where a named service runs (Akash owner and d
 providers, endpoints, manifest version hash) and points at its metadata by CID. Records of one name
 form a chain: each carries its ``sequence`` (1, 2, 3, ...) and ``prev_hash``, the EIP-712 digest of
 the record before it, so that a reader can tell a replayed or reordered record from the latest one.
+A record with ``retired`` set is a tombstone: the name's service was closed, and the record lists no
+providers and no endpoints; it is signed and chained like any other record.
 
 The signature is EIP-712 (``eth_signTypedData_v4``) over the record's fields, bound to a
 :class:`RecordDomain` (name, version, chain id and, on a chain, the contract address), so a record
@@ -30,6 +32,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from minds371.errors import SignatureError
@@ -85,6 +88,7 @@ RECORD_TYPES: dict[str, list[dict[str, str]]] = {
         {"name": "metadataCid", "type": "string"},
         {"name": "issuedAt", "type": "uint64"},
         {"name": "expiresAt", "type": "uint64"},
+        {"name": "retired", "type": "bool"},
     ],
 }
 
@@ -112,7 +116,8 @@ class RecordDomain(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "minds371 registry"
-    version: str = "1"
+    # "2": records carry ``retired``; a ledger of version 1 records is refused by its domain.
+    version: str = "2"
     chain_id: Annotated[int, Field(ge=0)] = 0
     verifying_contract: Annotated[str, StringConstraints(pattern=_ADDRESS)] | None = None
 
@@ -211,6 +216,8 @@ class DeploymentRecord(BaseModel):
         metadata_cid: CID (CIDv1, base32) of the record's metadata JSON in the content store.
         issued_at: When it was signed (Unix seconds).
         expires_at: When it stops being valid (Unix seconds); 0 if it does not expire.
+        retired: Whether this is a tombstone: the service was closed and the name serves
+            nothing until a later record says otherwise.
         signer: The address that signed it (checksummed).
         signature: The 65-byte signature, ``0x``-hex (``r || s || v`` with ``v`` 27 or 28).
     """
@@ -229,8 +236,15 @@ class DeploymentRecord(BaseModel):
     metadata_cid: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     issued_at: Uint64
     expires_at: Uint64 = 0
+    retired: bool = False
     signer: Annotated[str, StringConstraints(pattern=_ADDRESS)]
     signature: Annotated[str, StringConstraints(pattern=r"^0x[0-9a-f]{130}$")]
+
+    @model_validator(mode="after")
+    def _tombstone_serves_nothing(self) -> DeploymentRecord:
+        if self.retired and (self.endpoints or self.providers):
+            raise ValueError("a retired record (tombstone) lists no providers and no endpoints")
+        return self
 
     def message(self) -> dict[str, Any]:
         """The record's fields as the ``message`` of ``eth_signTypedData_v4`` data."""
@@ -247,6 +261,7 @@ class DeploymentRecord(BaseModel):
             "metadataCid": self.metadata_cid,
             "issuedAt": self.issued_at,
             "expiresAt": self.expires_at,
+            "retired": self.retired,
         }
 
     def canonical_json(self) -> str:
@@ -285,6 +300,7 @@ def _struct_hash(record: DeploymentRecord) -> bytes:
                 _string_hash(record.metadata_cid),
                 record.issued_at.to_bytes(32, "big"),
                 record.expires_at.to_bytes(32, "big"),
+                int(record.retired).to_bytes(32, "big"),
             )
         )
     )

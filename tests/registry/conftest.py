@@ -65,7 +65,7 @@ async def registry(
         ledger=LocalLedger(clean_environ / "registry" / "ledger.sqlite3"),
         content=LocalContentStore(clean_environ / "registry" / "content"),
         signer=signer,
-        health=HealthChecker(timeout=1.0, cache_ttl=0),
+        health=HealthChecker(timeout=1.0, cache_ttl=0, allow_private=True),
     )
     async with provider:
         yield provider

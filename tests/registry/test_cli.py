@@ -14,9 +14,9 @@ import structlog
 
 import minds371_registry
 from minds371.cli import main
-from minds371_registry import BlockchainRegistryProvider
+from minds371_registry import BlockchainRegistryProvider, LocalContentStore
 
-from .conftest import make_facts
+from .conftest import hits, make_facts
 
 
 @pytest.fixture(autouse=True)
@@ -42,8 +42,13 @@ async def _register(*facts_list) -> None:
 
 
 async def test_discover_json_orders_healthy_first(
-    clean_environ: Path, capsys, http_endpoint: Callable[..., str], dead_endpoint: str
+    clean_environ: Path,
+    capsys,
+    http_endpoint: Callable[..., str],
+    dead_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
 ):
+    monkeypatch.setenv("MINDS371_PROBE_PRIVATE", "1")  # the test servers are on 127.0.0.1
     up = http_endpoint(200)
     await _register(make_facts(endpoints=(dead_endpoint, up)))
     code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
@@ -53,11 +58,31 @@ async def test_discover_json_orders_healthy_first(
     assert [e["url"] for e in doc["endpoints"]] == [up, dead_endpoint]
 
 
-async def test_discover_all_down_exits_1(clean_environ: Path, capsys, dead_endpoint: str):
+async def test_discover_all_down_exits_1(
+    clean_environ: Path, capsys, dead_endpoint: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MINDS371_PROBE_PRIVATE", "1")
     await _register(make_facts(endpoints=(dead_endpoint,)))
     code, out, err = await _in_thread(capsys, "discover", "web")
     assert code == 1
     assert "down" in out and "no endpoint of 'web' is healthy" in err
+
+
+async def test_discover_does_not_probe_loopback_unless_configured(
+    clean_environ: Path, capsys, http_endpoint: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+):
+    up = http_endpoint(200)
+    await _register(make_facts(endpoints=(up,)))
+    code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
+    endpoint = json.loads(out)["endpoints"][0]
+    assert code == 1 and endpoint["healthy"] is False
+    assert "127.0.0.1 is a loopback address" in endpoint["error"] and hits(up) == 0
+    monkeypatch.setenv("MINDS371_PROBE_PRIVATE", "1")
+    code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
+    assert code == 0 and json.loads(out)["healthy"] is True and hits(up) == 1
+    monkeypatch.setenv("MINDS371_PROBE_PRIVATE", "perhaps")
+    code, _, err = await _in_thread(capsys, "discover", "web")
+    assert code == 2 and "MINDS371_PROBE_PRIVATE must be 1 or 0" in err
 
 
 async def test_history_lists_every_record(clean_environ: Path, capsys):
@@ -90,6 +115,42 @@ async def test_verify_ok_then_tampered(clean_environ: Path, capsys):
         and report["position"] == 2
         and report["error"] == "LedgerError"
     )
+
+
+async def test_verify_checks_metadata_by_default(clean_environ: Path, capsys):
+    await _register(make_facts())
+    async with BlockchainRegistryProvider.default(read_only=True) as registry:
+        cid = (await registry.resolve("web")).record.metadata_cid
+        store = registry.content
+        assert isinstance(store, LocalContentStore)
+        store.path_of(cid).write_bytes(b'{"dseq":666}')
+    code, _, err = await _in_thread(capsys, "registry", "verify")
+    assert code == 1 and "ContentMismatch" in err
+    # Skipping the blobs is a choice the output states.
+    code, _, err = await _in_thread(capsys, "registry", "verify", "--no-content")
+    assert code == 0 and "metadata NOT checked against CIDs (--no-content)" in err
+    code, out, _ = await _in_thread(capsys, "registry", "verify", "--no-content", "--json")
+    report = json.loads(out)
+    assert report["ok"] is True and report["content_checked"] is False
+    assert report["head_checked"] is True
+
+
+async def test_a_retired_name_discovers_as_retired(clean_environ: Path, capsys, dead_endpoint: str):
+    await _register(make_facts(endpoints=(dead_endpoint,)))
+    async with BlockchainRegistryProvider.default() as registry:
+        receipt = await registry.retire("web", dseq=1234, reason="closed")
+    assert receipt is not None and receipt.sequence == 2
+    code, out, _ = await _in_thread(capsys, "discover", "web")
+    assert code == 1 and out.startswith("retired") and dead_endpoint not in out
+    code, out, _ = await _in_thread(capsys, "discover", "web", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["status"] == "retired" and doc["endpoints"] == []
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert dead_endpoint in lines[0] and lines[1].startswith("#2 ") and " retired " in lines[1]
+    code, out, _ = await _in_thread(capsys, "registry", "history", "web", "--json")
+    assert [r["retired"] for r in json.loads(out)["records"]] == [False, True]
 
 
 async def test_bad_input_exits_2(clean_environ: Path, capsys):

@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "minds371_registry.content.kubo",
     "minds371_registry.content.local",
     "minds371_registry.discovery",
+    "minds371_registry.head",
     "minds371_registry.keys",
     "minds371_registry.ledger",
     "minds371_registry.ledger.evm",
@@ -18,6 +19,7 @@ PUBLIC_MODULES = [
     "minds371_registry.models",
     "minds371_registry.provider",
     "minds371_registry.records",
+    "minds371_registry.seen",
 ]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from minds371.errors import ConfigurationError, LedgerError
 from minds371_registry import LocalLedger, RecordDomain, RecordSigner
+from minds371_registry.ledger.local import entry_hash
 from minds371_registry.records import EMPTY_HASH, DeploymentRecord
 
 from .conftest import make_facts
@@ -129,3 +130,85 @@ async def test_a_new_ledger_opened_by_many_at_once(tmp_path: Path, signer: Recor
         finally:
             for ledger in ledgers:
                 await ledger.aclose()
+
+
+# -- one tampering per check: each trips exactly one of the ledger's read checks -----------------
+
+
+def _last_row(path: Path) -> tuple[int, str, str, str]:
+    with _db(path) as db:
+        row = db.execute(
+            "SELECT position, record, record_hash, prev_entry_hash FROM entries "
+            "ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+    return row[0], row[1], row[2], row[3]
+
+
+async def _refused(path: Path, match: str) -> None:
+    async with LocalLedger(path) as ledger:
+        with pytest.raises(LedgerError, match=match):
+            await ledger.history("web")
+        with pytest.raises(LedgerError, match=match):
+            [e async for e in ledger.entries()]
+
+
+async def test_entry_hash_check_alone(tmp_path: Path, signer: RecordSigner):
+    # The last entry's stored link edited: its record, record hash and previous link are intact,
+    # and no entry after it links to it, so only the entry-hash check can see it.
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    with _db(path) as db:
+        db.execute("UPDATE entries SET entry_hash = ? WHERE position = 3", ("ee" * 32,))
+    await _refused(path, "entry 3 was altered: its hash does not match its content")
+
+
+async def test_record_digest_check_alone(tmp_path: Path, signer: RecordSigner):
+    # The last record edited and its link re-computed over the edit: the chain is consistent,
+    # only the record no longer hashes to its stored record hash.
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    position, body, digest, prev = _last_row(path)
+    edited = body.replace("127.0.0.1", "10.6.6.6")
+    with _db(path) as db:
+        db.execute(
+            "UPDATE entries SET record = ?, entry_hash = ? WHERE position = ?",
+            (edited, entry_hash(prev, position, digest, edited), position),
+        )
+    await _refused(path, "entry 3 was altered: its record does not match its record hash")
+
+
+async def test_previous_entry_check_alone(tmp_path: Path, signer: RecordSigner):
+    # The last entry re-linked to something else, its own link re-computed: its content and
+    # hash agree, only its link to the entry before it is wrong.
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    position, body, digest, _ = _last_row(path)
+    other = "aa" * 32
+    with _db(path) as db:
+        db.execute(
+            "UPDATE entries SET prev_entry_hash = ?, entry_hash = ? WHERE position = ?",
+            (other, entry_hash(other, position, digest, body), position),
+        )
+    await _refused(path, "entry 3 does not link to the entry before it")
+
+
+async def test_renamed_row_is_detected(tmp_path: Path, signer: RecordSigner):
+    # The name column is in no hash: filed under another name, the row would serve that name.
+    path = tmp_path / "l.db"
+    async with LocalLedger(path) as ledger:
+        await ledger.append_many(chain(signer, ledger.domain, "admin", 1))
+    with _db(path) as db:
+        db.execute("UPDATE entries SET name = 'web' WHERE position = 1")
+    async with LocalLedger(path) as ledger:
+        with pytest.raises(LedgerError, match=r"filed as web#1 but holds the record admin#1"):
+            await ledger.latest("web")
+        with pytest.raises(LedgerError, match=r"filed as web#1"):
+            [e async for e in ledger.entries()]
+
+
+async def test_renumbered_sequence_column_is_detected(tmp_path: Path, signer: RecordSigner):
+    path = tmp_path / "l.db"
+    await _filled(path, signer)
+    with _db(path) as db:
+        db.execute("UPDATE entries SET sequence = 9 WHERE position = 3")
+    await _refused(path, r"filed as web#9 but holds the record web#3")

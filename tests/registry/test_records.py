@@ -118,3 +118,78 @@ def test_signer_never_shows_its_key(signer: RecordSigner):
     key_hex = signer._key.to_hex().removeprefix("0x")
     assert key_hex not in repr(signer)
     assert signer.address in repr(signer)
+
+
+def test_a_record_chained_to_another_names_record_is_refused(signer: RecordSigner):
+    # Sequence and previous hash both follow `api`#1: only the name tells the chains apart.
+    domain = DOMAINS[0]
+    api = signer.sign_record(
+        make_facts("api"),
+        sequence=1,
+        prev_hash=EMPTY_HASH,
+        metadata_cid="bafkreiabc",
+        domain=domain,
+    )
+    web = _sign(signer, domain, sequence=2, prev_hash="0x" + record_digest(api, domain).hex())
+    with pytest.raises(SignatureError, match=r"web#2 follows a record of 'api'"):
+        verify_record(web, domain, [signer.address], previous=api)
+
+
+def test_a_tombstone_lists_nothing_and_its_flag_is_signed(signer: RecordSigner):
+    domain = DOMAINS[1]
+    tomb = signer.sign_record(
+        make_facts(providers=(), endpoints=()),
+        sequence=1,
+        prev_hash=EMPTY_HASH,
+        metadata_cid="bafkreiabc",
+        domain=domain,
+        retired=True,
+    )
+    message = encode_typed_data(full_message=typed_data(tomb, domain))
+    assert _hash_eip191_message(message) == record_digest(tomb, domain)
+    verify_record(tomb, domain, [signer.address])
+    # Un-retiring it (to bring the old deployment back) breaks the signature.
+    with pytest.raises(SignatureError, match="does not match its signer"):
+        verify_record(tomb.model_copy(update={"retired": False}), domain, [signer.address])
+    with pytest.raises(ValueError, match="tombstone"):
+        DeploymentRecord.model_validate({**tomb.model_dump(), "endpoints": ("http://10.6.6.6/",)})
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_head_digest_equals_eth_account_typed_data_hash(signer: RecordSigner, domain: RecordDomain):
+    from minds371_registry.head import (
+        HEAD_TYPE,
+        NameHead,
+        head_digest,
+        names_hash,
+        sign_head,
+        verify_head,
+    )
+
+    names = {
+        "web": NameHead(sequence=3, record_hash="0x" + "ab" * 32),
+        "api": NameHead(sequence=1, record_hash="0x" + "cd" * 32),
+    }
+    head = sign_head(
+        signer, domain, entries=4, last_entry_hash="ef" * 32, names=names, issued_at=1_700_000_000
+    )
+    document = {
+        "types": {
+            "EIP712Domain": typed_data(_sign(signer, domain), domain)["types"]["EIP712Domain"],
+            "LedgerHead": HEAD_TYPE,
+        },
+        "primaryType": "LedgerHead",
+        "domain": domain.as_typed_data(),
+        "message": {
+            "entries": 4,
+            "lastEntryHash": bytes.fromhex("ef" * 32),
+            "namesHash": names_hash(names.items()),
+            "issuedAt": 1_700_000_000,
+        },
+    }
+    message = encode_typed_data(full_message=document)
+    assert _hash_eip191_message(message) == head_digest(head, domain)
+    assert Account.recover_message(message, signature=head.signature) == signer.address
+    verify_head(head, domain, [signer.address])
+    # The names commitment does not depend on the order the names come in.
+    assert names_hash(reversed(list(names.items()))) == names_hash(names.items())

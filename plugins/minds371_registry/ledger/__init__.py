@@ -4,7 +4,7 @@
 ``Minds371Registry`` contract on any EVM chain, over JSON-RPC).
 """
 
-from minds371_registry.ledger._protocol import Ledger, LedgerEntry
+from minds371_registry.ledger._protocol import HeadStore, Ledger, LedgerEntry
 from minds371_registry.ledger.local import GENESIS_HASH, LocalLedger
 
-__all__ = ["GENESIS_HASH", "Ledger", "LedgerEntry", "LocalLedger"]
+__all__ = ["GENESIS_HASH", "HeadStore", "Ledger", "LedgerEntry", "LocalLedger"]

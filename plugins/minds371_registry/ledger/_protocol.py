@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Annotated, Protocol, Self, runtime_checkable
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from minds371_registry.records import DeploymentRecord, RecordDomain
 
-__all__ = ["Ledger", "LedgerEntry"]
+__all__ = ["HeadStore", "Ledger", "LedgerEntry"]
 
 
 class LedgerEntry(BaseModel):
@@ -52,6 +52,15 @@ class Ledger(Protocol):
     @property
     def kind(self) -> str:
         """A short name of the backend (``local``, ``evm``)."""
+        ...
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the ledger itself keeps each name's latest record out of a writer's reach.
+
+        True for a contract's state on a chain. A ledger that is not must also be a
+        :class:`HeadStore`, whose signed head readers check.
+        """
         ...
 
     async def append(self, record: DeploymentRecord) -> LedgerEntry:
@@ -100,3 +109,29 @@ class Ledger(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class HeadStore(Protocol):
+    """Where a ledger that is not anchored keeps its signed head (``minds371_registry.head``)."""
+
+    async def head_state(self) -> tuple[str | None, int]:
+        """The stored head's id (None if none was written) and the last position, together."""
+        ...
+
+    async def read_head(self) -> tuple[str | None, str | None, int]:
+        """The stored head's id, the head as JSON and the last position, read in one snapshot."""
+        ...
+
+    async def append_many(
+        self,
+        records: Iterable[DeploymentRecord],
+        *,
+        head: Callable[[str | None, int, list[LedgerEntry]], tuple[str, str]] | None = None,
+    ) -> list[LedgerEntry]:
+        """Append records and, in the same transaction, the head that ``head`` makes.
+
+        ``head`` gets the stored head, the entry count after the append and the entries appended,
+        and returns the new head's JSON and its id.
+        """
+        ...

@@ -118,6 +118,14 @@ class EvmLedger(AsyncResource):
         return "evm"
 
     @property
+    def anchored(self) -> bool:
+        """True: the contract holds each name's latest sequence and hash.
+
+        ``history`` checks the newest event against it, so no signed head is needed.
+        """
+        return True
+
+    @property
     def domain(self) -> RecordDomain:
         """The EIP-712 domain: this chain and this contract.
 

@@ -6,8 +6,12 @@ previous row's ``entry_hash``. Reading re-computes both hashes and checks the li
 before, so an edited record, a removed or reordered row, or a row inserted in the middle is reported
 as a :class:`~minds371.errors.LedgerError` naming its position. Someone able to write the file can
 re-compute these hashes, which is why readers also check every record's signature: the chain finds
-accidents and clumsy edits, the signatures find forgeries. What no local file can show is a clean
-cut of its newest rows (a rollback); anchor the registry on an EVM chain where that matters.
+accidents and clumsy edits, the signatures find forgeries. The ``name`` and ``sequence`` columns
+(the index readers look records up by) are covered by neither, so every read checks them against
+the record itself. Removing a name's newest rows and re-hashing the rest is caught by the signed
+ledger head (:mod:`minds371_registry.head`) kept in the ``meta`` table; what no local file can show
+is the whole file put back to an older copy, which the readers' memory of sequences seen and an
+EVM ledger are for.
 
 SQLite runs in WAL mode. Writes and long reads go through one worker thread at a time; the short
 indexed read behind ``latest`` and ``history(limit=...)`` runs inline on a second, read-only
@@ -19,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any, Self
 
@@ -41,6 +45,10 @@ from minds371_registry.records import (
 
 __all__ = ["GENESIS_HASH", "LocalLedger", "entry_hash"]
 
+#: Makes a new signed head from the stored one (JSON), the entry count and the entries appended;
+#: returns its JSON and its id (its signature: short, and unique to that head).
+HeadUpdate = Callable[[str | None, int, list[LedgerEntry]], tuple[str, str]]
+
 #: ``prev_entry_hash`` of the ledger's first entry.
 GENESIS_HASH = "00" * 32
 
@@ -60,7 +68,7 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE UNIQUE INDEX IF NOT EXISTS entries_name_sequence ON entries (name, sequence);
 CREATE INDEX IF NOT EXISTS entries_name_position ON entries (name, position);
 """
-_COLUMNS = "position, record, record_hash, prev_entry_hash, entry_hash"
+_COLUMNS = "position, record, record_hash, prev_entry_hash, entry_hash, name, sequence"
 _BATCH = 2000
 _INLINE_LIMIT = 16
 
@@ -98,6 +106,11 @@ class LocalLedger(AsyncResource):
     def kind(self) -> str:
         """``local``."""
         return "local"
+
+    @property
+    def anchored(self) -> bool:
+        """False: a file can be cut, so readers check a signed head (see ``read_head``)."""
+        return False
 
     async def __aenter__(self) -> Self:
         await self._run(self._connect)
@@ -151,16 +164,35 @@ class LocalLedger(AsyncResource):
         entries: list[LedgerEntry] = await self._run(self._append_many, [record])
         return entries[0]
 
-    async def append_many(self, records: Iterable[DeploymentRecord]) -> list[LedgerEntry]:
-        """Append several records in one transaction (all or none), in the order given."""
-        return list(await self._run(self._append_many, list(records)))
+    async def append_many(
+        self, records: Iterable[DeploymentRecord], *, head: HeadUpdate | None = None
+    ) -> list[LedgerEntry]:
+        """Append several records in one transaction (all or none), in the order given.
 
-    def _append_many(self, records: list[DeploymentRecord]) -> list[LedgerEntry]:
+        Args:
+            records: The records, each the next of its name.
+            head: Makes the new signed head from the stored one (JSON or None), the number of
+                entries after the append, the last entry's link and the entries appended; it is
+                stored in the same transaction, so that the head never lags a writer's append.
+                If it raises, nothing is appended.
+        """
+        return list(await self._run(self._append_many, list(records), head))
+
+    def _append_many(
+        self, records: list[DeploymentRecord], head: HeadUpdate | None = None
+    ) -> list[LedgerEntry]:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 out = self._insert_all(conn, records)
+                if head is not None and out:
+                    row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+                    new, head_id = head(None if row is None else str(row[0]), out[-1].position, out)
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [("head", new), ("head_id", head_id)],
+                    )
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -305,7 +337,7 @@ class LocalLedger(AsyncResource):
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
 
     def _checked(self, row: tuple[Any, ...], expected_prev: str | None) -> LedgerEntry:
-        position, body, digest, prev_entry, link = row
+        position, body, digest, prev_entry, link, name, sequence = row
         details = {"position": position}
         if expected_prev is None or prev_entry != expected_prev:
             raise LedgerError(
@@ -330,7 +362,56 @@ class LocalLedger(AsyncResource):
                 f"ledger entry {position} was altered: its record does not match its record hash",
                 details=details,
             )
+        if (name, sequence) != (record.name, record.sequence):
+            # The index columns are in no hash: a renamed row would serve another name's record.
+            raise LedgerError(
+                f"ledger entry {position} is filed as {name}#{sequence} but holds the record "
+                f"{record.name}#{record.sequence}: its index columns were edited",
+                details=details,
+            )
         return self._entry(position, record, digest, link)
+
+    # -- the signed head -------------------------------------------------------------------------
+
+    async def head_state(self) -> tuple[str | None, int]:
+        """The stored head's id (None if no head was written) and the ledger's last position.
+
+        Read together in one snapshot, inline (two short indexed reads): this runs on every
+        resolve, while the head itself (every name's latest record) is read only when its id
+        changed.
+        """
+        head_id, last, _ = self._read_head(self._read_connection(), with_body=False)
+        return head_id, last
+
+    async def read_head(self) -> tuple[str | None, str | None, int]:
+        """The stored head's id, the head itself (JSON) and the last position, in one snapshot.
+
+        The id and the head are None when no head was written.
+        """
+        head_id, last, body = await self._run(
+            lambda: self._read_head(self._connect(), with_body=True)
+        )
+        return head_id, body, last
+
+    def _read_head(
+        self, conn: sqlite3.Connection, *, with_body: bool
+    ) -> tuple[str | None, int, str | None]:
+        keys = ("head_id", "head") if with_body else ("head_id",)
+        try:
+            conn.execute("BEGIN")  # one read snapshot: a writer's commit lands before or after
+            try:
+                rows = dict(
+                    conn.execute(
+                        f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * len(keys))})",
+                        keys,
+                    ).fetchall()
+                )
+                (last,) = conn.execute("SELECT MAX(position) FROM entries").fetchone()
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
+        return rows.get("head_id"), int(last or 0), rows.get("head")
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,82 @@
+"""Retiring a closed deployment's registry record, so that discovery stops sending traffic to it.
+
+Every path that closes a deployment calls one of these after the close: a task's failure
+compensation, the watcher (a ttl that ran out, a deployment found closed) and ``minds371 close``.
+The tombstone is appended only while the name's latest record is of the closed deployment (a name
+that moved on keeps serving the new one). The deployment is already closed when these run, so a
+registry that cannot be written (no key, a broken ledger) is logged and reported, never raised:
+the close itself stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from minds371.errors import Minds371Error
+from minds371.logging import get_logger
+
+__all__ = ["retire_closed", "retire_record"]
+
+_log = get_logger("minds371.deploy.retire")
+
+
+async def retire_record(
+    registry_factory: Callable[[], Any], name: str, dseq: int, reason: str
+) -> bool:
+    """Append ``name``'s tombstone if its latest record is of deployment ``dseq``.
+
+    Args:
+        registry_factory: Opens the registry (the agent's, e.g. ``BlockchainRegistryProvider
+            .default``).
+        name: The service name the deployment was registered under.
+        dseq: The deployment that was closed.
+        reason: Why it was closed (``failure``, ``ttl``, ``closed``, ...).
+
+    Returns:
+        Whether the name is now retired by a tombstone of this deployment.
+    """
+    try:
+        async with registry_factory() as registry:
+            receipt = await registry.retire(name, dseq=dseq, reason=reason)
+    except Minds371Error as exc:
+        _log.warning(
+            "minds371.deploy.retire_failed", name=name, dseq=dseq, reason=reason, error=exc.message
+        )
+        return False
+    return receipt is not None
+
+
+async def retire_closed(dseq: int, network: str, reason: str = "closed") -> list[str]:
+    """Retire every name whose latest record is of deployment ``dseq`` on ``network``.
+
+    For closing a deployment known only by its dseq (``minds371 close``); uses the default
+    registry and walks its ledger to find the names.
+
+    Returns:
+        The names retired (none when the registry could not be read or written: that is logged,
+        and the deployment stays closed).
+    """
+    try:
+        return await _retire_closed(dseq, network, reason)
+    except Minds371Error as exc:
+        _log.warning("minds371.deploy.retire_failed", dseq=dseq, network=network, error=exc.message)
+        return []
+
+
+async def _retire_closed(dseq: int, network: str, reason: str) -> list[str]:
+    from minds371_registry import BlockchainRegistryProvider
+
+    # Read-only first: a home that never registered anything must not get a key generated.
+    async with BlockchainRegistryProvider.default(read_only=True) as reader:
+        if not reader.trusted_signers:
+            return []
+        names = await reader.names_of_deployment(dseq, network)
+    if not names:
+        return []
+    retired = []
+    async with BlockchainRegistryProvider.default() as registry:
+        for name in names:
+            if await registry.retire(name, dseq=dseq, reason=reason) is not None:
+                retired.append(name)
+    return retired

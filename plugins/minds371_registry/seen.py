@@ -1,0 +1,108 @@
+"""A reader's memory of the newest record it has seen of each name, kept across runs.
+
+A signed ledger head shows rows cut from a ledger, but not a whole ledger file put back to an older
+copy (head and all). A client that remembers the highest sequence it has verified per name, and
+the record's digest, notices that: a later read that finds an older sequence (or the same sequence
+with another digest) is refused as a rollback (or fork). The memory is a small JSON file under the
+home, ``registry/seen.json`` (mode 0600), keyed by the ledger's EIP-712 domain so that two ledgers
+never mix; several processes may share it (each write merges with what is on disk, keeping the
+highest sequence).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from minds371.errors import SignatureError
+from minds371_registry.records import RecordDomain
+
+__all__ = ["SeenSequences", "check_seen"]
+
+
+class SeenSequences:
+    """The highest sequence (and its record's digest) seen per name, per ledger domain.
+
+    Args:
+        path: The JSON file (created on the first write, mode 0600).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            # A damaged memory protects nothing; it is rewritten from what is verified next.
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def lookup(self, domain: RecordDomain, name: str) -> tuple[int, str] | None:
+        """The highest sequence seen of ``name`` and its record's digest, if any was."""
+        seen = self._load().get(_key(domain), {}).get(name)
+        if not isinstance(seen, list) or len(seen) != 2:
+            return None
+        return int(seen[0]), str(seen[1])
+
+    def check(self, domain: RecordDomain, name: str, sequence: int, record_hash: str) -> None:
+        """Refuse ``name``'s latest record if an earlier read saw a newer (or another) one.
+
+        Raises:
+            SignatureError: see :func:`check_seen`.
+        """
+        check_seen(name, sequence, record_hash, self.lookup(domain, name))
+
+    def remember(self, domain: RecordDomain, name: str, sequence: int, record_hash: str) -> None:
+        """Note ``name``'s record ``sequence`` as seen, unless a higher one already was."""
+        data = self._load()
+        names = data.setdefault(_key(domain), {})
+        seen = names.get(name)
+        if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
+            return
+        names[name] = [sequence, record_hash]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".seen-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
+                json.dump(data, out, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def check_seen(name: str, sequence: int, record_hash: str, seen: tuple[int, str] | None) -> None:
+    """Refuse ``name``'s latest record ``sequence`` if ``seen`` (what was seen before) is newer.
+
+    Read ``seen`` before the record: a record appended in between is then newer, never older.
+
+    Raises:
+        SignatureError: a rollback (a lower sequence than seen) or a fork (the same sequence
+            with another digest).
+    """
+    if seen is None:
+        return
+    seen_sequence, seen_hash = seen
+    details = {"name": name, "sequence": sequence, "seen_sequence": seen_sequence}
+    if sequence < seen_sequence:
+        raise SignatureError(
+            f"the ledger's latest record of {name!r} is #{sequence}, but #{seen_sequence} was "
+            "seen before: the ledger was rolled back",
+            details=details,
+        )
+    if sequence == seen_sequence and record_hash != seen_hash:
+        raise SignatureError(
+            f"record {name}#{sequence} is not the one seen before under that sequence: "
+            "the ledger's history was rewritten",
+            details=details,
+        )
+
+
+def _key(domain: RecordDomain) -> str:
+    return "0x" + domain.separator().hex()
