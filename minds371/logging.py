@@ -35,6 +35,7 @@ __all__ = [
     "redact_secrets",
     "register_secret",
     "register_secrets_in",
+    "reset_registered_secrets",
 ]
 
 REDACTED = "***"
@@ -66,6 +67,16 @@ def register_secret(value: str) -> None:
     if len(value) >= _MIN_REGISTERED_LENGTH:
         with _registered_lock:
             _registered.add(value)
+
+
+def reset_registered_secrets() -> None:
+    """Forget every value registered with :func:`register_secret`.
+
+    The registered set lives as long as the process; a test suite calls this between tests so
+    that a redaction test cannot pass on a value another test happened to register.
+    """
+    with _registered_lock:
+        _registered.clear()
 
 
 def register_secrets_in(data: Any, _depth: int = 0) -> None:

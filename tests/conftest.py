@@ -1,17 +1,33 @@
-"""Test-suite guards: no live network, no secrets from the environment, no third-party plugins."""
+"""Test-suite guards: no live network, no secrets from the environment, no third-party plugins.
+
+Under ``CI=true`` the suite is strict about what it could not run: property tests are
+derandomized (a find is reproducible, never a flaky red) and a test that skips because a real
+peer (Redis, Anvil) is missing fails instead of dropping out with a line in the summary.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
 
 import minds371
 import minds371.plugins
+from minds371.logging import reset_registered_secrets
 
 _SECRET_ENV = ("MNEMONIC", "PRIVATE_KEY", "API_KEY", "_RPC_URL", "KEYSTORE")
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Locally each run draws new examples (and replays the failures hypothesis saved); in CI a fixed
+# derandomized search, so that the same commit always runs the same examples.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile("ci" if IN_CI else "dev")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -29,6 +45,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if IN_CI and is_silent_skip(report, item):
+        # A missing Redis or Anvil would otherwise take whole files out of CI unnoticed.
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which runs every test: {reason}"
+    return report
+
+
+def is_silent_skip(report: pytest.TestReport, item: pytest.Item) -> bool:
+    """A skip that CI must not accept: any but a live-network test's or an expected failure."""
+    return report.skipped and not hasattr(report, "wasxfail") and "network" not in item.keywords
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Strip secrets and live endpoints from the environment; give each test its own home."""
@@ -44,3 +76,11 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def reset_logging() -> None:
     """Undo logging configuration made by an in-process CLI call in an earlier test."""
     structlog.reset_defaults()
+
+
+@pytest.fixture(autouse=True)
+def isolated_secrets() -> Iterator[None]:
+    """Each test starts with no registered secret, so none passes on another test's."""
+    reset_registered_secrets()
+    yield
+    reset_registered_secrets()

@@ -114,3 +114,86 @@ def test_policy_refuses_bad_values():
         BidPolicy(max_price=Decimal(-1))
     with pytest.raises(PydanticValidationError):
         BidPolicy.model_validate({"audited": True})
+
+
+# -- each documented option, at its boundary -------------------------------------------------------
+
+
+def provider(address: str, *, audited: bool = False, uptime: float | None = None) -> Provider:
+    return Provider(address=address, audited=audited, uptime_7d=uptime)
+
+
+def verdicts(bids: list[Bid], providers: dict[str, Provider], policy: BidPolicy) -> dict[str, bool]:
+    (group,) = rank_bids(bids, providers, policy)
+    return {r.bid.provider: r.eligible for r in group.ranked}
+
+
+def test_max_price_accepts_a_bid_at_the_cap_and_refuses_one_above():
+    policy = BidPolicy(max_price=Decimal(20))
+    assert verdicts([bid("akash1at", 20), bid("akash1over", 21)], {}, policy) == {
+        "akash1at": True,
+        "akash1over": False,
+    }
+    fractional = BidPolicy(max_price=Decimal("20.5"))
+    cents = [
+        Bid(
+            id=LeaseId(owner="akash1owner", dseq=5, gseq=1, oseq=1, provider=name),
+            state="open",
+            price=Price(denom="uact", amount=Decimal(amount)),
+        )
+        for name, amount in (("akash1at", "20.5"), ("akash1over", "20.500001"))
+    ]
+    assert verdicts(cents, {}, fractional) == {"akash1at": True, "akash1over": False}
+
+
+def test_min_uptime_keeps_providers_at_or_above_it_and_those_without_data():
+    providers = {
+        "akash1above": provider("akash1above", uptime=0.99),
+        "akash1at": provider("akash1at", uptime=0.95),
+        "akash1below": provider("akash1below", uptime=0.94),
+        "akash1unknown": provider("akash1unknown"),
+    }
+    bids = [bid(name, 10) for name in providers]
+    assert verdicts(bids, providers, BidPolicy(min_uptime=0.95)) == {
+        "akash1above": True,
+        "akash1at": True,
+        "akash1below": False,
+        "akash1unknown": True,
+    }
+    (group,) = rank_bids(bids, providers, BidPolicy(min_uptime=0.95))
+    (below,) = [r for r in group.ranked if r.bid.provider == "akash1below"]
+    assert "uptime 94.0% < 95.0%" in below.reason
+    # without the option, low uptime is no reason to refuse
+    assert all(verdicts(bids, providers, BidPolicy()).values())
+
+
+def test_audit_weight_lowers_the_score_of_audited_providers_only():
+    providers = {
+        "akash1audited": provider("akash1audited", audited=True),
+        "akash1plain": provider("akash1plain"),
+    }
+    bids = [bid("akash1plain", 10), bid("akash1audited", 12)]
+    (plain,) = rank_bids(bids, providers, BidPolicy())
+    assert [(r.bid.provider, r.score) for r in plain.eligible] == [
+        ("akash1plain", Decimal(10)),
+        ("akash1audited", Decimal(12)),
+    ]
+    (weighted,) = rank_bids(bids, providers, BidPolicy(audit_weight=0.25))
+    # audited: 12 * (1 - 0.25) = 9 beats the unaudited 10
+    assert [(r.bid.provider, r.score) for r in weighted.eligible] == [
+        ("akash1audited", Decimal(9)),
+        ("akash1plain", Decimal(10)),
+    ]
+    assert weighted.eligible[0].reason.endswith("(score 9)")
+
+
+def test_uptime_weight_scores_exactly_as_documented():
+    providers = {"akash1p": provider("akash1p", uptime=0.9), "akash1q": provider("akash1q")}
+    (group,) = rank_bids(
+        [bid("akash1p", 100), bid("akash1q", 100)], providers, BidPolicy(uptime_weight=2)
+    )
+    # 100 * (1 + 2 * (1 - 0.9)) = 120; a provider without uptime data counts as 100 % up
+    assert {r.bid.provider: r.score for r in group.eligible} == {
+        "akash1q": Decimal(100),
+        "akash1p": Decimal("120.0"),
+    }

@@ -5,7 +5,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import pytest
 
 from minds371.errors import NoBidsError
 from minds371_akash.bidding import BidPolicy, rank_bids
@@ -29,7 +28,8 @@ from minds371_akash.market import (
     ServiceStatus,
 )
 
-FIXTURES = Path("/work/shared/fixtures/upstream/chain-sdk/testdata/sdl/output-fixtures/v2.0")
+# chain-sdk go/sdl testdata, vendored in the repository.
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/sdl/go/output-fixtures/v2.0"
 GROUP = GroupRequirements(name="dc", gseq=1, attributes={"region": "us-west"}, max_price=Decimal(1))
 
 
@@ -110,7 +110,6 @@ async def test_probe_reports_only_unreachable_http_endpoints():
     assert list(problems) == ["http://down.example"]
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="upstream fixtures not present")
 def test_requirements_from_upstream_group_specs():
     specs = json.loads((FIXTURES / "simple" / "group-specs.json").read_text())
     (req,) = requirements_from_group_specs(specs)

@@ -102,9 +102,14 @@ def resources_of(resources: ComputeResources) -> dict[str, Any]:
         storage.append(entry)
     # Go orders volumes with sort.SliceStable and this (not strictly weak) comparator.
     go_stable(storage, _storage_less)
-    return {
+    result: dict[str, Any] = {
         "cpu": cpu,
         "memory": {"size": {"val": str(parse_size(resources.memory.size))}},
-        "storage": storage,
-        "gpu": _gpu(resources),
     }
+    # Go's Resources.Storage is tagged `json:"storage,omitempty"`
+    # (chain-sdk go/node/types/resources/v1beta4/resources.pb.go): an SDL with `storage: []`
+    # has no "storage" key in the manifest a provider hashes, so none here either.
+    if storage:
+        result["storage"] = storage
+    result["gpu"] = _gpu(resources)
+    return result
