@@ -24,9 +24,13 @@ _SECRET_ENV = ("MNEMONIC", "PRIVATE_KEY", "API_KEY", "_RPC_URL", "KEYSTORE")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # Locally each run draws new examples (and replays the failures hypothesis saved); in CI a fixed
-# derandomized search, so that the same commit always runs the same examples.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("dev")
+# derandomized search, so that the same commit always runs the same examples. Both are set
+# explicitly: hypothesis would otherwise pick its own profile from whichever CI variables it sees.
+_DEFAULT = settings.get_profile("default")
+settings.register_profile(
+    "ci", parent=_DEFAULT, derandomize=True, database=None, print_blob=True, deadline=None
+)
+settings.register_profile("dev", parent=_DEFAULT, derandomize=False)
 settings.load_profile("ci" if IN_CI else "dev")
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from minds371.errors import ValidationError
@@ -87,8 +87,16 @@ def _check(text: str) -> None:
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _with_empty_storage() -> str:
+    doc = base()
+    doc["profiles"]["compute"]["web"]["resources"]["storage"] = []
+    return dump(doc)
+
+
 @_SETTINGS
 @given(_mutated())
+# Found by this test: `storage: []` built a manifest whose JSON differed from its groups.
+@example(_with_empty_storage())
 def test_mutated_sdls_never_escape_validation(text: str) -> None:
     _check(text)
 

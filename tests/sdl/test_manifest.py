@@ -10,7 +10,14 @@ import pytest
 import yaml
 
 from minds371.errors import ValidationError
-from minds371_akash.sdl import Sdl, build_manifest, canonical_json, manifest_version, parse_sdl
+from minds371_akash.sdl import (
+    Sdl,
+    build_manifest,
+    canonical_json,
+    manifest_version,
+    normalize_manifest,
+    parse_sdl,
+)
 from tests.sdl._sdl import base, dump
 
 Doc = dict[str, Any]
@@ -296,3 +303,40 @@ def test_an_sdl_built_without_parse_sdl_is_validated_first() -> None:
     assert [i.path for i in info.value.issues] == ["/deployment/ghost"]
     good = Sdl.model_validate(base())
     assert build_manifest(good).version == build_manifest(parse_sdl(dump(base()))).version
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        1.5,
+        1.0,  # integral: Python writes 1.0 where Go writes 1
+        float("nan"),
+        {"a": {"b": 2.5}},
+        [1, [2, [0.5]]],
+        (1, 2.0),
+        {"list": [{"deep": [{"deeper": 1e21}]}]},
+    ],
+    ids=["float", "integral", "nan", "nested-dict", "nested-list", "tuple", "deep"],
+)
+def test_canonical_json_refuses_a_float_anywhere(value: Any) -> None:
+    with pytest.raises(TypeError, match="no floats"):
+        canonical_json(value)
+
+
+def test_canonical_json_takes_ints_and_bools_which_are_not_floats() -> None:
+    assert canonical_json({"n": [0, 2**64, True]}) == '{"n":[0,18446744073709551616,true]}'
+
+
+def test_an_empty_storage_list_leaves_no_storage_key_like_go() -> None:
+    # Go's Resources.Storage is `json:"storage,omitempty"` (chain-sdk
+    # go/node/types/resources/v1beta4/resources.pb.go): the manifest a provider re-marshals and
+    # hashes has no "storage" key, so ours must have none either or the versions differ.
+    doc = base()
+    doc["profiles"]["compute"]["web"]["resources"]["storage"] = []
+    manifest = build_manifest(parse_sdl(dump(doc)))
+    (service,) = manifest.groups[0]["services"]
+    assert "storage" not in service["resources"]
+    assert '"storage"' not in manifest.json
+    assert json.loads(manifest.json) == manifest.groups
+    assert normalize_manifest(json.loads(manifest.json)) == manifest.groups
+    assert manifest.version == hashlib.sha256(manifest.json.encode()).hexdigest()
