@@ -155,3 +155,42 @@ async def test_follow_logs_until_cancelled():
         with anyio.move_on_after(1.5):
             await akash.stream_logs(result.dseq, on_line, tail=1)
         assert lines  # new lines kept arriving while following
+
+
+async def test_a_deployment_another_client_made_before_the_create_is_not_adopted():
+    # Another process on the same account (its own client, so nothing in this process's claims)
+    # already runs the same SDL. Our create's response is lost: the recovery must take the
+    # deployment that did not exist before the create, never the other client's.
+    async with lossy(1) as (net, backend):
+        transport = ASGIWebSocketTransport(app=net.app)
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as other:
+            response = await other.post(
+                "/v1/deployments",
+                json={"data": {"sdl": sdl("web")}},
+                headers={"x-api-key": API_KEY},
+            )
+        assert response.status_code in (200, 201), response.text
+        theirs = int(response.json()["data"]["dseq"])
+        created = await AkashIntegrationProvider(backend).create(prepare("web"))
+        assert created.recovered
+        dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
+        assert dseqs == [theirs, created.dseq]
+
+
+async def test_concurrent_lost_creates_in_one_process_adopt_different_deployments():
+    # Two creates of the same SDL at once, both responses lost: each recovery must take a
+    # deployment of its own (the process-wide claims), never both the same one.
+    async with lossy(2) as (net, backend):
+        akash = AkashIntegrationProvider(backend)
+        results: list[Any] = []
+
+        async def create() -> None:
+            results.append(await akash.create(prepare("web")))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(create)
+            tg.start_soon(create)
+        assert all(r.recovered for r in results)
+        dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
+        assert sorted(r.dseq for r in results) == dseqs
+        assert len(set(dseqs)) == 2
