@@ -62,10 +62,22 @@ def test_no_bids_because_policy_rejected_them():
 
 
 def test_diagnosis_travels_on_the_error_as_json():
-    err = attach(NoBidsError("no bids"), diagnose_no_bids([GROUP], []))
-    restored = diagnosis_of(err)
-    assert restored is not None and restored.kind == "no_bids"
-    json.dumps(err.to_dict())
+    diagnosis = diagnose_no_bids([GROUP], [], waited=3)
+    err = attach(NoBidsError("no bids"), diagnosis)
+    assert diagnosis_of(err) == diagnosis
+    # what another agent receives: the error's dict through JSON text
+    wire = json.loads(json.dumps(err.to_dict()))
+    assert wire["type"] == "NoBidsError" and wire["message"] == "no bids"
+    assert wire["details"]["diagnosis"] == {
+        "kind": "no_bids",
+        "summary": diagnosis.summary,
+        "evidence": list(diagnosis.evidence),
+        "actions": list(diagnosis.actions),
+    }
+    assert diagnosis.evidence and diagnosis.actions
+    # and the receiver reads back the same diagnosis
+    received = NoBidsError(wire["message"], details=wire["details"])
+    assert diagnosis_of(received) == diagnosis
 
 
 def _status(available: int) -> LeaseStatus:

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from minds371_sandbox import SandboxNetwork
+from minds371_sandbox import SandboxNetwork, _hub
 from tests.sandbox.helpers import create, lease_cheapest, wait_ready
 
 
@@ -25,32 +24,67 @@ async def test_a_fixture_network_deploys(net: SandboxNetwork) -> None:
     await wait_ready(client, dseq)
 
 
-async def test_heights_follow_wall_time_and_manual_blocks_keep_the_pace(
-    net: SandboxNetwork,
+class StoppedTime:
+    """Stands in for the ``time`` module of the sandbox's block clock: it moves only when told.
+
+    The clock's arithmetic (blocks due, the pace after manual blocks, a stopped network that does
+    not age) is then checked exactly, without asserting anything about the machine's speed.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def stopped_time(monkeypatch: pytest.MonkeyPatch) -> StoppedTime:
+    fake = StoppedTime()
+    monkeypatch.setattr(_hub, "time", fake)
+    return fake
+
+
+async def test_heights_follow_the_clock_and_manual_blocks_keep_the_pace(
+    stopped_time: StoppedTime,
 ) -> None:
-    began, start = time.monotonic(), net.height
-    await anyio.sleep(0.5)
-    grown, elapsed = net.height - start, time.monotonic() - began
-    expected = int(elapsed / 0.05)  # blocks of 0.05 s in the time that really passed
-    assert expected - 1 <= grown <= expected + 1
-    before = net.height
-    assert await net.advance(3) == before + 3
-    later = await net.wait_blocks(2)
-    assert later >= before + 5
-    began = time.monotonic()
-    height = await net.hub.next_block()
-    assert height == later + 1
-    assert time.monotonic() - began < 1.0  # one block is due within 0.05 s: no hang
+    # Times in binary fractions, so that the clock's float arithmetic is exact.
+    async with SandboxNetwork(block_time=0.5) as net:
+        start = net.height
+        stopped_time.now += 5.0
+        assert net.height == start + 10  # blocks of 0.5 s in the 5 s that passed
+        stopped_time.now += 0.25
+        assert net.height == start + 10  # the next block is not due yet
+        assert await net.advance(3) == start + 13
+        stopped_time.now += 0.25
+        assert net.height == start + 14  # manual blocks leave the clock's pace alone
+
+        heights: list[int] = []
+
+        async def waiter() -> None:
+            heights.append(await net.hub.next_block())
+
+        with anyio.fail_after(10):  # a guard against a hang, not a timing assertion
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(waiter)
+                await anyio.wait_all_tasks_blocked()
+                assert heights == []
+                stopped_time.now += 0.5  # one block falls due
+        assert heights == [start + 15]
 
 
-async def test_a_stopped_network_does_not_age_and_resumes_from_its_state(tmp_path: Path) -> None:
+async def test_a_stopped_network_does_not_age_and_resumes_from_its_state(
+    tmp_path: Path, stopped_time: StoppedTime
+) -> None:
     state = tmp_path / "world.json"
-    async with SandboxNetwork(block_time=0.05, state_file=state) as first:
-        await first.wait_blocks(3)
+    async with SandboxNetwork(block_time=0.5, state_file=state) as first:
+        stopped_time.now += 1.5
         height = first.height
-    await anyio.sleep(0.3)  # no blocks while it is down
-    async with SandboxNetwork(block_time=0.05, state_file=state) as second:
-        assert height <= second.height <= height + 3  # not the 6 blocks of the 0.3 s it was down
+    stopped_time.now += 3.0  # the 6 blocks of the 3 s it was down are never produced
+    async with SandboxNetwork(block_time=0.5, state_file=state) as second:
+        assert second.height == height
+        stopped_time.now += 1.0
+        assert second.height == height + 2  # and it goes on from there
 
 
 async def test_manual_clock_waiters_wake_on_advance() -> None:

@@ -68,9 +68,16 @@ def test_empty_documents_are_refused(text: str | bytes) -> None:
 
 
 def test_comment_only_document_loads_as_none() -> None:
-    # A comment alone is a valid, empty YAML stream; parse_sdl refuses it as not a mapping.
-    with pytest.raises(ValidationError):
+    # A comment alone is a valid YAML stream with an empty document: not refused as "empty".
+    assert load_yaml("# nothing here\n") is None
+    assert load_yaml("# one\n\n# two\n") is None
+
+
+def test_a_comment_only_sdl_is_refused_as_not_a_mapping() -> None:
+    with pytest.raises(ValidationError) as info:
         parse_sdl("# nothing here\n")
+    (issue,) = info.value.issues
+    assert str(issue) == "/: an SDL is a YAML mapping, not null"
 
 
 def test_not_yaml_is_refused_with_a_position() -> None:
