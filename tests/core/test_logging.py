@@ -1,16 +1,22 @@
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 import httpx
 import pytest
 import structlog
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from minds371 import AgentRuntime, MemoryStateStore, Task
 from minds371.logging import (
+    configure_cli_logging,
     get_logger,
     redact,
     redact_secrets,
     register_secret,
+    register_secrets_in,
     reset_registered_secrets,
 )
 
@@ -151,3 +157,170 @@ def test_reset_registered_secrets_forgets_every_value() -> None:
     assert redact("forget-me-please") == "***"
     reset_registered_secrets()
     assert redact("forget-me-please") == "forget-me-please"
+
+
+# -- every container, every depth -----------------------------------------------------------------
+
+
+def nested(levels: int, leaf: object, wrap: str) -> object:
+    """``leaf`` inside ``levels`` containers of one kind."""
+    value = leaf
+    for _ in range(levels):
+        value = {"k": value} if wrap == "dict" else (value,) if wrap == "tuple" else [value]
+    return value
+
+
+def test_secret_field_values_become_exactly_the_marker() -> None:
+    log = get_logger("minds371.test")
+    with capture_logs() as logs:
+        log.info("minds371.test.keys", api_key=API_KEY, nested={"password": "pw-123456"})
+    (entry,) = logs
+    assert entry["api_key"] == "***"
+    assert entry["nested"] == {"password": "***"}
+
+
+def test_every_kind_of_container_is_redacted() -> None:
+    assert redact(("a", PRIVATE_KEY)) == ("a", "***")
+    assert redact(["a", PRIVATE_KEY]) == ["a", "***"]
+    assert redact({PRIVATE_KEY}) == ["***"]
+    assert redact(frozenset({PRIVATE_KEY})) == ["***"]
+    assert redact({"a": (["b", {"token": "t0k3n-value"}],)}) == {"a": (["b", {"token": "***"}],)}
+
+
+def test_secret_values_and_exceptions_are_redacted_other_objects_kept() -> None:
+    assert redact(SecretStr("hunter2-password")) == "***"
+    assert redact(RuntimeError(f"bad key {PRIVATE_KEY}")) == "RuntimeError('bad key ***')"
+    marker = object()
+    assert redact(marker) is marker
+    assert redact(5) == 5 and redact(None) is None and redact(Decimal("1.5")) == Decimal("1.5")
+
+
+class MultiDict:
+    """A multi-dict that is not a ``Mapping`` (as some HTTP libraries' header types are)."""
+
+    def __init__(self, *pairs: tuple[str, str]) -> None:
+        self.pairs = pairs
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.pairs)
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self.pairs)
+
+
+def test_header_multidicts_are_redacted_like_mappings() -> None:
+    headers = MultiDict(("x-api-key", API_KEY), ("accept", "json"))
+    assert redact(headers) == {"x-api-key": "***", "accept": "json"}
+    only_items = type("OnlyItems", (), {"items": lambda self: [("x-api-key", API_KEY)]})()
+    assert redact(only_items) is only_items  # not a multi-dict: left alone
+
+
+@pytest.mark.parametrize("wrap", ["list", "tuple", "dict"])
+def test_values_twenty_levels_deep_are_kept_and_deeper_ones_redacted_whole(wrap: str) -> None:
+    # The walk stops past 20 levels (a hostile or cyclic structure cannot exhaust the stack).
+    assert redact(nested(20, "visible", wrap)) == nested(20, "visible", wrap)
+    assert redact(nested(21, "visible", wrap)) == nested(21, "***", wrap)
+
+
+# -- what gets registered --------------------------------------------------------------------------
+
+
+def test_register_secrets_in_finds_secret_keys_at_any_depth_and_nothing_else() -> None:
+    register_secrets_in(
+        {
+            "name": "public-name-xyz",
+            "wallet": [{"mnemonic": "nested-secret-1"}],
+            "auth": ({"password": "tuple-secret-2"},),
+            "api_key": {"not": "a string-value"},
+        }
+    )
+    assert redact("nested-secret-1 tuple-secret-2") == "*** ***"
+    assert redact("public-name-xyz a string-value") == "public-name-xyz a string-value"
+
+
+def test_register_secrets_in_stops_past_twenty_levels() -> None:
+    register_secrets_in(nested(20, {"api_key": "deep-secret-20"}, "dict"))
+    register_secrets_in(nested(21, {"api_key": "deep-secret-21"}, "list"))
+    assert redact("deep-secret-20 deep-secret-21") == "*** deep-secret-21"
+
+
+def test_register_secret_ignores_values_shorter_than_six_characters() -> None:
+    register_secret("abcdef")
+    register_secret("vwxyz")
+    assert redact("abcdef vwxyz") == "*** vwxyz"
+
+
+# -- the logger itself -----------------------------------------------------------------------------
+
+
+def test_values_bound_when_the_logger_is_made_are_redacted() -> None:
+    log = get_logger("minds371.test", api_key=API_KEY, note=f"k {PRIVATE_KEY}")
+    with capture_logs() as logs:
+        log.info("minds371.test.initial")
+    (entry,) = logs
+    assert entry["api_key"] == "***" and entry["note"] == "k ***"
+
+
+def test_debug_and_exception_events_are_redacted_too() -> None:
+    log = get_logger("minds371.test")
+    with capture_logs() as logs:
+        log.debug("minds371.test.debug", api_key=API_KEY)
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            log.exception(f"minds371.test.failed [{PRIVATE_KEY}]", token="t0k3n-value")
+    assert logs == [
+        {"event": "minds371.test.debug", "api_key": "***", "log_level": "debug"},
+        {
+            "event": "minds371.test.failed [***]",
+            "token": "***",
+            "exc_info": True,
+            "log_level": "error",
+        },
+    ]
+
+
+def test_debug_events_are_dropped_while_the_host_has_not_configured_structlog(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    structlog.reset_defaults()
+    get_logger("minds371.test").debug("minds371.test.noise")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_cli_logging_writes_redacted_json_lines_to_stderr_at_its_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_cli_logging("info", json=True)
+    log = get_logger("minds371.test")
+    log.debug("minds371.test.hidden")
+    log.info("minds371.test.shown", api_key=API_KEY, tx="0x" + "ab" * 32)
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    entry = json.loads(line)
+    assert entry["event"] == "minds371.test.shown"
+    assert entry["level"] == "info"
+    assert entry["api_key"] == "***"
+    assert entry["tx"] == "0x" + "ab" * 32
+    assert entry["timestamp"].endswith("Z")
+
+
+def test_cli_logging_defaults_to_warnings_and_reads_unknown_levels_as_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for level in ("WARNING", "no-such-level"):
+        configure_cli_logging(level, json=True)
+        log = get_logger("minds371.test")
+        log.info("minds371.test.quiet")
+        log.warning("minds371.test.loud")
+        lines = capsys.readouterr().err.splitlines()
+        assert [json.loads(line)["event"] for line in lines] == ["minds371.test.loud"]
+
+
+def test_cli_logging_renders_for_people_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_cli_logging("INFO")
+    get_logger("minds371.test").info("minds371.test.plain", api_key=API_KEY)
+    err = capsys.readouterr().err
+    assert "minds371.test.plain" in err and API_KEY not in err
+    assert not err.lstrip().startswith("{")
