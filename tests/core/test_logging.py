@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 
 import httpx
@@ -238,9 +239,10 @@ def test_register_secrets_in_finds_secret_keys_at_any_depth_and_nothing_else() -
     assert redact("public-name-xyz a string-value") == "public-name-xyz a string-value"
 
 
-def test_register_secrets_in_stops_past_twenty_levels() -> None:
-    register_secrets_in(nested(20, {"api_key": "deep-secret-20"}, "dict"))
-    register_secrets_in(nested(21, {"api_key": "deep-secret-21"}, "list"))
+@pytest.mark.parametrize("wrap", ["list", "tuple", "dict"])
+def test_register_secrets_in_stops_past_twenty_levels(wrap: str) -> None:
+    register_secrets_in(nested(20, {"api_key": "deep-secret-20"}, wrap))
+    register_secrets_in(nested(21, {"api_key": "deep-secret-21"}, wrap))
     assert redact("deep-secret-20 deep-secret-21") == "*** deep-secret-21"
 
 
@@ -324,3 +326,30 @@ def test_cli_logging_renders_for_people_without_json(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "minds371.test.plain" in err and API_KEY not in err
     assert not err.lstrip().startswith("{")
+
+
+def test_the_logger_name_reaches_a_stdlib_host(caplog: pytest.LogCaptureFixture) -> None:
+    structlog.configure(
+        processors=[structlog.processors.KeyValueRenderer()],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    with caplog.at_level(logging.INFO):
+        get_logger("minds371.test.named").info("minds371.test.one", api_key=API_KEY)
+        get_logger().info("minds371.test.two")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("minds371.test.named", "api_key='***' event='minds371.test.one'"),
+        ("minds371", "event='minds371.test.two'"),
+    ]
+
+
+def test_a_logger_made_before_the_cli_configures_logging_follows_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = get_logger("minds371.test")
+    configure_cli_logging("WARNING", json=True)
+    log.info("minds371.test.before")
+    configure_cli_logging("INFO", json=True)
+    log.info("minds371.test.after")
+    lines = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["minds371.test.after"]
