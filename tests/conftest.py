@@ -8,7 +8,7 @@ peer (Redis, Anvil) is missing fails instead of dropping out with a line in the 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +50,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if IN_CI and is_silent_skip(report, item):
         # A missing Redis or Anvil would otherwise take whole files out of CI unnoticed.
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr

@@ -197,3 +197,122 @@ def test_uptime_weight_scores_exactly_as_documented():
         "akash1q": Decimal(100),
         "akash1p": Decimal("120.0"),
     }
+
+
+# -- every filter says exactly why -----------------------------------------------------------------
+
+LONG = "akash1" + "q" * 32 + "wxyz"  # a real address's length: shortened in reasons
+
+
+def reasons(bids: list[Bid], providers: dict[str, Provider], policy: BidPolicy) -> dict[str, str]:
+    (group,) = rank_bids(bids, providers, policy, include_all=True)
+    return {r.bid.provider: r.reason for r in group.ranked if not r.eligible}
+
+
+def test_each_rejection_is_explained_exactly():
+    providers = {
+        "akash1off": Provider(address="akash1off", online=False, audited=True),
+        "akash1plain": Provider(address="akash1plain", attributes={"tier": "2"}),
+        "akash1gpu": Provider(
+            address="akash1gpu", audited=True, attributes={"region": "eu"}, uptime_7d=0.5,
+            gpu_models=("nvidia/a100",),
+        ),
+    }  # fmt: skip
+    policy = BidPolicy(
+        audited_only=True,
+        required_attributes={"region": "eu"},
+        gpu_model="H100",
+        deny_providers=("akash1plain",),
+    )
+    got = reasons(
+        [bid("akash1off", 5), bid("akash1plain", 6), bid("akash1gpu", 7), bid(LONG, 8)],
+        providers,
+        policy,
+    )
+    assert got == {
+        "akash1off": "akash1off: 5 uact/block, audited: rejected (provider offline; region=∅ "
+        "(want eu); no GPU model H100)",
+        "akash1plain": "akash1plain: 6 uact/block, not audited: rejected (in the deny list; "
+        "not audited; region=∅ (want eu); no GPU model H100)",
+        "akash1gpu": "akash1gpu: 7 uact/block, audited, uptime 50.0%, region eu: rejected "
+        "(no GPU model H100)",
+        LONG: "akash1qqqq…wxyz: 8 uact/block: rejected (provider unknown to the marketplace)",
+    }
+
+
+def test_the_allow_list_admits_only_its_providers():
+    policy = BidPolicy(allow_providers=("akash1mid",))
+    got = reasons([bid("akash1mid", 20), bid("akash1cheap", 10)], PROVIDERS, policy)
+    assert got == {
+        "akash1cheap": "akash1cheap: 10 uact/block, not audited, uptime 80.0%, region eu: "
+        "rejected (not in the allow list)"
+    }
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        BidPolicy(audited_only=True),
+        BidPolicy(required_attributes={"a": "b"}),
+        BidPolicy(gpu_model="x"),
+    ],
+    ids=["audited_only", "required_attributes", "gpu_model"],
+)
+def test_an_unknown_provider_is_refused_by_any_filter_that_needs_its_facts(policy: BidPolicy):
+    assert verdicts([bid("akash1ghost", 1)], {}, policy) == {"akash1ghost": False}
+
+
+def test_an_unknown_provider_passes_filters_that_need_no_facts():
+    policy = BidPolicy(max_price=Decimal(5), min_uptime=0.9, deny_providers=("akash1x",))
+    assert verdicts([bid("akash1ghost", 1)], {}, policy) == {"akash1ghost": True}
+
+
+def test_gpu_model_matches_the_model_name_case_insensitively():
+    providers = {
+        "akash1h100": provider_with_gpus("akash1h100", "nvidia/h100"),
+        "akash1both": provider_with_gpus("akash1both", "nvidia/a100", "nvidia/h100"),
+        "akash1a100": provider_with_gpus("akash1a100", "nvidia/a100"),
+        "akash1none": provider_with_gpus("akash1none"),
+    }
+    bids = [bid(name, 10) for name in providers]
+    assert verdicts(bids, providers, BidPolicy(gpu_model="H100")) == {
+        "akash1h100": True,
+        "akash1both": True,
+        "akash1a100": False,
+        "akash1none": False,
+    }
+
+
+def provider_with_gpus(address: str, *models: str) -> Provider:
+    return Provider(address=address, gpu_models=models)
+
+
+def test_bids_no_longer_open_are_listed_only_on_request_and_never_stop_the_ranking():
+    bids = [bid("akash1dear", 2, state="closed"), bid("akash1cheap", 10), bid("akash1mid", 20)]
+    (group,) = rank_bids(bids, PROVIDERS, BidPolicy())
+    assert [r.bid.provider for r in group.ranked] == ["akash1cheap", "akash1mid"]
+    (shown,) = rank_bids(bids, PROVIDERS, BidPolicy(), include_all=True)
+    assert [(r.bid.provider, r.eligible, r.score) for r in shown.ranked] == [
+        ("akash1cheap", True, Decimal(10)),
+        ("akash1mid", True, Decimal(20)),
+        ("akash1dear", False, None),
+    ]
+    assert shown.ranked[-1].reason == (
+        "akash1dear: 2 uact/block, audited, uptime 99.0%, region us-west: closed"
+    )
+
+
+def test_a_group_without_bids_is_not_done_even_when_one_bid_would_be_enough():
+    policy = BidPolicy(enough_bids=1)
+    one = rank_bids([bid("akash1mid", 20, gseq=1)], PROVIDERS, policy)
+    assert waiting_is_over(one, [1], policy, first_bid_at={1: 0.0}, now=0.0, block_time=6.0)
+    assert not waiting_is_over(one, [1, 2], policy, first_bid_at={1: 0.0}, now=1e9, block_time=6.0)
+
+
+def test_the_bid_window_is_counted_in_blocks_of_the_networks_block_time():
+    policy = BidPolicy(enough_bids=5, bid_window_blocks=5)
+    one = rank_bids([bid("akash1mid", 20)], PROVIDERS, policy)
+    started = {1: 100.0}
+    # 29 s is less than 5 blocks of 6 s
+    assert not waiting_is_over(one, [1], policy, first_bid_at=started, now=129.0, block_time=6.0)
+    assert waiting_is_over(one, [1], policy, first_bid_at=started, now=130.0, block_time=6.0)
