@@ -316,3 +316,42 @@ def test_the_bid_window_is_counted_in_blocks_of_the_networks_block_time():
     # 29 s is less than 5 blocks of 6 s
     assert not waiting_is_over(one, [1], policy, first_bid_at=started, now=129.0, block_time=6.0)
     assert waiting_is_over(one, [1], policy, first_bid_at=started, now=130.0, block_time=6.0)
+
+
+def test_eligible_bids_are_explained_with_their_rank_facts_and_score():
+    (group,) = rank_bids([bid("akash1mid", 20), bid("akash1cheap", 10)], PROVIDERS, BidPolicy())
+    assert [r.reason for r in group.eligible] == [
+        "#1 of 2: akash1cheap: 10 uact/block, not audited, uptime 80.0%, region eu (score 10)",
+        "#2 of 2: akash1mid: 20 uact/block, audited, uptime 99.9%, region us-west (score 20)",
+    ]
+
+
+def test_addresses_longer_than_sixteen_characters_are_shortened_in_reasons():
+    sixteen, seventeen = "akash1" + "a" * 10, "akash1" + "b" * 11
+    (group,) = rank_bids([bid(sixteen, 1), bid(seventeen, 2)], {}, BidPolicy())
+    assert [r.reason.split(": ")[1] for r in group.eligible] == [sixteen, "akash1bbbb…bbbb"]
+
+
+def test_a_gpu_model_listed_without_its_vendor_matches_too():
+    providers = {"akash1bare": provider_with_gpus("akash1bare", "h100")}
+    assert verdicts([bid("akash1bare", 1)], providers, BidPolicy(gpu_model="h100")) == {
+        "akash1bare": True
+    }
+
+
+def test_a_group_with_several_orders_gets_one_bid_and_later_groups_are_still_served():
+    def order_bid(provider: str, gseq: int, oseq: int) -> Bid:
+        return Bid(
+            id=LeaseId(owner="akash1owner", dseq=5, gseq=gseq, oseq=oseq, provider=provider),
+            state="open",
+            price=Price(denom="uact", amount=Decimal(10)),
+        )
+
+    bids = [
+        order_bid("akash1cheap", 1, 1),
+        order_bid("akash1mid", 1, 2),
+        order_bid("akash1dear", 2, 1),
+        order_bid("akash1cheap", 2, 1),
+    ]
+    chosen = select_bids(rank_bids(bids, PROVIDERS, BidPolicy()), BidPolicy())
+    assert {g: r.bid.provider for g, r in chosen.items()} == {1: "akash1cheap", 2: "akash1dear"}

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
+from structlog.testing import capture_logs
 
 from minds371.errors import MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
@@ -161,11 +162,15 @@ async def test_a_failed_early_refresh_keeps_the_listing_that_is_still_valid():
             )
             await anyio.sleep(ttl / 2 + 0.05)
             app.fail_listings = True
-            second = await backend.create_deployment(
-                prepared.sdl, version=prepared.version, manifest=prepared.manifest
-            )
+            with capture_logs() as logs:
+                second = await backend.create_deployment(
+                    prepared.sdl, version=prepared.version, manifest=prepared.manifest
+                )
             assert second.dseq != first.dseq
             assert app.seen[("GET", "/v1/deployments")] == 1 + RetryPolicy().maximum_attempts
+            # the operator hears of the failed refresh, with the server's message
+            warnings = [e for e in logs if e["event"] == "minds371.akash.snapshot_refresh_failed"]
+            assert [(e["log_level"], "down" in e["error"]) for e in warnings] == [("warning", True)]
 
 
 async def test_creates_waiting_for_a_failed_listing_share_its_failure():

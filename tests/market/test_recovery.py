@@ -194,3 +194,43 @@ async def test_concurrent_lost_creates_in_one_process_adopt_different_deployment
         dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
         assert sorted(r.dseq for r in results) == dseqs
         assert len(set(dseqs)) == 2
+
+
+class LoseSecondCreate(LoseCreateResponses):
+    """Carries out every create but loses the response of the second one to arrive (a 504)."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, 0)
+        self.creates = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        is_create = scope["type"] == "http" and scope["method"] == "POST"
+        if is_create and scope["path"] == "/v1/deployments":
+            self.creates += 1
+            self.count = 1 if self.creates == 2 else 0
+        await super().__call__(scope, receive, send)
+
+
+async def test_a_lost_create_never_adopts_the_deployment_a_concurrent_create_made():
+    # Two creates of the same SDL share one listing; the first succeeds, the second's response
+    # is lost. Both deployments are new to that listing: only the first create's claim keeps
+    # the second from adopting it (and leaving its own deployment untracked).
+    async with SandboxNetwork(block_time=0.05) as net:
+        transport = ASGIWebSocketTransport(app=LoseSecondCreate(net.app))
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+            async with ConsoleBackend(
+                api_key=API_KEY, http_client=client, block_time=0.05
+            ) as backend:
+                akash = AkashIntegrationProvider(backend)
+                results: list[Any] = []
+
+                async def create() -> None:
+                    results.append(await akash.create(prepare("web")))
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(create)
+                    tg.start_soon(create)
+        assert sorted(r.recovered for r in results) == [False, True]
+        dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
+        assert sorted(r.dseq for r in results) == dseqs
+        assert len(set(dseqs)) == 2
