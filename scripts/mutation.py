@@ -92,8 +92,13 @@ def main() -> int:
     shared = config["tool"]["mutmut"]
     modules: dict[str, dict[str, Any]] = config["tool"]["minds371"]["mutation"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", choices=[[], *modules], metavar="module")
+    parser.add_argument(
+        "modules", nargs="*", metavar="module", help=f"{', '.join(modules)} (default: all)"
+    )
     args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in modules]
+    if unknown:
+        parser.error(f"unknown module {', '.join(unknown)}; known: {', '.join(modules)}")
     chosen = args.modules or list(modules)
     children = os.environ.get("MUTATION_CHILDREN", "2")
     mutmut = str(Path(sys.executable).with_name("mutmut"))

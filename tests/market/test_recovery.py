@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from anyio.abc import TaskGroup
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from minds371.errors import BudgetExceeded, MarketError
@@ -230,6 +231,125 @@ async def test_a_lost_create_never_adopts_the_deployment_a_concurrent_create_mad
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(create)
                     tg.start_soon(create)
+        assert sorted(r.recovered for r in results) == [False, True]
+        dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
+        assert sorted(r.dseq for r in results) == dseqs
+        assert len(set(dseqs)) == 2
+
+
+class ScriptedCreates:
+    """An ASGI wrapper around the sandbox that treats each deployment create, in the order they
+    arrive, as its script says: ``"hold"`` carries it out and holds the response until
+    ``release`` fires; ``"lose"`` carries it out and answers 504; ``"late"`` times the client out
+    at once and carries the create out ``late_by`` seconds later (a server still working);
+    anything else (or past the script's end) passes through."""
+
+    def __init__(self, app: Any, script: list[str], tg: TaskGroup, late_by: float = 0.0) -> None:
+        self.app = app
+        self.script = script
+        self.tg = tg
+        self.late_by = late_by
+        self.release = anyio.Event()
+        self.lost = anyio.Event()
+        self.creates = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        is_create = scope["type"] == "http" and scope["method"] == "POST"
+        if not (is_create and scope["path"] == "/v1/deployments"):
+            await self.app(scope, receive, send)
+            return
+        self.creates += 1
+        step = self.script[self.creates - 1] if self.creates <= len(self.script) else "pass"
+        if step == "hold":
+            await self.app(scope, receive, self._held(send))
+        elif step == "lose":
+            await self.app(scope, receive, swallow)
+            body = json.dumps({"error": "GatewayTimeout", "message": "timeout", "code": "x"})
+            await send({"type": "http.response.start", "status": 504, "headers": []})
+            await send({"type": "http.response.body", "body": body.encode()})
+            self.lost.set()
+        elif step == "late":
+            request = await read_body(receive)
+
+            async def later() -> None:
+                await anyio.sleep(self.late_by)
+                await self.app(scope, replay(request), swallow)
+
+            self.tg.start_soon(later)
+            raise httpx.ReadTimeout("the response never came")
+        else:
+            await self.app(scope, receive, send)
+
+    def _held(self, send: Any) -> Any:
+        async def held(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                await self.release.wait()
+            await send(message)
+
+        return held
+
+
+async def swallow(message: Any) -> None:
+    return None
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+def replay(body: bytes) -> Any:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+@asynccontextmanager
+async def scripted(
+    script: list[str], late_by: float = 0.0
+) -> AsyncIterator[tuple[SandboxNetwork, ScriptedCreates, AkashIntegrationProvider]]:
+    async with SandboxNetwork(block_time=0.05) as net, anyio.create_task_group() as tg:
+        app = ScriptedCreates(net.app, script, tg, late_by)
+        transport = ASGIWebSocketTransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+            async with ConsoleBackend(
+                api_key=API_KEY, http_client=client, block_time=0.05
+            ) as backend:
+                yield net, app, AkashIntegrationProvider(backend)
+
+
+async def test_after_a_timeout_the_recovery_looks_again_blocks_later():
+    # The server finishes the create a block after the client timed out: the first look
+    # finds nothing, a later one finds it; creating again would leave two deployments.
+    async with scripted(["late"], late_by=0.05) as (net, _app, akash):
+        created = await akash.create(prepare("web"))
+        assert created.recovered
+        dseqs = [int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY))]
+        assert dseqs == [created.dseq]
+
+
+async def test_a_recovery_waits_for_a_create_of_the_same_version_still_in_flight():
+    # The first create is done on the server but its response is slow; the second is lost.
+    # Until the first create has claimed its deployment, the recovery cannot tell the two
+    # apart, so it must wait for it rather than adopt it.
+    async with scripted(["hold", "lose"]) as (net, app, akash):
+        results: list[Any] = []
+
+        async def create() -> None:
+            results.append(await akash.create(prepare("web")))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(create)
+            tg.start_soon(create)
+            with anyio.fail_after(10):
+                await app.lost.wait()
+            await anyio.sleep(0.2)  # the lost create's recovery is under way meanwhile
+            app.release.set()
         assert sorted(r.recovered for r in results) == [False, True]
         dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
         assert sorted(r.dseq for r in results) == dseqs
