@@ -56,6 +56,11 @@ def stage(name: str, module: dict[str, Any], shared: dict[str, Any]) -> Path:
     # MUTATION_TESTS: take the tests from another checkout (to score an older suite, say)
     tests = Path(os.environ.get("MUTATION_TESTS", ROOT / "tests"))
     shutil.copytree(tests, where / "tests", ignore=ignore)
+    for extra in shared.get("also_copy", []):
+        if (ROOT / extra).is_dir():
+            shutil.copytree(ROOT / extra, where / extra, ignore=ignore)
+        elif (ROOT / extra).exists():
+            shutil.copy2(ROOT / extra, where / extra)
     text = (ROOT / "pyproject.toml").read_text()
     # keep everything but the mutation tables, then write this module's [tool.mutmut]
     text = re.split(r"(?m)^# Mutation testing", text)[0]

@@ -354,3 +354,40 @@ async def test_a_recovery_waits_for_a_create_of_the_same_version_still_in_flight
         dseqs = sorted(int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY)))
         assert sorted(r.dseq for r in results) == dseqs
         assert len(set(dseqs)) == 2
+
+
+class FailListingsAfterLoss(LoseCreateResponses):
+    """Loses the first create's response (a read timeout), then answers the next ``failures``
+    account listings with 503: the recovery's first look fails outright."""
+
+    def __init__(self, app: Any, failures: int) -> None:
+        super().__init__(app, 1, status=None)
+        self.failures = failures
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        listing = scope["type"] == "http" and (scope["method"], scope["path"]) == (
+            "GET",
+            "/v1/deployments",
+        )
+        if listing and self.count == 0 and self.failures > 0:
+            self.failures -= 1
+            body = b'{"error":"ServiceUnavailableError","message":"down","code":"x"}'
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def test_a_listing_that_fails_during_a_recovery_is_tried_again_at_the_next_look():
+    async with SandboxNetwork(block_time=0.05) as net:
+        app = FailListingsAfterLoss(net.app, RetryPolicy().maximum_attempts)
+        transport = ASGIWebSocketTransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+            async with ConsoleBackend(
+                api_key=API_KEY, http_client=client, block_time=0.05
+            ) as backend:
+                created = await AkashIntegrationProvider(backend).create(prepare("web"))
+        assert app.failures == 0  # the first look's listing did fail
+        assert created.recovered
+        dseqs = [int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY))]
+        assert dseqs == [created.dseq]

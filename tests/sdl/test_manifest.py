@@ -319,7 +319,7 @@ def test_an_sdl_built_without_parse_sdl_is_validated_first() -> None:
     ids=["float", "integral", "nan", "nested-dict", "nested-list", "tuple", "deep"],
 )
 def test_canonical_json_refuses_a_float_anywhere(value: Any) -> None:
-    with pytest.raises(TypeError, match="^canonical manifest JSON holds no floats$"):
+    with pytest.raises(TypeError, match=r"^canonical manifest JSON holds no floats$"):
         canonical_json(value)
 
 
