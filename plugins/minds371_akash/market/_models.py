@@ -260,8 +260,15 @@ class Lease(_Frozen):
 
     @property
     def active(self) -> bool:
-        """Whether the lease is still running (and being paid for)."""
-        return self.state == "active"
+        """Whether the lease is still running (and being paid for).
+
+        A ``reclaiming`` lease (v2.1) is in its grace period before closure and still runs
+        (chain-sdk ``proto/node/akash/market/v1/lease.proto``): it is not closed.
+        """
+        return self.state in _RUNNING_LEASE_STATES
+
+
+_RUNNING_LEASE_STATES = frozenset({"active", "reclaiming"})
 
 
 class Escrow(_Frozen):

@@ -28,9 +28,25 @@ from minds371.errors import (
 from minds371.logging import redact
 from minds371_akash.market._errors import NotFound
 
-__all__ = ["CommandResult", "classify_failure", "run_command", "stream_json_lines"]
+__all__ = [
+    "CERTIFICATE_HOWTO",
+    "CommandResult",
+    "JsonStream",
+    "classify_failure",
+    "json_values",
+    "run_command",
+    "stream_json_values",
+]
 
 _TAIL = 800
+_MAX_VALUE = 1 << 20  # a JSON value still incomplete after this many characters is skipped
+
+#: How to give the signing key the client certificate ``akash tx deployment create`` requires.
+CERTIFICATE_HOWTO = (
+    "`akash tx deployment create` needs a client certificate for the key, as a file in the "
+    "akash home directory and published on chain: run `akash tx cert generate client --from KEY` "
+    "then `akash tx cert publish client --from KEY`"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +65,12 @@ class CommandResult:
             MarketError: stdout is not JSON.
         """
         text = self.stdout.strip()
-        try:
-            return json.loads(text)
-        except ValueError:
-            # Some commands print a line of text before their JSON; take the last JSON line.
-            for line in reversed(text.splitlines()):
-                try:
-                    return json.loads(line)
-                except ValueError:
-                    continue
+        # Some commands print a line of text before their JSON (``tx deployment create`` warns
+        # about volumes on stdout), and the JSON may be indented over many lines: take the
+        # last JSON value printed.
+        values = json_values(text)
+        if values:
+            return values[-1]
         raise MarketError(
             f"`{_show(self.argv)}` printed no JSON: {redact(text[:_TAIL])}",
             details={"command": _show(self.argv)},
@@ -68,14 +81,81 @@ def _show(argv: Sequence[str]) -> str:
     return " ".join(argv[:4])
 
 
+def json_values(text: str) -> list[Any]:
+    """Every JSON value in ``text``, in order; lines that are not JSON are skipped."""
+    stream = JsonStream()
+    return [*stream.feed(text), *stream.close()]
+
+
+class JsonStream:
+    """Splits printed text into JSON values, however they are laid out over lines.
+
+    The binaries print one value per line or indented over many lines
+    (``provider-services lease-logs -o json`` and ``lease-events`` use Go's ``json.Indent``,
+    ``cmd/provider-services/cmd/leaseLogs.go`` via chain-sdk ``go/cli/utils.go`` ``PrintJSON``),
+    and sometimes a plain text line between values. A line that does not start a JSON object or
+    array is skipped.
+    """
+
+    _decoder = json.JSONDecoder()
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, chunk: str) -> list[Any]:
+        """Add printed text; returns the values it completes."""
+        self._buffer += chunk
+        return self._drain(final=False)
+
+    def close(self) -> list[Any]:
+        """The end of the output: returns what is left that parses."""
+        return self._drain(final=True)
+
+    def _drain(self, *, final: bool) -> list[Any]:
+        out: list[Any] = []
+        while True:
+            text = self._buffer.lstrip()
+            self._buffer = text
+            if not text:
+                return out
+            if text[0] in "{[":
+                try:
+                    value, end = self._decoder.raw_decode(text)
+                except ValueError:
+                    newline = text.find("\n")
+                    if not final and len(text) < _MAX_VALUE:
+                        return out  # an incomplete value: wait for more output
+                    if newline < 0:
+                        self._buffer = ""
+                        return out
+                    self._buffer = text[newline + 1 :]
+                    continue
+                out.append(value)
+                self._buffer = text[end:]
+                continue
+            newline = text.find("\n")
+            if newline < 0:
+                if final:
+                    self._buffer = ""
+                return out
+            self._buffer = text[newline + 1 :]
+
+
 def classify_failure(argv: Sequence[str], text: str, *, code: int | None = None) -> MarketError:
-    """The error for a binary's failure or a transaction's non-zero code, from its message."""
+    """The error for a binary's failure or a transaction's non-zero code, from its message.
+
+    ``text`` should hold both stderr and stdout: ``provider-services send-manifest`` prints the
+    providers' answers on stdout and only ``submit manifest to some providers has been failed``
+    on stderr (``cmd/provider-services/cmd/manifest.go``).
+    """
     message = str(redact(text.strip()[-_TAIL:])) or f"exit status {code}"
     details: dict[str, Any] = {"command": _show(argv), "stderr": message}
     if code is not None:
         details["code"] = code
     lower = message.lower()
     text_out = f"`{_show(argv)}` failed: {message}"
+    if "no certificate file found" in lower or "certificate has not been committed" in lower:
+        return MarketError(f"{text_out}. {CERTIFICATE_HOWTO}", details=details)
     if "insufficient funds" in lower or "deposit too low" in lower or "overdrawn" in lower:
         return InsufficientFunds(text_out, details=details)
     if any(
@@ -83,8 +163,12 @@ def classify_failure(argv: Sequence[str], text: str, *, code: int | None = None)
         for marker in ("manifest version validation failed", "invalid manifest", "cross-validation")
     ):
         return ManifestRejected(text_out, details=details)
-    if "no lease for deployment" in lower:
+    if "no lease for deployment" in lower or "no active leases found" in lower:
+        # The provider (or, in sync broadcast mode, the chain) has not seen the lease yet.
         return LeaseError(text_out, retryable=True, details=details)
+    if "account sequence mismatch" in lower:
+        # Another transaction from this account is still pending (sync broadcast mode).
+        return MarketError(text_out, retryable=True, details=details)
     if "bid not open" in lower or "order not open" in lower or "cannot create lease" in lower:
         return LeaseError(text_out, details=details)
     if "not found" in lower:
@@ -129,12 +213,12 @@ async def run_command(
     )
 
 
-async def stream_json_lines(
+async def stream_json_values(
     argv: Sequence[str], *, env: Mapping[str, str] | None = None
 ) -> AsyncGenerator[Mapping[str, Any], None]:
-    """Start ``argv`` and yield each JSON object it prints on stdout, one per line.
+    """Start ``argv`` and yield each JSON object it prints on stdout (see :class:`JsonStream`).
 
-    Non-JSON lines are skipped. The process is terminated when the consumer stops early.
+    Text that is not JSON is skipped. The process is terminated when the consumer stops early.
 
     Raises:
         ConfigurationError: the binary does not exist.
@@ -151,17 +235,14 @@ async def stream_json_lines(
         ) from exc
     try:
         assert process.stdout is not None
-        buffer = ""
+        stream = JsonStream()
         async for chunk in TextReceiveStream(process.stdout):
-            buffer += chunk
-            *lines, buffer = buffer.split("\n")
-            for line in lines:
-                item = _json_object(line)
-                if item is not None:
+            for item in stream.feed(chunk):
+                if isinstance(item, Mapping):
                     yield item
-        item = _json_object(buffer)
-        if item is not None:
-            yield item
+        for item in stream.close():
+            if isinstance(item, Mapping):
+                yield item
         code = await process.wait()
         if code != 0:
             stderr = b""
@@ -177,14 +258,3 @@ async def stream_json_lines(
             with anyio.move_on_after(2, shield=True):
                 await process.wait()
         await process.aclose()
-
-
-def _json_object(line: str) -> Mapping[str, Any] | None:
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, Mapping) else None

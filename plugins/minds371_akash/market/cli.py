@@ -10,6 +10,11 @@ The way a shell-script agent deploys (``reference/akash.md`` §3)::
     akash tx escrow deposit deployment 1000000uact --dseq N --from K
     akash tx deployment close --dseq N --from K
 
+Every transaction is sent with ``--broadcast-mode block``, one at a time per key (see
+:mod:`._cli_commands`). ``tx deployment create`` needs a client certificate (a file in the akash
+home and published on chain, chain-sdk ``go/cli/deployment_tx.go``): this backend checks the
+chain for one before the first spend and says how to make one.
+
 Unlike Console, the owner picks the dseq, so creating is idempotent: this backend picks a dseq
 first (milliseconds since the epoch, strictly increasing in this process) and, after an ambiguous
 failure, asks the chain whether that dseq exists before trying again with the same dseq.
@@ -25,11 +30,12 @@ import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 import anyio
 
-from minds371.errors import FieldIssue, ProviderError, ValidationError
+from minds371.errors import ConfigurationError, FieldIssue, ProviderError, ValidationError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_akash.market._cli_commands import CliCommands
@@ -57,7 +63,11 @@ from minds371_akash.market._parse import (
     parse_provider,
 )
 from minds371_akash.market._process import (
-    stream_json_lines,
+    CERTIFICATE_HOWTO,
+    classify_failure,
+    json_values,
+    run_command,
+    stream_json_values,
 )
 from minds371_akash.market._retry import retry_call
 
@@ -79,6 +89,7 @@ class CliBackend(CliCommands, AsyncResource):
     #: The owner's key can send ``MsgCloseLease`` (see :meth:`close_lease`).
     can_close_lease = True
     _last_dseq: ClassVar[int] = 0
+    _certified: ClassVar[set[tuple[str, str]]] = set()
 
     @classmethod
     def _next_dseq(cls) -> int:
@@ -92,6 +103,7 @@ class CliBackend(CliCommands, AsyncResource):
     ) -> CreatedDeployment:
         """``akash tx deployment create`` with a dseq chosen here (idempotent on retry)."""
         owner = await self.owner()
+        await self._require_certificate(owner)
         dseq = self._next_dseq()
         path = self._sdl_file(sdl)
         args = ["deployment", "create", str(path), "--dseq", str(dseq)]
@@ -119,16 +131,35 @@ class CliBackend(CliCommands, AsyncResource):
             await anyio.sleep(self._retry.delay(attempt))
             attempt += 1
 
+    async def _require_certificate(self, owner: str) -> None:
+        """Refuse before any spend when the key has no valid client certificate on chain.
+
+        ``akash tx deployment create`` refuses without one ("no certificate file found for
+        account …", chain-sdk ``go/cli/deployment_tx.go``, ``go/util/tls/utils.go``).
+        """
+        key = (self.config.node or "", owner)
+        if key in self._certified:
+            return
+        doc = await self._query("cert", "list", "--owner", owner, "--state", "valid")
+        certificates = doc.get("certificates") if isinstance(doc, dict) else None
+        if not certificates:
+            raise ConfigurationError(
+                f"the key {self.config.key_name!r} ({owner}) has no valid client certificate "
+                f"on chain. {CERTIFICATE_HOWTO}",
+                details={"owner": owner},
+            )
+        self._certified.add(key)
+
     async def list_deployments(self) -> list[Deployment]:
-        """``akash query deployment list --owner O --state active``."""
-        doc = await self._query(
-            "deployment", "list", "--owner", await self.owner(), "--state", "active"
-        )
-        return guarded(
-            "deployment list",
-            lambda d: [parse_deployment(x, leases=[]) for x in d.get("deployments") or []],
-            doc,
-        )
+        """``akash query deployment list --owner O --state active``, every page."""
+        return await self._query_pages(
+            "deployment", "list", "--owner", await self.owner(), "--state", "active",
+            parse=lambda doc: guarded(
+                "deployment list",
+                lambda d: [parse_deployment(x, leases=[]) for x in d.get("deployments") or []],
+                doc,
+            ),
+        )  # fmt: skip
 
     async def find_deployments(self, version: str) -> list[Deployment]:
         """Active deployments whose manifest version hash (hex) is ``version``."""
@@ -164,26 +195,28 @@ class CliBackend(CliCommands, AsyncResource):
         return dep.model_copy(update={"leases": tuple(listed)})
 
     async def _leases(self, dseq: int) -> list[Lease]:
+        """Every lease of ``dseq``, every page.
+
+        ``--gseq 0 --oseq 0``: the lease list filters on group 1 and order 1 unless told
+        otherwise (chain-sdk ``go/cli/flags/market.go`` ``AddLeaseFilterFlags``), which would
+        hide every other group's lease.
+        """
         owner = await self.owner()
-        doc = await self._query("market", "lease", "list", "--owner", owner, "--dseq", str(dseq))
-        raw = guarded("lease list", lambda d: list(d.get("leases") or []), doc)
+        raw = await self._query_pages(
+            "market", "lease", "list", "--owner", owner, "--dseq", str(dseq),
+            "--gseq", "0", "--oseq", "0",
+            parse=lambda doc: guarded("lease list", lambda d: list(d.get("leases") or []), doc),
+        )  # fmt: skip
         return [guarded("lease", parse_lease, x) for x in raw]
 
     async def _lease_status(self, lease: LeaseId) -> Any:
+        # No -o: lease-status has no output flag and always prints indented JSON
+        # (cmd/provider-services/cmd/leaseStatus.go, chain-sdk go/cli/utils.go PrintJSON).
         try:
             result = await self._provider_services(
-                "lease-status",
-                "--dseq",
-                str(lease.dseq),
-                "--gseq",
-                str(lease.gseq),
-                "--oseq",
-                str(lease.oseq),
-                "--provider",
-                lease.provider,
-                "-o",
-                "json",
-            )
+                "lease-status", "--dseq", str(lease.dseq), "--gseq", str(lease.gseq),
+                "--oseq", str(lease.oseq), "--provider", lease.provider,
+            )  # fmt: skip
             return guarded("lease status", parse_lease_status, result.json())
         except ProviderError:
             return None  # as Console does: no status when the provider does not answer
@@ -292,29 +325,61 @@ class CliBackend(CliCommands, AsyncResource):
     async def send_manifest(
         self, dseq: int, leases: Sequence[LeaseId], *, manifest: str, sdl: str
     ) -> None:
-        """``provider-services send-manifest`` to each provider (retrying "no lease")."""
+        """``provider-services send-manifest`` (retrying "no lease" and "no active leases").
+
+        The command sends to the provider of every active lease of the deployment, whatever
+        ``--provider`` says (``leasesForDeployment``, ``cmd/provider-services/cmd/helpers.go``),
+        and prints each provider's answer: it succeeds here when every provider of ``leases``
+        passed, even if another provider of the deployment failed.
+        """
+        wanted = sorted({lease.provider for lease in leases})
+        if not wanted:
+            return
         path = self._sdl_file(sdl)
         pause = self.config.block_time or 6.0
-        for provider in sorted({lease.provider for lease in leases}):
-            for attempt in range(1, _MANIFEST_TRIES + 1):
-                try:
-                    await self._provider_services(
-                        "send-manifest", str(path), "--dseq", str(dseq), "--provider", provider
-                    )
-                    break
-                except ProviderError as exc:
-                    # The provider may not have seen the lease yet (404 "no lease for deployment").
-                    if not exc.retryable or attempt == _MANIFEST_TRIES:
-                        raise
-                    await anyio.sleep(pause)
+        for attempt in range(1, _MANIFEST_TRIES + 1):
+            try:
+                await self._send_manifest_once(path, dseq, wanted)
+                return
+            except ProviderError as exc:
+                # The provider (or, after a sync broadcast, the chain) may not have seen the
+                # lease yet: 404 "no lease for deployment", "no active leases found".
+                if not exc.retryable or attempt == _MANIFEST_TRIES:
+                    raise
+                await anyio.sleep(pause)
+
+    async def _send_manifest_once(self, path: Path, dseq: int, wanted: Sequence[str]) -> None:
+        argv = [
+            self.config.provider_services, "send-manifest", str(path), "--dseq", str(dseq),
+            "--provider", wanted[0], *self._provider_common(), "-o", "json",
+        ]  # fmt: skip
+        result = await run_command(argv, env=self._env(), deadline=self.config.timeout)
+        if result.returncode == 0:
+            return
+        passed = {
+            str(x.get("provider"))
+            for value in json_values(result.stdout)
+            if isinstance(value, list)
+            for x in value
+            if isinstance(x, dict) and x.get("status") == "PASS"
+        }
+        if not set(wanted) <= passed:
+            raise classify_failure(
+                argv, f"{result.stderr}\n{result.stdout}", code=result.returncode
+            )
 
     # -- providers ----------------------------------------------------------------------------
 
     async def list_providers(self) -> list[Provider]:
-        """``akash query provider list``."""
-        doc = await self._query("provider", "list")
-        return guarded(
-            "provider list", lambda d: [parse_provider(x) for x in d.get("providers") or []], doc
+        """``akash query provider list``, every page."""
+        return await self._query_pages(
+            "provider",
+            "list",
+            parse=lambda doc: guarded(
+                "provider list",
+                lambda d: [parse_provider(x) for x in d.get("providers") or []],
+                doc,
+            ),
         )
 
     async def get_provider(self, address: str) -> Provider:
@@ -330,7 +395,7 @@ class CliBackend(CliCommands, AsyncResource):
     def _lease_args(self, lease: LeaseId) -> list[str]:
         return [
             "--dseq", str(lease.dseq), "--gseq", str(lease.gseq), "--oseq", str(lease.oseq),
-            "--provider", lease.provider, "--from", self.config.key_name, *self._common(),
+            "--provider", lease.provider, *self._provider_common(),
         ]  # fmt: skip
 
     async def lease_logs(
@@ -341,7 +406,12 @@ class CliBackend(CliCommands, AsyncResource):
         tail: int | None = None,
         follow: bool = False,
     ) -> AsyncGenerator[LogLine, None]:
-        """``provider-services lease-logs … -o json`` (``-f`` to follow)."""
+        """``provider-services lease-logs … -o json`` (``-f`` to follow).
+
+        The command streams every active lease of the deployment, each entry tagged with its
+        ``lease_id`` and printed as indented JSON (``cmd/provider-services/cmd/leaseLogs.go``):
+        only this lease's entries are kept.
+        """
         argv = [self.config.provider_services, "lease-logs", *self._lease_args(lease), "-o", "json"]
         if services:
             argv += ["--service", ",".join(services)]
@@ -349,26 +419,41 @@ class CliBackend(CliCommands, AsyncResource):
             argv += ["--tail", str(tail)]
         if follow:
             argv.append("-f")
-        async for item in stream_json_lines(argv, env=self._env()):
-            yield guarded("log line", parse_log_line, item)
+        async for item in stream_json_values(argv, env=self._env()):
+            if _of_lease(item, lease):
+                yield guarded("log line", parse_log_line, item)
 
     async def lease_events(
         self, lease: LeaseId, *, services: Sequence[str] = (), follow: bool = False
     ) -> AsyncGenerator[KubeEvent, None]:
-        """``provider-services lease-events … -o json``."""
-        argv = [
-            self.config.provider_services,
-            "lease-events",
-            *self._lease_args(lease),
-            "-o",
-            "json",
-        ]
+        """``provider-services lease-events``; only this lease's events are kept.
+
+        It prints indented JSON always and has no ``-o`` flag
+        (``cmd/provider-services/cmd/leaseEvents.go``).
+        """
+        argv = [self.config.provider_services, "lease-events", *self._lease_args(lease)]
         if services:
             argv += ["--service", ",".join(services)]
         if follow:
             argv.append("-f")
-        async for item in stream_json_lines(argv, env=self._env()):
-            yield guarded("event", parse_kube_event, item)
+        async for item in stream_json_values(argv, env=self._env()):
+            if _of_lease(item, lease):
+                yield guarded("event", parse_kube_event, item)
+
+
+def _of_lease(item: Any, lease: LeaseId) -> bool:
+    """Whether a streamed entry belongs to ``lease`` (entries without a ``lease_id`` do)."""
+    lid = item.get("lease_id") if isinstance(item, dict) else None
+    if not isinstance(lid, dict):
+        return True
+    try:
+        return (int(lid.get("gseq", 0)), int(lid.get("oseq", 0)), str(lid.get("provider"))) == (
+            lease.gseq,
+            lease.oseq,
+            lease.provider,
+        )
+    except (TypeError, ValueError):
+        return False
 
 
 def _same_lease(a: LeaseId, b: LeaseId) -> bool:
