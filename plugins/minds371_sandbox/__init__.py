@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from minds371_sandbox._plugin import plugin
-
 if TYPE_CHECKING:
     from minds371_sandbox._cli_standin import write_standin_binaries
     from minds371_sandbox._hub import Faults
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     )
     from minds371_sandbox._images import classify_image
     from minds371_sandbox._network import DEFAULT_BASE_URL, SandboxNetwork
+    from minds371_sandbox._plugin import plugin
     from minds371_sandbox._providers import (
         Capacity,
         GpuModel,
@@ -36,7 +35,8 @@ if TYPE_CHECKING:
     from minds371_sandbox._records import WorldConfig
     from minds371_sandbox._server import SandboxServer
 
-# Imported on first use: the CLI stand-ins start fast without the server stack.
+# Imported on first use: the CLI stand-ins start fast without the server stack (and without the
+# plugin, which pulls in the framework's logging).
 _LAZY = {
     "AUDITOR": "minds371_sandbox._identity",
     "Capacity": "minds371_sandbox._providers",
@@ -53,6 +53,7 @@ _LAZY = {
     "identity_for_api_key": "minds371_sandbox._identity",
     "identity_for_key_name": "minds371_sandbox._identity",
     "load_providers": "minds371_sandbox._providers",
+    "plugin": "minds371_sandbox._plugin",
     "write_standin_binaries": "minds371_sandbox._cli_standin",
 }
 

@@ -21,8 +21,11 @@ _ORDER_MAX_BIDS = 20  # the market module's OrderMaxBids
 
 
 def produce_block(world: World) -> None:
-    """Advance ``world`` by one block."""
+    """Advance ``world`` by one block; transactions waiting in the mempool land first."""
     world.height += 1
+    pending, world.mempool = world.mempool, []
+    for _, deliver in pending:
+        deliver()
     for dep in world.live_deployments():
         _bid(world, dep)
         _settle(world, dep)

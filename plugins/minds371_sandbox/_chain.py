@@ -90,8 +90,33 @@ def _match(params: Mapping[str, str], key: str, value: object) -> bool:
     return str(wanted) == str(value)
 
 
-def _page(items: list[Any], key: str) -> dict[str, Any]:
-    return {key: items, "pagination": {"next_key": None, "total": str(len(items))}}
+_PAGE_LIMIT = 100  # cosmos-sdk types/query/pagination.go DefaultLimit
+
+
+def _page(items: list[Any], key: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """One page of ``items`` as the chain's list queries answer (``pagination.*`` parameters).
+
+    As cosmos-sdk ``types/query/pagination.go``: at most ``pagination.limit`` items (100 by
+    default) from ``pagination.key`` (opaque, base64 in JSON) or ``pagination.offset``; a
+    ``next_key`` while more remain; ``total`` only with ``pagination.count_total`` and no key.
+    """
+    raw_key = params.get("pagination.key") or ""
+    try:
+        limit = int(params.get("pagination.limit") or 0) or _PAGE_LIMIT
+        start = int(params.get("pagination.offset") or 0)
+        if raw_key:
+            start = int.from_bytes(base64.b64decode(raw_key, validate=True), "big")
+    except ValueError:
+        start, limit = len(items), _PAGE_LIMIT
+    if params.get("pagination.reverse") == "true":
+        items = list(reversed(items))
+    end = start + limit
+    next_key = base64.b64encode(end.to_bytes(8, "big")).decode() if end < len(items) else None
+    counted = params.get("pagination.count_total") == "true" and not raw_key
+    return {
+        key: items[start:end],
+        "pagination": {"next_key": next_key, "total": str(len(items)) if counted else "0"},
+    }
 
 
 class _ChainApi:
@@ -114,7 +139,7 @@ class _ChainApi:
             for d in self.world.deployments_of(q.get("filters.owner") or None)
             if _match(q, "state", d.state) and _match(q, "dseq", d.dseq)
         ]
-        return JSONResponse(_page(deps, "deployments"))
+        return JSONResponse(_page(deps, "deployments", q))
 
     async def h_bid_list(self, request: Request) -> Response:
         q = request.query_params
@@ -135,7 +160,7 @@ class _ChainApi:
                             )
                         ):
                             out.append(bid_view(self.hub, dep, group, order, bid))
-        return JSONResponse(_page(out, "bids"))
+        return JSONResponse(_page(out, "bids", q))
 
     async def h_lease_list(self, request: Request) -> Response:
         q = request.query_params
@@ -191,7 +216,7 @@ class _ChainApi:
                 if lease.reason:
                     item["lease"]["reason"] = lease.reason
                 out.append(item)
-        return JSONResponse(_page(out, "leases"))
+        return JSONResponse(_page(out, "leases", q))
 
     def _provider(self, address: str, base: str) -> dict[str, Any] | None:
         spec = self.world.providers.get(address)
@@ -206,9 +231,8 @@ class _ChainApi:
 
     async def h_providers(self, request: Request) -> Response:
         base = str(request.base_url)
-        return JSONResponse(
-            _page([p for a in self.world.providers if (p := self._provider(a, base))], "providers")
-        )
+        found = [p for a in self.world.providers if (p := self._provider(a, base))]
+        return JSONResponse(_page(found, "providers", request.query_params))
 
     async def h_provider(self, request: Request) -> Response:
         found = self._provider(request.path_params["owner"], str(request.base_url))
@@ -232,8 +256,28 @@ class _ChainApi:
     async def h_balances(self, request: Request) -> Response:
         acct = self.world.account(request.path_params["address"])
         return JSONResponse(
-            _page([{"denom": "uact", "amount": str(int(acct.balance))}], "balances")
+            _page(
+                [{"denom": "uact", "amount": str(int(acct.balance))}],
+                "balances",
+                request.query_params,
+            )
         )
+
+    async def h_certificates(self, request: Request) -> Response:
+        q = request.query_params
+        owner = q.get("filter.owner") or ""
+        out = [
+            {
+                "certificate": {"state": c["state"], "cert": c["cert"], "pubkey": c["pubkey"]},
+                "serial": c["serial"],
+            }
+            for address, held in self.world.certificates.items()
+            if owner in ("", address)
+            for c in held
+            if q.get("filter.state") in (None, "", c["state"])
+            and q.get("filter.serial") in (None, "", c["serial"])
+        ]
+        return JSONResponse(_page(out, "certificates", q))
 
     async def h_latest(self, request: Request) -> Response:
         height = str(self.world.height)
@@ -258,6 +302,7 @@ class _ChainApi:
             Route("/akash/provider/v1beta4/providers", self.h_providers, methods=["GET"]),
             Route("/akash/provider/v1beta4/providers/{owner}", self.h_provider, methods=["GET"]),
             Route("/cosmos/bank/v1beta1/balances/{address}", self.h_balances, methods=["GET"]),
+            Route("/akash/cert/v1/certificates/list", self.h_certificates, methods=["GET"]),
             Route("/cosmos/base/tendermint/v1beta1/blocks/latest", self.h_latest, methods=["GET"]),
         ]
 

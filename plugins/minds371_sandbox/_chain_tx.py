@@ -5,6 +5,15 @@ Transactions are JSON ``{"tx": {"body": {"messages": [...]}, "auth_info": {"sign
 address is every message's signer and does not check signatures (README). The answer is a
 ``tx_response`` with typed events carrying the new ids; a refused message gives ``code`` != 0 and
 the chain's message in ``raw_log``.
+
+Modes: ``BROADCAST_MODE_BLOCK`` executes the tx at once and answers with its result.
+``BROADCAST_MODE_SYNC`` (what ``--broadcast-mode sync`` / ``AKASH_BROADCAST_MODE=sync`` sends)
+only admits it to the mempool: the answer has height 0 and code 0, and the tx executes when the
+next block is produced (its failure is then seen by no one, as on the real chain). While an
+account has a tx in the mempool, its next tx carries the same sequence number as far as the CLI
+knows (it reads the committed sequence) and is refused at admission with code 32, "account
+sequence mismatch, expected N+1, got N: incorrect account sequence" (cosmos-sdk ante handler;
+chain-sdk ``go/node/client/v1beta3/tx.go`` matches that text).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from minds371_sandbox._hub import Hub
 from minds371_sandbox._identity import address_of
 from minds371_sandbox._world import WorldError
 
-__all__ = ["tx_routes"]
+__all__ = ["certificate_serial", "tx_routes"]
 
 _CODESPACE = {
     "not_found": 5,
@@ -72,7 +81,9 @@ class _TxApi:
                 self._close_lease,
             ),
             "/akash.escrow.v1.MsgAccountDeposit": (lambda m: str(m["signer"]), self._deposit),
+            "/akash.cert.v1.MsgCreateCertificate": (lambda m: str(m["owner"]), self._certificate),
         }
+        self._sequence: dict[str, int] = {}  # committed txs per account
 
     async def h_broadcast(self, request: Request) -> Response:
         try:
@@ -97,6 +108,36 @@ class _TxApi:
                 self.world.height, txhash, 2, "tx", "invalid tx: no messages or no signer", []
             )
         signers = {address_of(key): key for key in keys}
+        pending = {signer for signer, _ in self.world.mempool}
+        busy = sorted(set(signers) & pending)
+        if busy:
+            sequence = self._sequence.get(busy[0], 0)
+            return _tx_result(
+                0,
+                txhash,
+                32,
+                "sdk",
+                f"account sequence mismatch, expected {sequence + 1}, got {sequence}: "
+                "incorrect account sequence",
+                [],
+            )
+        if body.get("mode") == "BROADCAST_MODE_SYNC":
+            first = next(iter(signers))
+
+            def deliver() -> None:
+                self._execute(messages, signers, txhash)
+
+            self.world.mempool.append((first, deliver))
+            return _tx_result(0, txhash, 0, "", "", [])
+        code, codespace, raw_log, events = self._execute(messages, signers, txhash)
+        return _tx_result(self.world.height, txhash, code, codespace, raw_log, events)
+
+    def _execute(
+        self, messages: list[Any], signers: Mapping[str, bytes], txhash: str
+    ) -> tuple[int, str, str, list[dict[str, Any]]]:
+        """Run every message (DeliverTx); ``(code, codespace, raw_log, events)``."""
+        for signer in signers:
+            self._sequence[signer] = self._sequence.get(signer, 0) + 1
         events: list[dict[str, Any]] = []
         try:
             for index, message in enumerate(messages):
@@ -115,17 +156,15 @@ class _TxApi:
                 self.world.account(signer, signers[signer])
                 events.append(handler[1](message))
         except WorldError as exc:
-            return _tx_result(
-                self.world.height,
-                txhash,
+            return (
                 _CODESPACE.get(exc.kind, 1),
                 "akash",
                 f"failed to execute message; {exc.message}",
                 [],
             )
         except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation) as exc:
-            return _tx_result(self.world.height, txhash, 2, "sdk", f"invalid message: {exc!r}", [])
-        return _tx_result(self.world.height, txhash, 0, "", "", events)
+            return 2, "sdk", f"invalid message: {exc!r}", []
+        return 0, "", "", events
 
     def _create(self, msg: Mapping[str, Any]) -> dict[str, Any]:
         deposit = msg.get("deposit") or {}
@@ -204,6 +243,19 @@ class _TxApi:
         )
         return _event("akash.escrow.v1.EventAccountDeposit", {"id": msg["id"], "amount": amount})
 
+    def _certificate(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        """``MsgCreateCertificate``: the owner's client certificate, valid from now on."""
+        owner = str(msg["owner"])
+        cert, pubkey = str(msg["cert"]), str(msg["pubkey"])
+        serial = certificate_serial(base64.b64decode(cert))
+        if serial is None:
+            raise WorldError("invalid", "certificate error: invalid certificate")
+        held = self.world.certificates.setdefault(owner, [])
+        if any(c["serial"] == serial for c in held):
+            raise WorldError("exists", "certificate error: certificate already exists")
+        held.append({"serial": serial, "state": "valid", "cert": cert, "pubkey": pubkey})
+        return _event("akash.cert.v1.EventCertificateCreated", {"owner": owner, "serial": serial})
+
     def routes(self) -> list[Any]:
         """The routes."""
         return [Route("/cosmos/tx/v1beta1/txs", self.h_broadcast, methods=["POST"])]
@@ -212,6 +264,22 @@ class _TxApi:
 def tx_routes(hub: Hub) -> list[Any]:
     """The tx broadcast route."""
     return _TxApi(hub).routes()
+
+
+def certificate_serial(pem: bytes) -> str | None:
+    """The serial of a stand-in certificate (PEM whose body is JSON with ``serial``)."""
+    lines = pem.decode("ascii", "replace").strip().splitlines()
+    if len(lines) < 3 or lines[0] != "-----BEGIN CERTIFICATE-----":
+        return None
+    try:
+        body = json.loads(base64.b64decode("".join(lines[1 : lines.index(_PEM_END)])))
+    except (ValueError, TypeError):
+        return None
+    serial = body.get("serial") if isinstance(body, dict) else None
+    return str(serial) if serial else None
+
+
+_PEM_END = "-----END CERTIFICATE-----"
 
 
 def _event(kind: str, attributes: Mapping[str, Any]) -> dict[str, Any]:

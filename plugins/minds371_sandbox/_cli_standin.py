@@ -2,8 +2,10 @@
 
 :func:`write_standin_binaries` writes two executables into a directory; put it first on ``PATH``
 (or point the CLI backend at the files) and run them with ``--node http://127.0.0.1:PORT`` (or
-``AKASH_NODE``). They accept the command set of ``reference/akash.md`` §3 and print the real
-``-o json`` shapes; ``--from NAME`` picks the key ``identity_for_key_name(NAME)``.
+``AKASH_NODE``). They accept the command set of ``reference/akash.md`` §3 with exactly the real
+commands' flags (see :mod:`._cli_standin_cobra`) and print the real output shapes; ``--from NAME``
+picks the key ``identity_for_key_name(NAME)`` from the ``test`` keyring backend (the real default
+is ``os``: pass ``--keyring-backend test`` or set ``AKASH_KEYRING_BACKEND=test``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from minds371_sandbox._cli_standin_cobra import CobraError, HelpRequested, parse_command
 from minds371_sandbox._cli_standin_common import StandinError
 
 __all__ = ["STANDIN_PROGRAMS", "standin_main", "write_standin_binaries"]
@@ -53,16 +56,22 @@ def standin_main(program: str, argv: Sequence[str]) -> int:
     # Only the program's own command tree is imported: each run is a process start, and the
     # backends poll with many of them (provider-services pulls in the WebSocket client).
     if program == "akash":
-        from minds371_sandbox._cli_standin_akash import akash_parser as make
+        from minds371_sandbox._cli_standin_akash import akash_command
+
+        root, prefixes = akash_command(), ["AKASH"]
     else:
-        from minds371_sandbox._cli_standin_provider import provider_parser as make
-    parser = make()
+        from minds371_sandbox._cli_standin_provider import provider_command
+
+        # cmd/provider-services/main.go: ExecuteWithCtx(..., "AP"); root.go binds AP and AKASH.
+        root, prefixes = provider_command(), ["AP", "AKASH"]
     try:
-        args = parser.parse_args(list(argv))
-        code: int = args.run(args)
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else 1
-    except StandinError as exc:
+        command, args = parse_command(root, list(argv), env_prefixes=prefixes)
+        assert command.run is not None
+        code: int = command.run(args)
+    except HelpRequested:
+        print(f"Usage of {program} (minds371 sandbox stand-in): see the real command's help.")
+        return 0
+    except (CobraError, StandinError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     except httpx.HTTPError as exc:

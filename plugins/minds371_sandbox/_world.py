@@ -8,7 +8,7 @@ operation is ever interleaved with another.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +63,10 @@ class World:
         self._usage: dict[str, dict[str, int]] = {}
         self._gpu_usage: dict[str, dict[str, int]] = {}
         self._live: set[tuple[str, int]] = set()  # deployments still active: what advance() visits
+        # Transactions admitted by a sync broadcast, by signer; the next block delivers them.
+        self.mempool: list[tuple[str, Callable[[], None]]] = []
+        # Client certificates published on chain (``MsgCreateCertificate``), by owner.
+        self.certificates: dict[str, list[dict[str, str]]] = {}
 
     # ---- accounts -------------------------------------------------------------------------
 
@@ -453,6 +457,7 @@ class World:
             "online": dict(self.online),
             "accounts": [a.dump() for a in self.accounts.values()],
             "deployments": [d.dump() for d in self.deployments.values()],
+            "certificates": {k: list(v) for k, v in self.certificates.items()},
         }
 
     def restore(self, raw: Mapping[str, Any]) -> None:
@@ -462,6 +467,9 @@ class World:
             if address in self.providers:
                 self.online[address] = bool(online)
         self.accounts = {a["address"]: Account.load(a) for a in raw.get("accounts", [])}
+        self.certificates = {
+            str(k): [dict(c) for c in v] for k, v in dict(raw.get("certificates", {})).items()
+        }
         self.deployments = {}
         self._usage, self._gpu_usage, self._live = {}, {}, set()
         for item in raw.get("deployments", []):

@@ -14,10 +14,11 @@ import pytest
 
 from minds371.errors import MarketError, ValidationError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
-from minds371_akash.market import CliBackend, CliConfig, ConsoleBackend
+from minds371_akash.market import CliBackend, ConsoleBackend
 from minds371_akash.market._errors import NotFound
 from minds371_akash.market._models import LeaseId
-from minds371_sandbox import SandboxServer, write_standin_binaries
+from minds371_sandbox import SandboxServer
+from tests.standins import standins
 
 from .conftest import sdl
 
@@ -25,23 +26,23 @@ BLOCK = 0.05
 
 
 @asynccontextmanager
-async def cli_backend(tmp_path: Path) -> AsyncIterator[tuple[SandboxServer, CliBackend]]:
-    binaries = write_standin_binaries(tmp_path / "bin")
+async def cli_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, certify: bool = True
+) -> AsyncIterator[tuple[SandboxServer, CliBackend]]:
+    tools = standins(tmp_path, monkeypatch)
     async with SandboxServer(block_time=BLOCK) as server:
-        config = CliConfig(
-            akash=str(binaries["akash"]),
-            provider_services=str(binaries["provider-services"]),
-            key_name="failover",
-            node=server.base_url,
-            block_time=BLOCK,
-        )
+        if certify:
+            await tools.certify(server.base_url, "failover")
+        config = tools.config(server.base_url, "failover", block_time=BLOCK)
         async with CliBackend(config) as backend:
             yield server, backend
 
 
 @pytest.mark.slow  # about 30 binary runs of ~0.7 s each (process start and imports)
-async def test_close_one_lease_then_relet_the_group_elsewhere(tmp_path: Path) -> None:
-    async with cli_backend(tmp_path) as (server, backend):
+async def test_close_one_lease_then_relet_the_group_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with cli_backend(tmp_path, monkeypatch) as (server, backend):
         assert backend.can_close_lease is True
         akash = AkashIntegrationProvider(
             backend, policy=BidPolicy(enough_bids=2), bid_timeout=10.0, ready_timeout=60.0
@@ -77,8 +78,8 @@ async def test_close_one_lease_then_relet_the_group_elsewhere(tmp_path: Path) ->
         await akash.close(result.dseq)
 
 
-async def test_close_lease_refusals(tmp_path: Path) -> None:
-    async with cli_backend(tmp_path) as (_server, backend):
+async def test_close_lease_refusals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with cli_backend(tmp_path, monkeypatch, certify=False) as (_server, backend):
         owner = await backend.owner()
         ghost = LeaseId(owner=owner, dseq=424242, gseq=1, oseq=1, provider="akash1nobody")
         with pytest.raises(NotFound, match="invalid order: order not found"):
