@@ -1,4 +1,4 @@
-"""The sandbox's ``akash`` and ``provider-services`` stand-ins set up as a user sets up the real ones.
+"""The CLI stand-ins set up as a user sets up the real ``akash`` and ``provider-services``.
 
 The stand-ins default, like the real binaries, to the ``os`` keyring and ``$HOME/.akash``, and
 refuse ``tx deployment create`` until the key has a client certificate: a test gives them a home of
@@ -57,7 +57,8 @@ class Standins:
     async def certify(self, node: str, key: str) -> None:
         """``akash tx cert generate client`` then ``publish client`` for ``key``."""
         for step in ("generate", "publish"):
-            code, _, err = await self.run(node, "akash", "tx", "cert", step, "client", "--from", key)
+            argv = ("tx", "cert", step, "client", "--from", key)
+            code, _, err = await self.run(node, "akash", *argv)
             assert code == 0, err
 
 

@@ -85,7 +85,8 @@ def _group(dep: Deployment, group: Group) -> dict[str, Any]:
 
 def _match(params: Mapping[str, str], key: str, value: object) -> bool:
     wanted = params.get(f"filters.{key}")
-    if wanted in (None, "") or (key in ("gseq", "oseq") and wanted == "0"):
+    # A zero sequence is no filter, as in the chain's filter structs.
+    if wanted in (None, "") or (key in ("dseq", "gseq", "oseq") and wanted == "0"):
         return True
     return str(wanted) == str(value)
 
