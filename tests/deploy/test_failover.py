@@ -16,19 +16,21 @@ import pytest
 from minds371 import AgentRuntime, MemoryStateStore
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.watcher import DeploymentWatcher
-from minds371_sandbox import write_standin_binaries
 from tests.deploy.conftest import Sandbox, web_request
+from tests.standins import standins
 
 
 @pytest.mark.slow  # every chain or provider call is a stand-in binary process (~0.5 s)
 async def test_a_provider_going_offline_moves_its_group_and_discovery_keeps_answering(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    binaries = write_standin_binaries(tmp_path / "bin")
-    monkeypatch.setenv("MINDS371_AKASH_BIN", str(binaries["akash"]))
-    monkeypatch.setenv("MINDS371_PROVIDER_SERVICES_BIN", str(binaries["provider-services"]))
+    tools = standins(tmp_path, monkeypatch)
+    monkeypatch.setenv("MINDS371_AKASH_BIN", str(tools.bins["akash"]))
+    monkeypatch.setenv("MINDS371_PROVIDER_SERVICES_BIN", str(tools.bins["provider-services"]))
     monkeypatch.setenv("MINDS371_AKASH_KEY", "failover")
     monkeypatch.setenv("AKASH_NODE", sandbox.url)
+    monkeypatch.setenv("AKASH_KEYRING_BACKEND", "test")
+    await tools.certify(sandbox.url, "failover")
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)  # probes of the ingress hosts
     request = web_request("steady", redundancy=2, network="cli")
     request["bid_policy"] = {"enough_bids": 2}

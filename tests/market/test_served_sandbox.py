@@ -17,9 +17,10 @@ from minds371_akash import (
     check_health,
     diagnosis_of,
 )
-from minds371_akash.market import CliBackend, CliConfig, MarketBackend
+from minds371_akash.market import CliBackend, MarketBackend
 from minds371_akash.networks import open_backend
-from minds371_sandbox import SandboxServer, write_standin_binaries
+from minds371_sandbox import SandboxServer
+from tests.standins import standins
 
 from .conftest import sdl
 
@@ -136,16 +137,11 @@ async def test_injected_5xx_still_deploys_every_request_once():
 
 
 @pytest.mark.slow
-async def test_cli_backend_against_served_sandbox(tmp_path: Path):
-    binaries = write_standin_binaries(tmp_path / "bin")
+async def test_cli_backend_against_served_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    tools = standins(tmp_path, monkeypatch)
     async with SandboxServer(block_time=BLOCK) as server:
-        config = CliConfig(
-            akash=str(binaries["akash"]),
-            provider_services=str(binaries["provider-services"]),
-            key_name="deployer",
-            node=server.base_url,
-            block_time=BLOCK,
-        )
+        await tools.certify(server.base_url, "deployer")
+        config = tools.config(server.base_url, "deployer", block_time=BLOCK)
         async with CliBackend(config) as backend:
             akash = provider(backend, ready_timeout=60.0)
             results = await deploy_all(akash, "web", "three")
