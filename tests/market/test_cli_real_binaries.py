@@ -129,3 +129,22 @@ async def test_deployment_and_provider_lists_are_read_through_every_page(
         assert code == 0
         page = json.loads(out)
         assert len(page["providers"]) == 100 and page["pagination"]["next_key"]
+
+
+async def test_a_close_right_after_a_create_lands_even_when_users_export_sync_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = standins(tmp_path, monkeypatch)
+    monkeypatch.setenv("AKASH_BROADCAST_MODE", "sync")
+    owner = identity_for_key_name("hasty").address
+    # A clock that does not move by itself: a tx sent in sync mode would stay in the mempool.
+    async with SandboxServer(block_time=60) as server:
+        await tools.certify(server.base_url, "hasty")
+        await server.advance(1)  # the certificate lands
+        async with CliBackend(tools.config(server.base_url, "hasty")) as backend:
+            created = await backend.create_deployment(sdl("web"), version="00" * 32, manifest="")
+            # a failed deploy closes what it created at once: that close must land
+            await backend.close_deployment(created.dseq)
+        info = await server.snapshot()
+        (dep,) = [d for d in info["deployments"] if d["owner"] == owner]
+        assert dep["state"] == "closed"
