@@ -122,6 +122,11 @@ class _TxApi:
                 [],
             )
         if body.get("mode") == "BROADCAST_MODE_SYNC":
+            try:
+                self._check(messages, signers)  # CheckTx refuses at admission
+            except (WorldError, KeyError, TypeError, ValueError) as exc:
+                text = exc.message if isinstance(exc, WorldError) else f"invalid message: {exc!r}"
+                return _tx_result(0, txhash, 2, "sdk", text, [])
             first = next(iter(signers))
 
             def deliver() -> None:
@@ -132,6 +137,26 @@ class _TxApi:
         code, codespace, raw_log, events = self._execute(messages, signers, txhash)
         return _tx_result(self.world.height, txhash, code, codespace, raw_log, events)
 
+    def _check(self, messages: list[Any], signers: Mapping[str, bytes]) -> None:
+        """The ante checks (CheckTx): message types and signers.
+
+        Raises:
+            WorldError: A message is malformed, unknown or not signed by its signer.
+        """
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                raise WorldError("invalid", f"message index {index}: not a message object")
+            kind = str(message.get("@type", ""))
+            handler = self._handlers.get(kind)
+            if handler is None:
+                raise WorldError("invalid", f"unknown message type {kind!r}")
+            signer = handler[0](message)
+            if signer not in signers:
+                raise WorldError(
+                    "invalid",
+                    f"message index {index}: pubkey does not match signer address {signer}",
+                )
+
     def _execute(
         self, messages: list[Any], signers: Mapping[str, bytes], txhash: str
     ) -> tuple[int, str, str, list[dict[str, Any]]]:
@@ -140,19 +165,10 @@ class _TxApi:
             self._sequence[signer] = self._sequence.get(signer, 0) + 1
         events: list[dict[str, Any]] = []
         try:
-            for index, message in enumerate(messages):
-                if not isinstance(message, dict):
-                    raise WorldError("invalid", f"message index {index}: not a message object")
-                kind = str(message.get("@type", ""))
-                handler = self._handlers.get(kind)
-                if handler is None:
-                    raise WorldError("invalid", f"unknown message type {kind!r}")
+            self._check(messages, signers)
+            for message in messages:
+                handler = self._handlers[str(message["@type"])]
                 signer = handler[0](message)
-                if signer not in signers:
-                    raise WorldError(
-                        "invalid",
-                        f"message index {index}: pubkey does not match signer address {signer}",
-                    )
                 self.world.account(signer, signers[signer])
                 events.append(handler[1](message))
         except WorldError as exc:

@@ -19,7 +19,7 @@ def tx(messages: list[Any], key: bytes) -> dict[str, Any]:
     }
     return {
         "tx": {"body": {"messages": messages}, "auth_info": {"signer_infos": [info]}},
-        "mode": "BROADCAST_MODE_SYNC",
+        "mode": "BROADCAST_MODE_BLOCK",
     }
 
 
@@ -77,10 +77,33 @@ async def test_transactions_need_the_signers_key_and_well_formed_messages() -> N
         all_bids = (
             await client.get(
                 "/akash/market/v1beta5/bids/list",
-                params={"filters.owner": alice.address, "filters.dseq": "42"},
+                params={
+                    "filters.owner": alice.address,
+                    "filters.dseq": "42",
+                    "pagination.count_total": "true",
+                },
             )
         ).json()
+        # the total is counted only when asked (cosmos-sdk types/query/pagination.go)
         assert len(all_bids["bids"]) == 5 and all_bids["pagination"]["total"] == "5"
+        page = (
+            await client.get(
+                "/akash/market/v1beta5/bids/list",
+                params={"filters.owner": alice.address, "pagination.limit": "2"},
+            )
+        ).json()
+        assert len(page["bids"]) == 2 and page["pagination"]["total"] == "0"
+        rest = (
+            await client.get(
+                "/akash/market/v1beta5/bids/list",
+                params={
+                    "filters.owner": alice.address,
+                    "pagination.limit": "10",
+                    "pagination.key": page["pagination"]["next_key"],
+                },
+            )
+        ).json()
+        assert len(rest["bids"]) == 3 and rest["pagination"]["next_key"] is None
         one = (
             await client.get(
                 "/akash/market/v1beta5/bids/list",

@@ -91,14 +91,19 @@ def _akash(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, st
 
 
 async def test_lease_close_through_the_standin_and_tx_route(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     deploy = tmp_path / "deploy.yml"
     deploy.write_text(sdl(), encoding="utf-8")
     bob = identity_for_key_name("bob").address
+    monkeypatch.setenv("AKASH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AKASH_KEYRING_BACKEND", "test")
     # A clock driven by hand: each step sees exactly the blocks it needs.
     async with SandboxServer(block_time=60) as server:
         node = ("--node", server.base_url)
+        for step in ("generate", "publish"):
+            code, _, err = _akash(capsys, "tx", "cert", step, "client", "--from", "bob", *node)
+            assert code == 0, err
         code, _, err = _akash(
             capsys, "tx", "deployment", "create", str(deploy), "--dseq", "5", "--from", "bob", *node
         )
