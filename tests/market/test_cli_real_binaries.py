@@ -27,8 +27,8 @@ from .conftest import sdl
 BLOCK = 0.05
 
 
-@pytest.mark.slow  # about 40 stand-in runs (a process start each)
-async def test_sync_broadcast_two_groups_status_logs_events_update_and_close(
+@pytest.mark.slow  # about 50 stand-in runs (a process start each)
+async def test_two_groups_failover_update_and_close_with_sync_broadcast_exported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tools = standins(tmp_path, monkeypatch)
@@ -62,8 +62,25 @@ async def test_sync_broadcast_two_groups_status_logs_events_update_and_close(
             with pytest.raises(ManifestRejected, match="manifest version validation failed"):
                 await backend.send_manifest(result.dseq, [first.id], manifest="", sdl=changed)
 
+            # Failover by the owner: a provider goes away, its lease is closed and its group
+            # re-let elsewhere while the other group keeps serving.
+            lost = first.id
+            kept = next(lease.id for lease in deployment.active_leases if lease.id.gseq == 2)
+            await server.set_provider_online(lost.provider, False)
+            await backend.close_lease(lost)
+            after = await backend.get_deployment(result.dseq, with_status=False)
+            closed = next(lease for lease in after.leases if lease.id == lost)
+            assert (closed.state, closed.reason) == ("closed", "lease_closed_owner")
+            assert any(lease.id == kept and lease.active for lease in after.leases)
+            await backend.close_lease(lost)  # a retry after an ambiguous failure is harmless
+            relet = await akash.relet_group(result.dseq, 1, text)
+            new = next(lease for lease in relet.leases if lease.id.gseq == 1 and lease.active)
+            assert new.id.oseq == 2  # the group's order re-opened with the next oseq
+            assert new.id.provider not in {lost.provider, kept.provider}
+            assert new.status is not None and new.status.ready
+
             updated = await akash.update(result.dseq, changed)
-            assert len(updated.active_leases) == 2
+            assert sorted(lease.id.gseq for lease in updated.active_leases) == [1, 2]
             info = await server.snapshot()
             (dep,) = [d for d in info["deployments"] if int(d["dseq"]) == result.dseq]
             assert dep["state"] == "active"
@@ -74,27 +91,40 @@ async def test_sync_broadcast_two_groups_status_logs_events_update_and_close(
             )
 
 
-async def test_no_client_certificate_refuses_before_any_spend(
+async def test_no_certificate_refuses_before_any_spend_and_a_close_right_after_a_create_lands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tools = standins(tmp_path, monkeypatch)
-    owner = identity_for_key_name("uncertified").address
-    async with SandboxServer(block_time=BLOCK) as server:
+    uncertified = identity_for_key_name("uncertified").address
+    hasty = identity_for_key_name("hasty").address
+    # A clock that does not move by itself: a tx sent in sync mode would stay in the mempool.
+    async with SandboxServer(block_time=60) as server:
         async with CliBackend(tools.config(server.base_url, "uncertified")) as backend:
             with pytest.raises(ConfigurationError) as refused:
                 await backend.create_deployment(sdl("web"), version="00" * 32, manifest="[]")
         message = refused.value.message
         assert "akash tx cert generate client" in message
         assert "akash tx cert publish client" in message
-        info = await server.snapshot()
-        assert [d for d in info["deployments"] if d["owner"] == owner] == []
         # the real CLI's own refusal, for whoever runs it by hand
         code, _, err = await tools.run(
             server.base_url, "akash", "tx", "deployment", "create", str(_write(tmp_path)),
             "--from", "uncertified",
         )  # fmt: skip
         assert code == 1
-        assert f'no certificate file found for account "{owner}"' in err
+        assert f'no certificate file found for account "{uncertified}"' in err
+
+        # What Akash's CLI guides have users export: every tx then returns at mempool admission.
+        await tools.certify(server.base_url, "hasty")
+        await server.advance(1)  # the certificate lands
+        monkeypatch.setenv("AKASH_BROADCAST_MODE", "sync")
+        async with CliBackend(tools.config(server.base_url, "hasty")) as backend:
+            created = await backend.create_deployment(sdl("web"), version="00" * 32, manifest="")
+            # a failed deploy closes what it created at once: that close must land
+            await backend.close_deployment(created.dseq)
+        info = await server.snapshot()
+        assert [d for d in info["deployments"] if d["owner"] == uncertified] == []  # nothing spent
+        (dep,) = [d for d in info["deployments"] if d["owner"] == hasty]
+        assert dep["state"] == "closed"
 
 
 def _write(tmp_path: Path) -> Path:
@@ -129,22 +159,3 @@ async def test_deployment_and_provider_lists_are_read_through_every_page(
         assert code == 0
         page = json.loads(out)
         assert len(page["providers"]) == 100 and page["pagination"]["next_key"]
-
-
-async def test_a_close_right_after_a_create_lands_even_when_users_export_sync_mode(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tools = standins(tmp_path, monkeypatch)
-    monkeypatch.setenv("AKASH_BROADCAST_MODE", "sync")
-    owner = identity_for_key_name("hasty").address
-    # A clock that does not move by itself: a tx sent in sync mode would stay in the mempool.
-    async with SandboxServer(block_time=60) as server:
-        await tools.certify(server.base_url, "hasty")
-        await server.advance(1)  # the certificate lands
-        async with CliBackend(tools.config(server.base_url, "hasty")) as backend:
-            created = await backend.create_deployment(sdl("web"), version="00" * 32, manifest="")
-            # a failed deploy closes what it created at once: that close must land
-            await backend.close_deployment(created.dseq)
-        info = await server.snapshot()
-        (dep,) = [d for d in info["deployments"] if d["owner"] == owner]
-        assert dep["state"] == "closed"
