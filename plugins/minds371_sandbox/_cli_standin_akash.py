@@ -138,10 +138,23 @@ def _deployment_create(args: argparse.Namespace) -> int:
 
 
 def _deployment_update(args: argparse.Namespace) -> int:
+    """Only the manifest may change: the groups must equal the deployment's on chain."""
+    from minds371_sandbox._chain import lcd_group_spec
+
+    owner = args.owner or key(args).address
     built = load_sdl(args.sdl)
+    info = Node(args.node).get(
+        "/akash/deployment/v1beta4/deployments/info", {"id.owner": owner, "id.dseq": args.dseq}
+    )
+    existing = [group["group_spec"] for group in info["groups"]]
+    if existing != [lcd_group_spec(spec) for spec in built.group_specs]:
+        raise StandinError(
+            "deployment update failed: groups are different than existing deployment, "
+            "you cannot update groups"
+        )
     message = {
         "@type": "/akash.deployment.v1beta4.MsgUpdateDeployment",
-        "id": {"owner": args.owner or key(args).address, "dseq": str(args.dseq)},
+        "id": {"owner": owner, "dseq": str(args.dseq)},
         "hash": base64.b64encode(built.version).decode(),
     }
     return _tx(args, [message])

@@ -217,6 +217,15 @@ async def test_cli_standin_errors_are_cobras_and_the_chains(
         await server.advance(1)
         changed = tmp_path / "changed.yml"
         changed.write_text(sdl(image="nginx:1.26"), encoding="utf-8")
+        bigger = tmp_path / "bigger.yml"
+        bigger.write_text(sdl(count=2), encoding="utf-8")
+        update = ("tx", "deployment", "update")
+        code, _, err = run("akash", *update, str(bigger), "--dseq", "77", "--from", "bob", *node)
+        assert (code, err) == (
+            1,
+            "Error: deployment update failed: groups are different than existing deployment, "
+            "you cannot update groups\n",
+        )
         code, out, err = run("provider-services", "send-manifest", str(changed), *lease)
         # text output by default; the provider's answer is there, not in the error
         assert code == 1 and err == "Error: submit manifest to some providers has been failed\n"
