@@ -153,7 +153,7 @@ async def test_cli_standin_errors_are_cobras_and_the_chains(
     assert (code, err) == (1, "Error: accepts 1 arg(s), received 0\n")
     code, _, err = run("akash", "query", "deployment", "list", "--keyring-backend", "test")
     assert (code, err) == (1, "Error: unknown flag: --keyring-backend\n")
-    lease = ("--dseq", "7", "--provider", "akash1p", "--from", "bob")
+    lease: tuple[str, ...] = ("--dseq", "7", "--provider", "akash1p", "--from", "bob")
     code, _, err = run("provider-services", "lease-status", *lease, "-o", "json")
     assert (code, err) == (1, "Error: unknown shorthand flag: 'o' in -o\n")
     code, _, err = run("provider-services", "lease-events", *lease, "-o", "json")
