@@ -19,9 +19,10 @@ class CliConfig(BaseModel):
         key_name: The key to sign with (``--from``).
         owner: The key's address; asked of ``akash keys show KEY -a`` when omitted.
         node: RPC node (``--node``; also exported as ``AKASH_NODE``).
-        chain_id: ``--chain-id`` for transactions.
-        keyring_backend: ``--keyring-backend``.
-        tx_flags: Extra flags for every transaction (gas settings, ``-y``).
+        chain_id: ``--chain-id`` for transactions (``provider-services`` has no such flag).
+        keyring_backend: ``--keyring-backend`` for both binaries (their default is ``os``).
+        tx_flags: Extra flags for every transaction (gas settings, ``-y``); the backend adds
+            ``--broadcast-mode block`` after them.
         timeout: Seconds a command may run.
         block_time: The network's block time, if known (polling pace, cost reports).
     """
