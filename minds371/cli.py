@@ -1,7 +1,9 @@
 """The ``minds371`` command.
 
 Exit codes: 0 success, 1 failure at run time, 2 bad input, 130 cancelled. With ``--json`` a command
-prints exactly one JSON document on stdout; everything meant for people goes to stderr. Plugins add
+prints exactly one JSON document on stdout, failures included (``{"status": ..., "error": ...}``);
+everything meant for people goes to stderr. ``--log-level`` and ``--log-json`` may stand before or
+after the sub-command. Plugins add
 sub-commands through their ``cli`` hook; a sub-command stores its handler with
 ``parser.set_defaults(handler=...)``, a function ``(args) -> int`` or ``async (args) -> int``.
 """
@@ -34,7 +36,11 @@ __all__ = [
     "EXIT_OK",
     "build_parser",
     "main",
+    "UsageError",
+    "error_document",
+    "print_error",
     "print_json",
+    "wants_json",
 ]
 
 EXIT_OK = 0
@@ -43,13 +49,18 @@ EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (unknown command, missing argument, bad flag value)."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but usage errors are one line on stderr and exit 2 (never a traceback)."""
+    """argparse, but usage errors raise :class:`UsageError` (one line, exit 2, no traceback)."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT)
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def print_json(document: Any) -> None:
@@ -97,8 +108,14 @@ def build_parser(plugins: Sequence[Plugin] | None = None) -> argparse.ArgumentPa
         description="Deploy, register and watch services on the Akash Network from agents.",
     )
     parser.add_argument("--version", action="version", version=f"minds371 {_version()}")
+    # Taken out of the command line before parsing (see _global_flags), so that they work after
+    # the sub-command too; declared here for --help.
     parser.add_argument(
-        "--log-level", default="WARNING", help="log level for stderr (default WARNING)"
+        "--log-level",
+        default="WARNING",
+        choices=LOG_LEVELS,
+        type=str.upper,
+        help="log level for stderr (default WARNING); before or after the command",
     )
     parser.add_argument("--log-json", action="store_true", help="log JSON lines to stderr")
     sub: argparse._SubParsersAction[argparse.ArgumentParser] = parser.add_subparsers(
@@ -124,43 +141,125 @@ def _run_handler(handler: Callable[[argparse.Namespace], Any], args: argparse.Na
     return code
 
 
+def _global_flags(argv: Sequence[str]) -> tuple[list[str], str, bool]:
+    """Take ``--log-level`` and ``--log-json`` out of ``argv``, wherever they stand.
+
+    Raises:
+        UsageError: ``--log-level`` without a known level.
+    """
+    rest: list[str] = []
+    level, as_json = "WARNING", False
+    items = iter(argv)
+    for item in items:
+        if item == "--":
+            rest.append(item)
+            rest.extend(items)
+            break
+        if item == "--log-json":
+            as_json = True
+        elif item == "--log-level" or item.startswith("--log-level="):
+            value = item.partition("=")[2] if "=" in item else next(items, "")
+            if value.upper() not in LOG_LEVELS:
+                raise UsageError(
+                    f"minds371: --log-level must be one of {', '.join(LOG_LEVELS)}, "
+                    f"got {value[:20]!r}"
+                )
+            level = value.upper()
+        else:
+            rest.append(item)
+    return rest, level, as_json
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for ``--json`` (before any ``--``)."""
+    for item in argv:
+        if item == "--":
+            return False
+        if item == "--json":
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and, as a console script, exit with) its exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(arguments)
     configure_cli_logging()  # quiet and on stderr until the flags are known
     try:
+        arguments, level, log_json = _global_flags(arguments)
         parser = build_parser()
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # --help, --version
         return int(exc.code) if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except UsageError as exc:
+        return _fail(str(exc), "UsageError", EXIT_BAD_INPUT, as_json=as_json, usage=True)
     except Minds371Error as exc:
-        print(f"minds371: error: {redact(exc.message)}", file=sys.stderr)
-        return EXIT_FAILURE
-    configure_cli_logging(args.log_level, json=args.log_json)
+        return _report_error(exc, EXIT_FAILURE, as_json=as_json)
+    configure_cli_logging(level, json=log_json)
     handler = getattr(args, "handler", None)
     if handler is None:
+        if as_json:
+            return _fail("no command given", "UsageError", EXIT_BAD_INPUT, as_json=True)
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    return _guarded(handler, args)
+    return _guarded(handler, args, as_json=as_json)
 
 
-def _guarded(handler: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> int:
+def _guarded(
+    handler: Callable[[argparse.Namespace], Any], args: argparse.Namespace, *, as_json: bool
+) -> int:
     try:
         return _run_handler(handler, args)
     except KeyboardInterrupt:
-        print("minds371: cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
+        return _fail("cancelled", "Cancelled", EXIT_CANCELLED, as_json=as_json)
     except (ValidationError, ConfigurationError) as exc:
-        _print_error(exc)
-        return EXIT_BAD_INPUT
+        return _report_error(exc, EXIT_BAD_INPUT, as_json=as_json)
     except Minds371Error as exc:
-        _print_error(exc)
-        return EXIT_FAILURE
+        return _report_error(exc, EXIT_FAILURE, as_json=as_json)
+    except UsageError as exc:
+        return _fail(str(exc), "UsageError", EXIT_BAD_INPUT, as_json=as_json, usage=True)
     except OSError as exc:
-        print(f"minds371: error: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_FAILURE
+        text = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+        return _fail(redact(text), type(exc).__name__, EXIT_FAILURE, as_json=as_json)
 
 
-def _print_error(exc: Minds371Error) -> None:
+_STATUS = {EXIT_BAD_INPUT: "invalid", EXIT_CANCELLED: "cancelled"}
+
+
+def error_document(error_type: str, message: str, exit_code: int, **extra: Any) -> dict[str, Any]:
+    """The one JSON document a failed command prints with ``--json``."""
+    error: dict[str, Any] = {"type": error_type, "message": message, **extra}
+    return {"status": _STATUS.get(exit_code, "failed"), "exit_code": exit_code, "error": error}
+
+
+def _fail(message: str, error_type: str, code: int, *, as_json: bool, usage: bool = False) -> int:
+    if as_json:
+        print_json(error_document(error_type, message, code))
+    if usage and not message.startswith("minds371"):
+        message = f"minds371: {message}"
+    print(message if usage else f"minds371: {message}", file=sys.stderr)
+    if usage:
+        print(
+            "(minds371 --help lists the commands; minds371 COMMAND --help their options)",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _report_error(exc: Minds371Error, code: int, *, as_json: bool) -> int:
+    if as_json:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, ValidationError):
+            extra["issues"] = [{"path": i.path, "message": redact(i.message)} for i in exc.issues]
+        if isinstance(exc, ProviderError):
+            extra["retryable"] = exc.retryable
+        print_json(error_document(type(exc).__name__, redact(exc.message), code, **extra))
+    print_error(exc)
+    return code
+
+
+def print_error(exc: Minds371Error) -> None:
+    """Say what went wrong, once, on stderr (the issues of a validation error one a line)."""
     if isinstance(exc, ValidationError) and exc.issues:
         print(f"minds371: invalid {exc.subject}:", file=sys.stderr)
         for issue in exc.issues:

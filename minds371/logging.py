@@ -3,8 +3,11 @@
 The library never configures structlog globally; only :func:`configure_cli_logging`, called by the
 ``minds371`` command, does. Library code logs through :func:`get_logger`, whose loggers scrub every
 event before handing it on, so a secret cannot reach a log line whatever the host application's
-structlog configuration is. Hosts that want the same scrubbing for their own events can add
-:func:`redact_secrets` to their processor chain.
+structlog configuration is. A host that configured neither structlog nor a handler of the standard
+``logging`` module hears nothing from the library: structlog's unconfigured default would print
+to stdout, which is the host's output, not ours. A host that configured only ``logging`` gets the
+events there, under the logger's name. Hosts that want the same scrubbing for their own events
+can add :func:`redact_secrets` to their processor chain.
 
 What counts as a secret:
 
@@ -168,22 +171,36 @@ class _RedactingLogger:
     clean whatever processors the host application configured.
     """
 
-    __slots__ = ("_inner",)
+    __slots__ = ("_bound", "_inner", "_name")
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, name: str = "minds371", bound: dict[str, Any] | None = None):
         self._inner = inner
+        self._name = name
+        self._bound = bound or {}
 
     def bind(self, **values: Any) -> _RedactingLogger:
         """Return a logger with ``values`` (redacted) bound to every later event."""
-        return _RedactingLogger(self._inner.bind(**_scrub(values)))
+        scrubbed = _scrub(values)
+        return _RedactingLogger(
+            self._inner.bind(**scrubbed), self._name, {**self._bound, **scrubbed}
+        )
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
-        getattr(self._inner, method)(_redact_text(event), **_scrub(values))
+        if structlog.is_configured():
+            getattr(self._inner, method)(_redact_text(event), **_scrub(values))
+            return
+        stdlib = logging.getLogger(self._name)
+        level = _STDLIB_LEVELS[method]
+        # hasHandlers(), not isEnabledFor(): with no handler anywhere, logging's last resort
+        # would print warnings to stderr of a host that asked for nothing.
+        if stdlib.hasHandlers() and stdlib.isEnabledFor(level):
+            facts = {**self._bound, **_scrub(values)}
+            text = " ".join([_redact_text(event), *(f"{k}={v!r}" for k, v in facts.items())])
+            stdlib.log(level, text, exc_info=method == "exception")
 
     def debug(self, event: str, **values: Any) -> None:
-        """Log at debug level (dropped while the host has not configured structlog)."""
-        if structlog.is_configured():
-            self._log("debug", event, values)
+        """Log at debug level."""
+        self._log("debug", event, values)
 
     def info(self, event: str, **values: Any) -> None:
         """Log at info level."""
@@ -202,6 +219,15 @@ class _RedactingLogger:
         self._log("exception", event, values)
 
 
+_STDLIB_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+}
+
+
 def _scrub(values: dict[str, Any]) -> dict[str, Any]:
     return dict(redact_secrets(None, "", dict(values)))
 
@@ -211,7 +237,24 @@ def get_logger(name: str = "minds371", **initial: Any) -> _RedactingLogger:
 
     Event names are dotted (``"minds371.task.failed"``), with key/values for the facts.
     """
-    return _RedactingLogger(structlog.get_logger(name, **_scrub(initial)))
+    scrubbed = _scrub(initial)
+    return _RedactingLogger(structlog.get_logger(name, **scrubbed), name, scrubbed)
+
+
+#: Events the ``minds371`` command reports to its user itself, in words, at the end of the
+#: command: logging them too would say the same failure twice (at INFO and below they still show).
+_SAID_BY_THE_COMMAND = frozenset({"minds371.task.failed"})
+
+
+def _drop_said_by_the_command(level: int) -> Any:
+    def processor(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        if level > logging.INFO and event_dict.get("event") in _SAID_BY_THE_COMMAND:
+            raise structlog.DropEvent
+        return event_dict
+
+    return processor
 
 
 def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None:
@@ -228,6 +271,7 @@ def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _drop_said_by_the_command(numeric),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,

@@ -54,6 +54,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     watch.set_defaults(handler=_cmd_watch)
 
 
+#: Events whose news the final report gives (once, with the diagnosis).
+_SAID_AT_THE_END = frozenset({"deployment.finished", "task.failed", "task.cancelled"})
+
+
 class _Progress:
     """Task events as lines on stderr (colour and a spinner on a terminal)."""
 
@@ -61,7 +65,7 @@ class _Progress:
         self.console = Console(stderr=True, highlight=False, soft_wrap=True)
 
     def show(self, event: TaskEvent) -> None:
-        if event.type == "deployment.finished":
+        if event.type in _SAID_AT_THE_END:
             return
         mark = (
             "[red]✗[/red]" if event.type.endswith(("failed", "cancelled")) else "[green]•[/green]"
@@ -134,19 +138,33 @@ def _report(result: TaskResult, *, as_json: bool, cancelled: bool, console: Cons
     if as_json:
         print_json(document)
     if error is not None:
-        console.print(f"[red]{result.status.value}:[/red] {_escape(error.message)}")
-        diagnosis = error.details.get("diagnosis")
-        if isinstance(diagnosis, dict):
-            console.print(f"  diagnosis: {_escape(str(diagnosis.get('summary', '')))}")
-            for line in diagnosis.get("evidence", ()):
-                console.print(f"    evidence: {_escape(str(line))}")
-            for line in diagnosis.get("actions", ()):
-                console.print(f"    do: {_escape(str(line))}")
+        _print_failure(result.status.value, error.message, error.details, console)
     if cancelled or result.status is TaskStatus.CANCELLED:
         return EXIT_CANCELLED
     if error is not None and error.type in _BAD_INPUT:
         return EXIT_BAD_INPUT
     return EXIT_FAILURE
+
+
+def _print_failure(status: str, message: str, details: dict[str, Any], console: Console) -> None:
+    """The failure, said once: what happened, the evidence, what to do, what was left open."""
+    console.print(f"[red]✗ {status}:[/red] {_escape(message)}")
+    diagnosis = details.get("diagnosis")
+    dseq = details.get("dseq")
+    if isinstance(diagnosis, dict):
+        summary = str(diagnosis.get("summary", ""))
+        if summary and summary not in message:
+            console.print(f"  why       {_escape(summary)}")
+        for line in diagnosis.get("evidence", ()):
+            console.print(f"  evidence  {_escape(str(line))}")
+        for line in diagnosis.get("actions", ()):
+            text = str(line).replace("DSEQ", str(dseq)) if dseq is not None else str(line)
+            console.print(f"  do        {_escape(text)}")
+    if details.get("close_failed"):
+        console.print(
+            f"  [yellow]deployment {dseq} could not be closed: {_escape(details['close_failed'])}"
+            f"; run `minds371 close {dseq}` to stop paying[/yellow]"
+        )
 
 
 def _print_summary(output: dict[str, Any], console: Console) -> None:

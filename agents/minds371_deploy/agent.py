@@ -373,6 +373,7 @@ class DeploymentAgent:
                 network=request.network,
                 name=request.name,
                 leases=outcome.leases,
+                home=self.config.state_dir,
             )
             output = task_output(
                 run.task.task.id, request, outcome, receipt, str(script), run.replicas

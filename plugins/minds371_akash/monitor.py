@@ -3,12 +3,19 @@
 Every value that came from outside (provider addresses, host URIs, service names, the network)
 is written with :func:`shlex.quote` into a variable assignment, never into a comment or a bare
 command line, so that a hostile value (``$(...)``, backquotes, a newline) stays inert text.
+
+The script runs ``minds371`` as the Python that wrote it (``python -m minds371``, by absolute
+path), so it works from a shell whose ``PATH`` has no ``minds371`` (a virtual environment that
+is not activated); ``MINDS371`` in the environment overrides that. It also pins the state
+directory it was written for (``MINDS371_HOME``, unless set), so that it looks at the same
+deployments from any shell.
 """
 
 from __future__ import annotations
 
 import shlex
 import stat
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +27,12 @@ __all__ = ["SCRIPT_NAME", "render_monitor_script", "write_monitor_script"]
 SCRIPT_NAME = "monitor-akash.sh"
 
 _BODY = r"""
-MINDS371=${MINDS371:-minds371}
+minds371() {
+  if [ -n "${MINDS371:-}" ]; then
+    exec "$MINDS371" "$@"
+  fi
+  exec "$PYTHON" -m minds371 "$@"
+}
 
 usage() {
   cat >&2 <<'USAGE'
@@ -36,14 +48,14 @@ USAGE
 command=${1:-status}
 [ $# -gt 0 ] && shift
 case "$command" in
-  status) exec "$MINDS371" status "$DSEQ" --network "$NETWORK" "$@" ;;
-  logs) exec "$MINDS371" logs "$DSEQ" --network "$NETWORK" "$@" ;;
-  events) exec "$MINDS371" events "$DSEQ" --network "$NETWORK" "$@" ;;
+  status) minds371 status "$DSEQ" --network "$NETWORK" "$@" ;;
+  logs) minds371 logs "$DSEQ" --network "$NETWORK" "$@" ;;
+  events) minds371 events "$DSEQ" --network "$NETWORK" "$@" ;;
   close)
     printf 'Close deployment %s (%s) on %s? [y/N] ' "$DSEQ" "$NAME" "$NETWORK" >&2
     read -r answer
     case "$answer" in
-      y|Y|yes) exec "$MINDS371" close "$DSEQ" --network "$NETWORK" "$@" ;;
+      y|Y|yes) minds371 close "$DSEQ" --network "$NETWORK" "$@" ;;
       *) echo "not closed" >&2; exit 1 ;;
     esac
     ;;
@@ -54,12 +66,29 @@ esac
 """
 
 
-def render_monitor_script(*, dseq: int, network: str, name: str, leases: Sequence[Lease]) -> str:
-    """The script's text (see module docs for how values are quoted)."""
+def render_monitor_script(
+    *,
+    dseq: int,
+    network: str,
+    name: str,
+    leases: Sequence[Lease],
+    home: Path | None = None,
+    python: str | None = None,
+) -> str:
+    """The script's text (see module docs for how values are quoted).
+
+    Args:
+        dseq: The deployment.
+        network: Its network (``sandbox``, ``console``, ``cli``).
+        name: Its registry name.
+        leases: Its leases when the script is written.
+        home: The state directory to pin (``MINDS371_HOME``), if any.
+        python: The interpreter that runs ``-m minds371`` (default: this one).
+    """
     lease_lines = " ".join(
         shlex.quote(
             f"gseq={lease.id.gseq} oseq={lease.id.oseq} provider={lease.id.provider} "
-            f"price={lease.price.amount}{lease.price.denom}/block"
+            f"price={lease.price.plain}{lease.price.denom}/block"
         )
         for lease in leases
     )
@@ -74,19 +103,31 @@ def render_monitor_script(*, dseq: int, network: str, name: str, leases: Sequenc
             f"NAME={shlex.quote(name)}",
             f"WRITTEN_AT={shlex.quote(utcnow().isoformat())}",
             f"LEASES=({lease_lines})",
+            f"PYTHON={shlex.quote(python or sys.executable)}",
         ]
+        + (
+            [f"export MINDS371_HOME=${{MINDS371_HOME:-{shlex.quote(str(home))}}}"]
+            if home is not None
+            else []
+        )
     )
     return header + "\n" + _BODY.lstrip("\n")
 
 
 def write_monitor_script(
-    directory: Path, *, dseq: int, network: str, name: str, leases: Sequence[Lease]
+    directory: Path,
+    *,
+    dseq: int,
+    network: str,
+    name: str,
+    leases: Sequence[Lease],
+    home: Path | None = None,
 ) -> Path:
     """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / SCRIPT_NAME
     path.write_text(
-        render_monitor_script(dseq=dseq, network=network, name=name, leases=leases),
+        render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home),
         encoding="utf-8",
     )
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)

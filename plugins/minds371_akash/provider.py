@@ -198,12 +198,12 @@ class AkashIntegrationProvider(DeploymentOperations):
             await self.emit(
                 "lease.created",
                 f"leased gseq {lease.id.gseq} from {lease.id.provider} at "
-                f"{lease.price.amount} {lease.price.denom}/block",
+                f"{lease.price.plain} {lease.price.denom}/block",
                 dseq=dseq,
                 gseq=lease.id.gseq,
                 oseq=lease.id.oseq,
                 provider=lease.id.provider,
-                price=str(lease.price.amount),
+                price=lease.price.plain,
             )
         await self.emit("manifest.sent", f"manifest sent for deployment {dseq}", dseq=dseq)
         return deployment

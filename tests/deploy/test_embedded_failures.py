@@ -8,6 +8,7 @@ forever while the in-process WebSocket transport closed under cancellation.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -82,5 +83,10 @@ def test_a_failed_embedded_deploy_prints_the_diagnosis_for_people(tmp_path: Path
     image, env, _ = FAILURES["crash-loop-tag"]
     done = _deploy(tmp_path / "home", _request(tmp_path, "fail-text", image, env))
     assert done.returncode == 1, done.stderr[-2000:]
-    assert "diagnosis: The container keeps exiting right after it starts" in done.stderr
+    # Said once, in one format: no log line, no progress line, no repeated summary.
+    assert done.stderr.count("The container keeps exiting right after it starts") == 1
+    assert "✗ failed: deployment" in done.stderr
+    assert "evidence  BackOff" in done.stderr
+    assert re.search(r"do        Read the service logs \(`minds371 logs \d+`\)", done.stderr)
+    assert "[warning" not in done.stderr and "task.failed" not in done.stderr
     assert "Traceback" not in done.stderr

@@ -74,6 +74,17 @@ class Price(_Frozen):
     denom: str
     amount: Decimal
 
+    @property
+    def plain(self) -> str:
+        """The amount as people write it: ``6.9``, not the chain's 18 decimals."""
+        return plain_decimal(self.amount)
+
+
+def plain_decimal(amount: Decimal) -> str:
+    """``amount`` without trailing zeros or an exponent (``6.900000000000000000`` → ``6.9``)."""
+    text = format(amount.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
 
 class LeaseId(_Frozen):
     """The identity of a bid, and of the lease created from it (same fields on chain).
