@@ -158,8 +158,36 @@ def pointer(location: Sequence[Any]) -> str:
     return "".join(f"/{part}" for part in location)
 
 
+#: The patterns our models use, said in words: a person should never be shown a regex.
+_PATTERN_WORDS = {
+    r"^[a-z]([-a-z0-9]*[a-z0-9])?$": (
+        "must be lower-case letters, digits and '-', starting with a letter and not ending "
+        "with '-' (e.g. web, api-2)"
+    ),
+    r"^[a-z][-_a-z0-9]*$": (
+        "must be lower-case letters, digits, '-' and '_', starting with a letter (e.g. data)"
+    ),
+    r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$": (
+        "must be lower-case letters, digits, '.', '_' and '-', starting and ending with a "
+        "letter or digit, at most 128 characters"
+    ),
+    r"^/": "must be an absolute path (starting with '/')",
+    r"^[^/\s]+$": "must be one word, without '/' or spaces",
+    r"^[1-9][0-9]*(s|m|h)$": "must be a duration such as 30s, 5m or 1h",
+    r"^[0-9a-f]{64}$": "must be 64 lower-case hexadecimal digits (a SHA-256)",
+    r"^0x[0-9a-fA-F]{40}$": "must be a 0x-prefixed 20-byte address",
+}
+
+
+def describe_pattern(pattern: str) -> str:
+    """What a value matching ``pattern`` looks like, in words (for error messages)."""
+    return _PATTERN_WORDS.get(pattern, "has characters or a form that is not allowed here")
+
+
 def _pydantic_message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "string_pattern_mismatch":
+        return describe_pattern(str((error.get("ctx") or {}).get("pattern", "")))
     if error.get("type") == "extra_forbidden":
         return "unknown field; remove it or check its spelling"
     if error.get("type") == "missing":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import signal
 import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import anyio
@@ -33,7 +35,10 @@ _BAD_INPUT = frozenset({"ValidationError", "ConfigurationError", "BudgetExceeded
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``deploy``, ``reconcile`` and ``watch``."""
+    """Add ``deploy``, ``reconcile`` and ``watch``; let ``discover`` probe the sandbox."""
+    from minds371_registry._cli import add_probe_route_source
+
+    add_probe_route_source(_sandbox_probe_routes)
     deploy = sub.add_parser("deploy", help="deploy a request file (YAML or JSON) to Akash")
     deploy.add_argument("file", help="the deployment request")
     deploy.add_argument("--network", choices=["sandbox", "console", "cli"], default=None)
@@ -56,6 +61,13 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 #: Events whose news the final report gives (once, with the diagnosis).
 _SAID_AT_THE_END = frozenset({"deployment.finished", "task.failed", "task.cancelled"})
+
+
+def _sandbox_probe_routes() -> AbstractAsyncContextManager[Sequence[Any]]:
+    # Imported when discover runs: building the parser must not load the sandbox.
+    from minds371_deploy._probe import sandbox_probe_routes
+
+    return sandbox_probe_routes()
 
 
 class _Progress:

@@ -46,14 +46,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 @asynccontextmanager
 async def _provider(args: argparse.Namespace) -> AsyncIterator[Any]:
+    from minds371_akash.market import NotFound
     from minds371_akash.networks import open_backend
     from minds371_akash.provider import AkashIntegrationProvider
 
     state = home() / "sandbox" / "world.json"
     state.parent.mkdir(parents=True, exist_ok=True)
-    async with open_backend(args.network, sandbox_state=state) as backend:
-        async with AkashIntegrationProvider(backend) as akash:
-            yield akash
+    try:
+        async with open_backend(args.network, sandbox_state=state) as backend:
+            async with AkashIntegrationProvider(backend) as akash:
+                yield akash
+    except NotFound as exc:
+        # Said in words, with what to do; the HTTP call stays in the details.
+        raise NotFound(
+            f"deployment {args.dseq} was not found on the {args.network} network "
+            "(it may belong to another sandbox, network or account); "
+            "`minds371 list --all` shows the deployments this home knows",
+            details=exc.details,
+        ) from None
 
 
 def _say(text: str) -> None:

@@ -25,6 +25,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import httpx
 from pydantic import SecretStr
 
@@ -34,7 +35,14 @@ from minds371_akash._in_process_transport import InProcessTransport
 from minds371_akash.market import ConsoleBackend, MarketBackend, RetryPolicy
 from minds371_sandbox import SandboxNetwork
 
-__all__ = ["NETWORKS", "Network", "in_process_client", "open_backend", "sandbox_block_time"]
+__all__ = [
+    "NETWORKS",
+    "Network",
+    "in_process_client",
+    "open_backend",
+    "open_sandbox_ingress",
+    "sandbox_block_time",
+]
 
 Network = Literal["sandbox", "console", "cli"]
 NETWORKS: tuple[Network, ...] = ("sandbox", "console", "cli")
@@ -72,6 +80,29 @@ async def in_process_client(
         transport=transport, base_url=net.base_url, timeout=request_timeout
     ) as client:
         yield client
+
+
+@asynccontextmanager
+async def open_sandbox_ingress(
+    state_file: Path, *, request_timeout: float = 30.0
+) -> AsyncIterator[tuple[str, httpx.AsyncClient] | None]:
+    """The in-process sandbox's ingress, for probing its endpoints: ``(base_url, client)``.
+
+    Its providers' hosts (``*.sandbox.test``) resolve nowhere; the sandbox answers for them when
+    asked with their ``Host`` header, as a provider's ingress would. None when no world was saved
+    at ``state_file`` (no sandbox deployment was ever made in this home).
+    """
+    if not await anyio.Path(state_file).exists():
+        yield None
+        return
+    try:
+        async with (
+            SandboxNetwork(state_file=state_file) as net,
+            in_process_client(net, request_timeout=request_timeout) as client,
+        ):
+            yield net.base_url, client
+    except BaseExceptionGroup as group:
+        raise _sole(group) from None
 
 
 @asynccontextmanager

@@ -9,17 +9,31 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
-from minds371.errors import FieldIssue, ServiceUnavailable, ValidationError
+from minds371.errors import FieldIssue, ValidationError
 
 if TYPE_CHECKING:
+    from minds371_registry.discovery import ProbeRoute
     from minds371_registry.models import ServiceRecord, VerifyReport
     from minds371_registry.provider import BlockchainRegistryProvider
 
-__all__ = ["register_cli"]
+__all__ = ["ProbeRouteSource", "add_probe_route_source", "register_cli"]
+
+#: Opens extra probe routes for ``discover`` and closes them after (e.g. the in-process sandbox's
+#: ingress, which the deploy plugin adds: the registry knows no marketplace).
+ProbeRouteSource = Callable[[], AbstractAsyncContextManager["Sequence[ProbeRoute]"]]
+_route_sources: list[ProbeRouteSource] = []
+
+
+def add_probe_route_source(source: ProbeRouteSource) -> None:
+    """Let ``minds371 discover`` probe some hosts through ``source``'s routes (see above)."""
+    if source not in _route_sources:
+        _route_sources.append(source)
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,14 +75,19 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     verify.set_defaults(handler=_verify)
 
 
-def _provider(timeout: float = 2.0) -> BlockchainRegistryProvider:
+def _provider(
+    timeout: float = 2.0, routes: Sequence[ProbeRoute] = ()
+) -> BlockchainRegistryProvider:
     # Imported here: building the parser (even for --version) must not load eth-account.
     from minds371_registry._settings import probe_private, probe_routes
     from minds371_registry.discovery import HealthChecker
     from minds371_registry.provider import BlockchainRegistryProvider
 
     health = HealthChecker(
-        timeout=timeout, cache_ttl=0, routes=probe_routes(), allow_private=probe_private()
+        timeout=timeout,
+        cache_ttl=0,
+        routes=[*probe_routes(), *routes],
+        allow_private=probe_private(),
     )
     return BlockchainRegistryProvider.default(read_only=True, health=health)
 
@@ -79,7 +98,11 @@ async def _discover(args: argparse.Namespace) -> int:
     name = check_name(args.name)
     if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ValidationError([FieldIssue("/timeout", "must be a number of seconds above 0")])
-    async with _provider(args.timeout) as registry:
+    async with AsyncExitStack() as stack:
+        routes: list[ProbeRoute] = []
+        for source in _route_sources:
+            routes.extend(await stack.enter_async_context(source()))
+        registry = await stack.enter_async_context(_provider(args.timeout, routes))
         resolved = await registry.resolve(name)
         results = await registry.health.check_all(resolved.endpoints)
     if resolved.retired:
@@ -105,9 +128,12 @@ async def _discover(args: argparse.Namespace) -> int:
             why = f"HTTP {result.status}" if result.healthy and result.status else result.error
             print(f"{state}  {result.url}  ({why or 'ok'}, {result.latency_ms} ms)")
     if not healthy:
-        tried = ", ".join(r.url for r in results)
-        err = ServiceUnavailable(f"no endpoint of {name!r} is healthy (tried {tried})")
-        print(f"minds371: error: {err.message}", file=sys.stderr)
+        if not args.json:
+            print(
+                f"minds371: error: no endpoint of {name!r} answers; `minds371 status "
+                f"{resolved.record.dseq} --network {resolved.record.network}` shows why",
+                file=sys.stderr,
+            )
         return EXIT_FAILURE
     return EXIT_OK
 

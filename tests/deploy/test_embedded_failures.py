@@ -8,8 +8,8 @@ forever while the in-process WebSocket transport closed under cancellation.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path

@@ -89,7 +89,11 @@ def test_bad_dseq_is_exit_2_naming_the_field(bad: str, capsys: pytest.CaptureFix
 def test_unknown_deployment_is_exit_1(capsys: pytest.CaptureFixture[str]):
     assert main(["status", "12345", "--json"]) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and "not found" in captured.err.lower()
+    document = json.loads(captured.out)  # with --json, failures are one JSON document too
+    assert document["status"] == "failed" and document["error"]["type"] == "NotFound"
+    assert "not found" in captured.err.lower()
+    assert "/v1/deployments" not in captured.err  # said in words, not as an HTTP line
+    assert "minds371 list --all" in captured.err
 
 
 def test_unknown_network_is_a_usage_error(capsys: pytest.CaptureFixture[str]):

@@ -65,7 +65,7 @@ async def test_discover_all_down_exits_1(
     await _register(make_facts(endpoints=(dead_endpoint,)))
     code, out, err = await _in_thread(capsys, "discover", "web")
     assert code == 1
-    assert "down" in out and "no endpoint of 'web' is healthy" in err
+    assert "down" in out and "no endpoint of 'web' answers" in err
 
 
 async def test_discover_does_not_probe_loopback_unless_configured(

@@ -84,12 +84,24 @@ def test_manifest_json(capsys: pytest.CaptureFixture[str]) -> None:
     }
 
 
-def test_manifest_plain_prints_the_canonical_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_manifest_plain_prints_the_manifest_indented(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sdl", "manifest", str(SIMPLE)]) == 0
     out, err = capsys.readouterr()
     expected = build_manifest(parse_sdl(SIMPLE.read_text()))
-    assert out == expected.json + "\n"
+    assert out.startswith("[\n  {\n")  # for people: one field a line
+    assert json.loads(out) == json.loads(expected.json)
     assert expected.version in err
+
+
+@pytest.mark.parametrize("command", ["validate", "manifest"])
+def test_bad_files_with_json_print_one_error_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main(["sdl", command, _write(tmp_path, b"a: [\n"), "--json"]) == 2
+    out, err = capsys.readouterr()
+    document = json.loads(out)
+    assert document["status"] == "invalid" and "not valid YAML" in document["error"]["message"]
+    assert "not valid YAML" in err
 
 
 def test_build_writes_sdl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,6 +197,6 @@ def test_real_process_reads_stdin_and_exits_2_on_errors() -> None:
         command, input=b"a: [\n", capture_output=True, env=env, timeout=60, check=False
     )
     assert bad.returncode == 2
-    assert bad.stdout == b""
+    assert json.loads(bad.stdout)["status"] == "invalid"  # --json: the error is the document
     assert b"Traceback" not in bad.stderr
     assert len(bad.stderr.decode().strip().splitlines()) == 1

@@ -1,22 +1,24 @@
 """``minds371 sdl validate|manifest|build``.
 
 - ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line.
-- ``sdl manifest FILE [--json]``: the canonical manifest, its version hash and the group specs;
-  ``--json`` prints ``{"version", "manifest", "groups"}``.
+- ``sdl manifest FILE [--json]``: the manifest, indented for people, and its version hash on
+  stderr; ``--json`` prints ``{"version", "manifest", "groups"}`` with the canonical manifest.
 - ``sdl build SPEC``: a workload spec (YAML or JSON) in, SDL YAML out on stdout.
 
 ``FILE`` may be ``-`` for stdin. A file that cannot be read, is empty, is not YAML, is too large
-or is hostile (an alias bomb, absurd nesting) exits 2 with a one-line reason.
+or is hostile (an alias bomb, absurd nesting) exits 2 with a one-line reason (with ``--json``,
+also as the one JSON document on stdout).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from minds371.cli import EXIT_BAD_INPUT, EXIT_OK, print_json
+from minds371.cli import EXIT_BAD_INPUT, EXIT_OK, error_document, print_error, print_json
 from minds371.errors import FieldIssue, ValidationError
 from minds371.logging import redact
 
@@ -72,13 +74,18 @@ def _run(args: argparse.Namespace, what: str, action: Any) -> int:
         data = _read(args.file)
         return int(action(data))
     except _InputError as exc:
+        if getattr(args, "json", False):
+            print_json(error_document("InputError", str(exc), EXIT_BAD_INPUT))
         print(f"minds371: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValidationError as exc:
         reason = _one_line(exc)
         if reason is None:
             raise
-        print(f"minds371: invalid {what}: {redact(reason)}", file=sys.stderr)
+        text = f"invalid {what}: {redact(reason)}"
+        if getattr(args, "json", False):
+            print_json(error_document(type(exc).__name__, text, EXIT_BAD_INPUT))
+        print(f"minds371: {text}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
@@ -94,11 +101,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         try:
             sdl = parse_sdl(data)
         except ValidationError as exc:
-            if args.json:
-                # Agents get the issues as data; people still get them on stderr.
-                issues = [{"path": i.path, "message": redact(i.message)} for i in exc.issues]
-                print_json({"valid": False, "issues": issues})
-            raise
+            if not args.json or _one_line(exc) is not None:
+                raise
+            # Agents get the issues as data (the one document); people still get them on stderr.
+            issues = [{"path": i.path, "message": redact(i.message)} for i in exc.issues]
+            print_json({"valid": False, "issues": issues})
+            print_error(exc)
+            return EXIT_BAD_INPUT
         manifest = build_manifest(sdl)
         _warnings(sdl)
         if args.json:
@@ -139,7 +148,9 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            sys.stdout.write(manifest.json + "\n")
+            # For people: indented. The version hash is of the canonical (compact) form, which
+            # --json prints as it is.
+            sys.stdout.write(json.dumps(json.loads(manifest.json), indent=2) + "\n")
             print(f"version {manifest.version}", file=sys.stderr)
         return EXIT_OK
 

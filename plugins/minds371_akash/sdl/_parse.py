@@ -8,7 +8,7 @@ from typing import Any
 
 import pydantic
 
-from minds371.errors import FieldIssue, ValidationError, pointer
+from minds371.errors import FieldIssue, ValidationError, describe_pattern, pointer
 from minds371_akash.sdl._models import Sdl
 from minds371_akash.sdl._validate import validate_sdl
 from minds371_akash.sdl._yaml import YamlFloat, YamlInt, load_yaml
@@ -50,7 +50,6 @@ _TEMPLATES = {
     "less_than_equal": "must be at most {le}",
     "too_short": "must have at least {min_length} item(s)",
     "too_long": "must have at most {max_length} item(s)",
-    "string_pattern_mismatch": "does not match the pattern {pattern}",
     "float_type": "must be a number{got}",
     "float_parsing": "must be a number{got}",
     "decimal_type": "must be a number{got}",
@@ -72,6 +71,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind in ("string_type", "str_type"):
         hint = " (quote it)" if isinstance(value, int | float | bool) else ""
         return f"must be a string{got}{hint}"
+    if kind == "string_pattern_mismatch":
+        return describe_pattern(str(ctx.get("pattern", "")))
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", '"')
         shown = repr(value) if isinstance(value, str) else _describe(value)

@@ -1,0 +1,35 @@
+"""Discovery on this machine: ``minds371 discover`` probes the in-process sandbox's endpoints.
+
+The embedded sandbox's providers name their hosts under ``*.sandbox.test``, which no DNS
+resolves; only the sandbox itself answers for them (as a provider's ingress would). The registry
+knows no marketplace, so this plugin, which knows both, hands ``discover`` a probe route into the
+sandbox saved in this home. A served sandbox (``MINDS371_SANDBOX_URL``) is routed by the registry
+itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from minds371_akash.networks import open_sandbox_ingress
+from minds371_deploy.backends import DeployConfig
+from minds371_registry._settings import SANDBOX_INGRESS_SUFFIX
+from minds371_registry.discovery import ProbeRoute
+
+__all__ = ["sandbox_probe_routes"]
+
+
+@asynccontextmanager
+async def sandbox_probe_routes() -> AsyncIterator[Sequence[ProbeRoute]]:
+    """Routes for probing the embedded sandbox's hosts; none with a served one or no world."""
+    config = DeployConfig.from_env()
+    if config.sandbox_url:
+        yield []
+        return
+    async with open_sandbox_ingress(config.sandbox_state) as ingress:
+        if ingress is None:
+            yield []
+            return
+        base_url, client = ingress
+        yield [ProbeRoute(SANDBOX_INGRESS_SUFFIX, base_url, client=client)]
