@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -43,7 +44,27 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     deploy.add_argument("file", help="the deployment request")
     deploy.add_argument("--network", choices=["sandbox", "console", "cli"], default=None)
     deploy.add_argument("--json", action="store_true", help="print the result as JSON")
+    deploy.add_argument(
+        "--new",
+        action="store_true",
+        help="deploy a second one even when this name already runs (default: update it)",
+    )
     deploy.set_defaults(handler=_cmd_deploy)
+
+    for name, aliases in (("list", ["ps"]),):
+        listing = sub.add_parser(
+            name,
+            aliases=aliases,
+            help="every deployment this home knows: name, network, dseq, state, price, runway",
+        )
+        listing.add_argument("--all", action="store_true", help="include closed deployments")
+        listing.add_argument("--json", action="store_true", help="print one JSON document")
+        listing.add_argument(
+            "--offline",
+            action="store_true",
+            help="do not ask the networks for live state and runway",
+        )
+        listing.set_defaults(handler=_cmd_list)
 
     reconcile = sub.add_parser(
         "reconcile", help="resume or compensate deployments interrupted by a crash"
@@ -102,6 +123,8 @@ async def _cmd_deploy(args: argparse.Namespace) -> int:
     request = load_request(args.file)
     if args.network is not None:
         request = request.model_copy(update={"network": args.network})
+    if args.new:
+        request = request.model_copy(update={"if_running": "new"})
     payload = request_payload(request)
     progress = _Progress()
     cancelled = False
@@ -180,9 +203,21 @@ def _print_failure(status: str, message: str, details: dict[str, Any], console: 
 
 
 def _print_summary(output: dict[str, Any], console: Console) -> None:
-    console.print(
-        f"[green bold]ready[/green bold] deployment {output['dseq']} ({output['network']})"
-    )
+    update = output.get("update") or {}
+    kind = update.get("kind", "new")
+    if kind == "in_place":
+        headline = f"updated deployment {output['dseq']} in place"
+    elif kind == "replace":
+        replaced = update.get("replaced") or {}
+        headline = f"replaced deployment {update.get('previous_dseq')} with {output['dseq']}"
+        if not replaced.get("closed", True):
+            headline += (
+                f" [yellow](the old one could not be closed: {_escape(replaced.get('error', ''))}"
+                f"; run `minds371 close {update.get('previous_dseq')}`)[/yellow]"
+            )
+    else:
+        headline = f"deployment {output['dseq']}"
+    console.print(f"[green bold]ready[/green bold] {headline} ({output['network']})")
     for url in output.get("endpoints", []):
         console.print(f"  endpoint  {url}")
     for lease in output.get("leases", []):
@@ -202,7 +237,81 @@ def _print_summary(output: dict[str, Any], console: Console) -> None:
     registry = output.get("registry", {})
     console.print(f"  registry  {registry.get('record_id')} (metadata {registry.get('cid')})")
     console.print(f"  monitor   {output.get('monitor_script')}")
-    print(f"deployment {output['dseq']} ready at {' '.join(output.get('endpoints', []))}")
+    done = {"in_place": " updated,", "replace": " replaced another,"}.get(kind, "")
+    print(f"deployment {output['dseq']}{done} ready at {' '.join(output.get('endpoints', []))}")
+
+
+async def _cmd_list(args: argparse.Namespace) -> int:
+    from minds371.config import home
+    from minds371.state import SQLiteStateStore
+    from minds371_deploy.listing import deployment_rows, with_live_state
+
+    path = home() / "state.db"
+    rows = []
+    if path.exists():
+        # Not exclusive: a list works while a deploy or the watcher holds the state.
+        async with SQLiteStateStore(path, exclusive=False) as store:
+            rows = await deployment_rows(store, include_closed=args.all)
+    if not args.offline:
+        await with_live_state(rows, _open_akash)
+        if not args.all:
+            rows = [row for row in rows if row.is_open]
+    if args.json:
+        print_json([row.as_dict() for row in rows])
+        return EXIT_OK
+    if not rows:
+        hint = "" if args.all else " (--all includes closed ones)"
+        print(f"no deployments{hint}", file=sys.stderr)
+        return EXIT_OK
+    table = [("NAME", "NETWORK", "DSEQ", "STATE", "PROVIDERS", "USD/MONTH", "RUNWAY", "AGE")]
+    for row in rows:
+        table.append(
+            (
+                row.name,
+                row.network,
+                str(row.dseq),
+                row.state,
+                ",".join(_short(p) for p in row.providers) or "-",
+                "-" if row.usd_per_month is None else f"{row.usd_per_month:.2f}",
+                _duration(row.runway_seconds),
+                _duration(row.age_seconds),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        sys.stdout.write("\n")
+    for row in rows:
+        if row.note:
+            print(f"{row.dseq}: {row.note}", file=sys.stderr)
+    return EXIT_OK
+
+
+@asynccontextmanager
+async def _open_akash(network: str) -> AsyncIterator[Any]:
+    from minds371_akash import AkashIntegrationProvider
+    from minds371_akash.networks import open_backend
+    from minds371_deploy.backends import DeployConfig
+
+    config = DeployConfig.from_env()
+    async with (
+        open_backend(network, sandbox_state=config.sandbox_state) as backend,
+        AkashIntegrationProvider(backend) as akash,
+    ):
+        yield akash
+
+
+def _short(address: str) -> str:
+    return f"{address[:10]}…{address[-4:]}" if len(address) > 16 else address
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}" if unit != "d" else f"{seconds / size:.1f}d"
+    return f"{seconds:.0f}s"
 
 
 async def _cmd_reconcile(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ from minds371_deploy.redundancy import (
 from minds371_deploy.replicas import close_replicas, deploy_replicas, replica_sdl, replica_summary
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
+from minds371_deploy.update import plan_update, retire_replaced, update_in_place
 from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
 
 __all__ = ["TASK_ENV", "DeploymentAgent"]
@@ -112,14 +113,20 @@ class DeploymentAgent:
             return state.output  # finished in an earlier attempt: report, do nothing again
         if state.open_dseq is None and state.version is None:
             await self._check_registry()  # a fresh start: nothing is spent until it passes
+        plan = await plan_update(self, task_context, request)  # this name may already run
         context = DeploymentContext(task_id=task.id)
         async with self._run(task_context, request, context) as run:
             await self._track_event(run, "deployment.accepted", "request validated", state=None)
             try:
                 if request.repo_url is not None:
                     await self.clone_and_build(request)
+                if plan.kind == "in_place":
+                    await update_in_place(run, plan)
                 run.outcome = await self.provision_and_deploy(request)
                 output = await self.finalize(request, context)
+                output["update"] = plan.as_dict()
+                if plan.kind == "replace":
+                    output["update"]["replaced"] = await retire_replaced(run, plan)
             except BaseException as exc:
                 context.close(
                     DeploymentStatus.CANCELLED

@@ -94,6 +94,9 @@ class DeploymentRequest(BaseModel):
         budget: Spending limits, checked before anything spends.
         deposit_uact: Escrow deposit (default: the chain's minimum, 500,000 uact).
         ttl: Seconds the deployment should live; it is closed and its record expires after.
+        if_running: When a deployment of this ``name`` already runs on this ``network`` (in this
+            state directory): ``update`` it (in place when only the manifest changes, else by
+            a replacement that takes over once ready), or deploy a ``new`` one beside it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -122,6 +125,7 @@ class DeploymentRequest(BaseModel):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     deposit_uact: Decimal | None = Field(default=None, ge=0, le=10**15)
     ttl: Annotated[int, Field(ge=60, le=366 * 86400)] | None = None
+    if_running: Literal["update", "new"] = "update"
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,231 @@
+"""Deploying a name that already runs: an update, not a second paid deployment.
+
+Before a deployment task spends anything it looks, in its state store, for a deployment of the
+same ``name`` on the same ``network`` that a finished task holds open. Then:
+
+* ``in_place``: the new SDL has the same groups (resources, placement, prices) and only the
+  manifest differs (image, env, command, ports): the deployment is updated where it runs, as
+  Akash allows (Console ``PUT /v1/deployments/{dseq}``, or ``akash tx deployment update``, then
+  the manifest to every lease's provider; upstream: console ``apps/api`` deployment update route,
+  chain-sdk ``go/cli`` ``tx deployment update``). The chain keeps the groups of a deployment for
+  its life (``MsgUpdateDeployment`` carries only the new version hash), so nothing else can
+  change in place. Once every service is ready again, the new task takes the deployment over
+  (the old task's saga records the hand-over) and publishes the next registry record.
+* ``replace``: the groups differ: a new deployment is made as usual; once it is ready and
+  registered (the name's record now points at it), the old one is closed.
+* ``new``: nothing of this name runs, or the request says ``if_running: new``
+  (``minds371 deploy --new``).
+
+The plan is recorded as the task's first saga step, so a task that runs again after a crash
+carries on with the same plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from minds371.agent import TaskContext
+from minds371.errors import Minds371Error
+from minds371.logging import get_logger
+from minds371.state import StateStore
+from minds371.tasks import AgentType, TaskStatus
+from minds371_deploy.request import DeploymentRequest, parse_request
+from minds371_deploy.saga import CLOSED, CREATED, SagaState
+
+if TYPE_CHECKING:
+    from minds371_deploy.agent import DeploymentAgent, _Run
+
+__all__ = ["PLANNED", "UpdatePlan", "plan_update", "retire_replaced", "update_in_place"]
+
+_log = get_logger("minds371.deploy.update")
+
+#: The saga step that records the plan (``kind``, ``previous_task``, ``previous_dseq``).
+PLANNED = "deployment.planned"
+#: Why an old task's deployment left it: the reason of its ``deployment.closed`` step.
+HANDED_OVER = "handed over"
+
+Kind = Literal["new", "in_place", "replace"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePlan:
+    """What a deployment task does about a deployment of the same name that already runs.
+
+    Attributes:
+        kind: ``new``, ``in_place`` or ``replace`` (see module docs).
+        previous_task: The task that holds the running deployment.
+        previous_dseq: The running deployment.
+        reason: Why this kind, in words.
+    """
+
+    kind: Kind = "new"
+    previous_task: str | None = None
+    previous_dseq: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The plan as the task's output reports it."""
+        return {
+            "kind": self.kind,
+            "previous_dseq": None if self.previous_dseq is None else str(self.previous_dseq),
+            "previous_task": self.previous_task,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    task_id: str
+    dseq: int
+    request: DeploymentRequest
+
+
+async def running_deployment(
+    store: StateStore, name: str, network: str, *, exclude: str
+) -> _Running | None:
+    """The newest deployment of ``name`` on ``network`` that a finished task holds open."""
+    records = await store.list_tasks(
+        statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
+    )
+    found: list[tuple[Any, _Running]] = []
+    for record in records:
+        if record.task.id == exclude:
+            continue
+        state = SagaState.from_steps(await store.steps(record.task.id))
+        output = state.output or {}
+        if state.open_dseq is None or output.get("name") != name:
+            continue
+        if output.get("network") != network:
+            continue
+        try:
+            request = parse_request(record.task.payload)
+        except Minds371Error:
+            continue
+        request = request.model_copy(update={"task_id": record.task.id})
+        found.append((state.finalized_at, _Running(record.task.id, state.open_dseq, request)))
+    if not found:
+        return None
+    found.sort(key=lambda item: (item[0] is not None, item[0]))
+    return found[-1][1]
+
+
+async def plan_update(
+    agent: DeploymentAgent, task: TaskContext, request: DeploymentRequest
+) -> UpdatePlan:
+    """The task's plan: the one it recorded, or a new one (recorded before anything is spent)."""
+    for step in await task.steps():
+        if step.name == PLANNED:
+            data = step.data
+            dseq = data.get("previous_dseq")
+            return UpdatePlan(
+                kind=data["kind"],
+                previous_task=data.get("previous_task"),
+                previous_dseq=None if dseq is None else int(dseq),
+                reason=str(data.get("reason", "")),
+            )
+    plan = await _decide(agent, task, request)
+    await task.record_step(
+        PLANNED,
+        kind=plan.kind,
+        previous_task=plan.previous_task,
+        previous_dseq=plan.previous_dseq,
+        reason=plan.reason,
+    )
+    return plan
+
+
+async def _decide(
+    agent: DeploymentAgent, task: TaskContext, request: DeploymentRequest
+) -> UpdatePlan:
+    if request.if_running == "new":
+        return UpdatePlan("new", reason="a new deployment was asked for")
+    running = await running_deployment(
+        task.store, request.name, request.network, exclude=task.task.id
+    )
+    if running is None:
+        return UpdatePlan("new", reason=f"no deployment of {request.name} runs")
+    if _groups(agent._sdl_for(running.request)) == _groups(agent._sdl_for(request)):
+        return UpdatePlan(
+            "in_place",
+            running.task_id,
+            running.dseq,
+            "only the manifest changes: the deployment is updated where it runs",
+        )
+    return UpdatePlan(
+        "replace",
+        running.task_id,
+        running.dseq,
+        "the resources or placement change, which a deployment cannot do in place: a new "
+        "one takes over once it is ready",
+    )
+
+
+def _groups(sdl: str) -> Any:
+    from minds371_akash.sdl import build_manifest, parse_sdl
+
+    return build_manifest(parse_sdl(sdl)).group_specs
+
+
+async def update_in_place(run: _Run, plan: UpdatePlan) -> None:
+    """Update the running deployment to this task's SDL, wait for it, then take it over.
+
+    The old task keeps the deployment until the update is ready, so a failed update leaves it
+    where it was (owned, watched, recorded) and closes nothing.
+
+    Raises:
+        BudgetExceeded: the request's budget does not allow the deployment's prices.
+        MarketError: the update was refused or did not become ready (with a diagnosis).
+    """
+    assert plan.previous_dseq is not None
+    assert plan.previous_task is not None
+    dseq, akash = plan.previous_dseq, run.akash
+    state = SagaState.from_steps(await run.task.steps())
+    if state.open_dseq != dseq:  # not yet taken over (a first run, or a crash before it)
+        prepared = akash.prepare(run.sdl)
+        await akash.check_budget(prepared)
+        await akash.backend.update_deployment(dseq, run.sdl)
+        await akash.emit(
+            "deployment.updated",
+            f"deployment {dseq} updated in place to manifest {prepared.version[:12]}",
+            dseq=dseq,
+            version=prepared.version,
+        )
+        await akash.wait_until_ready(dseq, prepared)
+        await run.task.record_step(CREATED, dseq=dseq, version=prepared.version, recovered=False)
+    await _hand_over(run.task.store, plan.previous_task, dseq, run.task.task.id)
+
+
+async def _hand_over(store: StateStore, old_task: str, dseq: int, new_task: str) -> None:
+    state = SagaState.from_steps(await store.steps(old_task))
+    if state.open_dseq == dseq:
+        await store.record_step(
+            old_task, CLOSED, {"dseq": dseq, "reason": HANDED_OVER, "to_task": new_task}
+        )
+
+
+async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:
+    """Close the deployment this task's new one replaced (its record already moved).
+
+    A failure to close is reported in the result, not raised: the new deployment is up and
+    recorded, and the old one stays listed (``minds371 list``) and watched until closed.
+    """
+    assert plan.previous_dseq is not None
+    assert plan.previous_task is not None
+    dseq, store = plan.previous_dseq, run.task.store
+    state = SagaState.from_steps(await store.steps(plan.previous_task))
+    if state.open_dseq != dseq:
+        return {"dseq": str(dseq), "closed": True}
+    try:
+        # The backend directly: the task's own journal would record the close in this task.
+        await run.akash.backend.close_deployment(dseq)
+    except Minds371Error as exc:
+        _log.warning("minds371.deploy.replaced_close_failed", dseq=dseq, error=exc.message)
+        return {"dseq": str(dseq), "closed": False, "error": exc.message}
+    await store.record_step(
+        plan.previous_task,
+        CLOSED,
+        {"dseq": dseq, "reason": "replaced", "by_task": run.task.task.id},
+    )
+    await run.akash.emit("deployment.replaced", f"deployment {dseq} closed: replaced", dseq=dseq)
+    return {"dseq": str(dseq), "closed": True}
