@@ -12,15 +12,40 @@ from urllib.parse import urlsplit
 
 from minds371.errors import ConfigurationError
 
-__all__ = ["home", "is_loopback_url", "require_network"]
+__all__ = ["base_home", "home", "home_for", "is_loopback_url", "require_network"]
 
 HOME_ENV = "MINDS371_HOME"
+#: A served sandbox: another world than the one kept in the home (see :func:`home`).
+SANDBOX_URL_ENV = "MINDS371_SANDBOX_URL"
+
+
+def base_home() -> Path:
+    """``$MINDS371_HOME``, else ``~/.minds371`` (not created here)."""
+    configured = os.environ.get(HOME_ENV, "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".minds371"
 
 
 def home() -> Path:
-    """The state directory: ``$MINDS371_HOME``, else ``~/.minds371`` (not created here)."""
-    configured = os.environ.get(HOME_ENV, "").strip()
-    return Path(configured).expanduser() if configured else Path.home() / ".minds371"
+    """The state directory (not created here).
+
+    It is :func:`base_home`, or, while ``MINDS371_SANDBOX_URL`` names a served sandbox, a
+    directory of that sandbox's own under it (``served/<host>-<port>``). A served sandbox is a
+    world of its own: its deployments, the registry records that point at them and the tasks
+    that made them must not mix with the embedded sandbox's (whose world is saved in the home),
+    or discovery would serve one world's endpoints from the other's.
+    """
+    return home_for(base_home(), os.environ.get(SANDBOX_URL_ENV, ""))
+
+
+def home_for(base: Path, sandbox_url: str = "") -> Path:
+    """The state directory under ``base`` for a served sandbox at ``sandbox_url`` (if any)."""
+    url = sandbox_url.strip()
+    if not url:
+        return base
+    parts = urlsplit(url)
+    where = f"{parts.hostname or 'sandbox'}-{parts.port or 80}{parts.path.rstrip('/')}"
+    slug = "".join(c if c.isalnum() or c in "-." else "-" for c in where)[:100]
+    return base / "served" / slug
 
 
 def is_loopback_url(url: str) -> bool:

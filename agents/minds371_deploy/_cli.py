@@ -332,29 +332,50 @@ async def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 async def _cmd_watch(args: argparse.Namespace) -> int:
-    from minds371_deploy._plugin import agent_for
-    from minds371_deploy.watcher import DeploymentWatcher
+    from minds371_deploy._plugin import watcher_for
 
     console = Console(stderr=True, highlight=False)
     async with AgentRuntime() as runtime:
-        watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
+        watcher = watcher_for(runtime)
         if not args.once:
-            console.print("watching deployments; Ctrl-C to stop")
+            interval = watcher.agent.config.watch_interval
+            console.print(f"watching deployments every {interval:g} s; Ctrl-C to stop")
+            watcher.on_pass = lambda actions: _say_pass(console, watcher.checked, actions)
             await anyio.sleep_forever()
         actions = await watcher.check_once()
     if args.json:
         print_json(
-            [
-                {
-                    "task_id": a.task_id,
-                    "dseq": str(a.dseq),
-                    "kind": a.kind,
-                    "detail": a.detail,
-                    **a.data,
-                }
-                for a in actions
-            ]
+            {
+                "checked": watcher.checked,
+                "actions": [
+                    {
+                        "task_id": a.task_id,
+                        "dseq": str(a.dseq),
+                        "kind": a.kind,
+                        "detail": a.detail,
+                        **a.data,
+                    }
+                    for a in actions
+                ],
+            }
         )
+    else:
+        _say_pass(console, watcher.checked, actions)
+    failed = [a for a in actions if a.kind == "error"]
+    return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _say_pass(console: Console, checked: int, actions: list[Any]) -> None:
+    """One pass of the watcher in words: what it looked at, and each thing it did."""
     for action in actions:
-        console.print(f"{action.kind:9} dseq {action.dseq}: {_escape(action.detail)}")
-    return EXIT_OK
+        what = "could not check" if action.kind == "error" else action.kind
+        console.print(f"{what:15} deployment {action.dseq}: {_escape(action.detail)}")
+    failed = sum(1 for a in actions if a.kind == "error")
+    changed = len(actions) - failed
+    noun = "deployment" if checked == 1 else "deployments"
+    summary = f"checked {checked} {noun}: "
+    if not actions:
+        summary += "all leased and serving" if checked else "nothing to watch"
+    else:
+        summary += f"{changed} changed, {failed} could not be checked"
+    console.print(summary)

@@ -10,9 +10,10 @@ from weakref import WeakKeyDictionary
 from minds371.actions import Action
 from minds371.plugins import Plugin, Service
 
-__all__ = ["agent_for", "plugin"]
+__all__ = ["agent_for", "plugin", "watcher_for"]
 
 _agents: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
+_watchers: WeakKeyDictionary[Any, Any] = WeakKeyDictionary()
 
 
 def agent_for(runtime: Any) -> Any:
@@ -29,11 +30,18 @@ def _agents_of(runtime: Any) -> Iterable[Any]:
     return [agent_for(runtime)]
 
 
-def _services(runtime: Any) -> Iterable[Service]:
+def watcher_for(runtime: Any) -> Any:
+    """The DeploymentWatcher of ``runtime`` (the one its service runs; made on first use)."""
     from minds371_deploy.watcher import DeploymentWatcher
 
-    agent = agent_for(runtime)
-    return [agent.backends.serve, DeploymentWatcher(agent, runtime.store).run]
+    found = _watchers.get(runtime)
+    if found is None:
+        found = _watchers[runtime] = DeploymentWatcher(agent_for(runtime), runtime.store)
+    return found
+
+
+def _services(runtime: Any) -> Iterable[Service]:
+    return [agent_for(runtime).backends.serve, watcher_for(runtime).run]
 
 
 def _actions() -> Iterable[Action]:

@@ -32,7 +32,7 @@ from minds371.logging import get_logger
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
-from minds371_akash.market import Deployment, Lease
+from minds371_akash.market import Deployment, Lease, NotFound
 from minds371_deploy._retire import retire_record
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
@@ -50,7 +50,7 @@ class WatchAction:
 
     task_id: str
     dseq: int
-    kind: str  # relet | degraded | closed | expired | error
+    kind: str  # relet | degraded | closed | gone | expired | error
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -69,12 +69,18 @@ class DeploymentWatcher:
         self.store = store
         self.clock = clock
         self._offline_since: dict[tuple[int, int, str], float] = {}
+        #: How many deployments the last pass looked at.
+        self.checked = 0
+        #: Called after each pass of :meth:`run` with what it did (``minds371 watch`` says it).
+        self.on_pass: Callable[[list[WatchAction]], None] | None = None
 
     async def run(self) -> None:
         """Check forever, every ``watch_interval`` seconds (a runtime service)."""
         while True:
             try:
-                await self.check_once()
+                actions = await self.check_once()
+                if self.on_pass is not None:
+                    self.on_pass(actions)
             except Minds371Error as exc:
                 _log.warning("minds371.deploy.watch_failed", error=exc.message)
             await anyio.sleep(self.agent.config.watch_interval)
@@ -85,10 +91,12 @@ class DeploymentWatcher:
         records = await self.store.list_tasks(
             statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
         )
+        self.checked = 0
         for record in records:
             state = SagaState.from_steps(await self.store.steps(record.task.id))
             if state.open_dseq is None or state.output is None:
                 continue
+            self.checked += 1
             try:
                 actions.extend(await self._check(record.task.id, record.task.payload, state))
             except Minds371Error as exc:
@@ -116,7 +124,21 @@ class DeploymentWatcher:
                 bid_timeout=self.agent.config.bid_timeout,
                 ready_timeout=self.agent.config.ready_timeout,
             )
-            deployment = await akash.status(dseq)
+            try:
+                deployment = await akash.status(dseq)
+            except NotFound:
+                # The network does not know it (a served sandbox that was reset, another
+                # account): nothing to keep leased; marked, so that it is not checked again.
+                await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "gone"})
+                await retire_record(self.agent._registry_factory, request.name, dseq, "gone")
+                return [
+                    WatchAction(
+                        task_id,
+                        dseq,
+                        "gone",
+                        f"the {request.network} network no longer knows it; marked gone",
+                    )
+                ]
             if not deployment.active:
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "closed")

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
+from minds371.config import home_for
 from minds371.state import SQLiteStateStore
 from minds371.tasks import TaskStatus
 from minds371_akash.sdl import build_console_manifest, build_manifest, parse_sdl
@@ -49,7 +50,7 @@ def test_a_kill_at_any_point_then_reconcile_leaves_one_tracked_deployment_per_ta
     report = reconciled.json()
     assert len(report["resumed"]) == 1, report
 
-    tasks = anyio.run(saga_of_every_task, clean_environ)
+    tasks = anyio.run(saga_of_every_task, home_for(clean_environ, sandbox.url))
     assert len(tasks) == 1
     (_task_id, status, steps) = tasks[0]
     assert status is TaskStatus.COMPLETED

@@ -43,7 +43,7 @@ def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_i
     )
     watched = cli("watch", "--once", "--json")
     assert watched.code == 0, watched.err
-    actions = watched.json()
+    actions = watched.json()["actions"]
     assert [(a["kind"], a["dseq"], a["replica"]) for a in actions] == [("relet", second["dseq"], 2)]
 
     status = cli("status", second["dseq"], "--json").json()
