@@ -60,6 +60,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         listing.add_argument("--all", action="store_true", help="include closed deployments")
         listing.add_argument("--json", action="store_true", help="print one JSON document")
         listing.add_argument(
+            "-q", "--quiet", action="store_true", help="print only the dseqs, newest first"
+        )
+        listing.add_argument(
             "--offline",
             action="store_true",
             help="do not ask the networks for live state and runway",
@@ -258,6 +261,9 @@ async def _cmd_list(args: argparse.Namespace) -> int:
             rows = [row for row in rows if row.is_open]
     if args.json:
         print_json([row.as_dict() for row in rows])
+        return EXIT_OK
+    if args.quiet:
+        sys.stdout.write("".join(f"{row.dseq}\n" for row in rows))
         return EXIT_OK
     if not rows:
         hint = "" if args.all else " (--all includes closed ones)"

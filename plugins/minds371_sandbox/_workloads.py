@@ -306,28 +306,25 @@ def pod_logs(
     started = lease.manifest_at + config.pull_blocks
     if height < started:
         return []
-    name = str(service["name"])
     verdict = _verdict(service)
     if verdict.outcome in ("pull_error", "invalid"):
         return []
     ports = [int(e.get("port", 0)) for e in service.get("expose") or []]
     lines: list[tuple[int, str]] = [
-        (started, f"[{name}] starting {service.get('image')} (replica {replica})")
+        # What the container itself writes: the service's name is the log stream's, added by
+        # whoever shows the line (as `provider-services lease-logs` does), not the message's.
+        (started, f"starting {service.get('image')} (replica {replica})")
     ]
     if verdict.outcome == "crash_loop":
         restarts = min((height - started) // config.backoff_blocks + 1, _MAX_BACKOFF_EVENTS)
         for i in range(restarts):
             at = started + i * config.backoff_blocks
-            lines.append(
-                (at, f"[{name}] fatal: configuration error, exiting with code 1 (restart {i})")
-            )
+            lines.append((at, f"fatal: configuration error, exiting with code 1 (restart {i})"))
         return [item for item in lines if item[0] <= height]
     for port in ports:
-        lines.append((started, f"[{name}] listening on 0.0.0.0:{port}"))
+        lines.append((started, f"listening on 0.0.0.0:{port}"))
     beats = (height - started) // config.log_every_blocks
     # A pod keeps its last _LOG_WINDOW access-log lines (as a log rotation would).
     for i in range(max(1, beats - _LOG_WINDOW + 1), beats + 1):
-        lines.append(
-            (started + i * config.log_every_blocks, f'[{name}] 10.42.0.1 - - "GET / HTTP/1.1" 200')
-        )
+        lines.append((started + i * config.log_every_blocks, '10.42.0.1 - - "GET / HTTP/1.1" 200'))
     return lines
