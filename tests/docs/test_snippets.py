@@ -30,6 +30,8 @@ EXPECTED = [
     (r"minds371 deploy /tmp/hello-web-2\.yaml", r"updated deployment \d+ in place"),
     (r"minds371 list$", r"(?m)^hello-web\s+sandbox\s+\d+\s+active"),
     (r"minds371 close ", r"deployment \d+ closed"),
+    (r"minds371 sdl validate ", r"valid SDL 2\.0: 2 service\(s\) in 1 group\(s\)"),
+    (r"minds371 sdl manifest ", r'(?s)^.*\n\[\n  \{\n    "name": "akash".*\nversion [0-9a-f]{64}'),
 ]
 #: What a reader should never see.
 NEVER = [r"Traceback", r"\[web\] \[web\]", r"\d\.\d{18}", r"\[info\s*\]", r"command not found"]

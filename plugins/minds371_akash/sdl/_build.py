@@ -36,6 +36,11 @@ _SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumpe
 class _Dumper(_SafeDumper):  # type: ignore[valid-type,misc]
     """Writes plain names plainly and every other string double-quoted."""
 
+    def ignore_aliases(self, data: object) -> bool:
+        # A value shared by two services (one price object) is written out twice, never as an
+        # ``&id001`` anchor and ``*id001`` alias: the SDL is for people to read and edit.
+        return True
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     plain = bool(_PLAIN.match(value)) and not _RESERVED.match(value)
