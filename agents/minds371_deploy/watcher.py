@@ -75,15 +75,19 @@ class DeploymentWatcher:
         self.on_pass: Callable[[list[WatchAction]], None] | None = None
 
     async def run(self) -> None:
-        """Check forever, every ``watch_interval`` seconds (a runtime service)."""
+        """Check forever, every ``watch_interval`` seconds (a runtime service).
+
+        The first pass comes one interval after the start: a short-lived runtime (a ``deploy``
+        or ``watch --once`` from the command line, which makes its own pass) is not raced.
+        """
         while True:
+            await anyio.sleep(self.agent.config.watch_interval)
             try:
                 actions = await self.check_once()
                 if self.on_pass is not None:
                     self.on_pass(actions)
             except Minds371Error as exc:
                 _log.warning("minds371.deploy.watch_failed", error=exc.message)
-            await anyio.sleep(self.agent.config.watch_interval)
 
     async def check_once(self) -> list[WatchAction]:
         """One pass over every watched deployment; returns what was done."""

@@ -115,6 +115,19 @@ def test_build_writes_sdl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert sdl.services["web"].env == ("GREETING=a & <b>",)
 
 
+def test_build_writes_a_shared_value_out_not_as_a_yaml_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = (
+        "services:\n- {name: web, image: nginx, ports: [{port: 80}]}\n"
+        "- {name: api, image: nginx, ports: [{port: 81}]}\nmax_price_uact: 100\n"
+    )
+    assert main(["sdl", "build", _write(tmp_path, spec, "spec.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "&id" not in out and "*id" not in out
+    assert out.count("amount: 100") == 2
+
+
 def test_build_reports_spec_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sdl", "build", _write(tmp_path, "services: 3\n", "spec.yaml")]) == 2
     err = capsys.readouterr().err
