@@ -268,12 +268,15 @@ def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None
         if json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    # JSON lines carry a timestamp for machines; a person at a terminal reads the level and the
+    # event between the command's own lines, which carry the time where it matters.
+    stamp: list[Any] = [structlog.processors.TimeStamper(fmt="iso", utc=True)] if json else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             _drop_said_by_the_command(numeric),
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *stamp,
             redact_secrets,
             renderer,
         ],

@@ -4,13 +4,13 @@ Before a deployment task spends anything it looks, in its state store, for a dep
 same ``name`` on the same ``network`` that a finished task holds open. Then:
 
 * ``in_place``: the new SDL has the same groups (resources, placement, prices) and only the
-  manifest differs (image, env, command, ports): the deployment is updated where it runs, as
-  Akash allows (Console ``PUT /v1/deployments/{dseq}``, or ``akash tx deployment update``, then
-  the manifest to every lease's provider; upstream: console ``apps/api`` deployment update route,
-  chain-sdk ``go/cli`` ``tx deployment update``). The chain keeps the groups of a deployment for
-  its life (``MsgUpdateDeployment`` carries only the new version hash), so nothing else can
-  change in place. Once every service is ready again, the new task takes the deployment over
-  (the old task's saga records the hand-over) and publishes the next registry record.
+  manifest differs (image, env, command, ports): the deployment is updated where it runs (Console
+  ``PUT /v1/deployments/{dseq}``, or ``akash tx deployment update`` and then the manifest to every
+  lease's provider). A deployment's groups are fixed for its life: ``MsgUpdateDeployment``
+  carries only the deployment id and the new version hash (chain-sdk, proto
+  ``akash/deployment/v1beta4``), and a provider checks a manifest against the lease's group, so
+  nothing else can change in place. Once every service is ready again, the new task takes the
+  deployment over (the old task's saga records the hand-over) and publishes the next record.
 * ``replace``: the groups differ: a new deployment is made as usual; once it is ready and
   registered (the name's record now points at it), the old one is closed.
 * ``new``: nothing of this name runs, or the request says ``if_running: new``
