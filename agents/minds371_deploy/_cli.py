@@ -168,20 +168,36 @@ def _report(result: TaskResult, *, as_json: bool, cancelled: bool, console: Cons
             _print_summary(result.output, console)
         return EXIT_OK
     error = result.error
-    document: dict[str, Any] = {
-        "status": result.status.value,
-        "task_id": result.task_id,
-        "error": error.model_dump() if error else None,
-    }
+    if cancelled or result.status is TaskStatus.CANCELLED:
+        code = EXIT_CANCELLED
+    elif error is not None and error.type in _BAD_INPUT:
+        code = EXIT_BAD_INPUT
+    else:
+        code = EXIT_FAILURE
     if as_json:
-        print_json(document)
+        print_json(
+            {
+                "status": result.status.value,
+                "exit_code": code,
+                "task_id": result.task_id,
+                "error": error.model_dump() if error else None,
+            }
+        )
     if error is not None:
         _print_failure(result.status.value, error.message, error.details, console)
-    if cancelled or result.status is TaskStatus.CANCELLED:
-        return EXIT_CANCELLED
-    if error is not None and error.type in _BAD_INPUT:
-        return EXIT_BAD_INPUT
-    return EXIT_FAILURE
+        if error.type in _WHAT_TO_DO and not isinstance(error.details.get("diagnosis"), dict):
+            console.print(f"  do        {_escape(_WHAT_TO_DO[error.type])}")
+    return code
+
+
+#: What to do about failures that carry no diagnosis of their own.
+_WHAT_TO_DO = {
+    "BudgetExceeded": (
+        "raise budget.max_usd_per_month in the request, or lower max_price_uact (the most a "
+        "lease may cost per block); nothing was spent"
+    ),
+    "ValidationError": "correct the fields named above; nothing was spent",
+}
 
 
 def _print_failure(status: str, message: str, details: dict[str, Any], console: Console) -> None:
