@@ -61,6 +61,7 @@ __all__ = [
     "SignatureError",
     "TaskCancelled",
     "ValidationError",
+    "describe_pattern",
     "pointer",
 ]
 

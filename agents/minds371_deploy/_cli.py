@@ -8,6 +8,7 @@ cancels the task, which closes what it created, and exits 130.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import uuid
@@ -281,6 +282,7 @@ async def _cmd_list(args: argparse.Namespace) -> int:
     if args.quiet:
         sys.stdout.write("".join(f"{row.dseq}\n" for row in rows))
         return EXIT_OK
+    _mention_served_sandboxes()
     if not rows:
         hint = "" if args.all else " (--all includes closed ones)"
         print(f"no deployments{hint}", file=sys.stderr)
@@ -307,6 +309,21 @@ async def _cmd_list(args: argparse.Namespace) -> int:
         if row.note:
             print(f"{row.dseq}: {row.note}", file=sys.stderr)
     return EXIT_OK
+
+
+def _mention_served_sandboxes() -> None:
+    """Say where the deployments of served sandboxes are listed (their state is kept apart)."""
+    from minds371.config import SANDBOX_URL_ENV, base_home
+
+    served = base_home() / "served"
+    if os.environ.get(SANDBOX_URL_ENV, "").strip() or not served.is_dir():
+        return
+    for folder in sorted(p for p in served.iterdir() if (p / "state.db").exists()):
+        print(
+            f"(deployments of the served sandbox {folder.name} are listed with "
+            f"{SANDBOX_URL_ENV} pointing at it)",
+            file=sys.stderr,
+        )
 
 
 @asynccontextmanager

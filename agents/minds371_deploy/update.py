@@ -36,7 +36,15 @@ from minds371_deploy.saga import CLOSED, CREATED, SagaState
 if TYPE_CHECKING:
     from minds371_deploy.agent import DeploymentAgent, _Run
 
-__all__ = ["PLANNED", "UpdatePlan", "plan_update", "retire_replaced", "update_in_place"]
+__all__ = [
+    "HANDED_OVER",
+    "PLANNED",
+    "UpdatePlan",
+    "plan_update",
+    "retire_replaced",
+    "running_deployment",
+    "update_in_place",
+]
 
 _log = get_logger("minds371.deploy.update")
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from minds371.cli import EXIT_FAILURE, EXIT_OK, print_json
-from minds371.errors import FieldIssue, ValidationError
+from minds371.errors import FieldIssue, RegistryError, ValidationError
 
 if TYPE_CHECKING:
     from minds371_registry.discovery import ProbeRoute
@@ -103,6 +103,13 @@ async def _discover(args: argparse.Namespace) -> int:
         for source in _route_sources:
             routes.extend(await stack.enter_async_context(source()))
         registry = await stack.enter_async_context(_provider(args.timeout, routes))
+        if not registry.trusted_signers:
+            raise RegistryError(
+                f"no deployment named {name!r} is registered from this home (it has no signing "
+                "key yet: nothing was deployed from it); deploy first, point MINDS371_HOME at "
+                "the home that deployed it, or set MINDS371_REGISTRY_TRUSTED to the addresses "
+                "whose records you trust"
+            )
         resolved = await registry.resolve(name)
         results = await registry.health.check_all(resolved.endpoints)
     if resolved.retired:

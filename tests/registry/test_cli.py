@@ -165,7 +165,8 @@ async def test_bad_input_exits_2(clean_environ: Path, capsys):
 
 async def test_read_commands_generate_no_key(clean_environ: Path, capsys):
     code, _, err = await _in_thread(capsys, "discover", "web")
-    assert code == 2 and "no trusted signers" in err
+    # Said as what it means to a reader: nothing was registered from this home.
+    assert code == 1 and "no deployment named 'web' is registered from this home" in err
     assert not (clean_environ / "registry" / "dev-key").exists()
 
 

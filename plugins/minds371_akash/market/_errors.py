@@ -190,7 +190,27 @@ def is_ambiguous(exc: httpx.HTTPError) -> bool:
 def transport_error(exc: httpx.HTTPError, *, what: str, where: str = "") -> MarketError:
     """A retryable :class:`MarketError` for a failure below HTTP (connect, timeout, reset)."""
     return MarketError(
-        f"{what}: could not reach {where or 'the marketplace'}: {type(exc).__name__}: {exc}",
+        f"could not reach {where or 'the marketplace'} ({_transport_reason(exc)}); check that "
+        "it runs and that this machine can reach it, then try again",
         retryable=True,
-        details={"call": what, "transport": type(exc).__name__, "ambiguous": is_ambiguous(exc)},
+        details={
+            "call": what,
+            "transport": type(exc).__name__,
+            "ambiguous": is_ambiguous(exc),
+            "cause": str(exc)[:300],
+        },
     )
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    """Why a request did not get an answer, in words (the raw text stays in the details)."""
+    text = str(exc).lower()
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if "refused" in text or "connect call failed" in text:
+        return "connection refused"
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return "its host name does not resolve"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect"
+    return f"the connection failed: {type(exc).__name__}"
