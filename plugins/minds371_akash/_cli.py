@@ -66,6 +66,30 @@ async def _provider(args: argparse.Namespace) -> AsyncIterator[Any]:
         ) from None
 
 
+_AMOUNTS = frozenset({"amount", "funds", "transferred"})
+
+
+def _plain_amounts(doc: Any) -> Any:
+    """Amounts as people write them (``6.9``), as everywhere else, not with 18 decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    from minds371_akash.market._models import plain_decimal
+
+    if isinstance(doc, list):
+        return [_plain_amounts(item) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in _AMOUNTS and isinstance(value, str):
+            try:
+                value = plain_decimal(Decimal(value))
+            except InvalidOperation:
+                pass
+        out[key] = _plain_amounts(value)
+    return out
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -84,7 +108,7 @@ async def _bids(args: argparse.Namespace) -> int:
                     "state": ranked.bid.state,
                     "price": {
                         "denom": ranked.bid.price.denom,
-                        "amount": str(ranked.bid.price.amount),
+                        "amount": ranked.bid.price.plain,
                     },
                     "eligible": ranked.eligible,
                     "reason": ranked.reason,
@@ -109,7 +133,7 @@ async def _status(args: argparse.Namespace) -> int:
         deployment = await akash.status(dseq)
     endpoints = deployment.endpoints()
     if args.json:
-        doc = deployment.model_dump(mode="json")
+        doc = _plain_amounts(deployment.model_dump(mode="json"))
         doc["dseq"] = str(deployment.dseq)
         doc["endpoints"] = [e.model_dump(mode="json") for e in endpoints]
         print_json(doc)

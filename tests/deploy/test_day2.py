@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -143,4 +144,10 @@ def test_the_monitor_script_works_from_a_shell_without_minds371_on_its_path(
     )
     assert done.returncode == 0, done.stderr
     assert f"deployment {deployed['dseq']}: active" in done.stderr
-    assert "6.900000000000000000" not in script.read_text()  # prices as people write them
+    # Prices as people write them, in the script and in every JSON document alike.
+    assert "6.900000000000000000" not in script.read_text()
+    code, status, _ = _run(capsys, "status", deployed["dseq"], "--json")
+    code, bids, _ = _run(capsys, "bids", deployed["dseq"], "--json")
+    amounts = [lease["price"]["amount"] for lease in status["leases"]]
+    amounts += [bid["price"]["amount"] for bid in bids]
+    assert amounts and all(not re.search(r"\.\d*0$", a) for a in amounts), amounts
