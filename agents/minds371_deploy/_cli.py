@@ -215,6 +215,17 @@ def _print_failure(status: str, message: str, details: dict[str, Any], console: 
         for line in diagnosis.get("actions", ()):
             text = str(line).replace("DSEQ", str(dseq)) if dseq is not None else str(line)
             console.print(f"  do        {_escape(text)}")
+    if details.get("rolled_back") is True:
+        console.print(
+            f"  [yellow]the update was undone: deployment {dseq} runs its previous manifest "
+            "again[/yellow]"
+        )
+    elif details.get("rolled_back") is False:
+        console.print(
+            "  [yellow]the update could not be undone "
+            f"({_escape(details.get('rollback_error', ''))}); deploy the previous request "
+            f"again, or `minds371 close {dseq}`[/yellow]"
+        )
     if details.get("close_failed"):
         console.print(
             f"  [yellow]deployment {dseq} could not be closed: {_escape(details['close_failed'])}"

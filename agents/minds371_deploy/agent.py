@@ -121,7 +121,7 @@ class DeploymentAgent:
                 if request.repo_url is not None:
                     await self.clone_and_build(request)
                 if plan.kind == "in_place":
-                    await update_in_place(run, plan)
+                    await update_in_place(run, plan, self._sdl_for)
                 run.outcome = await self.provision_and_deploy(request)
                 output = await self.finalize(request, context)
                 output["update"] = plan.as_dict()

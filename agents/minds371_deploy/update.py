@@ -22,8 +22,11 @@ carries on with the same plan.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
 
 from minds371.agent import TaskContext
 from minds371.errors import Minds371Error
@@ -54,6 +57,7 @@ PLANNED = "deployment.planned"
 HANDED_OVER = "handed over"
 
 Kind = Literal["new", "in_place", "replace"]
+_ROLLBACK_SECONDS = 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,11 +179,14 @@ def _groups(sdl: str) -> Any:
     return build_manifest(parse_sdl(sdl)).group_specs
 
 
-async def update_in_place(run: _Run, plan: UpdatePlan) -> None:
+async def update_in_place(
+    run: _Run, plan: UpdatePlan, sdl_for: Callable[[DeploymentRequest], str]
+) -> None:
     """Update the running deployment to this task's SDL, wait for it, then take it over.
 
     The old task keeps the deployment until the update is ready, so a failed update leaves it
-    where it was (owned, watched, recorded) and closes nothing.
+    where it was (owned, watched, recorded) and closes nothing; its previous manifest is sent
+    back (``details["rolled_back"]`` on the error says whether that worked).
 
     Raises:
         BudgetExceeded: the request's budget does not allow the deployment's prices.
@@ -192,16 +199,55 @@ async def update_in_place(run: _Run, plan: UpdatePlan) -> None:
     if state.open_dseq != dseq:  # not yet taken over (a first run, or a crash before it)
         prepared = akash.prepare(run.sdl)
         await akash.check_budget(prepared)
-        await akash.backend.update_deployment(dseq, run.sdl)
-        await akash.emit(
-            "deployment.updated",
-            f"deployment {dseq} updated in place to manifest {prepared.version[:12]}",
-            dseq=dseq,
-            version=prepared.version,
-        )
-        await akash.wait_until_ready(dseq, prepared)
+        try:
+            await akash.backend.update_deployment(dseq, run.sdl)
+            await akash.emit(
+                "deployment.updated",
+                f"deployment {dseq} updated in place to manifest {prepared.version[:12]}",
+                dseq=dseq,
+                version=prepared.version,
+            )
+            await akash.wait_until_ready(dseq, prepared)
+        except Minds371Error as exc:
+            with anyio.CancelScope(shield=True):
+                await _roll_back(run, plan, exc, sdl_for)
+            raise
         await run.task.record_step(CREATED, dseq=dseq, version=prepared.version, recovered=False)
     await _hand_over(run.task.store, plan.previous_task, dseq, run.task.task.id)
+
+
+async def _roll_back(
+    run: _Run,
+    plan: UpdatePlan,
+    exc: Minds371Error,
+    sdl_for: Callable[[DeploymentRequest], str],
+) -> None:
+    """Put the previous manifest back after a failed in-place update (it served before)."""
+    assert plan.previous_dseq is not None
+    assert plan.previous_task is not None
+    record = await run.task.store.get_task(plan.previous_task)
+    if record is None:
+        return
+    previous = parse_request(record.task.payload).model_copy(update={"task_id": plan.previous_task})
+    sdl = sdl_for(previous)
+    try:
+        with anyio.fail_after(_ROLLBACK_SECONDS):
+            await run.akash.backend.update_deployment(plan.previous_dseq, sdl)
+            # Said only once it serves again, as the update would have been.
+            await run.akash.wait_until_ready(plan.previous_dseq, run.akash.prepare(sdl))
+    except (Minds371Error, TimeoutError) as rollback:
+        reason = rollback.message if isinstance(rollback, Minds371Error) else "timed out"
+        exc.details["rolled_back"] = False
+        exc.details["rollback_error"] = reason
+        _log.error("minds371.deploy.rollback_failed", dseq=plan.previous_dseq, error=reason)
+        return
+    exc.details["rolled_back"] = True
+    exc.details["dseq"] = plan.previous_dseq
+    await run.akash.emit(
+        "deployment.rolled_back",
+        f"update failed: deployment {plan.previous_dseq} is back on its previous manifest",
+        dseq=plan.previous_dseq,
+    )
 
 
 async def _hand_over(store: StateStore, old_task: str, dseq: int, new_task: str) -> None:

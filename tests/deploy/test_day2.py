@@ -151,3 +151,24 @@ def test_the_monitor_script_works_from_a_shell_without_minds371_on_its_path(
     amounts = [lease["price"]["amount"] for lease in status["leases"]]
     amounts += [bid["price"]["amount"] for bid in bids]
     assert amounts and all(not re.search(r"\.\d*0$", a) for a in amounts), amounts
+
+
+def test_a_failed_in_place_update_is_undone_and_the_deployment_keeps_serving(
+    clean_environ: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, first, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
+    assert code == 0, err
+    broken = json.loads(_request(tmp_path, "b.json").read_text())
+    broken["infra_spec"]["services"][0]["image"] = "nginx:crashloop"
+    (tmp_path / "b.json").write_text(json.dumps(broken))
+    code, failed, err = _run(capsys, "deploy", str(tmp_path / "b.json"), "--json")
+    assert code == 1
+    assert failed["error"]["details"]["rolled_back"] is True
+    assert "runs its previous manifest again" in err
+    code, rows, _ = _run(capsys, "list", "--json")
+    assert [(r["dseq"], r["state"], r["task_id"]) for r in rows] == [
+        (first["dseq"], "active", first["task_id"])  # still the first task's, still running
+    ]
+    code, found, err = _run(capsys, "discover", "day2", "--json")
+    assert code == 0, err
+    assert found["healthy"] is True
