@@ -18,7 +18,7 @@ from minds371.errors import Minds371Error
 from minds371.state import StateStore
 from minds371.tasks import AgentType, utcnow
 from minds371_deploy.saga import SagaState
-from minds371_deploy.update import HANDED_OVER
+from minds371_deploy.update import HANDED_OVER, PLANNED
 
 __all__ = ["DeploymentRow", "deployment_rows", "with_live_state"]
 
@@ -36,7 +36,7 @@ class DeploymentRow:
         task_id: The task that holds it.
         providers: Its leases' providers.
         usd_per_month: What its leases cost, when known.
-        created_at: When its task was dispatched.
+        created_at: When it was made (by the first task, for one updated in place).
         runway_seconds: How long its escrow pays its leases, when known.
         note: Why something is unknown, or why it was closed.
     """
@@ -90,7 +90,15 @@ async def deployment_rows(
     appears once, under the task that updated it.
     """
     rows: list[DeploymentRow] = []
-    for record in await store.list_tasks(agent_type=AgentType.DEPLOYMENT, limit=-1):
+    records = await store.list_tasks(agent_type=AgentType.DEPLOYMENT, limit=-1)
+    created = {record.task.id: record.task.created_at for record in records}
+    updated_from: dict[str, str] = {}  # task -> the task whose deployment it updated in place
+    for record in records:
+        steps = await store.steps(record.task.id)
+        for step in steps:
+            if step.name == PLANNED and step.data.get("kind") == "in_place":
+                updated_from[record.task.id] = str(step.data.get("previous_task"))
+    for record in records:
         steps = await store.steps(record.task.id)
         state = SagaState.from_steps(steps)
         if state.dseq is None:
@@ -116,11 +124,24 @@ async def deployment_rows(
                 task_id=record.task.id,
                 providers=sorted(set(providers)),
                 usd_per_month=cost.get("usd_per_month"),
-                created_at=record.task.created_at,
+                created_at=_first_created(record.task.id, created, updated_from),
                 note=note,
             )
         )
     return [row for row in rows if include_closed or row.is_open]
+
+
+def _first_created(
+    task_id: str, created: dict[str, datetime], updated_from: dict[str, str]
+) -> datetime | None:
+    """When the deployment was made: by the first task of its chain of in-place updates."""
+    seen = {task_id}
+    while task_id in updated_from and updated_from[task_id] in created:
+        task_id = updated_from[task_id]
+        if task_id in seen:
+            break
+        seen.add(task_id)
+    return created.get(task_id)
 
 
 def _closed_note(reason: str) -> str:

@@ -53,6 +53,7 @@ def test_a_running_name_is_updated_in_place_or_replaced_never_deployed_twice(
     code, first, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
     assert code == 0, err
     assert first["update"]["kind"] == "new"
+    code, before, _ = _run(capsys, "list", "--json", "--offline")
 
     # Only the manifest changes (env): the same deployment, updated where it runs.
     changed = _request(tmp_path, "b.json", greeting="hello again")
@@ -62,6 +63,7 @@ def test_a_running_name_is_updated_in_place_or_replaced_never_deployed_twice(
     assert second["dseq"] == first["dseq"]
     code, rows, _ = _run(capsys, "list", "--json")
     assert [(r["dseq"], r["state"]) for r in rows] == [(first["dseq"], "active")]
+    assert rows[0]["created_at"] == before[0]["created_at"]  # its age is the deployment's
 
     # The resources change: a new deployment takes over, then the old one is closed.
     bigger = _request(tmp_path, "c.json", cpu=1.0)
