@@ -26,7 +26,7 @@ from minds371.errors import (
     ProviderError,
     ValidationError,
 )
-from minds371.logging import configure_cli_logging, redact
+from minds371.logging import configure_cli_logging, get_logger, redact
 from minds371.plugins import Plugin, discover_plugins
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "print_json",
     "wants_json",
 ]
+
+_log = get_logger("minds371.cli")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -209,7 +211,11 @@ def _guarded(
     handler: Callable[[argparse.Namespace], Any], args: argparse.Namespace, *, as_json: bool
 ) -> int:
     try:
-        return _run_handler(handler, args)
+        try:
+            return _run_handler(handler, args)
+        except BaseExceptionGroup as group:
+            # Task groups wrap what a command raised; one failure is reported as itself.
+            raise _sole(group) from None
     except KeyboardInterrupt:
         return _fail("cancelled", "Cancelled", EXIT_CANCELLED, as_json=as_json)
     except (ValidationError, ConfigurationError) as exc:
@@ -221,6 +227,25 @@ def _guarded(
     except OSError as exc:
         text = f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
         return _fail(redact(text), type(exc).__name__, EXIT_FAILURE, as_json=as_json)
+    except Exception as exc:
+        # A defect, not the user's doing: one line (and the document), the traceback only in
+        # the log at DEBUG, so that a person is never handed a stack of frames.
+        _log.debug("minds371.cli.unexpected_error", exc_info=exc)
+        text = f"unexpected {type(exc).__name__}: {redact(str(exc))} (a defect; run with "
+        text += "--log-level DEBUG for the details and report it)"
+        return _fail(text, "InternalError", EXIT_FAILURE, as_json=as_json)
+
+
+def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    return leaves[0] if len(leaves) == 1 else group
 
 
 _STATUS = {EXIT_BAD_INPUT: "invalid", EXIT_CANCELLED: "cancelled"}

@@ -141,3 +141,34 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path: Path) -> None:
     assert process.returncode == 130, err
     assert err.strip().splitlines()[-1] == "minds371: cancelled"
     assert "Traceback" not in err
+
+
+def test_a_defect_is_one_line_and_one_document_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from minds371.cli import _guarded
+
+    def broken(args: argparse.Namespace) -> int:
+        raise RuntimeError("boom")
+
+    async def grouped(args: argparse.Namespace) -> int:
+        import anyio
+
+        async def fail() -> None:
+            raise ValidationError([FieldIssue("/x", "bad")], subject="thing")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(fail)
+        return 0
+
+    assert _guarded(broken, argparse.Namespace(), as_json=True) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"]["type"] == "InternalError"
+    assert err.count("\n") == 1 and "unexpected RuntimeError: boom" in err
+    # A failure wrapped by a task group is reported as itself (bad input: exit 2).
+    assert _guarded(grouped, argparse.Namespace(), as_json=True) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["issues"] == [
+        {"path": "/x", "message": "bad"}
+    ]
