@@ -151,6 +151,7 @@ def _closed_note(reason: str) -> str:
         "ttl": "closed when its ttl ran out",
         "reconcile": "closed by reconcile (its task had ended)",
         "gone": "its network no longer knows it",
+        "closed": "closed on its network",
     }.get(reason, f"closed ({reason})")
 
 

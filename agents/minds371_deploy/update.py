@@ -155,6 +155,10 @@ async def _decide(
     running = await running_deployment(
         task.store, request.name, request.network, exclude=task.task.id
     )
+    while running is not None and not await _still_runs(agent, task.store, running):
+        running = await running_deployment(
+            task.store, request.name, request.network, exclude=task.task.id
+        )
     if running is None:
         return UpdatePlan("new", reason=f"no deployment of {request.name} runs")
     if _groups(agent._sdl_for(running.request)) == _groups(agent._sdl_for(request)):
@@ -171,6 +175,27 @@ async def _decide(
         "the resources or placement change, which a deployment cannot do in place: a new "
         "one takes over once it is ready",
     )
+
+
+async def _still_runs(agent: DeploymentAgent, store: StateStore, running: _Running) -> bool:
+    """Whether the network still runs it; if not (closed by hand, forgotten), its task says so.
+
+    Raises:
+        MarketError: the network could not be asked (nothing is spent before it can).
+    """
+    from minds371_akash.market import NotFound
+
+    async with agent.backends.backend(running.request.network) as backend:
+        try:
+            deployment = await backend.get_deployment(running.dseq)
+        except NotFound:
+            reason = "gone"
+        else:
+            if deployment.active:
+                return True
+            reason = "closed"
+    await store.record_step(running.task_id, CLOSED, {"dseq": running.dseq, "reason": reason})
+    return False
 
 
 def _groups(sdl: str) -> Any:
@@ -236,6 +261,7 @@ async def _roll_back(
             # Said only once it serves again, as the update would have been.
             await run.akash.wait_until_ready(plan.previous_dseq, run.akash.prepare(sdl))
     except (Minds371Error, TimeoutError) as rollback:
+        exc.details.setdefault("dseq", plan.previous_dseq)
         reason = rollback.message if isinstance(rollback, Minds371Error) else "timed out"
         exc.details["rolled_back"] = False
         exc.details["rollback_error"] = reason

@@ -174,3 +174,20 @@ def test_a_failed_in_place_update_is_undone_and_the_deployment_keeps_serving(
     code, found, err = _run(capsys, "discover", "day2", "--json")
     assert code == 0, err
     assert found["healthy"] is True
+
+
+def test_a_name_closed_by_hand_is_deployed_anew_not_updated(
+    clean_environ: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, first, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
+    assert code == 0, err
+    code, _, err = _run(capsys, "close", first["dseq"])
+    assert code == 0, err
+    code, again, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
+    assert code == 0, err
+    assert again["update"]["kind"] == "new" and again["dseq"] != first["dseq"]
+    code, rows, _ = _run(capsys, "list", "--all", "--json", "--offline")
+    assert {r["dseq"]: r["state"] for r in rows} == {
+        again["dseq"]: "open",
+        first["dseq"]: "closed",  # found closed when the plan was made, and recorded
+    }
