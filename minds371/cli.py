@@ -285,6 +285,11 @@ def _report_error(exc: Minds371Error, code: int, *, as_json: bool) -> int:
 
 def print_error(exc: Minds371Error) -> None:
     """Say what went wrong, once, on stderr (the issues of a validation error one a line)."""
+    whole = isinstance(exc, ValidationError) and len(exc.issues) == 1
+    if isinstance(exc, ValidationError) and whole and exc.issues[0].path in ("", "/"):
+        # The whole document, not a field: one line, without a bare "/" for a path.
+        print(f"minds371: invalid {exc.subject}: {redact(exc.issues[0].message)}", file=sys.stderr)
+        return
     if isinstance(exc, ValidationError) and exc.issues:
         print(f"minds371: invalid {exc.subject}:", file=sys.stderr)
         for issue in exc.issues:

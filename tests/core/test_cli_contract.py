@@ -172,3 +172,9 @@ def test_a_defect_is_one_line_and_one_document_not_a_traceback(
     assert json.loads(capsys.readouterr().out)["error"]["issues"] == [
         {"path": "/x", "message": "bad"}
     ]
+
+
+def test_a_whole_document_problem_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deploy", "/no/such/request.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err == "minds371: invalid deployment request: /no/such/request.yaml does not exist\n"
