@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -210,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _guarded(
     handler: Callable[[argparse.Namespace], Any], args: argparse.Namespace, *, as_json: bool
 ) -> int:
+    if threading.current_thread() is threading.main_thread():
+        # From here on an interrupt is Python's KeyboardInterrupt, which commands turn into a
+        # clean cancellation (the console script ends the process itself before this point).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         try:
             return _run_handler(handler, args)
