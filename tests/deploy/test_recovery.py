@@ -83,7 +83,7 @@ def test_resume_after_a_kill_resends_the_manifest_console_returned(
     assert reconciled.code == 0, reconciled.err
     assert len(reconciled.json()["resumed"]) == 1, reconciled.json()
 
-    ((task_id, status, steps),) = anyio.run(saga_of_every_task, clean_environ)
+    ((task_id, status, steps),) = anyio.run(saga_of_every_task, home_for(clean_environ, sandbox.url))
     assert status is TaskStatus.COMPLETED
     (created,) = [step.data for step in steps if step.name == CREATED]
     journaled = created["manifest"]
