@@ -83,7 +83,8 @@ def test_resume_after_a_kill_resends_the_manifest_console_returned(
     assert reconciled.code == 0, reconciled.err
     assert len(reconciled.json()["resumed"]) == 1, reconciled.json()
 
-    ((task_id, status, steps),) = anyio.run(saga_of_every_task, home_for(clean_environ, sandbox.url))
+    state_dir = home_for(clean_environ, sandbox.url)  # the served sandbox's own
+    ((task_id, status, steps),) = anyio.run(saga_of_every_task, state_dir)
     assert status is TaskStatus.COMPLETED
     (created,) = [step.data for step in steps if step.name == CREATED]
     journaled = created["manifest"]
