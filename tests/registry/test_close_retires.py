@@ -16,6 +16,7 @@ import structlog
 
 from minds371 import AgentRuntime, MemoryStateStore
 from minds371.cli import main
+from minds371.config import home_for
 from minds371.errors import ProviderError
 from minds371.tasks import AgentType, Task, TaskEvent, TaskResult, TaskStatus
 from minds371_deploy._plugin import agent_for
@@ -121,8 +122,9 @@ async def test_a_task_that_fails_after_registering_retires_what_it_registered(
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
     # The monitor script is written after the record is published: a file where its folder
     # must go makes the task fail there, and its compensation close the deployment.
-    await anyio.Path(clean_environ).mkdir(parents=True, exist_ok=True)
-    await anyio.Path(clean_environ / "deployments").write_text("in the way")
+    state_dir = home_for(clean_environ, sandbox.url)  # a served sandbox's state is its own
+    await anyio.Path(state_dir).mkdir(parents=True, exist_ok=True)
+    await anyio.Path(state_dir / "deployments").write_text("in the way")
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
         with anyio.fail_after(60), pytest.raises(ProviderError, match="Not a directory"):
             await runtime.execute_action("DEPLOY_TO_AKASH", web_request("fragile"))
