@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from minds371.cli import EXIT_BAD_INPUT, EXIT_OK, print_json
@@ -28,25 +27,20 @@ class _InputError(Exception):
 
 
 def _read(name: str) -> bytes:
+    from minds371_akash.sdl._files import InputFileError, read_bounded
     from minds371_akash.sdl._yaml import MAX_INPUT_BYTES
 
     limit = MAX_INPUT_BYTES
+    if name != "-":
+        # Regular files only, never more than the limit (no FIFO, no /dev/zero).
+        try:
+            return read_bounded(name, limit)
+        except InputFileError as exc:
+            raise _InputError(str(exc)) from None
     try:
-        if name == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            path = Path(name)
-            if path.is_dir():
-                raise _InputError(f"{name} is a directory, not a file")
-            with path.open("rb") as handle:
-                # Never read more than the limit: a 100 MB file costs one small read.
-                data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise _InputError(f"{name}: no such file") from None
-    except PermissionError:
-        raise _InputError(f"{name}: permission denied") from None
+        data = sys.stdin.buffer.read(limit + 1)
     except OSError as exc:
-        raise _InputError(f"{name}: cannot read it ({exc.strerror or exc})") from None
+        raise _InputError(f"stdin cannot be read ({exc.strerror or exc})") from None
     if len(data) > limit:
         raise _InputError(f"{name} is larger than the limit of {limit} bytes")
     return data
