@@ -74,9 +74,10 @@ def _load_json(file: Path, data: bytes) -> Any:
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except _Duplicate as exc:
-        raise ValidationError(
-            [FieldIssue(f"/{exc.args[0]}", "duplicate key; each key may appear once")],
-            subject=_SUBJECT,
+        # The hook sees one object, not where it is: name the key in words.
+        key = str(exc.args[0])[:80]
+        raise _file_error(
+            file, f"has the key {key!r} twice in one object; each key may appear once"
         ) from None
     except RecursionError:
         raise _file_error(file, f"is nested deeper than {MAX_DEPTH} levels") from None

@@ -44,11 +44,12 @@ __all__ = [
 
 #: The per-block price cap of a workload given only as ``image`` (about 43 USD a month at most).
 DEFAULT_MAX_PRICE_UACT = Decimal(100)
-_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-_BRANCH = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,200}$")
-_REPO = re.compile(r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}$")
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Anchored with \Z, not $: in Python "$" also matches before a final newline ("web\n").
+_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_BRANCH = re.compile(r"(?!-)[A-Za-z0-9._/-]{1,200}\Z")
+_REPO = re.compile(r"(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}\Z")
+_HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 #: Fields that only mean something with ``repo_url`` (building from source).
 _BUILD_FIELDS = ("repo_branch", "container_registry", "build_commands")
@@ -157,7 +158,7 @@ class DeploymentRequest(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.match(_NAME, value):
+        if not _NAME.match(value):
             raise ValueError(
                 "must be 1-63 lowercase letters, digits or '-', starting with a letter "
                 "and not ending with '-'"
@@ -309,11 +310,28 @@ def parse_request(data: Any) -> DeploymentRequest:
     try:
         request = DeploymentRequest.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ValidationError.from_pydantic(exc, subject="deployment request") from None
+        raise ValidationError(_issues(exc), subject="deployment request") from None
     issues = _unapplied_fields(request) + _sdl_issues(request)
     if issues:
         raise ValidationError(issues, subject="deployment request")
     return request
+
+
+#: Plain words for the strict flags and counts (where YAML 1.1 and lax parsers would guess).
+_STRICT_MESSAGES = {
+    "bool_type": "must be true or false (not yes/no/on/off, a number or a quoted string)",
+    "int_type": "must be a whole number (not true/false, a quoted number or a time like 1:20)",
+    "int_from_float": "must be a whole number, without a fraction",
+}
+
+
+def _issues(exc: pydantic.ValidationError) -> list[FieldIssue]:
+    issues = list(ValidationError.from_pydantic(exc).issues)
+    for index, error in enumerate(exc.errors(include_url=False)):
+        words = _STRICT_MESSAGES.get(error["type"])
+        if words is not None:
+            issues[index] = FieldIssue(issues[index].path, words)
+    return issues
 
 
 def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
