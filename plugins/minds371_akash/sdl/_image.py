@@ -51,9 +51,9 @@ def _plain_text_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > MAX_IMAGE_LENGTH:
         return f"is longer than {MAX_IMAGE_LENGTH} characters"
-    if value != value.strip():
-        return "must not start or end with spaces"
     bad = next((c for c in value if c not in _ALLOWED), None)
+    if bad == " " and value != value.strip():
+        return "must not start or end with spaces"
     if bad is not None:
         return (
             f"contains {bad!r}; image references use only letters, digits and . _ - / : @ "
