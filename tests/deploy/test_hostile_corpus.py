@@ -134,3 +134,27 @@ def test_corpus_cases_through_a_real_process(index: int, tmp_path: Path, cli: An
 def test_nothing_was_deployed(sandbox: Sandbox, dseqs_before: set[int]) -> None:
     # Runs after the corpus (module order): no case created a deployment.
     assert sandbox.all_dseqs() == dseqs_before
+
+
+def test_deep_json_is_refused_even_with_a_raised_recursion_limit(tmp_path: Path) -> None:
+    # A host (or a test tool) may raise the recursion limit; the JSON parser then recurses on
+    # the C stack until the process crashes. Depth is measured before parsing, so it never does.
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 500_000 + "]" * 500_000)
+    script = (
+        "import sys; sys.setrecursionlimit(10**7)\n"
+        "from minds371.errors import ValidationError\n"
+        "from minds371_deploy.request import load_request\n"
+        "try:\n    load_request(sys.argv[1])\n"
+        "except ValidationError as exc:\n    print(exc.message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "nested deeper than 64 levels" in done.stdout
