@@ -1,6 +1,8 @@
 """``minds371 sdl validate|manifest|build``.
 
-- ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line.
+- ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line,
+  including what a deploy refuses before spending (image references, NUL in the environment,
+  persistent volumes without a class, placement values no provider has).
 - ``sdl manifest FILE [--json]``: the canonical manifest, its version hash and the group specs;
   ``--json`` prints ``{"version", "manifest", "groups"}``.
 - ``sdl build SPEC``: a workload spec (YAML or JSON) in, SDL YAML out on stdout.
@@ -83,10 +85,15 @@ def _warnings(sdl: Any) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from minds371_akash.sdl import build_manifest, parse_sdl
+    from minds371_akash.sdl._runnable import runnable_issues
 
     def action(data: bytes) -> int:
         try:
             sdl = parse_sdl(data)
+            # What the chain accepts but a deploy refuses before spending is an error here too.
+            issues = runnable_issues(sdl)
+            if issues:
+                raise ValidationError(issues, subject="SDL")
         except ValidationError as exc:
             if args.json:
                 # Agents get the issues as data; people still get them on stderr.
