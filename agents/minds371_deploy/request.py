@@ -26,10 +26,15 @@ from pydantic_core import to_jsonable_python
 
 from minds371.errors import FieldIssue, ValidationError
 from minds371_akash import BidPolicy, Budget
-from minds371_akash.sdl import WorkloadSpec, build_sdl, parse_sdl
-from minds371_akash.sdl._checks import nul_problem
-from minds371_akash.sdl._image import image_reference_problem, registry_name_problem
-from minds371_akash.sdl._runnable import runnable_issues
+from minds371_akash.sdl import (
+    WorkloadSpec,
+    build_sdl,
+    image_reference_problem,
+    nul_problem,
+    parse_sdl,
+    registry_name_problem,
+    runnable_issues,
+)
 from minds371_deploy._request_file import MAX_REQUEST_BYTES, read_request_file
 
 __all__ = [

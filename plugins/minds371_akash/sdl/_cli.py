@@ -91,9 +91,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         try:
             sdl = parse_sdl(data)
             # What the chain accepts but a deploy refuses before spending is an error here too.
-            issues = runnable_issues(sdl)
-            if issues:
-                raise ValidationError(issues, subject="SDL")
+            refused = runnable_issues(sdl)
+            if refused:
+                raise ValidationError(refused, subject="SDL")
         except ValidationError as exc:
             if args.json:
                 # Agents get the issues as data; people still get them on stderr.
