@@ -322,6 +322,9 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
             {"host": "ghcr.io", "username": "u"},
             {"host": "ghcr.io", "username": "u", "password": 5},
             {"host": "ghcr.io", "username": "", "password": "secret"},
+            {"host": "ghcr.io\n", "username": "u", "password": "secret"},
+            {"host": "ghcr .io", "username": "u", "password": "secret"},
+            {"host": "ghcr.io", "username": "u\x00", "password": "secret"},
             "user:pass",
         ],
     )

@@ -209,6 +209,15 @@ class RegistryCredentials(_Spec):
     password: SecretStr
     email: str | None = None
 
+    @field_validator("host", "username")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        # A registry host (``ghcr.io``, ``https://index.docker.io/v1/``) or a login name: one
+        # printable word, or the provider's image pull could not use it.
+        if any(char.isspace() or not char.isprintable() for char in value):
+            raise ValueError("must be one word without spaces or control characters")
+        return value
+
 
 class ServiceSpec(_Spec):
     """One container of the workload.
