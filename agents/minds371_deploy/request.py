@@ -31,7 +31,6 @@ from minds371_akash.sdl import (
     build_sdl,
     image_reference_problem,
     nul_problem,
-    parse_sdl,
     registry_name_problem,
     runnable_issues,
 )
@@ -371,14 +370,21 @@ def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
 
 
 def _sdl_issues(request: DeploymentRequest) -> list[FieldIssue]:
-    """The SDL's own issues and those that would refuse it before spending, under ``/sdl``."""
+    """The SDL's issues by its network's rules, and those that would refuse it before spending.
+
+    The SDL is checked by the rules of the request's network (Console's on Console and the
+    sandbox, Go's on the CLI), then by the checks that hold on every network; issues are
+    named under ``/sdl``.
+    """
     if request.sdl is None:
         return []
+    from minds371_deploy.redundancy import check_sdl, rules_for_network
+
     try:
-        sdl = parse_sdl(request.sdl)
+        check_sdl(request.sdl, rules_for_network(request.network))
     except ValidationError as exc:
         return [FieldIssue(_under_sdl(i.path), i.message) for i in exc.issues]
-    return [FieldIssue(_under_sdl(i.path), i.message) for i in runnable_issues(sdl)]
+    return [FieldIssue(_under_sdl(i.path), i.message) for i in runnable_issues(request.sdl)]
 
 
 def _under_sdl(path: str) -> str:

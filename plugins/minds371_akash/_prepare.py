@@ -92,18 +92,12 @@ def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
 
 
 def _refuse_unrunnable(sdl: Any) -> None:
-    """Refuse, before any spend, what the chain accepts but no provider could run or bid on.
+    """Refuse, before any spend, what the network accepts but no provider could run or bid on.
 
-    These checks hold on every network. An SDL that only Console's rules accept (the Go parser
-    refuses it) is checked by Console's rules alone.
+    These checks hold on every network, whichever rules validated the rest of the SDL.
     """
-    from minds371_akash.sdl import Sdl, parse_sdl, runnable_issues
+    from minds371_akash.sdl import runnable_issues
 
-    if not isinstance(sdl, Sdl):
-        try:
-            sdl = parse_sdl(sdl)
-        except ValidationError:
-            return
     issues = runnable_issues(sdl)
     if issues:
         raise ValidationError(issues, subject="SDL")

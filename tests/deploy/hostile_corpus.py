@@ -357,10 +357,10 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
     resources = ("profiles", "compute", "web", "resources")
     dc = ("profiles", "placement", "dc")
 
-    def each_sdl(path: tuple[Any, ...], values: list[Any], where: str = "") -> None:
+    def each_sdl(path: tuple[Any, ...], values: list[Any], where: str = "", **extra: Any) -> None:
         for index, value in enumerate(values):
             label = f"/sdl{_pointer(path)}#{index}"
-            request = sdl_request(_set(sdl, path, value))
+            request = sdl_request(_set(sdl, path, value), **extra)
             cases.append((label, request, "/sdl" + (where or _pointer(path))))
 
     each_sdl((*web, "image"), [i for i in BAD_IMAGES if isinstance(i, str)])
@@ -384,11 +384,12 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
         document["profiles"]["placement"]["dc"]["attributes"] = {key: "x"}
         cases.append((f"/sdl/attribute-key#{index}", sdl_request(document), "/sdl" + _pointer(dc)))
     each_sdl((*dc, "pricing", "web", "amount"), [-1, "x", True, 10**8])
-    each_sdl((*dc, "pricing", "web", "denom"), ["usd", "UACT", 5])
+    # Console rewrites every denom to uact; the chain (the CLI's network) refuses others.
+    each_sdl((*dc, "pricing", "web", "denom"), ["usd", "UACT", 5], network="cli")
     each_sdl((*resources, "cpu", "units"), [0, "lots", True, -1])
     each_sdl((*resources, "memory", "size"), ["1", "lots", 5])
     each_sdl(("version",), ["3.0", 2.0, None])
-    each_sdl(("deployment", "web", "dc", "count"), [0, True, "1", 51])
+    each_sdl(("deployment", "web", "dc", "count"), [0, True, "1", 51], where="/")
     each_sdl((*web, "expose", 0, "port"), [0, 70000, "80"])
     each_sdl((*web, "expose", 0, "accept"), [["Bad.com"], ["$(id)"]])
     for index, text in enumerate(["{}", "5", "a: [", "- a\n- b", "true", "~", " ", "{a: 1}"]):
