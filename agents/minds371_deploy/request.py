@@ -302,7 +302,8 @@ def parse_request(data: Any) -> DeploymentRequest:
     classes, placement), its issues under ``/sdl``.
 
     Raises:
-        ValidationError: naming every bad field (``subject="deployment request"``).
+        ValidationError: naming every bad field (``subject="deployment request"``; an ``sdl``'s
+            own issues with the SDL's subject, which says whose rules refused it).
     """
     if isinstance(data, DeploymentRequest):
         return data
@@ -315,9 +316,10 @@ def parse_request(data: Any) -> DeploymentRequest:
         request = DeploymentRequest.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(_issues(exc), subject="deployment request") from None
-    issues = _unapplied_fields(request) + _sdl_issues(request)
+    issues = _unapplied_fields(request)
     if issues:
         raise ValidationError(issues, subject="deployment request")
+    _check_sdl(request)
     return request
 
 
@@ -369,22 +371,29 @@ def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
     return issues
 
 
-def _sdl_issues(request: DeploymentRequest) -> list[FieldIssue]:
-    """The SDL's issues by its network's rules, and those that would refuse it before spending.
+def _check_sdl(request: DeploymentRequest) -> None:
+    """Check an ``sdl`` by its network's rules, then by those that hold on every network.
 
-    The SDL is checked by the rules of the request's network (Console's on Console and the
-    sandbox, Go's on the CLI), then by the checks that hold on every network; issues are
-    named under ``/sdl``.
+    The network's rules are Console's on Console and the sandbox, Go's on the CLI; the error's
+    subject says whose refused it. Issues are named under ``/sdl``.
+
+    Raises:
+        ValidationError: the SDL's issues (``subject`` ``"SDL"`` or Console's).
     """
     if request.sdl is None:
-        return []
+        return
     from minds371_deploy.redundancy import check_sdl, rules_for_network
 
     try:
         check_sdl(request.sdl, rules_for_network(request.network))
+        issues = runnable_issues(request.sdl)
+        subject = "SDL"
     except ValidationError as exc:
-        return [FieldIssue(_under_sdl(i.path), i.message) for i in exc.issues]
-    return [FieldIssue(_under_sdl(i.path), i.message) for i in runnable_issues(request.sdl)]
+        issues, subject = list(exc.issues), exc.subject
+    if issues:
+        raise ValidationError(
+            [FieldIssue(_under_sdl(i.path), i.message) for i in issues], subject=subject
+        )
 
 
 def _under_sdl(path: str) -> str:
