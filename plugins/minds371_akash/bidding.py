@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from minds371_akash._address import akash_address_problem
 from minds371_akash.market import Bid, Provider
-from minds371_akash.sdl._checks import attribute_value_problem
+from minds371_akash.sdl import attribute_value_problem
 
 __all__ = [
     "BidPolicy",
