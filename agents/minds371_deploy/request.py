@@ -8,20 +8,33 @@ container with sensible defaults).
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import to_jsonable_python
 
 from minds371.errors import FieldIssue, ValidationError
 from minds371_akash import BidPolicy, Budget
-from minds371_akash.sdl import WorkloadSpec, build_sdl
+from minds371_akash.sdl import (
+    WorkloadSpec,
+    build_sdl,
+    image_reference_problem,
+    nul_problem,
+    registry_name_problem,
+    runnable_issues,
+)
+from minds371_deploy._request_file import MAX_REQUEST_BYTES, read_request_file
 
 __all__ = [
     "DEFAULT_MAX_PRICE_UACT",
@@ -35,15 +48,35 @@ __all__ = [
 
 #: The per-block price cap of a workload given only as ``image`` (about 43 USD a month at most).
 DEFAULT_MAX_PRICE_UACT = Decimal(100)
-#: Request files larger than this are refused before parsing.
-MAX_REQUEST_BYTES = 1_000_000
+# Anchored with \Z, not $: in Python "$" also matches before a final newline ("web\n").
+_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+_BRANCH = re.compile(r"(?!-)[A-Za-z0-9._/-]{1,200}\Z")
+_REPO = re.compile(r"(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}\Z")
+_HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
-_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-_IMAGE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._/:@-]{0,254}$")
-_BRANCH = re.compile(r"^(?!-)[A-Za-z0-9._/-]{1,200}$")
-_REPO = re.compile(r"^(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}$")
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Fields that only mean something with ``repo_url`` (building from source).
+_BUILD_FIELDS = ("repo_branch", "container_registry", "build_commands")
+
+
+def _sdl_text(cls: Any, value: Any) -> Any:
+    # One clear issue for an SDL given as a mapping or a number, not pydantic's "string_type".
+    if value is not None and not isinstance(value, str):
+        kind = (
+            "a mapping"
+            if isinstance(value, dict)
+            else "a list"
+            if isinstance(value, list)
+            else "a boolean"
+            if isinstance(value, bool)
+            else "a number"
+            if isinstance(value, int | float)
+            else type(value).__name__
+        )
+        raise ValueError(
+            f"must be the SDL document as text (a YAML string, e.g. `sdl: |` in YAML), not {kind}"
+        )
+    return value
 
 
 class BudgetSpec(BaseModel):
@@ -111,7 +144,8 @@ class DeploymentRequest(BaseModel):
     sdl: Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_BYTES)] | None = None
     image: str | None = None
     domain: str | None = None
-    ssl: bool = False
+    # Strict: a YAML "yes" or a JSON 1 is not a flag, and `true` is not a count.
+    ssl: Annotated[bool, Field(strict=True)] = False
     target_environment: Literal["production", "staging", "development"] = "production"
     build_commands: tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...] = Field(
         default=(), max_length=50
@@ -120,17 +154,19 @@ class DeploymentRequest(BaseModel):
         default_factory=dict, max_length=200
     )
     network: Literal["sandbox", "console", "cli"] = "sandbox"
-    redundancy: Annotated[int, Field(ge=1, le=10)] = 1
+    redundancy: Annotated[int, Field(ge=1, le=10, strict=True)] = 1
     bid_policy: BidPolicy = Field(default_factory=BidPolicy)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     deposit_uact: Decimal | None = Field(default=None, ge=0, le=10**15)
-    ttl: Annotated[int, Field(ge=60, le=366 * 86400)] | None = None
+    ttl: Annotated[int, Field(ge=60, le=366 * 86400, strict=True)] | None = None
     if_running: Literal["update", "new"] = "update"
+
+    _sdl_is_text = field_validator("sdl", mode="before")(_sdl_text)
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.match(_NAME, value):
+        if not _NAME.match(value):
             raise ValueError(
                 "must be 1-63 lowercase letters, digits or '-', starting with a letter "
                 "and not ending with '-'"
@@ -144,11 +180,20 @@ class DeploymentRequest(BaseModel):
             raise ValueError("must be printable characters only")
         return value
 
-    @field_validator("image", "container_registry")
+    @field_validator("image")
     @classmethod
     def _image(cls, value: str | None) -> str | None:
-        if value is not None and not _IMAGE.match(value):
-            raise ValueError("must be an image reference like registry/name:tag")
+        problem = None if value is None else image_reference_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid image reference: {problem}")
+        return value
+
+    @field_validator("container_registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        problem = None if value is None else registry_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("repo_url")
@@ -178,6 +223,10 @@ class DeploymentRequest(BaseModel):
         bad = [key for key in value if not _ENV_NAME.match(key)]
         if bad:
             raise ValueError(f"invalid variable names: {', '.join(map(repr, bad[:5]))}")
+        for key, item in value.items():
+            problem = nul_problem(item)
+            if problem is not None:
+                raise ValueError(f"the value of {key} {problem}")
         return value
 
     @model_validator(mode="after")
@@ -249,10 +298,16 @@ def request_payload(request: DeploymentRequest) -> dict[str, Any]:
 
 
 def parse_request(data: Any) -> DeploymentRequest:
-    """Validate untrusted request data.
+    """Validate untrusted request data, including everything that can be checked before spending.
+
+    Beyond the fields' own rules: a field the chosen workload form would not apply is refused
+    (with ``sdl``, ``environment_vars`` and ``domain``; without ``repo_url``, the build fields),
+    and an ``sdl`` is parsed and checked as the deploy will (images, environment, storage
+    classes, placement), its issues under ``/sdl``.
 
     Raises:
-        ValidationError: naming every bad field (``subject="deployment request"``).
+        ValidationError: naming every bad field (``subject="deployment request"``; an ``sdl``'s
+            own issues with the SDL's subject, which says whose rules refused it).
     """
     if isinstance(data, DeploymentRequest):
         return data
@@ -262,48 +317,98 @@ def parse_request(data: Any) -> DeploymentRequest:
             subject="deployment request",
         )
     try:
-        return DeploymentRequest.model_validate(data)
+        request = DeploymentRequest.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise ValidationError.from_pydantic(exc, subject="deployment request") from None
+        raise ValidationError(_issues(exc), subject="deployment request") from None
+    issues = _unapplied_fields(request)
+    if issues:
+        raise ValidationError(issues, subject="deployment request")
+    _check_sdl(request)
+    return request
+
+
+#: Plain words for the strict flags and counts (where YAML 1.1 and lax parsers would guess).
+_STRICT_MESSAGES = {
+    "bool_type": "must be true or false (not yes/no/on/off, a number or a quoted string)",
+    "int_type": "must be a whole number (not true/false, a quoted number or a time like 1:20)",
+    "int_from_float": "must be a whole number, without a fraction",
+}
+
+
+def _issues(exc: pydantic.ValidationError) -> list[FieldIssue]:
+    issues = list(ValidationError.from_pydantic(exc).issues)
+    for index, error in enumerate(exc.errors(include_url=False)):
+        words = _STRICT_MESSAGES.get(error["type"])
+        if words is not None:
+            issues[index] = FieldIssue(issues[index].path, words)
+    return issues
+
+
+def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
+    """Fields the request gives but its workload form would silently drop."""
+    issues = []
+    if request.sdl is not None:
+        if request.environment_vars:
+            issues.append(
+                FieldIssue(
+                    "/environment_vars",
+                    "is not applied to a workload given as sdl: set the variables in the SDL "
+                    "(services.<name>.env), or give the workload as infra_spec or image",
+                )
+            )
+        if request.domain is not None:
+            issues.append(
+                FieldIssue(
+                    "/domain",
+                    "is not applied to a workload given as sdl: add the host to an expose's "
+                    "accept list in the SDL, or give the workload as infra_spec or image",
+                )
+            )
+    if request.repo_url is None:
+        for field in _BUILD_FIELDS:
+            # A payload written back by request_payload carries the default branch: not a choice.
+            value = getattr(request, field)
+            if value and value != DeploymentRequest.model_fields[field].default:
+                issues.append(
+                    FieldIssue(f"/{field}", "is only used with repo_url, which is not given")
+                )
+    return issues
+
+
+def _check_sdl(request: DeploymentRequest) -> None:
+    """Check an ``sdl`` by its network's rules, then by those that hold on every network.
+
+    The network's rules are Console's on Console and the sandbox, Go's on the CLI; the error's
+    subject says whose refused it. Issues are named under ``/sdl``.
+
+    Raises:
+        ValidationError: the SDL's issues (``subject`` ``"SDL"`` or Console's).
+    """
+    if request.sdl is None:
+        return
+    from minds371_deploy.redundancy import check_sdl, rules_for_network
+
+    try:
+        check_sdl(request.sdl, rules_for_network(request.network))
+        issues = runnable_issues(request.sdl)
+        subject = "SDL"
+    except ValidationError as exc:
+        issues, subject = list(exc.issues), exc.subject
+    if issues:
+        raise ValidationError(
+            [FieldIssue(_under_sdl(i.path), i.message) for i in issues], subject=subject
+        )
+
+
+def _under_sdl(path: str) -> str:
+    return "/sdl" + ("" if path in ("", "/") else path)
 
 
 def load_request(path: str | Path) -> DeploymentRequest:
     """Read and validate a request file (YAML or JSON; the same fields).
 
     Raises:
-        ValidationError: the file is missing, too large, not YAML/JSON, or not a valid request.
+        ValidationError: the file is missing, not a regular file, too large, not YAML/JSON,
+            hostile, holds duplicate keys, or is not a valid request.
     """
-    file = Path(path)
-    try:
-        size = file.stat().st_size
-        if size > MAX_REQUEST_BYTES:
-            raise _file_error(file, f"is {size} bytes; the limit is {MAX_REQUEST_BYTES}")
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _file_error(file, "does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _file_error(file, f"cannot be read: {exc}") from None
-    if not text.strip():
-        raise _file_error(file, "is empty")
-    try:
-        data = json.loads(text) if file.suffix == ".json" else _safe_yaml(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise _file_error(file, f"is not valid YAML or JSON: {_one_line(exc)}") from None
-    return parse_request(data)
-
-
-def _safe_yaml(text: str) -> Any:
-    # Aliases are refused outright: a request has no use for them, and they are how a small
-    # document expands into a huge one.
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, yaml.AliasToken | yaml.AnchorToken):
-            raise ValueError("YAML anchors and aliases are not allowed in a request")
-    return yaml.safe_load(text)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
-
-
-def _file_error(file: Path, reason: str) -> ValidationError:
-    return ValidationError([FieldIssue("/", f"{file} {reason}")], subject="deployment request")
+    return parse_request(read_request_file(path))

@@ -13,6 +13,7 @@ from minds371_akash.bidding import (
     BidPolicy,
     GroupRanking,
     RankedBid,
+    admit_bids,
     rank_bids,
     select_bids,
     waiting_is_over,
@@ -60,6 +61,7 @@ async def wait_for_bids(
                     raise
                 bids = None
             if bids is not None:
+                bids, ignored = admit_bids(bids)
                 for address in {b.provider for b in bids} - providers.keys():
                     try:
                         providers[address] = await akash.backend.get_provider(address)
@@ -76,7 +78,7 @@ async def wait_for_bids(
                         f"{seen} bid(s) on deployment {dseq}",
                         dseq=dseq,
                         count=seen,
-                        bids=[r.reason for g in rankings for r in g.ranked],
+                        bids=[r.reason for g in rankings for r in g.ranked] + ignored,
                     )
                 over = waiting_is_over(
                     rankings,

@@ -12,7 +12,7 @@ import anyio
 from minds371.errors import BudgetExceeded
 from minds371_akash._deploy_types import PreparedDeployment
 from minds371_akash._provider_base import ProviderBase
-from minds371_akash.bidding import GroupRanking, rank_bids
+from minds371_akash.bidding import GroupRanking, admit_bids, rank_bids
 from minds371_akash.market import Deployment, KubeEvent, Lease, LogLine, Price
 from minds371_akash.pricing import CostReport, cost_report
 
@@ -29,7 +29,7 @@ class DeploymentOperations(ProviderBase):
     async def bids(self, dseq: int) -> list[GroupRanking]:
         """Every bid of the deployment, open ones ranked by the policy, each with its reason."""
         providers = await self._providers()
-        bids = await self.backend.list_bids(dseq)
+        bids, _ = admit_bids(await self.backend.list_bids(dseq))
         return rank_bids(bids, providers, self.policy, include_all=True)
 
     async def logs(

@@ -39,8 +39,10 @@ def prepare_sdl(sdl: str, *, rules: SdlRules = "go") -> PreparedDeployment:
             manifests differently; see :func:`minds371_akash.sdl.build_console_manifest`).
 
     Raises:
-        ValidationError: the SDL is invalid under ``rules`` (nothing is sent), or its groups use
-            more than one denomination.
+        ValidationError: the SDL is invalid under ``rules`` (nothing is sent), could not run
+            on any network (an image reference that does not parse, NUL in the environment, a
+            persistent volume without a class, placement values no provider has), or its
+            groups use more than one denomination.
     """
     if not isinstance(sdl, str) or not sdl.strip():
         raise ValidationError([FieldIssue("", "the SDL is empty")], subject="SDL")
@@ -51,7 +53,13 @@ def prepare_sdl(sdl: str, *, rules: SdlRules = "go") -> PreparedDeployment:
 def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
     from minds371_akash.sdl import build_console_manifest, build_manifest, parse_sdl
 
-    manifest = build_console_manifest(sdl) if rules == "console" else build_manifest(parse_sdl(sdl))
+    if rules == "console":
+        manifest = build_console_manifest(sdl)
+        _refuse_unrunnable(sdl)
+    else:
+        parsed = parse_sdl(sdl)
+        _refuse_unrunnable(parsed)
+        manifest = build_manifest(parsed)
     specs: Sequence[Mapping[str, Any]] = _plain(manifest.group_specs)
     groups = requirements_from_group_specs(specs)
     denoms = {g.denom for g in groups}
@@ -81,3 +89,15 @@ def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
         services=services,
         rules=rules,
     )
+
+
+def _refuse_unrunnable(sdl: Any) -> None:
+    """Refuse, before any spend, what the network accepts but no provider could run or bid on.
+
+    These checks hold on every network, whichever rules validated the rest of the SDL.
+    """
+    from minds371_akash.sdl import runnable_issues
+
+    issues = runnable_issues(sdl)
+    if issues:
+        raise ValidationError(issues, subject="SDL")

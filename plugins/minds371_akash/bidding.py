@@ -18,14 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from minds371_akash._address import akash_address_problem
 from minds371_akash.market import Bid, Provider
+from minds371_akash.sdl import attribute_value_problem
 
 __all__ = [
     "BidPolicy",
     "GroupRanking",
     "RankedBid",
+    "admit_bids",
     "rank_bids",
     "select_bids",
     "waiting_is_over",
@@ -60,7 +63,8 @@ class BidPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_price: Decimal | None = Field(default=None, gt=0)
-    audited_only: bool = False
+    # Flags and counts are strict: a YAML "yes" is not a flag, `true` is not a count.
+    audited_only: bool = Field(default=False, strict=True)
     allow_providers: tuple[str, ...] = ()
     deny_providers: tuple[str, ...] = ()
     required_attributes: Mapping[str, str] = Field(default_factory=dict)
@@ -68,9 +72,20 @@ class BidPolicy(BaseModel):
     gpu_model: str | None = None
     uptime_weight: float = Field(default=0.0, ge=0, le=10)
     audit_weight: float = Field(default=0.0, ge=0, lt=1)
-    enough_bids: int = Field(default=3, ge=1, le=100)
+    enough_bids: int = Field(default=3, ge=1, le=100, strict=True)
     bid_window_blocks: float = Field(default=2.0, ge=0, le=600)
-    distinct_providers: bool = True
+    distinct_providers: bool = Field(default=True, strict=True)
+
+    @field_validator("required_attributes")
+    @classmethod
+    def _attributes(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        # A value with control characters or shell syntax matches no provider: no bid would
+        # ever be eligible while the deposit waits.
+        for key, item in value.items():
+            problem = attribute_value_problem(item)
+            if problem is not None:
+                raise ValueError(f"attribute {key!r} {problem}")
+        return value
 
 
 class RankedBid(BaseModel):
@@ -163,6 +178,30 @@ def _describe(bid: Bid, provider: Provider | None) -> str:
         if provider.region:
             parts.append(f"region {provider.region}")
     return ", ".join(parts)
+
+
+def admit_bids(bids: Iterable[Bid]) -> tuple[list[Bid], list[str]]:
+    """Provider data checked on arrival: the bids whose provider is an ``akash1…`` account.
+
+    A bid carries its provider's address as the provider sent it; one that is not a valid
+    bech32 account address (checksum included) is not a provider the chain could lease from.
+    Such a bid is never looked up, ranked, leased or recorded.
+
+    Returns:
+        ``(admitted bids, one reason per ignored bid)``.
+    """
+    admitted: list[Bid] = []
+    ignored: list[str] = []
+    for bid in bids:
+        problem = akash_address_problem(bid.provider)
+        if problem is None:
+            admitted.append(bid)
+        else:
+            ignored.append(
+                f"{bid.provider[:24]!r} (group {bid.id.gseq}): bid ignored, provider address "
+                f"{problem}"
+            )
+    return admitted, ignored
 
 
 def rank_bids(

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from minds371_akash.bidding import BidPolicy, rank_bids, select_bids, waiting_is_over
+from minds371_akash.bidding import BidPolicy, admit_bids, rank_bids, select_bids, waiting_is_over
 from minds371_akash.market import Bid, LeaseId, Price, Provider
+from minds371_sandbox._identity import bech32_encode
 
 
 def bid(provider: str, price: int, gseq: int = 1, state: str = "open") -> Bid:
@@ -355,3 +356,33 @@ def test_a_group_with_several_orders_gets_one_bid_and_later_groups_are_still_ser
     ]
     chosen = select_bids(rank_bids(bids, PROVIDERS, BidPolicy()), BidPolicy())
     assert {g: r.bid.provider for g, r in chosen.items()} == {1: "akash1cheap", 2: "akash1dear"}
+
+
+# -- provider data is checked on arrival -----------------------------------------------------------
+
+VALID = bech32_encode("akash", bytes([2]) * 20)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "akash1cheap",  # not bech32 characters
+        VALID[:-1] + ("q" if VALID[-1] != "q" else "p"),  # wrong checksum
+        VALID.upper(),
+        "cosmos1" + VALID[6:],
+        bech32_encode("akash", bytes(21)),  # not an account length
+        "akash1../../providers",
+        "",
+    ],
+)
+def test_a_bid_from_a_malformed_provider_address_is_ignored_with_the_reason(address: str) -> None:
+    admitted, ignored = admit_bids([bid(address, 1), bid(VALID, 20)])
+    assert [b.provider for b in admitted] == [VALID]
+    (reason,) = ignored
+    assert "bid ignored, provider address" in reason
+
+
+def test_required_attribute_values_no_provider_has_are_refused() -> None:
+    for value in ("us-west\n", "$(id)", "a`b`", "x\x00"):
+        with pytest.raises(PydanticValidationError):
+            BidPolicy(required_attributes={"region": value})

@@ -28,6 +28,8 @@ from minds371_akash.market import (
     ServiceStatus,
 )
 
+# A well-formed provider address: bids from anything else are ignored on arrival.
+PROVIDER = "akash18qa2a2ltfyvkyj0ggj3hkvuj6twzyumuaru9s4"
 # chain-sdk go/sdl testdata, vendored in the repository.
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures/sdl/go/output-fixtures/v2.0"
 GROUP = GroupRequirements(name="dc", gseq=1, attributes={"region": "us-west"}, max_price=Decimal(1))
@@ -51,7 +53,7 @@ def test_no_bids_because_nobody_matches_attributes():
 
 def test_no_bids_because_policy_rejected_them():
     b = Bid(
-        id=LeaseId(owner="o", dseq=1, gseq=1, oseq=1, provider="akash1a"),
+        id=LeaseId(owner="o", dseq=1, gseq=1, oseq=1, provider=PROVIDER),
         state="open",
         price=Price(denom="uact", amount=Decimal(50)),
     )

@@ -59,6 +59,18 @@ def test_validate_lists_every_error_one_per_line(
     assert "Traceback" not in err
 
 
+def test_validate_reports_what_a_deploy_refuses_before_spending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The chain would accept this SDL; the kubelet could not parse the image.
+    doc = base()
+    doc["services"]["web"]["image"] = "NGINX:1.27"
+    assert main(["sdl", "validate", _write(tmp_path, dump(doc)), "--json"]) == 2
+    (issue,) = json.loads(capsys.readouterr().out)["issues"]
+    assert issue["path"] == "/services/web/image"
+    assert "must be lowercase" in issue["message"]
+
+
 def test_validate_json_reports_issues_as_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -29,6 +29,11 @@ CONTRACT = {
     "build_console_manifest",
     "console_manifest_from_data",
     "console_rules_data",
+    "image_reference_problem",
+    "registry_name_problem",
+    "nul_problem",
+    "attribute_value_problem",
+    "runnable_issues",
 }
 
 

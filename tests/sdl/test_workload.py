@@ -38,7 +38,7 @@ HOSTILE_ENV = {
     "EMPTY": "",
     "SPACES": "  padded  ",
     "COLON": "a: b # not a comment",
-    "CONTROL": "\x00\x01\x7f\x85",
+    "CONTROL": "\x01\x1b\x7f\x85",
 }
 
 
@@ -218,7 +218,8 @@ def test_duplicate_hostnames_are_refused_on_the_spec() -> None:
 # -- properties -------------------------------------------------------------------------------
 
 _names = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
-_env_values = st.text(st.characters(codec="utf-8"), max_size=20)
+# Any text a process can receive: everything UTF-8 can write except NUL.
+_env_values = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
 _env = st.dictionaries(
     st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True), _env_values, max_size=4
 )
@@ -253,7 +254,7 @@ def _volumes(draw: st.DrawFn) -> tuple[VolumeSpec, ...]:
                     size=size,
                     mount=f"/mnt/{name}",
                     persistent=True,
-                    class_=draw(st.sampled_from([None, "default", "beta1", "beta2", "beta3"])),
+                    class_=draw(st.sampled_from(["default", "beta1", "beta2", "beta3"])),
                     read_only=draw(st.booleans()),
                 )
             )
@@ -276,7 +277,13 @@ def _specs(draw: st.DrawFn) -> WorkloadSpec:
         services.append(
             ServiceSpec(
                 name=name,
-                image=draw(st.from_regex(r"[a-z][a-z0-9./:-]{0,20}", fullmatch=True)),
+                image=draw(
+                    st.from_regex(
+                        r"([a-z0-9]{1,6}\.[a-z]{2,3}(:[0-9]{1,5})?/)?[a-z0-9]{1,8}"
+                        r"([._-][a-z0-9]{1,4}){0,2}(/[a-z0-9]{1,6}){0,2}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,9})?",
+                        fullmatch=True,
+                    )
+                ),
                 command=draw(st.none() | st.lists(_env_values, max_size=2).map(tuple)),
                 env=draw(_env),
                 cpu=draw(st.sampled_from([0.1, 0.5, 1, 2, "250m", "1500m"])),

@@ -8,12 +8,24 @@ import pytest
 
 from minds371.errors import ValidationError
 from minds371_akash.sdl import parse_sdl
-from minds371_akash.sdl._yaml import MAX_INPUT_BYTES, YamlFloat, YamlInt, load_yaml
+from minds371_akash.sdl._yaml import (
+    MAX_DEPTH,
+    MAX_INPUT_BYTES,
+    MAX_NODES,
+    YamlFloat,
+    YamlInt,
+    load_yaml,
+)
 
 
 def _refused(data: str | bytes, **limits: int) -> str:
     with pytest.raises(ValidationError) as info:
-        load_yaml(data, **limits)
+        load_yaml(
+            data,
+            max_bytes=limits.get("max_bytes", MAX_INPUT_BYTES),
+            max_depth=limits.get("max_depth", MAX_DEPTH),
+            max_nodes=limits.get("max_nodes", MAX_NODES),
+        )
     assert len(info.value.issues) == 1
     return str(info.value.issues[0])
 

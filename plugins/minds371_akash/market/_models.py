@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 
+MAX_ENDPOINTS = 64
+"""Most endpoints a deployment reports (the registry records at most this many)."""
+
 # A DNS name or an IPv4 address (labels of letters, digits and hyphens), nothing else.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
@@ -333,11 +336,22 @@ class Deployment(_Frozen):
         return tuple(lease for lease in self.leases if lease.active)
 
     def endpoints(self) -> list[Endpoint]:
-        """Endpoints of every active lease that reported a status."""
+        """Endpoints of every active lease that reported a status.
+
+        Provider data, so bounded on arrival: each URL once, at most :data:`MAX_ENDPOINTS` (the
+        registry's limit per record), so a provider reporting thousands cannot make a paid
+        deployment fail to register.
+        """
         found: list[Endpoint] = []
+        seen: set[str] = set()
         for lease in self.active_leases:
-            if lease.status is not None:
-                found.extend(lease.status.endpoints(provider=lease.id.provider, gseq=lease.id.gseq))
+            if lease.status is None:
+                continue
+            for endpoint in lease.status.endpoints(provider=lease.id.provider, gseq=lease.id.gseq):
+                if endpoint.url in seen or len(seen) >= MAX_ENDPOINTS:
+                    continue
+                seen.add(endpoint.url)
+                found.append(endpoint)
         return found
 
 

@@ -4,14 +4,20 @@
 manifest groups exactly as Go marshals them, the canonical JSON a provider re-hashes, its
 version hash and the on-chain group specs. ``build_console_manifest`` does the same by the
 rules of Console (chain-sdk TypeScript), whose manifest and version differ for some SDLs.
+``runnable_issues`` (with ``image_reference_problem``, ``nul_problem``,
+``attribute_value_problem``) finds what the chain accepts but no provider could run or bid on,
+for a client to refuse before it spends.
 """
 
 from minds371_akash.sdl._build import build_sdl
 from minds371_akash.sdl._canonical import canonical_json, manifest_version
+from minds371_akash.sdl._checks import attribute_value_problem, nul_problem
+from minds371_akash.sdl._image import image_reference_problem, registry_name_problem
 from minds371_akash.sdl._manifest import Manifest, build_manifest
 from minds371_akash.sdl._models import Sdl
 from minds371_akash.sdl._normalize import normalize_manifest
 from minds371_akash.sdl._parse import parse_sdl
+from minds371_akash.sdl._runnable import runnable_issues
 from minds371_akash.sdl._ts_manifest import (
     CONSOLE_SUBJECT,
     build_console_manifest,
@@ -43,13 +49,18 @@ __all__ = [
     "ServiceSpec",
     "VolumeSpec",
     "WorkloadSpec",
+    "attribute_value_problem",
     "build_console_manifest",
     "build_manifest",
     "build_sdl",
     "canonical_json",
     "console_manifest_from_data",
     "console_rules_data",
+    "image_reference_problem",
     "manifest_version",
     "normalize_manifest",
+    "nul_problem",
     "parse_sdl",
+    "registry_name_problem",
+    "runnable_issues",
 ]

@@ -1,6 +1,8 @@
 """``minds371 sdl validate|manifest|build``.
 
-- ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line.
+- ``sdl validate FILE``: exit 0 (warnings on stderr) or exit 2 with every error, one per line,
+  including what a deploy refuses before spending (image references, NUL in the environment,
+  persistent volumes without a class, placement values no provider has).
 - ``sdl manifest FILE [--json]``: the manifest, indented for people, and its version hash on
   stderr; ``--json`` prints ``{"version", "manifest", "groups"}`` with the canonical manifest.
 - ``sdl build SPEC``: a workload spec (YAML or JSON) in, SDL YAML out on stdout.
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from minds371.cli import EXIT_BAD_INPUT, EXIT_OK, error_document, print_error, print_json
@@ -30,25 +31,20 @@ class _InputError(Exception):
 
 
 def _read(name: str) -> bytes:
+    from minds371_akash.sdl._files import InputFileError, read_bounded
     from minds371_akash.sdl._yaml import MAX_INPUT_BYTES
 
     limit = MAX_INPUT_BYTES
+    if name != "-":
+        # Regular files only, never more than the limit (no FIFO, no /dev/zero).
+        try:
+            return read_bounded(name, limit)
+        except InputFileError as exc:
+            raise _InputError(str(exc)) from None
     try:
-        if name == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            path = Path(name)
-            if path.is_dir():
-                raise _InputError(f"{name} is a directory, not a file")
-            with path.open("rb") as handle:
-                # Never read more than the limit: a 100 MB file costs one small read.
-                data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise _InputError(f"{name}: no such file") from None
-    except PermissionError:
-        raise _InputError(f"{name}: permission denied") from None
+        data = sys.stdin.buffer.read(limit + 1)
     except OSError as exc:
-        raise _InputError(f"{name}: cannot read it ({exc.strerror or exc})") from None
+        raise _InputError(f"stdin cannot be read ({exc.strerror or exc})") from None
     if len(data) > limit:
         raise _InputError(f"{name} is larger than the limit of {limit} bytes")
     return data
@@ -96,10 +92,15 @@ def _warnings(sdl: Any) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from minds371_akash.sdl import build_manifest, parse_sdl
+    from minds371_akash.sdl._runnable import runnable_issues
 
     def action(data: bytes) -> int:
         try:
             sdl = parse_sdl(data)
+            # What the chain accepts but a deploy refuses before spending is an error here too.
+            refused = runnable_issues(sdl)
+            if refused:
+                raise ValidationError(refused, subject="SDL")
         except ValidationError as exc:
             if not args.json or _one_line(exc) is not None:
                 raise

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from minds371_akash.sdl._checks import (
+    ATTRIBUTE_KEY,
     LIMITS,
     Checker,
     fmt_bytes,
@@ -24,7 +24,6 @@ from minds371_akash.sdl._units import (
 
 __all__ = ["check_compute", "check_group_limits", "check_placement"]
 
-_ATTRIBUTE_KEY = re.compile(r"[a-zA-Z][\w/.\-]{1,126}\Z")
 _STORAGE_CLASSES = ("default", "beta1", "beta2", "beta3", "ram")
 
 
@@ -160,10 +159,11 @@ def check_placement(check: Checker, name: str) -> None:
     placement = check.sdl.profiles.placement[name]
     base = f"/profiles/placement/{name}"
     for key, value in (placement.attributes or {}).items():
-        if not _ATTRIBUTE_KEY.match(key):
+        if not ATTRIBUTE_KEY.match(key):
             check.error(
                 f"{base}/attributes/{key}",
-                "attribute keys start with a letter and use letters, digits, _ / . -",
+                "attribute keys are 2-128 ASCII characters: a letter, then letters, digits, "
+                "_ / . - (a trailing * is a wildcard)",
             )
         if scalar_text(value) == "":
             check.error(f"{base}/attributes/{key}", "attribute value must not be empty")

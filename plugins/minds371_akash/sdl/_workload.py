@@ -22,7 +22,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from minds371_akash.sdl._checks import LIMITS, is_hostname
+from minds371_akash.sdl._checks import (
+    ATTRIBUTE_KEY,
+    LIMITS,
+    PERSISTENT_CLASSES,
+    attribute_value_problem,
+    is_hostname,
+    nul_problem,
+)
+from minds371_akash.sdl._image import image_reference_problem
 from minds371_akash.sdl._units import UnitError, parse_cpu_millis, parse_gpu_ram, parse_size
 
 __all__ = [
@@ -43,10 +51,13 @@ DEFAULT_AUDITOR = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
 _NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ATTRIBUTE_KEY = re.compile(r"[a-zA-Z][\w/.\-]{1,126}\Z")
+# A region as providers publish it (``us-west``, ``eu-central-1``, ``westcoast``).
+_REGION = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z", re.ASCII)
 
 Name = Annotated[str, Field(pattern=_NAME, max_length=63)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+# Numbers and flags are strict: `true` is not a count, "yes" is not a flag, "80" is not a port.
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -60,6 +71,15 @@ def _scalar(value: Any) -> Any:
 def _no_surrogates(value: str) -> str:
     if _SURROGATE.search(value):
         raise ValueError("contains an unpaired surrogate, which cannot be written as UTF-8")
+    return value
+
+
+def _passable(value: str, where: str) -> str:
+    """``value`` if a container can receive it (no surrogates, no NUL)."""
+    _no_surrogates(value)
+    problem = nul_problem(value)
+    if problem is not None:
+        raise ValueError(f"{where} {problem}")
     return value
 
 
@@ -92,7 +112,7 @@ class PortSpec(_Spec):
     port: Port
     as_: Port | None = Field(default=None, alias="as")
     proto: Literal["tcp", "udp"] = "tcp"
-    global_: bool = Field(default=True, alias="global")
+    global_: Flag = Field(default=True, alias="global")
     accept: tuple[Text, ...] = ()
     to: tuple[Name, ...] = ()
 
@@ -115,19 +135,20 @@ class VolumeSpec(_Spec):
         size: Size such as ``"10Gi"``.
         mount: Absolute mount path (required for persistent volumes).
         persistent: Survives restarts of the container.
-        class_: Storage class (``class``): ``default``, ``beta1``, ``beta2``, ``beta3`` for
-            persistent volumes, ``ram`` for memory-backed scratch space.
+        class_: Storage class (``class``): ``beta1``, ``beta2``, ``beta3`` (or ``default``,
+            the provider's default class) for persistent volumes, required with them; ``ram``
+            for memory-backed scratch space.
         read_only: Mount read-only.
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z][-_a-z0-9]*$", max_length=63)]
     size: Text
     mount: Annotated[str, Field(pattern=r"^/")] | None = None
-    persistent: bool = False
+    persistent: Flag = False
     class_: Literal["default", "beta1", "beta2", "beta3", "ram"] | None = Field(
         default=None, alias="class"
     )
-    read_only: bool = False
+    read_only: Flag = False
 
     @field_validator("size")
     @classmethod
@@ -139,6 +160,10 @@ class VolumeSpec(_Spec):
     def _consistent(self) -> VolumeSpec:
         if self.persistent and self.mount is None:
             raise ValueError("a persistent volume needs a mount path")
+        if self.persistent and self.class_ is None:
+            # The SDL would say class "default", which only a provider that marks one of its
+            # classes as default can serve: the deposit would wait out the bid wait instead.
+            raise ValueError("a persistent volume needs a class: " + ", ".join(PERSISTENT_CLASSES))
         if self.class_ == "ram" and self.persistent:
             raise ValueError("a ram volume cannot be persistent")
         if self.class_ not in (None, "ram") and not self.persistent:
@@ -171,7 +196,7 @@ class GpuModelSpec(_Spec):
 class GpuSpec(_Spec):
     """GPUs per replica; no models means any NVIDIA model."""
 
-    units: Annotated[int, Field(ge=1, le=24)]
+    units: Annotated[int, Field(ge=1, le=24, strict=True)]
     vendor: Literal["nvidia"] = "nvidia"
     models: tuple[GpuModelSpec, ...] = ()
 
@@ -183,6 +208,15 @@ class RegistryCredentials(_Spec):
     username: Text
     password: SecretStr
     email: str | None = None
+
+    @field_validator("host", "username")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        # A registry host (``ghcr.io``, ``https://index.docker.io/v1/``) or a login name: one
+        # printable word, or the provider's image pull could not use it.
+        if any(char.isspace() or not char.isprintable() for char in value):
+            raise ValueError("must be one word without spaces or control characters")
+        return value
 
 
 class ServiceSpec(_Spec):
@@ -206,7 +240,7 @@ class ServiceSpec(_Spec):
     """
 
     name: Name
-    image: Text
+    image: str
     command: tuple[str, ...] | None = None
     args: tuple[str, ...] | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -216,9 +250,17 @@ class ServiceSpec(_Spec):
     volumes: tuple[VolumeSpec, ...] = ()
     gpu: GpuSpec | None = None
     ports: tuple[PortSpec, ...] = ()
-    count: Annotated[int, Field(ge=1, le=50)] = 1
+    count: Annotated[int, Field(ge=1, le=50, strict=True)] = 1
     credentials: RegistryCredentials | None = None
     max_price_uact: Annotated[Decimal, Field(gt=0, le=10_000_000, decimal_places=18)] | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        problem = image_reference_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid image reference: {problem}")
+        return value
 
     @field_validator("env")
     @classmethod
@@ -226,7 +268,7 @@ class ServiceSpec(_Spec):
         for key, item in value.items():
             if not _ENV_NAME.match(key):
                 raise ValueError(f"invalid variable name {key!r}")
-            _no_surrogates(item)
+            _passable(item, f"the value of {key}")
         return value
 
     @field_validator("cpu")
@@ -255,8 +297,8 @@ class ServiceSpec(_Spec):
     @field_validator("command", "args")
     @classmethod
     def _strings(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for item in value or ():
-            _no_surrogates(item)
+        for index, item in enumerate(value or ()):
+            _passable(item, f"item {index}")
         return value
 
     @model_validator(mode="after")
@@ -283,20 +325,34 @@ class PlacementSpec(_Spec):
     """
 
     name: Name = "akash"
-    region: Text | None = None
+    region: str | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
-    audited_only: bool = False
+    audited_only: Flag = False
     signed_by_any_of: tuple[Text, ...] = ()
     signed_by_all_of: tuple[Text, ...] = ()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.match(value):
+            raise ValueError(
+                f"{value[:80]!r} is not a region name: 1-64 letters, digits, '.', '_' or '-', "
+                "as providers publish them (us-west, eu-central-1)"
+            )
+        return value
 
     @field_validator("attributes")
     @classmethod
     def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
         for key, item in value.items():
-            if not _ATTRIBUTE_KEY.match(key):
-                raise ValueError(f"invalid attribute key {key!r}")
-            if not item:
-                raise ValueError(f"attribute {key!r} has an empty value")
+            if not ATTRIBUTE_KEY.match(key):
+                raise ValueError(
+                    f"invalid attribute key {key[:80]!r}: 2-128 ASCII characters, a letter "
+                    "then letters, digits, _ / . - (a trailing * is a wildcard)"
+                )
+            problem = attribute_value_problem(item)
+            if problem is not None:
+                raise ValueError(f"attribute {key!r} {problem}")
         return value
 
 

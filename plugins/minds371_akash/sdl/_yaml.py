@@ -183,6 +183,7 @@ def load_yaml(
     max_bytes: int = MAX_INPUT_BYTES,
     max_depth: int = MAX_DEPTH,
     max_nodes: int = MAX_NODES,
+    subject: str = _SUBJECT,
 ) -> Any:
     """Parse one YAML document safely and return plain Python data.
 
@@ -191,6 +192,7 @@ def load_yaml(
         max_bytes: Refuse larger input before parsing it.
         max_depth: Refuse deeper nesting of mappings and sequences.
         max_nodes: Refuse documents with more nodes after alias expansion.
+        subject: What the document is, for the error (``"deployment request"``).
 
     Returns:
         Mappings as ``dict`` (string keys), sequences as ``list``, scalars as ``str``,
@@ -200,16 +202,21 @@ def load_yaml(
         ValidationError: The input is empty, too large, too deep, an alias bomb, not YAML, or
             holds several documents, duplicate keys, unsupported tags or complex keys.
     """
-    text = _decode(data, max_bytes)
     try:
-        return _build(text, max_depth, max_nodes)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or "invalid YAML"
-        raise _error("/", f"not valid YAML: {problem}{where}") from exc
-    except yaml.YAMLError as exc:
-        raise _error("/", f"not valid YAML: {exc}") from exc
+        text = _decode(data, max_bytes)
+        try:
+            return _build(text, max_depth, max_nodes)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = exc.problem or "invalid YAML"
+            raise _error("/", f"not valid YAML: {problem}{where}") from exc
+        except yaml.YAMLError as exc:
+            raise _error("/", f"not valid YAML: {exc}") from exc
+    except DocumentError as exc:
+        if subject == _SUBJECT:
+            raise
+        raise DocumentError(exc.issues, subject=subject) from None
 
 
 # One open collection, saved on the stack while a nested one is read: the container, whether it
@@ -360,9 +367,7 @@ def _build(text: str, max_depth: int, max_nodes: int) -> Any:  # noqa: C901
             elif kind is doc_start:
                 documents += 1
                 if documents > 1:
-                    raise _error(
-                        "/", "the file holds several YAML documents; an SDL is one document"
-                    )
+                    raise _error("/", "the file holds several YAML documents; give exactly one")
                 continue
             elif kind is stream_end:
                 return container[0] if container else None
