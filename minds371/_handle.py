@@ -9,6 +9,7 @@ import anyio
 
 from minds371._results import cancelled_result
 from minds371.errors import RuntimeStopped
+from minds371.state._scrub import scrub_event
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
@@ -125,7 +126,9 @@ class TaskHandle:
             "message": message,
             "data": dict(data),
         }
-        event = TaskEvent.model_validate(fields)
+        # Followers of handle.events() are other agents: they see the event as the store keeps
+        # it, scrubbed of secrets.
+        event = scrub_event(TaskEvent.model_validate(fields))
         self._events.append(event)
         self._notify()
         return event

@@ -15,7 +15,12 @@ What counts as a secret:
   ``mnemonic``, ``private_key``, ``secret``, ``token``, ``passphrase``, ...), at any depth;
 * values that look like one wherever they appear: ``Bearer …`` credentials, 32-byte hex private
   keys, BIP-39-shaped mnemonics (12 to 24 lower-case words);
-* any value registered with :func:`register_secret` (keys loaded from the environment are).
+* any value registered with :func:`register_secret` (keys loaded from the environment are), and
+  a piece of one cut off at either end of a text (an error body truncated mid-key).
+
+:func:`scrub` applies the same rules to data that is stored rather than logged (task events, saga
+steps, error details): it keeps public digests readable at any depth, since a resumed saga needs
+its manifest version and transaction hashes back.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ __all__ = [
     "redact",
     "redact_secrets",
     "register_secret",
+    "scrub",
     "register_secrets_in",
     "reset_registered_secrets",
 ]
@@ -53,6 +59,9 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _HEX_KEY = re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b")
 _MNEMONIC = re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b")
 _MIN_REGISTERED_LENGTH = 6
+# A truncated secret is still a secret: a text that ends with its first 8 characters (or begins
+# with its last 8) has been cut through one. Shorter pieces would match ordinary words.
+_MIN_FRAGMENT = 8
 _PUBLIC_DIGEST = re.compile(
     r"(^|[-_])(hash|digest|tx|txhash|tx_hash|record_id|version|manifest_hash|cid|entry_hash)$",
     re.IGNORECASE,
@@ -107,9 +116,28 @@ def is_secret_key(key: str) -> bool:
 
 
 def _redact_registered(text: str) -> str:
-    for secret in _registered:
+    with _registered_lock:
+        secrets = tuple(_registered)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+        if len(secret) > _MIN_FRAGMENT:
+            text = _redact_cut(text, secret)
+    return text
+
+
+def _redact_cut(text: str, secret: str) -> str:
+    """Redact a piece of ``secret`` left at the end or the start of ``text`` by truncation."""
+    if secret[:_MIN_FRAGMENT] in text:
+        for size in range(len(secret) - 1, _MIN_FRAGMENT - 1, -1):
+            if text.endswith(secret[:size]):
+                text = text[:-size] + REDACTED
+                break
+    if secret[-_MIN_FRAGMENT:] in text:
+        for size in range(len(secret) - 1, _MIN_FRAGMENT - 1, -1):
+            if text.startswith(secret[-size:]):
+                text = REDACTED + text[size:]
+                break
     return text
 
 
@@ -140,6 +168,33 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, BaseException):
         return _redact_text(repr(value))
     return value
+
+
+def scrub(value: Any, _depth: int = 0) -> Any:
+    """Like :func:`redact`, for data that is stored and read back (events, steps, errors).
+
+    Secret-named fields become ``***`` and secret-shaped text is redacted at any depth, but a
+    field named like a public digest (``version``, ``tx_hash``, ``record_id``, ``cid``...) keeps
+    its value, minus any registered secret, wherever it sits: a saga resumed from its steps needs
+    them exactly.
+    """
+    if _depth > 20:
+        return REDACTED
+    if isinstance(value, Mapping) or _is_headers(value):
+        scrubbed: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and is_secret_key(key):
+                scrubbed[key] = REDACTED
+            elif isinstance(key, str) and isinstance(item, str) and _PUBLIC_DIGEST.search(key):
+                scrubbed[key] = _redact_registered(item)
+            else:
+                scrubbed[key] = scrub(item, _depth + 1)
+        return scrubbed
+    if isinstance(value, tuple):
+        return tuple(scrub(v, _depth + 1) for v in value)
+    if isinstance(value, list | set | frozenset):
+        return [scrub(v, _depth + 1) for v in value]
+    return redact(value, _depth)
 
 
 def _is_headers(value: Any) -> bool:

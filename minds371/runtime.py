@@ -45,6 +45,7 @@ from minds371.errors import (
 from minds371.logging import get_logger, register_secrets_in
 from minds371.plugins import Plugin, discover_plugins
 from minds371.state import SQLiteStateStore, StateStore, TaskRecord
+from minds371.state._scrub import scrub_result
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus
 
 __all__ = ["AgentRuntime", "TaskHandle"]
@@ -339,6 +340,7 @@ class AgentRuntime:
     async def _finish(self, handle: TaskHandle, result: TaskResult) -> None:
         if handle.done:
             return
+        result = scrub_result(result)  # the handle answers with what the store keeps
         handle._status = result.status
         message = result.error.message if result.error else "the task completed"
         final = handle._next_event(f"task.{result.status.value}", message, {})

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minds371.state._protocol import SagaStep, TaskRecord
+from minds371.state._scrub import scrub_event, scrub_result, scrub_step
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
 
 __all__ = ["MemoryStateStore"]
@@ -70,21 +71,21 @@ class MemoryStateStore:
         entry.status = TaskStatus.RUNNING
         entry.attempts += 1
         entry.last_seq = event.seq
-        entry.events.append(event)
+        entry.events.append(scrub_event(event))
 
     async def append_event(self, event: TaskEvent) -> None:
-        """Append a progress event."""
+        """Append a progress event (scrubbed of secrets)."""
         entry = self._entries[event.task_id]
         entry.last_seq = event.seq
-        entry.events.append(event)
+        entry.events.append(scrub_event(event))
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event."""
         entry = self._entries[result.task_id]
         entry.status = result.status
-        entry.result = result
+        entry.result = scrub_result(result)
         entry.last_seq = event.seq
-        entry.events.append(event)
+        entry.events.append(scrub_event(event))
 
     async def events(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         """Events after ``after_seq``."""
@@ -114,10 +115,10 @@ class MemoryStateStore:
         return found if limit < 0 else found[:limit]
 
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
-        """Record a saga step."""
+        """Record a saga step (scrubbed of secrets)."""
         steps = self._steps.setdefault(task_id, [])
         step = SagaStep(
-            task_id=task_id, seq=len(steps) + 1, name=name, data=dict(data), at=utcnow()
+            task_id=task_id, seq=len(steps) + 1, name=name, data=scrub_step(data), at=utcnow()
         )
         steps.append(step)
         return step

@@ -26,6 +26,7 @@ import anyio.to_thread
 
 from minds371.errors import ConfigurationError
 from minds371.state._protocol import SagaStep, TaskRecord
+from minds371.state._scrub import scrub_event, scrub_result, scrub_step
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
 
 __all__ = ["SQLiteStateStore"]
@@ -280,6 +281,7 @@ class SQLiteStateStore:
 
     async def mark_running(self, task_id: str, event: TaskEvent) -> None:
         """Set running, count the attempt, append the event; committed with the next write."""
+        event = scrub_event(event)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -291,7 +293,8 @@ class SQLiteStateStore:
         self._enqueue(write)
 
     async def append_event(self, event: TaskEvent) -> None:
-        """Append a progress event."""
+        """Append a progress event (scrubbed of secrets)."""
+        event = scrub_event(event)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (event.seq, event.task_id))
@@ -301,6 +304,7 @@ class SQLiteStateStore:
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event in one transaction."""
+        result, event = scrub_result(result), scrub_event(event)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -359,8 +363,8 @@ class SQLiteStateStore:
     # -- saga steps -------------------------------------------------------------------------------
 
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
-        """Durably record a saga step."""
-        payload = json.dumps(dict(data), sort_keys=True, default=str)
+        """Durably record a saga step (scrubbed of secrets)."""
+        payload = json.dumps(scrub_step(data), sort_keys=True, default=str)
         at = utcnow()
 
         def write(conn: sqlite3.Connection) -> SagaStep:

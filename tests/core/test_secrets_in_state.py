@@ -1,0 +1,138 @@
+"""No secret reaches the state store: events, steps and results are scrubbed before they are kept.
+
+A real HTTP server on 127.0.0.1 stands in for a Console that echoes the request's headers in its
+error bodies; the deployment task's events (what other agents read through ``handle.events()``),
+its result and every row of ``state.db`` are then searched for the API key.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import anyio
+import pytest
+
+from minds371 import AgentRuntime, AgentType, MemoryStateStore, SQLiteStateStore, Task, TaskStatus
+from minds371.logging import register_secret
+from minds371.tasks import TaskEvent
+from tests.deploy.conftest import web_request
+
+API_KEY = "ak-echo-7f3c9e2b5a8d1f4e6c0b"
+
+
+class _Echo(BaseHTTPRequestHandler):
+    padding = 0
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        echoed = "".join(f"{name}: {value}\n" for name, value in self.headers.items())
+        if self.padding:
+            echoed = f"x-api-key: {self.headers.get('x-api-key')}\n"
+        body = ("x" * self.padding + "bad request; you sent:\n" + echoed).encode()
+        self.send_response(400)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+@pytest.fixture
+def echo_console() -> Iterator[tuple[str, type[_Echo]]]:
+    handler = type("Echo", (_Echo,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _database_text(path: Path) -> str:
+    """Every value of every table of an SQLite file, as one text."""
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = [repr(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables]
+    return "\n".join(rows)
+
+
+async def _deploy_against(url: str, store: SQLiteStateStore | MemoryStateStore) -> list[TaskEvent]:
+    request = {**web_request("echoed"), "network": "console"}
+    events: list[TaskEvent] = []
+    async with AgentRuntime(store=store) as runtime:
+        with anyio.fail_after(60):
+            handle = await runtime.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=request))
+            async for event in handle.events():
+                events.append(event)
+            result = await handle.result()
+    assert result.status is TaskStatus.FAILED
+    assert result.error is not None and "400" in result.error.message
+    return events
+
+
+async def test_an_api_key_echoed_by_console_reaches_no_event_step_or_table(
+    echo_console: tuple[str, type[_Echo]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url, _ = echo_console
+    monkeypatch.setenv("MINDS371_CONSOLE_URL", url)
+    monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", API_KEY)
+    path = tmp_path / "state.db"
+    events = await _deploy_against(url, SQLiteStateStore(path))
+    finished = [e for e in events if e.type == "deployment.finished"]
+    assert finished, [e.type for e in events]
+    assert "you sent" in repr(finished[0].data)  # the echo did reach the step detail
+    assert API_KEY not in repr(events)
+    async with SQLiteStateStore(path, exclusive=False) as store:
+        (record,) = await store.list_tasks()
+        stored = await store.events(record.task.id)
+        steps = await store.steps(record.task.id)
+    assert API_KEY not in repr(stored) + repr(steps) + repr(record.result)
+    assert API_KEY not in _database_text(path)
+    for file in tmp_path.rglob("*"):
+        assert not file.is_file() or API_KEY.encode() not in file.read_bytes(), file
+
+
+async def test_a_key_cut_in_half_by_a_truncated_error_body_is_still_redacted(
+    echo_console: tuple[str, type[_Echo]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, handler = echo_console
+    # Console error text is kept to 500 characters: pad the body so that the cut falls inside
+    # the echoed key.
+    # the first 10 characters of the key.
+    handler.padding = 500 - len("bad request; you sent:\nx-api-key: ") - 10
+    monkeypatch.setenv("MINDS371_CONSOLE_URL", url)
+    monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", API_KEY)
+    events = await _deploy_against(url, MemoryStateStore())
+    text = repr(events)
+    assert "x-api-key: ***" in text  # the cut piece was there, and was redacted
+    for size in range(8, len(API_KEY)):
+        assert API_KEY[:size] + "'" not in text and API_KEY[:size] + '"' not in text
+
+
+def test_stored_data_keeps_public_digests_and_loses_secrets() -> None:
+    from minds371.logging import scrub
+
+    register_secret("reg-secret-value-123")
+    version = "ab" * 32
+    data = {
+        "steps": [{"detail": "x-api-key: reg-secret-value-123", "version": version}],
+        "mnemonic": "anything",
+        "note": "cut reg-secret-val",
+    }
+    assert scrub(data) == {
+        "steps": [{"detail": "x-api-key: ***", "version": version}],
+        "mnemonic": "***",
+        "note": "cut ***",
+    }
