@@ -118,7 +118,7 @@ async def _timed(akash: AkashIntegrationProvider) -> tuple[float, DeploymentResu
 
 
 async def main(block_time: float, runs: int, concurrency: int) -> int:
-    async with SandboxServer(block_time=block_time) as server:
+    async with SandboxServer(block_time=block_time, api_keys=["bench-key"]) as server:
         minimum = await _minimum(server, block_time)
         async with open_backend(
             "sandbox", sandbox_url=server.base_url, api_key="bench-key"

@@ -1,22 +1,44 @@
-"""Where minds371 keeps its state, and whether it may reach beyond this machine.
+"""Where minds371 keeps its state, how it makes files there, and whether it may go off-machine.
 
 The environment is read only here, at the edge.
+
+Everything under the home may hold credentials (task payloads, the sandbox's workloads, registry
+keys), so every file minds371 makes there is readable by its owner only (``0600``; ``0700`` for
+monitor scripts, which must run) and every folder it makes is ``0700``, whatever the umask and
+the mode of the folder around it: :func:`private_dir`, :func:`private_file`, :func:`write_private`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from minds371.errors import ConfigurationError
 
-__all__ = ["base_home", "home", "home_for", "is_loopback_url", "require_network"]
+__all__ = [
+    "EXECUTABLE_MODE",
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
+    "base_home",
+    "home",
+    "home_for",
+    "is_loopback_url",
+    "private_dir",
+    "private_file",
+    "require_network",
+    "write_private",
+]
 
 HOME_ENV = "MINDS371_HOME"
 #: A served sandbox: another world than the one kept in the home (see :func:`home`).
 SANDBOX_URL_ENV = "MINDS371_SANDBOX_URL"
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+EXECUTABLE_MODE = 0o700
 
 
 def base_home() -> Path:
@@ -46,6 +68,71 @@ def home_for(base: Path, sandbox_url: str = "") -> Path:
     where = f"{parts.hostname or 'sandbox'}-{parts.port or 80}{parts.path.rstrip('/')}"
     slug = "".join(c if c.isalnum() or c in "-." else "-" for c in where)[:100]
     return base / "served" / slug
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and its missing parents with mode ``0700``; return ``path``.
+
+    Folders that already exist keep their mode: the home may sit in a folder the user shares on
+    purpose, and the files inside are private anyway.
+    """
+    missing: list[Path] = []
+    cursor = path
+    while not cursor.exists():
+        missing.append(cursor)
+        if cursor.parent == cursor:
+            break
+        cursor = cursor.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
+    return path
+
+
+def private_file(path: Path, mode: int = PRIVATE_FILE_MODE) -> Path:
+    """Create ``path`` empty (its folder private) if missing, and give it ``mode`` either way.
+
+    For files another library then opens by name (SQLite databases, lock files): SQLite gives a
+    database's ``-wal`` and ``-shm`` files the database file's mode.
+    """
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return path
+
+
+def write_private(path: Path, data: str | bytes, *, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Replace ``path`` with ``data`` atomically and durably, as a file of ``mode``.
+
+    The data goes to a temporary file of that mode in the same folder, is flushed to disk, and is
+    renamed over ``path``; the folder is flushed too, so a crash leaves the old file or the new
+    one, never a torn or empty one.
+    """
+    folder = private_dir(path.parent)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def is_loopback_url(url: str) -> bool:

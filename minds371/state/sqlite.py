@@ -24,6 +24,7 @@ from typing import IO, Any, Literal, TypeVar
 import anyio
 import anyio.to_thread
 
+from minds371.config import private_file
 from minds371.errors import ConfigurationError
 from minds371.state._protocol import SagaStep, TaskRecord
 from minds371.state._scrub import scrub_event, scrub_result, scrub_step
@@ -106,9 +107,7 @@ class SQLiteStateStore:
     async def __aenter__(self) -> SQLiteStateStore:
         # Task payloads may hold credentials: the state is readable by its owner only (SQLite
         # gives its -wal and -shm files the database file's permissions).
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            self.path.touch(mode=0o600)
+        private_file(self.path)
         if self._exclusive:
             self._lock_file = _acquire_lock(self.path)
         try:
@@ -425,7 +424,7 @@ def _parse_time(text: str) -> datetime:
 
 def _acquire_lock(path: Path) -> IO[str]:
     lock_path = path.with_name(path.name + ".lock")
-    handle = lock_path.open("a+")
+    handle = private_file(lock_path).open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from minds371.cli import EXIT_OK, print_json
-from minds371.config import home
+from minds371.config import home, private_dir
 from minds371.errors import FieldIssue, ValidationError
 
 __all__ = ["register_cli"]
@@ -51,7 +51,7 @@ async def _provider(args: argparse.Namespace) -> AsyncIterator[Any]:
     from minds371_akash.provider import AkashIntegrationProvider
 
     state = home() / "sandbox" / "world.json"
-    state.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(state.parent)
     try:
         async with open_backend(args.network, sandbox_state=state) as backend:
             async with AkashIntegrationProvider(backend) as akash:

@@ -14,11 +14,11 @@ deployments from any shell.
 from __future__ import annotations
 
 import shlex
-import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from minds371.config import EXECUTABLE_MODE, write_private
 from minds371.tasks import utcnow
 from minds371_akash.market import Lease
 
@@ -124,11 +124,11 @@ def write_monitor_script(
     home: Path | None = None,
 ) -> Path:
     """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / SCRIPT_NAME
-    path.write_text(
+    # It names the owner's deployment and leases: the owner's to read and run, no one else's.
+    write_private(
+        path,
         render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home),
-        encoding="utf-8",
+        mode=EXECUTABLE_MODE,
     )
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return path

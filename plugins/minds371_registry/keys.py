@@ -25,6 +25,7 @@ from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 from eth_utils.address import to_checksum_address
 
+from minds371.config import private_dir
 from minds371.errors import ConfigurationError
 from minds371.logging import get_logger, register_secret
 from minds371_registry.records import (
@@ -171,7 +172,7 @@ def load_signer(
     if not create:
         return None
     signer = RecordSigner.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     # Written whole to a private temporary file, then linked into place: the key file appears
     # complete or not at all, and when several processes start at once exactly one key wins.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dev-key-")

@@ -1,7 +1,11 @@
 """Admin routes under ``/sandbox/...``: what tests use to inspect the world and inject faults.
 
-They exist only in the sandbox (no real network has them) and need no credentials. Errors are
-``{"error": "<message>"}`` with 400 (bad input) or 404 (unknown object).
+They exist only in the sandbox (no real network has them). All but ``GET /sandbox/info`` and
+``GET /sandbox/whoami`` need the sandbox's admin token, and writes must be JSON (``_guard.py``).
+Errors are ``{"error": "<message>"}`` with 400 (bad input) or 404 (unknown object).
+
+The world they show is the owner's view of a provider's state minus its secrets: workloads' env
+values and registry passwords are ``***`` in ``GET /sandbox/deployments``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from minds371.logging import REDACTED
+from minds371_sandbox._guard import Access
 from minds371_sandbox._hub import Faults, Hub
 from minds371_sandbox._identity import identity_for_api_key
 from minds371_sandbox._workloads import ready_height
@@ -65,8 +71,11 @@ def world_snapshot(hub: Hub) -> dict[str, Any]:
     deployments = []
     for dep in world.deployments_of():
         raw = dep.dump()
+        raw["manifest"] = _redacted_manifest_text(raw.get("manifest") or "")
         for lease_raw, lease in zip(raw["leases"], dep.leases, strict=True):
             lease_raw["ready_height"] = ready_height(lease, world.config)
+            if lease_raw.get("manifest") is not None:
+                lease_raw["manifest"] = _redacted_group(lease_raw["manifest"])
         raw["timeline"] = _timeline(hub, raw)
         deployments.append(raw)
     return {
@@ -76,9 +85,52 @@ def world_snapshot(hub: Hub) -> dict[str, Any]:
     }
 
 
+def _redacted_manifest_text(text: str) -> str:
+    """A manifest (JSON text: a list of groups) with its secrets replaced."""
+    try:
+        groups = json.loads(text)
+    except ValueError:
+        return REDACTED if text else text
+    if not isinstance(groups, list):
+        return REDACTED
+    return json.dumps([_redacted_group(g) for g in groups], separators=(",", ":"))
+
+
+def _redacted_group(group: Any) -> Any:
+    """A manifest group with every service's env values and registry password replaced."""
+    if not isinstance(group, dict):
+        return REDACTED
+    services: list[Any] = []
+    for service in group.get("services") or []:
+        if not isinstance(service, dict):
+            services.append(REDACTED)
+            continue
+        service = dict(service)
+        env = service.get("env")
+        if isinstance(env, list):
+            service["env"] = [
+                f"{str(item).partition('=')[0]}={REDACTED}" if "=" in str(item) else REDACTED
+                for item in env
+            ]
+        credentials = service.get("credentials")
+        if isinstance(credentials, dict) and "password" in credentials:
+            service["credentials"] = {**credentials, "password": REDACTED}
+        services.append(service)
+    return {**group, "services": services}
+
+
 class _AdminApi:
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, access: Access) -> None:
         self.hub = hub
+        self.access = access
+
+    async def post_api_key(self, request: Request) -> Response:
+        """``POST /sandbox/api-keys``: know ``{"key": ...}`` from now on, or issue a new key."""
+        body = await _body(request)
+        key = body.get("key")
+        if "__invalid__" in body or (key is not None and (not isinstance(key, str) or not key)):
+            return _bad('send {} for a new key, or {"key": "<non-empty string>"}')
+        return JSONResponse({"key": self.access.issue_key(key)}, status_code=201)
 
     async def get_info(self, request: Request) -> Response:
         return JSONResponse(info(self.hub, str(request.base_url)))
@@ -167,6 +219,7 @@ class _AdminApi:
             Route("/sandbox/accounts/{address}", self.h_account, methods=["GET", "PUT"]),
             Route("/sandbox/whoami", self.h_whoami, methods=["GET"]),
             Route("/sandbox/advance", self.h_advance, methods=["POST"]),
+            Route("/sandbox/api-keys", self.post_api_key, methods=["POST"]),
         ]
 
 
@@ -199,6 +252,6 @@ def _timeline(hub: Hub, raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def admin_routes(hub: Hub) -> list[Any]:
-    """The ``/sandbox/...`` routes."""
-    return _AdminApi(hub).routes()
+def admin_routes(hub: Hub, access: Access) -> list[Any]:
+    """The ``/sandbox/...`` routes (``access``: the rules ``POST /sandbox/api-keys`` extends)."""
+    return _AdminApi(hub, access).routes()

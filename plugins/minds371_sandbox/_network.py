@@ -10,19 +10,20 @@ serves the Console API, the provider gateways and the admin routes.
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minds371.config import write_private
 from minds371.errors import ConfigurationError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -30,6 +31,7 @@ from minds371_sandbox._admin import admin_routes, world_snapshot
 from minds371_sandbox._chain import chain_routes
 from minds371_sandbox._console import console_routes
 from minds371_sandbox._gateway import gateway_routes
+from minds371_sandbox._guard import Access, GuardMiddleware
 from minds371_sandbox._hub import Faults, Hub
 from minds371_sandbox._identity import identity_for_api_key
 from minds371_sandbox._ingress import IngressMiddleware
@@ -59,6 +61,11 @@ class SandboxNetwork(AsyncResource):
         state_file: Load the world from this JSON file if it exists; save it while running and
             on exit.
         base_url: Base URL of :meth:`client` (and so of providers' ``hostUri``).
+        admin_token: The admin routes' bearer token (default: a new random one, in
+            :attr:`admin_token`).
+        api_keys: The ``x-api-key`` values accepted besides ``DEFAULT_API_KEY``; ``None`` (the
+            in-process default) accepts any.
+        allowed_hosts: Host names answered to besides loopback ones and ``base_url``'s.
     """
 
     def __init__(
@@ -71,6 +78,9 @@ class SandboxNetwork(AsyncResource):
         faults: Faults | None = None,
         state_file: Path | None = None,
         base_url: str = DEFAULT_BASE_URL,
+        admin_token: str | None = None,
+        api_keys: Iterable[str] | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         config = config or WorldConfig()
         if block_time is not None:
@@ -82,9 +92,14 @@ class SandboxNetwork(AsyncResource):
         self._last_save = time.monotonic()
         self.state_file = state_file
         self.base_url = base_url
-        self.app = _ClockMiddleware(
-            IngressMiddleware(Starlette(routes=self.routes()), self.hub), self.hub
+        own_host = urlsplit(base_url).hostname or ""
+        self.access = Access.build(
+            admin_token=admin_token, api_keys=api_keys, hosts=[own_host, *allowed_hosts]
         )
+        # Lease URIs are answered by the pretend ingress before the Host rules apply: they are
+        # the hosts a provider's ingress answers to. Every other request meets the guard.
+        guarded = GuardMiddleware(Starlette(routes=self.routes()), self.access)
+        self.app = _ClockMiddleware(IngressMiddleware(guarded, self.hub), self.hub, self._saved)
         self._clients: list[httpx.AsyncClient] = []
 
     def routes(self) -> list[BaseRoute]:
@@ -93,7 +108,7 @@ class SandboxNetwork(AsyncResource):
             *console_routes(self.hub),
             *gateway_routes(self.hub),
             *chain_routes(self.hub),
-            *admin_routes(self.hub),
+            *admin_routes(self.hub, self.access),
         ]
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -115,6 +130,11 @@ class SandboxNetwork(AsyncResource):
         self._clients.clear()
         self.hub.stop_clock()
         self.save()
+
+    def _saved(self) -> None:
+        if self.state_file is not None:
+            self.save()
+            self._last_save = time.monotonic()
 
     def _after_block(self) -> None:
         # Persist about once a second while blocks are produced (and always on close).
@@ -142,7 +162,12 @@ class SandboxNetwork(AsyncResource):
             raise ConfigurationError(f"cannot load sandbox state {self.state_file}: {exc}") from exc
 
     def save(self) -> None:
-        """Write the world to ``state_file`` atomically (no-op without one)."""
+        """Write the world to ``state_file`` atomically and durably (no-op without one).
+
+        Called after every request that may change the world, before its response leaves, so a
+        client that heard "created" finds the deployment after a crash of this process too; and
+        about once a second while blocks are produced.
+        """
         if self.state_file is None:
             return
         doc = {
@@ -150,10 +175,10 @@ class SandboxNetwork(AsyncResource):
             "world": self.world.dump(),
             "faults": self.hub.faults.model_dump(mode="json"),
         }
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(doc), encoding="utf-8")
-        os.replace(tmp, self.state_file)
+        # Temporary file, fsync, rename (and the folder fsynced): a kill at any instant leaves
+        # the previous world or this one. Private: workloads' env values and registry
+        # credentials are in it, as they are in a provider's own state.
+        write_private(self.state_file, json.dumps(doc))
 
     # ---- clients --------------------------------------------------------------------------
 
@@ -174,6 +199,22 @@ class SandboxNetwork(AsyncResource):
             transport=ASGIWebSocketTransport(app=self.app),
             base_url=self.base_url,
             headers=headers,
+            timeout=timeout,
+        )
+        self._clients.append(client)
+        return client
+
+    @property
+    def admin_token(self) -> str:
+        """The bearer token of the admin routes (``Authorization: Bearer <token>``)."""
+        return self.access.admin_token
+
+    def admin_client(self, *, timeout: float = 30.0) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` for the admin routes: the token, and no API key."""
+        client = httpx.AsyncClient(
+            transport=ASGIWebSocketTransport(app=self.app),
+            base_url=self.base_url,
+            headers={"authorization": f"Bearer {self.admin_token}"},
             timeout=timeout,
         )
         self._clients.append(client)
@@ -206,21 +247,26 @@ class SandboxNetwork(AsyncResource):
         """Replace the active faults (``set_faults(error_rate=0.2)``); no arguments clears them."""
         active = faults or Faults(**fields)
         self.hub.set_faults(active)
+        self._saved()
         return active
 
     def set_provider_online(self, provider: str, online: bool) -> None:
         """Take a provider (name or address) offline, or bring it back."""
         self.world.set_online(self.provider(provider).address, online)
+        self._saved()
 
     def close_lease(
         self, owner: str, dseq: int, gseq: int = 1, oseq: int = 1, reason: str = "unstable"
     ) -> Lease:
         """The provider closes a lease (reason ``unstable`` by default)."""
-        return self.world.provider_close_lease(owner, dseq, gseq, oseq, reason)
+        lease = self.world.provider_close_lease(owner, dseq, gseq, oseq, reason)
+        self._saved()
+        return lease
 
     def set_balance(self, address: str, uact: int | Decimal) -> None:
         """Set an account's balance (e.g. to provoke Console's 402)."""
         self.world.account(address).balance = Decimal(uact)
+        self._saved()
 
     async def advance(self, blocks: int = 1) -> int:
         """Produce blocks now (the manual clock's tick; also works with a running clock)."""
@@ -237,14 +283,31 @@ class SandboxNetwork(AsyncResource):
         return world_snapshot(self.hub)
 
 
-class _ClockMiddleware:
-    """Bring the world up to date (the lazy clock) before any request looks at it."""
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp, hub: Hub) -> None:
+
+class _ClockMiddleware:
+    """The lazy clock and the state file around every request.
+
+    The world is brought up to date before any request looks at it, and saved after any request
+    that may have changed it, before the response goes out.
+    """
+
+    def __init__(self, app: ASGIApp, hub: Hub, save: Callable[[], None]) -> None:
         self.app = app
         self.hub = hub
+        self.save = save
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             self.hub.catch_up()
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] in _READS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_saving(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.save()
+            await send(message)
+
+        await self.app(scope, receive, send_after_saving)

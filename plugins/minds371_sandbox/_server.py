@@ -1,16 +1,21 @@
 """``SandboxServer``: ``minds371 sandbox serve`` as a real subprocess on 127.0.0.1, for tests.
 
 It starts the server with ``--port 0``, reads the bound URL from its first stdout line, and stops it
-with SIGTERM on exit (SIGKILL after a grace period). Admin helpers call the ``/sandbox/...`` routes.
+with SIGTERM on exit (SIGKILL after a grace period). Admin helpers call the ``/sandbox/...`` routes
+with the server's admin token (:attr:`SandboxServer.admin_token`, made here and handed to the
+server through its environment); :meth:`SandboxServer.client` makes its API key known to the
+server first.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,8 +25,11 @@ import httpx
 
 from minds371.errors import ConfigurationError
 from minds371.lifecycle import AsyncResource
+from minds371_sandbox._guard import ADMIN_TOKEN_ENV
 
 __all__ = ["SandboxServer"]
+
+_READS = ("GET", "HEAD")
 
 
 class SandboxServer(AsyncResource):
@@ -33,6 +41,7 @@ class SandboxServer(AsyncResource):
         state_file: ``--state`` file.
         startup_timeout: Seconds to wait for the URL line.
         python: Interpreter to run (default: this one).
+        api_keys: API keys the server accepts from the start (besides ``sandbox-local-key``).
     """
 
     def __init__(
@@ -43,12 +52,16 @@ class SandboxServer(AsyncResource):
         state_file: Path | None = None,
         startup_timeout: float = 30.0,
         python: str = sys.executable,
+        api_keys: Sequence[str] = (),
     ) -> None:
         self.block_time = block_time
         self.providers_file = providers_file
         self.state_file = state_file
         self.startup_timeout = startup_timeout
         self.python = python
+        self.api_keys = list(api_keys)
+        #: The bearer token of the server's admin routes.
+        self.admin_token = secrets.token_urlsafe(32)
         self.base_url = ""
         self._process: anyio.abc.Process | None = None
         self._stderr: IO[bytes] | None = None
@@ -63,6 +76,8 @@ class SandboxServer(AsyncResource):
             cmd += ["--providers", str(self.providers_file)]
         if self.state_file is not None:
             cmd += ["--state", str(self.state_file)]
+        for key in self.api_keys:
+            cmd += ["--api-key", key]
         return cmd
 
     async def __aenter__(self) -> SandboxServer:
@@ -76,7 +91,7 @@ class SandboxServer(AsyncResource):
             ConfigurationError: If it exits or prints no URL within ``startup_timeout``.
         """
         self._stderr = tempfile.TemporaryFile()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", ADMIN_TOKEN_ENV: self.admin_token}
         self._process = await anyio.open_process(
             self.command(), stdout=subprocess.PIPE, stderr=self._stderr, env=env
         )
@@ -95,7 +110,9 @@ class SandboxServer(AsyncResource):
             await self.aclose()
             raise ConfigurationError(f"sandbox server did not start: {output}")
         self.base_url = url
-        self._admin = httpx.AsyncClient(base_url=url, timeout=30)
+        self._admin = httpx.AsyncClient(
+            base_url=url, timeout=30, headers={"authorization": f"Bearer {self.admin_token}"}
+        )
         return url
 
     @property
@@ -113,7 +130,20 @@ class SandboxServer(AsyncResource):
     def client(
         self, api_key: str | None = "sandbox", *, timeout: float = 30.0
     ) -> httpx.AsyncClient:
-        """An ``httpx.AsyncClient`` on the server's base URL (closed on exit)."""
+        """An ``httpx.AsyncClient`` on the server's base URL (closed on exit).
+
+        ``api_key`` is made known to the server first (``POST /sandbox/api-keys``).
+        """
+        if api_key and api_key not in self.api_keys:
+            # Synchronous on purpose (this method is): one loopback call to another process.
+            response = httpx.post(
+                f"{self.base_url}/sandbox/api-keys",
+                json={"key": api_key},
+                headers={"authorization": f"Bearer {self.admin_token}"},
+                timeout=30,
+            )
+            response.raise_for_status()
+            self.api_keys.append(api_key)
         headers = {"x-api-key": api_key} if api_key is not None else {}
         client = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
         self._clients.append(client)
@@ -121,9 +151,21 @@ class SandboxServer(AsyncResource):
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         assert self._admin is not None, "server not started"
-        response = await self._admin.request(method, path, json=body)
+        # Always a JSON body: the server refuses admin writes of any other content type.
+        response = await self._admin.request(
+            method, path, json=body if body is not None or method in _READS else {}
+        )
         response.raise_for_status()
         return response.json()
+
+    async def add_api_key(self, key: str | None = None) -> str:
+        """Make ``key`` an API key the server accepts (or have it issue one); return it."""
+        result: dict[str, Any] = await self._call(
+            "POST", "/sandbox/api-keys", {} if key is None else {"key": key}
+        )
+        issued = str(result["key"])
+        self.api_keys.append(issued)
+        return issued
 
     async def info(self) -> dict[str, Any]:
         """``GET /sandbox/info``."""

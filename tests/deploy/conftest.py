@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,11 +22,20 @@ BLOCK_TIME = "0.05"
 @dataclass
 class Sandbox:
     url: str
+    admin_token: str
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.url}{path}", timeout=10, **kwargs)
+        """Call an admin route with the server's token (writes always carry a JSON body)."""
+        if method != "GET":
+            kwargs.setdefault("json", {})
+        headers = {"authorization": f"Bearer {self.admin_token}"}
+        response = httpx.request(method, f"{self.url}{path}", timeout=10, headers=headers, **kwargs)
         response.raise_for_status()
         return response.json()
+
+    def add_api_key(self, key: str) -> None:
+        """Make ``key`` an API key the server accepts."""
+        self.admin("POST", "/sandbox/api-keys", json={"key": key})
 
     def deployments(self) -> list[dict[str, Any]]:
         return list(self.admin("GET", "/sandbox/deployments")["deployments"])
@@ -39,6 +49,7 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
+    token = secrets.token_urlsafe(32)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -55,12 +66,13 @@ def sandbox() -> Iterator[Sandbox]:
         stderr=subprocess.DEVNULL,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "MINDS371_SANDBOX_ADMIN_TOKEN": token},
     )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), url
-        yield Sandbox(url)
+        yield Sandbox(url, token)
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -24,6 +24,7 @@ async def test_a_backend_that_failed_to_open_is_opened_again_for_the_next_task(
             assert keyless.error is not None and keyless.error.type == "ConfigurationError"
             assert "MINDS371_CONSOLE_API_KEY" in keyless.error.message
 
+            sandbox.add_api_key("a-key-set-later")
             monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", "a-key-set-later")
             keyed = await (
                 await runtime.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=request))

@@ -114,7 +114,7 @@ async def test_console_backend_against_served_sandbox():
 
 
 async def test_injected_5xx_still_deploys_every_request_once():
-    async with SandboxServer(block_time=BLOCK) as server:
+    async with SandboxServer(block_time=BLOCK, api_keys=["fault-test-key"]) as server:
         await server.set_faults(error_rate=0.2, error_phase="both", seed=11)
         async with open_backend(
             "sandbox", sandbox_url=server.base_url, api_key="fault-test-key"

@@ -255,4 +255,6 @@ async def test_ingress_answers_for_lease_uris_by_host_header() -> None:
         r = await client.get("/", headers={"host": uris["web"]})
         assert r.status_code == 502
         r = await client.get("/v1/deployments", headers={"host": "unknown.example"})
+        assert r.status_code == 421  # neither a lease URI nor a host the API answers to
+        r = await client.get("/v1/deployments", headers={"host": "localhost:8080"})
         assert r.status_code == 200  # not a lease URI: the API answers

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from minds371.config import home
+from minds371.config import home, private_dir, private_file
 from minds371.errors import ContentMismatch, RegistryError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -60,7 +60,7 @@ class LocalContentStore(AsyncResource):
         path = self.path_of(cid)
         if path.exists():
             return cid
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -114,8 +114,7 @@ class LocalContentStore(AsyncResource):
                 f"cannot pin {cid}: it is not in the local store", details={"cid": cid}
             )
         marker = self.root / "pins" / cid
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        private_file(marker)
 
     async def is_pinned(self, cid: str) -> bool:
         """Whether ``cid`` was pinned."""

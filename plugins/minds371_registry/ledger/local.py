@@ -31,7 +31,7 @@ import anyio
 import anyio.to_thread
 import pydantic
 
-from minds371.config import home
+from minds371.config import home, private_file
 from minds371.errors import ConfigurationError, LedgerError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -131,7 +131,7 @@ class LocalLedger(AsyncResource):
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
