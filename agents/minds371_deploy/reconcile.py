@@ -4,7 +4,9 @@ Starting a runtime on the state re-runs every unfinished deployment task, and th
 each from its saga (lease exists: send the manifest again, wait, finalize; created but not
 recorded: found by its manifest hash and adopted). :func:`reconcile` does that, waits for those
 tasks, and then compensates what no task owns any more: a deployment still open on the network
-whose task has failed or was cancelled is closed.
+whose task has failed or was cancelled is closed. One the network answers 404 for is gone (never
+committed, or lost with a sandbox's unsaved state): nothing is open, nothing is paid, so it is
+recorded closed rather than retried on every run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from minds371.logging import get_logger
 from minds371.runtime import AgentRuntime
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
+from minds371_akash.market import NotFound
 from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
@@ -67,47 +70,55 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
         network = str(record.task.payload.get("network", "sandbox"))
         for replica, replica_dseq in state.open_replicas().items():
             # Replicas of a Console-layout redundant task are deployments of their own.
-            if await _close(agent, network, replica_dseq):
+            if reason := await _close(agent, network, replica_dseq):
                 await runtime.store.record_step(
                     record.task.id,
                     REPLICA_CLOSED,
-                    {"replica": replica, "dseq": replica_dseq, "reason": "reconcile"},
+                    {"replica": replica, "dseq": replica_dseq, "reason": reason},
                 )
                 closed.append(
-                    {"task_id": record.task.id, "dseq": str(replica_dseq), "network": network}
+                    {
+                        "task_id": record.task.id,
+                        "dseq": str(replica_dseq),
+                        "network": network,
+                        "reason": reason,
+                    }
                 )
         dseq = state.open_dseq
         if dseq is None:
             continue
-        try:
-            async with agent.backends.backend(network) as backend:
-                deployment = await backend.get_deployment(dseq)
-                if deployment.active:
-                    with anyio.CancelScope(shield=True):
-                        await backend.close_deployment(dseq)
-        except Minds371Error as exc:
-            _log.error("minds371.deploy.orphan_close_failed", dseq=dseq, error=exc.message)
+        reason = await _close(agent, network, dseq)
+        if reason is None:
             continue
-        await _record_closed(runtime.store, record.task.id, dseq)
+        await _record_closed(runtime.store, record.task.id, dseq, reason)
         name = str(record.task.payload.get("name", ""))
         await retire_record(agent._registry_factory, name, dseq, "reconcile")
-        closed.append({"task_id": record.task.id, "dseq": str(dseq), "network": network})
+        closed.append(
+            {"task_id": record.task.id, "dseq": str(dseq), "network": network, "reason": reason}
+        )
     return closed
 
 
-async def _close(agent: Any, network: str, dseq: int) -> bool:
-    """Close ``dseq`` if it is still active; False when the network could not be asked."""
+async def _close(agent: Any, network: str, dseq: int) -> str | None:
+    """Close ``dseq`` if it is still active; why it is closed now, or None if unknown.
+
+    ``"reconcile"``: closed here (or found closed); ``"gone"``: the network answers 404 for a
+    deployment this task created, so nothing is open; ``None``: the network could not be asked.
+    """
     try:
         async with agent.backends.backend(network) as backend:
-            deployment = await backend.get_deployment(dseq)
+            try:
+                deployment = await backend.get_deployment(dseq)
+            except NotFound:
+                return "gone"
             if deployment.active:
                 with anyio.CancelScope(shield=True):
                     await backend.close_deployment(dseq)
     except Minds371Error as exc:
         _log.error("minds371.deploy.orphan_close_failed", dseq=dseq, error=exc.message)
-        return False
-    return True
+        return None
+    return "reconcile"
 
 
-async def _record_closed(store: StateStore, task_id: str, dseq: int) -> None:
-    await store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "reconcile"})
+async def _record_closed(store: StateStore, task_id: str, dseq: int, reason: str) -> None:
+    await store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": reason})
