@@ -15,19 +15,26 @@ open and, for each placement group:
   replica's deployment is watched the same way and re-leased on its own.
 
 After any change it publishes the next registry record with the endpoints of the leases that
-are up, so discovery keeps answering. Each action is also a step of the task's saga.
+are up, so discovery keeps answering. Each action is also a step of the task's saga, written once.
+
+A pass is bounded: a re-lease waits at most ``relet_bid_wait`` for bids (not the deploy's
+``bid_timeout``); with no acceptable bid by then the group is reported ``waiting`` and tried again
+on the next pass, when the bids that arrived meanwhile count. Passes over one store never overlap:
+a second caller while one runs (``watch --once`` next to the runtime's own watcher service) gets
+that pass's actions instead of re-leasing the same group again.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
-from minds371.errors import Minds371Error
+from minds371.errors import Minds371Error, NoBidsError
 from minds371.logging import get_logger
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
@@ -42,6 +49,8 @@ __all__ = ["DeploymentWatcher", "WatchAction"]
 
 _log = get_logger("minds371.deploy.watcher")
 RELET = "deployment.relet"
+#: The longest a re-lease waits for bids in one pass, unless the deploy's bid timeout is shorter.
+RELET_BID_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +59,19 @@ class WatchAction:
 
     task_id: str
     dseq: int
-    kind: str  # relet | degraded | closed | gone | expired | error
+    kind: str  # relet | waiting | degraded | closed | gone | expired | error
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Pass:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    actions: list[WatchAction] | None = None
+
+
+# The pass in progress over each state store (a store is one runtime's: one process, one loop).
+_passes: weakref.WeakKeyDictionary[Any, _Pass] = weakref.WeakKeyDictionary()
 
 
 class DeploymentWatcher:
@@ -62,12 +81,24 @@ class DeploymentWatcher:
         agent: The runtime's DeploymentAgent (its backends, registry and config are used).
         store: The runtime's state store.
         clock: Unix seconds (tests inject one).
+        relet_bid_wait: Seconds a re-lease waits for bids in one pass (default
+            :data:`RELET_BID_WAIT`, or the deploy's ``bid_timeout`` if shorter).
     """
 
-    def __init__(self, agent: Any, store: StateStore, *, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        agent: Any,
+        store: StateStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        relet_bid_wait: float | None = None,
+    ):
         self.agent = agent
         self.store = store
         self.clock = clock
+        self.relet_bid_wait = min(
+            agent.config.bid_timeout, RELET_BID_WAIT if relet_bid_wait is None else relet_bid_wait
+        )
         self._offline_since: dict[tuple[int, int, str], float] = {}
         #: How many deployments the last pass looked at.
         self.checked = 0
@@ -90,7 +121,23 @@ class DeploymentWatcher:
                 _log.warning("minds371.deploy.watch_failed", error=exc.message)
 
     async def check_once(self) -> list[WatchAction]:
-        """One pass over every watched deployment; returns what was done."""
+        """One pass over every watched deployment; returns what was done.
+
+        While another pass over the same store runs, waits for it and returns its actions.
+        """
+        while (running := _passes.get(self.store)) is not None:
+            await running.done.wait()
+            if running.actions is not None:
+                return list(running.actions)
+        current = _passes[self.store] = _Pass()
+        try:
+            current.actions = await self._pass()
+            return list(current.actions)
+        finally:
+            del _passes[self.store]
+            current.done.set()
+
+    async def _pass(self) -> list[WatchAction]:
         actions: list[WatchAction] = []
         records = await self.store.list_tasks(
             statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
@@ -125,7 +172,7 @@ class DeploymentWatcher:
                 backend,
                 policy=request.bid_policy,
                 budget=request.budget.to_budget(),
-                bid_timeout=self.agent.config.bid_timeout,
+                bid_timeout=self.relet_bid_wait,
                 ready_timeout=self.agent.config.ready_timeout,
             )
             try:
@@ -166,19 +213,37 @@ class DeploymentWatcher:
             ]
             if lost:
                 sdl = self.agent._sdl_for(request)
+                relet: set[int] = set()
                 for gseq in lost:
-                    # The journaled manifest (returned at create or update) is the one the
-                    # network's providers accept; one rebuilt here may not re-hash to it.
-                    outcome = await akash.relet_group(dseq, gseq, sdl, manifest=state.manifest)
-                    providers = [lease.id.provider for lease in outcome.leases]
-                    await self.store.record_step(
-                        task_id, RELET, {"dseq": dseq, "gseq": gseq, "providers": providers}
-                    )
-                    actions.append(
-                        WatchAction(
-                            task_id, dseq, "relet", f"gseq {gseq} re-leased", {"gseq": gseq}
+                    if gseq in relet:
+                        continue  # an earlier re-lease of this pass took every missing group
+                    try:
+                        # The journaled manifest (returned at create or update) is the one the
+                        # network's providers accept; one rebuilt here may not re-hash to it.
+                        outcome = await akash.relet_group(dseq, gseq, sdl, manifest=state.manifest)
+                    except NoBidsError as exc:
+                        detail = f"gseq {gseq}: {exc.message}; tried again next pass"
+                        actions.append(
+                            WatchAction(task_id, dseq, "waiting", detail, {"gseq": gseq})
                         )
-                    )
+                        continue
+                    for got in sorted({lease.id.gseq for lease in outcome.leases} & set(lost)):
+                        providers = [
+                            lease.id.provider
+                            for lease in outcome.leases
+                            if lease.id.gseq == got and lease.active
+                        ]
+                        if got in relet or not providers:
+                            continue
+                        relet.add(got)
+                        await self.store.record_step(
+                            task_id, RELET, {"dseq": dseq, "gseq": got, "providers": providers}
+                        )
+                        actions.append(
+                            WatchAction(
+                                task_id, dseq, "relet", f"gseq {got} re-leased", {"gseq": got}
+                            )
+                        )
                 deployment = await akash.status(dseq)
             replica_actions, replicas = await self._check_replicas(
                 akash, task_id, request, state, deployment
@@ -229,13 +294,19 @@ class DeploymentWatcher:
             if not lost:
                 continue
             before = {lease.id.provider for lease in deployment.leases}
-            outcome = await akash.resume(
-                dseq,
-                replica_sdl(marked, replica),
-                avoid_providers=before | serving,
-                manifest=state.replicas[replica].manifest,
-            )
-            providers = [lease.id.provider for lease in outcome.leases]
+            try:
+                outcome = await akash.resume(
+                    dseq,
+                    replica_sdl(marked, replica),
+                    avoid_providers=before | serving,
+                    manifest=state.replicas[replica].manifest,
+                )
+            except NoBidsError as exc:
+                detail = f"replica {replica}: {exc.message}; tried again next pass"
+                data = {"replica": replica, "gseq": lost[0]}
+                actions.append(WatchAction(task_id, dseq, "waiting", detail, data))
+                continue
+            providers = [lease.id.provider for lease in outcome.leases if lease.active]
             serving |= set(providers)
             # A replica's deployment has one group: gseq 1.
             data = {"replica": replica, "gseq": lost[0], "providers": providers}

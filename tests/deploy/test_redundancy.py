@@ -8,11 +8,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from minds371.state import SagaStep, SQLiteStateStore
+from minds371_deploy.watcher import RELET
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
 
 
+async def steps_of_every_task(home: Path) -> list[SagaStep]:
+    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
+        return [s for r in await store.list_tasks(limit=-1) for s in await store.steps(r.task.id)]
+
+
 def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_its_own(
-    cli: Any, sandbox: Sandbox, tmp_path: Path
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
 ) -> None:
     # The sandbox serves the Console API, where POST /v1/leases skips lease creation while
     # any lease of the deployment is active: each replica is a deployment of its own.
@@ -45,6 +54,10 @@ def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_i
     assert watched.code == 0, watched.err
     actions = watched.json()["actions"]
     assert [(a["kind"], a["dseq"], a["replica"]) for a in actions] == [("relet", second["dseq"], 2)]
+    # `watch --once` runs next to its runtime's own watcher service: one re-lease, one step.
+    relets = [s for s in anyio.run(steps_of_every_task, clean_environ) if s.name == RELET]
+    assert [(s.data["dseq"], s.data["replica"]) for s in relets] == [(int(second["dseq"]), 2)]
+    assert len(relets[0].data["providers"]) == 1  # the new lease's provider
 
     status = cli("status", second["dseq"], "--json").json()
     (replacement,) = [lease["id"] for lease in status["leases"] if lease["state"] == "active"]

@@ -7,7 +7,7 @@ import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore
 from minds371_deploy._plugin import agent_for
-from minds371_deploy.watcher import DeploymentWatcher
+from minds371_deploy.watcher import RELET, DeploymentWatcher
 from tests.deploy.conftest import Sandbox, web_request
 
 
@@ -41,3 +41,43 @@ async def test_the_watcher_notices_a_deployment_closed_elsewhere(
         watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
         actions = await watcher.check_once()
     assert [a.kind for a in actions] == ["closed"]
+
+
+async def test_a_pass_with_no_eligible_provider_left_reports_waiting_and_retries_next_pass(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("stranded"))
+        (lease,) = result["leases"]
+        others = [
+            p["address"]
+            for p in sandbox.admin("GET", "/sandbox/info")["providers"]
+            if p["online"] and p["address"] != lease["provider"]
+        ]
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store, relet_bid_wait=1.0)
+        # The deploy's bid timeout (300 s) stays what it was; only the watcher's wait is bounded.
+        assert agent_for(runtime).config.bid_timeout == 300 and watcher.relet_bid_wait == 1.0
+        try:
+            for address in others:
+                sandbox.admin("POST", f"/sandbox/providers/{address}/offline")
+            sandbox.admin(
+                "POST",
+                "/sandbox/leases/close",
+                json={"owner": result["owner"], "dseq": int(result["dseq"]), "gseq": 1},
+            )
+            with anyio.fail_after(30):
+                actions = await watcher.check_once()
+            assert [(a.kind, a.data["gseq"]) for a in actions] == [("waiting", 1)]
+            assert "tried again next pass" in actions[0].detail
+        finally:
+            for address in others:
+                sandbox.admin("POST", f"/sandbox/providers/{address}/online")
+        with anyio.fail_after(60):
+            actions = await watcher.check_once()
+        assert [(a.kind, a.data["gseq"]) for a in actions] == [("relet", 1)]
+        (task,) = await runtime.store.list_tasks()
+        relets = [s for s in await runtime.store.steps(task.task.id) if s.name == RELET]
+        assert len(relets) == 1
+        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
