@@ -1,16 +1,15 @@
 """No secret reaches the state store: events, steps and results are scrubbed before they are kept.
 
-A real HTTP server on 127.0.0.1 stands in for a Console that echoes the request's headers in its
-error bodies; the deployment task's events (what other agents read through ``handle.events()``),
-its result and every row of ``state.db`` are then searched for the API key.
+A real HTTP server on 127.0.0.1 (``tests/servers/echo_console.py``) stands in for a Console that
+echoes the request's headers in its error bodies; the deployment task's events (what other agents
+read through ``handle.events()``), its result and every row of ``state.db`` are then searched for
+the API key.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio
@@ -20,44 +19,15 @@ from minds371 import AgentRuntime, AgentType, MemoryStateStore, SQLiteStateStore
 from minds371.logging import register_secret
 from minds371.tasks import TaskEvent
 from tests.deploy.conftest import web_request
+from tests.servers.echo_console import EchoHandler, echo_console
 
 API_KEY = "ak-echo-7f3c9e2b5a8d1f4e6c0b"
 
 
-class _Echo(BaseHTTPRequestHandler):
-    padding = 0
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
-        echoed = "".join(f"{name}: {value}\n" for name, value in self.headers.items())
-        if self.padding:
-            echoed = f"x-api-key: {self.headers.get('x-api-key')}\n"
-        body = ("x" * self.padding + "bad request; you sent:\n" + echoed).encode()
-        self.send_response(400)
-        self.send_header("content-type", "text/plain")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        return None
-
-
 @pytest.fixture
-def echo_console() -> Iterator[tuple[str, type[_Echo]]]:
-    handler = type("Echo", (_Echo,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
+def echo() -> Iterator[tuple[str, type[EchoHandler]]]:
+    with echo_console() as served:
+        yield served
 
 
 def _database_text(path: Path) -> str:
@@ -87,9 +57,9 @@ async def _deploy_against(url: str, store: SQLiteStateStore | MemoryStateStore) 
 
 
 async def test_an_api_key_echoed_by_console_reaches_no_event_step_or_table(
-    echo_console: tuple[str, type[_Echo]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    echo: tuple[str, type[EchoHandler]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    url, _ = echo_console
+    url, _ = echo
     monkeypatch.setenv("MINDS371_CONSOLE_URL", url)
     monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", API_KEY)
     path = tmp_path / "state.db"
@@ -108,9 +78,9 @@ async def test_an_api_key_echoed_by_console_reaches_no_event_step_or_table(
 
 
 async def test_a_key_cut_in_half_by_a_truncated_error_body_is_still_redacted(
-    echo_console: tuple[str, type[_Echo]], monkeypatch: pytest.MonkeyPatch
+    echo: tuple[str, type[EchoHandler]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, handler = echo_console
+    url, handler = echo
     # Console error text is kept to 500 characters: pad the body so that the cut falls inside
     # the echoed key.
     # the first 10 characters of the key.
