@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -101,3 +102,23 @@ async def test_the_state_file_is_private_to_its_owner(tmp_path: Path) -> None:
         await store.create_task(Task(agent_type="a", payload={"password": "hunter22"}))
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+async def test_state_files_are_private_whatever_the_umask_and_the_folders_mode(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "shared"
+    home.mkdir(mode=0o777)
+    home.chmod(0o777)
+    path = home / "state.db"
+    path.write_bytes(b"")
+    path.chmod(0o644)  # left by an older version, or made by hand
+    old = os.umask(0)
+    try:
+        async with SQLiteStateStore(path) as store:
+            await store.create_task(Task(agent_type="a", payload={"password": "hunter22"}))
+            modes = {p.name: p.stat().st_mode & 0o777 for p in home.iterdir()}
+    finally:
+        os.umask(old)
+    assert modes == dict.fromkeys(modes, 0o600), modes
+    assert {"state.db", "state.db.lock", "state.db-wal"} <= set(modes)
