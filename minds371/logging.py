@@ -42,9 +42,9 @@ __all__ = [
     "redact",
     "redact_secrets",
     "register_secret",
-    "scrub",
     "register_secrets_in",
     "reset_registered_secrets",
+    "scrub",
 ]
 
 REDACTED = "***"

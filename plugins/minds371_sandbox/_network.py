@@ -58,8 +58,8 @@ class SandboxNetwork(AsyncResource):
         manual_clock: No clock at all: blocks come only from :meth:`advance` (tests that want
             every block explicit).
         faults: Faults active from the start.
-        state_file: Load the world from this JSON file if it exists; save it while running and
-            on exit.
+        state_file: Load the world from this JSON file if it exists; save it after every
+            request that may change it, while blocks pass, and on exit.
         base_url: Base URL of :meth:`client` (and so of providers' ``hostUri``).
         admin_token: The admin routes' bearer token (default: a new random one, in
             :attr:`admin_token`).
