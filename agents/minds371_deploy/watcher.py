@@ -27,7 +27,6 @@ that pass's actions instead of re-leasing the same group again.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,8 +69,9 @@ class _Pass:
     actions: list[WatchAction] | None = None
 
 
-# The pass in progress over each state store (a store is one runtime's: one process, one loop).
-_passes: weakref.WeakKeyDictionary[Any, _Pass] = weakref.WeakKeyDictionary()
+# The pass in progress over each state store, by the store's id (a store is one runtime's: one
+# process, one event loop); an entry lives only while its pass runs.
+_passes: dict[int, _Pass] = {}
 
 
 class DeploymentWatcher:
@@ -125,16 +125,16 @@ class DeploymentWatcher:
 
         While another pass over the same store runs, waits for it and returns its actions.
         """
-        while (running := _passes.get(self.store)) is not None:
+        while (running := _passes.get(id(self.store))) is not None:
             await running.done.wait()
             if running.actions is not None:
                 return list(running.actions)
-        current = _passes[self.store] = _Pass()
+        current = _passes[id(self.store)] = _Pass()
         try:
             current.actions = await self._pass()
             return list(current.actions)
         finally:
-            del _passes[self.store]
+            del _passes[id(self.store)]
             current.done.set()
 
     async def _pass(self) -> list[WatchAction]:
