@@ -50,7 +50,7 @@ def planted_request() -> dict[str, Any]:
 
 def sqlite_cells(path: Path) -> list[tuple[str, str, str]]:
     """``(table, column, text)`` of every cell of every table of an SQLite file."""
-    cells = []
+    cells: list[tuple[str, str, str]] = []
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         for table in tables:
