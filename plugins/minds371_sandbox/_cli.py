@@ -104,7 +104,10 @@ def _admin_token(args: argparse.Namespace) -> str:
         return given
     token = given or secrets.token_urlsafe(32)
     path = args.admin_token_file or home() / "sandbox" / "admin-token"
-    write_private(path, token + "\n")
+    try:
+        write_private(path, token + "\n")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write the admin token to {path}: {exc}") from exc
     print(f"minds371 sandbox: admin token in {path}", file=sys.stderr, flush=True)
     return token
 
