@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from minds371.config import private_dir
 from minds371.errors import SignatureError
 from minds371_registry.records import RecordDomain
 
@@ -66,7 +67,7 @@ class SeenSequences:
         if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
             return
         names[name] = [sequence, record_hash]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".seen-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
