@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from minds371.config import home, write_private
+from minds371.config import base_home, write_private
 from minds371.errors import ConfigurationError, FieldIssue, ValidationError
 
 __all__ = ["register_cli"]
@@ -103,7 +103,7 @@ def _admin_token(args: argparse.Namespace) -> str:
     if given and args.admin_token_file is None:
         return given
     token = given or secrets.token_urlsafe(32)
-    path = args.admin_token_file or home() / "sandbox" / "admin-token"
+    path = args.admin_token_file or base_home() / "sandbox" / "admin-token"
     try:
         write_private(path, token + "\n")
     except OSError as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
 from minds371_deploy.watcher import RELET
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
@@ -55,7 +56,8 @@ def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_i
     actions = watched.json()["actions"]
     assert [(a["kind"], a["dseq"], a["replica"]) for a in actions] == [("relet", second["dseq"], 2)]
     # `watch --once` runs next to its runtime's own watcher service: one re-lease, one step.
-    relets = [s for s in anyio.run(steps_of_every_task, clean_environ) if s.name == RELET]
+    state_dir = home_for(clean_environ, sandbox.url)  # the served sandbox's own
+    relets = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == RELET]
     assert [(s.data["dseq"], s.data["replica"]) for s in relets] == [(int(second["dseq"]), 2)]
     assert len(relets[0].data["providers"]) == 1  # the new lease's provider
 
