@@ -32,6 +32,7 @@ from minds371.errors import ConfigurationError, ProviderError
 from minds371.tasks import AgentType, Task, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import MarketBackend
+from minds371_akash.market._funding import current_runway
 from minds371_akash.pricing import cost_report
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.request import DeploymentRequest, parse_request, request_payload
@@ -138,9 +139,11 @@ async def GET_DEPLOYMENT_STATUS(ctx: RunContext[Any], params: DeploymentRef) -> 
     """The deployment as the network reports it."""
     async with _backend(ctx, params.network) as backend:
         deployment = await backend.get_deployment(params.dseq)
+        runway = await current_runway(backend, deployment)
     return {
         "dseq": str(deployment.dseq),
         "state": deployment.state,
+        "runway": runway.to_dict() if runway is not None else None,
         "leases": [
             {
                 "provider": lease.id.provider,

@@ -12,7 +12,9 @@ open and, for each placement group:
   degraded and left to the other groups;
 * a deployment past its request's ``ttl`` is closed;
 * on Console, where redundancy is one deployment per replica (see :mod:`.redundancy`), each
-  replica's deployment is watched the same way and re-leased on its own.
+  replica's deployment is watched the same way and re-leased on its own;
+* every deployment's escrow is kept funded within the request's budget (:mod:`._top_up`):
+  Console's auto top-up where the network has it, the watcher's own deposits elsewhere.
 
 After any change it publishes the next registry record with the endpoints of the leases that
 are up, so discovery keeps answering. Each action is also a step of the task's saga, written once.
@@ -40,6 +42,7 @@ from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease, NotFound
 from minds371_deploy._retire import retire_record
+from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
@@ -58,7 +61,9 @@ class WatchAction:
 
     task_id: str
     dseq: int
-    kind: str  # relet | waiting | degraded | closed | gone | expired | error
+    # relet | waiting | degraded | closed | gone | expired | error | top_up | auto_top_up
+    # | topup_refused
+    kind: str
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -144,12 +149,16 @@ class DeploymentWatcher:
         )
         self.checked = 0
         for record in records:
-            state = SagaState.from_steps(await self.store.steps(record.task.id))
+            steps = await self.store.steps(record.task.id)
+            state = SagaState.from_steps(steps)
             if state.open_dseq is None or state.output is None:
                 continue
             self.checked += 1
+            decided = {int(s.data["dseq"]) for s in steps if s.name == AUTO_TOP_UP}
             try:
-                actions.extend(await self._check(record.task.id, record.task.payload, state))
+                actions.extend(
+                    await self._check(record.task.id, record.task.payload, state, decided)
+                )
             except Minds371Error as exc:
                 actions.append(WatchAction(record.task.id, state.open_dseq, "error", exc.message))
         for action in actions:
@@ -162,7 +171,7 @@ class DeploymentWatcher:
         return actions
 
     async def _check(
-        self, task_id: str, payload: dict[str, Any], state: SagaState
+        self, task_id: str, payload: dict[str, Any], state: SagaState, top_up_decided: set[int]
     ) -> list[WatchAction]:
         request = parse_request(payload).model_copy(update={"task_id": task_id})
         dseq = state.open_dseq
@@ -251,7 +260,41 @@ class DeploymentWatcher:
             actions += replica_actions
             if lost or degraded or replica_actions:
                 await self._republish(request, deployment, state, also=replicas)
+            # a new lease may cost more: the budget decides again
+            decided = top_up_decided - {a.dseq for a in actions if a.kind == "relet"}
+            for watched in (deployment, *replicas):
+                actions += await self._fund(
+                    akash, task_id, watched, state, request.ttl, watched.dseq in decided
+                )
         return actions
+
+    async def _fund(
+        self,
+        akash: AkashIntegrationProvider,
+        task_id: str,
+        deployment: Deployment,
+        state: SagaState,
+        ttl: int | None,
+        decided: bool,
+    ) -> list[WatchAction]:
+        """Keep one deployment's escrow funded (:func:`._top_up.keep_funded`)."""
+        dseq = deployment.dseq
+        funding = await keep_funded(
+            akash,
+            deployment,
+            auto_top_up_decided=decided,
+            ttl_left=self._ttl_left(state, ttl),
+        )
+        if funding is None:
+            return []
+        if funding.step is not None:
+            await self.store.record_step(task_id, funding.step, {"dseq": dseq, **funding.data})
+        return [WatchAction(task_id, dseq, funding.kind, funding.detail, funding.data)]
+
+    def _ttl_left(self, state: SagaState, ttl: int | None) -> float | None:
+        if ttl is None or state.finalized_at is None:
+            return None
+        return ttl - (self.clock() - state.finalized_at.timestamp())
 
     async def _check_replicas(
         self,

@@ -131,17 +131,24 @@ async def _status(args: argparse.Namespace) -> int:
     dseq = _dseq(args.dseq)
     async with _provider(args) as akash:
         deployment = await akash.status(dseq)
+        runway = await akash.runway(deployment)
     endpoints = deployment.endpoints()
     if args.json:
         doc = _plain_amounts(deployment.model_dump(mode="json"))
         doc["dseq"] = str(deployment.dseq)
         doc["endpoints"] = [e.model_dump(mode="json") for e in endpoints]
+        doc["runway"] = runway.to_dict() if runway is not None else None
         print_json(doc)
         return EXIT_OK
     _say(f"deployment {deployment.dseq}: {deployment.state} (owner {deployment.owner})")
     if deployment.escrow is not None:
         escrow = deployment.escrow
         _say(f"  escrow {escrow.state}: {escrow.funds.normalize():f} {escrow.denom} left")
+    if runway is not None and runway.hours is not None:
+        _say(
+            f"  runway: {runway.hours:g} h ({runway.blocks} blocks at "
+            f"{runway.rate.normalize():f} uact/block)"
+        )
     for lease in deployment.leases:
         ready = ""
         if lease.status is not None:

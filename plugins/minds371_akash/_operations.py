@@ -13,7 +13,8 @@ from minds371.errors import BudgetExceeded
 from minds371_akash._deploy_types import PreparedDeployment
 from minds371_akash._provider_base import ProviderBase
 from minds371_akash.bidding import GroupRanking, admit_bids, rank_bids
-from minds371_akash.market import Deployment, KubeEvent, Lease, LogLine, Price
+from minds371_akash.market import Deployment, KubeEvent, Lease, LogLine, Price, Runway
+from minds371_akash.market._funding import current_runway
 from minds371_akash.pricing import CostReport, cost_report
 
 __all__ = ["DeploymentOperations"]
@@ -25,6 +26,15 @@ class DeploymentOperations(ProviderBase):
     async def status(self, dseq: int) -> Deployment:
         """The deployment with its leases and their live status."""
         return await self.backend.get_deployment(dseq)
+
+    async def runway(self, deployment: Deployment) -> Runway | None:
+        """How long the deployment's escrow lasts at its current price (hours of 6 s blocks).
+
+        Counted from the chain's current height where the backend can tell it (the escrow
+        shows funds as of its last settlement, which may be hours old), else from that
+        settlement.
+        """
+        return await current_runway(self.backend, deployment)
 
     async def bids(self, dseq: int) -> list[GroupRanking]:
         """Every bid of the deployment, open ones ranked by the policy, each with its reason."""

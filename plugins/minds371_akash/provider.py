@@ -278,7 +278,11 @@ class AkashIntegrationProvider(DeploymentOperations):
         prepared = self.prepare(sdl)
         await self.emit("deployment.validated", "SDL valid", version=prepared.version)
         await self.check_budget(prepared, deposit=deposit)
-        created = await self.create(prepared, deposit=deposit)
+        # Always an explicit deposit, the one the budget was checked against: Console refuses a
+        # create without one (400 "deposit is required").
+        created = await self.create(
+            prepared, deposit=MIN_DEPOSIT_UACT if deposit is None else deposit
+        )
         try:
             rankings, chosen = await self.wait_for_bids(
                 created.dseq, prepared, avoid_providers=avoid_providers

@@ -1,5 +1,7 @@
 """One block of the sandbox chain: providers bid, bids expire, escrow pays, manifests time out.
 
+Every ``auto_top_up_every_blocks`` blocks Console's auto top-up sweep runs (:mod:`._top_up`).
+
 Runs over the active deployments of a :class:`~._world.World` (``World.advance`` calls
 :func:`produce_block` once per block). Everything here happens "at" the new height.
 """
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from minds371_sandbox._fit import decide
 from minds371_sandbox._records import Bid, Deployment, Group, Order
+from minds371_sandbox._top_up import sweep
 
 if TYPE_CHECKING:
     from minds371_sandbox._world import World
@@ -30,6 +33,8 @@ def produce_block(world: World) -> None:
         _bid(world, dep)
         _settle(world, dep)
         _time_out_manifests(world, dep)
+    if world.deployment_settings and world.height % world.config.auto_top_up_every_blocks == 0:
+        sweep(world)  # Console's auto top-up cron
 
 
 def _bid(world: World, dep: Deployment) -> None:

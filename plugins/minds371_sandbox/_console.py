@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from minds371.errors import ValidationError
+from minds371_sandbox._console_funding import FundingApi
 from minds371_sandbox._console_http import (
     ConsoleReject,
     authenticate,
@@ -28,7 +29,7 @@ from minds371_sandbox._console_http import (
     world_error,
 )
 from minds371_sandbox._hub import Hub
-from minds371_sandbox._identity import identity_for_api_key, issue_jwt
+from minds371_sandbox._identity import identity_for_api_key, is_trial_api_key, issue_jwt
 from minds371_sandbox._manifests import (
     ProviderUnavailable,
     build_from_sdl,
@@ -40,13 +41,14 @@ from minds371_sandbox._render_cache import (
     bids_fingerprint,
     deployment_fingerprint,
 )
+from minds371_sandbox._trial import reclaim_trial_orphans
 from minds371_sandbox._views import bid_view, deployment_view, provider_view
 from minds371_sandbox._world import WorldError
 
 __all__ = ["console_routes"]
 
 _BLOCKS_PER_WEEK = Decimal(7 * 86_400) / 6  # Console's averageBlockTime = 6 s
-_MANIFEST_ATTEMPTS = 3  # Console retries "no lease for deployment" 3 times...
+_MANIFEST_ATTEMPTS = 3  # Console tries a manifest 3 times on "no lease for deployment"...
 _MANIFEST_RETRY_SECONDS = 6.0  # ...6 s apart
 
 
@@ -74,6 +76,27 @@ def _string(data: dict[str, Any], key: str, path: list[str | int]) -> str:
         message = "Required" if value is None else f"Expected string, received {received}"
         raise validation_error([issue([*path, key], message, expected="string", received=received)])
     return value
+
+
+def _optional_number(data: dict[str, Any], key: str, path: list[str | int]) -> float | None:
+    """An optional zod ``number`` field: absent is ``None``, anything but a number a 400."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        received = "boolean" if isinstance(value, bool) else type(value).__name__
+        received = {"str": "string", "list": "array", "dict": "object"}.get(received, received)
+        raise validation_error(
+            [
+                issue(
+                    [*path, key],
+                    f"Expected number, received {received}",
+                    expected="number",
+                    received=received,
+                )
+            ]
+        )
+    return float(value)
 
 
 def _owned(hub: Hub, owner: str, dseq: int) -> Deployment:
@@ -116,12 +139,15 @@ class _ConsoleApi:
     async def create_deployment(self, request: Request) -> Response:
         owner = authenticate(request)
         data = _data(await read_json(request))
-        built = self._sdl(_string(data, "sdl", ["data"]))
+        text = _string(data, "sdl", ["data"])
+        deposit_usd = _optional_number(data, "deposit", ["data"])
+        built = self._sdl(text)
         world = self.hub.world
-        deposit = world.config.console_deposit  # managed funding: the caller's deposit is ignored
-        account = world.account(
-            owner, identity_for_api_key(request.headers["x-api-key"]).public_key
-        )
+        deposit = self._deposit(deposit_usd)
+        key = request.headers["x-api-key"]
+        account = world.account(owner, identity_for_api_key(key).public_key)
+        if is_trial_api_key(key):
+            reclaim_trial_orphans(world, owner)
         if account.balance < deposit:
             raise ConsoleReject(
                 402,
@@ -151,6 +177,20 @@ class _ConsoleApi:
             status_code=201,
         )
 
+    def _deposit(self, usd: float | None) -> int:
+        """The deposit in uact (``deployment-writer.service.ts`` ``resolveDepositInDollars``).
+
+        With the managed-deposit flag on, Console makes its fixed deposit and ignores the
+        caller's; with it off (the default here) the caller must send one, in dollars, which
+        ``denomToUdenom`` rounds to micro-units.
+        """
+        config = self.hub.world.config
+        if config.console_managed_deposit:
+            return config.console_deposit
+        if usd is None:
+            raise ConsoleReject(400, "deposit is required")
+        return round(usd * 1_000_000)
+
     async def list_bids(self, request: Request) -> Response:
         owner = authenticate(request)
         raw = request.path_params.get("dseq", request.query_params.get("dseq"))
@@ -175,7 +215,7 @@ class _ConsoleApi:
         self, owner: str, dep: Deployment, providers: list[str], manifest: str
     ) -> None:
         for provider in providers:
-            for attempt in range(_MANIFEST_ATTEMPTS + 1):
+            for attempt in range(1, _MANIFEST_ATTEMPTS + 1):
                 try:
                     deliver_manifest(self.hub, provider, owner, dep.dseq, manifest)
                     break
@@ -188,7 +228,11 @@ class _ConsoleApi:
                         with anyio.move_on_after(_MANIFEST_RETRY_SECONDS):
                             await self.hub.next_block()
                         continue
-                    status = 404 if exc.kind == "not_found" else 422
+                    if exc.kind == "not_found":
+                        # The last attempt's provider 404 comes back as Console's 404 with the
+                        # provider's text (``provider.service.ts`` ``sendManifestToProvider``).
+                        raise ConsoleReject(404, exc.message) from exc
+                    status = 422
                     raise ConsoleReject(
                         400,
                         f"Failed to send manifest to provider {provider}: {exc.message}",
@@ -234,13 +278,10 @@ class _ConsoleApi:
                 400, "Failed to create lease: all leases must belong to one deployment"
             )
         dep = _owned(self.hub, owner, wanted[0][0])
-        # One transaction for all leases, skipped when a lease already exists (retry-safe).
-        existing = {
-            (lease.gseq, lease.oseq, lease.provider)
-            for lease in dep.leases
-            if lease.state != "closed"
-        }
-        if not any((g, o, p) in existing for _, g, o, p in wanted):
+        # One transaction for all leases, skipped while ANY lease of the deployment is not
+        # closed, whichever group it serves (``lease.service.ts`` ``#hasActiveLease``): retries
+        # are safe, and a re-lease of one group of a live multi-group deployment creates nothing.
+        if not any(lease.state != "closed" for lease in dep.leases):
             snapshot = [(lease.gseq, lease.oseq) for lease in dep.leases]
             try:
                 for dseq, gseq, oseq, provider in wanted:
@@ -404,6 +445,7 @@ class _ConsoleApi:
 
     def routes(self) -> list[Any]:
         """The routes."""
+        funding = FundingApi(self.hub)
         return [
             self.route("/v1/deployments", self.create_deployment, ["POST"], mutating=True),
             self.route("/v1/deployments", self.list_deployments, ["GET"]),
@@ -420,6 +462,12 @@ class _ConsoleApi:
             self.route("/v1/balances", self.get_balances, ["GET"]),
             self.route("/v1/weekly-cost", self.weekly_cost, ["GET"]),
             self.route("/v1/certificates", self.certificates, ["POST"]),
+            self.route("/v1/user/me", funding.user_me, ["GET"]),
+            self.route("/v1/wallets", funding.wallets, ["GET"]),
+            self.route("/v1/blocks", funding.blocks, ["GET"]),
+            self.route("/v2/deployment-settings", funding.create_setting, ["POST"], True),
+            self.route("/v2/deployment-settings/{dseq}", funding.get_setting, ["GET"]),
+            self.route("/v2/deployment-settings/{dseq}", funding.update_setting, ["PATCH"], True),
         ]
 
 

@@ -26,6 +26,7 @@ from eth_keys.main import KeyAPI
 
 __all__ = [
     "AUDITOR",
+    "TRIAL_KEY_PREFIX",
     "Identity",
     "JwtError",
     "address_of",
@@ -33,6 +34,7 @@ __all__ = [
     "bech32_encode",
     "identity_for_api_key",
     "identity_for_key_name",
+    "is_trial_api_key",
     "issue_jwt",
     "verify_jwt",
 ]
@@ -154,6 +156,15 @@ class Identity:
 def identity_for_api_key(api_key: str) -> Identity:
     """The account the sandbox's Console API assigns to an ``x-api-key`` value."""
     return Identity.from_seed(b"minds371-sandbox/api-key/" + api_key.encode())
+
+
+#: API keys starting with this name a trialing Console wallet (``UserWallet.isTrialing``).
+TRIAL_KEY_PREFIX = "sandbox-trial-"
+
+
+def is_trial_api_key(api_key: str) -> bool:
+    """Whether the sandbox's Console treats the wallet of ``api_key`` as a trial wallet."""
+    return api_key.startswith(TRIAL_KEY_PREFIX)
 
 
 @functools.lru_cache(maxsize=4096)

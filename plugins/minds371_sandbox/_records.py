@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "ErrorKind",
@@ -54,7 +54,19 @@ class WorldConfig(BaseModel):
         pull_blocks: Blocks from an accepted manifest until a pullable image's pods are ready.
         min_deposit: The chain's ``min_deposits`` for ``uact``.
         initial_balance: What a new account holds, in ``uact``.
-        console_deposit: The deposit Console makes for a managed wallet, in ``uact``.
+        console_deposit: The deposit Console makes for a managed wallet when
+            ``console_managed_deposit`` is on, in ``uact`` (``DEPLOYMENT_DEFAULT_DEPOSIT``).
+        console_managed_deposit: Console's managed-funding flag: on, the caller's deposit is
+            ignored for ``console_deposit``; off (the default), the caller must send one.
+        auto_top_up_look_ahead_hours: Console's ``AUTO_TOP_UP_LOOK_AHEAD_WINDOW_IN_H``: a
+            deployment whose escrow runs out within it is funded (hours of 600 blocks).
+        auto_top_up_target_runway_hours: ``AUTO_TOP_UP_TARGET_RUNWAY_IN_H``: the runway a
+            funded deployment is brought up to; must exceed the look-ahead window.
+        auto_top_up_headroom_uact: ``AUTO_TOP_UP_BALANCE_HEADROOM_IN_USD`` in uact: left in the
+            wallet by automatic funding (waived when the balance is at or below it).
+        auto_top_up_cooldown_blocks: ``AUTO_TOP_UP_DEDUP_COOLDOWN_IN_MIN`` in blocks: a
+            deployment funded more recently is skipped.
+        auto_top_up_every_blocks: Blocks between two runs of the funding sweep (Console's cron).
         log_every_blocks: A running pod writes a log line this often.
         backoff_blocks: Blocks between ``BackOff`` events of a failing pod.
     """
@@ -70,8 +82,24 @@ class WorldConfig(BaseModel):
     min_deposit: int = Field(default=500_000, ge=0)
     initial_balance: int = Field(default=1_000_000_000, ge=0)
     console_deposit: int = Field(default=500_000, ge=0)
+    console_managed_deposit: bool = False
+    auto_top_up_look_ahead_hours: float = Field(default=24, ge=0)
+    auto_top_up_target_runway_hours: float = Field(default=48, gt=0)
+    auto_top_up_headroom_uact: int = Field(default=5_000_000, ge=0)
+    auto_top_up_cooldown_blocks: int = Field(default=600, ge=0)
+    auto_top_up_every_blocks: int = Field(default=600, ge=1)
     log_every_blocks: int = Field(default=25, ge=1)
     backoff_blocks: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _runway_above_window(self) -> WorldConfig:
+        # As Console's env schema refuses it: a deployment triggering at the window's edge
+        # would be sized a zero deposit.
+        if self.auto_top_up_target_runway_hours <= self.auto_top_up_look_ahead_hours:
+            raise ValueError(
+                "auto_top_up_target_runway_hours must be greater than auto_top_up_look_ahead_hours"
+            )
+        return self
 
 
 def _dec(value: Any) -> Decimal:

@@ -27,6 +27,7 @@ from minds371_sandbox._records import (
     WorldConfig,
     WorldError,
 )
+from minds371_sandbox._top_up import DeploymentSetting
 
 __all__ = ["REASONS", "World", "WorldError"]
 
@@ -67,6 +68,8 @@ class World:
         self.mempool: list[tuple[str, Callable[[], None]]] = []
         # Client certificates published on chain (``MsgCreateCertificate``), by owner.
         self.certificates: dict[str, list[dict[str, str]]] = {}
+        #: Console's per-deployment settings (auto top-up), by (owner, dseq).
+        self.deployment_settings: dict[tuple[str, int], DeploymentSetting] = {}
 
     # ---- accounts -------------------------------------------------------------------------
 
@@ -458,6 +461,7 @@ class World:
             "accounts": [a.dump() for a in self.accounts.values()],
             "deployments": [d.dump() for d in self.deployments.values()],
             "certificates": {k: list(v) for k, v in self.certificates.items()},
+            "deployment_settings": [s.dump() for s in self.deployment_settings.values()],
         }
 
     def restore(self, raw: Mapping[str, Any]) -> None:
@@ -472,6 +476,8 @@ class World:
         }
         self.deployments = {}
         self._usage, self._gpu_usage, self._live = {}, {}, set()
+        settings = [DeploymentSetting.load(x) for x in raw.get("deployment_settings", [])]
+        self.deployment_settings = {(x.owner, x.dseq): x for x in settings}
         for item in raw.get("deployments", []):
             dep = Deployment.load(item)
             self.deployments[(dep.owner, dep.dseq)] = dep

@@ -22,7 +22,9 @@ async def test_the_watcher_closes_a_deployment_after_its_ttl(
         agent = agent_for(runtime)
         now = time.time()
         watcher = DeploymentWatcher(agent, runtime.store, clock=lambda: now)
-        assert await watcher.check_once() == []  # healthy and young: nothing to do
+        # healthy and young: only Console's auto top-up is switched on, once
+        assert [(a.kind, a.dseq) for a in await watcher.check_once()] == [("auto_top_up", dseq)]
+        assert await watcher.check_once() == []
         later = DeploymentWatcher(agent, runtime.store, clock=lambda: now + 601)
         actions = await later.check_once()
         assert [(a.kind, a.dseq) for a in actions] == [("expired", dseq)]

@@ -36,8 +36,14 @@ def check_shape(openapi: dict[str, Any], path: str, method: str, response: httpx
     jsonschema.validate(response.json(), _nullable(schema))
 
 
+#: The deposit Console's own web app sends with a create, in dollars.
+DEPOSIT_USD = 0.5
+
+
 async def create(client: httpx.AsyncClient, text: str | None = None) -> tuple[str, str]:
-    r = await client.post("/v1/deployments", json={"data": {"sdl": text or sdl()}})
+    r = await client.post(
+        "/v1/deployments", json={"data": {"sdl": text or sdl(), "deposit": DEPOSIT_USD}}
+    )
     assert r.status_code == 201, r.text
     data = r.json()["data"]
     return data["dseq"], data["manifest"]

@@ -14,7 +14,7 @@ BLOCK = 0.02
 async def test_requests_without_an_api_key_get_console_401() -> None:
     async with SandboxNetwork(block_time=BLOCK) as net:
         anonymous = net.client(api_key=None)
-        r = await anonymous.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        r = await anonymous.post("/v1/deployments", json={"data": {"sdl": sdl(), "deposit": 0.5}})
         assert r.status_code == 401
         assert r.json() == {
             "error": "UnauthorizedError",
@@ -68,7 +68,7 @@ async def test_deploy_through_console_reaches_ready(openapi: Any) -> None:
         check_shape(openapi, "/v1/deployments", "post", r)
         dseq, manifest = r.json()["data"]["dseq"], r.json()["data"]["manifest"]
         dep = net.world.deployment(net.owner("k"), int(dseq))
-        assert dep.escrow.funds == 500_000  # managed deposit, the caller's 99 USD is ignored
+        assert dep.escrow.funds == 99_000_000  # the caller's deposit, dollars to micro-units
         assert AUDITOR in dep.groups[0].spec["requirements"]["signed_by"]["any_of"]
         bids = await wait_for_bids(client, dseq, count=2)
         r = await client.get("/v1/bids", params={"dseq": dseq})
@@ -89,7 +89,7 @@ async def test_deploy_through_console_reaches_ready(openapi: Any) -> None:
         assert r.json()["data"]["pagination"]["total"] == 1
 
 
-async def test_lease_retry_is_idempotent_and_closed_bids_refused() -> None:
+async def test_lease_retry_is_idempotent_and_skipped_while_a_lease_is_active() -> None:
     async with SandboxNetwork(block_time=BLOCK) as net:
         client = net.client("k")
         dseq, manifest = await create(client)
@@ -121,8 +121,10 @@ async def test_lease_retry_is_idempotent_and_closed_bids_refused() -> None:
                 "leases": [{k: lost[k] for k in ("dseq", "gseq", "oseq", "provider")}],
             },
         )
-        assert r.status_code == 400
-        assert r.json()["message"] == "Failed to create lease: Cannot create lease: order not open"
+        # #hasActiveLease: a lease is active, so nothing is created; the manifest goes to the
+        # lost bid's provider, which has no lease, and its 404 comes back through Console.
+        assert (r.status_code, r.json()["message"]) == (404, "no lease for deployment")
+        assert len(net.world.deployment(net.owner("k"), int(dseq)).leases) == 1
 
 
 async def test_manifest_hash_mismatch_is_rejected_by_the_provider() -> None:
@@ -147,7 +149,7 @@ async def test_console_402_when_balance_is_short() -> None:
     async with SandboxNetwork(block_time=BLOCK) as net:
         client = net.client("poor")
         net.set_balance(net.owner("poor"), 1000)
-        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl(), "deposit": 0.5}})
         assert r.status_code == 402
         assert r.json()["code"] == "payment_required"
         assert net.world.deployments == {}
@@ -222,7 +224,7 @@ async def test_injected_errors_before_and_after() -> None:
     async with SandboxNetwork(block_time=BLOCK) as net:
         client = net.client("k")
         net.set_faults(error_rate=1.0, error_phase="before", error_status=503)
-        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl(), "deposit": 0.5}})
         assert r.status_code == 503
         assert r.json() == {
             "error": "ServiceUnavailableError",
@@ -232,7 +234,7 @@ async def test_injected_errors_before_and_after() -> None:
         }
         assert net.world.deployments == {}
         net.set_faults(error_rate=1.0, error_phase="after", error_status=502)
-        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl()}})
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl(), "deposit": 0.5}})
         assert r.status_code == 502
         assert len(net.world.deployments) == 1  # done, but the answer was lost
         net.set_faults(error_rate=1.0, error_status=429)
@@ -300,7 +302,9 @@ async def test_repeated_reads_within_a_block_still_see_every_change() -> None:
 
 
 async def test_escrow_running_out_closes_the_deployment_as_console_shows_it() -> None:
-    config = WorldConfig(block_time=0.01, min_deposit=50, console_deposit=50)
+    config = WorldConfig(
+        block_time=0.01, min_deposit=50, console_deposit=50, console_managed_deposit=True
+    )
     async with SandboxNetwork(config=config) as net:
         client = net.client("k")
         dseq, manifest = await create(client)

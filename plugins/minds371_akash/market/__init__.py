@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from minds371_akash.market._backend import MarketBackend
     from minds371_akash.market._errors import NotFound
+    from minds371_akash.market._funding import AutoTopUp, Runway, runway_of
     from minds371_akash.market._models import (
         Bid,
         CreatedDeployment,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONSOLE_URL",
+    "AutoTopUp",
     "Bid",
     "CliBackend",
     "CliConfig",
@@ -68,12 +70,15 @@ __all__ = [
     "Provider",
     "ResourceOffer",
     "RetryPolicy",
+    "Runway",
     "ServiceStatus",
+    "runway_of",
     "set_testing",
 ]
 
 # Loaded on first use: the sandbox's CLI stand-ins import this package and must start quickly.
 _WHERE = {
+    "AutoTopUp": "minds371_akash.market._funding",
     "Bid": "minds371_akash.market._models",
     "CliBackend": "minds371_akash.market.cli",
     "CliConfig": "minds371_akash.market.cli",
@@ -96,6 +101,8 @@ _WHERE = {
     "Provider": "minds371_akash.market._models",
     "ResourceOffer": "minds371_akash.market._models",
     "RetryPolicy": "minds371_akash.market._retry",
+    "Runway": "minds371_akash.market._funding",
+    "runway_of": "minds371_akash.market._funding",
     "ServiceStatus": "minds371_akash.market._models",
     "set_testing": "minds371_akash.market._retry",
 }

@@ -20,7 +20,7 @@ from minds371.errors import ProviderError
 from minds371.logging import get_logger
 from minds371_akash.market._models import Deployment
 
-__all__ = ["CreateGuard"]
+__all__ = ["CreateGuard", "TrialCreateSlot"]
 
 _log = get_logger("minds371.akash.console")
 
@@ -175,3 +175,69 @@ class CreateGuard:
         finally:
             self._refreshing = None
             refresh.done.set()
+
+
+class TrialCreateSlot:
+    """One create at a time on a trial wallet, held from the create until its lease.
+
+    On a trialing wallet every Console create first closes the wallet's open deployments that
+    have no lease yet (``deployment-writer.service.ts`` ``reclaimTrialOrphanedDeployments``),
+    so a create landing while another deployment of the same wallet still waits for bids would
+    cancel it. The slot serializes them: :meth:`acquire` before a create, :meth:`bind` once its
+    dseq is known, :meth:`release` when that deployment has a lease or was closed (or the
+    create failed). A holder that never lets go (a stuck task) loses the slot after
+    ``max_hold`` seconds, so one failure cannot stop every later create.
+
+    Slots are shared per API root and wallet within the process (:meth:`for_wallet`).
+    """
+
+    _slots: ClassVar[dict[tuple[str, str], TrialCreateSlot]] = {}
+
+    def __init__(self, max_hold: float) -> None:
+        self.max_hold = max_hold
+        self._held = False
+        self._since = 0.0
+        self._dseq: int | None = None
+        self._released: anyio.Event | None = None
+
+    @classmethod
+    def for_wallet(cls, base_url: str, wallet: str, max_hold: float) -> TrialCreateSlot:
+        """The process's slot for ``wallet`` (an opaque key naming it) on ``base_url``."""
+        slot = cls._slots.get((base_url, wallet))
+        if slot is None:
+            slot = cls._slots[(base_url, wallet)] = cls(max_hold)
+        return slot
+
+    @property
+    def held_by(self) -> int | None:
+        """The dseq holding the slot, once bound."""
+        return self._dseq if self._held else None
+
+    async def acquire(self) -> None:
+        """Wait until no other create of this wallet is between its create and its lease."""
+        while self._held:
+            if self._released is None:
+                self._released = anyio.Event()
+            left = self._since + self.max_hold - anyio.current_time()
+            if left <= 0:
+                _log.warning("minds371.akash.trial_slot_taken_over", dseq=self._dseq)
+                break
+            with anyio.move_on_after(left):
+                await self._released.wait()
+        self._held = True
+        self._since = anyio.current_time()
+        self._dseq = None
+        self._released = anyio.Event()
+
+    def bind(self, dseq: int) -> None:
+        """Name the deployment whose lease (or close) will release the slot."""
+        self._dseq = dseq
+
+    def release(self, dseq: int | None = None) -> None:
+        """Let the next create go (only for the bound ``dseq``, when one is given)."""
+        if not self._held or (dseq is not None and dseq != self._dseq):
+            return
+        self._held = False
+        self._dseq = None
+        if self._released is not None:
+            self._released.set()

@@ -20,10 +20,16 @@ been processed) the backend looks for an active deployment with the same manifes
 not exist before the call, and adopts it (``CreatedDeployment.recovered``) instead of creating a
 second one (:mod:`._create_guard`). Within one process, concurrent creates never adopt each
 other's deployments.
+
+Funding: every create carries a deposit (Console refuses one without). On a trial wallet, where
+each create closes the wallet's lease-less deployments, creates are serialized per wallet from
+the create until the lease (:class:`~._create_guard.TrialCreateSlot`). Console's auto top-up is
+switched per deployment with :meth:`ConsoleBackend.set_auto_top_up`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -37,6 +43,7 @@ from minds371.config import require_network
 from minds371.errors import (
     ConfigurationError,
     FieldIssue,
+    LeaseError,
     MarketError,
     ProviderError,
     ValidationError,
@@ -44,8 +51,9 @@ from minds371.errors import (
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger, register_secret
 from minds371_akash.market._console_gateway import ConsoleGatewayAccess
-from minds371_akash.market._create_guard import CreateGuard
-from minds371_akash.market._errors import console_error, transport_error
+from minds371_akash.market._create_guard import CreateGuard, TrialCreateSlot
+from minds371_akash.market._errors import NotFound, console_error, transport_error
+from minds371_akash.market._funding import AutoTopUp, parse_auto_top_up
 from minds371_akash.market._models import (
     Bid,
     CreatedDeployment,
@@ -62,9 +70,24 @@ from minds371_akash.market._parse import (
 )
 from minds371_akash.market._retry import RetryPolicy, retry_call
 
-__all__ = ["DEFAULT_CONSOLE_URL", "ConsoleBackend", "reaches_network"]
+__all__ = [
+    "DEFAULT_CONSOLE_URL",
+    "DEFAULT_DEPOSIT_UACT",
+    "ConsoleBackend",
+    "lease_timeout",
+    "reaches_network",
+]
 
 DEFAULT_CONSOLE_URL = "https://console-api.akash.network"
+#: What a create deposits when its caller names no amount: the chain's ``min_deposits`` for uact
+#: since v2.0.0, and the $0.50 Console's own web app sends.
+DEFAULT_DEPOSIT_UACT = Decimal(500_000)
+#: What Console's lease transaction may take before the manifest goes out (a few blocks).
+_LEASE_TX_SECONDS = 60.0
+#: One provider's manifest send on Console: 3 attempts of 15 s, 6 s apart.
+_MANIFEST_SEND_SECONDS = 3 * 15.0 + 2 * 6.0
+#: A provider's 404 before it has seen the lease (Console passes its text on).
+_NO_LEASE_YET = "no lease for deployment"
 _log = get_logger("minds371.akash.console")
 
 
@@ -93,6 +116,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             Each held write is an idle connection, so the lane is wide: 256 creates go into one
             block instead of four blocks of 64. With a client of your own, size its pool to
             the sum of both lanes.
+        default_deposit: The deposit (uact) a create sends when its caller names none.
+        trial_hold: Longest a create on a trial wallet holds back the next one (seconds).
     """
 
     name = "console"
@@ -115,6 +140,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         snapshot_ttl: float = 1.0,
         max_concurrent_requests: int = 64,
         max_concurrent_writes: int = 256,
+        default_deposit: Decimal = DEFAULT_DEPOSIT_UACT,
+        trial_hold: float = 900.0,
     ) -> None:
         if base_url is None:
             if http_client is not None and str(http_client.base_url):
@@ -142,6 +169,9 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self._block_time = block_time
+        self._default_deposit = default_deposit
+        self._trial: bool | None = None
+        self._trial_hold = trial_hold
         self._token: tuple[str, float] | None = None
         self._create_guard = CreateGuard(
             self._base_url,
@@ -196,6 +226,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         body: Any = None,
         params: Mapping[str, str] | None = None,
         auth: bool = True,
+        read_timeout: float | None = None,
     ) -> Any:
         what = f"{method} {path.split('?')[0]}"
         headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
@@ -210,7 +241,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                     json=body,
                     params=params,
                     headers=headers,
-                    timeout=self._timeout,
+                    timeout=max(self._timeout, read_timeout or 0.0),
                 )
         except httpx.HTTPError as exc:
             raise transport_error(exc, what=what, where=self._base_url) from exc
@@ -255,7 +286,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             version: The manifest version hash (hex) of this SDL, used to recognise a deployment
                 already created by an earlier attempt.
             manifest: The canonical manifest JSON, used only when a deployment is recovered.
-            deposit: Deposit in uact; Console takes it in USD (1 ACT ≈ 1 USD) and may ignore it.
+            deposit: Deposit in uact (default: ``default_deposit``); Console takes it in USD
+                (1 ACT ≈ 1 USD), and ignores it on accounts with managed deposits.
 
         Raises:
             ValidationError: Console rejected the SDL.
@@ -263,11 +295,34 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             MarketError: any other failure; nothing was created when it is raised after a
                 failed recovery check.
         """
-        body: dict[str, Any] = {"sdl": sdl}
-        if deposit is not None:
-            body["deposit"] = float(deposit / Decimal(1_000_000))
+        # Console answers 400 "deposit is required" to a create without one unless the account
+        # has managed deposits (``deployment-writer.service.ts`` ``resolveDepositInDollars``);
+        # with them it ignores the amount. So a deposit always goes out, in dollars.
+        uact = self._default_deposit if deposit is None else deposit
+        body: dict[str, Any] = {"sdl": sdl, "deposit": float(uact / Decimal(1_000_000))}
         guard = self._create_guard
         before = await guard.existing(version)
+        slot = await self._trial_slot()
+        if slot is not None:
+            await slot.acquire()
+        try:
+            created = await self._create_once(guard, body, version, manifest, before)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        if slot is not None:
+            slot.bind(created.dseq)
+        return created
+
+    async def _create_once(
+        self,
+        guard: CreateGuard,
+        body: dict[str, Any],
+        version: str,
+        manifest: str,
+        before: frozenset[int],
+    ) -> CreatedDeployment:
         attempt = 1
         while True:
             with guard.attempt(version):
@@ -337,6 +392,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     async def close_deployment(self, dseq: int) -> None:
         """Close a deployment and its leases (idempotent on an already-closed one)."""
         await self._call("DELETE", f"/v1/deployments/{dseq}")
+        self._release_trial_slot(dseq)
         _log.info("minds371.akash.deployment_closed", dseq=dseq)
 
     async def close_lease(self, lease: LeaseId) -> None:
@@ -378,8 +434,15 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     ) -> Deployment:
         """Lease the chosen bids and send the manifest to their providers (``POST /v1/leases``).
 
-        Console skips lease creation when the deployment already has open leases, which makes
-        this safe to retry and doubles as "send the manifest again".
+        Console skips lease creation while any lease of the deployment is not closed
+        (``lease.service.ts`` ``#hasActiveLease``), which makes this safe to retry and doubles as
+        "send the manifest again"; it also means one group of a live multi-group deployment
+        cannot be leased again here.
+
+        The call may take a transaction and, per lease, up to three 15 s manifest sends 6 s
+        apart, so it gets a timeout of its own (:func:`lease_timeout`). A 404 "no lease for
+        deployment" (the provider had not seen the new lease yet; Console passes the provider's
+        answer on) is retried: the retry creates nothing and sends the manifest again.
         """
         body = {
             "manifest": manifest,
@@ -388,14 +451,106 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                 for b in bids
             ],
         }
-        doc = await self._call("POST", "/v1/leases", body=body)
+        timeout = lease_timeout(len(bids))
+
+        async def attempt() -> Any:
+            try:
+                return await self._send("POST", "/v1/leases", body=body, read_timeout=timeout)
+            except NotFound as exc:
+                if _NO_LEASE_YET not in str(exc.details.get("server_message", "")).lower():
+                    raise
+                raise LeaseError(exc.message, retryable=True, details=exc.details) from exc
+
+        try:
+            doc = await retry_call(self._retry, attempt, what="POST /v1/leases")
+        except LeaseError as exc:
+            if not exc.retryable:
+                raise
+            raise await self._skipped_lease(dseq, bids, exc) from exc
+        self._release_trial_slot(dseq)
         return guarded("deployment", parse_deployment, self._data(doc, "POST /v1/leases"))
+
+    async def _skipped_lease(
+        self, dseq: int, bids: Sequence[LeaseId], failure: LeaseError
+    ) -> LeaseError:
+        """Explain a lease whose provider never saw it: was its creation skipped?"""
+        try:
+            deployment = await self.get_deployment(dseq)
+        except ProviderError:
+            return failure
+        wanted = {(b.gseq, b.oseq, b.provider) for b in bids}
+        made = {(x.id.gseq, x.id.oseq, x.id.provider) for x in deployment.leases}
+        live = sorted({x.id.gseq for x in deployment.leases if x.state != "closed"})
+        if live and not wanted & made:
+            return LeaseError(
+                f"Console created no lease on deployment {dseq}: it skips lease creation while "
+                f"any lease of the deployment is active (gseq {', '.join(map(str, live))}), so "
+                "one group of a live deployment cannot be leased again through Console",
+                retryable=False,
+                details={**failure.details, "dseq": dseq, "active_gseqs": live},
+            )
+        return failure
 
     async def send_manifest(
         self, dseq: int, leases: Sequence[LeaseId], *, manifest: str, sdl: str = ""
     ) -> None:
         """Send the manifest again to the providers of existing leases."""
         await self.create_leases(dseq, leases, manifest=manifest, sdl=sdl)
+
+    # -- wallet, height and automatic funding ---------------------------------------------------
+
+    async def is_trial_wallet(self) -> bool:
+        """Whether the API key's wallet is trialing (``GET /v1/user/me``, ``GET /v1/wallets``).
+
+        Asked once and remembered. When Console does not say, the wallet counts as a paying one
+        (creates are then not serialized; see :meth:`create_deployment`); a transient failure
+        is asked again at the next create.
+        """
+        if self._trial is None:
+            try:
+                me = self._data(await self._call("GET", "/v1/user/me"), "GET /v1/user/me")
+                user = str(me.get("id") or me.get("userId") or "")
+                doc = await self._call("GET", "/v1/wallets", params={"userId": user})
+                wallets = self._data(doc, "GET /v1/wallets")
+                self._trial = any(bool(w.get("isTrialing")) for w in wallets or [])
+            except (ProviderError, AttributeError, TypeError) as exc:
+                reason = exc.message if isinstance(exc, ProviderError) else str(exc)
+                _log.warning("minds371.akash.trial_unknown", error=reason)
+                if not (isinstance(exc, ProviderError) and exc.retryable):
+                    self._trial = False  # asking again would get the same answer
+                return False
+        return self._trial
+
+    async def _trial_slot(self) -> TrialCreateSlot | None:
+        if not await self.is_trial_wallet():
+            return None
+        wallet = hashlib.sha256(self._api_key.get_secret_value().encode()).hexdigest()
+        return TrialCreateSlot.for_wallet(self._base_url, wallet, self._trial_hold)
+
+    def _release_trial_slot(self, dseq: int) -> None:
+        if self._trial:
+            wallet = hashlib.sha256(self._api_key.get_secret_value().encode()).hexdigest()
+            TrialCreateSlot.for_wallet(self._base_url, wallet, self._trial_hold).release(dseq)
+
+    async def current_height(self) -> int:
+        """The chain's latest block height (``GET /v1/blocks?limit=1``, public)."""
+        doc = await self._call("GET", "/v1/blocks", params={"limit": "1"}, auth=False)
+        return int(guarded("block list", lambda d: d[0]["height"], doc))
+
+    async def set_auto_top_up(self, dseq: int, *, enabled: bool) -> AutoTopUp:
+        """Switch Console's automatic funding of a deployment on or off.
+
+        ``PATCH /v2/deployment-settings/{dseq}`` creates the setting when there is none (an
+        upsert). Reading it first is no option: ``GET`` creates a missing setting switched
+        *on* for any managed wallet (``findOrCreateByUserIdAndDseq``), a spend nobody chose.
+        """
+        body = {"data": {"autoTopUpEnabled": enabled}}
+        doc = await self._call("PATCH", f"/v2/deployment-settings/{dseq}", body=body)
+        setting = guarded(
+            "deployment setting", parse_auto_top_up, self._data(doc, "deployment-settings")
+        )
+        _log.info("minds371.akash.auto_top_up", dseq=dseq, enabled=setting.enabled)
+        return setting
 
     # -- providers ----------------------------------------------------------------------------
 
@@ -412,6 +567,17 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     async def block_time(self) -> float | None:
         """The network's block time, when it was given to this backend."""
         return self._block_time
+
+
+def lease_timeout(leases: int) -> float:
+    """Seconds ``POST /v1/leases`` may take for ``leases`` leases.
+
+    Console's signer waits until the lease transaction is in a block, then sends the manifest
+    to each lease's provider in turn, each send up to three attempts of 15 s, 6 s apart on
+    "no lease for deployment" (``provider.service.ts``: ``MANIFEST_SEND_MAX_RETRIES``,
+    ``MANIFEST_SEND_RETRY_DELAY``, ``timeout: 15_000``).
+    """
+    return _LEASE_TX_SECONDS + max(1, leases) * _MANIFEST_SEND_SECONDS
 
 
 def reaches_network(client: httpx.AsyncClient | None) -> bool:
