@@ -9,10 +9,11 @@ import httpx
 import pytest
 
 from minds371_akash import AkashIntegrationProvider, BidPolicy, Budget
-from minds371_akash.market import CliBackend, CliConfig, MarketBackend, runway_of
+from minds371_akash.market import CliBackend, MarketBackend, runway_of
 from minds371_akash.networks import in_process_client
 from minds371_deploy._top_up import keep_funded
-from minds371_sandbox import SandboxNetwork, SandboxServer, write_standin_binaries
+from minds371_sandbox import SandboxNetwork, SandboxServer
+from tests.standins import standins
 
 BLOCK = 0.05
 #: A price that drains the $0.50 minimum deposit within a day (of 6 s blocks).
@@ -82,17 +83,12 @@ async def test_console_auto_top_up_is_switched_on_only_within_the_budget() -> No
 
 @pytest.mark.slow  # every chain or provider call is a stand-in binary process
 async def test_the_watcher_deposits_on_the_cli_network_within_the_budget_and_ttl(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    binaries = write_standin_binaries(tmp_path / "bin")
+    tools = standins(tmp_path, monkeypatch)
     async with SandboxServer(block_time=BLOCK) as server:
-        config = CliConfig(
-            akash=str(binaries["akash"]),
-            provider_services=str(binaries["provider-services"]),
-            key_name="top-up",
-            node=server.base_url,
-            block_time=BLOCK,
-        )
+        await tools.certify(server.base_url, "top-up")
+        config = tools.config(server.base_url, "top-up", block_time=BLOCK)
         async with CliBackend(config) as backend:
             result = await provider(backend).deploy(HEAVY)
             async with httpx.AsyncClient(base_url=server.base_url) as admin:

@@ -167,7 +167,7 @@ async def test_a_deployment_another_client_made_before_the_create_is_not_adopted
         async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as other:
             response = await other.post(
                 "/v1/deployments",
-                json={"data": {"sdl": sdl("web")}},
+                json={"data": {"sdl": sdl("web"), "deposit": 0.5}},  # Console requires one
                 headers={"x-api-key": API_KEY},
             )
         assert response.status_code in (200, 201), response.text
