@@ -106,6 +106,9 @@ def test_watch_marks_a_deployment_its_network_forgot_as_gone(
     assert code == 0, err
     code, _, err = _run(capsys, "watch", "--once")
     assert code == 0
+    assert "auto_top_up" in err  # the first pass switches Console's auto top-up on
+    code, _, err = _run(capsys, "watch", "--once")
+    assert code == 0
     assert "checked 1 deployment: all leased and serving" in err  # says what it did
 
     # The sandbox's world is reset (a new served one, a deleted state file): it is not there.
