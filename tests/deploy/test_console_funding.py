@@ -33,6 +33,7 @@ async def test_console_deposit_relet_and_auto_top_up_past_the_runway(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MINDS371_CONSOLE_URL", sandbox.url)
+    sandbox.admin("POST", "/sandbox/api-keys", json={"key": "console-funding"})
     monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", "console-funding")
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
         with anyio.fail_after(60):
@@ -75,6 +76,7 @@ async def test_concurrent_creates_on_a_console_trial_wallet_all_survive(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MINDS371_CONSOLE_URL", sandbox.url)
+    sandbox.admin("POST", "/sandbox/api-keys", json={"key": TRIAL_KEY_PREFIX + "e2e"})
     monkeypatch.setenv("MINDS371_CONSOLE_API_KEY", TRIAL_KEY_PREFIX + "e2e")
     results: list[dict[str, Any]] = []
     before = sandbox.all_dseqs()

@@ -91,7 +91,8 @@ async def test_the_watcher_deposits_on_the_cli_network_within_the_budget_and_ttl
         config = tools.config(server.base_url, "top-up", block_time=BLOCK)
         async with CliBackend(config) as backend:
             result = await provider(backend).deploy(HEAVY)
-            async with httpx.AsyncClient(base_url=server.base_url) as admin:
+            token = {"authorization": f"Bearer {server.admin_token}"}
+            async with httpx.AsyncClient(base_url=server.base_url, headers=token) as admin:
                 # into the last day of runway, whichever provider won
                 before = runway_of(await backend.get_deployment(result.dseq))
                 assert before is not None and before.blocks is not None
