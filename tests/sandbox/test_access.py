@@ -205,7 +205,7 @@ deployment:
 """
     async with SandboxNetwork(manual_clock=True) as net:
         client = net.client("k")
-        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl}})
+        r = await client.post("/v1/deployments", json={"data": {"sdl": sdl, "deposit": 0.5}})
         assert r.status_code == 201, r.text
         async with net.admin_client() as admin:
             r = await admin.get("/sandbox/deployments")
