@@ -170,6 +170,22 @@ class DeploymentWatcher:
             )
         return actions
 
+    async def _close_replicas(
+        self, akash: AkashIntegrationProvider, task_id: str, state: SagaState, reason: str
+    ) -> None:
+        """Close the task's replica deployments (Console layout) and journal each close."""
+        for replica, replica_dseq in state.open_replicas().items():
+            try:
+                if (await akash.status(replica_dseq)).active:
+                    await akash.close(replica_dseq, reason=reason)
+            except NotFound:
+                pass  # the network no longer knows it: nothing left to pay for
+            await self.store.record_step(
+                task_id,
+                REPLICA_CLOSED,
+                {"replica": replica, "dseq": replica_dseq, "reason": reason},
+            )
+
     async def _check(
         self, task_id: str, payload: dict[str, Any], state: SagaState, top_up_decided: set[int]
     ) -> list[WatchAction]:
@@ -189,6 +205,7 @@ class DeploymentWatcher:
             except NotFound:
                 # The network does not know it (a served sandbox that was reset, another
                 # account): nothing to keep leased; marked, so that it is not checked again.
+                await self._close_replicas(akash, task_id, state, "gone")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "gone"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "gone")
                 return [
@@ -200,17 +217,15 @@ class DeploymentWatcher:
                     )
                 ]
             if not deployment.active:
+                # The service's first deployment is closed (by hand, or out of funds): its
+                # record is retired below, so replicas of their own would run, and pay, with
+                # nobody sending traffic to them or watching them. They are closed too.
+                await self._close_replicas(akash, task_id, state, "closed")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "closed")
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
             if request.ttl is not None and self._expired(state, request.ttl):
-                for replica, replica_dseq in state.open_replicas().items():
-                    await akash.close(replica_dseq, reason="ttl")
-                    await self.store.record_step(
-                        task_id,
-                        REPLICA_CLOSED,
-                        {"replica": replica, "dseq": replica_dseq, "reason": "ttl"},
-                    )
+                await self._close_replicas(akash, task_id, state, "ttl")
                 await akash.close(dseq, reason="ttl")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "ttl")

@@ -13,6 +13,7 @@ import anyio
 
 from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
+from minds371_deploy.saga import REPLICA_CLOSED
 from minds371_deploy.watcher import RELET
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
 
@@ -160,3 +161,23 @@ def test_a_kill_between_replicas_resumes_both_and_leaves_nothing_untracked(
     assert int(resumed["dseq"]) in new
     for dseq in sorted(new):
         assert cli("close", str(dseq)).code == 0
+
+
+def test_closing_the_first_replica_by_hand_closes_the_others_at_the_next_watch(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    # Its record is retired with the first deployment: a replica left open would be paid for
+    # with nobody watching it and no traffic sent to it.
+    run = cli("deploy", str(write_request(tmp_path, web_request("pair", redundancy=2))), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    (second,) = result["replicas"]
+    assert int(second["dseq"]) in sandbox.active_dseqs()
+    assert cli("close", result["dseq"]).code == 0
+    watched = cli("watch", "--once", "--json")
+    assert watched.code == 0, watched.err
+    assert int(result["dseq"]) not in sandbox.active_dseqs()
+    assert int(second["dseq"]) not in sandbox.active_dseqs()
+    state_dir = home_for(clean_environ, sandbox.url)
+    closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
+    assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [(int(second["dseq"]), "closed")]
