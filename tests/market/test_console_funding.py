@@ -89,6 +89,15 @@ async def test_lease_call_waits_for_the_transaction_and_every_manifest_send() ->
         assert seen.timeouts[("GET", "/v1/bids")]["read"] == 30.0
 
 
+async def test_an_update_waits_for_the_transaction_and_every_manifest_send() -> None:
+    # PUT /v1/deployments signs the update, then sends the manifest to each lease's provider
+    # with the lease route's retries (deployment-writer.service.ts, updateByUserIdAndDseq).
+    async with SandboxNetwork(block_time=BLOCK) as net, recorded(net) as (backend, seen):
+        result = await provider(backend).deploy(sdl("web"))
+        await backend.update_deployment(result.dseq, sdl("web"))
+        assert seen.timeouts[("PUT", f"/v1/deployments/{result.dseq}")]["read"] == lease_timeout(1)
+
+
 async def test_no_lease_for_deployment_after_leasing_is_retried() -> None:
     # The provider sees a lease 8 blocks after it lands: Console's own three sends (two blocks
     # apart at most) give up with its 404 "no lease for deployment"; the retry creates nothing

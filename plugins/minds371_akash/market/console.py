@@ -386,7 +386,18 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
 
     async def update_deployment(self, dseq: int, sdl: str) -> Deployment:
         """Send a new SDL (``PUT /v1/deployments/{dseq}``); Console re-sends the manifest."""
-        doc = await self._call("PUT", f"/v1/deployments/{dseq}", body={"data": {"sdl": sdl}})
+        # Console signs the update (when the version changed), then sends the manifest to each
+        # lease's provider in turn with the same retries as POST /v1/leases
+        # (console:apps/api/src/deployment/services/deployment-writer/
+        # deployment-writer.service.ts, updateByUserIdAndDseq): the same time budget applies.
+        current = await self.get_deployment(dseq)
+        providers = {lease.id.provider for lease in current.leases if lease.active}
+        doc = await self._call(
+            "PUT",
+            f"/v1/deployments/{dseq}",
+            body={"data": {"sdl": sdl}},
+            read_timeout=lease_timeout(len(providers)),
+        )
         return guarded("deployment", parse_deployment, self._data(doc, "PUT /v1/deployments"))
 
     async def close_deployment(self, dseq: int) -> None:
