@@ -10,6 +10,7 @@ back through ``akash query``, not through minds371.
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -106,7 +107,7 @@ def _akash(sandbox: Sandbox, tools: Standins, *args: str) -> str:
     return done.stdout
 
 
-def test_deploy_read_back_and_close_through_the_cli_network(
+def test_deploy_read_back_update_and_close_through_the_cli_network(
     minds: Runner, sandbox: Sandbox, tools: Standins, owner: str, tmp_path: Path
 ) -> None:
     before = set(chain_deployments(sandbox, owner))
@@ -134,11 +135,25 @@ def test_deploy_read_back_and_close_through_the_cli_network(
     assert events.code == 0, events.err
     assert "Started" in events.out
 
+    # The same name again with another image: ``akash tx deployment update`` where it runs,
+    # then the manifest to its provider.
+    changed = web_request("cli-web")
+    changed["infra_spec"]["services"][0]["image"] = "nginx:1.26"
+    again = minds("deploy", str(write_request(tmp_path, changed, "changed.json")), "--network",
+                  "cli", "--json")  # fmt: skip
+    assert again.code == 0, again.err
+    updated = again.json()
+    assert (updated["update"]["kind"], updated["dseq"]) == ("in_place", str(dseq)), updated
+    assert updated["version"] != result["version"] and updated["endpoints"]
+    assert set(chain_deployments(sandbox, owner)) - before == {dseq}
+    argv = ("query", "deployment", "get", "--owner", owner, "--dseq", str(dseq), "-o", "json")
+    on_chain = json.loads(_akash(sandbox, tools, *argv))["deployment"]
+    assert base64.b64decode(on_chain["hash"]).hex() == updated["version"]
+
     closed = minds("close", str(dseq), "--network", "cli", "--json")
     assert closed.code == 0, closed.err
-    argv = ("query", "deployment", "get", "--owner", owner, "--dseq", str(dseq), "-o", "json")
-    on_chain = json.loads(_akash(sandbox, tools, *argv))
-    assert on_chain["deployment"]["state"] == "closed"
+    on_chain = json.loads(_akash(sandbox, tools, *argv))["deployment"]
+    assert on_chain["state"] == "closed"
     assert all(lease["state"] == "closed" for lease in _leases(sandbox, tools, owner, dseq))
 
 
