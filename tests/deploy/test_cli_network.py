@@ -5,7 +5,7 @@ stand-in ``akash`` / ``provider-services`` executables, configured as README and
 docs/getting-started.md say (``MINDS371_AKASH_BIN``, ``MINDS371_PROVIDER_SERVICES_BIN``,
 ``MINDS371_AKASH_KEY``, ``AKASH_NODE``, ``AKASH_KEYRING_BACKEND``), with a client certificate
 published first as the real ``akash tx deployment create`` requires. What is on the chain is read
-back through ``akash query``, not through minds371.
+back through the node's LCD and ``akash query``, never through minds371.
 """
 
 from __future__ import annotations
