@@ -30,6 +30,9 @@ from tests.standins import Standins, standins
 
 from .conftest import ROOT, Run, Sandbox, web_request, write_request
 
+# Every step is a process start (minds371, and each akash / provider-services run inside it).
+pytestmark = pytest.mark.slow
+
 KEY = "wallet"
 
 Runner = Callable[..., Run]
