@@ -1,0 +1,456 @@
+"""Each rule of a deployment request, in-process: the field it names, its message, its boundary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from minds371.errors import FieldIssue, ValidationError
+from minds371_akash import Budget
+from minds371_akash.sdl import parse_sdl
+from minds371_deploy.request import (
+    DEFAULT_MAX_PRICE_UACT,
+    BudgetSpec,
+    DeploymentRequest,
+    parse_request,
+    request_payload,
+)
+from tests.deploy.conftest import web_request
+
+SDL = """\
+version: "2.0"
+services:
+  web:
+    image: nginx:1.27
+    expose:
+      - port: 80
+        to:
+          - global: true
+profiles:
+  compute:
+    web:
+      resources:
+        cpu: {units: 0.5}
+        memory: {size: 512Mi}
+        storage: {size: 1Gi}
+  placement:
+    dc:
+      pricing:
+        web: {denom: uact, amount: 100}
+deployment:
+  web:
+    dc:
+      profile: web
+      count: 1
+"""
+
+
+def refused(data: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        parse_request(data)
+    return caught.value
+
+
+def issues(data: Any) -> dict[str, str]:
+    """``{path: message}`` of a refused request."""
+    return {issue.path: issue.message for issue in refused(data).issues}
+
+
+def only_issue(data: Any) -> FieldIssue:
+    (issue,) = refused(data).issues
+    return issue
+
+
+# -- the request as a whole ------------------------------------------------------------------
+
+
+def test_a_parsed_request_is_returned_as_it_is() -> None:
+    request = parse_request(web_request())
+    assert parse_request(request) is request
+
+
+def test_a_request_that_is_not_a_mapping_is_named_by_its_type() -> None:
+    error = refused(["name", "web"])
+    assert error.subject == "deployment request"
+    assert error.issues == (FieldIssue("/", "a deployment request is a mapping, not list"),)
+
+
+def test_field_errors_carry_the_request_subject() -> None:
+    assert refused(web_request("Bad")).subject == "deployment request"
+
+
+def test_two_workloads_are_refused_naming_both() -> None:
+    issue = only_issue(web_request(image="nginx:1.27"))
+    assert issue.message == "give exactly one of infra_spec, sdl or image (got infra_spec, image)"
+
+
+def test_no_workload_is_refused_without_a_got_list() -> None:
+    assert only_issue({"name": "web"}).message == "give exactly one of infra_spec, sdl or image"
+
+
+def test_ssl_needs_a_domain() -> None:
+    assert only_issue(web_request(ssl=True)).message == "ssl needs a domain"
+    request = parse_request(web_request(ssl=True, domain="app.example.com"))
+    assert request.ssl is True
+
+
+# -- names, text fields ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a", "a" * 63, "web-1", "a1"])
+def test_valid_names(name: str) -> None:
+    assert parse_request(web_request(name)).name == name
+
+
+@pytest.mark.parametrize("name", ["", "a" * 64, "web-", "1web", "Web", "web\n", "-web", "we_b"])
+def test_invalid_names_name_the_rule(name: str) -> None:
+    assert issues(web_request(name)) == {
+        "/name": "must be 1-63 lowercase letters, digits or '-', starting with a letter "
+        "and not ending with '-'"
+    }
+
+
+def test_task_id_must_be_printable_and_bounded() -> None:
+    assert issues(web_request(task_id="job\x07")) == {
+        "/task_id": "must be printable characters only"
+    }
+    assert "/task_id" in issues(web_request(task_id=""))
+    assert "/task_id" in issues(web_request(task_id="x" * 129))
+    assert parse_request(web_request(task_id="x" * 128)).task_id == "x" * 128
+    assert parse_request(web_request(task_id="job 1")).task_id == "job 1"
+
+
+def test_image_problem_is_explained() -> None:
+    message = issues({"name": "web", "image": "nginx latest"})["/image"]
+    assert message.startswith("invalid image reference: ")
+    assert len(message) > len("invalid image reference: ")
+
+
+def test_container_registry_is_checked_only_as_a_registry_name() -> None:
+    good = web_request(repo_url="https://github.com/a/b", container_registry="ghcr.io/acme")
+    assert parse_request(good).container_registry == "ghcr.io/acme"
+    bad = web_request(repo_url="https://github.com/a/b", container_registry="not a registry")
+    assert set(issues(bad)) == {"/container_registry"}
+
+
+@pytest.mark.parametrize(
+    "url", ["https://github.com/a/b.git", "ssh://git@host/a/b", "git@github.com:a/b.git"]
+)
+def test_repository_urls_of_each_scheme_are_accepted(url: str) -> None:
+    assert parse_request(web_request(repo_url=url)).repo_url == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://github.com/a/b", "https://x/$(id)", "file:///etc", "https://a/b\n"]
+)
+def test_other_repository_urls_are_refused(url: str) -> None:
+    assert issues(web_request(repo_url=url)) == {
+        "/repo_url": "must be an https://, ssh:// or git@ repository URL"
+    }
+
+
+@pytest.mark.parametrize("branch", ["dev", "release/1.2", "v1.0_rc-2"])
+def test_plain_branches_are_accepted(branch: str) -> None:
+    request = parse_request(web_request(repo_url="https://github.com/a/b", repo_branch=branch))
+    assert request.repo_branch == branch
+
+
+@pytest.mark.parametrize("branch", ["-x", "a..b", "a b", "", "x" * 201, "a;b"])
+def test_other_branches_are_refused(branch: str) -> None:
+    data = web_request(repo_url="https://github.com/a/b", repo_branch=branch)
+    assert issues(data) == {"/repo_branch": "must be a plain branch name"}
+
+
+@pytest.mark.parametrize("domain", ["app.example.com", "a.io", "x-1.example.org"])
+def test_lowercase_hostnames_are_accepted(domain: str) -> None:
+    assert parse_request(web_request(domain=domain)).domain == domain
+
+
+@pytest.mark.parametrize("domain", ["App.example.com", "localhost", "a..io", "a.b\n", "-a.io"])
+def test_other_domains_are_refused(domain: str) -> None:
+    assert issues(web_request(domain=domain)) == {
+        "/domain": "must be a lowercase hostname such as app.example.com"
+    }
+
+
+def test_bad_variable_names_are_listed_up_to_five() -> None:
+    names = {f"{i}X": "v" for i in range(7)} | {"GOOD_1": "v", "_ok": "v"}
+    message = issues(web_request(environment_vars=names))["/environment_vars"]
+    assert message == "invalid variable names: '0X', '1X', '2X', '3X', '4X'"
+
+
+@pytest.mark.parametrize("name", ["A-B", "A B", "", "Ä"])
+def test_variable_names_outside_the_shell_rule_are_refused(name: str) -> None:
+    message = issues(web_request(environment_vars={name: "v"}))["/environment_vars"]
+    assert message == f"invalid variable names: {name!r}"
+
+
+def test_a_variable_value_with_nul_names_the_variable() -> None:
+    message = issues(web_request(environment_vars={"OK": "x", "BAD": "a\x00b"}))
+    assert message["/environment_vars"].startswith("the value of BAD ")
+
+
+# -- sdl given as something other than text --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ({"version": "2.0"}, "a mapping"),
+        (["x"], "a list"),
+        (True, "a boolean"),
+        (2, "a number"),
+        (2.5, "a number"),
+        (b"version", "bytes"),
+    ],
+)
+def test_an_sdl_that_is_not_text_says_what_it_is(value: Any, kind: str) -> None:
+    assert issues({"name": "web", "sdl": value}) == {
+        "/sdl": "must be the SDL document as text (a YAML string, e.g. `sdl: |` in YAML), "
+        f"not {kind}"
+    }
+
+
+def test_an_sdl_request_is_checked_and_kept_as_given() -> None:
+    request = parse_request({"name": "web", "sdl": SDL})
+    assert request.workload is None
+    assert request.base_sdl() == SDL
+
+
+def test_an_sdl_issue_is_named_under_sdl_with_its_rules_subject() -> None:
+    broken = SDL.replace("image: nginx:1.27", "image: 'nginx latest'")
+    error = refused({"name": "web", "sdl": broken})
+    assert error.subject != "deployment request"
+    assert error.issues
+    assert all(issue.path.startswith("/sdl") for issue in error.issues)
+
+
+def test_an_sdl_whose_root_is_wrong_is_named_as_sdl_itself() -> None:
+    error = refused({"name": "web", "sdl": "- a list\n"})
+    assert [issue.path for issue in error.issues] == ["/sdl"]
+
+
+# -- fields the workload form would drop -----------------------------------------------------
+
+
+def test_sdl_with_environment_vars_or_domain_is_refused() -> None:
+    data = {"name": "web", "sdl": SDL, "environment_vars": {"A": "1"}, "domain": "a.example.com"}
+    error = refused(data)
+    assert error.subject == "deployment request"
+    assert {i.path: i.message for i in error.issues} == {
+        "/environment_vars": "is not applied to a workload given as sdl: set the variables in "
+        "the SDL (services.<name>.env), or give the workload as infra_spec or image",
+        "/domain": "is not applied to a workload given as sdl: add the host to an expose's "
+        "accept list in the SDL, or give the workload as infra_spec or image",
+    }
+
+
+def test_sdl_with_an_empty_environment_is_accepted() -> None:
+    assert parse_request({"name": "web", "sdl": SDL, "environment_vars": {}}).sdl == SDL
+
+
+def test_build_fields_without_repo_url_are_refused_each() -> None:
+    data = web_request(repo_branch="dev", container_registry="ghcr.io/acme", build_commands=["x"])
+    message = "is only used with repo_url, which is not given"
+    assert issues(data) == {
+        "/repo_branch": message,
+        "/container_registry": message,
+        "/build_commands": message,
+    }
+
+
+def test_the_default_branch_without_repo_url_is_not_a_choice() -> None:
+    assert parse_request(web_request(repo_branch="main")).repo_branch == "main"
+    assert parse_request(web_request(build_commands=[])).build_commands == ()
+
+
+def test_build_fields_with_repo_url_are_kept() -> None:
+    data = web_request(
+        repo_url="https://github.com/a/b", repo_branch="dev", build_commands=["make"]
+    )
+    request = parse_request(data)
+    assert (request.repo_branch, request.build_commands) == ("dev", ("make",))
+
+
+# -- strict flags and counts -----------------------------------------------------------------
+
+
+def test_strict_messages_replace_pydantics_at_the_right_field() -> None:
+    data = web_request("Bad", ssl="yes", redundancy=True, ttl=90.5)
+    assert issues(data) == {
+        "/name": "must be 1-63 lowercase letters, digits or '-', starting with a letter "
+        "and not ending with '-'",
+        "/ssl": "must be true or false (not yes/no/on/off, a number or a quoted string)",
+        "/redundancy": "must be a whole number (not true/false, a quoted number or a time like "
+        "1:20)",
+        "/ttl": "must be a whole number (not true/false, a quoted number or a time like 1:20)",
+    }
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0, False), (1, True), (10, True), (11, False)])
+def test_redundancy_bounds(value: int, ok: bool) -> None:
+    data = web_request(redundancy=value)
+    if ok:
+        assert parse_request(data).redundancy == value
+    else:
+        assert set(issues(data)) == {"/redundancy"}
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [(59, False), (60, True), (366 * 86400, True), (366 * 86400 + 1, False)]
+)
+def test_ttl_bounds(value: int, ok: bool) -> None:
+    data = web_request(ttl=value)
+    if ok:
+        assert parse_request(data).ttl == value
+    else:
+        assert set(issues(data)) == {"/ttl"}
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [(-1, False), (0, True), (10**15, True), (10**15 + 1, False)]
+)
+def test_deposit_bounds(value: int, ok: bool) -> None:
+    data = web_request(deposit_uact=value)
+    if ok:
+        assert parse_request(data).deposit_uact == value
+    else:
+        assert set(issues(data)) == {"/deposit_uact"}
+
+
+def test_limits_on_lists_and_maps() -> None:
+    assert "/build_commands" in issues(
+        web_request(repo_url="https://github.com/a/b", build_commands=["x"] * 51)
+    )
+    assert "/build_commands/0" in issues(
+        web_request(repo_url="https://github.com/a/b", build_commands=[""])
+    )
+    assert "/environment_vars" in issues(
+        web_request(environment_vars={f"V{i}": "x" for i in range(201)})
+    )
+    too_long = issues(web_request(environment_vars={"V": "x" * 65537}))
+    assert set(too_long) == {"/environment_vars/V"}
+
+
+# -- budget ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "low_bad", "low_ok", "high_ok", "high_bad"),
+    [
+        ("max_uact_per_block", 0, Decimal("0.001"), 200_000_000, 200_000_001),
+        ("max_deposit_uact", -1, 0, 10**15, 10**15 + 1),
+        ("max_usd_per_month", 0, Decimal("0.01"), 10**9, 10**9 + 1),
+    ],
+)
+def test_budget_bounds(field: str, low_bad: Any, low_ok: Any, high_ok: Any, high_bad: Any) -> None:
+    for value in (low_ok, high_ok):
+        assert getattr(parse_request(web_request(budget={field: value})).budget, field) == value
+    for value in (low_bad, high_bad):
+        assert set(issues(web_request(budget={field: value}))) == {f"/budget/{field}"}
+
+
+def test_budget_spec_maps_to_the_marketplace_budget() -> None:
+    spec = BudgetSpec(max_uact_per_block=Decimal(7), max_deposit_uact=Decimal(8),
+                      max_usd_per_month=Decimal(9))  # fmt: skip
+    assert spec.to_budget() == Budget(
+        max_price_per_block=Decimal(7), max_deposit=Decimal(8), max_usd_per_month=Decimal(9)
+    )
+    assert BudgetSpec().to_budget() == Budget(
+        max_price_per_block=None, max_deposit=None, max_usd_per_month=None
+    )
+
+
+def test_defaults() -> None:
+    request = parse_request(web_request())
+    assert (request.network, request.redundancy, request.if_running) == ("sandbox", 1, "update")
+    assert (request.target_environment, request.cloud_provider) == ("production", "akash")
+    assert (request.repo_branch, request.ssl, request.ttl, request.deposit_uact) == (
+        "main",
+        False,
+        None,
+        None,
+    )
+
+
+# -- the workload and its SDL ----------------------------------------------------------------
+
+
+def test_an_image_becomes_one_service_named_for_the_request() -> None:
+    request = parse_request({"name": "shop", "image": "nginx:1.27"})
+    spec = request.workload
+    assert spec is not None
+    assert [s.name for s in spec.services] == ["shop"]
+    assert spec.services[0].image == "nginx:1.27"
+    assert [p.port for p in spec.services[0].ports] == [80]
+    assert spec.max_price_uact == DEFAULT_MAX_PRICE_UACT == Decimal(100)
+
+
+def test_infra_spec_is_the_workload_itself() -> None:
+    request = parse_request(web_request())
+    assert request.workload is request.infra_spec
+
+
+def _two_services(**overrides: Any) -> dict[str, Any]:
+    data = web_request(**overrides)
+    data["infra_spec"]["services"] = [
+        {"name": "worker", "image": "busybox:1.36", "env": {"MODE": "w"}},
+        {"name": "web", "image": "nginx:1.27", "ports": [{"port": 80}, {"port": 81}]},
+        {"name": "api", "image": "nginx:1.27", "ports": [{"port": 8080}]},
+    ]
+    return data
+
+
+def test_environment_vars_reach_every_service_over_its_own() -> None:
+    request = parse_request(_two_services(environment_vars={"MODE": "all", "X": "1"}))
+    sdl = parse_sdl(request.base_sdl())
+    for service in sdl.services.values():
+        env = set(service.env or [])
+        assert {"MODE=all", "X=1"} <= env
+        assert "MODE=w" not in env
+
+
+def test_the_domain_is_accepted_on_the_first_port_of_the_first_service_with_ports() -> None:
+    request = parse_request(_two_services(domain="app.example.com"))
+    sdl = parse_sdl(request.base_sdl())
+    accepts = {
+        (name, expose.port): list(expose.accept or [])
+        for name, service in sdl.services.items()
+        for expose in service.expose or []
+    }
+    assert accepts == {
+        ("web", 80): ["app.example.com"],
+        ("web", 81): [],
+        ("api", 8080): [],
+    }
+
+
+def test_without_a_domain_no_host_is_added() -> None:
+    sdl = parse_sdl(parse_request(_two_services()).base_sdl())
+    assert all(not e.accept for s in sdl.services.values() for e in s.expose or [])
+
+
+# -- the payload -----------------------------------------------------------------------------
+
+
+def test_the_payload_validates_back_to_the_same_request_with_secrets_written_out() -> None:
+    data = web_request(
+        environment_vars={"A": "1"},
+        budget={"max_usd_per_month": "12.5"},
+        ttl=3600,
+    )
+    data["infra_spec"]["services"][0]["credentials"] = {
+        "host": "ghcr.io",
+        "username": "bot",
+        "password": "s3cret",
+    }
+    request = parse_request(data)
+    payload = request_payload(request)
+    assert payload["infra_spec"]["services"][0]["credentials"]["password"] == "s3cret"
+    assert "task_id" not in payload and "sdl" not in payload  # None is left out
+    assert payload["budget"] == {"max_usd_per_month": "12.5"}
+    assert isinstance(payload["infra_spec"]["services"], list)
+    assert parse_request(payload) == request
+    assert isinstance(request.infra_spec, object) and DeploymentRequest.model_validate(payload)
