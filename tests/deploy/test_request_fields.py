@@ -219,17 +219,44 @@ def test_an_sdl_request_is_checked_and_kept_as_given() -> None:
     assert request.base_sdl() == SDL
 
 
-def test_an_sdl_issue_is_named_under_sdl_with_its_rules_subject() -> None:
+def test_an_sdl_issue_is_named_under_sdl_with_the_sdl_subject() -> None:
     broken = SDL.replace("image: nginx:1.27", "image: 'nginx latest'")
     error = refused({"name": "web", "sdl": broken})
-    assert error.subject != "deployment request"
-    assert error.issues
-    assert all(issue.path.startswith("/sdl") for issue in error.issues)
+    assert error.subject == "SDL"
+    ((path, message),) = [(issue.path, issue.message) for issue in error.issues]
+    assert path == "/sdl/services/web/image"
+    assert message.startswith("invalid image reference: contains ' '")
 
 
 def test_an_sdl_whose_root_is_wrong_is_named_as_sdl_itself() -> None:
-    error = refused({"name": "web", "sdl": "- a list\n"})
-    assert [issue.path for issue in error.issues] == ["/sdl"]
+    error = refused({"name": "web", "sdl": "- a list\n", "network": "cli"})
+    assert error.subject == "SDL"
+    assert error.issues == (FieldIssue("/sdl", "an SDL is a YAML mapping, not a list"),)
+
+
+# Go reads "16GB" as no size at all and refuses it; Console's rules take it.
+GO_REFUSES = SDL.replace("512Mi", "16GB")
+
+
+def test_an_sdl_for_the_cli_is_checked_by_gos_rules() -> None:
+    error = refused({"name": "web", "sdl": GO_REFUSES, "network": "cli"})
+    assert error.subject == "SDL"
+    assert [issue.path for issue in error.issues] == [
+        "/sdl/profiles/compute/web/resources/memory/size"
+    ]
+
+
+@pytest.mark.parametrize("network", ["sandbox", "console"])
+def test_an_sdl_for_console_or_the_sandbox_is_checked_by_consoles_rules(network: str) -> None:
+    request = parse_request({"name": "web", "sdl": GO_REFUSES, "network": network})
+    assert request.sdl == GO_REFUSES
+    # and Console's own refusals carry Console's subject
+    as_number = SDL.replace("size: 1Gi", "size: 1073741824")
+    error = refused({"name": "web", "sdl": as_number, "network": network})
+    assert error.subject == "SDL (Console rules)"
+    assert error.issues == (
+        FieldIssue("/sdl/profiles/compute/web/resources/storage/size", "must be a string"),
+    )
 
 
 # -- fields the workload form would drop -----------------------------------------------------
@@ -386,6 +413,16 @@ def test_an_image_becomes_one_service_named_for_the_request() -> None:
     assert spec.services[0].image == "nginx:1.27"
     assert [p.port for p in spec.services[0].ports] == [80]
     assert spec.max_price_uact == DEFAULT_MAX_PRICE_UACT == Decimal(100)
+
+
+def test_port_aliases_reach_the_sdl_and_the_payload() -> None:
+    data = web_request()
+    data["infra_spec"]["services"][0]["ports"] = [{"port": 8080, "as": 80}]
+    request = parse_request(data)
+    (service,) = parse_sdl(request.base_sdl()).services.values()
+    assert [(e.port, e.as_) for e in service.expose or []] == [(8080, 80)]
+    (port,) = request_payload(request)["infra_spec"]["services"][0]["ports"]
+    assert port["as"] == 80 and "as_" not in port
 
 
 def test_infra_spec_is_the_workload_itself() -> None:
