@@ -312,3 +312,12 @@ def test_records_of_the_same_owner_differ_by_every_signed_fact(signer: RecordSig
     digests = {record_digest(r, LOCAL) for r in [base, *variants]}
     assert len(digests) == 6
     assert base.owner == OWNER
+
+
+def test_verify_record_checks_the_link_with_the_callers_digest(signer: RecordSigner) -> None:
+    first = sign(signer)
+    second = sign(signer, sequence=2, prev=link(first))
+    good = record_digest(first, LOCAL)
+    assert verify_record(second, LOCAL, [signer.address], previous=first, previous_digest=good)
+    with pytest.raises(SignatureError, match="previous-hash mismatch"):
+        verify_record(second, LOCAL, [signer.address], previous=first, previous_digest=b"\x33" * 32)
