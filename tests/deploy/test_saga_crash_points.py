@@ -19,6 +19,7 @@ import anyio
 import pytest
 
 from minds371.agent import TaskContext
+from minds371.state.memory import MemoryStateStore
 from minds371.state.sqlite import SQLiteStateStore
 from minds371.tasks import Task
 from minds371_akash.market import Lease, LeaseId, Price
@@ -48,6 +49,24 @@ async def lease(task: TaskContext) -> None:
 async def replica(task: TaskContext) -> None:
     await ReplicaJournal(task, 2).before_create(version="v1", sdl="")
     await ReplicaJournal(task, 2).created(dseq=50, version="v1", recovered=False, manifest="m")
+
+
+def run_here(call: Call) -> list[str]:
+    """Run ``call`` unarmed in this process; return the steps it recorded."""
+
+    async def here() -> list[str]:
+        store = MemoryStateStore()
+        task = TaskContext(
+            task=Task(id="t", agent_type="deployment"),
+            attempt=1,
+            store=store,
+            runtime=None,
+            _emit=_no_events,
+        )
+        await call(task)
+        return [step.name for step in await store.steps("t")]
+
+    return anyio.run(here)
 
 
 def run_child(path: Path, point: str | None, call: Call) -> int:
@@ -91,6 +110,13 @@ def recorded(path: Path) -> list[str]:
     return anyio.run(read)
 
 
+EVERY_STEP = {
+    create: ["deployment.create_intent", "deployment.created"],
+    lease: ["lease.intent", "lease.created"],
+    replica: ["replica.create_intent", "replica.created"],
+}
+
+
 @pytest.mark.parametrize(
     ("call", "point", "steps"),
     [
@@ -107,6 +133,8 @@ def recorded(path: Path) -> list[str]:
 def test_the_process_dies_at_the_named_point_with_the_steps_before_it_recorded(
     tmp_path: Path, call: Call, point: str, steps: list[str]
 ) -> None:
+    # unarmed, the same calls record every step (run here, where the test can see them)
+    assert run_here(call) == EVERY_STEP[call]
     path = tmp_path / "state.sqlite3"
     assert run_child(path, point, call) == signal.SIGKILL
     assert recorded(path) == steps
