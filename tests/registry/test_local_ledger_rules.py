@@ -118,9 +118,11 @@ async def test_a_malformed_record_names_its_position(tmp_path: Path, signer: Rec
     path = tmp_path / "l.db"
     async with LocalLedger(path) as ledger:
         await ledger.append_many(chain(signer, ledger.domain, "web", 1))
-    body = '{"name": "web"}'
     with db(path) as conn:
-        (digest,) = conn.execute("SELECT record_hash FROM entries").fetchone()
+        (digest, record_body) = conn.execute("SELECT record_hash, record FROM entries").fetchone()
+        # one field made wrong, so that the refusal is that field's
+        body = record_body.replace('"dseq":1,', '"dseq":"one",')
+        assert body != record_body
         conn.execute(
             "UPDATE entries SET record = ?, entry_hash = ?",
             (body, entry_hash(GENESIS_HASH, 1, digest, body)),
@@ -128,7 +130,10 @@ async def test_a_malformed_record_names_its_position(tmp_path: Path, signer: Rec
     async with LocalLedger(path) as ledger:
         with pytest.raises(LedgerError) as caught:
             await ledger.latest("web")
-    assert caught.value.message == "ledger entry 1 holds a malformed record: Field required"
+    assert caught.value.message == (
+        "ledger entry 1 holds a malformed record: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )
     assert caught.value.details == {"position": 1}
 
 
@@ -226,3 +231,26 @@ async def test_close_then_reopen_reads_the_same_entries(
     async with LocalLedger(path) as again:
         assert await again.latest("web") == before
         assert await again.head_state() == (None, 2)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("entry_hash", "ee" * 32), ("record_hash", "0x" + "ee" * 32), ("name", "api")],
+)
+async def test_every_tampered_entry_is_reported_with_its_position(
+    tmp_path: Path, signer: RecordSigner, column: str, value: str
+) -> None:
+    path = tmp_path / "l.db"
+    async with LocalLedger(path) as ledger:
+        await ledger.append_many(chain(signer, ledger.domain, "web", 1))
+    with db(path) as conn:
+        conn.execute(f"UPDATE entries SET {column} = ?", (value,))
+        if column == "record_hash":  # the link re-computed over the edit: only the digest differs
+            (body,) = conn.execute("SELECT record FROM entries").fetchone()
+            conn.execute(
+                "UPDATE entries SET entry_hash = ?", (entry_hash(GENESIS_HASH, 1, value, body),)
+            )
+    async with LocalLedger(path) as ledger:
+        with pytest.raises(LedgerError) as caught:
+            [e async for e in ledger.entries()]
+    assert caught.value.details == {"position": 1}
