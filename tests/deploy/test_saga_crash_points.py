@@ -110,7 +110,7 @@ def recorded(path: Path) -> list[str]:
     return anyio.run(read)
 
 
-EVERY_STEP = {
+EVERY_STEP: dict[Call, list[str]] = {
     create: ["deployment.create_intent", "deployment.created"],
     lease: ["lease.intent", "lease.created"],
     replica: ["replica.create_intent", "replica.created"],
