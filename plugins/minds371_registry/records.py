@@ -65,7 +65,10 @@ ServiceName = Annotated[
 ]
 AkashAddress = Annotated[str, StringConstraints(pattern=_AKASH_ADDRESS)]
 Uint64 = Annotated[int, Field(ge=0, le=_UINT64_MAX)]
-_ENDPOINT = re.compile(r"^(https?|tcp|udp)://[^\s/?#]+(?::\d{1,5})?(?:[/?#]\S*)?$")
+# A host (a name, an IPv4 address or a bracketed IPv6 one), then an optional port of 1-65535.
+_ENDPOINT = re.compile(
+    r"^(https?|tcp|udp)://(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#:\[\]]+)(?::(\d{1,5}))?(?:[/?#]\S*)?$"
+)
 
 #: The EIP-712 types of a record, as ``eth_signTypedData_v4`` takes them.
 RECORD_TYPES: dict[str, list[dict[str, str]]] = {
@@ -190,7 +193,8 @@ class DeploymentFacts(BaseModel):
     @classmethod
     def _check_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for url in value:
-            if not _ENDPOINT.match(url):
+            match = _ENDPOINT.match(url)
+            if match is None or not 0 < int(match.group(2) or 1) <= 65535:
                 raise ValueError(
                     f"{url!r} is not an endpoint URL (http://, https://, tcp:// or udp://host:port)"
                 )

@@ -75,13 +75,28 @@ def test_expiry_from_ttl_from_a_fixed_time_or_never() -> None:
         "tcp://10.0.0.1:5432",
         "udp://host:53",
         "https://h/path?q=1#f",
+        "http://[2001:db8::1]:8080/",
+        "tcp://h:65535",
     ],
 )
 def test_endpoint_urls_of_each_scheme_are_accepted(url: str) -> None:
     assert make_facts(endpoints=(url,)).endpoints == (url,)
 
 
-@pytest.mark.parametrize("url", ["ftp://h/", "http://", "http://a b/", "h:80", " http://h/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://h/",
+        "http://",
+        "http://a b/",
+        "h:80",
+        " http://h/",
+        "http://h:123456/",
+        "http://h:65536/",
+        "tcp://h:0",
+        "http://h:80:81/",
+    ],
+)
 def test_other_endpoints_are_refused_naming_the_url(url: str) -> None:
     assert field_errors(endpoints=(url,)) == [
         (
