@@ -254,3 +254,11 @@ async def test_every_tampered_entry_is_reported_with_its_position(
         with pytest.raises(LedgerError) as caught:
             [e async for e in ledger.entries()]
     assert caught.value.details == {"position": 1}
+
+
+async def test_a_folder_where_the_ledger_file_should_be_is_a_ledger_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.mkdir()
+    with pytest.raises(LedgerError, match="cannot open the ledger at .*ledger.sqlite3"):
+        async with LocalLedger(path) as ledger:
+            await ledger.latest("web")

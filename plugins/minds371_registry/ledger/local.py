@@ -131,7 +131,13 @@ class LocalLedger(AsyncResource):
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
+        try:
+            private_file(self.path)  # SQLite's -wal and -shm files take the database's mode
+        except OSError as exc:  # a folder in its place, no permission, a read-only disk
+            raise LedgerError(
+                f"cannot open the ledger at {self.path}: {exc.strerror or exc}",
+                details={"path": str(self.path)},
+            ) from exc
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
