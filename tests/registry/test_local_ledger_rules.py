@@ -259,6 +259,6 @@ async def test_every_tampered_entry_is_reported_with_its_position(
 async def test_a_folder_where_the_ledger_file_should_be_is_a_ledger_error(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     path.mkdir()
-    with pytest.raises(LedgerError, match="cannot open the ledger at .*ledger.sqlite3"):
+    with pytest.raises(LedgerError, match=r"cannot open the ledger at .*ledger\.sqlite3"):
         async with LocalLedger(path) as ledger:
             await ledger.latest("web")
