@@ -27,6 +27,7 @@ from minds371.errors import (
     Minds371Error,
     ProviderError,
     ValidationError,
+    sole_exception,
 )
 from minds371.logging import configure_cli_logging, get_logger, redact
 from minds371.plugins import Plugin, discover_plugins
@@ -221,7 +222,7 @@ def _guarded(
             return _run_handler(handler, args)
         except BaseExceptionGroup as group:
             # Task groups wrap what a command raised; one failure is reported as itself.
-            raise _sole(group) from None
+            raise sole_exception(group) from None
     except KeyboardInterrupt:
         return _fail("cancelled", "Cancelled", EXIT_CANCELLED, as_json=as_json)
     except (ValidationError, ConfigurationError) as exc:
@@ -240,18 +241,6 @@ def _guarded(
         text = f"unexpected {type(exc).__name__}: {redact(str(exc))} (a defect; run with "
         text += "--log-level DEBUG for the details and report it)"
         return _fail(text, "InternalError", EXIT_FAILURE, as_json=as_json)
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseExceptionGroup):
-            stack.extend(item.exceptions)
-        else:
-            leaves.append(item)
-    return leaves[0] if len(leaves) == 1 else group
 
 
 _STATUS = {EXIT_BAD_INPUT: "invalid", EXIT_CANCELLED: "cancelled"}

@@ -63,6 +63,7 @@ __all__ = [
     "ValidationError",
     "describe_pattern",
     "pointer",
+    "sole_exception",
 ]
 
 
@@ -275,3 +276,20 @@ class LedgerError(RegistryError):
 
 class ServiceUnavailable(RegistryError):
     """No endpoint of a registered service answered its health check."""
+
+
+def sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception inside ``group`` (however deeply nested), or ``group`` if it holds more.
+
+    Task groups (a sandbox's clock, an in-process transport, the CLI's runner) wrap whatever their
+    body raised; callers that expect one error get it back unwrapped.
+    """
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(item.exceptions)
+        else:
+            leaves.append(item)
+    return leaves[0] if len(leaves) == 1 else group

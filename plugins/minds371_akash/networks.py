@@ -29,7 +29,7 @@ import anyio
 import httpx
 from pydantic import SecretStr
 
-from minds371.errors import FieldIssue, ValidationError
+from minds371.errors import FieldIssue, ValidationError, sole_exception
 from minds371.logging import register_secret
 from minds371_akash._in_process_transport import InProcessTransport
 from minds371_akash.market import ConsoleBackend, MarketBackend, RetryPolicy
@@ -102,7 +102,7 @@ async def open_sandbox_ingress(
         ):
             yield net.base_url, client
     except BaseExceptionGroup as group:
-        raise _sole(group) from None
+        raise sole_exception(group) from None
 
 
 @asynccontextmanager
@@ -178,16 +178,4 @@ async def open_backend(
     except BaseExceptionGroup as group:
         # The sandbox's clock and the WebSocket transport run task groups, which wrap whatever
         # the caller raised; hand the caller back its own exception.
-        raise _sole(group) from None
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [group]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, BaseExceptionGroup):
-            stack.extend(item.exceptions)
-        else:
-            leaves.append(item)
-    return leaves[0] if len(leaves) == 1 else group
+        raise sole_exception(group) from None

@@ -19,7 +19,13 @@ from starlette.routing import Route
 from minds371_sandbox._chain_tx import tx_routes
 from minds371_sandbox._hub import Hub
 from minds371_sandbox._records import Deployment, Group
-from minds371_sandbox._views import bid_view, coin, escrow_view, resources_offer
+from minds371_sandbox._views import (
+    bid_view,
+    coin,
+    deployment_record,
+    escrow_view,
+    resources_offer,
+)
 from minds371_sandbox._world import WorldError
 
 __all__ = ["chain_routes", "lcd_group_spec"]
@@ -63,12 +69,7 @@ def lcd_group_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def _deployment_info(dep: Deployment) -> dict[str, Any]:
     return {
-        "deployment": {
-            "id": {"owner": dep.owner, "dseq": str(dep.dseq)},
-            "state": dep.state,
-            "hash": base64.b64encode(dep.hash).decode(),
-            "created_at": str(dep.created_at),
-        },
+        "deployment": deployment_record(dep),
         "groups": [_group(dep, g) for g in dep.groups],
         "escrow_account": escrow_view(dep),
     }

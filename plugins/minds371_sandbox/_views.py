@@ -20,6 +20,7 @@ __all__ = [
     "bid_view",
     "coin",
     "dec18",
+    "deployment_record",
     "deployment_view",
     "escrow_view",
     "lease_view",
@@ -96,15 +97,20 @@ def lease_view(hub: Hub, dep: Deployment, lease: Lease, *, with_status: bool) ->
     return view
 
 
+def deployment_record(dep: Deployment) -> dict[str, Any]:
+    """The chain's ``Deployment`` record, as the Console API and the LCD both show it."""
+    return {
+        "id": {"owner": dep.owner, "dseq": str(dep.dseq)},
+        "state": dep.state,
+        "hash": base64.b64encode(dep.hash).decode(),
+        "created_at": str(dep.created_at),
+    }
+
+
 def deployment_view(hub: Hub, dep: Deployment, *, with_status: bool = True) -> dict[str, Any]:
     """A Console ``Deployment`` (``{deployment, leases, escrow_account}``)."""
     return {
-        "deployment": {
-            "id": {"owner": dep.owner, "dseq": str(dep.dseq)},
-            "state": dep.state,
-            "hash": base64.b64encode(dep.hash).decode(),
-            "created_at": str(dep.created_at),
-        },
+        "deployment": deployment_record(dep),
         "leases": [lease_view(hub, dep, lease, with_status=with_status) for lease in dep.leases],
         "escrow_account": escrow_view(dep),
     }
