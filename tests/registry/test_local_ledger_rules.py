@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from structlog.testing import capture_logs
 
-from minds371.errors import LedgerError
+from minds371.errors import ConfigurationError, LedgerError
 from minds371_registry import LocalLedger, RecordDomain, RecordSigner, record_digest
 from minds371_registry.ledger._protocol import LedgerEntry
-from minds371_registry.ledger.local import GENESIS_HASH, entry_hash
+from minds371_registry.ledger.local import GENESIS_HASH, _use_wal, entry_hash
 
 from .test_local_ledger import chain
 
@@ -259,6 +263,250 @@ async def test_every_tampered_entry_is_reported_with_its_position(
 async def test_a_folder_where_the_ledger_file_should_be_is_a_ledger_error(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     path.mkdir()
-    with pytest.raises(LedgerError, match=r"cannot open the ledger at .*ledger\.sqlite3"):
+    with pytest.raises(LedgerError) as caught:
         async with LocalLedger(path) as ledger:
             await ledger.latest("web")
+    # the reason in the operating system's words, and the path as a detail a caller can read
+    assert caught.value.message == f"cannot open the ledger at {path}: Is a directory"
+    assert caught.value.details == {"path": str(path)}
+
+
+# -- what an operator sees: the log, the open files, the journal mode ----------------------------
+
+
+async def test_each_append_is_logged_with_what_it_appended(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    async with LocalLedger(tmp_path / "l.db") as ledger:
+        records = chain(signer, ledger.domain, "web", 4)
+        with capture_logs() as logs:
+            await ledger.append(records[0])
+            await ledger.append_many(records[1:])
+            await ledger.append_many([])  # nothing appended: nothing logged
+    assert logs == [
+        {
+            "event": "minds371.registry.ledger.appended",
+            "log_level": "info",
+            "name": "web",
+            "sequence": 1,
+            "position": 1,
+        },
+        {
+            "event": "minds371.registry.ledger.appended_many",
+            "log_level": "info",
+            "count": 3,
+            "first": 2,
+            "last": 4,
+        },
+    ]
+
+
+def open_descriptors(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` itself."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:  # the descriptor listing the folder itself, gone by now
+            pass
+    return count
+
+
+async def test_an_open_ledger_keeps_one_connection_per_role_in_wal_mode(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    path = tmp_path / "l.db"
+    records = chain(signer, RecordDomain(), "web", 3)
+    async with LocalLedger(path) as ledger:
+        for record in records:
+            await ledger.append(record)
+        assert open_descriptors(path) == 1  # the writer, kept across appends
+        await ledger.latest("web")
+        await ledger.latest("web")
+        assert open_descriptors(path) == 2  # and the inline reader, kept too
+    assert open_descriptors(path) == 0
+    with closing(db(path)) as other:  # WAL mode is stored in the file
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_a_half_opened_connection_is_closed(tmp_path: Path) -> None:
+    # SQLite opens the file, then finds it is no database: that connection must not stay open.
+    path = tmp_path / "not-a-ledger.db"
+    path.write_bytes(b"this is not an SQLite database, only some text in its place" * 10)
+    with pytest.raises(LedgerError, match="file is not a database") as caught:
+        await LocalLedger(path).__aenter__()
+    assert open_descriptors(path) == 0
+    del caught
+
+
+async def test_a_ledger_read_before_anything_else_creates_and_checks_its_file(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    # The inline reader is read-only: the writer connection makes the file and schema first.
+    new = LocalLedger(tmp_path / "new.db")
+    assert await new.latest("web") is None
+    assert await new.head_state() == (None, 0)
+    await new.aclose()
+    other = tmp_path / "other.db"
+    async with LocalLedger(other) as ledger:
+        await ledger.append(chain(signer, ledger.domain, "web", 1)[0])
+    with pytest.raises(ConfigurationError, match="holds records of domain"):
+        await LocalLedger(other, domain=RecordDomain(name="other")).head_state()
+
+
+# -- SQLite failing under an open ledger: each is a LedgerError naming the file and the reason ----
+
+
+async def test_a_write_the_database_refuses_is_a_ledger_error_and_appends_nothing(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    path = tmp_path / "l.db"
+    async with LocalLedger(path) as ledger:
+        records = chain(signer, ledger.domain, "web", 2)
+        with db(path) as conn:
+            conn.execute(
+                "CREATE TRIGGER frozen BEFORE INSERT ON entries "
+                "BEGIN SELECT RAISE(ABORT, 'the ledger is frozen'); END"
+            )
+        with pytest.raises(LedgerError) as caught:
+            await ledger.append_many(records)
+        assert caught.value.message == f"cannot append to the ledger {path}: the ledger is frozen"
+        with db(path) as conn:
+            conn.execute("DROP TRIGGER frozen")
+        # the failed append was rolled back whole, and the writer is usable again
+        assert await ledger.history("web") == []
+        assert len(await ledger.append_many(records)) == 2
+
+
+async def test_a_ledger_whose_tables_vanished_reports_each_read(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    path = tmp_path / "l.db"
+    async with LocalLedger(path) as ledger:
+        await ledger.append(chain(signer, ledger.domain, "web", 1)[0])
+        with db(path) as conn:
+            conn.execute("DROP TABLE entries")
+            conn.execute("DROP TABLE meta")
+        entries = f"cannot read the ledger {path}: no such table: entries"
+        meta = f"cannot read the ledger {path}: no such table: meta"
+        with pytest.raises(LedgerError) as caught:
+            await ledger.latest("web")  # inline, on the reader
+        assert caught.value.message == entries
+        with pytest.raises(LedgerError) as caught:
+            await ledger.history("web")  # in the worker thread, on the writer
+        assert caught.value.message == entries
+        with pytest.raises(LedgerError) as caught:
+            [e async for e in ledger.entries()]
+        assert caught.value.message == entries
+        with pytest.raises(LedgerError) as caught:
+            await ledger.head_state()
+        assert caught.value.message == meta
+        with pytest.raises(LedgerError) as caught:
+            await ledger.read_head()
+        assert caught.value.message == meta
+
+
+async def test_a_ledger_file_removed_while_open_cannot_be_read_inline(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    path = tmp_path / "l.db"
+    async with LocalLedger(path) as ledger:
+        await ledger.append(chain(signer, ledger.domain, "web", 1)[0])
+        path.unlink()
+        with pytest.raises(LedgerError) as caught:
+            await ledger.latest("web")
+    assert caught.value.message == f"cannot open the ledger {path}: unable to open database file"
+
+
+async def test_concurrent_appends_go_through_one_writer_at_a_time(
+    tmp_path: Path, signer: RecordSigner
+) -> None:
+    # One connection serves every task: two transactions at once on it would collide.
+    names = [f"svc{i}" for i in range(6)]
+    chains = {name: chain(signer, RecordDomain(), name, 4) for name in names}
+    async with LocalLedger(tmp_path / "l.db") as ledger:
+
+        async def append_all(name: str) -> None:
+            for record in chains[name]:
+                await ledger.append(record)
+
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                tg.start_soon(append_all, name)
+        assert [e.position async for e in ledger.entries()] == list(range(1, 25))
+        for name in names:
+            assert [e.record for e in await ledger.history(name)] == chains[name]
+
+
+# -- switching a new file to WAL while another connection holds it, on a controlled clock --------
+
+
+class Ticking:
+    """A clock whose every reading is one second after the last, and a sleep that only records."""
+
+    def __init__(self, on_sleep: Any = None) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+        self.on_sleep = on_sleep
+
+    def clock(self) -> float:
+        reading, self.now = self.now, self.now + 1.0
+        return reading
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.slept))
+
+
+def held(path: Path) -> sqlite3.Connection:
+    """A connection in the middle of a read of ``path`` (a new rollback-journal file).
+
+    The connections under test wait for no lock (``timeout=0``): SQLite answers "locked" at once,
+    as it does to an opener while another one is switching the same new file to WAL.
+    """
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    holder.execute("BEGIN")
+    holder.execute("SELECT * FROM t").fetchall()
+    return holder
+
+
+def test_the_switch_to_wal_waits_while_another_connection_holds_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    holder = held(path)
+
+    def let_go_after_three(sleeps: int) -> None:
+        if sleeps == 3:
+            holder.execute("COMMIT")
+
+    ticking = Ticking(let_go_after_three)
+    with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
+        _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    holder.close()
+    assert ticking.slept == [0.01, 0.01, 0.01]
+
+
+def test_the_switch_to_wal_gives_up_after_five_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    holder = held(path)
+    ticking = Ticking()
+    with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+        # the deadline is read at 100 (105); tries fail at 101 .. 105 and sleep, and at 106 it
+        # is past: five sleeps, six tries
+        assert ticking.slept == [0.01] * 5
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    holder.close()
+
+
+def test_the_switch_to_wal_raises_any_other_error_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "not-a-ledger.db"
+    path.write_bytes(b"this is not an SQLite database, only some text in its place" * 10)
+    ticking = Ticking()
+    with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
+        with pytest.raises(sqlite3.DatabaseError, match="file is not a database"):
+            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+    assert ticking.slept == []

@@ -420,18 +420,25 @@ class LocalLedger(AsyncResource):
         return rows.get("head_id"), int(last or 0), rows.get("head")
 
 
-def _use_wal(conn: sqlite3.Connection) -> None:
+def _use_wal(
+    conn: sqlite3.Connection,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
     """Put the database in WAL mode, waiting out other openers doing the same.
 
     Switching a new file to WAL needs it alone, and SQLite reports "database is locked" at once
-    (its busy handler is not asked) while another connection is making the same switch.
+    (its busy handler is not asked) while another connection is making the same switch. So a
+    "locked" is retried every 10 ms for up to five seconds (on ``clock``, sleeping with
+    ``sleep``); any other error, or a lock held longer, is raised.
     """
-    deadline = time.monotonic() + 5.0
+    deadline = clock() + 5.0
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if "locked" not in str(exc) or clock() > deadline:
                 raise
-            time.sleep(0.01)
+            sleep(0.01)
