@@ -44,6 +44,8 @@ class CreateGuard:
         list_active: Lists the account's active deployments.
         snapshot_ttl: Seconds one listing serves the creates that follow it.
         block_time: The network's block time (how long to keep looking after a timeout).
+        clock: Reads the time in seconds (the event loop's clock by default).
+        sleep: Pauses a recovery (``anyio.sleep`` by default).
     """
 
     # dseqs adopted or created in this process, per API root.
@@ -58,11 +60,15 @@ class CreateGuard:
         *,
         snapshot_ttl: float,
         block_time: float | None,
+        clock: Callable[[], float] = anyio.current_time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self._base_url = base_url
         self._list_active = list_active
         self._ttl = snapshot_ttl
         self._block_time = block_time
+        self._clock = clock
+        self._sleep = sleep
         # One listing of the whole account, by manifest version: every create in a burst
         # carries a version of its own (its task's marker), so a listing per version would
         # cost one account-wide listing per create.
@@ -138,11 +144,11 @@ class CreateGuard:
         block = self._block_time or 6.0
         pauses = (0.0, block, 3 * block) if timed_out else (0.0,)
         for pause in pauses:
-            await anyio.sleep(pause)
+            await self._sleep(pause)
             for _ in range(6000):  # at most a minute; a POST times out well before
                 if self._inflight.get(key, 0) == 0:
                     break
-                await anyio.sleep(0.01)
+                await self._sleep(0.01)
             try:
                 listed = [d for d in await self._list_active() if d.version == key[1]]
             except ProviderError:
@@ -157,12 +163,12 @@ class CreateGuard:
         return None
 
     def _age(self, snapshot: tuple[float, dict[str, frozenset[int]]]) -> float:
-        return anyio.current_time() - snapshot[0]
+        return self._clock() - snapshot[0]
 
     async def _take(self) -> dict[str, frozenset[int]]:
         refresh = self._refreshing = _Refresh()
         try:
-            taken = anyio.current_time()
+            taken = self._clock()
             by_version: dict[str, set[int]] = {}
             for deployment in await self._list_active():
                 by_version.setdefault(deployment.version, set()).add(deployment.dseq)
@@ -188,13 +194,15 @@ class TrialCreateSlot:
     create failed). A holder that never lets go (a stuck task) loses the slot after
     ``max_hold`` seconds, so one failure cannot stop every later create.
 
-    Slots are shared per API root and wallet within the process (:meth:`for_wallet`).
+    Slots are shared per API root and wallet within the process (:meth:`for_wallet`). ``clock``
+    reads the time in seconds (the event loop's clock by default).
     """
 
     _slots: ClassVar[dict[tuple[str, str], TrialCreateSlot]] = {}
 
-    def __init__(self, max_hold: float) -> None:
+    def __init__(self, max_hold: float, *, clock: Callable[[], float] = anyio.current_time) -> None:
         self.max_hold = max_hold
+        self._clock = clock
         self._held = False
         self._since = 0.0
         self._dseq: int | None = None
@@ -218,14 +226,14 @@ class TrialCreateSlot:
         while self._held:
             if self._released is None:
                 self._released = anyio.Event()
-            left = self._since + self.max_hold - anyio.current_time()
+            left = self._since + self.max_hold - self._clock()
             if left <= 0:
                 _log.warning("minds371.akash.trial_slot_taken_over", dseq=self._dseq)
                 break
             with anyio.move_on_after(left):
                 await self._released.wait()
         self._held = True
-        self._since = anyio.current_time()
+        self._since = self._clock()
         self._dseq = None
         self._released = anyio.Event()
 
