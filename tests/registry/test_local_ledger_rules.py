@@ -438,6 +438,30 @@ async def test_concurrent_appends_go_through_one_writer_at_a_time(
             assert [e.record for e in await ledger.history(name)] == chains[name]
 
 
+async def test_closing_waits_for_an_append_in_flight(tmp_path: Path, signer: RecordSigner) -> None:
+    path = tmp_path / "l.db"
+    records = chain(signer, RecordDomain(), "web", 3)
+    ledger = LocalLedger(path)
+    await ledger.__aenter__()
+    holder = db(path)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the file: the append waits for it
+    appended: list[LedgerEntry] = []
+
+    async def append() -> None:
+        appended.extend(await ledger.append_many(records))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(append)
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(ledger.aclose)
+        await anyio.wait_all_tasks_blocked()
+        holder.execute("COMMIT")
+    holder.close()
+    assert len(appended) == 3
+    async with LocalLedger(path) as again:
+        assert [e.record for e in await again.history("web")] == records
+
+
 # -- switching a new file to WAL while another connection holds it, on a controlled clock --------
 
 
@@ -503,10 +527,16 @@ def test_the_switch_to_wal_gives_up_after_five_seconds(tmp_path: Path) -> None:
 
 
 def test_the_switch_to_wal_raises_any_other_error_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "not-a-ledger.db"
-    path.write_bytes(b"this is not an SQLite database, only some text in its place" * 10)
+    path = tmp_path / "l.db"
+    held(path).close()
     ticking = Ticking()
-    with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
+    read_only = f"{path.as_uri()}?mode=ro"
+    with closing(sqlite3.connect(read_only, uri=True, isolation_level=None, timeout=0)) as conn:
+        with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+    not_a_database = tmp_path / "not-a-ledger.db"
+    not_a_database.write_bytes(b"this is not an SQLite database, only some text" * 10)
+    with closing(sqlite3.connect(not_a_database, isolation_level=None, timeout=0)) as conn:
         with pytest.raises(sqlite3.DatabaseError, match="file is not a database"):
             _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
     assert ticking.slept == []
