@@ -56,7 +56,9 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-_HEX_KEY = re.compile(r"\b(0x)?[0-9a-fA-F]{64}\b")
+# 64 hex digits are a private key's shape; after "sha256:" they are a content digest (an image
+# pinned by digest in an SDL, a manifest, an event), which is public and must survive exactly.
+_HEX_KEY = re.compile(r"\b(?<!sha256:)(0x)?[0-9a-fA-F]{64}\b")
 _MNEMONIC = re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b")
 _MIN_REGISTERED_LENGTH = 6
 # A truncated secret is still a secret: a text that ends with its first 8 characters (or begins

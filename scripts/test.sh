@@ -9,6 +9,11 @@ python=${PYTHON:-.venv/bin/python}
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# Building from source: git, an image builder (podman; buildah comes with it) and a registry.
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v podman >/dev/null 2>&1 || need_apt+=(podman)
+command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
+command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 if [ ${#need_apt[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}") >/dev/null 2>&1 \
     || echo "warning: could not install ${need_apt[*]}; tests that need them will be skipped (they fail under CI=true)" >&2
@@ -24,6 +29,10 @@ if [ "${CI:-}" = true ]; then
   missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=("redis-server (Debian package redis-server)")
   [ -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || missing+=("anvil (npm install)")
+  command -v git >/dev/null 2>&1 || missing+=("git (Debian package git)")
+  command -v podman >/dev/null 2>&1 || missing+=("podman (Debian package podman)")
+  command -v buildah >/dev/null 2>&1 || missing+=("buildah (Debian package buildah)")
+  command -v docker-registry >/dev/null 2>&1 || missing+=("docker-registry (Debian package docker-registry)")
   if [ ${#missing[@]} -gt 0 ]; then
     echo "error: CI=true but these test peers are missing: ${missing[*]}" >&2
     exit 1

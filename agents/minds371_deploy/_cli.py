@@ -33,7 +33,7 @@ from minds371_deploy.request import load_request, request_payload
 __all__ = ["register_cli"]
 
 #: Error types that mean the request itself must change (exit code 2).
-_BAD_INPUT = frozenset({"ValidationError", "ConfigurationError", "BudgetExceeded"})
+_BAD_INPUT = frozenset({"ValidationError", "ConfigurationError", "BudgetExceeded", "BuildError"})
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -198,6 +198,7 @@ _WHAT_TO_DO = {
         "lease may cost per block); nothing was spent"
     ),
     "ValidationError": "correct the fields named above; nothing was spent",
+    "BuildError": "fix the repository or the build fields, then deploy again; nothing was spent",
 }
 
 

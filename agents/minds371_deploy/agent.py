@@ -113,13 +113,13 @@ class DeploymentAgent:
             return state.output  # finished in an earlier attempt: report, do nothing again
         if state.open_dseq is None and state.version is None:
             await self._check_registry()  # a fresh start: nothing is spent until it passes
+        if request.repo_url is not None:
+            request = await self.clone_and_build(request)  # journaled: a resume reuses it
         plan = await plan_update(self, task_context, request)  # this name may already run
         context = DeploymentContext(task_id=task.id)
         async with self._run(task_context, request, context) as run:
             await self._track_event(run, "deployment.accepted", "request validated", state=None)
             try:
-                if request.repo_url is not None:
-                    await self.clone_and_build(request)
                 if plan.kind == "in_place":
                     await update_in_place(run, plan, self._sdl_for)
                 run.outcome = await self.provision_and_deploy(request)
@@ -208,17 +208,20 @@ class DeploymentAgent:
 
     # -- the steps --------------------------------------------------------------------------------
 
-    async def clone_and_build(self, request: DeploymentRequest) -> str:
-        """Clone ``repo_url``, run ``build_commands``, build and push an image.
+    async def clone_and_build(self, request: DeploymentRequest) -> DeploymentRequest:
+        """Clone ``repo_url``, run ``build_commands``, build and push an image (or reuse it).
+
+        Returns the request running the pushed image by digest (see :mod:`.build`).
 
         Raises:
-            ConfigurationError: building from a repository is not supported yet.
+            BuildError: the repository cannot be cloned or does not build (nothing is spent).
+            ConfigurationError: no image builder is installed, or the settings are unusable.
+            ImageRegistryError: the container registry failed.
         """
-        raise ConfigurationError(
-            "building from repo_url is not supported yet: build and push the image yourself, "
-            "then send the request with image (or infra_spec / sdl) instead",
-            details={"field": "/repo_url"},
-        )
+        from minds371_deploy.building.step import build_request
+
+        built, _ = await build_request(current_task(), request)
+        return built
 
     async def provision_and_deploy(self, request: DeploymentRequest) -> DeploymentResult:
         """Deploy the request's workload, or resume the deployment an earlier attempt began.

@@ -3,7 +3,9 @@
 A request is untrusted input: :func:`parse_request` validates it completely, naming every bad
 field, before anything costs money. The workload comes from exactly one of ``infra_spec`` (a
 :class:`~minds371_akash.sdl.WorkloadSpec`), ``sdl`` (a full SDL document) or ``image`` (one
-container with sensible defaults).
+container with sensible defaults), or is built from ``repo_url`` (see
+:mod:`minds371_deploy.building`): then it is one container running the built image, or an
+``infra_spec`` whose service named like the request runs it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    WrapValidator,
     field_validator,
     model_validator,
 )
 from pydantic_core import to_jsonable_python
 
-from minds371.errors import FieldIssue, ValidationError
+from minds371.errors import ConfigurationError, FieldIssue, ValidationError
 from minds371_akash import BidPolicy, Budget
 from minds371_akash.sdl import (
+    RegistryCredentials,
     WorkloadSpec,
     build_sdl,
     image_reference_problem,
@@ -35,6 +39,8 @@ from minds371_akash.sdl import (
     runnable_issues,
 )
 from minds371_deploy._request_file import MAX_REQUEST_BYTES, read_request_file
+from minds371_deploy.building.commands import command_problem
+from minds371_deploy.building.source import branch_problem, repo_url_problem
 
 __all__ = [
     "DEFAULT_MAX_PRICE_UACT",
@@ -50,13 +56,40 @@ __all__ = [
 DEFAULT_MAX_PRICE_UACT = Decimal(100)
 # Anchored with \Z, not $: in Python "$" also matches before a final newline ("web\n").
 _NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
-_BRANCH = re.compile(r"(?!-)[A-Za-z0-9._/-]{1,200}\Z")
-_REPO = re.compile(r"(https://|ssh://|git@)[A-Za-z0-9._~:/@-]{1,500}\Z")
 _HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 #: Fields that only mean something with ``repo_url`` (building from source).
-_BUILD_FIELDS = ("repo_branch", "container_registry", "build_commands")
+_BUILD_FIELDS = (
+    "repo_branch",
+    "container_registry",
+    "build_commands",
+    "build_shell",
+    "build_timeout",
+    "dockerfile",
+)
+
+
+def _build_command(value: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> Any:
+    # One plain message for a command of the wrong shape, not one per member of the union.
+    try:
+        return handler(value)
+    except pydantic.ValidationError:
+        raise ValueError(
+            "must be a non-empty string or a non-empty list of strings (at most 4096 "
+            "characters each)"
+        ) from None
+
+
+#: A build command: an argument list, or a string (split into words, or run by ``sh -c`` with
+#: ``build_shell``).
+BuildCommand = Annotated[
+    Annotated[str, Field(min_length=1, max_length=4096)]
+    | Annotated[
+        tuple[Annotated[str, Field(max_length=4096)], ...], Field(min_length=1, max_length=200)
+    ],
+    WrapValidator(_build_command),
+]
 
 
 def _sdl_text(cls: Any, value: Any) -> Any:
@@ -109,9 +142,12 @@ class DeploymentRequest(BaseModel):
     Attributes:
         task_id: The caller's id for the job (defaults to the task's id).
         name: Registry name other agents discover the service by.
-        repo_url: Git repository to build from (https, ssh or ``git@``).
-        repo_branch: Branch to build.
-        container_registry: Registry to push a built image to.
+        repo_url: Git repository to build from: ``https://``, ``ssh://`` or ``user@host:path``;
+            ``http://`` or ``git://`` only to a loopback host; a local path only inside the
+            operator's allow-list (checked when the build starts, before anything is spent).
+        repo_branch: Branch (or tag) to build.
+        container_registry: Registry location to push the built image to (``ghcr.io/org``),
+            as ``<container_registry>/<name>:<commit>``; required with ``repo_url``.
         cloud_provider: Always ``akash``.
         infra_spec: The workload, typed.
         sdl: The workload as a full SDL document, instead of ``infra_spec``.
@@ -119,7 +155,12 @@ class DeploymentRequest(BaseModel):
         domain: A hostname to serve the workload under (added to the ingress hosts).
         ssl: Serve ``domain`` over TLS.
         target_environment: ``production``, ``staging`` or ``development`` (recorded).
-        build_commands: Commands to run in the cloned repository before building.
+        build_commands: Commands to run in the cloned repository before building: argument
+            lists, or strings split into words (never given to a shell, unless
+            ``build_shell``).
+        build_shell: Run string ``build_commands`` with ``sh -c``.
+        build_timeout: Seconds each build command, the image build and the push may take.
+        dockerfile: The Dockerfile to build, relative to the repository's root.
         environment_vars: Variables added to every service's environment.
         network: ``sandbox`` (the embedded local marketplace), ``console`` or ``cli``.
         redundancy: Placement groups, each leased from a different provider.
@@ -147,9 +188,10 @@ class DeploymentRequest(BaseModel):
     # Strict: a YAML "yes" or a JSON 1 is not a flag, and `true` is not a count.
     ssl: Annotated[bool, Field(strict=True)] = False
     target_environment: Literal["production", "staging", "development"] = "production"
-    build_commands: tuple[Annotated[str, Field(min_length=1, max_length=4096)], ...] = Field(
-        default=(), max_length=50
-    )
+    build_commands: tuple[BuildCommand, ...] = Field(default=(), max_length=50)
+    build_shell: Annotated[bool, Field(strict=True)] = False
+    build_timeout: Annotated[int, Field(ge=1, le=3600, strict=True)] = 900
+    dockerfile: Annotated[str, Field(min_length=1, max_length=255)] = "Dockerfile"
     environment_vars: dict[str, Annotated[str, Field(max_length=65536)]] = Field(
         default_factory=dict, max_length=200
     )
@@ -199,15 +241,25 @@ class DeploymentRequest(BaseModel):
     @field_validator("repo_url")
     @classmethod
     def _repo(cls, value: str | None) -> str | None:
-        if value is not None and not _REPO.match(value):
-            raise ValueError("must be an https://, ssh:// or git@ repository URL")
+        problem = None if value is None else repo_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @field_validator("repo_branch")
     @classmethod
     def _branch(cls, value: str) -> str:
-        if not _BRANCH.match(value) or ".." in value:
-            raise ValueError("must be a plain branch name")
+        problem = branch_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _dockerfile(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or ".." in parts or not all(part.isprintable() for part in parts):
+            raise ValueError("must be a path inside the repository, such as docker/Dockerfile")
         return value
 
     @field_validator("domain")
@@ -232,7 +284,9 @@ class DeploymentRequest(BaseModel):
     @model_validator(mode="after")
     def _one_workload(self) -> DeploymentRequest:
         given = [k for k in ("infra_spec", "sdl", "image") if getattr(self, k) is not None]
-        if len(given) != 1:
+        if self.repo_url is not None:
+            pass  # the built image is the workload: see _build_issues
+        elif len(given) != 1:
             raise ValueError(
                 "give exactly one of infra_spec, sdl or image"
                 + (f" (got {', '.join(given)})" if given else "")
@@ -243,9 +297,19 @@ class DeploymentRequest(BaseModel):
 
     @property
     def workload(self) -> WorkloadSpec | None:
-        """The workload as a spec (``None`` when the request carries a full SDL)."""
+        """The workload as a spec (``None`` when the request carries a full SDL).
+
+        Raises:
+            ConfigurationError: a ``repo_url`` request whose image is not built yet.
+        """
         if self.infra_spec is not None:
             return self.infra_spec
+        if self.image is None and self.repo_url is not None:
+            raise ConfigurationError(
+                "the workload of a repo_url request runs the image built from it: build it "
+                "first (DeploymentAgent.clone_and_build)",
+                details={"field": "/repo_url"},
+            )
         if self.image is None:
             return None
         return WorkloadSpec.model_validate(
@@ -254,6 +318,44 @@ class DeploymentRequest(BaseModel):
                 "max_price_uact": DEFAULT_MAX_PRICE_UACT,
             }
         )
+
+    def with_built_image(
+        self, reference: str, credentials: dict[str, str] | None = None
+    ) -> DeploymentRequest:
+        """This request running ``reference`` (the built image, by digest).
+
+        Without ``infra_spec`` it is one service named like the request on port 80, as with
+        ``image``; with one, the service named like the request (or its only service) runs it.
+        ``credentials`` (a private registry's login) become that service's ``credentials``.
+        """
+        if self.infra_spec is None:
+            service: dict[str, Any] = {
+                "name": self.name,
+                "image": reference,
+                "ports": [{"port": 80}],
+            }
+            if credentials is not None:
+                service["credentials"] = credentials
+            spec = WorkloadSpec.model_validate(
+                {"services": [service], "max_price_uact": DEFAULT_MAX_PRICE_UACT}
+            )
+        else:
+            target = _built_service(self.infra_spec, self.name)
+            services = [
+                s.model_copy(
+                    update={"image": reference}
+                    | (
+                        {}
+                        if credentials is None
+                        else {"credentials": RegistryCredentials.model_validate(credentials)}
+                    )
+                )
+                if s.name == target
+                else s
+                for s in self.infra_spec.services
+            ]
+            spec = self.infra_spec.model_copy(update={"services": tuple(services)})
+        return self.model_copy(update={"infra_spec": spec, "image": None})
 
     def base_sdl(self) -> str:
         """The workload as SDL, with ``environment_vars`` and ``domain`` applied.
@@ -274,6 +376,52 @@ class DeploymentRequest(BaseModel):
                 first["accept"] = (*first["accept"], self.domain)
                 domain_placed = True
         return build_sdl(document)
+
+
+def _built_service(spec: WorkloadSpec, name: str) -> str | None:
+    """The service of ``spec`` that runs a built image: the one named ``name``, or the only one."""
+    names = [service.name for service in spec.services]
+    if name in names:
+        return name
+    return names[0] if len(names) == 1 else None
+
+
+def _build_issues(request: DeploymentRequest) -> list[FieldIssue]:
+    """What is wrong with a ``repo_url`` request's workload and build fields."""
+    if request.repo_url is None:
+        return []
+    issues = []
+    for field in ("image", "sdl"):
+        if getattr(request, field) is not None:
+            issues.append(
+                FieldIssue(
+                    f"/{field}",
+                    "is not given with repo_url: the image is built from the repository (for "
+                    "resources, ports or more services give infra_spec, whose service named "
+                    "like the request runs the built image)",
+                )
+            )
+    if request.container_registry is None:
+        issues.append(
+            FieldIssue(
+                "/container_registry",
+                "is required with repo_url: where the built image is pushed for providers to "
+                "pull (for example ghcr.io/org)",
+            )
+        )
+    if request.infra_spec is not None and _built_service(request.infra_spec, request.name) is None:
+        issues.append(
+            FieldIssue(
+                "/infra_spec/services",
+                f"with repo_url, one service must be named {request.name!r} (the request's "
+                "name): it runs the built image",
+            )
+        )
+    for index, command in enumerate(request.build_commands):
+        problem = command_problem(command, request.build_shell)
+        if problem is not None:
+            issues.append(FieldIssue(f"/build_commands/{index}", problem))
+    return issues
 
 
 def request_payload(request: DeploymentRequest) -> dict[str, Any]:
@@ -320,7 +468,7 @@ def parse_request(data: Any) -> DeploymentRequest:
         request = DeploymentRequest.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(_issues(exc), subject="deployment request") from None
-    issues = _unapplied_fields(request)
+    issues = _unapplied_fields(request) + _build_issues(request)
     if issues:
         raise ValidationError(issues, subject="deployment request")
     _check_sdl(request)

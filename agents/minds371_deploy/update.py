@@ -33,6 +33,7 @@ from minds371.errors import Minds371Error
 from minds371.logging import get_logger
 from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
+from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import CLOSED, CREATED, SagaState
 
@@ -112,6 +113,7 @@ async def running_deployment(
             continue
         try:
             request = parse_request(record.task.payload)
+            request = await as_deployed(store, record.task.id, request)  # a built image
         except Minds371Error:
             continue
         request = request.model_copy(update={"task_id": record.task.id})
@@ -254,6 +256,7 @@ async def _roll_back(
     if record is None:
         return
     previous = parse_request(record.task.payload).model_copy(update={"task_id": plan.previous_task})
+    previous = await as_deployed(run.task.store, plan.previous_task, previous)
     sdl = sdl_for(previous)
     try:
         with anyio.fail_after(_ROLLBACK_SECONDS):

@@ -43,6 +43,7 @@ from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease, NotFound
 from minds371_deploy._retire import retire_record
 from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
+from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
@@ -190,6 +191,7 @@ class DeploymentWatcher:
         self, task_id: str, payload: dict[str, Any], state: SagaState, top_up_decided: set[int]
     ) -> list[WatchAction]:
         request = parse_request(payload).model_copy(update={"task_id": task_id})
+        request = await as_deployed(self.store, task_id, request)  # the image it built
         dseq = state.open_dseq
         assert dseq is not None
         async with self.agent.backends.backend(request.network) as backend:

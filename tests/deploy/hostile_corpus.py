@@ -196,7 +196,7 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
     each(image, ("name",), BAD_NAMES)
     each(image, ("task_id",), ["", "a\nb", "x" * 129, 7, NUL, "\x1b[2J"])
     each(image, ("domain",), ["Example.com", "a..b.com", "$(id).com", "x.com\n", "-a.com", 5, ""])
-    each(image, ("repo_url",), ["http://x/y", "https://x/$(id)", "file:///etc/passwd", "ftp://x"])
+    each(image, ("repo_url",), ["http://x/y", "https://x/$(id)", "file://etc/passwd", "ftp://x"])
     each(image, ("repo_branch",), ["..", "-x", "a b", "feature"])
     each(image, ("container_registry",), ["ghcr.io/Me", "$(id)", "x y", "ghcr.io/me", 5])
     each(image, ("build_commands",), [["make"], [""], "make", [5], ["x"] * 51])

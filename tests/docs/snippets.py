@@ -38,6 +38,10 @@ NOT_RUN = {
     ("README.md", "python3 -m venv .venv && .venv/bin/pip install"): (
         "the quickstart: tests/deploy/test_quickstart.py runs its deploy as written"
     ),
+    ("docs/building.md", "docker-registry serve examples/from-source/registry.yml &"): (
+        "leaves a registry running on the fixed port 5000: tests/deploy/building/"
+        "test_from_source.py deploys examples/from-source (its app and request) on a free port"
+    ),
 }
 
 
