@@ -14,6 +14,7 @@ from minds371.errors import ConfigurationError
 from minds371_deploy.building.config import BuildConfig
 from minds371_deploy.building.errors import BuildError
 from minds371_deploy.building.pipeline import BuildSpec, build_image
+from minds371_sandbox import classify_image
 from tests.deploy.building.conftest import (
     DOCKERFILE,
     BuildTask,
@@ -21,6 +22,7 @@ from tests.deploy.building.conftest import (
     new_build_task,
     registry_digest,
 )
+from tests.servers.redis_server import free_port
 
 PAGE = {"Dockerfile": DOCKERFILE, "index.html": "<p>hi</p>\n"}
 HANG = "876.543"
@@ -206,3 +208,15 @@ async def test_the_configured_builder_builds_and_pushes_to_a_loopback_registry(
     assert [e.data["builder"] for e in building] == [name]
     digest = registry_digest(registry, "pipeline/app", repos.head(f"with-{name}"))
     assert built.reference == f"{registry}/pipeline/app@{digest}"
+
+
+async def test_the_sandbox_pulls_a_loopback_digest_only_if_that_registry_has_it(
+    build_task: BuildTask, repos: Repos, registry: str, build_env: Path
+) -> None:
+    url = repos.publish("pulled", PAGE)
+    built = await build_image(build_task.context, spec(url, registry), config(build_env))
+    assert classify_image(built.reference).outcome == "ok"
+    missing = classify_image(f"{registry}/pipeline/app@sha256:{'0' * 64}")
+    assert missing.outcome == "pull_error" and "manifest unknown" in missing.reason
+    nobody = classify_image(f"127.0.0.1:{free_port()}/app@sha256:{'1' * 64}")
+    assert nobody.outcome == "pull_error" and "connection refused" in nobody.reason
