@@ -211,7 +211,7 @@ class DeploymentAgent:
     async def clone_and_build(self, request: DeploymentRequest) -> DeploymentRequest:
         """Clone ``repo_url``, run ``build_commands``, build and push an image (or reuse it).
 
-        Returns the request running the pushed image by digest (see :mod:`.build`).
+        Returns the request running the pushed image by digest (see :mod:`.building`).
 
         Raises:
             BuildError: the repository cannot be cloned or does not build (nothing is spent).
