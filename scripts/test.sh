@@ -9,7 +9,7 @@ python=${PYTHON:-.venv/bin/python}
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-# Building from source: git, an image builder (podman; buildah comes with it) and a registry.
+# Building from source: git, the image builders (podman, buildah) and an image registry.
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
