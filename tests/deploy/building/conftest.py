@@ -48,6 +48,7 @@ class Repos:
 
     root: Path
     url: str
+    commits: int = 0
 
     def publish(self, name: str, files: dict[str, str], branch: str = "main") -> str:
         """Commit ``files`` as repository ``name`` (a new commit each call); return its URL."""
@@ -59,7 +60,11 @@ class Repos:
             (work / path).parent.mkdir(parents=True, exist_ok=True)
             (work / path).write_text(text)
         git("add", "-A", cwd=work)
-        git("commit", "-q", "--allow-empty", "-m", "change", cwd=work)
+        # A message of its own: the same files committed by another repository in the same
+        # second would otherwise be the same commit, and its image already pushed.
+        self.commits += 1
+        message = f"{name} change {self.commits}"
+        git("commit", "-q", "--allow-empty", "-m", message, cwd=work)
         bare = self.root / f"{name}.git"
         if bare.exists():
             shutil.rmtree(bare)
