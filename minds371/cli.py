@@ -106,6 +106,40 @@ def _cmd_actions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser(
+        "worker",
+        help="serve tasks from a Redis bus (several workers share its tasks; see docs/workers.md)",
+    )
+    worker.add_argument("--bus", default=None, help="redis://HOST:PORT/DB (default: $MINDS371_BUS)")
+    worker.add_argument("--concurrency", type=int, default=8, help="tasks run at once (8)")
+    worker.add_argument(
+        "--state",
+        default="redis",
+        help="shared state: redis (the bus's server, default) or a Redis URL",
+    )
+    worker.add_argument(
+        "--claim-idle",
+        type=float,
+        default=30.0,
+        help="seconds before a dead worker's task is taken over (30)",
+    )
+    worker.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        help="seconds a stopping worker lets running tasks finish before handing them back (30)",
+    )
+    worker.add_argument("--namespace", default="minds371", help="Redis key prefix (minds371)")
+    worker.set_defaults(handler=_cmd_worker)
+
+
+async def _cmd_worker(args: argparse.Namespace) -> int:
+    from minds371.bus.cli import run_worker_command
+
+    return await run_worker_command(args)
+
+
 def build_parser(plugins: Sequence[Plugin] | None = None) -> argparse.ArgumentParser:
     """The full argument parser, with every plugin's sub-commands."""
     parser = _Parser(
@@ -129,6 +163,7 @@ def build_parser(plugins: Sequence[Plugin] | None = None) -> argparse.ArgumentPa
     actions = sub.add_parser("actions", help="list the registered actions and their schemas")
     actions.add_argument("--json", action="store_true", help="print the schemas as JSON")
     actions.set_defaults(handler=_cmd_actions)
+    _add_worker(sub)
     for plugin in _plugins() if plugins is None else plugins:
         plugin.cli(sub)
     return parser

@@ -276,6 +276,10 @@ class AgentRuntime:
 
     async def _execute(self, delivery: Delivery) -> None:
         handle = self._handles.get(delivery.task.id)
+        if handle is not None and not handle._in_progress and getattr(self.store, "shared", False):
+            # Other processes write to a shared store: another worker may have advanced the
+            # task since this handle was made, so start from what the store says now.
+            handle = None
         if handle is None:
             record = await self.store.get_task(delivery.task.id)
             if record is None:

@@ -50,6 +50,11 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="deploy a second one even when this name already runs (default: update it)",
     )
+    deploy.add_argument(
+        "--bus",
+        default=None,
+        help="run it on the workers of this Redis bus (default: $MINDS371_BUS; else here)",
+    )
     deploy.set_defaults(handler=_cmd_deploy)
 
     for name, aliases in (("list", ["ps"]),):
@@ -132,13 +137,19 @@ async def _cmd_deploy(args: argparse.Namespace) -> int:
     payload = request_payload(request)
     progress = _Progress()
     cancelled = False
+    task = Task(
+        id=request.task_id or uuid.uuid4().hex,
+        agent_type=AgentType.DEPLOYMENT,
+        description=f"deploy {request.name}",
+        payload=payload,
+    )
+    bus = args.bus or os.environ.get("MINDS371_BUS", "").strip()
+    if bus:
+        from minds371_deploy._bus_deploy import deploy_on_bus
+
+        result, cancelled = await deploy_on_bus(bus, task, request.name, progress)
+        return _report(result, as_json=args.json, cancelled=cancelled, console=progress.console)
     async with AgentRuntime() as runtime:
-        task = Task(
-            id=request.task_id or uuid.uuid4().hex,
-            agent_type=AgentType.DEPLOYMENT,
-            description=f"deploy {request.name}",
-            payload=payload,
-        )
         handle = await runtime.dispatch(task)
         progress.console.print(f"[bold]deploying[/bold] {request.name} as task {handle.id}")
         async with anyio.create_task_group() as group:

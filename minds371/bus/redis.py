@@ -6,21 +6,31 @@ so each delivery goes to one consumer. A delivery stays pending until it is ackn
 ``claim_idle`` seconds (its consumer died) is claimed by another consumer (``XAUTOCLAIM``) and
 delivered again, with its attempt count. Install with ``pip install 'minds371[redis]'``.
 
-A task's handle, events and result live in the state store of the runtime that dispatched it: to
-spread one runtime's tasks over several processes, give them a shared state store.
+Given a shared :class:`~minds371.state.redis.RedisStateStore` (``leases=``), the bus hands a
+delivery out only once it holds the task's lease, and drops deliveries of tasks that already have
+a result or that another live worker runs: that is how several worker processes
+(``minds371 worker``) share tasks with each task run by one worker at a time.
+:meth:`RedisTaskBus.keep_leases` renews the leases of running tasks (and keeps their deliveries
+from looking abandoned) and passes cancellations on. To dispatch tasks to workers from another
+process and wait for their results, see :class:`minds371.bus.remote.RemoteTasks`.
 """
 
 from __future__ import annotations
 
+import os
 import socket
-from typing import Any
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from minds371._results import cancelled_result
 from minds371.bus._protocol import Delivery
 from minds371.config import require_network
 from minds371.errors import ConfigurationError, ProviderError
-from minds371.tasks import Task
+from minds371.logging import get_logger
+from minds371.tasks import Task, TaskEvent, TaskStatus
 
 try:
     import redis.asyncio as aioredis
@@ -30,7 +40,12 @@ except ImportError as _import_error:  # pragma: no cover - exercised only withou
         "The Redis task bus needs the redis package: pip install 'minds371[redis]'"
     ) from _import_error
 
+if TYPE_CHECKING:
+    from minds371.state.redis import RedisStateStore
+
 __all__ = ["RedisTaskBus"]
+
+_log = get_logger("minds371.bus.redis")
 
 _FIELD = "task"
 
@@ -42,10 +57,13 @@ class RedisTaskBus:
         url: Redis URL (``redis://127.0.0.1:6379/0``).
         stream: The stream key.
         group: The consumer group; processes serving the same tasks share it.
-        consumer: This process's consumer name (default: host name and process id).
+        consumer: This process's consumer name (default: host name, process id and a nonce).
         claim_idle: Seconds after which another consumer's unacknowledged delivery is reclaimed.
         block: Seconds one read blocks before checking for reclaimable deliveries again.
         client: An existing ``redis.asyncio.Redis`` client (not closed by the bus).
+        leases: The shared state store whose task leases gate deliveries (worker processes).
+        read_count: How many entries one read may take (a worker takes one at a time, so that
+            what it cannot start yet stays with the others).
     """
 
     def __init__(
@@ -58,18 +76,27 @@ class RedisTaskBus:
         claim_idle: float = 60.0,
         block: float = 1.0,
         client: Any = None,
+        leases: RedisStateStore | None = None,
+        read_count: int = 16,
     ) -> None:
         if client is None:
             require_network(url, what="Redis")
         self.stream = stream
         self.group = group
-        self.consumer = consumer or f"{socket.gethostname()}-{id(self):x}"
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.claim_idle_ms = int(claim_idle * 1000)
         self.block_ms = max(1, int(block * 1000))
+        self.read_count = max(1, read_count)
+        self.leases = leases
         self._own_client = client is None
         self._client: Any = client if client is not None else aioredis.from_url(url)
         self._group_ready = False
         self._backlog: list[Delivery] = []
+        self._outstanding: dict[str, Delivery] = {}  # handed out under a lease, not acked yet
+        self._cancelling: set[str] = set()
+        self._drain_waiter: anyio.Event | None = None
+        self._stopping = False
+        self._closed = False
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -85,32 +112,106 @@ class RedisTaskBus:
 
     async def publish(self, task: Task) -> None:
         """Append a task to the stream."""
+        if self._closed:
+            raise anyio.ClosedResourceError
         try:
             await self._client.xadd(self.stream, {_FIELD: task.model_dump_json()})
         except RedisError as exc:
             raise _translate(exc) from exc
 
     async def receive(self) -> Delivery:
-        """Wait for the next delivery: a reclaimed stale one first, else a new one."""
+        """Wait for the next delivery: a reclaimed stale one first, else a new one.
+
+        With ``leases``, only deliveries whose task this process now holds the lease of.
+
+        Raises:
+            anyio.EndOfStream: once :meth:`stop` was called (the worker is shutting down).
+        """
         await self._ensure_group()
-        while not self._backlog:
-            try:
-                self._backlog.extend(await self._claim_stale())
-                if self._backlog:
-                    break
-                answer = await self._client.xreadgroup(
-                    self.group, self.consumer, {self.stream: ">"}, count=16, block=self.block_ms
-                )
-            except RedisError as exc:
-                raise _translate(exc) from exc
-            for _stream, entries in answer or ():
-                self._backlog.extend(_delivery(entry_id, fields, 1) for entry_id, fields in entries)
-            await anyio.lowlevel.checkpoint()
-        return self._backlog.pop(0)
+        while True:
+            if self._stopping or self._closed:
+                raise anyio.EndOfStream
+            if not self._backlog:
+                await self._fill_backlog()
+                continue
+            delivery = self._backlog.pop(0)
+            if self._stopping:
+                await self._hand_back(delivery)
+                continue
+            if self.leases is None or await self._admit(delivery):
+                return delivery
+
+    async def _fill_backlog(self) -> None:
+        try:
+            self._backlog.extend(await self._claim_stale())
+            if self._backlog:
+                return
+            answer = await self._client.xreadgroup(
+                self.group,
+                self.consumer,
+                {self.stream: ">"},
+                count=self.read_count,
+                block=self.block_ms,
+            )
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        for _stream, entries in answer or ():
+            self._backlog.extend(_delivery(entry_id, fields, 1) for entry_id, fields in entries)
+        await anyio.lowlevel.checkpoint()
+
+    async def _admit(self, delivery: Delivery) -> bool:
+        """Take the task's lease for this delivery, or settle the delivery without running it."""
+        store = self.leases
+        assert store is not None
+        task_id = delivery.task.id
+        record = await store.get_task(task_id)
+        if record is None:
+            return True  # unknown to the state: the runtime reports and acknowledges it
+        if record.status.is_final:
+            await self._ack_entry(delivery)
+            return False
+        holder = await store.acquire(task_id, delivery.delivery_id)
+        if holder is not None:
+            if holder != delivery.delivery_id:
+                # A copy of a task another live worker runs (its own delivery stays pending
+                # with it, and is claimed from it if it dies): this one is redundant.
+                await self._ack_entry(delivery)
+            # Else this is the holder's own delivery, claimed while its lease still lives:
+            # left pending, it is claimed again once the lease has expired.
+            return False
+        # Leased: read the record again, since a result may have landed before the lease did.
+        record = await store.get_task(task_id)
+        if record is None or record.status.is_final:
+            await store.release(task_id)
+            await self._ack_entry(delivery)
+            return False
+        if record.status is TaskStatus.PENDING and await store.cancel_requested([task_id]):
+            await self._finish_cancelled(task_id, record.last_seq)
+            return False
+        self._outstanding[delivery.delivery_id] = delivery
+        return True
+
+    async def _finish_cancelled(self, task_id: str, last_seq: int) -> None:
+        store = self.leases
+        assert store is not None
+        event = TaskEvent(
+            task_id=task_id,
+            seq=last_seq + 1,
+            type="task.cancelled",
+            status=TaskStatus.CANCELLED,
+            message="the task was cancelled",
+        )
+        await store.finish(cancelled_result(task_id), event)
+        await store.release(task_id)
 
     async def _claim_stale(self) -> list[Delivery]:
         _next, entries, *_deleted = await self._client.xautoclaim(
-            self.stream, self.group, self.consumer, self.claim_idle_ms, start_id="0-0", count=16
+            self.stream,
+            self.group,
+            self.consumer,
+            self.claim_idle_ms,
+            start_id="0-0",
+            count=self.read_count,
         )
         claimed: list[Delivery] = []
         for entry_id, fields in entries:
@@ -123,13 +224,101 @@ class RedisTaskBus:
             claimed.append(_delivery(entry_id, fields, times))
         return claimed
 
+    def _forget(self, delivery: Delivery) -> None:
+        self._outstanding.pop(delivery.delivery_id, None)
+        if not self._outstanding and self._drain_waiter is not None:
+            self._drain_waiter.set()
+
+    async def drained(self) -> None:
+        """Wait until no delivery is in flight (after :meth:`stop`, the running tasks ended)."""
+        while self._outstanding:
+            self._drain_waiter = anyio.Event()
+            await self._drain_waiter.wait()
+
     async def ack(self, delivery: Delivery) -> None:
-        """Acknowledge and delete the stream entry."""
+        """Acknowledge and delete the stream entry (and give the task's lease back)."""
+        self._forget(delivery)
+        self._cancelling.discard(delivery.task.id)
+        await self._ack_entry(delivery)
+        if self.leases is not None:
+            await self.leases.release(delivery.task.id)
+
+    async def _ack_entry(self, delivery: Delivery) -> None:
         try:
             await self._client.xack(self.stream, self.group, delivery.delivery_id)
             await self._client.xdel(self.stream, delivery.delivery_id)
         except RedisError as exc:
             raise _translate(exc) from exc
+
+    async def _hand_back(self, delivery: Delivery) -> None:
+        """Queue the task again for another worker and drop this delivery (and its lease)."""
+        self._forget(delivery)
+        try:
+            await self._client.xadd(self.stream, {_FIELD: delivery.task.model_dump_json()})
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        await self._ack_entry(delivery)
+        if self.leases is not None:
+            await self.leases.release(delivery.task.id)
+
+    @property
+    def in_flight(self) -> int:
+        """How many deliveries this process holds the lease of and has not acknowledged."""
+        return len(self._outstanding)
+
+    async def keep_leases(
+        self,
+        on_cancel: Callable[[str], Awaitable[None]] | None = None,
+        *,
+        interval: float | None = None,
+    ) -> None:
+        """Renew the leases of running tasks until cancelled (a worker's background task).
+
+        Every ``interval`` seconds (default: a quarter of the lease's lifetime, at most 1 s) it
+        extends each lease, resets the idle time of its delivery so that no other worker claims
+        it, and calls ``on_cancel(task_id)`` once for each running task a caller asked to cancel.
+        A lease found lost is logged: the store's fence stops this process writing for the task.
+        """
+        store = self.leases
+        if store is None:
+            raise ConfigurationError("keep_leases needs the bus's leases (a RedisStateStore)")
+        period = interval if interval is not None else min(1.0, store.lease_ttl_ms / 4000)
+        while True:
+            await anyio.sleep(period)
+            try:
+                await self._renew_once(on_cancel)
+            except ProviderError as exc:
+                _log.warning("minds371.bus.lease_renewal_failed", error=exc.message)
+
+    async def _renew_once(self, on_cancel: Callable[[str], Awaitable[None]] | None) -> None:
+        store = self.leases
+        assert store is not None
+        for task_id in await store.renew():
+            _log.warning("minds371.bus.lease_lost", task_id=task_id, consumer=self.consumer)
+        held = set(store.held)
+        mine = [d for d in self._outstanding.values() if d.task.id in held]
+        if mine:
+            try:
+                await self._client.xclaim(
+                    self.stream,
+                    self.group,
+                    self.consumer,
+                    0,
+                    [d.delivery_id for d in mine],
+                    justid=True,
+                )
+            except RedisError as exc:
+                raise _translate(exc) from exc
+        if on_cancel is None:
+            return
+        ids = [d.task.id for d in mine if d.task.id not in self._cancelling]
+        for task_id in await store.cancel_requested(ids):
+            self._cancelling.add(task_id)
+            await on_cancel(task_id)
+
+    def stop(self) -> None:
+        """Stop handing out deliveries: receivers see ``EndOfStream`` (a worker shutting down)."""
+        self._stopping = True
 
     async def pending(self) -> int:
         """How many deliveries of the group are unacknowledged."""
@@ -138,9 +327,28 @@ class RedisTaskBus:
         return int(summary["pending"])
 
     async def aclose(self) -> None:
-        """Close the client if the bus created it."""
-        if self._own_client:
-            await self._client.aclose()
+        """Hand back what this process did not finish, and close the client if the bus made it.
+
+        Deliveries taken but not acknowledged (tasks interrupted by a shutdown, reads not yet
+        started) are queued again at once for the other workers, their leases given back.
+        """
+        if self._closed:
+            return
+        self._stopping = True
+        with anyio.CancelScope(shield=True):
+            leftovers = [*self._outstanding.values(), *self._backlog]
+            self._backlog = []
+            for delivery in leftovers:
+                try:
+                    await self._hand_back(delivery)
+                except ProviderError as exc:
+                    # It stays pending: another worker claims it after claim_idle.
+                    _log.warning(
+                        "minds371.bus.hand_back_failed", task_id=delivery.task.id, error=exc.message
+                    )
+            self._closed = True
+            if self._own_client:
+                await self._client.aclose()
 
 
 def _delivery(entry_id: Any, fields: dict[Any, Any], attempt: int) -> Delivery:

@@ -1,0 +1,521 @@
+"""A state store on Redis, shared by every worker process that serves one task bus.
+
+The embedded SQLite store belongs to one runtime (it holds an exclusive lock on its file) and the
+memory store to one process; workers on several processes, or on several hosts, share this one.
+Install with ``pip install 'minds371[redis]'``.
+
+Keys, under a namespace (``minds371`` by default):
+
+=========================  =====================================================================
+``NS:task:ID``             hash: the task, its status, attempts, last event ``seq`` and result
+``NS:tasks``, ``NS:open``  sorted sets of every task and of unfinished ones, by creation time
+``NS:events:ID``           stream of the task's events, entry id ``0-SEQ`` (followers block on it)
+``NS:steps:ID``            list of the task's saga steps, in order
+``NS:lease:ID``            the lease of the worker running the task (``TOKEN DELIVERY``, expiring)
+``NS:cancel:ID``           set when a caller asked for the task to be cancelled
+``NS:results``             stream with one entry per stored result (what dispatchers wait on)
+=========================  =====================================================================
+
+**Leases and fencing.** A worker runs a task only while it holds the task's lease, which it renews
+while the task runs (:meth:`RedisStateStore.renew`). Every write a worker makes for a task it
+holds (events, saga steps, the result) checks the lease's token in the same Lua script: a worker
+that lost its lease (it stalled past the lease's lifetime and another worker took the task over)
+can no longer journal a step, so it stops before the side effect the step would guard, and it
+cannot read the journal back to compensate. A result is stored once: :meth:`finish` sets it only
+if none is stored yet and only under the writer's lease; a second finish is dropped and logged.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from minds371.config import require_network
+from minds371.errors import Minds371Error, ProviderError
+from minds371.logging import get_logger
+from minds371.state._protocol import SagaStep, TaskRecord
+from minds371.state._scrub import scrub_event, scrub_result, scrub_step
+from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
+
+try:
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError, ResponseError
+except ImportError as _import_error:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "The Redis state store needs the redis package: pip install 'minds371[redis]'"
+    ) from _import_error
+
+__all__ = ["LeaseLost", "RedisStateStore"]
+
+_log = get_logger("minds371.state.redis")
+
+# The fence every write of a leased task passes: ARGV[1] is the writer's token ('' when the
+# writer holds no lease for the task: a dispatcher, a tool, the watcher on another task).
+_FENCE = """
+local token = ARGV[1]
+if token ~= '' then
+  local held = redis.call('GET', KEYS[1])
+  if (not held) or string.sub(held, 1, #token) ~= token then
+    return redis.error_reply('LEASE_LOST')
+  end
+end
+"""
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'task', ARGV[1], 'status', ARGV[2], 'attempts', 0, 'last_seq', 0,
+           'agent_type', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return 1
+"""
+
+# KEYS: lease, task, events. ARGV: token, seq, event json, status ('' keeps it), attempt (0/1).
+_EVENT = (
+    _FENCE
+    + """
+redis.call('XADD', KEYS[3], '0-' .. ARGV[2], 'e', ARGV[3])
+redis.call('HSET', KEYS[2], 'last_seq', ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'status', ARGV[4]) end
+if ARGV[5] == '1' then redis.call('HINCRBY', KEYS[2], 'attempts', 1) end
+return 1
+"""
+)
+
+# KEYS: lease, task, events, open, results. ARGV: token, seq, event json, status, result json,
+# task id. Returns 1 when stored, 0 when a result was already there, -1 when the lease was lost.
+_FINISH = """
+local token = ARGV[1]
+if token ~= '' then
+  local held = redis.call('GET', KEYS[1])
+  if (not held) or string.sub(held, 1, #token) ~= token then return -1 end
+end
+if redis.call('HEXISTS', KEYS[2], 'result') == 1 then return 0 end
+redis.call('XADD', KEYS[3], '0-' .. ARGV[2], 'e', ARGV[3])
+redis.call('HSET', KEYS[2], 'status', ARGV[4], 'result', ARGV[5], 'last_seq', ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[6])
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100000, '*', 'task_id', ARGV[6], 'status', ARGV[4])
+return 1
+"""
+
+# KEYS: lease, steps. ARGV: token, step json. Returns the step's seq.
+_STEP = (
+    _FENCE
+    + """
+return redis.call('RPUSH', KEYS[2], ARGV[2])
+"""
+)
+
+# KEYS: lease. ARGV: token, milliseconds. 1 renewed, 0 lost.
+_RENEW = """
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_FIELDS = ("task", "status", "attempts", "last_seq", "result")
+
+
+class LeaseLost(Minds371Error):
+    """This process no longer holds the lease of the task it was running.
+
+    Another worker took the task over (this one stalled for longer than the lease lives); this
+    one must stop writing for the task, and must not compensate: the task is no longer its own.
+    """
+
+
+class RedisStateStore:
+    """A :class:`~minds371.state.StateStore` in Redis: safe for several processes and hosts.
+
+    Args:
+        url: Redis URL (``redis://127.0.0.1:6379/0``).
+        namespace: Prefix of every key; runtimes that share tasks share it.
+        lease_ttl: Seconds a task's lease lives unless renewed (see :meth:`renew`).
+        client: An existing ``redis.asyncio.Redis`` client (not closed by the store).
+    """
+
+    #: Several processes may use this store at once (the worker refuses stores without this).
+    shared = True
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        namespace: str = "minds371",
+        lease_ttl: float = 30.0,
+        client: Any = None,
+    ) -> None:
+        if client is None:
+            require_network(url, what="Redis")
+        self.namespace = namespace
+        self.lease_ttl_ms = max(100, int(lease_ttl * 1000))
+        self._url = url
+        self._own_client = client is None
+        self._client: Any = client
+        self._held: dict[str, str] = {}  # task id -> lease token, for leases this process holds
+        self._lost: set[str] = set()
+        self._scripts: dict[str, Any] = {}
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    def _key(self, kind: str, task_id: str = "") -> str:
+        return f"{self.namespace}:{kind}:{task_id}" if task_id else f"{self.namespace}:{kind}"
+
+    @property
+    def results_key(self) -> str:
+        """The stream with one entry (``task_id``, ``status``) per stored result."""
+        return self._key("results")
+
+    def events_key(self, task_id: str) -> str:
+        """The stream of a task's events (entry id ``0-SEQ``, field ``e``: the event's JSON)."""
+        return self._key("events", task_id)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RedisStateStore:
+        if self._client is None:
+            self._client = aioredis.from_url(self._url)
+        for name, source in (
+            ("create", _CREATE),
+            ("event", _EVENT),
+            ("finish", _FINISH),
+            ("step", _STEP),
+            ("renew", _RENEW),
+            ("release", _RELEASE),
+        ):
+            self._scripts[name] = self._client.register_script(source)
+        try:
+            await self._client.ping()
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the client if the store made it."""
+        await self.__aexit__(None, None, None)
+
+    @property
+    def client(self) -> Any:
+        """The ``redis.asyncio`` client (open while the store is)."""
+        if self._client is None:
+            raise ProviderError("the Redis state store is not open", retryable=False)
+        return self._client
+
+    async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return await self._scripts[script](keys=list(keys), args=list(args), client=self.client)
+        except ResponseError as exc:
+            if "LEASE_LOST" in str(exc):
+                task_id = keys[0].rsplit(":", 1)[-1]
+                self._lost.add(task_id)
+                raise _lease_lost(task_id) from None
+            raise _translate(exc) from exc
+        except RedisError as exc:
+            raise _translate(exc) from exc
+
+    def _token(self, task_id: str) -> str:
+        if task_id in self._lost:
+            raise _lease_lost(task_id)
+        return self._held.get(task_id, "")
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    async def create_task(self, task: Task) -> tuple[TaskRecord, bool]:
+        """Store a new task, or return the known one and ``False``."""
+        created = await self._run(
+            "create",
+            [self._key("task", task.id), self._key("tasks"), self._key("open")],
+            [
+                task.model_dump_json(),
+                TaskStatus.PENDING.value,
+                task.agent_type,
+                _score(task.created_at),
+                task.id,
+            ],
+        )
+        if created:
+            return TaskRecord(task=task, status=TaskStatus.PENDING), True
+        record = await self.get_task(task.id)
+        assert record is not None
+        return record, False
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """The record, or ``None``."""
+        try:
+            row = await self.client.hmget(self._key("task", task_id), _FIELDS)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return _record(row)
+
+    async def mark_running(self, task_id: str, event: TaskEvent) -> None:
+        """Set running, count the attempt, append the event (durable at once, here)."""
+        await self._event(event, status=TaskStatus.RUNNING.value, attempt=True)
+
+    async def append_event(self, event: TaskEvent) -> None:
+        """Append a progress event (scrubbed of secrets)."""
+        await self._event(event, status="", attempt=False)
+
+    async def _event(self, event: TaskEvent, *, status: str, attempt: bool) -> None:
+        event = scrub_event(event)
+        task_id = event.task_id
+        await self._run(
+            "event",
+            [self._key("lease", task_id), self._key("task", task_id), self.events_key(task_id)],
+            [
+                self._token(task_id),
+                event.seq,
+                event.model_dump_json(),
+                status,
+                "1" if attempt else "0",
+            ],
+        )
+
+    async def finish(self, result: TaskResult, event: TaskEvent) -> None:
+        """Store the result, the final status and the final event, once.
+
+        A result already stored stays: the second one (a worker that had lost its lease, a
+        cancellation racing completion) is dropped and logged, never stored over the first.
+        """
+        result, event = scrub_result(result), scrub_event(event)
+        task_id = result.task_id
+        token = self._held.get(task_id, "")
+        stored = await self._run(
+            "finish",
+            [
+                self._key("lease", task_id),
+                self._key("task", task_id),
+                self.events_key(task_id),
+                self._key("open"),
+                self.results_key,
+            ],
+            [
+                token,
+                event.seq,
+                event.model_dump_json(),
+                result.status.value,
+                result.model_dump_json(),
+                task_id,
+            ],
+        )
+        if int(stored) != 1:
+            _log.warning(
+                "minds371.state.result_not_stored",
+                task_id=task_id,
+                status=result.status.value,
+                reason="lease lost" if int(stored) < 0 else "a result was already stored",
+            )
+
+    async def events(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
+        """Events with ``seq > after_seq``, in order."""
+        try:
+            entries = await self.client.xrange(self.events_key(task_id), f"0-{after_seq + 1}", "+")
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return [_event_of(fields) for _id, fields in entries]
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Pending and running tasks, oldest first."""
+        return await self._records(await self.client.zrange(self._key("open"), 0, -1))
+
+    async def list_tasks(
+        self,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+        limit: int = 100,
+    ) -> list[TaskRecord]:
+        """Tasks, newest first, filtered; ``limit=-1`` for all."""
+        ids = await self.client.zrevrange(self._key("tasks"), 0, -1)
+        found: list[TaskRecord] = []
+        for record in await self._records(ids):
+            if statuses is not None and record.status not in statuses:
+                continue
+            if agent_type is not None and record.task.agent_type != agent_type:
+                continue
+            found.append(record)
+            if 0 <= limit <= len(found):
+                break
+        return found
+
+    async def _records(self, ids: Iterable[Any]) -> list[TaskRecord]:
+        names = [_text(i) for i in ids]
+        if not names:
+            return []
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for task_id in names:
+                    pipe.hmget(self._key("task", task_id), _FIELDS)
+                rows = await pipe.execute()
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return [r for r in (_record(row) for row in rows) if r is not None]
+
+    # -- saga steps -------------------------------------------------------------------------------
+
+    async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
+        """Durably record a saga step (scrubbed of secrets), under the task's lease if held."""
+        clean = json.loads(json.dumps(scrub_step(data), sort_keys=True, default=str))
+        at = utcnow()
+        payload = json.dumps([name, clean, at.isoformat()])
+        seq = await self._run(
+            "step",
+            [self._key("lease", task_id), self._key("steps", task_id)],
+            [self._token(task_id), payload],
+        )
+        return SagaStep(task_id=task_id, seq=int(seq), name=name, data=clean, at=at)
+
+    async def steps(self, task_id: str) -> list[SagaStep]:
+        """A task's saga steps, in order.
+
+        Raises:
+            LeaseLost: this process ran the task and lost its lease (it must not act on them).
+        """
+        self._token(task_id)
+        try:
+            rows = await self.client.lrange(self._key("steps", task_id), 0, -1)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        steps: list[SagaStep] = []
+        for seq, raw in enumerate(rows, start=1):
+            name, data, at = json.loads(raw)
+            steps.append(
+                SagaStep(
+                    task_id=task_id, seq=seq, name=name, data=data, at=datetime.fromisoformat(at)
+                )
+            )
+        return steps
+
+    # -- leases and cancellation ------------------------------------------------------------------
+
+    async def acquire(self, task_id: str, delivery_id: str) -> str | None:
+        """Take the task's lease for the delivery ``delivery_id``.
+
+        Returns ``None`` when taken (this process's writes for the task are fenced by it from
+        now on), else the id of the delivery whose worker holds it (``""`` if unknown).
+        """
+        token = uuid.uuid4().hex
+        key = self._key("lease", task_id)
+        try:
+            taken = await self.client.set(
+                key, f"{token} {delivery_id}", nx=True, px=self.lease_ttl_ms
+            )
+            if taken:
+                self._held[task_id] = token
+                self._lost.discard(task_id)
+                return None
+            holder = await self.client.get(key)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return _text(holder).partition(" ")[2] if holder else ""
+
+    async def renew(self) -> list[str]:
+        """Extend every lease this process holds; return the tasks whose lease was lost."""
+        held = list(self._held.items())
+        if not held:
+            return []
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for task_id, token in held:
+                    await self._scripts["renew"](
+                        keys=[self._key("lease", task_id)],
+                        args=[token, self.lease_ttl_ms],
+                        client=pipe,
+                    )
+                answers = await pipe.execute()
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        lost = [task_id for (task_id, _), ok in zip(held, answers, strict=True) if not int(ok)]
+        for task_id in lost:
+            self._held.pop(task_id, None)
+            self._lost.add(task_id)
+        return lost
+
+    async def release(self, task_id: str) -> None:
+        """Give the task's lease back (if this process still holds it)."""
+        token = self._held.pop(task_id, None)
+        self._lost.discard(task_id)
+        if token is not None:
+            await self._run("release", [self._key("lease", task_id)], [token])
+
+    @property
+    def held(self) -> list[str]:
+        """The tasks whose lease this process holds."""
+        return list(self._held)
+
+    async def request_cancel(self, task_id: str) -> None:
+        """Ask the worker running the task (or the next one to take it) to cancel it."""
+        try:
+            await self.client.set(self._key("cancel", task_id), "1", ex=7 * 86400)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+
+    async def cancel_requested(self, task_ids: Sequence[str]) -> list[str]:
+        """Which of ``task_ids`` a caller asked to cancel."""
+        if not task_ids:
+            return []
+        try:
+            flags = await self.client.mget([self._key("cancel", t) for t in task_ids])
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return [t for t, flag in zip(task_ids, flags, strict=True) if flag is not None]
+
+
+def _score(moment: datetime) -> int:
+    # Whole microseconds: exact in a sorted set's double up to the year 2255.
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _record(row: Sequence[Any]) -> TaskRecord | None:
+    task_json, status, attempts, last_seq, result_json = row
+    if task_json is None:
+        return None
+    state = TaskStatus(_text(status))
+    task = Task.model_validate_json(task_json).model_copy(update={"status": state})
+    result = None if result_json is None else TaskResult.model_validate_json(result_json)
+    return TaskRecord(
+        task=task,
+        status=state,
+        attempts=int(attempts or 0),
+        last_seq=int(last_seq or 0),
+        result=result,
+    )
+
+
+def _event_of(fields: Mapping[Any, Any]) -> TaskEvent:
+    raw: bytes | str = fields.get(b"e") or fields.get("e") or b""
+    return TaskEvent.model_validate_json(raw)
+
+
+def _lease_lost(task_id: str) -> LeaseLost:
+    return LeaseLost(
+        f"task {task_id} was taken over by another worker (this one lost its lease); "
+        "it stops writing for the task",
+        details={"task_id": task_id},
+    )
+
+
+def _translate(exc: RedisError) -> ProviderError:
+    return ProviderError(
+        f"Redis state store: {exc}", retryable=True, details={"error": type(exc).__name__}
+    )
