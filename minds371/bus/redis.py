@@ -189,6 +189,13 @@ class RedisTaskBus:
             await self._finish_cancelled(task_id, record.last_seq)
             return False
         self._outstanding[delivery.delivery_id] = delivery
+        _log.info(
+            "minds371.bus.task_taken",
+            task_id=task_id,
+            consumer=self.consumer,
+            attempt=delivery.attempt,
+            status=record.status.value,
+        )
         return True
 
     async def _finish_cancelled(self, task_id: str, last_seq: int) -> None:

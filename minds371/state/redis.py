@@ -6,15 +6,15 @@ Install with ``pip install 'minds371[redis]'``.
 
 Keys, under a namespace (``minds371`` by default):
 
-=========================  =====================================================================
-``NS:task:ID``             hash: the task, its status, attempts, last event ``seq`` and result
-``NS:tasks``, ``NS:open``  sorted sets of every task and of unfinished ones, by creation time
-``NS:events:ID``           stream of the task's events, entry id ``0-SEQ`` (followers block on it)
-``NS:steps:ID``            list of the task's saga steps, in order
-``NS:lease:ID``            the lease of the worker running the task (``TOKEN DELIVERY``, expiring)
-``NS:cancel:ID``           set when a caller asked for the task to be cancelled
-``NS:results``             stream with one entry per stored result (what dispatchers wait on)
-=========================  =====================================================================
+* ``NS:task:ID``: hash of the task, its status, attempts, last event ``seq`` and result;
+* ``NS:index:all``, ``NS:index:open``: every task, and the unfinished ones, by creation time;
+* ``NS:events:ID``: stream of the task's events, entry id ``0-SEQ`` (followers block on it);
+* ``NS:steps:ID``: list of the task's saga steps, in order;
+* ``NS:lease:ID``: the lease of the worker running the task (``TOKEN DELIVERY``, expiring);
+* ``NS:cancel:ID``: set when a caller asked for the task to be cancelled;
+* ``NS:results``: stream with one entry per stored result (what dispatchers wait on).
+
+The task stream of the bus is ``NS:tasks``.
 
 **Leases and fencing.** A worker runs a task only while it holds the task's lease, which it renews
 while the task runs (:meth:`RedisStateStore.renew`). Every write a worker makes for a task it
@@ -241,7 +241,7 @@ class RedisStateStore:
         """Store a new task, or return the known one and ``False``."""
         created = await self._run(
             "create",
-            [self._key("task", task.id), self._key("tasks"), self._key("open")],
+            [self._key("task", task.id), self._key("index", "all"), self._key("index", "open")],
             [
                 task.model_dump_json(),
                 TaskStatus.PENDING.value,
@@ -302,7 +302,7 @@ class RedisStateStore:
                 self._key("lease", task_id),
                 self._key("task", task_id),
                 self.events_key(task_id),
-                self._key("open"),
+                self._key("index", "open"),
                 self.results_key,
             ],
             [
@@ -332,7 +332,7 @@ class RedisStateStore:
 
     async def unfinished(self) -> list[TaskRecord]:
         """Pending and running tasks, oldest first."""
-        return await self._records(await self.client.zrange(self._key("open"), 0, -1))
+        return await self._records(await self.client.zrange(self._key("index", "open"), 0, -1))
 
     async def list_tasks(
         self,
@@ -342,7 +342,7 @@ class RedisStateStore:
         limit: int = 100,
     ) -> list[TaskRecord]:
         """Tasks, newest first, filtered; ``limit=-1`` for all."""
-        ids = await self.client.zrevrange(self._key("tasks"), 0, -1)
+        ids = await self.client.zrevrange(self._key("index", "all"), 0, -1)
         found: list[TaskRecord] = []
         for record in await self._records(ids):
             if statuses is not None and record.status not in statuses:
