@@ -1,0 +1,158 @@
+"""The Redis state store: the state contract, task leases, fencing and results stored once.
+
+Real parts: a redis-server on a free loopback port; two stores on it stand for two processes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
+from minds371.bus.worker import require_shared_store
+from minds371.errors import ConfigurationError
+from minds371.state.redis import LeaseLost, RedisStateStore
+from minds371.tasks import TaskEvent, TaskResult
+
+# The contract every store keeps, run here on Redis (the ``store`` fixture below).
+from tests.core.test_state import (
+    test_saga_steps_are_recorded_in_order,
+    test_task_lifecycle_round_trips,
+    test_unfinished_lists_pending_and_running_oldest_first,
+)
+from tests.servers.redis_server import redis_server
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server not installed (scripts/test.sh)"
+)
+
+__all__ = [
+    "test_saga_steps_are_recorded_in_order",
+    "test_task_lifecycle_round_trips",
+    "test_unfinished_lists_pending_and_running_oldest_first",
+]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+_namespaces = iter(range(1_000_000))
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t{next(_namespaces)}"
+
+
+@pytest.fixture
+async def store(redis_url: str, namespace: str) -> AsyncIterator[StateStore]:
+    async with RedisStateStore(redis_url, namespace=namespace) as made:
+        yield made
+
+
+def event(
+    task_id: str, seq: int, type: str = "x", status: TaskStatus = TaskStatus.RUNNING
+) -> TaskEvent:
+    return TaskEvent(task_id=task_id, seq=seq, type=type, status=status)
+
+
+def done(task_id: str, status: TaskStatus = TaskStatus.COMPLETED) -> TaskResult:
+    return TaskResult(task_id=task_id, status=status, output={"by": status.value})
+
+
+async def test_a_task_written_by_one_process_is_read_by_another(
+    redis_url: str, namespace: str
+) -> None:
+    task = Task(agent_type="a", payload={"n": 1})
+    async with (
+        RedisStateStore(redis_url, namespace=namespace) as one,
+        RedisStateStore(redis_url, namespace=namespace) as two,
+    ):
+        await one.create_task(task)
+        await one.record_step(task.id, "intent", {"version": "v1"})
+        _record, created = await two.create_task(task)
+        assert not created
+        assert [s.name for s in await two.steps(task.id)] == ["intent"]
+        assert [r.task.id for r in await two.unfinished()] == [task.id]
+
+
+async def test_a_worker_that_lost_its_lease_can_neither_journal_nor_read_back_nor_finish(
+    redis_url: str, namespace: str
+) -> None:
+    task = Task(agent_type="a")
+    async with (
+        RedisStateStore(redis_url, namespace=namespace, lease_ttl=0.2) as slow,
+        RedisStateStore(redis_url, namespace=namespace, lease_ttl=5) as taker,
+    ):
+        await slow.create_task(task)
+        assert await slow.acquire(task.id, "1-0") is None
+        await slow.mark_running(task.id, event(task.id, 1, "task.started"))
+        await slow.record_step(task.id, "deployment.create_intent", {"version": "v"})
+        # While the lease lives, nobody else gets it: the holder's delivery id is named.
+        assert await taker.acquire(task.id, "2-0") == "1-0"
+        await anyio.sleep(0.4)  # the slow worker stalls past its lease
+        assert await taker.acquire(task.id, "2-0") is None
+        await taker.record_step(task.id, "deployment.created", {"dseq": 7})
+
+        with pytest.raises(LeaseLost):
+            await slow.record_step(task.id, "deployment.create_intent", {"version": "v"})
+        with pytest.raises(LeaseLost):
+            await slow.steps(task.id)  # no compensation from a journal that is not its own
+        with pytest.raises(LeaseLost):
+            await slow.append_event(event(task.id, 2))
+        await slow.finish(done(task.id, TaskStatus.FAILED), event(task.id, 2, "task.failed"))
+
+        await taker.finish(done(task.id), event(task.id, 2, "task.completed"))
+        record = await taker.get_task(task.id)
+        assert record is not None and record.result is not None
+        assert record.result.status is TaskStatus.COMPLETED
+        assert [s.name for s in await taker.steps(task.id)] == [
+            "deployment.create_intent",
+            "deployment.created",
+        ]
+
+
+async def test_a_result_is_stored_once(redis_url: str, namespace: str) -> None:
+    task = Task(agent_type="a")
+    async with RedisStateStore(redis_url, namespace=namespace) as store:
+        await store.create_task(task)
+        await store.finish(done(task.id), event(task.id, 1, "task.completed"))
+        await store.finish(done(task.id, TaskStatus.CANCELLED), event(task.id, 2, "task.cancelled"))
+        record = await store.get_task(task.id)
+        assert record is not None and record.result is not None
+        assert record.status is TaskStatus.COMPLETED
+        assert [e.type for e in await store.events(task.id)] == ["task.completed"]
+        notes = await store.client.xrange(store.results_key)
+        assert [fields[b"task_id"].decode() for _id, fields in notes] == [task.id]
+
+
+async def test_a_renewed_lease_outlives_its_lifetime_and_a_released_one_is_free(
+    redis_url: str, namespace: str
+) -> None:
+    task = Task(agent_type="a")
+    async with (
+        RedisStateStore(redis_url, namespace=namespace, lease_ttl=0.3) as holder,
+        RedisStateStore(redis_url, namespace=namespace) as other,
+    ):
+        await holder.create_task(task)
+        assert await holder.acquire(task.id, "1-0") is None
+        for _ in range(4):
+            await anyio.sleep(0.1)
+            assert await holder.renew() == []
+        assert await other.acquire(task.id, "2-0") == "1-0"
+        await holder.release(task.id)
+        assert await other.acquire(task.id, "2-0") is None
+
+
+async def test_stores_that_processes_cannot_share_are_refused(tmp_path: Path) -> None:
+    for store in (MemoryStateStore(), SQLiteStateStore(tmp_path / "state.db")):
+        with pytest.raises(ConfigurationError, match="not safe for several worker processes"):
+            require_shared_store(store)
+    require_shared_store(RedisStateStore("redis://127.0.0.1:1/0"))
