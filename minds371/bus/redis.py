@@ -246,6 +246,10 @@ class RedisTaskBus:
         """Acknowledge and delete the stream entry (and give the task's lease back)."""
         self._forget(delivery)
         self._cancelling.discard(delivery.task.id)
+        if self.leases is not None and self.leases.lost(delivery.task.id):
+            # Taken over: the delivery is the new holder's now, and stays pending with it.
+            await self.leases.release(delivery.task.id)
+            return
         await self._ack_entry(delivery)
         if self.leases is not None:
             await self.leases.release(delivery.task.id)
@@ -260,6 +264,9 @@ class RedisTaskBus:
     async def _hand_back(self, delivery: Delivery) -> None:
         """Queue the task again for another worker and drop this delivery (and its lease)."""
         self._forget(delivery)
+        if self.leases is not None and self.leases.lost(delivery.task.id):
+            await self.leases.release(delivery.task.id)  # another worker runs it already
+            return
         try:
             await self._client.xadd(self.stream, {_FIELD: delivery.task.model_dump_json()})
         except RedisError as exc:

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from minds371.agent import optional_task
 from minds371.config import require_network
 from minds371.errors import Minds371Error, ProviderError
 from minds371.logging import get_logger
@@ -231,9 +232,25 @@ class RedisStateStore:
             raise _translate(exc) from exc
 
     def _token(self, task_id: str) -> str:
+        """The fence for a write of the task's own run: its lease token ('' if none held)."""
         if task_id in self._lost:
             raise _lease_lost(task_id)
         return self._held.get(task_id, "")
+
+    def _step_token(self, task_id: str) -> str:
+        """The fence for a saga step: the lease's, when the task itself is writing.
+
+        Other tasks journal steps of a task too (an update retiring the deployment it replaces,
+        the watcher re-leasing one): they do not run under its lease, and are not fenced by it.
+        """
+        running = optional_task()
+        if running is None or running.task.id != task_id:
+            return ""
+        return self._token(task_id)
+
+    def lost(self, task_id: str) -> bool:
+        """Whether this process held the task's lease and lost it to another worker."""
+        return task_id in self._lost
 
     # -- tasks ------------------------------------------------------------------------------------
 
@@ -295,6 +312,14 @@ class RedisStateStore:
         """
         result, event = scrub_result(result), scrub_event(event)
         task_id = result.task_id
+        if task_id in self._lost:
+            _log.warning(
+                "minds371.state.result_not_stored",
+                task_id=task_id,
+                status=result.status.value,
+                reason="lease lost",
+            )
+            return
         token = self._held.get(task_id, "")
         stored = await self._run(
             "finish",
@@ -377,7 +402,7 @@ class RedisStateStore:
         seq = await self._run(
             "step",
             [self._key("lease", task_id), self._key("steps", task_id)],
-            [self._token(task_id), payload],
+            [self._step_token(task_id), payload],
         )
         return SagaStep(task_id=task_id, seq=int(seq), name=name, data=clean, at=at)
 
@@ -385,9 +410,10 @@ class RedisStateStore:
         """A task's saga steps, in order.
 
         Raises:
-            LeaseLost: this process ran the task and lost its lease (it must not act on them).
+            LeaseLost: read by the task's own run in a process that lost its lease (it must not
+                act on them: another worker runs the task now).
         """
-        self._token(task_id)
+        self._step_token(task_id)
         try:
             rows = await self.client.lrange(self._key("steps", task_id), 0, -1)
         except RedisError as exc:

@@ -6,13 +6,16 @@ Real parts: a redis-server on a free loopback port; two stores on it stand for t
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
+from minds371 import agent as _agent
 from minds371.bus.worker import require_shared_store
 from minds371.errors import ConfigurationError
 from minds371.state.redis import LeaseLost, RedisStateStore
@@ -63,6 +66,21 @@ def event(
     return TaskEvent(task_id=task_id, seq=seq, type=type, status=status)
 
 
+@contextmanager
+def running(task: Task, store: StateStore) -> Iterator[None]:
+    """Run the block as the task's own run (as the runtime does while its agent works)."""
+
+    async def emit(type: str, message: str, data: Mapping[str, Any]) -> TaskEvent:
+        raise AssertionError("not used")
+
+    context = _agent.TaskContext(task=task, attempt=1, store=store, runtime=None, _emit=emit)
+    token = _agent._current.set(context)
+    try:
+        yield
+    finally:
+        _agent._current.reset(token)
+
+
 def done(task_id: str, status: TaskStatus = TaskStatus.COMPLETED) -> TaskResult:
     return TaskResult(task_id=task_id, status=status, output={"by": status.value})
 
@@ -101,13 +119,18 @@ async def test_a_worker_that_lost_its_lease_can_neither_journal_nor_read_back_no
         assert await taker.acquire(task.id, "2-0") is None
         await taker.record_step(task.id, "deployment.created", {"dseq": 7})
 
-        with pytest.raises(LeaseLost):
-            await slow.record_step(task.id, "deployment.create_intent", {"version": "v"})
-        with pytest.raises(LeaseLost):
-            await slow.steps(task.id)  # no compensation from a journal that is not its own
+        with running(task, slow):
+            with pytest.raises(LeaseLost):
+                await slow.record_step(task.id, "deployment.create_intent", {"version": "v"})
+            with pytest.raises(LeaseLost):
+                await slow.steps(task.id)  # no compensation from a journal not its own now
         with pytest.raises(LeaseLost):
             await slow.append_event(event(task.id, 2))
         await slow.finish(done(task.id, TaskStatus.FAILED), event(task.id, 2, "task.failed"))
+        # Another task of the slow process may still read the journal (an update looking for
+        # the deployment it replaces), unfenced by a lease it never held.
+        with running(Task(agent_type="a"), slow):
+            assert len(await slow.steps(task.id)) == 2
 
         await taker.finish(done(task.id), event(task.id, 2, "task.completed"))
         record = await taker.get_task(task.id)
