@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +66,7 @@ def worker(
     concurrency: int = 4,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A ``minds371 worker`` process; yields once it said it serves; stops it afterwards."""
+    """A ``minds371 worker`` process, started (see :func:`serving`); stopped afterwards."""
     env = {
         **os.environ,
         "MINDS371_HOME": str(home),
@@ -93,17 +95,45 @@ def worker(
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=sink, env=env, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 60
-        while b"serving" not in log.read_bytes():
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
         yield process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
         assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def serving(*started: tuple[subprocess.Popen[bytes], Path]) -> None:
+    """Wait until every worker said it serves (they start side by side)."""
+    deadline = time.monotonic() + 60
+    for process, log in started:
+        while b"serving" not in log.read_bytes():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+
+
+@dataclass
+class Workers:
+    """Two worker processes serving the default namespace of the module's Redis."""
+
+    url: str
+    logs: list[Path]
+
+
+@pytest.fixture(scope="module")
+def workers(
+    redis_url: str, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Workers]:
+    # Each its own home, as on two hosts: the embedded registry ledger is one host's file.
+    folder = tmp_path_factory.mktemp("workers")
+    logs = [folder / "one.log", folder / "two.log"]
+    with (
+        worker(redis_url, "minds371", folder / "home1", sandbox, logs[0], concurrency=8) as one,
+        worker(redis_url, "minds371", folder / "home2", sandbox, logs[1], concurrency=8) as two,
+    ):
+        serving((one, logs[0]), (two, logs[1]))
+        yield Workers(redis_url, logs)
 
 
 def deploy_task(name: str) -> Task:
@@ -131,9 +161,10 @@ async def run_all(
                 await handle.result()
         records = {t.id: await remote.store.get_task(t.id) for t in tasks}
         steps = {t.id: await remote.store.steps(t.id) for t in tasks}
+        events = {t.id: await remote.store.events(t.id) for t in tasks}
         notes = await remote.store.client.xrange(remote.store.results_key)
         stored = [fields[b"task_id"].decode() for _id, fields in notes]
-    return {"records": records, "steps": steps}, stored
+    return {"records": records, "steps": steps, "events": events}, stored
 
 
 def created_dseqs(steps: list[Any]) -> set[int]:
@@ -141,23 +172,21 @@ def created_dseqs(steps: list[Any]) -> set[int]:
 
 
 def test_two_workers_share_the_tasks_and_store_each_result_once(
-    redis_url: str, namespace: str, sandbox: Sandbox, tmp_path: Path
+    workers: Workers, sandbox: Sandbox
 ) -> None:
     before = sandbox.all_dseqs()
     tasks = [deploy_task(f"shared{i}") for i in range(50)]
-    logs = [tmp_path / "one.log", tmp_path / "two.log"]
-    with (
-        worker(redis_url, namespace, tmp_path / "home1", sandbox, logs[0], concurrency=8),
-        worker(redis_url, namespace, tmp_path / "home2", sandbox, logs[1], concurrency=8),
-    ):
-        state, stored = anyio.run(run_all, redis_url, namespace, tasks)
+    ids = {t.id for t in tasks}
+    state, stored = anyio.run(run_all, workers.url, "minds371", tasks)
     records = state["records"]
     assert all(r.status is TaskStatus.COMPLETED for r in records.values()), [
         r.result for r in records.values() if r.status is not TaskStatus.COMPLETED
     ]
-    assert sorted(stored) == sorted(t.id for t in tasks)  # each result stored exactly once
-    one, two = (set(taken_by(log)) for log in logs)
-    assert one and two and one | two == set(records)  # both served, and took every task
+    # Each result stored exactly once.
+    assert sorted(i for i in stored if i in ids) == sorted(ids)
+    one, two = (set(taken_by(log)) & ids for log in workers.logs)
+    assert one and two and one | two == ids  # both served, and between them took every task
+    assert all(r.attempts == 1 for r in records.values())
     dseqs = [created_dseqs(state["steps"][t.id]) for t in tasks]
     assert all(len(d) == 1 for d in dseqs)
     new = sandbox.all_dseqs() - before
@@ -186,8 +215,11 @@ def test_a_worker_killed_mid_deployment_has_its_task_finished_by_the_other(
             concurrency=1,
             extra_env=crash,
         ) as doomed,
-        worker(redis_url, namespace, tmp_path / "home2", sandbox, survivor_log, concurrency=2),
+        worker(
+            redis_url, namespace, tmp_path / "home2", sandbox, survivor_log, concurrency=2
+        ) as survivor,
     ):
+        serving((doomed, doomed_log), (survivor, survivor_log))
         started = time.monotonic()
         state, stored = anyio.run(run_all, redis_url, namespace, tasks)
         finished = time.monotonic()
@@ -205,7 +237,14 @@ def test_a_worker_killed_mid_deployment_has_its_task_finished_by_the_other(
     new = sandbox.all_dseqs() - before
     assert new == set().union(*dseqs)  # the killed worker's deployment is the one kept
     assert new <= sandbox.active_dseqs()
-    print(f"takeover: 4 tasks, one worker killed, all done in {finished - started:.1f} s")
+    # Takeover delay: from the killed attempt's last event to the second attempt's start.
+    events = state["events"][victim]
+    second = [i for i, e in enumerate(events) if e.type == "task.started"][1]
+    delay = (events[second].at - events[second - 1].at).total_seconds()
+    print(
+        f"takeover: 4 tasks, one worker killed, all done in {finished - started:.1f} s; "
+        f"taken over {delay:.1f} s after its last event (claim idle {CLAIM_IDLE:g} s)"
+    )
 
 
 def strip_varying(document: Any) -> Any:
@@ -218,26 +257,27 @@ def strip_varying(document: Any) -> Any:
 
 
 def test_deploy_over_the_bus_prints_what_the_in_process_deploy_prints(
-    cli: Any, redis_url: str, sandbox: Sandbox, tmp_path: Path
+    cli: Any, workers: Workers, tmp_path: Path
 ) -> None:
-    here = cli("deploy", str(write_request(tmp_path, web_request("here"), "here.json")), "--json")
-    assert here.code == 0, here.err
-    # deploy --bus speaks to the workers of the default namespace.
-    with worker(redis_url, "minds371", tmp_path / "home1", sandbox, tmp_path / "w.log"):
+    poor = web_request("poor", budget={"max_usd_per_month": 0.01})
+    good_file = write_request(tmp_path, web_request("here"), "here.json")
+    bus_file = write_request(tmp_path, web_request("there"), "there.json")
+    poor_file = write_request(tmp_path, poor, "p.json")
+
+    def in_process() -> tuple[Any, Any]:
+        # One after the other: an in-process deploy holds its home's state alone.
+        return cli("deploy", str(good_file), "--json"), cli("deploy", str(poor_file), "--json")
+
+    def on_the_bus() -> tuple[Any, Any]:
         # MINDS371_BUS names the bus as --bus would.
-        there = cli(
-            "deploy",
-            str(write_request(tmp_path, web_request("there"), "there.json")),
-            "--json",
-            extra_env={"MINDS371_BUS": redis_url},
-        )
-        assert there.code == 0, there.err
+        there = cli("deploy", str(bus_file), "--json", extra_env={"MINDS371_BUS": workers.url})
         # A failure the worker meets is reported as the in-process deploy reports it.
-        poor = web_request("poor", budget={"max_usd_per_month": 0.01})
-        poor_here = cli("deploy", str(write_request(tmp_path, poor, "p.json")), "--json")
-        poor_there = cli(
-            "deploy", str(write_request(tmp_path, poor, "p.json")), "--json", "--bus", redis_url
-        )
+        return there, cli("deploy", str(poor_file), "--json", "--bus", workers.url)
+
+    with ThreadPoolExecutor(2) as pool:
+        local, remote = pool.submit(in_process), pool.submit(on_the_bus)
+        (here, poor_here), (there, poor_there) = local.result(), remote.result()
+    assert here.code == there.code == 0, (here.err, there.err)
     assert "on the workers of" in there.err and "task.started" in there.err
     assert strip_varying(there.json()) == strip_varying(here.json())
     assert there.json()["status"] == "completed" and there.json()["name"] == "there"
@@ -245,6 +285,38 @@ def test_deploy_over_the_bus_prints_what_the_in_process_deploy_prints(
     mine, theirs = poor_here.json(), poor_there.json()
     mine.pop("task_id"), theirs.pop("task_id")
     assert theirs == mine
+
+
+def test_ctrl_c_on_deploy_over_the_bus_cancels_the_task_on_the_workers(
+    workers: Workers, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    # A price no provider accepts keeps the task waiting for bids after its deployment exists.
+    request = web_request("abandoned")
+    request["infra_spec"]["max_price_uact"] = 0.001
+    path = write_request(tmp_path, request)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minds371.cli", "deploy", str(path), "--json"],
+        cwd=ROOT,
+        env={**os.environ, "MINDS371_HOME": str(clean_environ), "MINDS371_BUS": workers.url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (sandbox.all_dseqs() - before):
+        assert time.monotonic() < deadline, "no deployment was created"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    document = json.loads(out)
+    assert (document["status"], document["error"]["type"]) == ("cancelled", "TaskCancelled")
+    created = sandbox.all_dseqs() - before
+    assert len(created) == 1
+    assert not (created & sandbox.active_dseqs())  # the worker closed it
 
 
 @pytest.mark.parametrize(
