@@ -7,10 +7,13 @@ agent host, ``minds371 deploy --bus``) can run tasks on workers it does not host
 
     from minds371 import Task
     from minds371.bus.remote import RemoteTasks
+    from minds371.tasks import AgentType
 
     async with RemoteTasks("redis://127.0.0.1:6379/0") as remote:
-        handles = [await remote.dispatch(Task(agent_type="deploy_to_akash", payload=p))
-                   for p in payloads]
+        handles = [
+            await remote.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=request))
+            for request in requests  # each: request_payload(parse_request(data))
+        ]
         results = [await handle.result() for handle in handles]
 
 Any number of tasks may be awaited at once: one reader follows the stream of stored results and
