@@ -10,6 +10,9 @@ import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore, Task, TaskBus, TaskStatus
 from minds371.bus.redis import RedisTaskBus
+from minds371.bus.remote import RemoteTasks
+from minds371.state.redis import RedisStateStore
+from minds371.tasks import TaskEvent, TaskResult
 from tests.core.agents import EchoAgent
 from tests.servers.redis_server import redis_server
 
@@ -76,3 +79,86 @@ async def test_the_runtime_runs_tasks_over_the_redis_bus(redis_url: str, tmp_pat
     check = bus(redis_url, "s3", "checker")
     assert await check.pending() == 0
     await check.aclose()
+
+
+# -- with leases: how worker processes share tasks ------------------------------------------------
+
+
+async def test_a_copy_of_a_task_another_worker_runs_is_dropped(redis_url: str) -> None:
+    async with (
+        RedisStateStore(redis_url, namespace="copies") as one_state,
+        RedisStateStore(redis_url, namespace="copies") as two_state,
+    ):
+        one = bus(redis_url, "s4", "one", leases=one_state, read_count=1)
+        two = bus(redis_url, "s4", "two", leases=two_state, read_count=1)
+        task = Task(agent_type="echo")
+        await one_state.create_task(task)
+        await one.publish(task)
+        await one.publish(task)  # a copy: a dispatcher that retried, a runtime that recovered
+        taken = await one.receive()
+        with anyio.move_on_after(0.5) as waited:
+            await two.receive()
+        assert waited.cancelled_caught  # the copy was not handed out
+        assert await two.pending() == 1  # and is gone; the running one stays pending
+        await one.ack(taken)
+        assert await one.pending() == 0
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_a_stopping_worker_hands_its_task_back_at_once(redis_url: str) -> None:
+    async with (
+        RedisStateStore(redis_url, namespace="handback") as leaving_state,
+        RedisStateStore(redis_url, namespace="handback") as staying_state,
+    ):
+        # claim_idle is long: only the hand-back can bring the task to the other worker soon.
+        leaving = bus(redis_url, "s5", "leaving", leases=leaving_state, claim_idle=60)
+        staying = bus(redis_url, "s5", "staying", leases=staying_state, claim_idle=60)
+        task = Task(agent_type="echo")
+        await leaving_state.create_task(task)
+        await leaving.publish(task)
+        first = await leaving.receive()
+        assert leaving.in_flight == 1
+        await leaving.aclose()  # interrupted by a shutdown: not acknowledged, not finished
+        with anyio.fail_after(5):
+            second = await staying.receive()
+        assert second.task.id == task.id and second.delivery_id != first.delivery_id
+        await staying.ack(second)
+        assert await staying.pending() == 0
+        await staying.aclose()
+
+
+async def test_a_delivery_of_a_finished_task_is_acknowledged_without_running(
+    redis_url: str,
+) -> None:
+    async with RedisStateStore(redis_url, namespace="finished") as state:
+        serving = bus(redis_url, "s6", "serving", leases=state)
+        task = Task(agent_type="echo")
+        await state.create_task(task)
+        await state.finish(
+            TaskResult(task_id=task.id, status=TaskStatus.COMPLETED),
+            TaskEvent(task_id=task.id, seq=1, type="task.completed", status=TaskStatus.COMPLETED),
+        )
+        await serving.publish(task)
+        with anyio.move_on_after(0.5) as waited:
+            await serving.receive()
+        assert waited.cancelled_caught
+        assert await serving.pending() == 0
+        await serving.aclose()
+
+
+async def test_cancelling_a_task_no_worker_took_ends_it_cancelled(redis_url: str) -> None:
+    async with RemoteTasks(redis_url, namespace="nobody") as remote:
+        handle = await remote.dispatch(Task(agent_type="echo"))
+        with anyio.fail_after(5):
+            await handle.cancel()
+            result = await handle.result()
+        assert result.status is TaskStatus.CANCELLED
+        assert [e.type async for e in handle.events()] == ["task.cancelled"]
+        # A worker that reads it afterwards settles it without running it.
+        serving = bus(redis_url, "nobody:tasks", "late", leases=remote.store, group="nobody")
+        with anyio.move_on_after(0.5) as waited:
+            await serving.receive()
+        assert waited.cancelled_caught
+        assert await serving.pending() == 0
+        await serving.aclose()
