@@ -103,7 +103,8 @@ async def running_deployment(
     )
     found: list[tuple[Any, _Running]] = []
     for record in records:
-        if record.task.id == exclude:
+        if record.task.id == exclude or record.task.payload.get("name") != name:
+            # The payload is the request: a task deploying another name is skipped unread.
             continue
         state = SagaState.from_steps(await store.steps(record.task.id))
         output = state.output or {}

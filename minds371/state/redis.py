@@ -127,6 +127,9 @@ return 0
 """
 
 _FIELDS = ("task", "status", "attempts", "last_seq", "result")
+_STATE_FIELDS = ("status", "attempts", "last_seq")
+#: Parsed tasks and results kept per process (both are immutable once stored).
+_CACHE_LIMIT = 100_000
 
 
 class LeaseLost(Minds371Error):
@@ -168,6 +171,8 @@ class RedisStateStore:
         self._held: dict[str, str] = {}  # task id -> lease token, for leases this process holds
         self._lost: set[str] = set()
         self._scripts: dict[str, Any] = {}
+        self._tasks: dict[str, Task] = {}
+        self._results: dict[str, TaskResult] = {}
 
     # -- keys -------------------------------------------------------------------------------------
 
@@ -279,7 +284,7 @@ class RedisStateStore:
             row = await self.client.hmget(self._key("task", task_id), _FIELDS)
         except RedisError as exc:
             raise _translate(exc) from exc
-        return _record(row)
+        return self._record(task_id, row)
 
     async def mark_running(self, task_id: str, event: TaskEvent) -> None:
         """Set running, count the attempt, append the event (durable at once, here)."""
@@ -380,17 +385,69 @@ class RedisStateStore:
         return found
 
     async def _records(self, ids: Iterable[Any]) -> list[TaskRecord]:
+        """The records of ``ids``, in order (gone ones left out).
+
+        Listings are read by every task that plans an update and by the watcher, over every
+        task: a task never changes once stored and a result never once set, so both are parsed
+        once per process and fetched only when not known yet.
+        """
         names = [_text(i) for i in ids]
         if not names:
             return []
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for task_id in names:
-                    pipe.hmget(self._key("task", task_id), _FIELDS)
-                rows = await pipe.execute()
+                    pipe.hmget(self._key("task", task_id), _STATE_FIELDS)
+                states = await pipe.execute()
+            missing = [
+                (task_id, field)
+                for task_id, (status, _attempts, _seq) in zip(names, states, strict=True)
+                if status is not None
+                for field, needed in (
+                    ("task", task_id not in self._tasks),
+                    ("result", TaskStatus(_text(status)).is_final and task_id not in self._results),
+                )
+                if needed
+            ]
+            if missing:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for task_id, field in missing:
+                        pipe.hget(self._key("task", task_id), field)
+                    fetched = await pipe.execute()
+                for (task_id, field), raw in zip(missing, fetched, strict=True):
+                    if raw is not None:
+                        self._remember(task_id, field, raw)
         except RedisError as exc:
             raise _translate(exc) from exc
-        return [r for r in (_record(row) for row in rows) if r is not None]
+        records: list[TaskRecord] = []
+        for task_id, (status, attempts, last_seq) in zip(names, states, strict=True):
+            task = self._tasks.get(task_id)
+            if status is None or task is None:
+                continue
+            records.append(_assemble(task, status, attempts, last_seq, self._results.get(task_id)))
+        return records
+
+    def _remember(self, task_id: str, field: str, raw: bytes | str) -> None:
+        if field == "task":
+            if len(self._tasks) >= _CACHE_LIMIT:
+                self._tasks.pop(next(iter(self._tasks)))
+            self._tasks[task_id] = Task.model_validate_json(raw)
+        else:
+            if len(self._results) >= _CACHE_LIMIT:
+                self._results.pop(next(iter(self._results)))
+            self._results[task_id] = TaskResult.model_validate_json(raw)
+
+    def _record(self, task_id: str, row: Sequence[Any]) -> TaskRecord | None:
+        task_json, status, attempts, last_seq, result_json = row
+        if task_json is None:
+            return None
+        if task_id not in self._tasks:
+            self._remember(task_id, "task", task_json)
+        if result_json is not None and task_id not in self._results:
+            self._remember(task_id, "result", result_json)
+        return _assemble(
+            self._tasks[task_id], status, attempts, last_seq, self._results.get(task_id)
+        )
 
     # -- saga steps -------------------------------------------------------------------------------
 
@@ -512,13 +569,12 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _record(row: Sequence[Any]) -> TaskRecord | None:
-    task_json, status, attempts, last_seq, result_json = row
-    if task_json is None:
-        return None
+def _assemble(
+    task: Task, status: Any, attempts: Any, last_seq: Any, result: TaskResult | None
+) -> TaskRecord:
     state = TaskStatus(_text(status))
-    task = Task.model_validate_json(task_json).model_copy(update={"status": state})
-    result = None if result_json is None else TaskResult.model_validate_json(result_json)
+    if task.status is not state:
+        task = task.model_copy(update={"status": state})
     return TaskRecord(
         task=task,
         status=state,
