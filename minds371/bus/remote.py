@@ -120,6 +120,18 @@ class RemoteTasks:
             await self.bus.publish(task)
         return RemoteTask(self, record.task)
 
+    async def live_workers(self, within: float = 5.0) -> int:
+        """How many workers read the task stream in the last ``within`` seconds.
+
+        Workers read at least every second while they serve, so one not seen for longer is gone
+        (or stalled). Redis keeps a departed worker's name, which is why this looks at idleness.
+        """
+        try:
+            consumers = await self.store.client.xinfo_consumers(self.bus.stream, self.bus.group)
+        except RedisError:
+            return 0  # no stream or no group yet: no worker ever served it
+        return sum(1 for c in consumers if int(c.get("idle", within * 1000 + 1)) <= within * 1000)
+
     async def get(self, task_id: str) -> RemoteTask | None:
         """The handle of a task the shared state knows, else ``None``."""
         record = await self.store.get_task(task_id)

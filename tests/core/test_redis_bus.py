@@ -150,6 +150,7 @@ async def test_a_delivery_of_a_finished_task_is_acknowledged_without_running(
 async def test_cancelling_a_task_no_worker_took_ends_it_cancelled(redis_url: str) -> None:
     async with RemoteTasks(redis_url, namespace="nobody") as remote:
         handle = await remote.dispatch(Task(agent_type="echo"))
+        assert await remote.live_workers() == 0
         with anyio.fail_after(5):
             await handle.cancel()
             result = await handle.result()
@@ -161,4 +162,5 @@ async def test_cancelling_a_task_no_worker_took_ends_it_cancelled(redis_url: str
             await serving.receive()
         assert waited.cancelled_caught
         assert await serving.pending() == 0
+        assert await remote.live_workers() == 1  # the late one, just seen reading
         await serving.aclose()

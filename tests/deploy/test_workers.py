@@ -278,6 +278,7 @@ def test_deploy_over_the_bus_prints_what_the_in_process_deploy_prints(
         local, remote = pool.submit(in_process), pool.submit(on_the_bus)
         (here, poor_here), (there, poor_there) = local.result(), remote.result()
     assert here.code == there.code == 0, (here.err, there.err)
+    assert "no worker serves" not in there.err
     assert "on the workers of" in there.err and "task.started" in there.err
     assert strip_varying(there.json()) == strip_varying(here.json())
     assert there.json()["status"] == "completed" and there.json()["name"] == "there"
