@@ -33,12 +33,13 @@ from minds371.logging import get_logger
 from minds371.tasks import Task, TaskEvent, TaskStatus
 
 try:
-    import redis.asyncio as aioredis
     from redis.exceptions import RedisError, ResponseError
 except ImportError as _import_error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "The Redis task bus needs the redis package: pip install 'minds371[redis]'"
     ) from _import_error
+
+from minds371.state.redis import open_client
 
 if TYPE_CHECKING:
     from minds371.state.redis import RedisStateStore
@@ -62,8 +63,8 @@ class RedisTaskBus:
         block: Seconds one read blocks before checking for reclaimable deliveries again.
         client: An existing ``redis.asyncio.Redis`` client (not closed by the bus).
         leases: The shared state store whose task leases gate deliveries (worker processes).
-        read_count: How many entries one read may take (a worker takes one at a time, so that
-            what it cannot start yet stays with the others).
+        read_count: The most entries one read may take; a read takes no more than the receivers
+            waiting for one, so that what this process cannot start yet stays with the others.
     """
 
     def __init__(
@@ -89,18 +90,25 @@ class RedisTaskBus:
         self.read_count = max(1, read_count)
         self.leases = leases
         self._own_client = client is None
-        self._client: Any = client if client is not None else aioredis.from_url(url)
+        self._client: Any = client if client is not None else open_client(url)
         self._group_ready = False
         self._backlog: list[Delivery] = []
         self._outstanding: dict[str, Delivery] = {}  # handed out under a lease, not acked yet
         self._cancelling: set[str] = set()
         self._drain_waiter: anyio.Event | None = None
+        self._read_lock = anyio.Lock()
+        self._receivers = 0
         self._stopping = False
         self._closed = False
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
             return
+        async with self._read_lock:  # once, not once per waiting receiver
+            if not self._group_ready:
+                await self._create_group()
+
+    async def _create_group(self) -> None:
         try:
             await self._client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except ResponseError as exc:
@@ -128,29 +136,38 @@ class RedisTaskBus:
             anyio.EndOfStream: once :meth:`stop` was called (the worker is shutting down).
         """
         await self._ensure_group()
-        while True:
-            if self._stopping or self._closed:
-                raise anyio.EndOfStream
-            if not self._backlog:
-                await self._fill_backlog()
-                continue
-            delivery = self._backlog.pop(0)
-            if self._stopping:
-                await self._hand_back(delivery)
-                continue
-            if self.leases is None or await self._admit(delivery):
-                return delivery
-
-    async def _fill_backlog(self) -> None:
+        self._receivers += 1
         try:
-            self._backlog.extend(await self._claim_stale())
+            while True:
+                if self._stopping or self._closed:
+                    raise anyio.EndOfStream
+                if not self._backlog:
+                    # One read at a time, for as many entries as receivers wait (at most
+                    # read_count): idle receivers cost no Redis calls, and a worker takes no
+                    # more than it can start, leaving the rest to the other workers.
+                    async with self._read_lock:
+                        if not self._backlog and not self._stopping:
+                            await self._fill_backlog(min(self._receivers, self.read_count))
+                    continue
+                delivery = self._backlog.pop(0)
+                if self._stopping:
+                    await self._hand_back(delivery)
+                    continue
+                if self.leases is None or await self._admit(delivery):
+                    return delivery
+        finally:
+            self._receivers -= 1
+
+    async def _fill_backlog(self, count: int) -> None:
+        try:
+            self._backlog.extend(await self._claim_stale(count))
             if self._backlog:
                 return
             answer = await self._client.xreadgroup(
                 self.group,
                 self.consumer,
                 {self.stream: ">"},
-                count=self.read_count,
+                count=count,
                 block=self.block_ms,
             )
         except RedisError as exc:
@@ -211,14 +228,14 @@ class RedisTaskBus:
         await store.finish(cancelled_result(task_id), event)
         await store.release(task_id)
 
-    async def _claim_stale(self) -> list[Delivery]:
+    async def _claim_stale(self, count: int) -> list[Delivery]:
         _next, entries, *_deleted = await self._client.xautoclaim(
             self.stream,
             self.group,
             self.consumer,
             self.claim_idle_ms,
             start_id="0-0",
-            count=self.read_count,
+            count=count,
         )
         claimed: list[Delivery] = []
         for entry_id, fields in entries:

@@ -182,7 +182,7 @@ async def serve_worker(
         claim_idle=config.claim_idle,
         block=0.5,
         leases=shared,
-        read_count=1,
+        read_count=64,
     )
     runtime = AgentRuntime(store=shared, bus=bus, concurrency=config.concurrency)
 

@@ -49,7 +49,7 @@ except ImportError as _import_error:  # pragma: no cover - exercised only withou
         "The Redis state store needs the redis package: pip install 'minds371[redis]'"
     ) from _import_error
 
-__all__ = ["LeaseLost", "RedisStateStore"]
+__all__ = ["LeaseLost", "RedisStateStore", "open_client"]
 
 _log = get_logger("minds371.state.redis")
 
@@ -132,6 +132,21 @@ _STATE_FIELDS = ("status", "attempts", "last_seq")
 _CACHE_LIMIT = 100_000
 
 
+#: Connections one client keeps to Redis; more callers at once wait for one to free up.
+POOL_SIZE = 64
+
+
+def open_client(url: str) -> Any:
+    """A ``redis.asyncio`` client on a pool of :data:`POOL_SIZE` connections.
+
+    A worker runs hundreds of tasks at once: with a plain pool, each of them holding a connection
+    for a moment would open a connection of its own, up to the pool's limit, and then fail with
+    "Too many connections"; a blocking pool makes the extra callers wait instead.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=None)
+    return aioredis.Redis.from_pool(pool)
+
+
 class LeaseLost(Minds371Error):
     """This process no longer holds the lease of the task it was running.
 
@@ -192,7 +207,7 @@ class RedisStateStore:
 
     async def __aenter__(self) -> RedisStateStore:
         if self._client is None:
-            self._client = aioredis.from_url(self._url)
+            self._client = open_client(self._url)
         for name, source in (
             ("create", _CREATE),
             ("event", _EVENT),

@@ -164,3 +164,22 @@ async def test_cancelling_a_task_no_worker_took_ends_it_cancelled(redis_url: str
         assert await serving.pending() == 0
         assert await remote.live_workers() == 1  # the late one, just seen reading
         await serving.aclose()
+
+
+async def test_more_receivers_than_connections_share_the_pool(redis_url: str) -> None:
+    # A worker with --concurrency 250 has 250 receivers waiting at once.
+    serving = bus(redis_url, "s7", "crowded")
+    count = 3 * 64
+    received: list[str] = []
+
+    async def receive_one() -> None:
+        received.append((await serving.receive()).task.id)
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as group:
+            for _ in range(count):
+                group.start_soon(receive_one)
+            for _ in range(count):
+                await serving.publish(Task(agent_type="echo"))
+    assert len(set(received)) == count
+    await serving.aclose()
