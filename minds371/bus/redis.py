@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from minds371.logging import get_logger
 from minds371.tasks import Task, TaskEvent, TaskStatus
 
 try:
+    import redis
     from redis.exceptions import RedisError, ResponseError
 except ImportError as _import_error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -314,35 +316,79 @@ class RedisTaskBus:
         if store is None:
             raise ConfigurationError("keep_leases needs the bus's leases (a RedisStateStore)")
         period = interval if interval is not None else min(1.0, store.lease_ttl_ms / 4000)
-        while True:
-            await anyio.sleep(period)
-            try:
-                await self._renew_once(on_cancel)
-            except ProviderError as exc:
-                _log.warning("minds371.bus.lease_renewal_failed", error=exc.message)
+        halt = threading.Event()
+        renewer: threading.Thread | None = None
+        if store.url is not None:
+            # Renewed from a thread: the event loop may be busy for longer than a lease lives.
+            renewer = threading.Thread(
+                target=self._renew_in_thread,
+                args=(store.url, period, halt),
+                name=f"minds371-leases-{self.consumer}",
+                daemon=True,
+            )
+            renewer.start()
+        try:
+            while True:
+                await anyio.sleep(period)
+                try:
+                    if renewer is None:
+                        await self._renew_once()
+                    await self._pass_cancellations(on_cancel)
+                except ProviderError as exc:
+                    _log.warning("minds371.bus.lease_renewal_failed", error=exc.message)
+        finally:
+            halt.set()
 
-    async def _renew_once(self, on_cancel: Callable[[str], Awaitable[None]] | None) -> None:
+    def _renew_in_thread(self, url: str, period: float, halt: threading.Event) -> None:
+        store = self.leases
+        assert store is not None
+        client: Any = redis.Redis.from_url(url)
+        try:
+            while not halt.wait(period):
+                try:
+                    for task_id in store.renew_blocking(client):
+                        _log.warning(
+                            "minds371.bus.lease_lost", task_id=task_id, consumer=self.consumer
+                        )
+                    ids = self._held_deliveries()
+                    if ids:
+                        client.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
+                except RedisError as exc:
+                    _log.warning("minds371.bus.lease_renewal_failed", error=str(exc))
+        finally:
+            client.close()
+
+    def _held_deliveries(self) -> list[str]:
+        """The delivery ids of the tasks whose lease this process holds."""
+        store = self.leases
+        assert store is not None
+        held = set(store.held)
+        return [d.delivery_id for d in list(self._outstanding.values()) if d.task.id in held]
+
+    async def _renew_once(self) -> None:
         store = self.leases
         assert store is not None
         for task_id in await store.renew():
             _log.warning("minds371.bus.lease_lost", task_id=task_id, consumer=self.consumer)
-        held = set(store.held)
-        mine = [d for d in self._outstanding.values() if d.task.id in held]
-        if mine:
+        ids = self._held_deliveries()
+        if ids:
             try:
                 await self._client.xclaim(
-                    self.stream,
-                    self.group,
-                    self.consumer,
-                    0,
-                    [d.delivery_id for d in mine],
-                    justid=True,
+                    self.stream, self.group, self.consumer, 0, ids, justid=True
                 )
             except RedisError as exc:
                 raise _translate(exc) from exc
-        if on_cancel is None:
+
+    async def _pass_cancellations(self, on_cancel: Callable[[str], Awaitable[None]] | None) -> None:
+        store = self.leases
+        if on_cancel is None or store is None:
             return
-        ids = [d.task.id for d in mine if d.task.id not in self._cancelling]
+        held = set(store.held)
+        ids = [
+            d.task.id
+            for d in list(self._outstanding.values())
+            if d.task.id in held and d.task.id not in self._cancelling
+        ]
         for task_id in await store.cancel_requested(ids):
             self._cancelling.add(task_id)
             await on_cancel(task_id)

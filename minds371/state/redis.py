@@ -539,11 +539,38 @@ class RedisStateStore:
                 answers = await pipe.execute()
         except RedisError as exc:
             raise _translate(exc) from exc
-        lost = [task_id for (task_id, _), ok in zip(held, answers, strict=True) if not int(ok)]
-        for task_id in lost:
-            self._held.pop(task_id, None)
-            self._lost.add(task_id)
+        return self._note_lost(held, answers)
+
+    def renew_blocking(self, client: Any) -> list[str]:
+        """:meth:`renew` on a synchronous ``redis.Redis`` client, for a thread of its own.
+
+        A worker's event loop can be busy for longer than a lease lives (hundreds of tasks each
+        doing CPU work between two awaits); renewing from a thread keeps the leases of a worker
+        that is only busy from expiring.
+        """
+        held = list(self._held.items())
+        if not held:
+            return []
+        script = client.register_script(_RENEW)
+        pipe = client.pipeline(transaction=False)
+        for task_id, token in held:
+            script(keys=[self._key("lease", task_id)], args=[token, self.lease_ttl_ms], client=pipe)
+        return self._note_lost(held, pipe.execute())
+
+    def _note_lost(self, held: list[tuple[str, str]], answers: Sequence[Any]) -> list[str]:
+        lost: list[str] = []
+        for (task_id, token), ok in zip(held, answers, strict=True):
+            # Released meanwhile (its task ended) is not lost.
+            if not int(ok) and self._held.get(task_id) == token:
+                self._held.pop(task_id, None)
+                self._lost.add(task_id)
+                lost.append(task_id)
         return lost
+
+    @property
+    def url(self) -> str | None:
+        """The Redis URL the store connects to (``None`` when given a client)."""
+        return self._url if self._own_client else None
 
     async def release(self, task_id: str) -> None:
         """Give the task's lease back (if this process still holds it)."""
