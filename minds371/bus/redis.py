@@ -46,11 +46,14 @@ from minds371.state.redis import open_client
 if TYPE_CHECKING:
     from minds371.state.redis import RedisStateStore
 
-__all__ = ["RedisTaskBus"]
+__all__ = ["CANCELLER", "RedisTaskBus"]
 
 _log = get_logger("minds371.bus.redis")
 
 _FIELD = "task"
+
+#: The delivery id a caller cancelling a task takes its lease under (see ``RemoteTask.cancel``).
+CANCELLER = "cancel"
 
 
 class RedisTaskBus:
@@ -191,12 +194,13 @@ class RedisTaskBus:
             return False
         holder = await store.acquire(task_id, delivery.delivery_id)
         if holder is not None:
-            if holder != delivery.delivery_id:
+            if holder not in (delivery.delivery_id, CANCELLER, ""):
                 # A copy of a task another live worker runs (its own delivery stays pending
                 # with it, and is claimed from it if it dies): this one is redundant.
                 await self._ack_entry(delivery)
-            # Else this is the holder's own delivery, claimed while its lease still lives:
-            # left pending, it is claimed again once the lease has expired.
+            # Else this is the holder's own delivery, claimed while its lease still lives (or
+            # a caller cancelling holds the lease for a moment): left pending, it is claimed
+            # again after claim_idle.
             return False
         # Leased: read the record again, since a result may have landed before the lease did.
         record = await store.get_task(task_id)
@@ -206,6 +210,7 @@ class RedisTaskBus:
             return False
         if record.status is TaskStatus.PENDING and await store.cancel_requested([task_id]):
             await self._finish_cancelled(task_id, record.last_seq)
+            await self._ack_entry(delivery)
             return False
         self._outstanding[delivery.delivery_id] = delivery
         _log.info(

@@ -30,7 +30,7 @@ import pydantic
 from anyio.abc import TaskGroup
 
 from minds371._results import cancelled_result
-from minds371.bus.redis import RedisTaskBus
+from minds371.bus.redis import CANCELLER, RedisTaskBus
 from minds371.errors import ConfigurationError, ProviderError, ValidationError
 from minds371.logging import get_logger, register_secrets_in
 from minds371.state.redis import RedisStateStore
@@ -234,7 +234,7 @@ class RemoteTask:
         store = self._owner.store
         await store.request_cancel(self.id)
         # Not taken yet: cancel it here, under its lease, so that no worker starts it.
-        if await store.acquire(self.id, "cancel") is None:
+        if await store.acquire(self.id, CANCELLER) is None:
             try:
                 record = await store.get_task(self.id)
                 if record is not None and record.status is TaskStatus.PENDING:

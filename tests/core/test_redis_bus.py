@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore, Task, TaskBus, TaskStatus
-from minds371.bus.redis import RedisTaskBus
+from minds371.bus.redis import CANCELLER, RedisTaskBus
 from minds371.bus.remote import RemoteTasks
 from minds371.state.redis import RedisStateStore
 from minds371.tasks import TaskEvent, TaskResult
@@ -183,3 +183,23 @@ async def test_more_receivers_than_connections_share_the_pool(redis_url: str) ->
                 await serving.publish(Task(agent_type="echo"))
     assert len(set(received)) == count
     await serving.aclose()
+
+
+async def test_a_delivery_met_while_a_caller_cancels_stays_pending(redis_url: str) -> None:
+    async with (
+        RedisStateStore(redis_url, namespace="racing") as caller,
+        RedisStateStore(redis_url, namespace="racing") as state,
+    ):
+        serving = bus(redis_url, "s8", "serving", leases=state)
+        task = Task(agent_type="echo")
+        await caller.create_task(task)
+        await serving.publish(task)
+        # The caller holds the lease for the moment it takes to look at the task: the
+        # delivery, the task's only one, must not be dropped as a copy.
+        assert await caller.acquire(task.id, CANCELLER) is None
+        with anyio.move_on_after(0.5) as waited:
+            await serving.receive()
+        assert waited.cancelled_caught
+        assert await serving.pending() == 1
+        await caller.release(task.id)
+        await serving.aclose()
