@@ -145,7 +145,8 @@ class DeploymentAgent:
         self, task: TaskContext, request: DeploymentRequest, context: DeploymentContext
     ) -> AsyncIterator[_Run]:
         journal = SagaJournal(task)
-        sdl = self._sdl_for(request)
+        marked = self._marked_sdl(request)
+        sdl = self._sdl_for(request, marked)
         runs: list[_Run] = []
 
         async def on_event(event: DeployEvent) -> None:
@@ -164,7 +165,7 @@ class DeploymentAgent:
                 # shutting down leaves the deployment for the next start to resume.
                 close_on_failure=False,
             )
-            run = _Run(task, request, context, akash, journal, sdl, self._marked_sdl(request))
+            run = _Run(task, request, context, akash, journal, sdl, marked)
             runs.append(run)
             self._runs[task.task.id] = run
             try:
@@ -191,15 +192,16 @@ class DeploymentAgent:
     def _marked_sdl(self, request: DeploymentRequest) -> str:
         return with_task_marker(request.base_sdl(), str(request.task_id))
 
-    def _sdl_for(self, request: DeploymentRequest) -> str:
+    def _sdl_for(self, request: DeploymentRequest, marked: str | None = None) -> str:
         """The SDL of the task's own deployment, validated by its network's rules.
 
         This is the network-aware validation step before any spend: Go's rules on the CLI,
         Console's (chain-sdk TypeScript) on Console and the sandbox, which serves its API.
         With redundancy on Console, the task's own deployment is replica 1 (see
-        :mod:`.redundancy`).
+        :mod:`.redundancy`). ``marked`` is the request's :meth:`_marked_sdl` when the caller
+        has it already (building it again costs an SDL build and a YAML round trip).
         """
-        sdl = self._marked_sdl(request)
+        sdl = self._marked_sdl(request) if marked is None else marked
         rules = rules_for_network(request.network)
         if layout_for(request.network) == "groups":
             return replicate_placements(sdl, request.redundancy, rules=rules)
