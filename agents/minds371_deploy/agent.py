@@ -16,6 +16,7 @@ A task that runs again (after a crash) resumes from its saga instead of starting
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from minds371.agent import TaskContext, current_task
 from minds371.errors import ConfigurationError, LeaseError, Minds371Error, RegistryError
@@ -379,13 +381,18 @@ class DeploymentAgent:
         try:
             receipt = await self._register(run, outcome)
             crash_point("registry.published")
-            script = write_monitor_script(
-                self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
-                dseq=outcome.dseq,
-                network=request.network,
-                name=request.name,
-                leases=outcome.leases,
-                home=self.config.state_dir,
+            # In a worker thread: the write is flushed to disk (two fsyncs), which would hold up
+            # every other task of the event loop meanwhile.
+            script = await anyio.to_thread.run_sync(
+                functools.partial(
+                    write_monitor_script,
+                    self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+                    dseq=outcome.dseq,
+                    network=request.network,
+                    name=request.name,
+                    leases=outcome.leases,
+                    home=self.config.state_dir,
+                )
             )
             output = task_output(
                 run.task.task.id, request, outcome, receipt, str(script), run.replicas

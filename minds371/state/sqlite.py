@@ -407,7 +407,7 @@ def _fetch_record(conn: sqlite3.Connection, task_id: str, parsed: _ParsedRows) -
 def _record(row: tuple[Any, ...], parsed: _ParsedRows) -> TaskRecord:
     task_json, status, attempts, last_seq, result_json = row
     status = TaskStatus(status)
-    task = parsed.task(task_json).model_copy(update={"status": status})
+    task = parsed.task(task_json, status)
     result = None if result_json is None else parsed.result(result_json)
     return TaskRecord(task=task, status=status, attempts=attempts, last_seq=last_seq, result=result)
 
@@ -426,14 +426,16 @@ class _ParsedRows:
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
-        self._tasks: dict[str, Task] = {}
+        self._tasks: dict[tuple[str, TaskStatus], Task] = {}
         self._results: dict[str, TaskResult] = {}
 
-    def task(self, text: str) -> Task:
-        found = self._tasks.get(text)
+    def task(self, text: str, status: TaskStatus) -> Task:
+        """The task stored as ``text``, with its current ``status``."""
+        key = (text, status)
+        found = self._tasks.get(key)
         if found is None:
-            found = Task.model_validate_json(text)
-            self._keep(self._tasks, text, found)
+            found = Task.model_validate_json(text).model_copy(update={"status": status})
+            self._keep(self._tasks, key, found)
         return found
 
     def result(self, text: str) -> TaskResult:
@@ -443,7 +445,7 @@ class _ParsedRows:
             self._keep(self._results, text, found)
         return found
 
-    def _keep(self, cache: dict[str, Any], text: str, value: Any) -> None:
+    def _keep(self, cache: dict[Any, Any], text: Any, value: Any) -> None:
         if len(cache) >= self.limit:
             # Reads run in one thread at a time, but a write may parse too: a lost race only
             # means a key parsed twice or dropped, never a wrong value.
