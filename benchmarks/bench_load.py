@@ -180,6 +180,8 @@ async def _redis_burst(
     """
     from minds371.bus import redis as redis_bus
 
+    if not hasattr(redis_bus, "RedisTaskClient"):
+        raise SystemExit("redis mode needs the Redis bus's dispatch-and-await client")
     async with _redis_server(home) as url:
         env = {
             **os.environ,
