@@ -209,7 +209,7 @@ async def _redis_burst(
             start, cpu = time.perf_counter(), time.process_time()
             workers_cpu = sum(_cpu_seconds(p.pid) for p in procs)
             # The dispatch/await side of the bus, which lands with the worker command.
-            client = redis_bus.RedisTaskClient(url)  # type: ignore[attr-defined]
+            client = redis_bus.RedisTaskClient(url)
             async with client:
                 tasks = [_task(f"{prefix}-{i}") for i in range(count)]
                 for task in tasks:
