@@ -30,6 +30,7 @@ import re
 import sys
 import threading
 from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -71,6 +72,12 @@ _PUBLIC_DIGEST = re.compile(
 
 _registered: set[str] = set()
 _registered_lock = threading.Lock()
+# What readers scan: a tuple replaced whole (under the lock) on every change, so redacting a text
+# takes no lock and copies nothing.
+_registered_now: tuple[str, ...] = ()
+# Bumped with every change: cached redactions are keyed by it, so one computed with the secrets of
+# before a change (in another thread, as it happened) is never served after it.
+_registered_generation = 0
 
 
 def register_secret(value: str) -> None:
@@ -78,9 +85,14 @@ def register_secret(value: str) -> None:
 
     Values shorter than six characters are ignored: redacting them would mangle ordinary text.
     """
+    global _registered_now, _registered_generation
     if len(value) >= _MIN_REGISTERED_LENGTH:
         with _registered_lock:
-            _registered.add(value)
+            if value not in _registered:
+                _registered.add(value)
+                _registered_now = tuple(_registered)
+                _registered_generation += 1
+                _redact_short_text.cache_clear()
 
 
 def reset_registered_secrets() -> None:
@@ -89,8 +101,12 @@ def reset_registered_secrets() -> None:
     The registered set lives as long as the process; a test suite calls this between tests so
     that a redaction test cannot pass on a value another test happened to register.
     """
+    global _registered_now, _registered_generation
     with _registered_lock:
         _registered.clear()
+        _registered_now = ()
+        _registered_generation += 1
+        _redact_short_text.cache_clear()
 
 
 def register_secrets_in(data: Any, _depth: int = 0) -> None:
@@ -112,15 +128,20 @@ def register_secrets_in(data: Any, _depth: int = 0) -> None:
             register_secrets_in(item, _depth + 1)
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a field of this name holds a secret (``x-api-key``, ``mnemonic``, ...)."""
+    # Cached: field names are few and recur in every event and step.
     return bool(_SECRET_KEY.search(key))
 
 
-def _redact_registered(text: str) -> str:
-    with _registered_lock:
-        secrets = tuple(_registered)
-    for secret in secrets:
+@lru_cache(maxsize=4096)
+def _is_public_digest_key(key: str) -> bool:
+    return bool(_PUBLIC_DIGEST.search(key))
+
+
+def _redact_registered(text: str, secrets: tuple[str, ...] | None = None) -> str:
+    for secret in _registered_now if secrets is None else secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
         if len(secret) > _MIN_FRAGMENT:
@@ -144,7 +165,28 @@ def _redact_cut(text: str, secret: str) -> str:
 
 
 def _redact_text(text: str) -> str:
-    text = _redact_registered(text)
+    if len(text) <= _CACHED_TEXT:
+        return _redact_short_text(text, _registered_generation)
+    return _redact_text_now(text, _registered_now)
+
+
+# Short texts (statuses, names, addresses, event messages) recur across events and tasks: their
+# redaction is cached, and the cache is emptied whenever the registered secrets change.
+_CACHED_TEXT = 256
+
+
+@lru_cache(maxsize=8192)
+def _redact_short_text(text: str, generation: int) -> str:
+    # `generation` is the cache key's half that names the registered secrets; read them once, and
+    # compute only if they are still that generation's (else skip the cache: a change raced us).
+    secrets = _registered_now
+    if generation != _registered_generation:
+        return _redact_text_now(text, _registered_now)
+    return _redact_text_now(text, secrets)
+
+
+def _redact_text_now(text: str, secrets: tuple[str, ...]) -> str:
+    text = _redact_registered(text, secrets)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _HEX_KEY.sub(REDACTED, text)
     return _MNEMONIC.sub(REDACTED, text)
@@ -187,7 +229,7 @@ def scrub(value: Any, _depth: int = 0) -> Any:
         for key, item in value.items():
             if isinstance(key, str) and is_secret_key(key):
                 scrubbed[key] = REDACTED
-            elif isinstance(key, str) and isinstance(item, str) and _PUBLIC_DIGEST.search(key):
+            elif isinstance(key, str) and isinstance(item, str) and _is_public_digest_key(key):
                 scrubbed[key] = _redact_registered(item)
             else:
                 scrubbed[key] = scrub(item, _depth + 1)
@@ -212,7 +254,7 @@ def redact_secrets(
         value = event_dict[key]
         if is_secret_key(key):
             event_dict[key] = REDACTED
-        elif isinstance(value, str) and _PUBLIC_DIGEST.search(key):
+        elif isinstance(value, str) and _is_public_digest_key(key):
             # Transaction hashes, record ids and manifest versions have a private key's shape
             # but are public; a registered secret is still scrubbed from them.
             event_dict[key] = _redact_registered(value)
@@ -244,6 +286,11 @@ class _RedactingLogger:
 
     def _log(self, method: str, event: str, values: dict[str, Any]) -> None:
         if structlog.is_configured():
+            # A level the configured filtering logger drops is never scrubbed: the scrub would
+            # walk every value of an event nobody receives.
+            floor = _FILTERING_FLOORS.get(structlog.get_config()["wrapper_class"])
+            if floor is not None and _STDLIB_LEVELS[method] < floor:
+                return
             getattr(self._inner, method)(_redact_text(event), **_scrub(values))
             return
         stdlib = logging.getLogger(self._name)
@@ -282,6 +329,11 @@ _STDLIB_LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
     "exception": logging.ERROR,
+}
+#: structlog's filtering wrapper classes (``make_filtering_bound_logger``) and their minimum level.
+_FILTERING_FLOORS: dict[Any, int] = {
+    structlog.make_filtering_bound_logger(level): level
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
 }
 
 

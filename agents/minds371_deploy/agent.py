@@ -16,6 +16,7 @@ A task that runs again (after a crash) resumes from its saga instead of starting
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.to_thread
 
 from minds371.agent import TaskContext, current_task
 from minds371.errors import ConfigurationError, LeaseError, Minds371Error, RegistryError
@@ -145,7 +147,8 @@ class DeploymentAgent:
         self, task: TaskContext, request: DeploymentRequest, context: DeploymentContext
     ) -> AsyncIterator[_Run]:
         journal = SagaJournal(task)
-        sdl = self._sdl_for(request)
+        marked = self._marked_sdl(request)
+        sdl = self._sdl_for(request, marked)
         runs: list[_Run] = []
 
         async def on_event(event: DeployEvent) -> None:
@@ -164,7 +167,7 @@ class DeploymentAgent:
                 # shutting down leaves the deployment for the next start to resume.
                 close_on_failure=False,
             )
-            run = _Run(task, request, context, akash, journal, sdl, self._marked_sdl(request))
+            run = _Run(task, request, context, akash, journal, sdl, marked)
             runs.append(run)
             self._runs[task.task.id] = run
             try:
@@ -191,15 +194,16 @@ class DeploymentAgent:
     def _marked_sdl(self, request: DeploymentRequest) -> str:
         return with_task_marker(request.base_sdl(), str(request.task_id))
 
-    def _sdl_for(self, request: DeploymentRequest) -> str:
+    def _sdl_for(self, request: DeploymentRequest, marked: str | None = None) -> str:
         """The SDL of the task's own deployment, validated by its network's rules.
 
         This is the network-aware validation step before any spend: Go's rules on the CLI,
         Console's (chain-sdk TypeScript) on Console and the sandbox, which serves its API.
         With redundancy on Console, the task's own deployment is replica 1 (see
-        :mod:`.redundancy`).
+        :mod:`.redundancy`). ``marked`` is the request's :meth:`_marked_sdl` when the caller
+        has it already (building it again costs an SDL build and a YAML round trip).
         """
-        sdl = self._marked_sdl(request)
+        sdl = self._marked_sdl(request) if marked is None else marked
         rules = rules_for_network(request.network)
         if layout_for(request.network) == "groups":
             return replicate_placements(sdl, request.redundancy, rules=rules)
@@ -377,13 +381,18 @@ class DeploymentAgent:
         try:
             receipt = await self._register(run, outcome)
             crash_point("registry.published")
-            script = write_monitor_script(
-                self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
-                dseq=outcome.dseq,
-                network=request.network,
-                name=request.name,
-                leases=outcome.leases,
-                home=self.config.state_dir,
+            # In a worker thread: the write is flushed to disk (two fsyncs), which would hold up
+            # every other task of the event loop meanwhile.
+            script = await anyio.to_thread.run_sync(
+                functools.partial(
+                    write_monitor_script,
+                    self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+                    dseq=outcome.dseq,
+                    network=request.network,
+                    name=request.name,
+                    leases=outcome.leases,
+                    home=self.config.state_dir,
+                )
             )
             output = task_output(
                 run.task.task.id, request, outcome, receipt, str(script), run.replicas

@@ -106,6 +106,10 @@ async def running_deployment(
         if record.task.id == exclude or record.task.payload.get("name") != name:
             # The payload is the request: a task deploying another name is skipped unread.
             continue
+        # A task's output names its request's name (`_output.py`), which validation never
+        # rewrites: the payload tells, without reading the steps of every other service's tasks.
+        if record.task.payload.get("name") != name:
+            continue
         state = SagaState.from_steps(await store.steps(record.task.id))
         output = state.output or {}
         if state.open_dseq is None or output.get("name") != name:

@@ -103,6 +103,7 @@ class SQLiteStateStore:
         self._idle = anyio.Event()
         self._closing = False
         self._lock_file: IO[str] | None = None
+        self._parsed = _ParsedRows()
 
     async def __aenter__(self) -> SQLiteStateStore:
         # Task payloads may hold credentials: the state is readable by its owner only (SQLite
@@ -268,7 +269,7 @@ class SQLiteStateStore:
             )
             if cursor.rowcount == 1:
                 return TaskRecord(task=task, status=TaskStatus.PENDING), True
-            record = _fetch_record(conn, task.id)
+            record = _fetch_record(conn, task.id, self._parsed)
             assert record is not None
             return record, False
 
@@ -276,7 +277,7 @@ class SQLiteStateStore:
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None``."""
-        return await self._read(lambda conn: _fetch_record(conn, task_id))
+        return await self._read(lambda conn: _fetch_record(conn, task_id, self._parsed))
 
     async def mark_running(self, task_id: str, event: TaskEvent) -> None:
         """Set running, count the attempt, append the event; committed with the next write."""
@@ -355,7 +356,7 @@ class SQLiteStateStore:
         params.append(limit)
 
         def read(conn: sqlite3.Connection) -> list[TaskRecord]:
-            return [_record(row) for row in conn.execute(sql, params).fetchall()]
+            return [_record(row, self._parsed) for row in conn.execute(sql, params).fetchall()]
 
         return await self._read(read)
 
@@ -398,17 +399,59 @@ class SQLiteStateStore:
 _RECORD_COLUMNS = "task_json, status, attempts, last_seq, result_json"
 
 
-def _fetch_record(conn: sqlite3.Connection, task_id: str) -> TaskRecord | None:
+def _fetch_record(conn: sqlite3.Connection, task_id: str, parsed: _ParsedRows) -> TaskRecord | None:
     row = conn.execute(f"SELECT {_RECORD_COLUMNS} FROM tasks WHERE id = ?", (task_id,)).fetchone()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, parsed)
 
 
-def _record(row: tuple[Any, ...]) -> TaskRecord:
+def _record(row: tuple[Any, ...], parsed: _ParsedRows) -> TaskRecord:
     task_json, status, attempts, last_seq, result_json = row
     status = TaskStatus(status)
-    task = Task.model_validate_json(task_json).model_copy(update={"status": status})
-    result = None if result_json is None else TaskResult.model_validate_json(result_json)
+    task = parsed.task(task_json, status)
+    result = None if result_json is None else parsed.result(result_json)
     return TaskRecord(task=task, status=status, attempts=attempts, last_seq=last_seq, result=result)
+
+
+class _ParsedRows:
+    """Tasks and results already parsed from their JSON, by that JSON text.
+
+    A task's JSON never changes once stored and its result is written once, while listings
+    (``list_tasks``, ``unfinished``) read the same rows again and again: a deployment's update
+    plan scans every finished deployment task. Parsing is most of a listing's cost, so parsed
+    values are kept (up to ``limit`` of each; the oldest go first). Records are values: nothing
+    may change a returned task's payload or a result's output in place.
+    """
+
+    __slots__ = ("_results", "_tasks", "limit")
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._tasks: dict[tuple[str, TaskStatus], Task] = {}
+        self._results: dict[str, TaskResult] = {}
+
+    def task(self, text: str, status: TaskStatus) -> Task:
+        """The task stored as ``text``, with its current ``status``."""
+        key = (text, status)
+        found = self._tasks.get(key)
+        if found is None:
+            found = Task.model_validate_json(text).model_copy(update={"status": status})
+            self._keep(self._tasks, key, found)
+        return found
+
+    def result(self, text: str) -> TaskResult:
+        found = self._results.get(text)
+        if found is None:
+            found = TaskResult.model_validate_json(text)
+            self._keep(self._results, text, found)
+        return found
+
+    def _keep(self, cache: dict[Any, Any], text: Any, value: Any) -> None:
+        if len(cache) >= self.limit:
+            # Reads run in one thread at a time, but a write may parse too: a lost race only
+            # means a key parsed twice or dropped, never a wrong value.
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                del cache[next(iter(cache))]
+        cache[text] = value
 
 
 def _insert_event(conn: sqlite3.Connection, event: TaskEvent) -> None:

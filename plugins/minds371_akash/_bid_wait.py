@@ -50,8 +50,7 @@ async def wait_for_bids(
     seen = -1
     start = anyio.current_time()
     rankings: list[GroupRanking] = []
-    akash._waiting += 1
-    try:
+    with akash.waiting():
         while True:
             now = anyio.current_time()
             try:
@@ -104,8 +103,6 @@ async def wait_for_bids(
                 break
             poll = await akash.poll_interval()
             await anyio.sleep(min(poll, max(0.0, akash.bid_timeout - (now - start)) + 0.001))
-    finally:
-        akash._waiting -= 1
     chosen = select_bids(rankings, akash.policy, avoid_providers=avoid)
     missing = [g for g in groups if g.gseq not in chosen]
     diagnosis = diagnose_no_bids(

@@ -8,6 +8,9 @@ SDL preparation, the budget check and a cached provider listing.
 from __future__ import annotations
 
 import inspect
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +43,29 @@ _POLLERS_PER_INTERVAL = 20
 #: The chain's minimum deposit since v2.0.0 (0.5 ACT); used when no deposit is given.
 MIN_DEPOSIT_UACT = Decimal(500_000)
 _log = get_logger("minds371.akash.provider")
+
+
+class _Waiters:
+    """How many waits poll one backend at once."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_waiters: weakref.WeakKeyDictionary[Any, _Waiters] = weakref.WeakKeyDictionary()
+
+
+def _waiters_on(backend: MarketBackend) -> _Waiters:
+    """The wait count shared by every provider on ``backend`` (its own if it cannot be shared)."""
+    try:
+        found = _waiters.get(backend)
+        if found is None:
+            found = _waiters[backend] = _Waiters()
+    except TypeError:  # not hashable or not weakly referenceable: count this provider's alone
+        return _Waiters()
+    return found
 
 
 class ProviderBase(AsyncResource):
@@ -75,7 +101,7 @@ class ProviderBase(AsyncResource):
         self._pricing_block_time = pricing_block_time
         self._provider_cache: tuple[float, dict[str, Provider]] | None = None
         self._providers_lock: anyio.Lock | None = None
-        self._waiting = 0
+        self._waiters = _waiters_on(backend)
 
     async def aclose(self) -> None:
         """Close the backend if this provider owns it."""
@@ -103,16 +129,26 @@ class ProviderBase(AsyncResource):
     async def poll_interval(self) -> float:
         """Seconds between polls: as configured, else half a block, else one second.
 
-        The interval stretches with the number of deployments this provider is waiting on at
-        once (beyond :data:`_POLLERS_PER_INTERVAL`), so that many concurrent deployments do not
-        flood the marketplace with status requests.
+        The interval stretches with the number of deployments waited on at once through the
+        same backend (beyond :data:`_POLLERS_PER_INTERVAL`), by this provider or any other (a
+        runtime makes one per task and shares the backend), so that many concurrent
+        deployments do not flood the marketplace with status requests.
         """
         if self._poll_interval is not None:
             base = self._poll_interval
         else:
             block = await self.backend.block_time()
             base = max(0.02, block / 2) if block else 1.0
-        return base * max(1.0, self._waiting / _POLLERS_PER_INTERVAL)
+        return base * max(1.0, self._waiters.count / _POLLERS_PER_INTERVAL)
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count one wait that polls the backend (bids, readiness) while the block runs."""
+        self._waiters.count += 1
+        try:
+            yield
+        finally:
+            self._waiters.count -= 1
 
     async def pricing_block_time(self) -> float | None:
         """Seconds per block for dollar figures (``None``: the Console's 6.098 s)."""

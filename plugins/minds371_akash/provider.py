@@ -253,11 +253,8 @@ class AkashIntegrationProvider(DeploymentOperations):
             probe=self.probe_endpoints,
             observed=observed,
         )
-        self._waiting += 1
-        try:
+        with self.waiting():
             return await watch.run()
-        finally:
-            self._waiting -= 1
 
     # -- the whole job ------------------------------------------------------------------------
 

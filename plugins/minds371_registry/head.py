@@ -22,6 +22,7 @@ what a client's memory of the sequences it has seen (``SeenSequences``) and an E
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
 
 from eth_hash.auto import keccak
@@ -94,13 +95,19 @@ class LedgerHead(BaseModel):
 
 def names_hash(names: Iterable[tuple[str, NameHead]]) -> bytes:
     """The commitment to every name's latest record (see the module docstring)."""
-    parts = [
-        keccak(name.encode())
-        + head.sequence.to_bytes(32, "big")
-        + bytes.fromhex(head.record_hash[2:])
-        for name, head in sorted(names)
-    ]
-    return keccak(b"".join(parts))
+    ordered = sorted(names, key=_by_name)
+    return keccak(b"".join(_name_part(name, h.sequence, h.record_hash) for name, h in ordered))
+
+
+def _by_name(item: tuple[str, NameHead]) -> str:
+    return item[0]
+
+
+@lru_cache(maxsize=65_536)
+def _name_part(name: str, sequence: int, record_hash: str) -> bytes:
+    # A head names every name of the ledger and each append signs a new one: all but one of its
+    # parts are the previous head's, so they are kept rather than hashed again.
+    return keccak(name.encode()) + sequence.to_bytes(32, "big") + bytes.fromhex(record_hash[2:])
 
 
 def head_digest(head: LedgerHead, domain: RecordDomain) -> bytes:

@@ -12,6 +12,7 @@ CID. ``endpoints`` and ``connect`` add health-ordered failover on top. Every fai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -46,6 +47,7 @@ from minds371_registry.records import (
     EMPTY_HASH,
     DeploymentFacts,
     DeploymentRecord,
+    RecordDomain,
     verify_record,
 )
 from minds371_registry.seen import SeenSequences, check_seen
@@ -320,7 +322,12 @@ class BlockchainRegistryProvider(AsyncResource):
                 names=names,
                 issued_at=int(self._clock()),
             )
-            return head.model_dump_json(), head.signature
+            text = head.model_dump_json()
+            # Read back next, a stored head that is this text to the byte is the one signed here:
+            # no need to parse it and recover its signer again (a head with its body edited is
+            # another text, and a head whose append rolled back is never read back).
+            _remember_head(self.ledger.domain, text, head)
+            return text, head.signature
 
         return await store.append_many(records, head=next_head)
 
@@ -336,6 +343,10 @@ class BlockchainRegistryProvider(AsyncResource):
         """The stored head, parsed and its signature checked (cached by its text)."""
         if self._head_cache is not None and self._head_cache[0] == stored:
             return self._head_cache[1]
+        known = _checked_heads.get((self.ledger.domain.separator(), stored))
+        if known is not None and known.signer.lower() in self.trusted_signers:
+            self._head_cache = (stored, known)
+            return known
         try:
             head = LedgerHead.model_validate_json(stored)
         except pydantic.ValidationError as exc:
@@ -344,6 +355,7 @@ class BlockchainRegistryProvider(AsyncResource):
             ) from None
         verify_head(head, self.ledger.domain, self.trusted_signers)
         self._head_cache = (stored, head)
+        _remember_head(self.ledger.domain, stored, head)
         return head
 
     async def signed_head(self) -> LedgerHead | None:
@@ -660,6 +672,23 @@ class BlockchainRegistryProvider(AsyncResource):
             check_content=check_content,
             signed_head=self.signed_head,
         )
+
+
+# Heads whose signature was checked (or that were signed here), by ledger domain and exact text.
+# A deployment opens a registry for each step, and a head names every name of the ledger: parsing
+# and recovering it again for every registration would cost as much as the ledger is large. Trust
+# is still each registry's own: a cached head counts only if its signer is trusted there.
+_checked_heads: dict[tuple[bytes, str], LedgerHead] = {}
+_CHECKED_HEADS_KEPT = 8
+
+
+def _remember_head(domain: RecordDomain, text: str, head: LedgerHead) -> None:
+    key = (domain.separator(), text)
+    _checked_heads.pop(key, None)
+    _checked_heads[key] = head
+    while len(_checked_heads) > _CHECKED_HEADS_KEPT:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del _checked_heads[next(iter(_checked_heads))]
 
 
 def _check_filed_under(name: str, entry: LedgerEntry) -> None:

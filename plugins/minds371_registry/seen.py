@@ -23,6 +23,8 @@ from minds371_registry.records import RecordDomain
 
 __all__ = ["SeenSequences", "check_seen"]
 
+_files: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
 
 class SeenSequences:
     """The highest sequence (and its record's digest) seen per name, per ledger domain.
@@ -34,15 +36,40 @@ class SeenSequences:
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    # The file as last read or written in this process, and its identity then (inode, mtime,
+    # size), shared by every instance on the same path (each registration opens a registry): a
+    # register looks a name up and remembers it, and parsing the whole file each time costs as
+    # much as the names it holds. Any write (ours, another process's, an edit) changes the
+    # identity, and the file is read again.
+    @property
+    def _cached(self) -> tuple[tuple[int, int, int], dict[str, Any]] | None:
+        return _files.get(str(self.path))
+
+    @_cached.setter
+    def _cached(self, value: tuple[tuple[int, int, int], dict[str, Any]] | None) -> None:
+        if value is None:
+            _files.pop(str(self.path), None)
+        else:
+            _files[str(self.path)] = value
+
     def _load(self) -> dict[str, Any]:
         try:
+            identity = _identity(self.path)
+            if self._cached is not None and self._cached[0] == identity:
+                return self._cached[1]
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
+            self._cached = None
             return {}
         except (OSError, ValueError):
             # A damaged memory protects nothing; it is rewritten from what is verified next.
+            self._cached = None
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            self._cached = None
+            return {}
+        self._cached = (identity, data)
+        return data
 
     def lookup(self, domain: RecordDomain, name: str) -> tuple[int, str] | None:
         """The highest sequence seen of ``name`` and its record's digest, if any was."""
@@ -67,15 +94,19 @@ class SeenSequences:
         if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
             return
         names[name] = [sequence, record_hash]
+        self._cached = None  # `data` is changed from here on: the file must be read again
         private_dir(self.path.parent)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".seen-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
-                json.dump(data, out, sort_keys=True)
+                # One write of the whole text: json.dump writes every token on its own.
+                out.write(json.dumps(data, sort_keys=True))
+            identity = _identity(Path(tmp))
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self._cached = (identity, data)
 
 
 def check_seen(name: str, sequence: int, record_hash: str, seen: tuple[int, str] | None) -> None:
@@ -103,6 +134,11 @@ def check_seen(name: str, sequence: int, record_hash: str, seen: tuple[int, str]
             "the ledger's history was rewritten",
             details=details,
         )
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _key(domain: RecordDomain) -> str:

@@ -153,6 +153,13 @@ def test_registered_secrets_are_forgotten_between_tests() -> None:
     assert redact(f"x {REGISTERED} s3cr3t-token-value") == f"x {REGISTERED} s3cr3t-token-value"
 
 
+def test_a_secret_registered_after_a_text_was_redacted_is_redacted_from_it_next_time() -> None:
+    text = "the value late-registered-secret leaked"
+    assert redact(text) == text  # redacted once before the secret was known
+    register_secret("late-registered-secret")
+    assert redact(text) == "the value *** leaked"
+
+
 def test_reset_registered_secrets_forgets_every_value() -> None:
     register_secret("forget-me-please")
     assert redact("forget-me-please") == "***"

@@ -4,6 +4,7 @@ file put back to an older copy."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -286,6 +287,27 @@ async def test_memory_refuses_a_rewritten_record_of_the_same_sequence(
         memory.check(domain, "web", 1, "0x" + "bb" * 32)
     # Another ledger's domain is another memory.
     memory.check(RecordDomain(chain_id=5), "web", 1, "0x" + "bb" * 32)
+
+
+async def test_memory_follows_what_another_process_wrote_to_its_file(clean_environ: Path):
+    from minds371_registry import RecordDomain
+
+    domain = RecordDomain()
+    path = clean_environ / "seen.json"
+    memory = SeenSequences(path)
+    memory.remember(domain, "web", 2, "0x" + "aa" * 32)
+    memory.check(domain, "web", 3, "0x" + "cc" * 32)
+    # Another process saw #5 and wrote the shared file (a new file renamed over it, as here).
+    data = json.loads(path.read_text())
+    data[next(iter(data))]["web"] = [5, "0x" + "ee" * 32]
+    other = path.with_name("other.json")
+    other.write_text(json.dumps(data))
+    other.replace(path)
+    with pytest.raises(SignatureError, match="#5 was seen before: the ledger was rolled back"):
+        memory.check(domain, "web", 3, "0x" + "cc" * 32)
+    # And what this process remembers next keeps the other's names.
+    memory.remember(domain, "api", 1, "0x" + "dd" * 32)
+    assert SeenSequences(path).lookup(domain, "web") == (5, "0x" + "ee" * 32)
 
 
 async def test_latest_record_replaced_by_another_of_its_sequence_is_refused(

@@ -25,6 +25,7 @@ __all__ = ["CreateGuard", "TrialCreateSlot"]
 _log = get_logger("minds371.akash.console")
 
 ListActive = Callable[[], Awaitable[list[Deployment]]]
+ListVersions = Callable[[], Awaitable[list[tuple[int, str]]]]
 
 
 class _Refresh:
@@ -42,6 +43,8 @@ class CreateGuard:
         base_url: The API root; claims and in-flight counts are shared per root by every guard
             in the process.
         list_active: Lists the account's active deployments.
+        list_versions: Lists their ``(dseq, manifest version)`` only, which is all a snapshot
+            needs (default: from ``list_active``).
         snapshot_ttl: Seconds one listing serves the creates that follow it.
         block_time: The network's block time (how long to keep looking after a timeout).
         clock: Reads the time in seconds (the event loop's clock by default).
@@ -58,6 +61,7 @@ class CreateGuard:
         base_url: str,
         list_active: ListActive,
         *,
+        list_versions: ListVersions | None = None,
         snapshot_ttl: float,
         block_time: float | None,
         clock: Callable[[], float] = anyio.current_time,
@@ -65,6 +69,7 @@ class CreateGuard:
     ) -> None:
         self._base_url = base_url
         self._list_active = list_active
+        self._list_versions = list_versions or self._versions_of_active
         self._ttl = snapshot_ttl
         self._block_time = block_time
         self._clock = clock
@@ -162,6 +167,9 @@ class CreateGuard:
                 return chosen
         return None
 
+    async def _versions_of_active(self) -> list[tuple[int, str]]:
+        return [(d.dseq, d.version) for d in await self._list_active()]
+
     def _age(self, snapshot: tuple[float, dict[str, frozenset[int]]]) -> float:
         return self._clock() - snapshot[0]
 
@@ -170,8 +178,8 @@ class CreateGuard:
         try:
             taken = self._clock()
             by_version: dict[str, set[int]] = {}
-            for deployment in await self._list_active():
-                by_version.setdefault(deployment.version, set()).add(deployment.dseq)
+            for dseq, version in await self._list_versions():
+                by_version.setdefault(version, set()).add(dseq)
             versions = {version: frozenset(dseqs) for version, dseqs in by_version.items()}
             self._snapshot = (taken, versions)
             return versions

@@ -35,6 +35,7 @@ __all__ = [
     "Provider",
     "ResourceOffer",
     "ServiceStatus",
+    "version_of_hash",
 ]
 
 
@@ -324,11 +325,7 @@ class Deployment(_Frozen):
     @property
     def version(self) -> str:
         """The manifest version hash as lower-case hex ('' when unknown or malformed)."""
-        try:
-            raw = base64.b64decode(self.hash, validate=True)
-        except (binascii.Error, ValueError):
-            return self.hash.lower() if len(self.hash) == 64 else ""
-        return raw.hex() if len(raw) == 32 else ""
+        return version_of_hash(self.hash)
 
     @property
     def active_leases(self) -> tuple[Lease, ...]:
@@ -429,3 +426,16 @@ class KubeEvent(_Frozen):
     kind: str = ""
     name: str = ""
     reporting_controller: str = ""
+
+
+def version_of_hash(hash: str) -> str:
+    """A deployment's manifest version as lower-case hex, from the hash the chain shows.
+
+    The chain shows base64 of 32 bytes; 64 hex digits are taken as they are; anything else is
+    ``''`` (unknown or malformed).
+    """
+    try:
+        raw = base64.b64decode(hash, validate=True)
+    except (binascii.Error, ValueError):
+        return hash.lower() if len(hash) == 64 else ""
+    return raw.hex() if len(raw) == 32 else ""

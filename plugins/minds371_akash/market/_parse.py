@@ -31,12 +31,14 @@ from minds371_akash.market._models import (
     Provider,
     ResourceOffer,
     ServiceStatus,
+    version_of_hash,
 )
 
 __all__ = [
     "guarded",
     "parse_bid",
     "parse_deployment",
+    "parse_deployment_version",
     "parse_kube_event",
     "parse_lease",
     "parse_lease_status",
@@ -216,6 +218,12 @@ def parse_deployment(obj: Mapping[str, Any], leases: list[Any] | None = None) ->
         leases=tuple(parse_lease(x) for x in raw_leases or []),
         escrow=_escrow(obj.get("escrow_account")),
     )
+
+
+def parse_deployment_version(obj: Mapping[str, Any]) -> tuple[int, str]:
+    """A deployment item's dseq and manifest version, without its leases and escrow."""
+    dep = obj["deployment"]
+    return _int(dep["id"]["dseq"]), version_of_hash(str(dep.get("hash") or ""))
 
 
 def _uptime(value: Any) -> float | None:

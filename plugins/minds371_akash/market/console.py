@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -66,6 +66,7 @@ from minds371_akash.market._parse import (
     guarded,
     parse_bid,
     parse_deployment,
+    parse_deployment_version,
     parse_provider,
 )
 from minds371_akash.market._retry import RetryPolicy, retry_call
@@ -89,6 +90,7 @@ _MANIFEST_SEND_SECONDS = 3 * 15.0 + 2 * 6.0
 #: A provider's 404 before it has seen the lease (Console passes its text on).
 _NO_LEASE_YET = "no lease for deployment"
 _log = get_logger("minds371.akash.console")
+T = TypeVar("T")
 
 
 class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
@@ -176,6 +178,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._create_guard = CreateGuard(
             self._base_url,
             self.list_deployments,
+            list_versions=self._listed_versions,
             snapshot_ttl=snapshot_ttl,
             block_time=block_time,
         )
@@ -355,16 +358,25 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
 
     async def list_deployments(self) -> list[Deployment]:
         """Every active deployment of the account (``GET /v1/deployments``, all pages)."""
-        found: list[Deployment] = []
+        return await self._list_all(parse_deployment)
+
+    async def _listed_versions(self) -> list[tuple[int, str]]:
+        """``(dseq, manifest version)`` of every active deployment of the account.
+
+        What the create guard needs before each create: parsing every deployment's leases and
+        escrow as well would cost most of a listing's CPU on an account with many deployments.
+        """
+        return await self._list_all(parse_deployment_version)
+
+    async def _list_all(self, parse: Callable[[Any], T]) -> list[T]:
+        found: list[T] = []
         skip, limit = 0, 1000
         while True:
             doc = await self._call(
                 "GET", "/v1/deployments", params={"skip": str(skip), "limit": str(limit)}
             )
             data = self._data(doc, "GET /v1/deployments")
-            page = guarded(
-                "deployment list", lambda d: [parse_deployment(x) for x in d["deployments"]], data
-            )
+            page = guarded("deployment list", lambda d: [parse(x) for x in d["deployments"]], data)
             found.extend(page)
             more = bool((data.get("pagination") or {}).get("hasMore")) if page else False
             if not more:

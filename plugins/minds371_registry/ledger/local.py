@@ -145,12 +145,16 @@ class LocalLedger(AsyncResource):
             _use_wal(conn)
             conn.executescript(_SCHEMA)
             # Several processes (or runtimes' tasks) may open a new ledger at once: the first
-            # domain written wins, and every opener then checks it holds its own.
+            # domain written wins, and every opener then checks it holds its own. Read first:
+            # once it is written, opening the ledger takes no write lock, so a burst of
+            # registrations (each opens the ledger) does not queue behind appends to open it.
             domain_json = self._domain.model_dump_json()
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('domain', ?)", (domain_json,)
-            )
             stored = conn.execute("SELECT value FROM meta WHERE key = 'domain'").fetchone()
+            if stored is None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('domain', ?)", (domain_json,)
+                )
+                stored = conn.execute("SELECT value FROM meta WHERE key = 'domain'").fetchone()
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
