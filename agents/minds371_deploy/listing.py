@@ -149,6 +149,7 @@ def _closed_note(reason: str) -> str:
         "failure": "closed after its deployment failed",
         "replaced": "closed: replaced by a newer deployment",
         "ttl": "closed when its ttl ran out",
+        "idle": "closed: its idle probe showed no activity for its idle time",
         "reconcile": "closed by reconcile (its task had ended)",
         "gone": "its network no longer knows it",
         "closed": "closed on its network",

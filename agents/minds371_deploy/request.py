@@ -47,6 +47,7 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "BudgetSpec",
     "DeploymentRequest",
+    "IdleSpec",
     "load_request",
     "parse_request",
     "request_payload",
@@ -58,6 +59,15 @@ DEFAULT_MAX_PRICE_UACT = Decimal(100)
 _NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 _HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# An idle probe: an absolute path of RFC 3986 path characters (percent escapes well formed), an
+# optional query of the same, and an optional ``#metric`` in Prometheus' metric-name grammar.
+_PCHARS = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_PROBE = re.compile(
+    rf"(/{_PCHARS}*)+(\?(?:{_PCHARS}|[/?])*)?(#[a-zA-Z_:][a-zA-Z0-9_:]{{0,199}})?\Z"
+)
+_DURATION = re.compile(r"(?=\d)(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,8})s)?\Z")
+#: The shortest and longest idle time a request may give, in seconds.
+IDLE_AFTER_BOUNDS = (60, 366 * 86400)
 
 #: Fields that only mean something with ``repo_url`` (building from source).
 _BUILD_FIELDS = (
@@ -136,6 +146,65 @@ class BudgetSpec(BaseModel):
         )
 
 
+class IdleSpec(BaseModel):
+    """When a deployment nobody uses is closed (see ``docs/idle-and-ttl.md``).
+
+    Attributes:
+        probe: What the watcher reads, on the deployment's own HTTP endpoints: an absolute URL
+            path whose body is a request counter (``/requests``), or a path serving Prometheus'
+            text format and the name of a counter in it (``/metrics#http_requests_total``).
+        after: How long the counter must stay unchanged before the deployment is closed:
+            whole seconds, or a duration such as ``"90s"``, ``"30m"``, ``"2h"``, ``"1d12h"``
+            (at least 60 s, at most 366 days).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    probe: Annotated[str, Field(strict=True, min_length=1, max_length=512)]
+    after: Annotated[int, Field(strict=True)]
+
+    @field_validator("probe")
+    @classmethod
+    def _probe(cls, value: str) -> str:
+        # Only a path: the probe goes to the deployment's own endpoints, never to a host the
+        # request names ("//host/x" is a URL of another host, so two slashes are refused).
+        if value.startswith("//") or not value.startswith("/"):
+            raise ValueError(
+                "must be an absolute URL path such as /metrics#http_requests_total or "
+                "/requests (no scheme or host: the deployment's own endpoints are probed)"
+            )
+        path = value.split("?", 1)[0].split("#", 1)[0]
+        if any(part in (".", "..") for part in path.split("/")):
+            raise ValueError("must not hold . or .. path segments")
+        if not _PROBE.match(value):
+            raise ValueError(
+                "must be a URL path of letters, digits and -._~!$&'()*+,;=:@/ or %XX escapes, "
+                "with an optional ?query and an optional #metric_name (Prometheus' grammar)"
+            )
+        return value
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _after(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        match = _DURATION.match(value.strip())
+        if not value.strip() or match is None:
+            raise ValueError("must be whole seconds or a duration such as 90s, 30m, 2h or 1d12h")
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+    @field_validator("after")
+    @classmethod
+    def _after_bounds(cls, value: int) -> int:
+        low, high = IDLE_AFTER_BOUNDS
+        if not low <= value <= high:
+            raise ValueError(
+                f"must be at least {low} s and at most {high // 86400} days (got {value} s)"
+            )
+        return value
+
+
 class DeploymentRequest(BaseModel):
     """A request to deploy a workload on Akash, register it and keep it running.
 
@@ -168,6 +237,7 @@ class DeploymentRequest(BaseModel):
         budget: Spending limits, checked before anything spends.
         deposit_uact: Escrow deposit (default: the chain's minimum, 500,000 uact).
         ttl: Seconds the deployment should live; it is closed and its record expires after.
+        idle: Close the deployment once its probe shows no activity for a while.
         if_running: When a deployment of this ``name`` already runs on this ``network`` (in this
             state directory): ``update`` it (in place when only the manifest changes, else by
             a replacement that takes over once ready), or deploy a ``new`` one beside it.
@@ -201,6 +271,7 @@ class DeploymentRequest(BaseModel):
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     deposit_uact: Decimal | None = Field(default=None, ge=0, le=10**15)
     ttl: Annotated[int, Field(ge=60, le=366 * 86400, strict=True)] | None = None
+    idle: IdleSpec | None = None
     if_running: Literal["update", "new"] = "update"
 
     _sdl_is_text = field_validator("sdl", mode="before")(_sdl_text)
@@ -468,7 +539,7 @@ def parse_request(data: Any) -> DeploymentRequest:
         request = DeploymentRequest.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(_issues(exc), subject="deployment request") from None
-    issues = _unapplied_fields(request) + _build_issues(request)
+    issues = _unapplied_fields(request) + _build_issues(request) + _idle_issues(request)
     if issues:
         raise ValidationError(issues, subject="deployment request")
     _check_sdl(request)
@@ -521,6 +592,18 @@ def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
                     FieldIssue(f"/{field}", "is only used with repo_url, which is not given")
                 )
     return issues
+
+
+def _idle_issues(request: DeploymentRequest) -> list[FieldIssue]:
+    """An idle time the ttl makes moot (the ttl closes the deployment first)."""
+    if request.idle is None or request.ttl is None or request.idle.after < request.ttl:
+        return []
+    return [
+        FieldIssue(
+            "/idle/after",
+            f"is not shorter than ttl ({request.ttl} s), which closes the deployment first",
+        )
+    ]
 
 
 def _check_sdl(request: DeploymentRequest) -> None:

@@ -10,7 +10,9 @@ open and, for each placement group:
   network lets an owner close one lease (the ``cli`` network, ``MsgCloseLease``) and re-leases
   the group; where it does not (the Console API has no such route), the group is reported
   degraded and left to the other groups;
-* a deployment past its request's ``ttl`` is closed;
+* a deployment past its request's ``ttl``, or whose ``idle`` probe has shown no activity for
+  ``idle.after``, is closed and its record retired; one engine decides both
+  (:mod:`.lifetime`), and the idle timer is journaled so that a restarted watcher keeps it;
 * on Console, where redundancy is one deployment per replica (see :mod:`.redundancy`), each
   replica's deployment is watched the same way and re-leased on its own;
 * every deployment's escrow is kept funded within the request's budget (:mod:`._top_up`):
@@ -41,9 +43,11 @@ from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease, NotFound
+from minds371_deploy._idle_probe import IdleProbe, ProbeFailed, read_counters
 from minds371_deploy._retire import retire_record
 from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
 from minds371_deploy.building.journal import as_deployed
+from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePolicy
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
@@ -62,8 +66,8 @@ class WatchAction:
 
     task_id: str
     dseq: int
-    # relet | waiting | degraded | closed | gone | expired | error | top_up | auto_top_up
-    # | topup_refused
+    # relet | waiting | degraded | closed | gone | expired | idle | idle_probe_failed | error
+    # | top_up | auto_top_up | topup_refused
     kind: str
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -86,7 +90,7 @@ class DeploymentWatcher:
     Args:
         agent: The runtime's DeploymentAgent (its backends, registry and config are used).
         store: The runtime's state store.
-        clock: Unix seconds (tests inject one).
+        clock: Unix seconds, wall time (ttl and idle times count on it; tests inject one).
         relet_bid_wait: Seconds a re-lease waits for bids in one pass (default
             :data:`RELET_BID_WAIT`, or the deploy's ``bid_timeout`` if shorter).
     """
@@ -106,6 +110,9 @@ class DeploymentWatcher:
             agent.config.bid_timeout, RELET_BID_WAIT if relet_bid_wait is None else relet_bid_wait
         )
         self._offline_since: dict[tuple[int, int, str], float] = {}
+        # Idle timers by (task, dseq): the one in memory, and the one last journaled.
+        self._idle: dict[tuple[str, int], IdleState] = {}
+        self._idle_journaled: dict[tuple[str, int], IdleState | None] = {}
         #: How many deployments the last pass looked at.
         self.checked = 0
         #: Called after each pass of :meth:`run` with what it did (``minds371 watch`` says it).
@@ -226,14 +233,18 @@ class DeploymentWatcher:
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "closed")
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
-            if request.ttl is not None and self._expired(state, request.ttl):
-                await self._close_replicas(akash, task_id, state, "ttl")
-                await akash.close(dseq, reason="ttl")
-                await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "ttl"})
-                await retire_record(self.agent._registry_factory, request.name, dseq, "ttl")
-                return [WatchAction(task_id, dseq, "expired", f"closed after ttl {request.ttl}s")]
+            policy = LifetimePolicy.of(request)
+            close = policy.decide(self.clock(), state.finalized_at)
+            idle_actions: list[WatchAction] = []
+            if close is None and request.idle is not None:
+                idle, idle_actions = await self._idle_timer(
+                    task_id, request, state, deployment, akash, backend, policy
+                )
+                close = policy.decide(self.clock(), state.finalized_at, idle)
+            if close is not None:
+                return [await self._close_for(akash, task_id, request, state, close)]
             lost, degraded = await self._lost_groups(akash, deployment)
-            actions = [
+            actions = idle_actions + [
                 WatchAction(task_id, dseq, "degraded", detail, {"gseq": gseq})
                 for gseq, detail in degraded
             ]
@@ -281,7 +292,7 @@ class DeploymentWatcher:
             decided = top_up_decided - {a.dseq for a in actions if a.kind == "relet"}
             for watched in (deployment, *replicas):
                 actions += await self._fund(
-                    akash, task_id, watched, state, request.ttl, watched.dseq in decided
+                    akash, task_id, watched, state, policy, watched.dseq in decided
                 )
         return actions
 
@@ -291,7 +302,7 @@ class DeploymentWatcher:
         task_id: str,
         deployment: Deployment,
         state: SagaState,
-        ttl: int | None,
+        policy: LifetimePolicy,
         decided: bool,
     ) -> list[WatchAction]:
         """Keep one deployment's escrow funded (:func:`._top_up.keep_funded`)."""
@@ -300,7 +311,7 @@ class DeploymentWatcher:
             akash,
             deployment,
             auto_top_up_decided=decided,
-            ttl_left=self._ttl_left(state, ttl),
+            ttl_left=policy.ttl_left(self.clock(), state.finalized_at),
         )
         if funding is None:
             return []
@@ -308,10 +319,76 @@ class DeploymentWatcher:
             await self.store.record_step(task_id, funding.step, {"dseq": dseq, **funding.data})
         return [WatchAction(task_id, dseq, funding.kind, funding.detail, funding.data)]
 
-    def _ttl_left(self, state: SagaState, ttl: int | None) -> float | None:
-        if ttl is None or state.finalized_at is None:
-            return None
-        return ttl - (self.clock() - state.finalized_at.timestamp())
+    async def _close_for(
+        self,
+        akash: AkashIntegrationProvider,
+        task_id: str,
+        request: Any,
+        state: SagaState,
+        close: CloseNow,
+    ) -> WatchAction:
+        """Close the deployment (and its replicas) as the lifetime policy decided; say why."""
+        dseq = state.open_dseq
+        assert dseq is not None
+        await self._close_replicas(akash, task_id, state, close.reason)
+        await akash.close(dseq, reason=close.reason)
+        await self.store.record_step(
+            task_id, CLOSED, {"dseq": dseq, "reason": close.reason, "detail": close.detail}
+        )
+        await retire_record(self.agent._registry_factory, request.name, dseq, close.reason)
+        self._idle.pop((task_id, dseq), None)
+        self._idle_journaled.pop((task_id, dseq), None)
+        return WatchAction(task_id, dseq, close.kind, close.detail)
+
+    async def _idle_timer(
+        self,
+        task_id: str,
+        request: Any,
+        state: SagaState,
+        deployment: Deployment,
+        akash: AkashIntegrationProvider,
+        backend: Any,
+        policy: LifetimePolicy,
+    ) -> tuple[IdleState | None, list[WatchAction]]:
+        """Probe the deployment's activity and move its idle timer (journaled when due).
+
+        Returns the timer (``None`` when the probe failed: nothing is judged from a failure)
+        and, on a failure, the action that reports it.
+        """
+        from minds371_registry._settings import probe_private
+
+        dseq = deployment.dseq
+        key = (task_id, dseq)
+        if key not in self._idle_journaled:
+            journaled = IdleState.from_steps(await self.store.steps(task_id), dseq)
+            self._idle_journaled[key] = journaled
+            if journaled is not None:
+                self._idle[key] = journaled
+        watched = [deployment]
+        for replica_dseq in state.open_replicas().values():
+            replica = await akash.status(replica_dseq)
+            if replica.active:
+                watched.append(replica)
+        urls = sorted({e.url for d in watched for e in d.endpoints() if e.kind == "http"})
+        try:
+            counts = await read_counters(
+                urls,
+                IdleProbe.parse(request.idle.probe),
+                routes=_probe_routes(request.network, backend),
+                allow_private=probe_private(),
+            )
+        except ProbeFailed as exc:
+            detail = f"idle probe {request.idle.probe} failed, so not judged idle: {exc}"
+            return None, [WatchAction(task_id, dseq, "idle_probe_failed", detail)]
+        now = self.clock()
+        before = self._idle.get(key)
+        timer = IdleState(now, counts) if before is None else before.observe(now, counts)
+        self._idle[key] = timer
+        last = self._idle_journaled[key]
+        if policy.journal_due(last, timer, now):
+            await self.store.record_step(task_id, IDLE_SEEN, timer.to_step(dseq))
+            self._idle_journaled[key] = timer
+        return timer, []
 
     async def _check_replicas(
         self,
@@ -376,11 +453,6 @@ class DeploymentWatcher:
             )
             statuses[replica] = await akash.status(dseq)
         return actions, [d for d in statuses.values() if d.active]
-
-    def _expired(self, state: SagaState, ttl: int) -> bool:
-        if state.finalized_at is None:
-            return False
-        return self.clock() - state.finalized_at.timestamp() > ttl
 
     async def _lost_groups(
         self, akash: AkashIntegrationProvider, deployment: Deployment
@@ -458,6 +530,21 @@ class DeploymentWatcher:
             sequence=receipt.sequence,
             endpoints=endpoints,
         )
+
+
+def _probe_routes(network: str, backend: Any) -> list[Any]:
+    """Where the sandbox's ingress hosts are probed: a served sandbox, or the embedded one."""
+    from minds371_registry import ProbeRoute
+    from minds371_registry._settings import SANDBOX_INGRESS_SUFFIX, probe_routes
+
+    routes: list[Any] = probe_routes()
+    if routes or network != "sandbox":
+        return routes
+    client = getattr(backend, "http_client", None)
+    if client is not None:
+        base = getattr(backend, "base_url", "") or str(client.base_url)
+        routes.append(ProbeRoute(SANDBOX_INGRESS_SUFFIX, base, client=client))
+    return routes
 
 
 def _key(lease: Lease) -> tuple[int, int, str]:

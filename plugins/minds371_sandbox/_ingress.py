@@ -6,6 +6,14 @@ not resolve, so an HTTP probe of an endpoint goes to the sandbox's own base URL 
 with a small page when every replica of the service is ready, 503 "no healthy upstream" while it
 is not (pulling, failed pull, crash loop), 502 when the provider is offline. Requests whose host is
 not a lease URI go on to the API routes.
+
+The pretend workload also serves its own request count, as a service instrumented for Prometheus
+does: ``GET /metrics`` on a ready service answers in the text exposition format with
+``http_requests_total``, the requests that service's ingress answered with 200 since its pods
+started (a new lease or an accepted manifest restarts them, and the count starts again from 0).
+Scrapes of ``/metrics`` are not counted, so a deployment nobody uses reads the same count on every
+scrape (what an idle probe compares; see ``docs/idle-and-ttl.md``). Requests answered 502 or 503
+never reached a pod and are not counted either.
 """
 
 from __future__ import annotations
@@ -19,7 +27,13 @@ from minds371_sandbox._hub import Hub
 from minds371_sandbox._records import Deployment, Lease
 from minds371_sandbox._workloads import lease_status
 
-__all__ = ["IngressMiddleware"]
+__all__ = ["METRICS_PATH", "IngressMiddleware"]
+
+#: Where the pretend workload serves its request count (Prometheus text format).
+METRICS_PATH = "/metrics"
+#: A running pod's counter, by lease, pod generation and service: owner, dseq, gseq, oseq,
+#: provider, generation, service.
+_PodKey = tuple[str, int, int, int, str, int, str]
 
 
 class IngressMiddleware:
@@ -35,12 +49,14 @@ class IngressMiddleware:
         self.hub = hub
         self._key: tuple[int, int, int] = (-1, -1, -1)
         self._hosts: dict[str, tuple[Deployment, Lease, str]] = {}
+        # In memory, as a container's own counter is: a restarted sandbox starts from 0 again.
+        self._served: dict[_PodKey, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             host = _host(scope)
             if host and "." in host and not _is_ip(host):
-                response = self._route(host)
+                response = self._route(host, str(scope.get("path") or "/"))
                 if response is not None:
                     await response(scope, receive, send)
                     return
@@ -70,9 +86,12 @@ class IngressMiddleware:
                     for uri in service["uris"]:
                         hosts[uri] = (dep, lease, name)
         self._key, self._hosts = key, hosts
+        # The counters of pods that no longer run go with them.
+        running = {_pod(dep, lease, name) for dep, lease, name in hosts.values()}
+        self._served = {pod: n for pod, n in self._served.items() if pod in running}
         return hosts
 
-    def _route(self, host: str) -> Response | None:
+    def _route(self, host: str, path: str) -> Response | None:
         found = self._index().get(host)
         if found is None:
             return None
@@ -85,10 +104,23 @@ class IngressMiddleware:
         service = status.get("services", {}).get(name)
         if not service or not service["total"] or service["available"] < service["total"]:
             return PlainTextResponse("no healthy upstream", status_code=503)
+        pod = _pod(dep, lease, name)
+        if path == METRICS_PATH:
+            return PlainTextResponse(
+                "# HELP http_requests_total Requests served, scrapes of /metrics excepted.\n"
+                "# TYPE http_requests_total counter\n"
+                f'http_requests_total{{service="{name}"}} {self._served.get(pod, 0)}\n',
+                media_type="text/plain; version=0.0.4",
+            )
+        self._served[pod] = self._served.get(pod, 0) + 1
         return HTMLResponse(
             f"<h1>{name}</h1><p>deployment {dep.dseq}, served by {provider.name} "
             "(minds371 sandbox)</p>"
         )
+
+
+def _pod(dep: Deployment, lease: Lease, service: str) -> _PodKey:
+    return (dep.owner, dep.dseq, lease.gseq, lease.oseq, lease.provider, lease.generation, service)
 
 
 def _host(scope: Scope) -> str:

@@ -205,6 +205,29 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
     each(image, ("target_environment",), ["prod", 1, ""])
     each(image, ("redundancy",), [*BAD_COUNTS, 11])
     each(image, ("ttl",), [59, True, "3600", 1.5, 10**12, "1:00:00", -60])
+    each(image, ("idle",), ["30m", 1800, [], True])
+    idle = {**image, "idle": {"probe": "/metrics#http_requests_total", "after": "30m"}}
+    each(
+        idle,
+        ("idle", "probe"),
+        [
+            "http://evil.example/metrics",  # another host: only the deployment's own are probed
+            "//evil.example/metrics",  # a scheme-relative URL names a host too
+            "metrics",
+            "/a/../metrics",
+            "/metrics#1bad",
+            "/metrics\n",
+            "/met rics",
+            "/%zz",
+            "/m" + NUL,
+            "/" + "m" * 600,
+            "",
+            5,
+        ],
+    )
+    each(idle, ("idle", "after"), [59, "59s", True, "1:00:00", 1.5, "forever", "", "-5m", "400d"])
+    each(idle, ("idle", "surprise"), [1])
+    cases.append(("/idle/after#ttl", {**idle, "ttl": 1800}, "/idle/after"))
     each(image, ("ssl",), [*BAD_FLAGS[:9]])
     each(image, ("deposit_uact",), [-1, 10**16, True, "nan", "abc", "Infinity", []])
     each(image, ("budget",), [5, [], "cheap", True])

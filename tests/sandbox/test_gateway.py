@@ -258,3 +258,36 @@ async def test_ingress_answers_for_lease_uris_by_host_header() -> None:
         assert r.status_code == 421  # neither a lease URI nor a host the API answers to
         r = await client.get("/v1/deployments", headers={"host": "localhost:8080"})
         assert r.status_code == 200  # not a lease URI: the API answers
+
+
+def _served_count(response: httpx.Response) -> int:
+    (line,) = [x for x in response.text.splitlines() if x.startswith("http_requests_total{")]
+    return int(line.rsplit(" ", 1)[1])
+
+
+async def test_the_pretend_workload_serves_its_request_count_at_metrics() -> None:
+    async with SandboxNetwork(config=WorldConfig(block_time=BLOCK, pull_blocks=50)) as net:
+        client = net.client("k")
+        dseq, _, provider = await deployed(net, client, sdl(services=("web", "api")))
+        data = (await client.get(f"/v1/deployments/{dseq}")).json()["data"]
+        uris = {k: v["uris"][0] for k, v in data["leases"][0]["status"]["services"].items()}
+        r = await client.get("/", headers={"host": uris["web"]})
+        assert r.status_code == 503  # still pulling: never reached a pod, not counted
+        assert (await client.get("/metrics", headers={"host": uris["web"]})).status_code == 503
+        await net.wait_blocks(net.world.config.pull_blocks + 1)
+        r = await client.get("/metrics", headers={"host": uris["web"]})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        assert "# TYPE http_requests_total counter" in r.text
+        assert _served_count(r) == 0
+        for path in ("/", "/page", "/"):
+            assert (await client.get(path, headers={"host": uris["web"]})).status_code == 200
+        # Scrapes are not requests served: the count reads the same however often it is read.
+        for _ in range(2):
+            r = await client.get("/metrics", headers={"host": uris["web"]})
+            assert _served_count(r) == 3
+        api = await client.get("/metrics", headers={"host": uris["api"]})
+        assert _served_count(api) == 0  # each service counts its own
+        net.set_provider_online(provider, False)
+        assert (await client.get("/", headers={"host": uris["web"]})).status_code == 502
+        net.set_provider_online(provider, True)
+        assert _served_count(await client.get("/metrics", headers={"host": uris["web"]})) == 3
