@@ -1,7 +1,8 @@
 """Retiring a closed deployment's registry record, so that discovery stops sending traffic to it.
 
 Every path that closes a deployment calls one of these after the close: a task's failure
-compensation, the watcher (a ttl that ran out, a deployment found closed) and ``minds371 close``.
+compensation, the watcher (a ttl that ran out, an idle time that passed, a deployment found
+closed) and ``minds371 close``.
 The tombstone is appended only while the name's latest record is of the closed deployment (a name
 that moved on keeps serving the new one). The deployment is already closed when these run, so a
 registry that cannot be written (no key, a broken ledger) is logged and reported, never raised:
