@@ -296,19 +296,15 @@ async def DISCOVER_SERVICE(ctx: RunContext[Any], params: DiscoverParams) -> dict
 @asynccontextmanager
 async def _probe_routes(ctx: RunContext[Any], network: str) -> AsyncIterator[list[Any]]:
     """Routes for probing the sandbox's ingress hosts: served, or the runtime's in-process one."""
-    from minds371_registry import ProbeRoute
-    from minds371_registry._settings import SANDBOX_INGRESS_SUFFIX, probe_routes
+    from minds371_deploy._probe import routes_for_network
+    from minds371_registry._settings import probe_routes
 
     routes: list[Any] = probe_routes()
     if routes or network != "sandbox":
         yield routes
         return
     async with _backend(ctx, "sandbox") as backend:
-        client = getattr(backend, "http_client", None)
-        if client is not None:
-            base = getattr(backend, "base_url", "") or str(client.base_url)
-            routes.append(ProbeRoute(SANDBOX_INGRESS_SUFFIX, base, client=client))
-        yield routes
+        yield routes_for_network(network, backend)
 
 
 def deployment_actions() -> list[Action]:

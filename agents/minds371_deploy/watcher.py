@@ -44,6 +44,7 @@ from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease, NotFound
 from minds371_deploy._idle_probe import IdleProbe, ProbeFailed, read_counters
+from minds371_deploy._probe import routes_for_network
 from minds371_deploy._retire import retire_record
 from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
 from minds371_deploy.building.journal import as_deployed
@@ -156,12 +157,14 @@ class DeploymentWatcher:
             statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
         )
         self.checked = 0
+        watched: set[tuple[str, int]] = set()
         for record in records:
             steps = await self.store.steps(record.task.id)
             state = SagaState.from_steps(steps)
             if state.open_dseq is None or state.output is None:
                 continue
             self.checked += 1
+            watched.add((record.task.id, state.open_dseq))
             decided = {int(s.data["dseq"]) for s in steps if s.name == AUTO_TOP_UP}
             try:
                 actions.extend(
@@ -169,6 +172,10 @@ class DeploymentWatcher:
                 )
             except Minds371Error as exc:
                 actions.append(WatchAction(record.task.id, state.open_dseq, "error", exc.message))
+        # The idle timers of deployments no longer watched (closed, handed over) go.
+        for key in set(self._idle_journaled) - watched:
+            self._idle.pop(key, None)
+            self._idle_journaled.pop(key, None)
         for action in actions:
             _log.info(
                 f"minds371.deploy.watch_{action.kind}",
@@ -374,7 +381,7 @@ class DeploymentWatcher:
             counts = await read_counters(
                 urls,
                 IdleProbe.parse(request.idle.probe),
-                routes=_probe_routes(request.network, backend),
+                routes=routes_for_network(request.network, backend),
                 allow_private=probe_private(),
             )
         except ProbeFailed as exc:
@@ -530,21 +537,6 @@ class DeploymentWatcher:
             sequence=receipt.sequence,
             endpoints=endpoints,
         )
-
-
-def _probe_routes(network: str, backend: Any) -> list[Any]:
-    """Where the sandbox's ingress hosts are probed: a served sandbox, or the embedded one."""
-    from minds371_registry import ProbeRoute
-    from minds371_registry._settings import SANDBOX_INGRESS_SUFFIX, probe_routes
-
-    routes: list[Any] = probe_routes()
-    if routes or network != "sandbox":
-        return routes
-    client = getattr(backend, "http_client", None)
-    if client is not None:
-        base = getattr(backend, "base_url", "") or str(client.base_url)
-        routes.append(ProbeRoute(SANDBOX_INGRESS_SUFFIX, base, client=client))
-    return routes
 
 
 def _key(lease: Lease) -> tuple[int, int, str]:

@@ -162,3 +162,22 @@ async def test_an_unreachable_provider_is_not_taken_for_idleness(sandbox: Sandbo
             assert deployed.is_open()
         finally:
             sandbox.admin("POST", f"/sandbox/providers/{provider}/online")
+
+
+async def test_idle_termination_on_the_embedded_sandbox(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No served sandbox: the runtime's own, in process; the probe goes through its backend.
+    monkeypatch.delenv("MINDS371_SANDBOX_URL")
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        request = web_request("inproc", idle={"probe": METRIC_PROBE, "after": AFTER})
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", request)
+        dseq, start = int(result["dseq"]), time.time()
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store, clock=lambda: start)
+        with anyio.fail_after(30):
+            assert [a.kind for a in await watcher.check_once() if a.kind != "auto_top_up"] == []
+            watcher.clock = lambda: start + AFTER
+            assert [a.kind for a in await watcher.check_once()] == ["idle"]
+            status = await runtime.execute_action("GET_DEPLOYMENT_STATUS", {"dseq": dseq})
+        assert status["state"] == "closed"
