@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    WithJsonSchema,
     WrapValidator,
     field_validator,
     model_validator,
@@ -161,7 +162,24 @@ class IdleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     probe: Annotated[str, Field(strict=True, min_length=1, max_length=512)]
-    after: Annotated[int, Field(strict=True)]
+    # Validated to whole seconds; the schema says what a caller may send.
+    after: Annotated[
+        int,
+        Field(strict=True),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {
+                        "type": "integer",
+                        "minimum": IDLE_AFTER_BOUNDS[0],
+                        "maximum": IDLE_AFTER_BOUNDS[1],
+                    },
+                    {"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$"},
+                ],
+                "description": "seconds, or a duration such as 90s, 30m, 2h, 1d12h",
+            }
+        ),
+    ]
 
     @field_validator("probe")
     @classmethod
