@@ -18,7 +18,7 @@ from minds371 import AgentRuntime, MemoryStateStore
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.lifetime import IDLE_SEEN
 from minds371_deploy.listing import deployment_rows
-from minds371_deploy.saga import CLOSED
+from minds371_deploy.saga import CLOSED, REPLICA_CLOSED
 from minds371_deploy.watcher import DeploymentWatcher, WatchAction
 from minds371_registry import BlockchainRegistryProvider
 from tests.deploy.conftest import Sandbox, web_request
@@ -32,7 +32,7 @@ class Deployed:
     runtime: AgentRuntime
     sandbox: Sandbox
     dseq: int
-    endpoint: str
+    endpoints: list[str]
     start: float
 
     def watcher(self, offset: float) -> DeploymentWatcher:
@@ -47,9 +47,9 @@ class Deployed:
             actions = await watcher.check_once()
         return [a for a in actions if a.kind not in ("auto_top_up", "top_up")]
 
-    def use(self, times: int = 1) -> None:
-        """Send requests to the service through its endpoint (its ingress host)."""
-        host = self.endpoint.removeprefix("http://")
+    def use(self, times: int = 1, endpoint: int = 0) -> None:
+        """Send requests to the service through one of its endpoints (its ingress host)."""
+        host = self.endpoints[endpoint].removeprefix("http://")
         for _ in range(times):
             response = httpx.get(self.sandbox.url + "/", headers={"host": host}, timeout=10)
             assert response.status_code == 200, response.text
@@ -64,20 +64,21 @@ class Deployed:
 
 @asynccontextmanager
 async def _deployed(
-    sandbox: Sandbox, name: str = "quiet", probe: str = METRIC_PROBE
+    sandbox: Sandbox, name: str = "quiet", probe: str = METRIC_PROBE, **more: Any
 ) -> AsyncIterator[Deployed]:
     """A deployment of ``web_request(name)`` with an idle probe, closed after if still open."""
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
-        request = web_request(name, idle={"probe": probe, "after": f"{AFTER // 60}m"})
+        request = web_request(name, idle={"probe": probe, "after": f"{AFTER // 60}m"}, **more)
         with anyio.fail_after(60):
             result = await runtime.execute_action("DEPLOY_TO_AKASH", request)
-        (endpoint,) = result["endpoints"]
-        deployed = Deployed(runtime, sandbox, int(result["dseq"]), endpoint, time.time())
+        endpoints = list(result["endpoints"])
+        deployed = Deployed(runtime, sandbox, int(result["dseq"]), endpoints, time.time())
         try:
             yield deployed
         finally:
-            if deployed.is_open():
-                await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": deployed.dseq})
+            for dseq in {deployed.dseq, *(int(r["dseq"]) for r in result.get("replicas", []))}:
+                if dseq in sandbox.active_dseqs():
+                    await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": dseq})
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +130,36 @@ async def test_a_restarted_watcher_keeps_the_idle_timer(sandbox: Sandbox) -> Non
         # would read its first count and start a new one.
         assert [a.kind for a in await quiet.pass_at(quiet.watcher(AFTER), AFTER)] == ["idle"]
         assert not quiet.is_open()
+
+
+async def test_a_restarted_watcher_counts_what_changed_since_the_journal_as_activity(
+    sandbox: Sandbox,
+) -> None:
+    async with _deployed(sandbox) as quiet:
+        assert await quiet.pass_at(quiet.watcher(0), 0) == []
+        quiet.use()  # while no watcher runs
+        restarted = quiet.watcher(AFTER)
+        assert await quiet.pass_at(restarted, AFTER) == []  # not the journal's count: activity
+        assert quiet.is_open()
+        assert [a.kind for a in await quiet.pass_at(restarted, 2 * AFTER)] == ["idle"]
+
+
+async def test_traffic_to_any_replica_keeps_it_and_idleness_closes_every_replica(
+    sandbox: Sandbox,
+) -> None:
+    async with _deployed(sandbox, "pair", redundancy=2) as pair:
+        assert len(pair.endpoints) == 2  # one per replica, each its own deployment
+        watcher = pair.watcher(0)
+        assert await pair.pass_at(watcher, 0) == []
+        pair.use(endpoint=1)  # only the other replica is used
+        assert await pair.pass_at(watcher, AFTER) == []
+        assert pair.is_open()
+        (action,) = await pair.pass_at(watcher, 2 * AFTER)
+        assert action.kind == "idle"
+        (closed,) = await pair.steps(REPLICA_CLOSED)
+        assert closed["reason"] == "idle"
+        assert not pair.is_open()
+        assert int(closed["dseq"]) not in sandbox.active_dseqs()
 
 
 async def test_a_probe_that_fails_never_closes_the_deployment(sandbox: Sandbox) -> None:
