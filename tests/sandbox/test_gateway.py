@@ -291,3 +291,10 @@ async def test_the_pretend_workload_serves_its_request_count_at_metrics() -> Non
         assert (await client.get("/", headers={"host": uris["web"]})).status_code == 502
         net.set_provider_online(provider, True)
         assert _served_count(await client.get("/metrics", headers={"host": uris["web"]})) == 3
+        # An accepted manifest restarts the pods, and their count with them.
+        update = sdl(services=("web", "api"), image="nginx:1.28")
+        r = await client.put(f"/v1/deployments/{dseq}", json={"data": {"sdl": update}})
+        assert r.status_code == 200, r.text
+        data = await wait_ready(client, dseq)
+        uris = {k: v["uris"][0] for k, v in data["leases"][0]["status"]["services"].items()}
+        assert _served_count(await client.get("/metrics", headers={"host": uris["web"]})) == 0
