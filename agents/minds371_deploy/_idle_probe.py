@@ -103,6 +103,13 @@ async def read_counters(
 ) -> dict[str, float]:
     """Read the count of ``probe`` at every endpoint in ``urls`` (``http://host`` each).
 
+    Args:
+        urls: The deployment's HTTP endpoints (its replicas' too).
+        probe: The request's ``idle.probe``.
+        routes: Where the probes of some hosts go (the sandbox's ingress hosts).
+        allow_private: Probe loopback and private addresses too (``MINDS371_PROBE_PRIVATE``).
+        per_probe: Seconds one endpoint may take to answer in full.
+
     Returns:
         ``{endpoint: count}`` for every endpoint.
 
