@@ -132,9 +132,10 @@ class LifetimePolicy:
         """Whether the timer ``now`` should be journaled, ``last`` being the journaled one.
 
         A busy service changes its count on every pass; journaling each would grow the saga
-        without bound. A timer is written when there is none yet, and otherwise at most once a
-        quarter of the idle time. That never closes early after a restart: a restarted watcher
-        reads the journaled counts, and any difference from them counts as activity at once.
+        without bound. A timer is written when there is none yet, and otherwise once a quarter
+        of the idle time has passed since the journaled one's ``since``. That never closes early
+        after a restart: a restarted watcher reads the journaled counts, and any difference from
+        them counts as activity at once.
         """
         if last is None:
             return True
