@@ -1,6 +1,9 @@
-"""Idle termination on the served sandbox: the watcher reads the deployment's request counter
-through its endpoint (the sandbox's pretend workload serves ``/metrics``) and closes it once the
-counter has not moved for ``idle.after``; the test drives the watcher's clock."""
+"""Idle termination on the sandbox (served on 127.0.0.1, and embedded in one test).
+
+The watcher reads the deployment's request count through its endpoint (the sandbox's pretend
+workload serves ``/metrics``) and closes it once the count has not moved for ``idle.after``; the
+tests send requests to the endpoint to make it busy, and drive the watcher's clock.
+"""
 
 from __future__ import annotations
 
