@@ -613,15 +613,46 @@ def _unapplied_fields(request: DeploymentRequest) -> list[FieldIssue]:
 
 
 def _idle_issues(request: DeploymentRequest) -> list[FieldIssue]:
-    """An idle time the ttl makes moot (the ttl closes the deployment first)."""
-    if request.idle is None or request.ttl is None or request.idle.after < request.ttl:
+    """An idle probe nothing could answer, or an idle time the ttl makes moot."""
+    if request.idle is None:
         return []
-    return [
-        FieldIssue(
-            "/idle/after",
-            f"is not shorter than ttl ({request.ttl} s), which closes the deployment first",
+    issues = []
+    if not _serves_http(request):
+        issues.append(
+            FieldIssue(
+                "/idle",
+                "needs a service exposed to the world over HTTP (a TCP port exposed as 80 "
+                "with global: true): the probe is read through the provider's HTTP ingress",
+            )
         )
-    ]
+    if request.ttl is not None and request.idle.after >= request.ttl:
+        issues.append(
+            FieldIssue(
+                "/idle/after",
+                f"is not shorter than ttl ({request.ttl} s), which closes the deployment first",
+            )
+        )
+    return issues
+
+
+def _serves_http(request: DeploymentRequest) -> bool:
+    """Whether the workload has an HTTP ingress endpoint.
+
+    True as well when its SDL does not parse: the SDL's own check then names what is wrong.
+    """
+    from minds371_akash.sdl import parse_sdl
+
+    try:
+        sdl = parse_sdl(request.base_sdl())
+    except ValidationError:
+        return True
+    for service in sdl.services.values():
+        for expose in service.expose or ():
+            reaches_world = any(to.global_ for to in expose.to or ())
+            tcp = (expose.proto or "TCP").upper() == "TCP"
+            if reaches_world and tcp and (expose.as_ or expose.port) == 80:
+                return True
+    return False
 
 
 def _check_sdl(request: DeploymentRequest) -> None:

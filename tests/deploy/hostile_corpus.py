@@ -228,6 +228,9 @@ def _field_cases() -> list[tuple[str, dict[str, Any], str]]:
     each(idle, ("idle", "after"), [59, "59s", True, "1:00:00", 1.5, "forever", "", "-5m", "400d"])
     each(idle, ("idle", "surprise"), [1])
     cases.append(("/idle/after#ttl", {**idle, "ttl": 1800}, "/idle/after"))
+    # Nothing would answer the probe: no port reaches the provider's HTTP ingress.
+    private = _set(spec, (*service, "ports"), [{"port": 5432}])
+    cases.append(("/idle#no-http", {**private, "idle": idle["idle"]}, "/idle"))
     each(image, ("ssl",), [*BAD_FLAGS[:9]])
     each(image, ("deposit_uact",), [-1, 10**16, True, "nan", "abc", "Infinity", []])
     each(image, ("budget",), [5, [], "cheap", True])
