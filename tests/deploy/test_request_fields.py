@@ -579,3 +579,124 @@ def test_the_payload_validates_back_to_the_same_request_with_secrets_written_out
     assert isinstance(payload["infra_spec"]["services"], list)
     assert parse_request(payload) == request
     assert isinstance(request.infra_spec, object) and DeploymentRequest.model_validate(payload)
+
+
+IDLE = {"probe": "/metrics#http_requests_total", "after": "30m"}
+
+
+@pytest.mark.parametrize(
+    ("after", "seconds"),
+    [
+        (60, 60),
+        ("60s", 60),
+        ("90s", 90),
+        ("30m", 1800),
+        ("2h", 7200),
+        ("1d12h", 129600),
+        ("1h30m15s", 5415),
+        (366 * 86400, 366 * 86400),
+        ("366d", 366 * 86400),
+    ],
+)
+def test_idle_after_takes_seconds_or_a_duration(after: Any, seconds: int) -> None:
+    idle = parse_request(web_request(idle={**IDLE, "after": after})).idle
+    assert idle is not None and idle.after == seconds
+
+
+@pytest.mark.parametrize(
+    ("after", "words"),
+    [
+        (59, "at least 60 s"),
+        ("59s", "at least 60 s"),
+        (366 * 86400 + 1, "at most 366 days"),
+        ("367d", "at most 366 days"),
+        ("", "a duration such as"),
+        ("1h 30m", "a duration such as"),
+        ("30m1h", "a duration such as"),
+        ("-5m", "a duration such as"),
+        ("1:00:00", "a duration such as"),
+        (True, "whole number"),
+        (90.5, "whole number"),
+    ],
+)
+def test_idle_after_is_refused_outside_its_bounds_or_grammar(after: Any, words: str) -> None:
+    found = issues(web_request(idle={**IDLE, "after": after}))
+    assert list(found) == ["/idle/after"] and words in found["/idle/after"], found
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "/metrics",
+        "/metrics#http_requests_total",
+        "/stats/requests?format=plain",
+        "/a:b@c/%41",
+        "/count#ns:requests_total",
+    ],
+)
+def test_an_idle_probe_is_a_path_with_an_optional_metric(probe: str) -> None:
+    idle = parse_request(web_request(idle={**IDLE, "probe": probe})).idle
+    assert idle is not None and idle.probe == probe
+
+
+@pytest.mark.parametrize(
+    ("probe", "words"),
+    [
+        ("http://evil.example/metrics", "no scheme or host"),
+        ("//evil.example/metrics", "no scheme or host"),
+        ("metrics", "no scheme or host"),
+        ("/a/../metrics", ". or .. path segments"),
+        ("/./metrics", ". or .. path segments"),
+        ("/metrics#1bad", "#metric_name"),
+        ("/metrics#", "#metric_name"),
+        ("/met rics", "%XX escapes"),
+        ("/%zz", "%XX escapes"),
+        ("/metrics\n", "%XX escapes"),
+        ("/m#a#b", "#metric_name"),
+    ],
+)
+def test_an_idle_probe_that_could_leave_the_deployment_or_not_parse_is_refused(
+    probe: str, words: str
+) -> None:
+    found = issues(web_request(idle={**IDLE, "probe": probe}))
+    assert list(found) == ["/idle/probe"] and words in found["/idle/probe"], found
+
+
+def test_idle_after_must_be_shorter_than_the_ttl() -> None:
+    assert parse_request(web_request(idle={**IDLE, "after": 1799}, ttl=1800)).idle is not None
+    found = issues(web_request(idle={**IDLE, "after": 1800}, ttl=1800))
+    assert (
+        list(found) == ["/idle/after"] and "not shorter than ttl (1800 s)" in found["/idle/after"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("ports", "ok"),
+    [
+        ([{"port": 80}], True),
+        ([{"port": 8080, "as": 80}], True),
+        ([{"port": 5432}], False),
+        ([{"port": 80, "global": False}, {"port": 5432}], False),  # 80 only inside
+        ([{"port": 80, "proto": "udp"}], False),
+    ],
+)
+def test_idle_needs_a_service_exposed_over_http(ports: list[dict[str, Any]], ok: bool) -> None:
+    data = web_request(idle=IDLE)
+    data["infra_spec"]["services"][0]["ports"] = ports
+    if ok:
+        assert parse_request(data).idle is not None
+    else:
+        assert set(issues(data)) == {"/idle"}
+        assert "exposed to the world over HTTP" in issues(data)["/idle"]
+
+
+def test_idle_with_an_sdl_is_checked_on_the_sdl() -> None:
+    assert parse_request({"name": "web", "sdl": SDL, "idle": IDLE}).idle is not None
+    private = SDL.replace("port: 80", "port: 5432")
+    assert set(issues({"name": "web", "sdl": private, "idle": IDLE})) == {"/idle"}
+
+
+def test_idle_survives_the_task_payload() -> None:
+    request = parse_request(web_request(idle=IDLE))
+    assert parse_request(request_payload(request)) == request
+    assert request_payload(request)["idle"] == {"probe": IDLE["probe"], "after": 1800}
