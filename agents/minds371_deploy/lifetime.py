@@ -141,5 +141,4 @@ class LifetimePolicy:
             return True
         if (last.since, dict(last.counts)) == (now.since, dict(now.counts)):
             return False
-        quarter = (self.idle_after or 0) / 4
-        return probed_at - last.since >= quarter
+        return self.idle_after is not None and probed_at - last.since >= self.idle_after / 4

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from minds371.state import SagaStep
 from minds371_deploy._idle_probe import IdleProbe, ProbeFailed
-from minds371_deploy.lifetime import IdleState, LifetimePolicy
+from minds371_deploy.lifetime import IDLE_SEEN, IdleState, LifetimePolicy
 from minds371_deploy.request import parse_request
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -108,3 +109,40 @@ def test_a_metric_probe_sums_every_sample_of_its_metric() -> None:
 def test_a_metric_probe_fails_without_a_readable_sample(body: str, why: str) -> None:
     with pytest.raises(ProbeFailed, match=why):
         IdleProbe.parse("/metrics#http_requests_total").count(body)
+
+
+def test_a_request_without_idle_or_ttl_has_a_policy_that_never_closes() -> None:
+    policy = LifetimePolicy.of(parse_request({"name": "w", "image": "nginx:1.27"}))
+    assert policy == LifetimePolicy(ttl=None, idle_after=None)
+    assert policy.decide(T0 + 10**9, START, IdleState(T0)) is None
+
+
+def test_each_close_says_why() -> None:
+    policy = LifetimePolicy(ttl=600, idle_after=300)
+    expired = policy.decide(T0 + 601, START)
+    assert expired is not None and expired.detail == "closed after ttl 600s"
+    idle = policy.decide(T0 + 400, START, IdleState(T0 + 50))
+    assert idle is not None
+    assert idle.detail == "closed after 350s without activity (idle after 300s)"
+
+
+def test_the_journal_waits_exactly_a_quarter_of_the_idle_time() -> None:
+    policy = LifetimePolicy(idle_after=400)
+    last = IdleState(T0, {"http://a": 1.0})
+    assert not policy.journal_due(last, IdleState(T0 + 99, {"http://a": 2.0}), T0 + 99)
+    assert policy.journal_due(last, IdleState(T0 + 100, {"http://a": 2.0}), T0 + 100)
+
+
+def test_the_journaled_timer_is_read_back_for_its_own_deployment() -> None:
+    timer = IdleState(T0 + 5, {"http://a": 3.0, "http://b": 0.0})
+    steps = [
+        SagaStep("t", 1, IDLE_SEEN, IdleState(T0, {"http://a": 1.0}).to_step(7)),
+        SagaStep("t", 2, IDLE_SEEN, timer.to_step(7)),
+        SagaStep("t", 3, IDLE_SEEN, IdleState(T0 + 9).to_step(8)),  # another deployment's
+        SagaStep("t", 4, "deployment.closed", {"dseq": 7, "reason": "x"}),
+    ]
+    assert timer.to_step(7) == {"dseq": 7, "since": T0 + 5, "counts": dict(timer.counts)}
+    assert IdleState.from_steps(steps, 7) == timer
+    assert IdleState.from_steps(steps, 8) == IdleState(T0 + 9, {})
+    assert IdleState.from_steps(steps, 9) is None
+    assert IdleState.from_steps([], 7) is None
