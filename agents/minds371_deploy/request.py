@@ -649,7 +649,7 @@ def _serves_http(request: DeploymentRequest) -> bool:
     for service in sdl.services.values():
         for expose in service.expose or ():
             reaches_world = any(to.global_ for to in expose.to or ())
-            tcp = (expose.proto or "TCP").upper() == "TCP"
+            tcp = expose.proto is None or expose.proto.upper() == "TCP"
             if reaches_world and tcp and (expose.as_ or expose.port) == 80:
                 return True
     return False

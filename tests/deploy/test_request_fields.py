@@ -692,8 +692,19 @@ def test_idle_needs_a_service_exposed_over_http(ports: list[dict[str, Any]], ok:
 
 def test_idle_with_an_sdl_is_checked_on_the_sdl() -> None:
     assert parse_request({"name": "web", "sdl": SDL, "idle": IDLE}).idle is not None
+    tcp = SDL.replace("      - port: 80\n", "      - port: 80\n        proto: tcp\n")
+    assert "proto: tcp" in tcp
+    assert parse_request({"name": "web", "sdl": tcp, "idle": IDLE}).idle is not None
     private = SDL.replace("port: 80", "port: 5432")
-    assert set(issues({"name": "web", "sdl": private, "idle": IDLE})) == {"/idle"}
+    assert issues({"name": "web", "sdl": private, "idle": IDLE}) == {
+        "/idle": "needs a service exposed to the world over HTTP (a TCP port exposed as 80 "
+        "with global: true): the probe is read through the provider's HTTP ingress"
+    }
+
+
+def test_an_sdl_that_does_not_parse_is_named_for_itself_not_for_idle() -> None:
+    broken = SDL.replace("image: nginx:1.27", "image: NGINX")
+    assert set(issues({"name": "web", "sdl": broken, "idle": IDLE})) == {"/sdl/services/web/image"}
 
 
 def test_idle_survives_the_task_payload() -> None:
