@@ -703,8 +703,8 @@ def test_idle_with_an_sdl_is_checked_on_the_sdl() -> None:
 
 
 def test_an_sdl_that_does_not_parse_is_named_for_itself_not_for_idle() -> None:
-    broken = SDL.replace("image: nginx:1.27", "image: NGINX")
-    assert set(issues({"name": "web", "sdl": broken, "idle": IDLE})) == {"/sdl/services/web/image"}
+    broken = SDL.replace('version: "2.0"', 'version: "3.0"')
+    assert set(issues({"name": "web", "sdl": broken, "idle": IDLE})) == {"/sdl/version"}
 
 
 def test_idle_survives_the_task_payload() -> None:
