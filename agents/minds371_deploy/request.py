@@ -642,6 +642,8 @@ def _serves_http(request: DeploymentRequest) -> bool:
     """
     from minds371_akash.sdl import parse_sdl
 
+    if request.repo_url is not None and request.infra_spec is None:
+        return True  # the built image is deployed as ``image`` is: on port 80
     try:
         sdl = parse_sdl(request.base_sdl())
     except ValidationError:

@@ -711,3 +711,13 @@ def test_idle_survives_the_task_payload() -> None:
     request = parse_request(web_request(idle=IDLE))
     assert parse_request(request_payload(request)) == request
     assert request_payload(request)["idle"] == {"probe": IDLE["probe"], "after": 1800}
+
+
+def test_idle_on_a_repo_url_request_probes_the_built_image_on_port_80() -> None:
+    data = {
+        "name": "app",
+        "repo_url": "https://github.com/org/app",
+        "container_registry": "ghcr.io/org",
+        "idle": IDLE,
+    }
+    assert parse_request(data).idle is not None
