@@ -433,11 +433,15 @@ def _say_pass(console: Console, checked: int, actions: list[Any]) -> None:
         what = "could not check" if action.kind == "error" else action.kind
         console.print(f"{what:15} deployment {action.dseq}: {_escape(action.detail)}")
     failed = sum(1 for a in actions if a.kind == "error")
-    changed = len(actions) - failed
+    # A failed idle probe changed nothing: the deployment stays open and is only reported.
+    unprobed = sum(1 for a in actions if a.kind == "idle_probe_failed")
+    changed = len(actions) - failed - unprobed
     noun = "deployment" if checked == 1 else "deployments"
     summary = f"checked {checked} {noun}: "
     if not actions:
         summary += "all leased and serving" if checked else "nothing to watch"
     else:
         summary += f"{changed} changed, {failed} could not be checked"
+        if unprobed:
+            summary += f", {unprobed} idle probe(s) unanswered"
     console.print(summary)
