@@ -25,6 +25,7 @@ its manifest version and transaction hashes back.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -87,12 +88,26 @@ def register_secret(value: str) -> None:
     """
     global _registered_now, _registered_generation
     if len(value) >= _MIN_REGISTERED_LENGTH:
+        forms = _escaped_forms(value)
         with _registered_lock:
-            if value not in _registered:
-                _registered.add(value)
+            if not forms <= _registered:
+                _registered.update(forms)
                 _registered_now = tuple(_registered)
                 _registered_generation += 1
                 _redact_short_text.cache_clear()
+
+
+def _escaped_forms(value: str) -> set[str]:
+    """``value`` and the forms it takes inside a JSON string.
+
+    A secret with a quote, a backslash or a control character is escaped in JSON text (a
+    manifest, a journaled step, an error body), and Go's encoder also escapes ``<``, ``>`` and
+    ``&``: the raw value would not be found there, so each escaped form is a secret too.
+    """
+    plain = json.dumps(value, ensure_ascii=False)[1:-1]
+    ascii_only = json.dumps(value)[1:-1]
+    go_html = plain.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return {value, plain, ascii_only, go_html}
 
 
 def reset_registered_secrets() -> None:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 
 from minds371.errors import ConfigurationError, FieldIssue, ValidationError
+from minds371.logging import register_secret
 from minds371_akash import BidPolicy, Budget
 from minds371_akash.sdl import (
     RegistryCredentials,
@@ -384,6 +385,15 @@ class DeploymentRequest(BaseModel):
             raise ValueError("ssl needs a domain")
         return self
 
+    @model_validator(mode="after")
+    def _register_sdl_logins(self) -> DeploymentRequest:
+        # A registry password inside an ``sdl`` text is under no secret-looking key of the
+        # payload, so the runtime's payload scan cannot see it: register it here, on every
+        # path that reads a request (deploy, resume, watch), before any step is stored.
+        if self.sdl is not None and "password" in self.sdl:
+            _register_logins_of(self.sdl)
+        return self
+
     @property
     def workload(self) -> WorkloadSpec | None:
         """The workload as a spec (``None`` when the request carries a full SDL).
@@ -694,3 +704,16 @@ def load_request(path: str | Path) -> DeploymentRequest:
             hostile, holds duplicate keys, or is not a valid request.
     """
     return parse_request(read_request_file(path))
+
+
+def _register_logins_of(sdl: str) -> None:
+    """Register the registry password of each service of ``sdl`` as a secret (if it parses)."""
+    from minds371_akash.sdl import parse_sdl
+
+    try:
+        document = parse_sdl(sdl)
+    except (ValidationError, ValueError):
+        return  # the SDL's own check names what is wrong with it
+    for service in document.services.values():
+        if service.credentials is not None:
+            register_secret(service.credentials.password)

@@ -48,6 +48,7 @@ from minds371.errors import (
 from minds371.logging import get_logger
 from minds371_akash._bid_wait import wait_for_bids
 from minds371_akash._deploy_types import DeploymentResult, PreparedDeployment
+from minds371_akash._manifest_credentials import restore_credentials
 from minds371_akash._operations import DeploymentOperations
 from minds371_akash._provider_base import MIN_DEPOSIT_UACT
 from minds371_akash._readiness import ReadinessWatch
@@ -370,6 +371,8 @@ class AkashIntegrationProvider(DeploymentOperations):
             LeaseError: the deployment is closed.
         """
         prepared = self.prepare(sdl)
+        # The journal stores registry passwords redacted: put them back from the SDL.
+        manifest = restore_credentials(manifest, prepared.manifest) if manifest else None
         manifest = manifest or prepared.manifest
         deployment = await self.backend.get_deployment(dseq)
         if not deployment.active:

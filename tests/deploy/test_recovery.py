@@ -96,3 +96,32 @@ def test_resume_after_a_kill_resends_the_manifest_console_returned(
     (lease,) = [lease for lease in on_chain["leases"] if lease["state"] == "active"]
     assert lease["manifest"]  # the provider accepted the resent manifest
     cli("close", str(created["dseq"]))
+
+
+def test_resume_of_a_private_image_resends_its_registry_password(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    # The journal holds the manifest with the password scrubbed; the resend after the kill goes
+    # to the lease that already exists, whose provider re-hashes it against the on-chain version.
+    password = "private-registry-pass-7c1d"
+    request = web_request("private")
+    service = request["infra_spec"]["services"][0]
+    service["image"] = "ghcr.io/acme/web:1.0"
+    service["credentials"] = {"host": "ghcr.io", "username": "deployer", "password": password}
+    path = write_request(tmp_path, request)
+    killed = cli("deploy", str(path), "--json", extra_env={"MINDS371_CRASH_AT": "lease.created"})
+    assert killed.code == -signal.SIGKILL, killed.err
+
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    assert len(reconciled.json()["resumed"]) == 1, reconciled.json()
+    ((_task_id, status, steps),) = anyio.run(
+        saga_of_every_task, home_for(clean_environ, sandbox.url)
+    )
+    assert status is TaskStatus.COMPLETED
+    (created,) = [step.data for step in steps if step.name == CREATED]
+    assert password not in created["manifest"]  # still stored scrubbed
+    on_chain = next(d for d in sandbox.deployments() if int(d["dseq"]) == created["dseq"])
+    (lease,) = [lease for lease in on_chain["leases"] if lease["state"] == "active"]
+    assert lease["manifest"]
+    cli("close", str(created["dseq"]))
