@@ -381,6 +381,23 @@ def _drop_said_by_the_command(level: int) -> Any:
     return processor
 
 
+class _PersonRenderer:
+    """A terminal's renderer that says a sentence when an event carries one.
+
+    An event with ``say`` (a sentence for the person at the terminal) is printed as
+    ``level: sentence``; any other event as structlog's console line.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        said = event_dict.get("say")
+        if isinstance(said, str) and said:
+            return f"{event_dict.get('level', method)}: {said}"
+        return self._inner(logger, method, event_dict)
+
+
 def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None:
     """Configure structlog and stdlib logging for the ``minds371`` command (stderr only).
 
@@ -390,7 +407,7 @@ def configure_cli_logging(level: str = "WARNING", *, json: bool = False) -> None
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else _PersonRenderer(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     )
     # JSON lines carry a timestamp for machines; a person at a terminal reads the level and the
     # event between the command's own lines, which carry the time where it matters.

@@ -190,6 +190,10 @@ def load_signer(
         address=signer.address,
         path=str(path),
         hint=f"for real use set {KEY_ENV} or {KEYSTORE_ENV}",
+        say=(
+            f"no registry signing key is configured, so a development key was made at {path} "
+            f"(address {signer.address}); for real use set {KEY_ENV} or {KEYSTORE_ENV}"
+        ),
     )
     return signer
 

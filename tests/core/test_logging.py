@@ -315,6 +315,19 @@ def test_cli_logging_writes_redacted_json_lines_to_stderr_at_its_level(
     assert entry["timestamp"].endswith("Z")
 
 
+def test_cli_logging_at_a_terminal_says_a_sentence_an_event_carries_and_redacts_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    register_secret(API_KEY)
+    configure_cli_logging("WARNING")
+    log = get_logger("minds371.test")
+    log.warning("minds371.test.said", say=f"the key {API_KEY} was not used", path="/x")
+    log.warning("minds371.test.plain", path="/y")
+    said, plain = capsys.readouterr().err.splitlines()
+    assert said == "warning: the key *** was not used"
+    assert "minds371.test.plain" in plain and "/y" in plain
+
+
 def test_cli_logging_defaults_to_warnings_and_reads_unknown_levels_as_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
