@@ -196,19 +196,10 @@ class Action:
         }
 
     def mcp_tool(self) -> dict[str, Any]:
-        """This action as an MCP ``Tool`` object (``inputSchema``, ``annotations`` hints)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "inputSchema": self.input_schema(),
-            "outputSchema": self.output_schema(),
-            "annotations": {
-                "readOnlyHint": self.annotations.read_only,
-                "destructiveHint": self.annotations.destructive,
-                "idempotentHint": self.annotations.idempotent,
-                "openWorldHint": True,
-            },
-        }
+        """This action as an MCP ``Tool`` object (see :func:`minds371.adapters.tools.tool_spec`)."""
+        from minds371.adapters.tools import tool_spec
+
+        return tool_spec(self).mcp_tool()
 
 
 @overload

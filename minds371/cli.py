@@ -164,6 +164,9 @@ def build_parser(plugins: Sequence[Plugin] | None = None) -> argparse.ArgumentPa
     actions.add_argument("--json", action="store_true", help="print the schemas as JSON")
     actions.set_defaults(handler=_cmd_actions)
     _add_worker(sub)
+    from minds371.adapters.mcp._cli import add_mcp_command
+
+    add_mcp_command(sub)
     for plugin in _plugins() if plugins is None else plugins:
         plugin.cli(sub)
     return parser

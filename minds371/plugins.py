@@ -53,6 +53,10 @@ def _no_services(runtime: Any) -> Iterable[Service]:
     return ()
 
 
+def _no_resources(runtime: Any) -> Iterable[Any]:
+    return ()
+
+
 def _no_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     return None
 
@@ -70,6 +74,9 @@ class Plugin:
         services: Given the runtime, returns long-running coroutines to run while it runs
             (watchers); they are cancelled when it stops.
         cli: Adds sub-commands to the ``minds371`` command.
+        resources: Given the runtime, returns the
+            :class:`~minds371.adapters.resources.ResourceTemplate` objects it offers to hosts
+            (the MCP server's ``resources/*``).
     """
 
     name: str
@@ -80,6 +87,7 @@ class Plugin:
     cli: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = field(
         default=_no_cli
     )
+    resources: Callable[[Any], Iterable[Any]] = _no_resources
 
 
 def discover_plugins(*, third_party: bool | None = None) -> list[Plugin]:

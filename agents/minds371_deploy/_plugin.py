@@ -50,10 +50,23 @@ def _actions() -> Iterable[Action]:
     return deployment_actions()
 
 
+def _resources(runtime: Any) -> Iterable[Any]:
+    from minds371_deploy._resources import deployment_resources
+
+    return deployment_resources(runtime)
+
+
 def _cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from minds371_deploy._cli import register_cli
 
     register_cli(sub)
 
 
-plugin = Plugin(name="deploy", actions=_actions, agents=_agents_of, services=_services, cli=_cli)
+plugin = Plugin(
+    name="deploy",
+    actions=_actions,
+    agents=_agents_of,
+    services=_services,
+    cli=_cli,
+    resources=_resources,
+)

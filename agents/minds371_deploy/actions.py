@@ -24,12 +24,13 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any, Literal
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from minds371.actions import Action, RunContext, action
 from minds371.agent import optional_task
 from minds371.errors import ConfigurationError, ProviderError
-from minds371.tasks import AgentType, Task, TaskStatus
+from minds371.tasks import AgentType, Task, TaskResult, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import MarketBackend
 from minds371_akash.market._funding import current_runway
@@ -117,7 +118,7 @@ async def DEPLOY_TO_AKASH(ctx: RunContext[Any], params: DeploymentRequest) -> di
         payload=payload,
     )
     handle = await runtime.dispatch(task)
-    result = await handle.result()
+    result = await _follow(ctx, runtime, handle)
     if result.status is not TaskStatus.COMPLETED:
         error = result.error
         raise ProviderError(
@@ -127,6 +128,41 @@ async def DEPLOY_TO_AKASH(ctx: RunContext[Any], params: DeploymentRequest) -> di
         )
     output: dict[str, Any] = result.output
     return output
+
+
+#: Seconds a cancelled caller waits for its deployment task to close what it created.
+CANCEL_GRACE = 60.0
+
+
+async def _follow(ctx: RunContext[Any], runtime: Any, handle: Any) -> TaskResult:
+    """Wait for the deployment task; forward its events; cancel it if the caller is cancelled.
+
+    Called outside any task (an MCP host, a LangChain or pydantic-ai tool), the task's events
+    go to the caller's progress sink. Inside a task they stay in the deployment task's own
+    stream (the caller's task has its own). A caller that is cancelled (an MCP client's
+    ``notifications/cancelled``) cancels the deployment task and waits, shielded, until the
+    saga has closed what it created, unless the runtime itself is stopping: then the task is
+    interrupted, to resume when a runtime starts on the same state.
+    """
+    sink = ctx.emit if optional_task() is None else None
+    try:
+        async with anyio.create_task_group() as group:
+            if sink is not None:
+                emit = sink
+
+                async def relay() -> None:
+                    async for event in handle.events():
+                        await emit(event.type, event.message, event.data)
+
+                group.start_soon(relay)
+            result: TaskResult = await handle.result()
+            group.cancel_scope.cancel()
+        return result
+    except anyio.get_cancelled_exc_class():
+        if not runtime.stopping:
+            with anyio.move_on_after(CANCEL_GRACE, shield=True):
+                await handle.cancel()
+        raise
 
 
 @action(

@@ -1,0 +1,39 @@
+"""A served sandbox for the MCP proof tests, slow enough (a block every 0.2 s) to cancel mid-way."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.deploy.conftest import ROOT, Sandbox
+
+BLOCK_TIME = "0.2"
+
+
+@pytest.fixture(scope="module")
+def slow_sandbox() -> Iterator[Sandbox]:
+    token = secrets.token_urlsafe(32)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minds371.cli", "sandbox", "serve", "--port", "0"]
+        + ["--block-time", BLOCK_TIME],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "MINDS371_SANDBOX_ADMIN_TOKEN": token},
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), url
+        yield Sandbox(url, token)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
