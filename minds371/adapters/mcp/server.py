@@ -46,6 +46,7 @@ __all__ = ["ConfirmSpend", "build_server"]
 
 _log = get_logger("minds371.mcp")
 
+_CONFIRM_KEY = "minds371-confirm-spend"
 _CONFIRM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -91,7 +92,7 @@ def build_server(
 
     async def call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         spec = specs.get(params.name)
         if spec is None:
             return _error(f"no tool named {params.name!r}; tools: {', '.join(sorted(specs))}")
@@ -100,7 +101,9 @@ def build_server(
         try:
             # Secrets are refused before anything else: a confirmation must not show them.
             refuse_secrets(spec, arguments)
-            refusal = await _confirm(ctx, spec, arguments, confirm_spend)
+            refusal = await _confirm(ctx, params, spec, arguments, confirm_spend)
+            if isinstance(refusal, types.InputRequiredResult):
+                return refusal
             if refusal is not None:
                 return _error(refusal)
             output = await call_action(source, spec, arguments, emit=progress.emit)
@@ -215,11 +218,17 @@ class _Progress:
 
 async def _confirm(
     ctx: ServerRequestContext[Any],
+    params: types.CallToolRequestParams,
     spec: ToolSpec,
     arguments: Mapping[str, Any],
     mode: ConfirmSpend,
-) -> str | None:
-    """``None`` to go ahead, else why the call is refused (nothing spent)."""
+) -> str | types.InputRequiredResult | None:
+    """``None`` to go ahead, else why the call is refused (nothing spent), or the question.
+
+    A connection of the handshake era is asked over the back-channel (``elicitation/create``);
+    a 2026-07-28 connection has none, so the question goes back as an ``InputRequiredResult``
+    and the client calls again with the user's answer.
+    """
     if not spec.spends_money or mode is ConfirmSpend.NEVER:
         return None
     if mode is ConfirmSpend.REFUSE:
@@ -234,11 +243,20 @@ async def _confirm(
     summary = json.dumps(arguments, default=str, sort_keys=True)
     if len(summary) > 600:
         summary = summary[:600] + "…"
-    answer = await ctx.session.elicit_form(
-        f"{spec.name} spends money. Arguments: {summary}. Go ahead?",
-        _CONFIRM_SCHEMA,
-        related_request_id=ctx.request_id,
-    )
+    question = f"{spec.name} spends money. Arguments: {summary}. Go ahead?"
+    given = (params.input_responses or {}).get(_CONFIRM_KEY)
+    if isinstance(given, types.ElicitResult):
+        answer = given
+    elif ctx.session.can_send_request:
+        answer = await ctx.session.elicit_form(
+            question, _CONFIRM_SCHEMA, related_request_id=ctx.request_id
+        )
+    else:
+        form = types.ElicitRequestFormParams(message=question, requested_schema=_CONFIRM_SCHEMA)
+        return types.InputRequiredResult(
+            input_requests={_CONFIRM_KEY: types.ElicitRequest(params=form)},
+            request_state=_CONFIRM_KEY,
+        )
     if answer.action == "accept" and (answer.content or {}).get("confirm") is True:
         _log.info("minds371.mcp.spend_confirmed", tool=spec.name)
         return None
