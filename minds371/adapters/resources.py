@@ -35,7 +35,7 @@ class ResourceTemplate:
         uri_template: RFC 6570 level-1 template, e.g. ``minds371://deployments/{dseq}``.
         name: Short name of the family.
         description: What reading one returns.
-        read: ``async (variables) -> JSON-ready data``; raises a ``Minds371Error`` for an unknown one.
+        read: ``async (variables) -> JSON-ready data``; a ``Minds371Error`` for an unknown one.
         list: ``async () -> entries`` of the resources that exist now.
         mime_type: The content type of what ``read`` returns.
     """
@@ -61,7 +61,9 @@ def resource_templates(plugins: Iterable[Any], runtime: Any) -> list[ResourceTem
     """Every resource template ``plugins`` contribute for ``runtime`` (their ``resources`` hook)."""
     found: list[ResourceTemplate] = []
     for plugin in plugins:
-        hook: Callable[[Any], Iterable[ResourceTemplate]] | None = getattr(plugin, "resources", None)
+        hook: Callable[[Any], Iterable[ResourceTemplate]] | None = getattr(
+            plugin, "resources", None
+        )
         if hook is not None:
             found.extend(hook(runtime))
     return found

@@ -1,4 +1,4 @@
-"""One registered action as a tool: the description every adapter (MCP, LangChain, pydantic-ai) uses.
+"""One registered action as a tool, as every adapter (MCP, LangChain, pydantic-ai) offers it.
 
 :func:`tool_spec` is the only place where an :class:`~minds371.actions.Action` becomes a tool:
 its name, its description with a note on money and approval, its input schema without the
@@ -48,14 +48,18 @@ Emit = Callable[[str, str, Mapping[str, Any]], Awaitable[Any]]
 
 
 class ToolSource(Protocol):
-    """What adapters build tools from: an :class:`~minds371.AgentRuntime` (or anything with its
-    ``actions`` and ``deps``)."""
+    """What adapters build tools from: an :class:`~minds371.AgentRuntime`, or the like.
+
+    Anything with the runtime's ``actions`` and ``deps`` will do.
+    """
 
     @property
-    def actions(self) -> ActionRegistry: ...
+    def actions(self) -> ActionRegistry:
+        """The actions to offer."""
 
     @property
-    def deps(self) -> Any: ...
+    def deps(self) -> Any:
+        """The dependencies handed to them."""
 
 
 class SecretArgumentError(ValidationError):
@@ -99,7 +103,7 @@ class ToolSpec:
         hints: The MCP annotations.
         spends_money: The action may cost money.
         requires_approval: A host that can ask a person first should do so.
-        secret_fields: The schema paths left out as secret-bearing (``/infra_spec/.../credentials``).
+        secret_fields: The schema paths left out as secret-bearing.
         action: The action itself.
     """
 
@@ -224,7 +228,8 @@ class _SecretWalker:
     def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         ref = schema.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return self.defs.get(ref.removeprefix("#/$defs/"), {})
+            found: Mapping[str, Any] = self.defs.get(ref.removeprefix("#/$defs/"), {})
+            return found
         return schema
 
     def def_is_secret(self, name: str) -> bool:
@@ -263,14 +268,16 @@ class _SecretWalker:
 
     def secret_keys(self, schema: Mapping[str, Any]) -> set[str]:
         return {
-            key
-            for key, sub in schema.get("properties", {}).items()
-            if self.property_is_secret(sub)
+            key for key, sub in schema.get("properties", {}).items() if self.property_is_secret(sub)
         }
 
     def find(self, value: Any, schema: Mapping[str, Any], path: str, found: list[str]) -> None:
         schema = self.resolve(schema)
-        for branch in [*schema.get("anyOf", ()), *schema.get("oneOf", ()), *schema.get("allOf", ())]:
+        for branch in [
+            *schema.get("anyOf", ()),
+            *schema.get("oneOf", ()),
+            *schema.get("allOf", ()),
+        ]:
             self.find(value, branch, path, found)
         if isinstance(value, Mapping):
             secret = self.secret_keys(schema)
@@ -291,7 +298,7 @@ class _SecretWalker:
 
 
 def _prune_secrets(schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """``schema`` without secret-bearing properties (or the defs only they used), and their paths."""
+    """``schema`` less its secret-bearing properties (and the defs only they used), and paths."""
     walker = _SecretWalker(schema)
     pruned = copy.deepcopy(schema)
     removed: list[str] = []

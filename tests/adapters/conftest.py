@@ -12,15 +12,14 @@ import pytest
 
 from tests.deploy.conftest import ROOT, Sandbox
 
-BLOCK_TIME = "0.2"
+BLOCK = ["--block-time", "0.2"]
 
 
 @pytest.fixture(scope="module")
 def slow_sandbox() -> Iterator[Sandbox]:
     token = secrets.token_urlsafe(32)
     process = subprocess.Popen(
-        [sys.executable, "-m", "minds371.cli", "sandbox", "serve", "--port", "0"]
-        + ["--block-time", BLOCK_TIME],
+        [sys.executable, "-m", "minds371.cli", "sandbox", "serve", "--port", "0", *BLOCK],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

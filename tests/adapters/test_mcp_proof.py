@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,11 +25,17 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.deploy.conftest import ROOT, Sandbox
 
-REQUEST = {
+REQUEST: dict[str, Any] = {
     "network": "sandbox",
     "infra_spec": {
         "services": [
-            {"name": "web", "image": "nginx:1.27", "cpu": 0.5, "memory": "512Mi", "ports": [{"port": 80}]}
+            {
+                "name": "web",
+                "image": "nginx:1.27",
+                "cpu": 0.5,
+                "memory": "512Mi",
+                "ports": [{"port": 80}],
+            }
         ],
         "max_price_uact": 100,
     },
@@ -60,7 +65,10 @@ class Confirmations:
 @asynccontextmanager
 async def _stdio(home: Path, sandbox: Sandbox, errlog: TextIO) -> AsyncIterator[Any]:
     server = StdioServerParameters(
-        command=sys.executable, args=["-m", "minds371.cli", "mcp"], env=_env(home, sandbox), cwd=ROOT
+        command=sys.executable,
+        args=["-m", "minds371.cli", "mcp"],
+        env=_env(home, sandbox),
+        cwd=ROOT,
     )
     async with stdio_client(server, errlog=errlog) as streams:
         yield streams
@@ -107,28 +115,32 @@ async def test_the_sdk_client_deploys_cancels_and_closes_through_minds371_mcp(
             await session.initialize()
             first, second = await _scenario(session, slow_sandbox, confirm)
     # The deployments as the home and the network know them, after the server has gone.
-    listing = subprocess.run(
+    listing = await anyio.run_process(
         [sys.executable, "-m", "minds371.cli", "list", "--all", "--json"],
         env=_env(home, slow_sandbox),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
     )
     states = {row["dseq"]: row["state"] for row in json.loads(listing.stdout)}
     assert states == {str(first): "closed", str(second): "closed"}
 
 
-async def _scenario(session: ClientSession, sandbox: Sandbox, confirm: Confirmations) -> tuple[int, int]:
+async def _scenario(
+    session: ClientSession, sandbox: Sandbox, confirm: Confirmations
+) -> tuple[int, int]:
     tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-    deploy, close, estimate = tools["DEPLOY_TO_AKASH"], tools["CLOSE_DEPLOYMENT"], tools["ESTIMATE_COST"]
+    deploy, close, estimate = (
+        tools["DEPLOY_TO_AKASH"],
+        tools["CLOSE_DEPLOYMENT"],
+        tools["ESTIMATE_COST"],
+    )
     assert deploy.annotations is not None and close.annotations is not None
     assert estimate.annotations is not None and estimate.annotations.read_only_hint is True
     assert deploy.annotations.read_only_hint is False and deploy.annotations.open_world_hint is True
     assert close.annotations.destructive_hint is True and close.annotations.idempotent_hint is True
     assert deploy.meta == {"minds371/spends_money": True, "minds371/requires_approval": True}
     assert "spends money" in (deploy.description or "")
-    assert deploy.output_schema is not None and "RegistryCredentials" not in json.dumps(deploy.input_schema)
+    assert deploy.output_schema is not None and "RegistryCredentials" not in json.dumps(
+        deploy.input_schema
+    )
 
     priced = await session.call_tool("ESTIMATE_COST", {"request": {"name": "mcp-one", **REQUEST}})
     assert not priced.is_error, priced.content
@@ -136,10 +148,10 @@ async def _scenario(session: ClientSession, sandbox: Sandbox, confirm: Confirmat
     assert priced.structured_content["cost"]["usd_per_month"] > 0
     assert confirm.asked == []  # reading a price costs nothing and asks nothing
 
-    progress: list[str] = []
+    told: list[str] = []
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
-        progress.append(message or "")
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        told.append(message or "")
 
     deployed = await session.call_tool(
         "DEPLOY_TO_AKASH", {"name": "mcp-one", **REQUEST}, progress_callback=on_progress
@@ -148,8 +160,8 @@ async def _scenario(session: ClientSession, sandbox: Sandbox, confirm: Confirmat
     assert deployed.structured_content is not None
     first = int(deployed.structured_content["dseq"])
     assert len(confirm.asked) == 1 and "DEPLOY_TO_AKASH spends money" in confirm.asked[0]
-    assert any(m.startswith("deployment.created") for m in progress)
-    assert any(m.startswith("deployment.ready") for m in progress), progress
+    assert any(m.startswith("deployment.created") for m in told)
+    assert any(m.startswith("deployment.ready") for m in told), told
 
     second = await _cancel_mid_way(session)
     with anyio.fail_after(30):
@@ -174,12 +186,12 @@ async def _scenario(session: ClientSession, sandbox: Sandbox, confirm: Confirmat
 
 
 async def _cancel_mid_way(session: ClientSession) -> int:
-    """Start a second deployment; cancel the call once it exists on the network, before it is ready."""
+    """Start a second deployment; cancel the call once it exists on the network, not yet ready."""
     created: list[int] = []
     later: list[str] = []
     seen = anyio.Event()
 
-    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         found = CREATED.match(message or "")
         if found:
             created.append(int(found[1]))

@@ -33,7 +33,7 @@ class User:
     ) -> types.ElicitResult:
         self.asked.append(params.message)
         content = {"confirm": self.confirm} if self.answer == "accept" else None
-        return types.ElicitResult(action=self.answer, content=content)  # type: ignore[arg-type]
+        return types.ElicitResult(action=self.answer, content=content)
 
 
 def _text(result: types.CallToolResult) -> str:

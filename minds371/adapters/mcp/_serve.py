@@ -7,10 +7,10 @@ import hmac
 import sys
 from typing import Any
 
-import anyio
 import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minds371.adapters.mcp.server import ConfirmSpend, build_server
 from minds371.adapters.resources import resource_templates
@@ -18,8 +18,6 @@ from minds371.plugins import discover_plugins
 from minds371.runtime import AgentRuntime
 
 __all__ = ["BearerAuth", "serve"]
-
-Scope = dict[str, Any]
 
 
 async def serve(args: argparse.Namespace, token: str | None) -> int:
@@ -47,30 +45,29 @@ async def _serve_http(server: Server[Any], host: str, port: int, token: str | No
     if token is not None:
         app = BearerAuth(app, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    http = uvicorn.Server(config)
-    async with anyio.create_task_group() as group:
+    await _AnnouncingServer(config).serve()
 
-        async def announce() -> None:
-            while not http.started:
-                await anyio.sleep(0.02)
-            bound = http.servers[0].sockets[0].getsockname()
+
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn, saying where it listens once it does (``--port 0`` picks the port)."""
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            bound = self.servers[0].sockets[0].getsockname()
             shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
-            print(f"minds371 mcp: serving http://{shown}:{bound[1]}/mcp", file=sys.stderr)
+            sys.stderr.write(f"minds371 mcp: serving http://{shown}:{bound[1]}/mcp\n")
             sys.stderr.flush()
-
-        group.start_soon(announce)
-        await http.serve()
-        group.cancel_scope.cancel()
 
 
 class BearerAuth:
     """ASGI middleware: every HTTP request must carry ``Authorization: Bearer <token>``."""
 
-    def __init__(self, app: Any, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
         self._expected = f"Bearer {token}".encode()
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or ()).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):

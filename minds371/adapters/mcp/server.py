@@ -121,6 +121,15 @@ def build_server(
             structured_content=document,
         )
 
+    handlers: dict[str, Any] = {"on_list_tools": list_tools, "on_call_tool": call_tool}
+    if resources:
+        handlers |= _resource_handlers(resources)
+    return Server(name, version=version, **handlers)
+
+
+def _resource_handlers(resources: Sequence[ResourceTemplate]) -> dict[str, Any]:
+    """The ``resources/list``, ``resources/templates/list`` and ``resources/read`` handlers."""
+
     async def list_resources(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
@@ -166,19 +175,18 @@ def build_server(
                 raise MCPError(types.INVALID_PARAMS, f"{uri}: {redact(exc.message)}") from None
             text = json.dumps(data, default=str)
             return types.ReadResourceResult(
-                contents=[types.TextResourceContents(uri=uri, mime_type=template.mime_type, text=text)]
+                contents=[
+                    types.TextResourceContents(uri=uri, mime_type=template.mime_type, text=text)
+                ]
             )
         known = ", ".join(t.uri_template for t in resources) or "none"
         raise MCPError(types.INVALID_PARAMS, f"no resource {uri!r}; templates: {known}")
 
-    handlers: dict[str, Any] = {"on_list_tools": list_tools, "on_call_tool": call_tool}
-    if resources:
-        handlers |= {
-            "on_list_resources": list_resources,
-            "on_list_resource_templates": list_templates,
-            "on_read_resource": read_resource,
-        }
-    return Server(name, version=version, **handlers)
+    return {
+        "on_list_resources": list_resources,
+        "on_list_resource_templates": list_templates,
+        "on_read_resource": read_resource,
+    }
 
 
 def _tool(spec: ToolSpec) -> types.Tool:
