@@ -75,6 +75,12 @@ class EstimateParams(BaseModel):
     request: DeploymentRequest
     dseq: int | None = Field(default=None, ge=1, description="price its current bids instead")
 
+    @classmethod
+    def secret_inputs(cls, raw: Any) -> list[str]:
+        """The request's secrets its schema cannot mark (see DeploymentRequest.secret_inputs)."""
+        request = raw.get("request") if isinstance(raw, dict) else None
+        return [f"/request{path}" for path in DeploymentRequest.secret_inputs(request)]
+
 
 def _runtime(ctx: RunContext[Any]) -> Any:
     running = optional_task()

@@ -295,6 +295,32 @@ class DeploymentRequest(BaseModel):
 
     _sdl_is_text = field_validator("sdl", mode="before")(_sdl_text)
 
+    @classmethod
+    def secret_inputs(cls, raw: Any) -> list[str]:
+        """Where raw fields carry a secret their schema cannot mark (paths, for tool hosts).
+
+        That is an ``sdl`` document's registry logins (``services.<name>.credentials``, with a
+        password). Tool hosts (``minds371.adapters``) refuse such arguments: secrets come from the
+        configuration, never from a tool call.
+        """
+        from minds371_akash.sdl._yaml import load_yaml
+
+        text = raw.get("sdl") if isinstance(raw, dict) else None
+        if not isinstance(text, str):
+            return []
+        try:
+            document = load_yaml(text)
+        except (ValidationError, ValueError):
+            return []  # not an SDL at all: validation names the problem
+        services = document.get("services") if isinstance(document, dict) else None
+        if not isinstance(services, dict):
+            return []
+        return [
+            f"/sdl/services/{name}/credentials"
+            for name, service in services.items()
+            if isinstance(service, dict) and "credentials" in service
+        ]
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:

@@ -192,11 +192,19 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def secret_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> list[str]:
-    """The paths of ``arguments`` that carry a secret-bearing field (empty: none do)."""
+    """The paths of ``arguments`` that carry a secret-bearing field (empty: none do).
+
+    Besides the fields the schema marks, a parameters model may name secrets its schema cannot
+    see (a password inside a document given as text) with a classmethod
+    ``secret_inputs(raw arguments) -> list of paths``.
+    """
     schema = spec.action.input_schema()
     walker = _SecretWalker(schema)
     found: list[str] = []
     walker.find(arguments, schema, "", found)
+    extra = getattr(spec.action.parameters, "secret_inputs", None)
+    if callable(extra):
+        found.extend(path for path in extra(dict(arguments)) if path not in found)
     return found
 
 

@@ -1,4 +1,4 @@
-"""A served sandbox for the MCP proof tests, slow enough (a block every 0.2 s) to cancel mid-way."""
+"""A served sandbox for the MCP proof tests, slow enough (a block every 0.1 s) to cancel mid-way."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.conftest import ROOT, Sandbox
 
-BLOCK = ["--block-time", "0.2"]
+BLOCK = ["--block-time", "0.1"]
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,17 @@ def test_the_deploy_actions_registry_credentials_are_secret_bearing() -> None:
         "/request/infra_spec/services/0/credentials"
     ]
     assert secret_arguments(deploy, {"name": "web", "image": "nginx:1.27"}) == []
+    sdl = (
+        'version: "2.0"\nservices:\n  web:\n    image: ghcr.io/acme/web:1\n'
+        "    credentials:\n      host: ghcr.io\n      username: u\n      password: hunter2\n"
+    )
+    assert secret_arguments(deploy, {"name": "web", "sdl": sdl}) == [
+        "/sdl/services/web/credentials"
+    ]
+    assert secret_arguments(estimate, {"request": {"name": "web", "sdl": sdl}}) == [
+        "/request/sdl/services/web/credentials"
+    ]
+    assert secret_arguments(deploy, {"name": "web", "sdl": "not: [valid"}) == []
 
 
 async def test_a_call_carrying_a_secret_is_refused_before_it_runs() -> None:
