@@ -42,6 +42,12 @@ NOT_RUN = {
         "leaves a registry running on the fixed port 5000: tests/deploy/building/"
         "test_from_source.py deploys examples/from-source (its app and request) on a free port"
     ),
+    ("docs/mcp.md", "minds371 mcp --http"): (
+        "a server that runs until stopped: tests/adapters/test_mcp_proof.py serves HTTP so"
+    ),
+    ("docs/mcp.md", "MINDS371_MCP_TOKEN="): (
+        "binds every interface; tests/adapters/test_mcp_server.py covers the token rule"
+    ),
 }
 
 
