@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from minds371.actions import Action, RunContext, action
 from minds371.agent import optional_task
 from minds371.errors import ConfigurationError, ProviderError
+from minds371.logging import get_logger
 from minds371.tasks import AgentType, Task, TaskResult, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import MarketBackend
@@ -39,6 +40,8 @@ from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.request import DeploymentRequest, parse_request, request_payload
 
 __all__ = ["deployment_actions"]
+
+_log = get_logger("minds371.deploy.actions")
 
 Network = Literal["sandbox", "console", "cli"]
 
@@ -152,17 +155,15 @@ async def _follow(ctx: RunContext[Any], runtime: Any, handle: Any) -> TaskResult
     """
     sink = ctx.emit if optional_task() is None else None
     try:
-        async with anyio.create_task_group() as group:
-            if sink is not None:
-                emit = sink
-
-                async def relay() -> None:
-                    async for event in handle.events():
-                        await emit(event.type, event.message, event.data)
-
-                group.start_soon(relay)
-            result: TaskResult = await handle.result()
-            group.cancel_scope.cancel()
+        if sink is not None:
+            # The events end with the task's final one (or when the runtime stops).
+            async for event in handle.events():
+                try:
+                    await sink(event.type, event.message, event.data)
+                except Exception as exc:  # a host that stopped listening; the task goes on
+                    _log.info("minds371.deploy.progress_lost", task_id=handle.id, error=repr(exc))
+                    break
+        result: TaskResult = await handle.result()
         return result
     except anyio.get_cancelled_exc_class():
         if not runtime.stopping:
