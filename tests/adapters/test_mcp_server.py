@@ -144,5 +144,9 @@ def test_a_non_loopback_address_without_a_token_is_refused(
 ) -> None:
     assert main(["mcp", "--http", "--host", "0.0.0.0"]) == 2
     assert "MINDS371_MCP_TOKEN" in capsys.readouterr().err
+    assert main(["mcp", "--host", "0.0.0.0"]) == 2  # an address for stdio
+    assert "apply to --http only" in capsys.readouterr().err
+    assert main(["mcp", "--http", "--port", "70000"]) == 2
+    assert "--port must be 0-65535" in capsys.readouterr().err
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.test")
