@@ -19,6 +19,10 @@ class Amount(BaseModel):
     amount: int = Field(ge=1, le=1000, description="how much")
 
 
+class Payment(Amount):
+    memo: dict[str, str] = Field(default_factory=dict, description="notes for the books")
+
+
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,7 +47,7 @@ def registry() -> ActionRegistry:
         return {"amount": params.amount, "usd": params.amount * 2}
 
     @found.action(description="Pay an amount.", spends_money=True, requires_approval=True)
-    async def PAY(ctx: RunContext[Any], params: Amount) -> dict[str, Any]:
+    async def PAY(ctx: RunContext[Any], params: Payment) -> dict[str, Any]:
         SPENT.append(params.amount)
         return {"paid": params.amount}
 

@@ -64,6 +64,15 @@ async def test_without_a_yes_nothing_is_spent(answer: str, confirm: bool) -> Non
     assert SPENT == []
 
 
+async def test_the_question_does_not_show_key_like_values() -> None:
+    user = User(answer="decline")
+    server = build_server(registry())  # type: ignore[arg-type]
+    async with Client(server, elicitation_callback=user) as client:
+        memo = {"api_key": "sk-live-abcdef123456"}
+        await client.call_tool("PAY", {"amount": 7, "memo": memo})
+    assert "sk-live-abcdef123456" not in user.asked[0] and "***" in user.asked[0]
+
+
 async def test_a_client_that_cannot_confirm_is_refused_by_default() -> None:
     SPENT.clear()
     result = await _pay(ConfirmSpend.ELICIT, None)
@@ -94,11 +103,14 @@ async def test_a_secret_argument_is_refused_before_any_confirmation() -> None:
 
 
 async def test_bad_arguments_and_unknown_tools_are_tool_errors_naming_the_field() -> None:
+    user = User()
     server = build_server(registry())  # type: ignore[arg-type]
-    async with Client(server) as client:
+    async with Client(server, elicitation_callback=user) as client:
         bad = await client.call_tool("QUOTE", {"amount": 0})
         unknown = await client.call_tool("NOPE", {})
+        unpayable = await client.call_tool("PAY", {"amount": 0})
     assert bad.is_error and "/amount:" in _text(bad)
+    assert unpayable.is_error and "/amount:" in _text(unpayable) and user.asked == []
     assert unknown.is_error and "no tool named 'NOPE'" in _text(unknown)
 
 

@@ -97,10 +97,12 @@ def build_server(
         if spec is None:
             return _error(f"no tool named {params.name!r}; tools: {', '.join(sorted(specs))}")
         arguments = dict(params.arguments or {})
+        _log.info("minds371.mcp.tool_called", tool=spec.name)
         progress = _Progress(ctx)
         try:
             # Secrets are refused before anything else: a confirmation must not show them.
             refuse_secrets(spec, arguments)
+            spec.action.validate_params(arguments)  # never ask to confirm a call that cannot run
             refusal = await _confirm(ctx, params, spec, arguments, confirm_spend)
             if isinstance(refusal, types.InputRequiredResult):
                 return refusal
@@ -248,7 +250,9 @@ async def _confirm(
             "for (no elicitation support); nothing was spent. Run the server with "
             "--confirm-spend never to let such clients spend without asking"
         )
-    summary = json.dumps(arguments, default=str, sort_keys=True)
+    # Secret fields were refused already; redaction catches key-like values in the rest (a
+    # workload's environment, say) before the question is shown to anyone.
+    summary = json.dumps(redact(dict(arguments)), default=str, sort_keys=True)
     if len(summary) > 600:
         summary = summary[:600] + "…"
     question = f"{spec.name} spends money. Arguments: {summary}. Go ahead?"
