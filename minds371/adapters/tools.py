@@ -14,12 +14,12 @@ never the value.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from minds371.actions import Action, ActionRegistry, RunContext
+from minds371.adapters._secrets import SchemaSecrets, prune_secrets
 from minds371.errors import FieldIssue, ValidationError
 
 __all__ = [
@@ -151,7 +151,7 @@ def tool_spec(item: Action) -> ToolSpec:
         notes.append("It cannot be undone.")
     note = " ".join(notes)
     original = item.input_schema()
-    pruned, removed = _prune_secrets(original)
+    pruned, removed = prune_secrets(original)
     if removed:
         note = f"{note} {SECRET_RULE[0].upper()}{SECRET_RULE[1:]}.".strip()
     description = item.description.strip() + (f"\n\n{note}" if note else "")
@@ -199,7 +199,7 @@ def secret_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> list[str]:
     ``secret_inputs(raw arguments) -> list of paths``.
     """
     schema = spec.action.input_schema()
-    walker = _SecretWalker(schema)
+    walker = SchemaSecrets(schema)
     found: list[str] = []
     walker.find(arguments, schema, "", found)
     extra = getattr(spec.action.parameters, "secret_inputs", None)
@@ -220,118 +220,6 @@ def refuse_secrets(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
             [FieldIssue(path, f"refused: {SECRET_RULE}") for path in paths],
             subject=f"arguments of tool {spec.name}",
         )
-
-
-def _is_secret_leaf(schema: Mapping[str, Any]) -> bool:
-    return bool(schema.get("writeOnly")) or schema.get("format") == "password"
-
-
-class _SecretWalker:
-    """Which properties of a JSON Schema are secret-bearing (see the module's docs)."""
-
-    def __init__(self, root: Mapping[str, Any]) -> None:
-        self.defs: Mapping[str, Any] = root.get("$defs", {})
-        self._def_secret: dict[str, bool] = {}
-
-    def resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            found: Mapping[str, Any] = self.defs.get(ref.removeprefix("#/$defs/"), {})
-            return found
-        return schema
-
-    def def_is_secret(self, name: str) -> bool:
-        # An object is secret when it cannot be given without a secret (a required one).
-        if name not in self._def_secret:
-            self._def_secret[name] = False  # a cycle is not a secret
-            schema = self.defs.get(name, {})
-            required = set(schema.get("required", ()))
-            self._def_secret[name] = _is_secret_leaf(schema) or any(
-                key in required and self.property_is_secret(sub)
-                for key, sub in schema.get("properties", {}).items()
-            )
-        return self._def_secret[name]
-
-    def property_is_secret(self, schema: Mapping[str, Any]) -> bool:
-        """A value of this schema carries a secret (through refs, unions, arrays and maps)."""
-        if _is_secret_leaf(schema):
-            return True
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            return self.def_is_secret(ref.removeprefix("#/$defs/"))
-        if "properties" in schema:
-            required = set(schema.get("required", ()))
-            if any(
-                key in required and self.property_is_secret(sub)
-                for key, sub in schema["properties"].items()
-            ):
-                return True
-        branches = [*schema.get("anyOf", ()), *schema.get("oneOf", ()), *schema.get("allOf", ())]
-        nested = [schema.get(k) for k in ("items", "additionalProperties")]
-        return any(
-            self.property_is_secret(sub)
-            for sub in [*branches, *nested, *schema.get("prefixItems", ())]
-            if isinstance(sub, Mapping)
-        )
-
-    def secret_keys(self, schema: Mapping[str, Any]) -> set[str]:
-        return {
-            key for key, sub in schema.get("properties", {}).items() if self.property_is_secret(sub)
-        }
-
-    def find(self, value: Any, schema: Mapping[str, Any], path: str, found: list[str]) -> None:
-        schema = self.resolve(schema)
-        for branch in [
-            *schema.get("anyOf", ()),
-            *schema.get("oneOf", ()),
-            *schema.get("allOf", ()),
-        ]:
-            self.find(value, branch, path, found)
-        if isinstance(value, Mapping):
-            secret = self.secret_keys(schema)
-            properties = schema.get("properties", {})
-            extra = schema.get("additionalProperties")
-            for key, sub_value in value.items():
-                where = f"{path}/{key}"
-                if key in secret:
-                    if where not in found:
-                        found.append(where)
-                elif key in properties:
-                    self.find(sub_value, properties[key], where, found)
-                elif isinstance(extra, Mapping):
-                    self.find(sub_value, extra, where, found)
-        elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
-            for index, item in enumerate(value):
-                self.find(item, schema["items"], f"{path}/{index}", found)
-
-
-def _prune_secrets(schema: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """``schema`` less its secret-bearing properties (and the defs only they used), and paths."""
-    walker = _SecretWalker(schema)
-    pruned = copy.deepcopy(schema)
-    removed: list[str] = []
-
-    def prune(node: Any, where: str) -> None:
-        if isinstance(node, dict):
-            secret = walker.secret_keys(node) if "properties" in node else set()
-            for key in sorted(secret):
-                del node["properties"][key]
-                removed.append(f"{where}/properties/{key}")
-            if secret and "required" in node:
-                node["required"] = [k for k in node["required"] if k not in secret]
-            for key, sub in node.items():
-                prune(sub, f"{where}/{key}")
-        elif isinstance(node, list):
-            for index, sub in enumerate(node):
-                prune(sub, f"{where}/{index}")
-
-    prune(pruned, "")
-    defs = pruned.get("$defs")
-    if isinstance(defs, dict):
-        for name in [n for n in defs if walker.def_is_secret(n)]:
-            del defs[name]
-            removed.append(f"/$defs/{name}")
-    return pruned, removed
 
 
 # -- calling --------------------------------------------------------------------------------------

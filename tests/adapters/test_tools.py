@@ -47,6 +47,8 @@ def test_secret_bearing_fields_are_left_out_of_the_schema() -> None:
 def test_the_deploy_actions_registry_credentials_are_secret_bearing() -> None:
     runtime = AgentRuntime()
     specs = {s.name: s for s in tool_specs(runtime)}
+    for spec in specs.values():
+        jsonschema.Draft202012Validator.check_schema(spec.input_schema)
     for name in ("DEPLOY_TO_AKASH", "ESTIMATE_COST"):
         text = json.dumps(specs[name].input_schema)
         assert "RegistryCredentials" not in text and '"credentials"' not in text, name
