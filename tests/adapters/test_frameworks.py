@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -20,7 +21,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from minds371.adapters.langchain import langchain_tools
+from minds371.adapters.langchain import PROGRESS_EVENT, langchain_tools
 from minds371.adapters.pydantic_ai import minds371_toolset
 from minds371.adapters.tools import tool_specs
 from minds371.runtime import AgentRuntime
@@ -43,10 +44,30 @@ async def _langchain_round(calls: list[dict[str, Any]]) -> list[ToolMessage]:
     return replies
 
 
+class Progress(AsyncCallbackHandler):
+    """A LangChain callback handler that keeps the custom events it sees."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    async def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        self.events.append((name, data))
+
+
 async def test_a_langchain_tool_call_runs_the_action() -> None:
     (reply,) = await _langchain_round([{"name": "QUOTE", "args": {"amount": 3}, "id": "c1"}])
     assert reply.tool_call_id == "c1" and reply.status == "success"
     assert json.loads(str(reply.content)) == {"amount": 3, "usd": 6}
+
+
+async def test_langchain_callbacks_hear_the_actions_progress() -> None:
+    tools = {tool.name: tool for tool in langchain_tools(registry())}
+    heard = Progress()
+    call = {"name": "QUOTE", "args": {"amount": 2}, "id": "c3", "type": "tool_call"}
+    await tools["QUOTE"].ainvoke(call, config={"callbacks": [heard]})
+    assert heard.events == [
+        (PROGRESS_EVENT, {"tool": "QUOTE", "type": "quote.priced", "message": "priced 2"})
+    ]
 
 
 async def test_langchain_gets_the_schemas_annotations_and_secret_rule() -> None:
@@ -97,9 +118,16 @@ async def test_a_pydantic_ai_agent_calls_the_action() -> None:
         seen.update({t.name: t for t in info.function_tools})
         return cast(ModelResponse, model.function(messages, info))  # type: ignore[misc]
 
-    agent = Agent(FunctionModel(capture), toolsets=[minds371_toolset(registry())])
+    heard: list[str] = []
+
+    async def on_progress(type: str, message: str, data: Any) -> None:
+        heard.append(f"{type}: {message}")
+
+    toolset = minds371_toolset(registry(), on_progress=on_progress)
+    agent = Agent(FunctionModel(capture), toolsets=[toolset])
     result = await agent.run("what does 4 cost?")
     assert json.loads(result.output) == [{"amount": 4, "usd": 8}]
+    assert heard == ["quote.priced: priced 4"]
     assert "login" not in seen["PULL"].parameters_json_schema["properties"]
     assert seen["PAY"].metadata["spends_money"] is True
     assert seen["QUOTE"].metadata["readOnlyHint"] is True
