@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import httpx
 import mcp_types as types
 import pytest
 from mcp.client.client import Client
-from mcp.client.session import ClientRequestContext
+from mcp.client.session import ClientRequestContext, ClientSession
 from mcp.shared.exceptions import MCPError
+from mcp.shared.memory import create_client_server_memory_streams
 
 from minds371.adapters.mcp._cli import is_loopback
 from minds371.adapters.mcp._serve import BearerAuth
@@ -78,6 +80,27 @@ async def test_a_client_that_cannot_confirm_is_refused_by_default() -> None:
     result = await _pay(ConfirmSpend.ELICIT, None)
     assert result.is_error and "--confirm-spend never" in _text(result)
     assert SPENT == []
+
+
+async def test_a_client_whose_confirmation_fails_is_refused() -> None:
+    SPENT.clear()
+
+    async def broken(
+        context: ClientRequestContext, params: types.ElicitRequestParams
+    ) -> types.ErrorData:
+        return types.ErrorData(code=types.INTERNAL_ERROR, message="no screen to ask on")
+
+    server = build_server(registry())  # type: ignore[arg-type]
+    async with (
+        create_client_server_memory_streams() as (client, served),
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(server.run, *served, server.create_initialization_options())
+        async with ClientSession(*client, elicitation_callback=broken) as session:
+            await session.initialize()  # the handshake era: the question goes back-channel
+            result = await session.call_tool("PAY", {"amount": 7})
+        group.cancel_scope.cancel()
+    assert result.is_error and "could not ask" in _text(result) and SPENT == []
 
 
 async def test_confirm_spend_never_and_refuse() -> None:

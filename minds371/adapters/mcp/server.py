@@ -260,9 +260,14 @@ async def _confirm(
     if isinstance(given, types.ElicitResult):
         answer = given
     elif ctx.session.can_send_request:
-        answer = await ctx.session.elicit_form(
-            question, _CONFIRM_SCHEMA, related_request_id=ctx.request_id
-        )
+        try:
+            answer = await ctx.session.elicit_form(
+                question, _CONFIRM_SCHEMA, related_request_id=ctx.request_id
+            )
+        except MCPError as exc:
+            return (
+                f"refused: the client could not ask for a confirmation ({exc}); nothing was spent"
+            )
     else:
         form = types.ElicitRequestFormParams(message=question, requested_schema=_CONFIRM_SCHEMA)
         return types.InputRequiredResult(
