@@ -48,6 +48,9 @@ NOT_RUN = {
     ("docs/mcp.md", "MINDS371_MCP_TOKEN="): (
         "binds every interface; tests/adapters/test_mcp_server.py covers the token rule"
     ),
+    ("docs/mcp.md", "# The MCP SDK's client"): (
+        "the same SDK client over stdio is tests/adapters/test_mcp_proof.py, which does more"
+    ),
 }
 
 
