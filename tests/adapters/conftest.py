@@ -1,4 +1,4 @@
-"""A served sandbox for the MCP proof tests, slow enough (a block every 0.1 s) to cancel mid-way."""
+"""A served sandbox for the MCP proof tests: a block every 0.25 s, to cancel a deploy mid-way."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.conftest import ROOT, Sandbox
 
-BLOCK = ["--block-time", "0.1"]
+BLOCK = ["--block-time", "0.25"]
 
 
 @pytest.fixture(scope="module")
