@@ -59,6 +59,8 @@ __all__ = [
 DEFAULT_MAX_PRICE_UACT = Decimal(100)
 # Anchored with \Z, not $: in Python "$" also matches before a final newline ("web\n").
 _NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
+# A repository URL with a password or token in it: https://user:token@host/...
+_REPO_WITH_SECRET = re.compile(r"(https|ssh)://[^/@]*:[^/@]*@")
 _HOST = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # An idle probe: an absolute path of RFC 3986 path characters (percent escapes well formed), an
@@ -300,22 +302,27 @@ class DeploymentRequest(BaseModel):
         """Where raw fields carry a secret their schema cannot mark (paths, for tool hosts).
 
         That is an ``sdl`` document's registry logins (``services.<name>.credentials``, with a
-        password). Tool hosts (``minds371.adapters``) refuse such arguments: secrets come from the
-        configuration, never from a tool call.
+        password) and a ``repo_url`` with a password or token in it. Tool hosts
+        (``minds371.adapters``) refuse such arguments: secrets come from the configuration,
+        never from a tool call.
         """
         from minds371_akash.sdl._yaml import load_yaml
 
-        text = raw.get("sdl") if isinstance(raw, dict) else None
-        if not isinstance(text, str):
+        if not isinstance(raw, dict):
             return []
+        url = raw.get("repo_url")
+        found = ["/repo_url"] if isinstance(url, str) and _REPO_WITH_SECRET.match(url) else []
+        text = raw.get("sdl")
+        if not isinstance(text, str):
+            return found
         try:
             document = load_yaml(text)
         except (ValidationError, ValueError):
-            return []  # not an SDL at all: validation names the problem
+            return found  # not an SDL at all: validation names the problem
         services = document.get("services") if isinstance(document, dict) else None
         if not isinstance(services, dict):
-            return []
-        return [
+            return found
+        return found + [
             f"/sdl/services/{name}/credentials"
             for name, service in services.items()
             if isinstance(service, dict) and "credentials" in service

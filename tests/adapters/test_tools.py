@@ -83,6 +83,10 @@ def test_the_deploy_actions_registry_credentials_are_secret_bearing() -> None:
         "/request/sdl/services/web/credentials"
     ]
     assert secret_arguments(deploy, {"name": "web", "sdl": "not: [valid"}) == []
+    tokened = {"name": "web", "repo_url": "https://me:ghp_abc123@github.com/acme/web.git"}
+    assert secret_arguments(deploy, tokened) == ["/repo_url"]
+    for plain in ("https://github.com/acme/web.git", "git@github.com:acme/web.git"):
+        assert secret_arguments(deploy, {"name": "web", "repo_url": plain}) == []
 
 
 async def test_a_call_carrying_a_secret_is_refused_before_it_runs() -> None:
