@@ -28,6 +28,7 @@ from minds371.cli import (
 )
 from minds371.runtime import AgentRuntime, TaskHandle
 from minds371.tasks import AgentType, Task, TaskEvent, TaskResult, TaskStatus
+from minds371_deploy.building.config import COMMANDS_ENV
 from minds371_deploy.request import load_request, request_payload
 
 __all__ = ["register_cli"]
@@ -149,6 +150,9 @@ async def _cmd_deploy(args: argparse.Namespace) -> int:
 
         result, cancelled = await deploy_on_bus(bus, task, request.name, progress)
         return _report(result, as_json=args.json, cancelled=cancelled, console=progress.console)
+    # The request comes from the person at this shell: its build commands may run here, unless
+    # the operator's environment says otherwise (workers and tool hosts refuse them by default).
+    os.environ.setdefault(COMMANDS_ENV, "allow")
     async with AgentRuntime() as runtime:
         handle = await runtime.dispatch(task)
         progress.console.print(f"[bold]deploying[/bold] {request.name} as task {handle.id}")

@@ -5,6 +5,11 @@ Read from the environment at the edge (:meth:`BuildConfig.from_env`):
 ================================  ===============================================================
 ``MINDS371_BUILD_ALLOWED_PATHS``  Directories (``:``-separated) a local ``repo_url`` may lie in;
                                   empty (the default): no local path is cloned.
+``MINDS371_BUILD_COMMANDS``       ``allow`` to run a request's ``build_commands`` on this machine;
+                                  ``deny`` (the default in a library, a worker or an MCP server,
+                                  where requests come from other agents) refuses them. The
+                                  ``minds371 deploy`` command allows them unless this says
+                                  otherwise: its requests come from the person at the shell.
 ``MINDS371_BUILDER``              ``podman``, ``buildah`` or ``docker``: use this one instead of
                                   detecting the first installed (podman, buildah, docker).
 ``MINDS371_BUILD_STORAGE``        A directory for the builder's image storage (podman and
@@ -28,7 +33,10 @@ from pathlib import Path
 from minds371.config import base_home
 from minds371.errors import ConfigurationError
 
-__all__ = ["BuildConfig"]
+__all__ = ["COMMANDS_ENV", "BuildConfig"]
+
+#: Whether a request's build commands may run here (``allow`` / ``deny``).
+COMMANDS_ENV = "MINDS371_BUILD_COMMANDS"
 
 _BUILDERS = ("podman", "buildah", "docker")
 
@@ -39,6 +47,7 @@ class BuildConfig:
 
     Attributes:
         allowed_paths: Directories a local repository may be cloned from.
+        commands_allowed: A request's ``build_commands`` may run on this machine.
         builder: A builder to use instead of detecting one.
         storage: Image storage directory for podman and buildah (``None``: their default).
         workdir: Where clones are made (``None``: the system's temporary directory).
@@ -48,6 +57,7 @@ class BuildConfig:
     """
 
     allowed_paths: tuple[Path, ...] = ()
+    commands_allowed: bool = False
     builder: str | None = None
     storage: Path | None = None
     workdir: Path | None = None
@@ -73,12 +83,16 @@ class BuildConfig:
             raise ConfigurationError(
                 f"MINDS371_BUILDER must be one of {', '.join(_BUILDERS)}, not {builder!r}"
             )
+        commands = env.get(COMMANDS_ENV, "").strip().lower() or "deny"
+        if commands not in ("allow", "deny"):
+            raise ConfigurationError(f"{COMMANDS_ENV} must be allow or deny, not {commands!r}")
         storage = env.get("MINDS371_BUILD_STORAGE", "").strip()
         workdir = env.get("MINDS371_BUILD_WORKDIR", "").strip()
         creds = env.get("MINDS371_REGISTRY_CREDENTIALS", "").strip()
         default_creds = base_home() / "registry-credentials.json"
         return cls(
             allowed_paths=allowed,
+            commands_allowed=commands == "allow",
             builder=builder,
             storage=Path(storage) if storage else None,
             workdir=Path(workdir) if workdir else None,

@@ -109,10 +109,18 @@ async def build_image(task: TaskLike, spec: BuildSpec, config: BuildConfig) -> B
 
     Raises:
         BuildError: the source cannot be cloned or does not build; a local path outside the
-            allow-list. Nothing was pushed for it.
+            allow-list; build commands where they are not allowed. Nothing was pushed for it.
         ConfigurationError: no builder is installed; the registry credentials are unusable.
         ImageRegistryError: the registry is unreachable or refused the push.
     """
+    if spec.commands and not config.commands_allowed:
+        # Commands run on this machine, outside any container: a request from another agent
+        # (a worker's, an MCP client's) must not run them unless the operator said so.
+        raise BuildError(
+            "this machine does not run build commands from requests (MINDS371_BUILD_COMMANDS "
+            "is not allow): build inside the Dockerfile instead, or have the operator allow them",
+            details={"field": "/build_commands"},
+        )
     source = parse_repo_url(spec.repo_url)
     if source.kind == "local" and not config.allows(source.path):
         raise BuildError(

@@ -113,6 +113,7 @@ def build_env(monkeypatch: pytest.MonkeyPatch, builder_storage: Path, tmp_path: 
     monkeypatch.setenv("MINDS371_BUILD_STORAGE", str(builder_storage))
     monkeypatch.setenv("MINDS371_BUILD_WORKDIR", str(tmp_path / "builds"))
     monkeypatch.setenv("MINDS371_BUILD_ALLOWED_PATHS", str(allowed))
+    monkeypatch.setenv("MINDS371_BUILD_COMMANDS", "allow")
     return allowed
 
 

@@ -220,3 +220,42 @@ async def test_the_sandbox_pulls_a_loopback_digest_only_if_that_registry_has_it(
     assert missing.outcome == "pull_error" and "manifest unknown" in missing.reason
     nobody = classify_image(f"127.0.0.1:{free_port()}/app@sha256:{'1' * 64}")
     assert nobody.outcome == "pull_error" and "connection refused" in nobody.reason
+
+
+@pytest.mark.parametrize("setting", ["deny", None])
+async def test_build_commands_run_only_where_the_operator_allows_them(
+    build_task: BuildTask,
+    repos: Repos,
+    registry: str,
+    build_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str | None,
+) -> None:
+    # A worker's or an MCP server's requests come from other agents: by default their
+    # commands do not run on this machine, and nothing is cloned for them.
+    if setting is None:
+        monkeypatch.delenv("MINDS371_BUILD_COMMANDS")
+    else:
+        monkeypatch.setenv("MINDS371_BUILD_COMMANDS", setting)
+    url = repos.publish("commands", PAGE)
+    marker = build_env.parent / "ran"
+    command = ("touch", str(marker))
+    with pytest.raises(BuildError) as caught:
+        await build_image(
+            build_task.context, spec(url, registry, commands=(command,)), config(build_env)
+        )
+    assert caught.value.details["field"] == "/build_commands"
+    assert "MINDS371_BUILD_COMMANDS" in caught.value.message
+    assert not marker.exists()
+    assert await build_task.step_names() == []
+    # Without commands the same source builds: only the Dockerfile runs, in the builder.
+    built = await build_image(build_task.context, spec(url, registry), config(build_env))
+    assert built.commit == repos.head("commands")
+
+
+def test_a_build_commands_setting_that_is_neither_allow_nor_deny_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MINDS371_BUILD_COMMANDS", "yes")
+    with pytest.raises(ConfigurationError, match="MINDS371_BUILD_COMMANDS must be allow or deny"):
+        BuildConfig.from_env()
