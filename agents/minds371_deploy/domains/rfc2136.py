@@ -169,8 +169,7 @@ class Rfc2136Provider:
             ) from exc
         except (OSError, EOFError, dns.exception.DNSException) as exc:
             raise ProviderError(
-                f"could not send the DNS update ({what}) to {where}: "
-                f"{type(exc).__name__}: {exc}",
+                f"could not send the DNS update ({what}) to {where}: {type(exc).__name__}: {exc}",
                 retryable=True,
                 details={"server": where},
             ) from None
@@ -193,7 +192,7 @@ class Rfc2136Provider:
 
 
 def _tsig_error(exc: Exception) -> str:
-    names = {
+    names: dict[type[Exception], str] = {
         dns.tsig.PeerBadKey: "BADKEY: it does not know this key",
         dns.tsig.PeerBadSignature: "BADSIG: the secret or algorithm differs",
         dns.tsig.PeerBadTime: "BADTIME: the clocks differ by more than 5 minutes",
