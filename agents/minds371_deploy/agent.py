@@ -450,7 +450,7 @@ class DeploymentAgent:
             "dns.pointed" if dns is not None else "dns.manual",
             f"{record.name} → {record.type} {record.content}"
             + ("" if dns is not None else " (no DNS provider: create this record yourself)"),
-            **summary,
+            record=summary,
         )
         return summary
 

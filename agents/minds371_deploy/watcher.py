@@ -294,7 +294,8 @@ class DeploymentWatcher:
                             )
                         )
                 deployment = await akash.status(dseq)
-                actions += await self._follow_domain(task_id, request, deployment)
+            # Every pass, not only after a re-lease: a DNS update that failed is tried again.
+            actions += await self._follow_domain(task_id, request, deployment)
             replica_actions, replicas = await self._check_replicas(
                 akash, task_id, request, state, deployment
             )
@@ -312,7 +313,11 @@ class DeploymentWatcher:
     async def _follow_domain(
         self, task_id: str, request: Any, deployment: Deployment
     ) -> list[WatchAction]:
-        """Move the request's domain record to where its service now runs, after a re-lease."""
+        """Point the request's domain where its service runs now.
+
+        After a re-lease the target moved; after a DNS update that failed, it is tried again.
+        Nothing is written while the journaled record still holds.
+        """
         try:
             moved = await follow_domain(
                 self.store, task_id, self.agent, request, deployment.endpoints()

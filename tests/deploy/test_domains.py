@@ -1,0 +1,227 @@
+"""A request's domain on a real BIND9: pointed after the lease, moved on failover, removed on close.
+
+``named`` runs on 127.0.0.1 with a zone that takes TSIG-signed updates (tests/servers/bind.py);
+deployments run on the served sandbox; the records are read back from ``named`` with dnspython.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from minds371 import AgentRuntime, MemoryStateStore
+from minds371_deploy._plugin import agent_for
+from minds371_deploy.agent import DeploymentAgent
+from minds371_deploy.domains.records import DNS_INTENT, DNS_SET
+from minds371_deploy.domains.rfc2136 import Rfc2136Provider, Rfc2136Settings
+from minds371_deploy.watcher import DeploymentWatcher
+from tests.deploy.conftest import Sandbox, web_request, write_request
+from tests.servers.bind import Bind, find_named, running_bind
+
+pytestmark = pytest.mark.skipif(find_named() is None, reason="named (bind9) is not installed")
+
+
+@pytest.fixture(scope="module")
+def bind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bind]:
+    with running_bind(tmp_path_factory.mktemp("bind")) as server:
+        yield server
+
+
+def _ingress_host(result: dict[str, object], domain: str) -> str:
+    hosts = [
+        str(url).removeprefix("http://")
+        for url in result["endpoints"]  # type: ignore[attr-defined]
+        if str(url).startswith("http://") and not str(url).endswith(domain)
+    ]
+    assert hosts, result["endpoints"]
+    return hosts[0]
+
+
+async def test_the_record_points_at_the_ingress_follows_a_failover_and_goes_on_close(
+    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    domain = f"shop.{bind.zone}"
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    for name, value in bind.env().items():
+        monkeypatch.setenv(name, value)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action(
+                "DEPLOY_TO_AKASH", web_request("shop", domain=domain)
+            )
+        dseq = int(result["dseq"])
+        first = _ingress_host(result, domain)
+        assert bind.lookup(domain, "CNAME") == [first]
+        assert result["dns"] == {
+            "name": domain,
+            "type": "CNAME",
+            "content": first,
+            "proxied": False,
+            "tls": "none",
+            "managed": "rfc2136",
+        }
+        (task,) = await runtime.store.list_tasks()
+        names = [s.name for s in await runtime.store.steps(task.task.id)]
+        assert names.index(DNS_INTENT) < names.index(DNS_SET)  # journaled before it was written
+
+        # Failover: the provider closes the lease; the watcher re-leases it elsewhere and the
+        # record follows.
+        (lease,) = result["leases"]
+        sandbox.admin(
+            "POST",
+            "/sandbox/leases/close",
+            json={"owner": result["owner"], "dseq": dseq, "gseq": 1},
+        )
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store, relet_bid_wait=5.0)
+        with anyio.fail_after(60):
+            actions = [a for a in await watcher.check_once() if a.kind != "auto_top_up"]
+        assert [a.kind for a in actions] == ["relet", "dns"]
+        status = await runtime.execute_action("GET_DEPLOYMENT_STATUS", {"dseq": dseq})
+        (now,) = [x for x in status["leases"] if x["state"] == "active"]
+        assert now["provider"] != lease["provider"]
+        moved = bind.lookup(domain, "CNAME")
+        assert moved != [first] and len(moved) == 1
+        assert now["provider"] not in first and moved[0] in actions[1].detail
+
+        # Close: the deployment goes, and its record with it.
+        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": dseq})
+        with anyio.fail_after(30):
+            actions = await watcher.check_once()
+        assert [a.kind for a in actions] == ["closed"]
+        assert bind.lookup(domain, "CNAME") == []
+        assert bind.lookup(domain, "A") == []
+
+
+def test_minds371_close_removes_the_record(
+    cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
+) -> None:
+    domain = f"closing.{bind.zone}"
+    env = bind.env()
+    path = write_request(tmp_path, web_request("closing", domain=domain))
+    deployed = cli("deploy", str(path), "--json", extra_env=env)  # type: ignore[operator]
+    assert deployed.code == 0, deployed.err
+    output = deployed.json()
+    assert bind.lookup(domain, "CNAME") == [output["dns"]["content"]]
+    closed = cli("close", output["dseq"], "--json", extra_env=env)  # type: ignore[operator]
+    assert closed.code == 0, closed.err
+    assert bind.lookup(domain, "CNAME") == []
+
+
+def test_a_wrong_tsig_key_is_refused_before_anything_is_spent(
+    cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
+) -> None:
+    wrong = {**bind.env(), "MINDS371_DNS_TSIG_SECRET": "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1rZXk="}
+    before = sandbox.all_dseqs()
+    path = write_request(tmp_path, web_request("keyed", domain=f"keyed.{bind.zone}"))
+    run = cli("deploy", str(path), "--json", extra_env=wrong)  # type: ignore[operator]
+    assert run.code == 2, run.err
+    assert "refused the TSIG key 'minds371-update' (BADSIG" in run.err + run.out
+    assert "MINDS371_DNS_TSIG_SECRET" in run.err + run.out
+    assert wrong["MINDS371_DNS_TSIG_SECRET"] not in run.err + run.out  # the secret is not shown
+    assert sandbox.all_dseqs() == before
+    assert bind.lookup(f"keyed.{bind.zone}", "CNAME") == []
+
+
+def test_a_domain_outside_the_zone_is_refused_before_anything_is_spent(
+    cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    path = write_request(tmp_path, web_request("elsewhere", domain="app.example.org"))
+    run = cli("deploy", str(path), "--json", extra_env=bind.env())  # type: ignore[operator]
+    assert run.code == 2, run.err
+    assert f"not a name inside the DNS zone {bind.zone}" in run.err + run.out
+    assert sandbox.all_dseqs() == before
+
+
+@pytest.mark.parametrize("domain", ["not a host", "$(reboot).example.com"])
+def test_a_domain_that_is_not_a_hostname_exits_2_naming_the_field(
+    cli: object, sandbox: Sandbox, tmp_path: Path, domain: str
+) -> None:
+    before = sandbox.all_dseqs()
+    path = write_request(tmp_path, web_request("hostile", domain=domain))
+    run = cli("deploy", str(path), "--json")  # type: ignore[operator]
+    assert run.code == 2, run.err
+    assert "/domain" in run.err + run.out
+    assert sandbox.all_dseqs() == before
+
+
+def test_ssl_with_a_dns_server_that_cannot_terminate_tls_is_refused_naming_ssl(
+    cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
+) -> None:
+    before = sandbox.all_dseqs()
+    path = write_request(tmp_path, web_request("secure", domain=f"s.{bind.zone}", ssl=True))
+    run = cli("deploy", str(path), "--json", extra_env=bind.env())  # type: ignore[operator]
+    assert run.code == 2, run.err
+    assert "/ssl" in run.err + run.out and "ssl_termination: sidecar" in run.err + run.out
+    assert sandbox.all_dseqs() == before
+
+
+async def test_a_tls_sidecar_gets_an_a_record_to_its_leased_ip(
+    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    domain = f"tls.{bind.zone}"
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    for name, value in bind.env().items():
+        monkeypatch.setenv(name, value)
+    request = web_request("tls", domain=domain, ssl=True, ssl_termination="sidecar")
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", request)
+        ips = [u for u in result["endpoints"] if u.startswith("tcp://") and u.endswith(":443")]
+        assert len(ips) == 1, result["endpoints"]
+        address = ips[0].removeprefix("tcp://").removesuffix(":443")
+        assert bind.lookup(domain, "A") == [address]
+        assert result["dns"]["type"] == "A" and result["dns"]["tls"] == "sidecar"
+        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
+
+
+async def test_a_dns_update_that_fails_after_a_failover_leaves_the_deployment_and_is_retried(
+    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key stops working while the deployment runs: the watcher keeps the deployment
+    (re-leased and paid for, reachable at its provider's host), reports the DNS error, and
+    moves the record on a later pass once the key works."""
+    domain = f"steady.{bind.zone}"
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    for name, value in bind.env().items():
+        monkeypatch.setenv(name, value)
+    wrong = Rfc2136Provider(
+        Rfc2136Settings(
+            server=bind.server,
+            port=bind.port,
+            zone=bind.zone,
+            key_name=bind.key_name,
+            key_secret="c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1rZXk=",
+        )
+    )
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action(
+                "DEPLOY_TO_AKASH", web_request("steady", domain=domain)
+            )
+        dseq = int(result["dseq"])
+        first = bind.lookup(domain, "CNAME")
+        sandbox.admin(
+            "POST",
+            "/sandbox/leases/close",
+            json={"owner": result["owner"], "dseq": dseq, "gseq": 1},
+        )
+        broken = DeploymentWatcher(DeploymentAgent(dns=wrong), runtime.store, relet_bid_wait=5.0)
+        with anyio.fail_after(60):
+            actions = [a for a in await broken.check_once() if a.kind != "auto_top_up"]
+        assert [a.kind for a in actions] == ["relet", "error"]
+        assert "DNS: the DNS server" in actions[1].detail and "BADSIG" in actions[1].detail
+        assert dseq in sandbox.active_dseqs()
+        assert bind.lookup(domain, "CNAME") == first  # not moved yet
+
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
+        with anyio.fail_after(60):
+            actions = [a for a in await watcher.check_once() if a.kind != "auto_top_up"]
+        assert [a.kind for a in actions] == ["dns"]
+        assert bind.lookup(domain, "CNAME") not in ([], first)
+        with anyio.fail_after(60):
+            assert [a for a in await watcher.check_once() if a.kind != "auto_top_up"] == []
+        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": dseq})
