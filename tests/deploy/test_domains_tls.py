@@ -1,0 +1,138 @@
+"""What ssl and domain need, decided before any spend; the TLS sidecar's SDL; DNS settings."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from minds371.errors import ConfigurationError, ValidationError
+from minds371.logging import redact
+from minds371_akash.sdl import runnable_issues
+from minds371_deploy.domains import dns_provider_from_env
+from minds371_deploy.domains.cloudflare import CloudflareProvider
+from minds371_deploy.domains.rfc2136 import Rfc2136Provider, Rfc2136Settings
+from minds371_deploy.domains.tls import SIDECAR_ENDPOINT, SIDECAR_SERVICE, tls_mode
+from minds371_deploy.redundancy import check_sdl, rules_for_network
+from minds371_deploy.request import parse_request
+
+SECRET = "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1rZXk="
+RFC2136 = Rfc2136Provider(
+    Rfc2136Settings(server="127.0.0.1", zone="example.com", key_name="k", key_secret=SECRET)
+)
+CLOUDFLARE = CloudflareProvider(api_token="t" * 40, zone_id="0" * 32)
+
+
+def _request(**fields: object) -> dict[str, object]:
+    return {"name": "web", "image": "nginx:1.27", "domain": "app.example.com", **fields}
+
+
+def test_tls_modes_and_what_is_refused_naming_the_field() -> None:
+    assert tls_mode(False, None, None) == "none"
+    assert tls_mode(True, None, CLOUDFLARE) == "dns_proxy"
+    assert tls_mode(True, "dns_proxy", CLOUDFLARE) == "dns_proxy"
+    assert tls_mode(True, "sidecar", RFC2136) == "sidecar"
+    assert tls_mode(True, "sidecar", None) == "sidecar"
+    for termination, provider, field in [
+        (None, RFC2136, "/ssl"),
+        (None, None, "/ssl"),
+        ("dns_proxy", RFC2136, "/ssl_termination"),
+    ]:
+        with pytest.raises(ValidationError) as raised:
+            tls_mode(True, termination, provider)
+        assert [issue.path for issue in raised.value.issues] == [field]
+
+
+def test_ssl_termination_needs_ssl_and_ssl_needs_a_domain() -> None:
+    with pytest.raises(ValidationError, match="ssl_termination needs ssl: true"):
+        parse_request(_request(ssl_termination="sidecar"))
+    with pytest.raises(ValidationError, match="ssl needs a domain"):
+        parse_request({"name": "web", "image": "nginx:1.27", "ssl": True})
+    with pytest.raises(ValidationError, match="/ssl_termination"):
+        parse_request(_request(ssl=True, ssl_termination="caddy"))
+
+
+@pytest.mark.parametrize("network", ["sandbox", "console", "cli"])
+def test_the_sidecar_sdl_is_valid_on_every_network(network: str) -> None:
+    request = parse_request(_request(ssl=True, ssl_termination="sidecar", network=network))
+    sdl = request.base_sdl()
+    check_sdl(sdl, rules_for_network(network))
+    assert runnable_issues(sdl) == []
+    doc = yaml.safe_load(sdl)
+    sidecar = doc["services"][SIDECAR_SERVICE]
+    assert sidecar["image"].startswith("caddy:2.") and not sidecar["image"].endswith(":latest")
+    assert sidecar["args"] == ["reverse-proxy", "--from", "app.example.com", "--to", "web:80"]
+    assert [(e["port"], e["to"]) for e in sidecar["expose"]] == [
+        (443, [{"global": True, "ip": SIDECAR_ENDPOINT}]),
+        (80, [{"global": True, "ip": SIDECAR_ENDPOINT}]),
+    ]
+    assert doc["endpoints"] == {SIDECAR_ENDPOINT: {"kind": "ip"}}
+    web = doc["services"]["web"]["expose"][0]
+    assert "accept" not in web  # the name is the sidecar's, on the leased IP
+    assert {"service": SIDECAR_SERVICE} in web["to"]
+    assert request.domain_service == SIDECAR_SERVICE
+
+
+def test_without_a_sidecar_the_domain_is_an_accept_host_of_the_first_port() -> None:
+    request = parse_request(_request(ssl=True))
+    doc = yaml.safe_load(request.base_sdl())
+    assert doc["services"]["web"]["expose"][0]["accept"] == ["app.example.com"]
+    assert SIDECAR_SERVICE not in doc["services"]
+    assert request.domain_service == "web"
+
+
+def test_a_service_named_like_the_sidecar_is_refused() -> None:
+    spec = {
+        "services": [
+            {"name": "web", "image": "nginx:1.27", "ports": [{"port": 80}]},
+            {"name": SIDECAR_SERVICE, "image": "nginx:1.27"},
+        ],
+        "max_price_uact": 100,
+    }
+    request = parse_request(
+        {
+            "name": "web",
+            "infra_spec": spec,
+            "domain": "a.example.com",
+            "ssl": True,
+            "ssl_termination": "sidecar",
+        }
+    )
+    with pytest.raises(ValidationError, match="TLS sidecar's name"):
+        request.base_sdl()
+
+
+def test_dns_settings_from_the_environment_name_what_is_wrong() -> None:
+    assert dns_provider_from_env({}) is None
+    base = {
+        "MINDS371_DNS_PROVIDER": "rfc2136",
+        "MINDS371_DNS_SERVER": "127.0.0.1",
+        "MINDS371_DNS_ZONE": "example.com",
+        "MINDS371_DNS_TSIG_KEY_NAME": "k",
+        "MINDS371_DNS_TSIG_SECRET": SECRET,
+    }
+    assert isinstance(dns_provider_from_env(base), Rfc2136Provider)
+    for change, field in [
+        ({"MINDS371_DNS_PROVIDER": "route53"}, "MINDS371_DNS_PROVIDER"),
+        ({"MINDS371_DNS_SERVER": "ns1.example.com"}, "MINDS371_DNS_SERVER"),
+        ({"MINDS371_DNS_PORT": "70000"}, "MINDS371_DNS_PORT"),
+        ({"MINDS371_DNS_ZONE": ""}, "MINDS371_DNS_ZONE"),
+        ({"MINDS371_DNS_TSIG_SECRET": "not base64!"}, "MINDS371_DNS_TSIG_SECRET"),
+        ({"MINDS371_DNS_TSIG_ALGORITHM": "hmac-md5"}, "MINDS371_DNS_TSIG_ALGORITHM"),
+    ]:
+        with pytest.raises(ConfigurationError) as raised:
+            dns_provider_from_env({**base, **change})
+        assert raised.value.details["field"] == field
+    with pytest.raises(ConfigurationError) as raised:
+        dns_provider_from_env({"MINDS371_DNS_PROVIDER": "cloudflare"})
+    assert raised.value.details["field"] == "MINDS371_CLOUDFLARE_API_TOKEN"
+
+
+def test_the_tsig_secret_and_the_api_token_are_redacted_and_not_in_reprs() -> None:
+    token = "cf-" + "x" * 37
+    provider = CloudflareProvider(api_token=token, zone_id="0" * 32)
+    rfc = Rfc2136Provider(
+        Rfc2136Settings(server="127.0.0.1", zone="example.com", key_name="k", key_secret=SECRET)
+    )
+    assert SECRET not in repr(rfc.settings) and token not in repr(provider)
+    assert SECRET not in redact(f"update signed with {SECRET}")
+    assert token not in redact({"note": f"bearer {token}"})["note"]
