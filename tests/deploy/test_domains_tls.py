@@ -7,9 +7,11 @@ import yaml
 
 from minds371.errors import ConfigurationError, ValidationError
 from minds371.logging import redact
+from minds371_akash.market import Endpoint
 from minds371_akash.sdl import runnable_issues
-from minds371_deploy.domains import dns_provider_from_env
+from minds371_deploy.domains import DnsRecord, dns_provider_from_env
 from minds371_deploy.domains.cloudflare import CloudflareProvider
+from minds371_deploy.domains.records import record_for
 from minds371_deploy.domains.rfc2136 import Rfc2136Provider, Rfc2136Settings
 from minds371_deploy.domains.tls import SIDECAR_ENDPOINT, SIDECAR_SERVICE, tls_mode
 from minds371_deploy.redundancy import check_sdl, rules_for_network
@@ -136,3 +138,25 @@ def test_the_tsig_secret_and_the_api_token_are_redacted_and_not_in_reprs() -> No
     assert SECRET not in repr(rfc.settings) and token not in repr(provider)
     assert SECRET not in redact(f"update signed with {SECRET}")
     assert token not in redact({"note": f"bearer {token}"})["note"]
+
+
+def test_the_cname_targets_the_providers_own_host_not_another_accept_host() -> None:
+    spec = {
+        "services": [
+            {
+                "name": "web",
+                "image": "nginx:1.27",
+                "ports": [{"port": 80, "accept": ["www.example.com"]}],
+            }
+        ],
+        "max_price_uact": 100,
+    }
+    request = parse_request({"name": "web", "infra_spec": spec, "domain": "app.example.com"})
+    # The provider lists the service's hosts in its cluster's order: ours may come first.
+    endpoints = [
+        Endpoint(service="web", url=f"http://{host}", kind="http", gseq=1)
+        for host in ("app.example.com", "www.example.com", "k3j2.ingress.p1.test")
+    ]
+    record = record_for(request, endpoints, proxied=False)
+    assert record == DnsRecord("app.example.com", "CNAME", "k3j2.ingress.p1.test")
+    assert record_for(request, endpoints[:2], proxied=False) is None  # nothing of the provider's

@@ -12,9 +12,9 @@ the two leaves the record tracked, and a later attempt, the watcher or a close f
 
 The target is the lease's own endpoint: for an IP lease (the TLS sidecar), the leased IP, as an
 A record; otherwise the provider's ingress host for the service (a ``uris`` entry of the lease
-status that is not the domain itself), as a CNAME. With several groups (redundancy) the lowest
-group that serves is the target; when its lease moves (the watcher re-leases it elsewhere) the
-record follows.
+status that is not the domain or another ``accept`` host of the request), as a CNAME. With
+several groups (redundancy) the lowest group that serves is the target; when its lease moves
+(the watcher re-leases it elsewhere) the record follows.
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def record_for(
     if domain is None or service is None:
         return None
     mine = sorted((e for e in endpoints if e.service == service), key=lambda e: e.gseq)
+    # The status lists every host of the service (the provider's own and the accept hosts, in
+    # the cluster's list order): the target is one the provider made, never one of ours.
+    spec = request.workload
+    services = spec.services if spec is not None else ()
+    ours = {domain} | {host for s in services for p in s.ports for host in p.accept}
     for endpoint in mine:
         if endpoint.kind == "ip":
             host = urlsplit(endpoint.url).hostname
@@ -96,7 +101,7 @@ def record_for(
                 return DnsRecord(domain, "A", host, proxied=proxied)
     for endpoint in mine:
         host = urlsplit(endpoint.url).hostname
-        if endpoint.kind == "http" and host and host != domain:
+        if endpoint.kind == "http" and host and host not in ours:
             return DnsRecord(domain, "CNAME", host, proxied=proxied)
     return None
 
