@@ -225,3 +225,33 @@ async def test_a_dns_update_that_fails_after_a_failover_leaves_the_deployment_an
         with anyio.fail_after(60):
             assert [a for a in await watcher.check_once() if a.kind != "auto_top_up"] == []
         await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": dseq})
+
+
+async def test_a_replacement_moves_the_record_and_the_old_task_hands_it_over(
+    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    domain = f"moving.{bind.zone}"
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    for name, value in bind.env().items():
+        monkeypatch.setenv(name, value)
+    first = web_request("moving", domain=domain)
+    bigger = web_request("moving", domain=domain)
+    bigger["infra_spec"]["services"][0]["cpu"] = 1  # new resources: a replacement
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            old = await runtime.execute_action("DEPLOY_TO_AKASH", first)
+            new = await runtime.execute_action("DEPLOY_TO_AKASH", bigger)
+        assert new["update"]["kind"] == "replace"
+        assert new["dns"]["content"] != old["dns"]["content"]
+        assert new["update"]["replaced"] == {"dseq": old["dseq"], "closed": True}
+        assert bind.lookup(domain, "CNAME") == [new["dns"]["content"]]
+        tasks = {t.task.id: t for t in await runtime.store.list_tasks()}
+        old_steps = await runtime.store.steps(old["task_id"])
+        assert [s.data["reason"] for s in old_steps if s.name == "dns.removed"] == ["moved"]
+        # The old task's watcher paths no longer touch the name: the new record stays.
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
+        with anyio.fail_after(30):
+            await watcher.check_once()
+        assert bind.lookup(domain, "CNAME") == [new["dns"]["content"]]
+        assert len(tasks) == 2
+        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(new["dseq"])})
