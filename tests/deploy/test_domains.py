@@ -6,6 +6,7 @@ deployments run on the served sandbox; the records are read back from ``named`` 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import anyio
 import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore
+from minds371.cli import main
 from minds371.errors import ProviderError
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.agent import DeploymentAgent
@@ -96,32 +98,48 @@ async def test_the_record_points_at_the_ingress_follows_a_failover_and_goes_on_c
         assert bind.lookup(domain, "A") == []
 
 
-def test_minds371_close_removes_the_record(
+def test_a_kill_between_the_dns_update_and_its_record_then_reconcile_and_close(
     cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
 ) -> None:
-    domain = f"closing.{bind.zone}"
+    """The record was written but the process died before journaling it: reconcile resumes the
+    task, which writes it again and finishes; ``minds371 close`` removes it."""
+    domain = f"crash.{bind.zone}"
     env = bind.env()
-    path = write_request(tmp_path, web_request("closing", domain=domain))
-    deployed = cli("deploy", str(path), "--json", extra_env=env)  # type: ignore[operator]
-    assert deployed.code == 0, deployed.err
-    output = deployed.json()
-    assert bind.lookup(domain, "CNAME") == [output["dns"]["content"]]
-    closed = cli("close", output["dseq"], "--json", extra_env=env)  # type: ignore[operator]
+    path = write_request(tmp_path, web_request("crash", domain=domain))
+    crash = {**env, "MINDS371_CRASH_AT": "dns.updated"}
+    killed = cli("deploy", str(path), "--json", extra_env=crash)  # type: ignore[operator]
+    assert killed.code == -signal.SIGKILL, killed.err
+    assert len(bind.lookup(domain, "CNAME")) == 1  # written, not journaled as set
+    reconciled = cli("reconcile", "--json", extra_env=env)  # type: ignore[operator]
+    assert reconciled.code == 0, reconciled.err
+    (resumed,) = reconciled.json()["resumed"]
+    assert resumed["status"] == "completed"
+    (target,) = bind.lookup(domain, "CNAME")
+    closed = cli("close", resumed["dseq"], "--json", extra_env=env)  # type: ignore[operator]
     assert closed.code == 0, closed.err
-    assert bind.lookup(domain, "CNAME") == []
+    assert int(resumed["dseq"]) not in sandbox.active_dseqs()
+    assert bind.lookup(domain, "CNAME") == [] and target.endswith(".test")
 
 
-def test_a_wrong_tsig_key_is_refused_before_anything_is_spent(
-    cli: object, sandbox: Sandbox, bind: Bind, tmp_path: Path
+def test_a_wrong_tsig_key_exits_2_before_anything_is_spent(
+    sandbox: Sandbox,
+    bind: Bind,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
     wrong = {**bind.env(), "MINDS371_DNS_TSIG_SECRET": "c2VjcmV0LXRoYXQtaXMtbm90LXRoZS1rZXk="}
+    for name, value in wrong.items():
+        monkeypatch.setenv(name, value)
     before = sandbox.all_dseqs()
     path = write_request(tmp_path, web_request("keyed", domain=f"keyed.{bind.zone}"))
-    run = cli("deploy", str(path), "--json", extra_env=wrong)  # type: ignore[operator]
-    assert run.code == 2, run.err
-    assert "refused the TSIG key 'minds371-update' (BADSIG" in run.err + run.out
-    assert "MINDS371_DNS_TSIG_SECRET" in run.err + run.out
-    assert wrong["MINDS371_DNS_TSIG_SECRET"] not in run.err + run.out  # the secret is not shown
+    assert main(["deploy", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert "refused the TSIG key 'minds371-update' (BADSIG" in out + err
+    assert "MINDS371_DNS_TSIG_SECRET" in out + err
+    assert wrong["MINDS371_DNS_TSIG_SECRET"] not in out + err  # the secret is not shown
+    assert "Traceback" not in err
     assert sandbox.all_dseqs() == before
     assert bind.lookup(f"keyed.{bind.zone}", "CNAME") == []
 
@@ -152,15 +170,20 @@ async def test_a_domain_outside_the_zone_and_ssl_without_a_terminator_spend_noth
     assert sandbox.all_dseqs() == before
 
 
-@pytest.mark.parametrize("domain", ["$(reboot).example.com"])
+@pytest.mark.parametrize("domain", ["not a host", "$(reboot).example.com", "10.0.0.1"])
 def test_a_domain_that_is_not_a_hostname_exits_2_naming_the_field(
-    cli: object, sandbox: Sandbox, tmp_path: Path, domain: str
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    domain: str,
 ) -> None:
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
     before = sandbox.all_dseqs()
     path = write_request(tmp_path, web_request("hostile", domain=domain))
-    run = cli("deploy", str(path), "--json")  # type: ignore[operator]
-    assert run.code == 2, run.err
-    assert "/domain" in run.err + run.out
+    assert main(["deploy", str(path), "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert "/domain" in out + err and "must be a lowercase hostname" in out + err
     assert sandbox.all_dseqs() == before
 
 

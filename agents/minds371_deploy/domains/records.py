@@ -28,6 +28,7 @@ from minds371.errors import Minds371Error
 from minds371.logging import get_logger
 from minds371.state import SagaStep, StateStore
 from minds371_akash.market import Endpoint
+from minds371_deploy._faults import crash_point
 from minds371_deploy.domains._provider import DnsProvider, DnsRecord
 from minds371_deploy.request import DeploymentRequest
 
@@ -125,7 +126,9 @@ async def point_domain(
     await store.record_step(
         task_id, DNS_INTENT, {"name": record.name, "provider": dns.kind, **wanted}
     )
+    crash_point("dns.before_update")
     await dns.upsert(record)
+    crash_point("dns.updated")
     await store.record_step(task_id, DNS_SET, {"name": record.name, **wanted})
     return True
 
