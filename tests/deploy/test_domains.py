@@ -6,6 +6,7 @@ deployments run on the served sandbox; the records are read back from ``named`` 
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,23 +188,28 @@ def test_a_domain_that_is_not_a_hostname_exits_2_naming_the_field(
     assert sandbox.all_dseqs() == before
 
 
-async def test_a_tls_sidecar_gets_an_a_record_to_its_leased_ip(
-    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+def test_a_tls_sidecar_gets_an_a_record_to_its_leased_ip(
+    sandbox: Sandbox,
+    bind: Bind,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     domain = f"tls.{bind.zone}"
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
     for name, value in bind.env().items():
         monkeypatch.setenv(name, value)
     request = web_request("tls", domain=domain, ssl=True, ssl_termination="sidecar")
-    async with AgentRuntime(store=MemoryStateStore()) as runtime:
-        with anyio.fail_after(60):
-            result = await runtime.execute_action("DEPLOY_TO_AKASH", request)
-        ips = [u for u in result["endpoints"] if u.startswith("tcp://") and u.endswith(":443")]
-        assert len(ips) == 1, result["endpoints"]
-        address = ips[0].removeprefix("tcp://").removesuffix(":443")
-        assert bind.lookup(domain, "A") == [address]
-        assert result["dns"]["type"] == "A" and result["dns"]["tls"] == "sidecar"
-        await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
+    assert main(["deploy", str(write_request(tmp_path, request))]) == 0
+    out, err = capsys.readouterr()
+    ips = re.findall(r"endpoint  tcp://(203\.0\.113\.\d+):443", err)
+    assert len(ips) == 1, err
+    assert bind.lookup(domain, "A") == ips
+    assert f"domain    {domain} A {ips[0]} (set through rfc2136; TLS: sidecar)" in err
+    dseq = re.search(r"deployment (\d+) ready at", out)
+    assert dseq is not None, out
+    assert main(["close", dseq.group(1)]) == 0
+    assert bind.lookup(domain, "A") == []
 
 
 async def test_a_dns_update_that_fails_after_a_failover_leaves_the_deployment_and_is_retried(
@@ -282,4 +288,15 @@ async def test_a_replacement_moves_the_record_and_the_old_task_hands_it_over(
             await watcher.check_once()
         assert bind.lookup(domain, "CNAME") == [new["dns"]["content"]]
         assert len(tasks) == 2
+        # An in-place update (only the manifest changes) keeps the deployment and its record.
+        bigger["infra_spec"]["services"][0]["env"] = {"GREETING": "hello"}
+        with anyio.fail_after(60):
+            updated = await runtime.execute_action("DEPLOY_TO_AKASH", bigger)
+        assert updated["update"]["kind"] == "in_place" and updated["dseq"] == new["dseq"]
+        assert bind.lookup(domain, "CNAME") == [new["dns"]["content"]]
+        new_steps = await runtime.store.steps(new["task_id"])
+        assert [s.data["reason"] for s in new_steps if s.name == "dns.removed"] == ["moved"]
         await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(new["dseq"])})
+        with anyio.fail_after(30):
+            await watcher.check_once()
+        assert bind.lookup(domain, "CNAME") == []  # the task holding it now removed it
