@@ -264,7 +264,7 @@ def _print_summary(output: dict[str, Any], console: Console) -> None:
     for url in output.get("endpoints", []):
         console.print(f"  endpoint  {url}")
     dns = output.get("dns")
-    if dns:
+    if dns and dns.get("content"):
         how = f"set through {dns['managed']}" if dns.get("managed") else "create it yourself"
         proxied = ", proxied" if dns.get("proxied") else ""
         console.print(

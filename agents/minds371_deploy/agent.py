@@ -420,14 +420,19 @@ class DeploymentAgent:
         dns = self.dns_provider()
         endpoints = [e for r in (run.outcome, *run.replicas) for e in r.endpoints]
         record = record_for(request, endpoints, proxied=mode == "dns_proxy")
+        if record is None:
+            # The provider reported no host or IP for the service (yet): the deployment serves
+            # at its other endpoints, and the watcher points the record once one appears.
+            run.dns = {"name": request.domain, "type": None, "content": None, "tls": mode}
+            await self._track_event(
+                run,
+                "dns.pending",
+                f"no endpoint of service {request.domain_service} serves {request.domain} yet; "
+                "the watcher points the record when one does",
+            )
+            return run.dns
         step = run.context.begin("configure_dns_and_ssl", DeploymentStatus.FINALIZING)
         try:
-            if record is None:
-                raise LeaseError(
-                    f"no endpoint of the deployment serves {request.domain}: its service "
-                    f"{request.domain_service} reports neither an ingress host nor a leased IP",
-                    details={"field": "/domain"},
-                )
             if dns is not None:
                 await point_domain(run.task.store, run.task.task.id, dns, record)
         except BaseException as exc:

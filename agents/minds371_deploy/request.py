@@ -390,6 +390,7 @@ class DeploymentRequest(BaseModel):
             raise ValueError("ssl needs a domain")
         if self.ssl_termination is not None and not self.ssl:
             raise ValueError("ssl_termination needs ssl: true")
+        self._domain_port()
         return self
 
     @model_validator(mode="after")
@@ -400,6 +401,27 @@ class DeploymentRequest(BaseModel):
         if self.sdl is not None and "password" in self.sdl:
             _register_logins_of(self.sdl)
         return self
+
+    def _domain_port(self) -> None:
+        """The port a domain goes to must be one the provider's HTTP ingress serves.
+
+        A provider routes ``accept`` hosts only on a global TCP port exposed as 80; on any
+        other port the host would be silently ignored and no DNS record could point at it. A
+        TLS sidecar forwards to the port inside the deployment, so any port will do for it.
+        """
+        spec = self.workload
+        if self.domain is None or spec is None or self.tls_sidecar:
+            return
+        service = next((s for s in spec.services if s.ports), None)
+        if service is None:
+            raise ValueError("domain needs a service with a port to serve it")
+        port = service.ports[0]
+        if port.proto != "tcp" or (port.as_ or port.port) != 80 or not port.global_:
+            raise ValueError(
+                f"domain goes to the first port of service {service.name}, which the "
+                "provider's HTTP ingress does not serve: expose it global, over tcp, as 80 "
+                "(ports: [{port: N, as: 80}]), or use ssl: true with ssl_termination: sidecar"
+            )
 
     @property
     def tls_sidecar(self) -> bool:

@@ -160,3 +160,32 @@ def test_the_cname_targets_the_providers_own_host_not_another_accept_host() -> N
     record = record_for(request, endpoints, proxied=False)
     assert record == DnsRecord("app.example.com", "CNAME", "k3j2.ingress.p1.test")
     assert record_for(request, endpoints[:2], proxied=False) is None  # nothing of the provider's
+
+
+@pytest.mark.parametrize(
+    "port",
+    [{"port": 8080}, {"port": 80, "proto": "udp"}, {"port": 80, "global": False}],
+)
+def test_a_domain_on_a_port_the_http_ingress_does_not_serve_is_refused(
+    port: dict[str, object],
+) -> None:
+    spec = {
+        "services": [{"name": "web", "image": "nginx:1.27", "ports": [port, {"port": 443}]}],
+        "max_price_uact": 100,
+    }
+    request = {"name": "web", "infra_spec": spec, "domain": "app.example.com"}
+    with pytest.raises(ValidationError, match="HTTP ingress does not serve"):
+        parse_request(request)
+    # Exposed as 80 it is served; a sidecar forwards to any port inside the deployment.
+    parse_request(
+        {
+            **request,
+            "infra_spec": {
+                **spec,
+                "services": [
+                    {"name": "web", "image": "nginx:1.27", "ports": [{"port": 8080, "as": 80}]}
+                ],
+            },
+        }
+    )
+    parse_request({**request, "ssl": True, "ssl_termination": "sidecar"})
