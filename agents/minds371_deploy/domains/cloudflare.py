@@ -28,8 +28,9 @@ API_URL = "https://api.cloudflare.com/client/v4"
 _log = get_logger("minds371.deploy.dns")
 _TIMEOUT = 15.0
 #: Error codes that are the configuration's fault: an authentication error (10000), an
-#: unknown zone or malformed identifier (7003, 1001), a token without the permission (9109).
-_CONFIG_CODES = frozenset({10000, 7003, 1001, 9109, 6003, 6111})
+#: unknown zone or malformed identifier (7003), a token without the permission (9109), a
+#: malformed Authorization header (6003, 6111).
+_CONFIG_CODES = frozenset({10000, 7003, 9109, 6003, 6111})
 
 
 class CloudflareProvider:
