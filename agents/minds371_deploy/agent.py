@@ -120,10 +120,11 @@ class DeploymentAgent:
         state = SagaState.from_steps(await task_context.steps())
         if state.output is not None:
             return state.output  # finished in an earlier attempt: report, do nothing again
-        # Refused before anything is spent, not after the deployment is up.
-        await self._check_domain(request)
         if state.open_dseq is None and state.version is None:
-            await self._check_registry()  # a fresh start: nothing is spent until it passes
+            # A fresh start: nothing is spent until these pass (not found after the deployment
+            # is up; a resumed task that fails them later closes what it holds).
+            await self._check_domain(request)
+            await self._check_registry()
         if request.repo_url is not None:
             request = await self.clone_and_build(request)  # journaled: a resume reuses it
         plan = await plan_update(self, task_context, request)  # this name may already run
