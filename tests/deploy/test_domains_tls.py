@@ -189,3 +189,16 @@ def test_a_domain_on_a_port_the_http_ingress_does_not_serve_is_refused(
         }
     )
     parse_request({**request, "ssl": True, "ssl_termination": "sidecar"})
+
+
+def test_a_sidecar_gets_an_a_record_to_its_ipv4_lease_only() -> None:
+    request = parse_request(_request(ssl=True, ssl_termination="sidecar"))
+    endpoints = [
+        Endpoint(service="web", url="http://k3j2.ingress.p1.test", kind="http", gseq=1),
+        Endpoint(service=SIDECAR_SERVICE, url="tcp://[2001:db8::5]:443", kind="ip", gseq=1),
+        Endpoint(service=SIDECAR_SERVICE, url="tcp://203.0.113.9:443", kind="ip", gseq=1),
+    ]
+    assert record_for(request, endpoints, proxied=False) == DnsRecord(
+        "app.example.com", "A", "203.0.113.9"
+    )
+    assert record_for(request, endpoints[:2], proxied=False) is None

@@ -19,6 +19,7 @@ several groups (redundancy) the lowest group that serves is the target; when its
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,15 +97,21 @@ def record_for(
     services = spec.services if spec is not None else ()
     ours = {domain} | {host for s in services for p in s.ports for host in p.accept}
     for endpoint in mine:
-        if endpoint.kind == "ip":
-            host = urlsplit(endpoint.url).hostname
-            if host:
-                return DnsRecord(domain, "A", host, proxied=proxied)
+        if endpoint.kind == "ip" and _ipv4(urlsplit(endpoint.url).hostname):
+            return DnsRecord(domain, "A", str(urlsplit(endpoint.url).hostname), proxied=proxied)
     for endpoint in mine:
         host = urlsplit(endpoint.url).hostname
         if endpoint.kind == "http" and host and host not in ours:
             return DnsRecord(domain, "CNAME", host, proxied=proxied)
     return None
+
+
+def _ipv4(host: str | None) -> bool:
+    # An A record holds IPv4 only (an IPv6 lease would need AAAA, which is not offered).
+    try:
+        return ipaddress.ip_address(host or "").version == 4
+    except ValueError:
+        return False
 
 
 async def point_domain(
