@@ -6,6 +6,7 @@ deployments run on the served sandbox; the records are read back from ``named`` 
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 from collections.abc import Iterator
@@ -300,3 +301,26 @@ async def test_a_replacement_moves_the_record_and_the_old_task_hands_it_over(
         with anyio.fail_after(30):
             await watcher.check_once()
         assert bind.lookup(domain, "CNAME") == []  # the task holding it now removed it
+
+
+def test_without_a_dns_provider_the_result_says_which_record_to_make(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    path = write_request(tmp_path, web_request("manual", domain="manual.example.com"))
+    assert main(["deploy", str(path), "--json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    host = output["dns"]["content"]
+    assert output["dns"] == {
+        "name": "manual.example.com",
+        "type": "CNAME",
+        "content": host,
+        "proxied": False,
+        "tls": "none",
+        "managed": None,
+    }
+    assert f"http://{host}" in output["endpoints"] and host != "manual.example.com"
+    assert main(["close", output["dseq"]]) == 0
