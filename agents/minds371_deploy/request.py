@@ -409,9 +409,12 @@ class DeploymentRequest(BaseModel):
         other port the host would be silently ignored and no DNS record could point at it. A
         TLS sidecar forwards to the port inside the deployment, so any port will do for it.
         """
-        spec = self.workload
-        if self.domain is None or spec is None or self.tls_sidecar:
+        if self.domain is None or self.tls_sidecar:
             return
+        if self.infra_spec is None and self.image is None:
+            return  # an sdl (refused with domain), or a built image's one service on port 80
+        spec = self.workload
+        assert spec is not None
         service = next((s for s in spec.services if s.ports), None)
         if service is None:
             raise ValueError("domain needs a service with a port to serve it")

@@ -202,3 +202,18 @@ def test_a_sidecar_gets_an_a_record_to_its_ipv4_lease_only() -> None:
         "app.example.com", "A", "203.0.113.9"
     )
     assert record_for(request, endpoints[:2], proxied=False) is None
+
+
+def test_a_domain_on_a_request_built_from_a_repository_is_checked_once_built() -> None:
+    request = parse_request(
+        {
+            "name": "web",
+            "repo_url": "https://example.com/app.git",
+            "container_registry": "registry.example.com/team",
+            "domain": "app.example.com",
+        }
+    )
+    built = request.with_built_image("registry.example.com/team/web@sha256:" + "a" * 64)
+    assert built.domain_service == "web"
+    doc = yaml.safe_load(built.base_sdl())
+    assert doc["services"]["web"]["expose"][0]["accept"] == ["app.example.com"]
