@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -324,3 +325,24 @@ def test_without_a_dns_provider_the_result_says_which_record_to_make(
     }
     assert f"http://{host}" in output["endpoints"] and host != "manual.example.com"
     assert main(["close", output["dseq"]]) == 0
+
+
+async def test_a_deployment_closed_by_its_lifetime_policy_takes_its_record_along(
+    sandbox: Sandbox, bind: Bind, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    domain = f"brief.{bind.zone}"
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    for name, value in bind.env().items():
+        monkeypatch.setenv(name, value)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action(
+                "DEPLOY_TO_AKASH", web_request("brief", domain=domain, ttl=600)
+            )
+        assert len(bind.lookup(domain, "CNAME")) == 1
+        later = time.time() + 601
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store, clock=lambda: later)
+        with anyio.fail_after(30):
+            actions = await watcher.check_once()
+        assert [(a.kind, a.dseq) for a in actions] == [("expired", int(result["dseq"]))]
+        assert bind.lookup(domain, "CNAME") == []
