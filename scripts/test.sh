@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the test suite. Installs the real servers the tests talk to when they are missing
-# (Redis from Debian, Anvil from npm), then runs pytest with the project's virtualenv.
+# (Redis and BIND9 from Debian, Anvil from npm), then runs pytest with the project's virtualenv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,10 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v podman >/dev/null 2>&1 || need_apt+=(podman)
 command -v buildah >/dev/null 2>&1 || need_apt+=(buildah)
 command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
+# BIND9's named: the DNS server the domain tests send RFC 2136 updates to (in /usr/sbin, which a
+# non-root PATH may lack; the tests look there too).
+have_named() { command -v named >/dev/null 2>&1 || [ -x /usr/sbin/named ]; }
+have_named || need_apt+=(bind9)
 if [ ${#need_apt[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}") >/dev/null 2>&1 \
     || echo "warning: could not install ${need_apt[*]}; tests that need them will be skipped (they fail under CI=true)" >&2
@@ -28,6 +32,7 @@ fi
 if [ "${CI:-}" = true ]; then
   missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=("redis-server (Debian package redis-server)")
+  have_named || missing+=("named (Debian package bind9)")
   [ -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || missing+=("anvil (npm install)")
   command -v git >/dev/null 2>&1 || missing+=("git (Debian package git)")
   command -v podman >/dev/null 2>&1 || missing+=("podman (Debian package podman)")

@@ -267,6 +267,14 @@ def _print_summary(output: dict[str, Any], console: Console) -> None:
     console.print(f"[green bold]ready[/green bold] {headline} ({output['network']})")
     for url in output.get("endpoints", []):
         console.print(f"  endpoint  {url}")
+    dns = output.get("dns")
+    if dns and dns.get("content"):
+        how = f"set through {dns['managed']}" if dns.get("managed") else "create it yourself"
+        proxied = ", proxied" if dns.get("proxied") else ""
+        console.print(
+            f"  domain    {_escape(dns['name'])} {dns['type']} {_escape(dns['content'])}"
+            f"{proxied} ({how}; TLS: {dns['tls']})"
+        )
     for lease in output.get("leases", []):
         price = lease["price"]
         console.print(

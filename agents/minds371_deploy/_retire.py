@@ -6,7 +6,8 @@ closed) and ``minds371 close``.
 The tombstone is appended only while the name's latest record is of the closed deployment (a name
 that moved on keeps serving the new one). The deployment is already closed when these run, so a
 registry that cannot be written (no key, a broken ledger) is logged and reported, never raised:
-the close itself stands.
+the close itself stands. ``minds371 close`` also removes the DNS record of a request's ``domain``
+(:func:`release_domains_of`); the other paths do so where they know the task.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from minds371.errors import Minds371Error
 from minds371.logging import get_logger
 
-__all__ = ["retire_closed", "retire_record"]
+__all__ = ["release_domains_of", "retire_closed", "retire_record"]
 
 _log = get_logger("minds371.deploy.retire")
 
@@ -58,11 +59,49 @@ async def retire_closed(dseq: int, network: str, reason: str = "closed") -> list
         The names retired (none when the registry could not be read or written: that is logged,
         and the deployment stays closed).
     """
+    await release_domains_of(dseq, network, reason)
     try:
         return await _retire_closed(dseq, network, reason)
     except Minds371Error as exc:
         _log.warning("minds371.deploy.retire_failed", dseq=dseq, network=network, error=exc.message)
         return []
+
+
+async def release_domains_of(dseq: int, network: str, reason: str = "closed") -> list[str]:
+    """Remove the DNS records of the finished tasks (in ``$MINDS371_HOME``) that hold ``dseq``.
+
+    Returns:
+        The names whose records were removed (none when there is no state, no DNS provider, or
+        it failed: that is logged, and the watcher's next pass tries again).
+    """
+    from minds371.config import home
+    from minds371.state import SQLiteStateStore
+    from minds371.tasks import AgentType, TaskStatus
+    from minds371_deploy.domains import dns_provider_from_env
+    from minds371_deploy.domains.records import release_domain
+    from minds371_deploy.saga import SagaState
+
+    path = home() / "state.db"
+    if not path.exists():
+        return []
+    released: list[str] = []
+    try:
+        dns = dns_provider_from_env()
+        async with SQLiteStateStore(path, exclusive=False) as store:
+            records = await store.list_tasks(
+                statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
+            )
+            for record in records:
+                state = SagaState.from_steps(await store.steps(record.task.id))
+                output = state.output or {}
+                if state.open_dseq != dseq or output.get("network") != network:
+                    continue
+                name = await release_domain(store, record.task.id, dns, reason)
+                if name is not None:
+                    released.append(name)
+    except Minds371Error as exc:
+        _log.warning("minds371.deploy.dns_remove_failed", dseq=dseq, error=exc.message)
+    return released
 
 
 async def _retire_closed(dseq: int, network: str, reason: str) -> list[str]:

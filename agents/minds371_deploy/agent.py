@@ -7,7 +7,8 @@ For each task it validates the request (before anything costs money), composes a
 1. :meth:`clone_and_build` when the request names a repository;
 2. :meth:`provision_and_deploy`: SDL, budget check, create, bids, leases, manifest, readiness,
    every side effect journaled in the task's saga first;
-3. :meth:`configure_dns_and_ssl` when the request names a domain with TLS;
+3. :meth:`configure_dns_and_ssl` when the request names a domain: its DNS record through the
+   configured DNS provider (:mod:`.domains`), pointed at the lease's ingress host or IP;
 4. :meth:`finalize`: metadata to the content store, a signed record to the ledger, the
    ``monitor-akash.sh`` script, and the result.
 
@@ -39,6 +40,9 @@ from minds371_deploy._output import endpoint_urls, request_digest, task_output
 from minds371_deploy._retire import retire_record
 from minds371_deploy.backends import BackendPool, DeployConfig
 from minds371_deploy.context import DeploymentContext, DeploymentStatus
+from minds371_deploy.domains import DnsProvider, dns_provider_from_env
+from minds371_deploy.domains.records import point_domain, record_for, release_domain
+from minds371_deploy.domains.tls import TlsMode, tls_mode
 from minds371_deploy.redundancy import (
     check_sdl,
     layout_for,
@@ -69,6 +73,7 @@ class _Run:
     marked_sdl: str = ""
     outcome: DeploymentResult | None = None
     replicas: list[DeploymentResult] = field(default_factory=list)
+    dns: dict[str, Any] | None = None
 
 
 class DeploymentAgent:
@@ -78,6 +83,8 @@ class DeploymentAgent:
         config: Settings that do not come from requests (default: from the environment).
         registry: Opens the registry for a task (default: the embedded registry under
             ``$MINDS371_HOME``).
+        dns: Keeps the records of request domains (default: the one the environment
+            configures, :func:`~minds371_deploy.domains.dns_provider_from_env`, if any).
     """
 
     agent_type: str = AgentType.DEPLOYMENT
@@ -87,8 +94,11 @@ class DeploymentAgent:
         config: DeployConfig | None = None,
         *,
         registry: Any = None,
+        dns: DnsProvider | None = None,
     ) -> None:
         self.config = config or DeployConfig.from_env()
+        self._dns = dns
+        self._dns_read = dns is not None
         self.backends = BackendPool(self.config)
         self._registry_factory = registry or BlockchainRegistryProvider.default
         self._runs: dict[str, _Run] = {}
@@ -106,15 +116,15 @@ class DeploymentAgent:
         request = parse_request(task.payload)
         if request.task_id is None:
             request = request.model_copy(update={"task_id": task.id})
-        if request.domain is not None and request.ssl:
-            # Refused before anything is spent, not after the deployment is up.
-            await self.configure_dns_and_ssl(request)
         task_context = current_task()
         state = SagaState.from_steps(await task_context.steps())
         if state.output is not None:
             return state.output  # finished in an earlier attempt: report, do nothing again
         if state.open_dseq is None and state.version is None:
-            await self._check_registry()  # a fresh start: nothing is spent until it passes
+            # A fresh start: nothing is spent until these pass (not found after the deployment
+            # is up; a resumed task that fails them later closes what it holds).
+            await self._check_domain(request)
+            await self._check_registry()
         if request.repo_url is not None:
             request = await self.clone_and_build(request)  # journaled: a resume reuses it
         plan = await plan_update(self, task_context, request)  # this name may already run
@@ -125,10 +135,12 @@ class DeploymentAgent:
                 if plan.kind == "in_place":
                     await update_in_place(run, plan, self._sdl_for)
                 run.outcome = await self.provision_and_deploy(request)
+                await self.configure_dns_and_ssl(request)
                 output = await self.finalize(request, context)
                 output["update"] = plan.as_dict()
                 if plan.kind == "replace":
                     output["update"]["replaced"] = await retire_replaced(run, plan)
+                await self._take_over_domain(run, plan.previous_task, output["update"])
             except BaseException as exc:
                 context.close(
                     DeploymentStatus.CANCELLED
@@ -345,26 +357,133 @@ class DeploymentAgent:
             try:
                 await run.akash.close(dseq, reason="failure")
                 await retire_record(self._registry_factory, run.request.name, dseq, "failure")
+                await release_domain(
+                    run.task.store, run.task.task.id, self._dns_or_none(), "failure"
+                )
             except Minds371Error as close_exc:
                 _log.error("minds371.deploy.close_failed", dseq=dseq, error=close_exc.message)
                 if isinstance(exc, Minds371Error):
                     exc.details["close_failed"] = close_exc.message
 
-    async def configure_dns_and_ssl(self, request: DeploymentRequest) -> None:
-        """Point ``domain`` at the deployment and serve it over TLS.
-
-        The domain is already among the ingress hosts (``accept``); managing DNS records and
-        certificates needs a DNS provider.
+    def dns_provider(self) -> DnsProvider | None:
+        """The DNS provider of request domains (read from the environment on first use).
 
         Raises:
-            ConfigurationError: DNS and TLS management are not supported yet.
+            ConfigurationError: the environment configures one wrongly (naming the variable).
         """
-        raise ConfigurationError(
-            "managing DNS and TLS for a domain is not supported yet: the domain is served by the "
-            "provider's ingress; create the DNS record yourself, or send the request with "
-            "ssl: false",
-            details={"field": "/ssl"},
+        if not self._dns_read:
+            self._dns = dns_provider_from_env()
+            self._dns_read = True
+        return self._dns
+
+    def _tls_mode(self, request: DeploymentRequest) -> TlsMode:
+        return tls_mode(request.ssl, request.ssl_termination, self.dns_provider())
+
+    async def _check_domain(self, request: DeploymentRequest) -> None:
+        """Before any spend: TLS must be possible as asked, and the DNS provider writable.
+
+        Raises:
+            ValidationError: ``ssl`` asks for TLS the configuration cannot give (``/ssl``).
+            ConfigurationError: the DNS provider refuses the key or token, or the domain is
+                not in its zone.
+            ProviderError: the DNS provider did not answer.
+        """
+        if request.domain is None:
+            return
+        self._tls_mode(request)
+        dns = self.dns_provider()
+        if dns is not None:
+            await dns.check(request.domain)
+
+    async def configure_dns_and_ssl(self, request: DeploymentRequest) -> dict[str, Any] | None:
+        """Point ``domain`` at the deployment, as its TLS mode needs.
+
+        The domain is an ingress host (``accept``) of its service, or, with a TLS sidecar, the
+        sidecar's name on a leased IP (:mod:`.domains.tls`). With a DNS provider the record is
+        a CNAME to the lease's ingress host or an A record to its leased IP, ``proxied`` when
+        the DNS provider's proxy terminates TLS; it is journaled before it is written
+        (:mod:`.domains.records`). Without a provider the record is the operator's to make, and
+        the result says where to point it.
+
+        Returns:
+            The record (``name``, ``type``, ``content``, ``proxied``, ``tls``, ``managed``), or
+            ``None`` without a domain.
+
+        Raises:
+            ConfigurationError, ProviderError: the DNS provider failed; the deployment is
+                closed, like any failed task's, and the record removed.
+        """
+        if request.domain is None:
+            return None
+        run = self._runs[str(request.task_id)]
+        assert run.outcome is not None
+        mode = self._tls_mode(request)
+        dns = self.dns_provider()
+        endpoints = [e for r in (run.outcome, *run.replicas) for e in r.endpoints]
+        record = record_for(request, endpoints, proxied=mode == "dns_proxy")
+        if record is None:
+            # The provider reported no host or IP for the service (yet): the deployment serves
+            # at its other endpoints, and the watcher points the record once one appears.
+            run.dns = {"name": request.domain, "type": None, "content": None, "tls": mode}
+            await self._track_event(
+                run,
+                "dns.pending",
+                f"no endpoint of service {request.domain_service} serves {request.domain} yet; "
+                "the watcher points the record when one does",
+            )
+            return run.dns
+        step = run.context.begin("configure_dns_and_ssl", DeploymentStatus.FINALIZING)
+        try:
+            if dns is not None:
+                await point_domain(run.task.store, run.task.task.id, dns, record)
+        except BaseException as exc:
+            run.context.end(step, ok=False, detail=_one_line(exc))
+            with anyio.CancelScope(shield=True):
+                await self._compensate(run, exc)
+            raise
+        summary = {
+            "name": record.name,
+            "type": record.type,
+            "content": record.content,
+            "proxied": record.proxied,
+            "tls": mode,
+            "managed": dns.kind if dns is not None else None,
+        }
+        run.dns = summary
+        run.context.end(step, ok=True, detail=f"{record.name} {record.type} {record.content}")
+        await self._track_event(
+            run,
+            "dns.pointed" if dns is not None else "dns.manual",
+            f"{record.name} → {record.type} {record.content}"
+            + ("" if dns is not None else " (no DNS provider: create this record yourself)"),
+            record=summary,
         )
+        return summary
+
+    async def _take_over_domain(
+        self, run: _Run, previous_task: str | None, update: dict[str, Any]
+    ) -> None:
+        """The deployment this task replaced or took over hands its domain's record over.
+
+        The same name: this task's record already stands there, so the old task only stops
+        tracking it. Another name: the old record is removed, unless the old deployment could
+        not be closed and still serves it.
+        """
+        if previous_task is None or not update.get("replaced", {}).get("closed", True):
+            return
+        await release_domain(
+            run.task.store,
+            previous_task,
+            self._dns_or_none(),
+            "replaced",
+            moved_to=run.request.domain,
+        )
+
+    def _dns_or_none(self) -> DnsProvider | None:
+        try:
+            return self.dns_provider()
+        except ConfigurationError:
+            return None
 
     async def finalize(self, request: DeploymentRequest, ctx: DeploymentContext) -> dict[str, Any]:
         """Register the deployment, write its monitor script, and build the task's result.
@@ -397,6 +516,8 @@ class DeploymentAgent:
             output = task_output(
                 run.task.task.id, request, outcome, receipt, str(script), run.replicas
             )
+            if run.dns is not None:
+                output["dns"] = run.dns
             await run.journal.finalized(output)
         except BaseException as exc:
             ctx.end(step, ok=False, detail=_one_line(exc))

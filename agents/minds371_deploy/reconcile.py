@@ -6,7 +6,8 @@ recorded: found by its manifest hash and adopted). :func:`reconcile` does that, 
 tasks, and then compensates what no task owns any more: a deployment still open on the network
 whose task has failed or was cancelled is closed. One the network answers 404 for is gone (never
 committed, or lost with a sandbox's unsaved state): nothing is open, nothing is paid, so it is
-recorded closed rather than retried on every run.
+recorded closed rather than retried on every run. Either way the domain record of such a task
+is removed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from minds371.tasks import AgentType, TaskStatus
 from minds371_akash.market import NotFound
 from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
+from minds371_deploy.domains.records import release_domain
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["reconcile"]
@@ -86,6 +88,8 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
                 )
         dseq = state.open_dseq
         if dseq is None:
+            # Closed already: a domain record its compensation could not remove goes now.
+            await release_domain(runtime.store, record.task.id, agent._dns_or_none(), "reconcile")
             continue
         reason = await _close(agent, network, dseq)
         if reason is None:
@@ -93,6 +97,7 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
         await _record_closed(runtime.store, record.task.id, dseq, reason)
         name = str(record.task.payload.get("name", ""))
         await retire_record(agent._registry_factory, name, dseq, "reconcile")
+        await release_domain(runtime.store, record.task.id, agent._dns_or_none(), "reconcile")
         closed.append(
             {"task_id": record.task.id, "dseq": str(dseq), "network": network, "reason": reason}
         )

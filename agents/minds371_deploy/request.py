@@ -243,7 +243,11 @@ class DeploymentRequest(BaseModel):
         sdl: The workload as a full SDL document, instead of ``infra_spec``.
         image: The workload as a single container image, instead of either.
         domain: A hostname to serve the workload under (added to the ingress hosts).
-        ssl: Serve ``domain`` over TLS.
+        ssl: Serve ``domain`` over TLS (see ``ssl_termination``).
+        ssl_termination: Who terminates TLS for ``domain`` (Akash providers do only for their
+            own host names): ``dns_proxy``, the DNS provider's proxy (Cloudflare), or
+            ``sidecar``, a Caddy sidecar on a leased IP. Default: ``dns_proxy`` when the DNS
+            provider has one, else the request is refused (docs/domains.md).
         target_environment: ``production``, ``staging`` or ``development`` (recorded).
         build_commands: Commands to run in the cloned repository before building: argument
             lists, or strings split into words (never given to a shell, unless
@@ -278,6 +282,7 @@ class DeploymentRequest(BaseModel):
     domain: str | None = None
     # Strict: a YAML "yes" or a JSON 1 is not a flag, and `true` is not a count.
     ssl: Annotated[bool, Field(strict=True)] = False
+    ssl_termination: Literal["dns_proxy", "sidecar"] | None = None
     target_environment: Literal["production", "staging", "development"] = "production"
     build_commands: tuple[BuildCommand, ...] = Field(default=(), max_length=50)
     build_shell: Annotated[bool, Field(strict=True)] = False
@@ -416,6 +421,9 @@ class DeploymentRequest(BaseModel):
             )
         if self.ssl and self.domain is None:
             raise ValueError("ssl needs a domain")
+        if self.ssl_termination is not None and not self.ssl:
+            raise ValueError("ssl_termination needs ssl: true")
+        self._domain_port()
         return self
 
     @model_validator(mode="after")
@@ -426,6 +434,47 @@ class DeploymentRequest(BaseModel):
         if self.sdl is not None and "password" in self.sdl:
             _register_logins_of(self.sdl)
         return self
+
+    def _domain_port(self) -> None:
+        """The port a domain goes to must be one the provider's HTTP ingress serves.
+
+        A provider routes ``accept`` hosts only on a global TCP port exposed as 80; on any
+        other port the host would be silently ignored and no DNS record could point at it. A
+        TLS sidecar forwards to the port inside the deployment, so any port will do for it.
+        """
+        if self.domain is None or self.tls_sidecar:
+            return
+        if self.infra_spec is None and self.image is None:
+            return  # an sdl (refused with domain), or a built image's one service on port 80
+        spec = self.workload
+        assert spec is not None
+        service = next((s for s in spec.services if s.ports), None)
+        if service is None:
+            raise ValueError("domain needs a service with a port to serve it")
+        port = service.ports[0]
+        if port.proto != "tcp" or (port.as_ or port.port) != 80 or not port.global_:
+            raise ValueError(
+                f"domain goes to the first port of service {service.name}, which the "
+                "provider's HTTP ingress does not serve: expose it global, over tcp, as 80 "
+                "(ports: [{port: N, as: 80}]), or use ssl: true with ssl_termination: sidecar"
+            )
+
+    @property
+    def tls_sidecar(self) -> bool:
+        """Whether TLS for ``domain`` comes from a sidecar on a leased IP."""
+        return self.ssl and self.ssl_termination == "sidecar"
+
+    @property
+    def domain_service(self) -> str | None:
+        """The service ``domain`` reaches: the first with a port (the sidecar in front of it)."""
+        spec = self.workload
+        if self.domain is None or spec is None:
+            return None
+        if self.tls_sidecar:
+            from minds371_deploy.domains.tls import SIDECAR_SERVICE
+
+            return SIDECAR_SERVICE
+        return next((s.name for s in spec.services if s.ports), None)
 
     @property
     def workload(self) -> WorkloadSpec | None:
@@ -492,6 +541,9 @@ class DeploymentRequest(BaseModel):
     def base_sdl(self) -> str:
         """The workload as SDL, with ``environment_vars`` and ``domain`` applied.
 
+        The domain becomes an ``accept`` host of the first service with a port; with a TLS
+        sidecar it is the sidecar's instead (:func:`~minds371_deploy.domains.tls.add_tls_sidecar`).
+
         Raises:
             ValidationError: the resulting SDL would be invalid.
         """
@@ -500,14 +552,21 @@ class DeploymentRequest(BaseModel):
             assert self.sdl is not None
             return self.sdl
         document = spec.model_dump(by_alias=True)
-        domain_placed = self.domain is None
+        domain_placed = self.domain is None or self.tls_sidecar
         for service in document["services"]:
             service["env"] = {**service["env"], **self.environment_vars}
             if not domain_placed and service["ports"]:
                 first = service["ports"][0]
                 first["accept"] = (*first["accept"], self.domain)
                 domain_placed = True
-        return build_sdl(document)
+        sdl = build_sdl(document)
+        if self.tls_sidecar:
+            from minds371_deploy.domains.tls import add_tls_sidecar
+
+            front = next((s.name for s in spec.services if s.ports), spec.services[0].name)
+            assert self.domain is not None
+            sdl = add_tls_sidecar(sdl, self.domain, front)
+        return sdl
 
 
 def _built_service(spec: WorkloadSpec, name: str) -> str | None:

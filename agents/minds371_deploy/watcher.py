@@ -19,7 +19,9 @@ open and, for each placement group:
   Console's auto top-up where the network has it, the watcher's own deposits elsewhere.
 
 After any change it publishes the next registry record with the endpoints of the leases that
-are up, so discovery keeps answering. Each action is also a step of the task's saga, written once.
+are up, so discovery keeps answering; a request's ``domain`` record follows a re-lease, and is
+removed when the deployment closes (:mod:`.domains.records`). Each action is also a step of
+the task's saga, written once.
 
 A pass is bounded: a re-lease waits at most ``relet_bid_wait`` for bids (not the deploy's
 ``bid_timeout``); with no acceptable bid by then the group is reported ``waiting`` and tried again
@@ -48,6 +50,7 @@ from minds371_deploy._probe import routes_for_network
 from minds371_deploy._retire import retire_record
 from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
 from minds371_deploy.building.journal import as_deployed
+from minds371_deploy.domains.records import follow_domain, release_domain
 from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePolicy
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import parse_request
@@ -68,7 +71,7 @@ class WatchAction:
     task_id: str
     dseq: int
     # relet | waiting | degraded | closed | gone | expired | idle | idle_probe_failed | error
-    # | top_up | auto_top_up | topup_refused
+    # | top_up | auto_top_up | topup_refused | dns
     kind: str
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -224,6 +227,7 @@ class DeploymentWatcher:
                 await self._close_replicas(akash, task_id, state, "gone")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "gone"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "gone")
+                await release_domain(self.store, task_id, self.agent._dns_or_none(), "gone")
                 return [
                     WatchAction(
                         task_id,
@@ -239,6 +243,7 @@ class DeploymentWatcher:
                 await self._close_replicas(akash, task_id, state, "closed")
                 await self.store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": "closed"})
                 await retire_record(self.agent._registry_factory, request.name, dseq, "closed")
+                await release_domain(self.store, task_id, self.agent._dns_or_none(), "closed")
                 return [WatchAction(task_id, dseq, "closed", "the deployment was closed")]
             policy = LifetimePolicy.of(request)
             close = policy.decide(self.clock(), state.finalized_at)
@@ -289,6 +294,8 @@ class DeploymentWatcher:
                             )
                         )
                 deployment = await akash.status(dseq)
+            # Every pass, not only after a re-lease: a DNS update that failed is tried again.
+            actions += await self._follow_domain(task_id, request, deployment)
             replica_actions, replicas = await self._check_replicas(
                 akash, task_id, request, state, deployment
             )
@@ -302,6 +309,24 @@ class DeploymentWatcher:
                     akash, task_id, watched, state, policy, watched.dseq in decided
                 )
         return actions
+
+    async def _follow_domain(
+        self, task_id: str, request: Any, deployment: Deployment
+    ) -> list[WatchAction]:
+        """Point the request's domain where its service runs now.
+
+        After a re-lease the target moved; after a DNS update that failed, it is tried again.
+        Nothing is written while the journaled record still holds.
+        """
+        try:
+            moved = await follow_domain(
+                self.store, task_id, self.agent, request, deployment.endpoints()
+            )
+        except Minds371Error as exc:
+            return [WatchAction(task_id, deployment.dseq, "error", f"DNS: {exc.message}")]
+        if moved is None:
+            return []
+        return [WatchAction(task_id, deployment.dseq, "dns", moved, {"name": request.domain})]
 
     async def _fund(
         self,
@@ -343,6 +368,7 @@ class DeploymentWatcher:
             task_id, CLOSED, {"dseq": dseq, "reason": close.reason, "detail": close.detail}
         )
         await retire_record(self.agent._registry_factory, request.name, dseq, close.reason)
+        await release_domain(self.store, task_id, self.agent._dns_or_none(), close.reason)
         self._idle.pop((task_id, dseq), None)
         self._idle_journaled.pop((task_id, dseq), None)
         return WatchAction(task_id, dseq, close.kind, close.detail)

@@ -82,17 +82,17 @@ def _path() -> str:
     return f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
 
 
-def test_unsupported_build_and_tls_requests_are_refused_before_any_spend(
+def test_tls_without_a_terminator_is_refused_before_any_spend(
     cli: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     before = sandbox.all_dseqs()
+    # TLS for a custom domain needs a terminator: none is configured here.
     tls = web_request("tls", domain="app.example.com", ssl=True)
-    for request in (tls,):
-        run = cli("deploy", str(write_request(tmp_path, request)), "--json")
-        assert run.code == 2, run.err
-        error = run.json()["error"]
-        assert error["type"] == "ConfigurationError"
-        assert "not supported yet" in error["message"]
+    run = cli("deploy", str(write_request(tmp_path, tls)), "--json")
+    assert run.code == 2, run.err
+    error = run.json()["error"]
+    assert error["type"] == "ValidationError"
+    assert "/ssl: TLS for a custom domain cannot be given with no DNS provider" in error["message"]
     assert sandbox.all_dseqs() == before
 
 
