@@ -7,6 +7,9 @@ another after ``claim_idle`` seconds, which resumes the task's saga from the sha
 
 Only a state store that several processes can share is accepted (:func:`require_shared_store`):
 the embedded SQLite store belongs to one runtime and the memory store to one process.
+
+The deployment watcher runs in one worker at a time: the one holding the watcher's lease (see
+:mod:`minds371.bus.leader`); the others take over when it stops renewing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
+from minds371.bus.leader import WatchLeadership
 from minds371.bus.redis import RedisTaskBus
 from minds371.errors import ConfigurationError
 from minds371.logging import get_logger
@@ -137,7 +141,8 @@ class WorkerConfig:
     def lease_ttl(self) -> float:
         """Seconds a task's lease lives: less than ``claim_idle``.
 
-        A worker that takes a dead worker's delivery over then finds its lease expired.
+        A worker that takes a dead worker's delivery over then finds its lease expired. The
+        watcher's lease (:mod:`minds371.bus.leader`) lives as long.
         """
         return self.claim_idle * 0.75
 
@@ -185,6 +190,8 @@ async def serve_worker(
         read_count=64,
     )
     runtime = AgentRuntime(store=shared, bus=bus, concurrency=config.concurrency)
+    leadership = WatchLeadership(shared, ttl=config.lease_ttl)
+    _fence_watcher(runtime, leadership)
 
     async def cancel(task_id: str) -> None:
         handle = await runtime.get(task_id)
@@ -194,6 +201,7 @@ async def serve_worker(
 
     async with runtime, anyio.create_task_group() as runtime_group:
         runtime_group.start_soon(bus.keep_leases, cancel)
+        runtime_group.start_soon(leadership.keep)
         _log.info(
             "minds371.worker.started",
             consumer=bus.consumer,
@@ -208,3 +216,13 @@ async def serve_worker(
             await bus.drained()
         _log.info("minds371.worker.stopping", consumer=bus.consumer, handed_back=bus.in_flight)
         runtime_group.cancel_scope.cancel()
+
+
+def _fence_watcher(runtime: AgentRuntime, leadership: WatchLeadership) -> None:
+    """Make the runtime's deployment watcher watch only while this worker holds the lease."""
+    try:
+        from minds371_deploy._plugin import watcher_for
+    except ImportError:  # pragma: no cover - the deploy plugin ships with minds371
+        return
+    watcher = watcher_for(runtime)
+    watcher.store = leadership.fenced(watcher.store)

@@ -239,11 +239,19 @@ class RedisStateStore:
             raise ProviderError("the Redis state store is not open", retryable=False)
         return self._client
 
-    async def _run(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def _run(
+        self, script: str, keys: Sequence[str], args: Sequence[Any], *, task_lease: bool = True
+    ) -> Any:
         try:
             return await self._scripts[script](keys=list(keys), args=list(args), client=self.client)
         except ResponseError as exc:
             if "LEASE_LOST" in str(exc):
+                if not task_lease:  # another lease fenced the write (the watcher's)
+                    raise LeaseLost(
+                        f"the lease {keys[0]} is no longer held by this process; "
+                        "the write was not made",
+                        details={"lease": keys[0]},
+                    ) from None
                 task_id = keys[0].rsplit(":", 1)[-1]
                 self._lost.add(task_id)
                 raise _lease_lost(task_id) from None
@@ -466,15 +474,32 @@ class RedisStateStore:
 
     # -- saga steps -------------------------------------------------------------------------------
 
-    async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
-        """Durably record a saga step (scrubbed of secrets), under the task's lease if held."""
+    async def record_step(
+        self,
+        task_id: str,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        fence: tuple[str, str] | None = None,
+    ) -> SagaStep:
+        """Durably record a saga step (scrubbed of secrets), under the task's lease if held.
+
+        ``fence`` is another lease the write must hold instead, as ``(key, token)`` (the
+        watcher's, see :mod:`minds371.bus.leader`): the step is written only while that key
+        still holds the token.
+
+        Raises:
+            LeaseLost: the lease fencing the write is no longer this process's.
+        """
         clean = json.loads(json.dumps(scrub_step(data), sort_keys=True, default=str))
         at = utcnow()
         payload = json.dumps([name, clean, at.isoformat()])
+        lease, token = fence or (self._key("lease", task_id), self._step_token(task_id))
         seq = await self._run(
             "step",
-            [self._key("lease", task_id), self._key("steps", task_id)],
-            [self._step_token(task_id), payload],
+            [lease, self._key("steps", task_id)],
+            [token, payload],
+            task_lease=fence is None,
         )
         return SagaStep(task_id=task_id, seq=int(seq), name=name, data=clean, at=at)
 
