@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
+from redis.exceptions import RedisError
 
 from minds371.errors import ProviderError
 from minds371.logging import get_logger
@@ -95,7 +96,7 @@ class WatchLeadership:
         sent = self._clock()
         try:
             held = int(await self._hold(keys=[self.key], args=[self.token, int(self.ttl * 1000)]))
-        except Exception as exc:  # a Redis failure: not leading, tried again next round
+        except RedisError as exc:  # not leading until Redis answers again; tried next round
             _log.warning("minds371.worker.watch_lease_failed", error=type(exc).__name__)
             held = 0
         if held:
@@ -127,7 +128,7 @@ class WatchLeadership:
             return  # the store is closed: the lease expires on its own
         try:
             await client.eval(_RELEASE, 1, self.key, self.token)
-        except Exception as exc:  # it expires after ttl anyway
+        except RedisError as exc:  # it expires after ttl anyway
             _log.warning("minds371.worker.watch_lease_release_failed", error=type(exc).__name__)
 
     def fenced(self, store: RedisStateStore) -> LeaderFencedStore:
