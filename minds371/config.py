@@ -11,6 +11,7 @@ the mode of the folder around it: :func:`private_dir`, :func:`private_file`, :fu
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import os
 import tempfile
@@ -97,13 +98,29 @@ def private_file(path: Path, mode: int = PRIVATE_FILE_MODE) -> Path:
 
     For files another library then opens by name (SQLite databases, lock files): SQLite gives a
     database's ``-wal`` and ``-shm`` files the database file's mode.
+
+    The file is never opened here. SQLite's locks are POSIX record locks, which a process loses
+    on a file as soon as it closes *any* descriptor of it: opening and closing a database to set
+    its mode while another connection of this process holds a lock would drop that lock unseen.
+    So an existing file is changed by name, and a missing one is made as a private temporary
+    file, closed, and linked into place.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
     """
-    private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
-    try:
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
+    folder = private_dir(path.parent)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+        os.close(fd)  # mkstemp makes it 0600: private from the start
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another opener made it first
+        finally:
+            os.unlink(tmp)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    os.chmod(path, mode)
     return path
 
 

@@ -20,11 +20,8 @@ connection, because a thread hop costs more than the query and WAL readers never
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -34,7 +31,7 @@ import anyio
 import anyio.to_thread
 import pydantic
 
-from minds371.config import PRIVATE_FILE_MODE, home, private_dir
+from minds371.config import home, private_file
 from minds371.errors import ConfigurationError, LedgerError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -454,23 +451,7 @@ def _use_wal(
 def _private_database(path: Path) -> None:
     """Make the database file private (created empty if missing) without opening it.
 
-    SQLite's locks are POSIX record locks, which a process loses on a file as soon as it closes
-    *any* descriptor of that file. Opening and closing the database to set its mode, while
-    another connection of the same process (another task's ledger) holds a lock on it, would
-    drop that lock unseen: a second process then checkpoints or rewrites the WAL under it, and
-    the first reads "disk I/O error". So an existing file is changed by name, and a missing one
-    is made as a private temporary file, closed, and linked into place.
+    See :func:`minds371.config.private_file`: opening and closing it here would drop the locks
+    another connection of this process (another task's ledger) holds on it.
     """
-    folder = private_dir(path.parent)
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
-        os.close(fd)  # mkstemp makes it 0600: private from the start
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another opener made it first
-        finally:
-            os.unlink(tmp)
-    if path.is_dir():  # what opening it would say, before SQLite says something vaguer
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
-    os.chmod(path, PRIVATE_FILE_MODE)
+    private_file(path)
