@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -14,6 +14,7 @@ from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     from minds371.runtime import AgentRuntime
+    from minds371.state import TaskRecord
 
 __all__ = ["TaskHandle"]
 
@@ -132,6 +133,25 @@ class TaskHandle:
         self._events.append(event)
         self._notify()
         return event
+
+    def _catch_up(self, record: TaskRecord, newer: Sequence[TaskEvent]) -> None:
+        """Bring this handle to what a shared store says now, keeping it the same object.
+
+        Another process may have run the task meanwhile: its events (``newer``, those after
+        this handle's last ``seq``, in order) join the live ones, so that a caller already
+        waiting on this handle sees them and the next event number follows them.
+        """
+        for event in newer:
+            if event.seq == self._seq + 1:
+                self._events.append(event)
+                self._seq = event.seq
+        self.task = record.task
+        self._status = record.status
+        self._attempts = max(self._attempts, record.attempts)
+        if record.result is not None:
+            self._settle(record.result)
+        else:
+            self._notify()
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, None

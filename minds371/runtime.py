@@ -278,8 +278,14 @@ class AgentRuntime:
         handle = self._handles.get(delivery.task.id)
         if handle is not None and not handle._in_progress and getattr(self.store, "shared", False):
             # Other processes write to a shared store: another worker may have advanced the
-            # task since this handle was made, so start from what the store says now.
-            handle = None
+            # task since this handle was made, so start from what the store says now. The
+            # handle itself is kept: whoever dispatched the task may be waiting on it.
+            record = await self.store.get_task(delivery.task.id)
+            if record is None:
+                _log.warning("minds371.task.unknown_delivery", task_id=delivery.task.id)
+                return
+            newer = [e for e in await self.store.events(record.task.id) if e.seq > handle._seq]
+            handle._catch_up(record, newer)
         if handle is None:
             record = await self.store.get_task(delivery.task.id)
             if record is None:

@@ -179,3 +179,25 @@ async def test_stores_that_processes_cannot_share_are_refused(tmp_path: Path) ->
         with pytest.raises(ConfigurationError, match="not safe for several worker processes"):
             require_shared_store(store)
     require_shared_store(RedisStateStore("redis://127.0.0.1:1/0"))
+
+
+async def test_a_runtime_on_the_shared_store_settles_the_handle_its_caller_holds(
+    redis_url: str, namespace: str
+) -> None:
+    # The runtime re-reads a task from a shared store before running it (another process may
+    # have moved it); the handle dispatch returned must still be the one that settles.
+    from minds371 import AgentRuntime
+    from tests.core.agents import EchoAgent
+
+    async with (
+        RedisStateStore(redis_url, namespace=namespace) as shared,
+        AgentRuntime(store=shared, load_plugins=False) as runtime,
+    ):
+        runtime.register_agent(EchoAgent())
+        handle = await runtime.dispatch(Task(agent_type="echo", payload={"events": 2}))
+        with anyio.fail_after(10):
+            result = await handle.result()
+            events = [event.type async for event in handle.events()]
+    assert result.status is TaskStatus.COMPLETED
+    assert result.output == {"echo": {"events": 2}}
+    assert events == ["task.started", "echo.step", "echo.step", "task.completed"]
