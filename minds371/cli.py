@@ -110,6 +110,12 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     worker = sub.add_parser(
         "worker",
         help="serve tasks from a Redis bus (several workers share its tasks; see docs/workers.md)",
+        description=(
+            "Serve tasks from a Redis Streams bus until SIGTERM or Ctrl-C. Workers started on "
+            "the same bus share its tasks, its state in the same Redis, and one deployment "
+            "watcher; a dead worker's task is taken over by another after --claim-idle seconds. "
+            "Dispatch to them with `minds371 deploy FILE --bus URL` (see docs/workers.md)."
+        ),
     )
     worker.add_argument("--bus", default=None, help="redis://HOST:PORT/DB (default: $MINDS371_BUS)")
     worker.add_argument("--concurrency", type=int, default=8, help="tasks run at once (8)")
