@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def _until(condition: Callable[[], bool]) -> None:
+    """Return once ``condition()`` holds (polled: a worker's log is another process's file)."""
+    while True:
+        if condition():
+            return
+        await anyio.sleep(0.2)
+
+
 @contextlib.asynccontextmanager
 async def _redis_server(directory: Path) -> AsyncIterator[str]:
     binary = shutil.which("redis-server")
@@ -172,16 +180,13 @@ async def _redis_burst(
 ) -> Burst:
     """``count`` tasks dispatched onto the Redis Streams bus, served by ``workers`` processes.
 
-    Everything that depends on the worker command and the Redis dispatch API is here. The
-    workers run ``minds371 worker --bus URL --concurrency N`` with the served sandbox as their
+    The workers run ``minds371 worker --bus URL --concurrency N`` with the served sandbox as their
     network (``MINDS371_SANDBOX_URL``, and the Console routes at ``MINDS371_CONSOLE_URL`` for
-    ``--network console``); this process dispatches with :mod:`minds371.bus.redis` and awaits
-    each task's result from there.
+    ``--network console``), their state in the same Redis; this process dispatches with
+    :class:`minds371.bus.remote.RemoteTasks` and awaits each task's result from there.
     """
-    from minds371.bus import redis as redis_bus
+    from minds371.bus.remote import RemoteTasks
 
-    if not hasattr(redis_bus, "RedisTaskClient"):
-        raise SystemExit("redis mode needs the Redis bus's dispatch-and-await client")
     async with _redis_server(home) as url:
         env = {
             **os.environ,
@@ -192,9 +197,10 @@ async def _redis_burst(
         concurrency = max(1, -(-count // workers))
         cmd = [sys.executable, "-m", "minds371.cli", "--log-level", "ERROR", "worker"]
         cmd += ["--bus", url, "--concurrency", str(concurrency)]
-        logs = [(home / f"worker-{n}.log").open("wb") for n in range(workers)]
-        # Each worker its own home (SQLite state is one process's); a shared state backend, when
-        # the worker command asks for one, goes in `env` here.
+        paths = [home / f"worker-{n}.log" for n in range(workers)]
+        logs = [path.open("wb") for path in paths]
+        # Each worker its own home (its monitor scripts and embedded registry), as on separate
+        # hosts; the tasks' state is shared in Redis.
         procs = [
             await anyio.open_process(
                 cmd,
@@ -205,22 +211,21 @@ async def _redis_burst(
             for n, log in enumerate(logs)
         ]
         try:
-            dispatched = time.time()
-            start, cpu = time.perf_counter(), time.process_time()
-            workers_cpu = sum(_cpu_seconds(p.pid) for p in procs)
-            # The dispatch/await side of the bus, which lands with the worker command.
-            client = redis_bus.RedisTaskClient(url)
-            async with client:
-                tasks = [_task(f"{prefix}-{i}") for i in range(count)]
-                for task in tasks:
-                    await client.dispatch(task)
-                results = [await client.result(task.id) for task in tasks]
+            # Measure from the moment every worker serves (their start is not the burst's).
+            with anyio.fail_after(60):
+                await _until(lambda: all(b"serving" in path.read_bytes() for path in paths))
+            async with RemoteTasks(url) as remote:
+                dispatched = time.time()
+                start, cpu = time.perf_counter(), time.process_time()
+                workers_cpu = sum(_cpu_seconds(p.pid) for p in procs)
+                handles = [await remote.dispatch(_task(f"{prefix}-{i}")) for i in range(count)]
+                results = [await handle.result() for handle in handles]
                 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
                 workers_cpu = sum(_cpu_seconds(p.pid) for p in procs) - workers_cpu
                 to_ready = [
                     event.at.timestamp() - dispatched
-                    for task in tasks
-                    async for event in client.events(task.id)
+                    for handle in handles
+                    async for event in handle.events()
                     if event.type == "deployment.ready"
                 ]
             rss = {f"worker {n + 1}": _peak_rss(p.pid) for n, p in enumerate(procs)}
