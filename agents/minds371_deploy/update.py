@@ -98,17 +98,15 @@ async def running_deployment(
     store: StateStore, name: str, network: str, *, exclude: str
 ) -> _Running | None:
     """The newest deployment of ``name`` on ``network`` that a finished task holds open."""
-    records = await store.list_tasks(
-        statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
+    # The payload is the request, and a task's output names its request's name (`_output.py`),
+    # which validation never rewrites: the store finds the name's tasks by their payload, without
+    # reading every other service's tasks and journals.
+    records = await store.tasks_named(
+        name, statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT
     )
     found: list[tuple[Any, _Running]] = []
     for record in records:
         if record.task.id == exclude or record.task.payload.get("name") != name:
-            # The payload is the request: a task deploying another name is skipped unread.
-            continue
-        # A task's output names its request's name (`_output.py`), which validation never
-        # rewrites: the payload tells, without reading the steps of every other service's tasks.
-        if record.task.payload.get("name") != name:
             continue
         state = SagaState.from_steps(await store.steps(record.task.id))
         output = state.output or {}

@@ -105,6 +105,20 @@ class StateStore(Protocol):
         """Tasks, newest first, optionally filtered; ``limit=-1`` for all."""
         ...
 
+    async def tasks_named(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+    ) -> list[TaskRecord]:
+        """Tasks whose payload's ``name`` is ``name``, newest first, optionally filtered.
+
+        A deployment task looks for a running deployment of its request's name among the finished
+        tasks: this finds them without reading every other task.
+        """
+        ...
+
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
         """Durably record a saga step for a task."""
         ...

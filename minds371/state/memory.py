@@ -114,6 +114,24 @@ class MemoryStateStore:
         found.sort(key=lambda r: r.task.created_at, reverse=True)
         return found if limit < 0 else found[:limit]
 
+    async def tasks_named(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+    ) -> list[TaskRecord]:
+        """Tasks whose payload's ``name`` is ``name``, newest first, filtered."""
+        found = [
+            e.record()
+            for e in self._entries.values()
+            if e.task.payload.get("name") == name
+            and (statuses is None or e.status in statuses)
+            and (agent_type is None or e.task.agent_type == agent_type)
+        ]
+        found.sort(key=lambda r: r.task.created_at, reverse=True)
+        return found
+
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
         """Record a saga step (scrubbed of secrets)."""
         steps = self._steps.setdefault(task_id, [])

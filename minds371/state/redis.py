@@ -407,6 +407,21 @@ class RedisStateStore:
                 break
         return found
 
+    async def tasks_named(
+        self,
+        name: str,
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+    ) -> list[TaskRecord]:
+        """Tasks whose payload's ``name`` is ``name``, newest first, filtered.
+
+        Redis keeps no index by name: this filters the listing (whose tasks are parsed once per
+        process), so callers get one answer from every store.
+        """
+        records = await self.list_tasks(statuses=statuses, agent_type=agent_type, limit=-1)
+        return [r for r in records if r.task.payload.get("name") == name]
+
     async def _records(self, ids: Iterable[Any]) -> list[TaskRecord]:
         """The records of ``ids``, in order (gone ones left out).
 

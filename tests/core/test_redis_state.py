@@ -25,6 +25,7 @@ from minds371.tasks import TaskEvent, TaskResult
 from tests.core.test_state import (
     test_saga_steps_are_recorded_in_order,
     test_task_lifecycle_round_trips,
+    test_tasks_named_finds_only_that_names_tasks_newest_first,
     test_unfinished_lists_pending_and_running_oldest_first,
 )
 from tests.servers.redis_server import redis_server
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.skipif(
 __all__ = [
     "test_saga_steps_are_recorded_in_order",
     "test_task_lifecycle_round_trips",
+    "test_tasks_named_finds_only_that_names_tasks_newest_first",
     "test_unfinished_lists_pending_and_running_oldest_first",
 ]
 

@@ -60,6 +60,26 @@ async def test_unfinished_lists_pending_and_running_oldest_first(store: StateSto
     assert [r.task.id for r in failed] == [done.id]
 
 
+async def test_tasks_named_finds_only_that_names_tasks_newest_first(store: StateStore) -> None:
+    older, newer, running, other = (
+        Task(agent_type="deploy", payload={"name": name}) for name in ("web", "web", "web", "api")
+    )
+    untyped = Task(agent_type="echo", payload={"name": "web"})
+    for task in (older, newer, running, other, untyped):
+        await store.create_task(task)
+    for task in (older, newer, other, untyped):
+        await store.finish(
+            TaskResult(task_id=task.id, status=TaskStatus.COMPLETED),
+            event(task.id, 1, "task.completed"),
+        )
+    found = await store.tasks_named("web", statuses=(TaskStatus.COMPLETED,), agent_type="deploy")
+    assert [r.task.id for r in found] == [newer.id, older.id]
+    assert found[0].status is TaskStatus.COMPLETED
+    every = await store.tasks_named("web")
+    assert {r.task.id for r in every} == {older.id, newer.id, running.id, untyped.id}
+    assert await store.tasks_named("nothing") == []
+
+
 async def test_saga_steps_are_recorded_in_order(store: StateStore) -> None:
     task = Task(agent_type="a")
     await store.create_task(task)
