@@ -126,6 +126,32 @@ async def test_at_its_ttl_a_listing_is_expired_and_creates_wait_for_the_next():
         assert seen == {"refreshing": frozenset({made}), "waiting": frozenset({made})}
 
 
+async def test_creates_waiting_on_a_listing_slower_than_its_ttl_are_served_by_it():
+    async with sandbox() as s:
+        clock = Clock()
+        guard = s.guard(clock, ttl=1.0)
+        made = await s.create()  # (the backend's own create lists the account once)
+        listings = s.app.seen[LISTING]
+        s.app.hold = True
+        seen: dict[str, frozenset[int]] = {}
+
+        async def look(who: str) -> None:
+            seen[who] = await guard.existing(s.version)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(look, "first")
+            with anyio.fail_after(5):
+                await s.app.held.wait()  # the one listing is held on the server
+            for n in range(5):
+                tg.start_soon(look, f"waiting {n}")
+            await wait_all_tasks_blocked()
+            clock.now += 3.0  # the listing lands long after its TTL (a loaded server)
+            s.app.release.set()
+        # one listing for the six creates, not one each
+        assert s.app.seen[LISTING] == listings + 1
+        assert set(seen.values()) == {frozenset({made})} and len(seen) == 6
+
+
 async def test_an_early_refresh_that_fails_once_the_listing_expired_is_raised():
     async with sandbox() as s:
         clock = Clock()

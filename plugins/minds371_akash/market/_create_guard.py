@@ -29,10 +29,15 @@ ListVersions = Callable[[], Awaitable[list[tuple[int, str]]]]
 
 
 class _Refresh:
-    """A listing in flight: set ``done`` when it ends; ``failure`` when it failed."""
+    """A listing in flight, begun at ``started``.
 
-    def __init__(self) -> None:
+    ``done`` is set when it ends, with its ``versions`` or its ``failure``.
+    """
+
+    def __init__(self, started: float) -> None:
+        self.started = started
         self.done = anyio.Event()
+        self.versions: dict[str, frozenset[int]] | None = None
         self.failure: ProviderError | None = None
 
 
@@ -130,10 +135,16 @@ class CreateGuard:
                     return cached[1]
             if refresh is None:
                 return await self._take()
+            # Single flight: a create that finds a listing in flight, begun less than a TTL ago,
+            # is served by it when it lands, even if the listing took longer than the TTL (under
+            # load it may): asking again would start one listing per waiting create.
+            joined = self._clock() - refresh.started < self._ttl
             await refresh.done.wait()
             if refresh.failure is not None:
                 raise refresh.failure  # the listing every waiting create depended on failed
-            # else loop: the new listing is in place
+            if joined and refresh.versions is not None:
+                return refresh.versions
+            # else loop: that listing was too old to join; take or join a newer one
 
     async def recover(
         self, version: str, before: frozenset[int], *, timed_out: bool
@@ -174,14 +185,15 @@ class CreateGuard:
         return self._clock() - snapshot[0]
 
     async def _take(self) -> dict[str, frozenset[int]]:
-        refresh = self._refreshing = _Refresh()
+        taken = self._clock()
+        refresh = self._refreshing = _Refresh(taken)
         try:
-            taken = self._clock()
             by_version: dict[str, set[int]] = {}
             for dseq, version in await self._list_versions():
                 by_version.setdefault(version, set()).add(dseq)
             versions = {version: frozenset(dseqs) for version, dseqs in by_version.items()}
             self._snapshot = (taken, versions)
+            refresh.versions = versions
             return versions
         except ProviderError as exc:
             refresh.failure = exc
