@@ -41,7 +41,8 @@ def watcher_for(runtime: Any) -> Any:
 
 
 def _services(runtime: Any) -> Iterable[Service]:
-    return [agent_for(runtime).backends.serve, watcher_for(runtime).run]
+    agent = agent_for(runtime)
+    return [agent.backends.serve, agent.registries.service(), watcher_for(runtime).run]
 
 
 def _actions() -> Iterable[Action]:

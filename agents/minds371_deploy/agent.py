@@ -49,6 +49,7 @@ from minds371_deploy.redundancy import (
     replicate_placements,
     rules_for_network,
 )
+from minds371_deploy.registries import RegistryPool
 from minds371_deploy.replicas import close_replicas, deploy_replicas, replica_sdl, replica_summary
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
@@ -100,7 +101,9 @@ class DeploymentAgent:
         self._dns = dns
         self._dns_read = dns is not None
         self.backends = BackendPool(self.config)
-        self._registry_factory = registry or BlockchainRegistryProvider.default
+        # One registry per runtime, lent to its tasks (opened per call without a runtime).
+        self.registries = RegistryPool(registry or BlockchainRegistryProvider.default)
+        self._registry_factory = self.registries.open
         self._runs: dict[str, _Run] = {}
 
     # -- the task ---------------------------------------------------------------------------------
