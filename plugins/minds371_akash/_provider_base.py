@@ -46,12 +46,18 @@ _log = get_logger("minds371.akash.provider")
 
 
 class _Waiters:
-    """How many waits poll one backend at once."""
+    """What every provider on one backend shares.
 
-    __slots__ = ("count",)
+    How many waits poll it at once, and the backend's provider listing (taken by one of them,
+    served to all for ``_PROVIDERS_TTL``).
+    """
+
+    __slots__ = ("count", "lock", "providers")
 
     def __init__(self) -> None:
         self.count = 0
+        self.providers: tuple[float, dict[str, Provider]] | None = None
+        self.lock: anyio.Lock | None = None
 
 
 _waiters: weakref.WeakKeyDictionary[Any, _Waiters] = weakref.WeakKeyDictionary()
@@ -99,8 +105,6 @@ class ProviderBase(AsyncResource):
         self.probe_endpoints = probe_endpoints
         self._own_backend = own_backend
         self._pricing_block_time = pricing_block_time
-        self._provider_cache: tuple[float, dict[str, Provider]] | None = None
-        self._providers_lock: anyio.Lock | None = None
         self._waiters = _waiters_on(backend)
 
     async def aclose(self) -> None:
@@ -215,18 +219,20 @@ class ProviderBase(AsyncResource):
             )
 
     async def _providers(self) -> dict[str, Provider]:
-        # One listing serves every deployment of this provider for a while: providers change
-        # slowly, and under load one request per deployment adds up.
-        if self._providers_lock is None:
-            self._providers_lock = anyio.Lock()
-        async with self._providers_lock:
+        # One listing serves every deployment on this backend for a while (every task's provider
+        # and the watcher's checks share it): providers change slowly, and under load one
+        # request per deployment adds up.
+        shared = self._waiters
+        if shared.lock is None:
+            shared.lock = anyio.Lock()
+        async with shared.lock:
             now = anyio.current_time()
-            if self._provider_cache is not None and now - self._provider_cache[0] < _PROVIDERS_TTL:
-                return dict(self._provider_cache[1])
+            if shared.providers is not None and now - shared.providers[0] < _PROVIDERS_TTL:
+                return dict(shared.providers[1])
             try:
                 listed = {p.address: p for p in await self.backend.list_providers()}
             except ProviderError as exc:
                 _log.warning("minds371.akash.providers_unavailable", error=exc.message)
                 return {}
-            self._provider_cache = (now, listed)
+            shared.providers = (now, listed)
             return dict(listed)

@@ -246,3 +246,13 @@ async def test_readiness_polls_after_a_lease_response_that_is_not_ready():
                 if method == "GET" and path.startswith("/v1/deployments/")
             )
             assert polls >= 1  # the default pull time: ready only blocks after the lease
+
+
+async def test_providers_on_one_backend_share_its_provider_listing():
+    async with SandboxNetwork(block_time=0.05) as net, console(net) as (backend, app):
+        # one provider per task, and the watcher's per check: all on the runtime's one backend
+        first, second = AkashIntegrationProvider(backend), AkashIntegrationProvider(backend)
+        listed = await first._providers()
+        assert listed  # the sandbox's providers
+        assert await second._providers() == listed
+        assert app.seen[("GET", "/v1/providers")] == 1
