@@ -226,7 +226,7 @@ class BlockchainRegistryProvider(AsyncResource):
         async with self._lock:  # one writer per provider: sequences must not interleave
             entry, created = await self._append_next(checked, cid, self.signer)
         record = entry.record
-        self._remember(entry)
+        await self._remember(entry)
         _log.info(
             "minds371.registry.registered" if created else "minds371.registry.unchanged",
             name=record.name,
@@ -424,10 +424,12 @@ class BlockchainRegistryProvider(AsyncResource):
                 )
         check_seen(name, have, have_hash, seen)
 
-    def _remember(self, entry: LedgerEntry) -> None:
+    async def _remember(self, entry: LedgerEntry) -> None:
         if self.seen is not None:
             record = entry.record
-            self.seen.remember(self.ledger.domain, record.name, record.sequence, entry.record_hash)
+            await self.seen.remember_durably(
+                self.ledger.domain, record.name, record.sequence, entry.record_hash
+            )
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -477,7 +479,7 @@ class BlockchainRegistryProvider(AsyncResource):
         except ContentMismatch as exc:
             self._rejected(name, exc)
             raise
-        self._remember(latest)
+        await self._remember(latest)
         return ServiceRecord(
             record=record, record_id=latest.record_hash, metadata=metadata, location=latest.location
         )
@@ -545,7 +547,7 @@ class BlockchainRegistryProvider(AsyncResource):
             previous = entry.record
         self._check_not_rolled_back(name, entries[-1] if entries else None, head, seen)
         if entries:
-            self._remember(entries[-1])
+            await self._remember(entries[-1])
         return entries
 
     async def endpoints(self, name: str) -> list[EndpointHealth]:
@@ -631,7 +633,7 @@ class BlockchainRegistryProvider(AsyncResource):
                 retired=True,
             )
             entry = await self._append(record, signer)
-        self._remember(entry)
+        await self._remember(entry)
         _log.info(
             "minds371.registry.retired",
             name=name,

@@ -17,6 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
+
 from minds371.config import private_dir
 from minds371.errors import SignatureError
 from minds371_registry.records import RecordDomain
@@ -24,6 +27,25 @@ from minds371_registry.records import RecordDomain
 __all__ = ["SeenSequences", "check_seen"]
 
 _files: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+class _Pending:
+    """A file's memory while this process has notes not yet on disk (``remember_durably``).
+
+    ``data`` is the whole memory, newer than the file, until a write of its latest note
+    (``noted``) lands (``written``); then the file is read as usual again.
+    """
+
+    __slots__ = ("data", "lock", "noted", "written")
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] | None = None
+        self.lock: anyio.Lock | None = None
+        self.noted = 0
+        self.written = 0
+
+
+_pending: dict[str, _Pending] = {}
 
 
 class SeenSequences:
@@ -53,6 +75,9 @@ class SeenSequences:
             _files[str(self.path)] = value
 
     def _load(self) -> dict[str, Any]:
+        pending = _pending.get(str(self.path))
+        if pending is not None and pending.data is not None:
+            return pending.data  # newer than the file until the coming write
         try:
             identity = _identity(self.path)
             if self._cached is not None and self._cached[0] == identity:
@@ -95,18 +120,65 @@ class SeenSequences:
             return
         names[name] = [sequence, record_hash]
         self._cached = None  # `data` is changed from here on: the file must be read again
+        pending = _pending.get(str(self.path))
+        if pending is not None and pending.data is not None:
+            # `data` is the pending memory: an asynchronous write may be under way with an
+            # older text, so the note stays pending too, for the next one.
+            pending.noted += 1
+            self._write(json.dumps(data, sort_keys=True))
+            return
+        self._cached = (self._write(json.dumps(data, sort_keys=True)), data)
+
+    async def remember_durably(
+        self, domain: RecordDomain, name: str, sequence: int, record_hash: str
+    ) -> None:
+        """:meth:`remember`, with the concurrent notes of one process written together.
+
+        Returns, as :meth:`remember` does, once the note is on disk. Notes made while a write is
+        under way (in a worker thread) wait for it and go to disk in the next one: a burst of
+        registrations rewrites the file a few times instead of once per record, since the file
+        holds every name and costs as much to write as the names it holds.
+        """
+        data = self._load()
+        names = data.setdefault(_key(domain), {})
+        seen = names.get(name)
+        if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
+            return
+        names[name] = [sequence, record_hash]
+        pending = _pending.setdefault(str(self.path), _Pending())
+        pending.data = data  # reads in this process see the note from now on
+        pending.noted += 1
+        mine = pending.noted
+        self._cached = None
+        if pending.lock is None:
+            pending.lock = anyio.Lock()
+        async with pending.lock:
+            if pending.written >= mine:
+                return  # a write that began after the note carried it
+            current = pending.data  # kept until every note is written, so never None here
+            assert current is not None
+            # Serialized on the loop, where nothing changes the memory meanwhile.
+            text, upto = json.dumps(current, sort_keys=True), pending.noted
+            identity = await anyio.to_thread.run_sync(self._write, text)
+            pending.written = upto
+            if pending.noted == upto:  # nothing noted since: the file is the memory again
+                pending.data = None
+                self._cached = (identity, current)
+
+    def _write(self, text: str) -> tuple[int, int, int]:
+        """Replace the file with ``text`` (mode 0600); return its new identity."""
         private_dir(self.path.parent)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".seen-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
                 # One write of the whole text: json.dump writes every token on its own.
-                out.write(json.dumps(data, sort_keys=True))
+                out.write(text)
             identity = _identity(Path(tmp))
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self._cached = (identity, data)
+        return identity
 
 
 def check_seen(name: str, sequence: int, record_hash: str, seen: tuple[int, str] | None) -> None:

@@ -353,3 +353,29 @@ async def test_an_import_cannot_sign_a_head_over_a_rollback(
     with pytest.raises(LedgerError, match=r"head says 'web' is at #2, so #2 cannot follow"):
         await registry.append_records([again])
     assert len(await registry.ledger.history("web")) == 1  # nothing was appended
+
+
+async def test_concurrent_notes_are_each_on_disk_when_their_call_returns(clean_environ: Path):
+    import anyio
+
+    from minds371_registry import RecordDomain
+
+    domain = RecordDomain()
+    path = clean_environ / "seen.json"
+    memory = SeenSequences(path)
+    on_disk: dict[str, bool] = {}
+
+    async def note(name: str) -> None:
+        await memory.remember_durably(domain, name, 1, "0x" + "aa" * 32)
+        # Written with its neighbours' notes, but written before the call returned.
+        on_disk[name] = name in next(iter(json.loads(path.read_text()).values()))
+
+    names = [f"svc-{n}" for n in range(20)]
+    async with anyio.create_task_group() as group:
+        for name in names:
+            group.start_soon(note, name)
+    assert on_disk == dict.fromkeys(names, True)
+    # In this process the memory holds them all, and a lower sequence is still refused.
+    with pytest.raises(SignatureError, match="rolled back"):
+        memory.check(domain, "svc-7", 0, "0x" + "bb" * 32)
+    assert SeenSequences(path).lookup(domain, "svc-19") == (1, "0x" + "aa" * 32)
