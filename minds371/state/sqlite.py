@@ -106,6 +106,10 @@ class SQLiteStateStore:
         self._closing = False
         self._lock_file: IO[str] | None = None
         self._parsed = _ParsedRows()
+        # The saga steps of the tasks this store created, as committed: the exclusive lock makes
+        # this store their only writer, so a task's journal is read back without a thread
+        # handoff (a deployment task reads it several times). Others' are read from the file.
+        self._steps: dict[str, list[SagaStep]] = {}
 
     async def __aenter__(self) -> SQLiteStateStore:
         # Task payloads may hold credentials: the state is readable by its owner only (SQLite
@@ -275,7 +279,10 @@ class SQLiteStateStore:
             assert record is not None
             return record, False
 
-        return await self._write(write)
+        record, created = await self._write(write)
+        if created and self._exclusive:
+            self._keep_steps(task.id)
+        return record, created
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None``."""
@@ -391,6 +398,15 @@ class SQLiteStateStore:
 
     # -- saga steps -------------------------------------------------------------------------------
 
+    def _keep_steps(self, task_id: str) -> None:
+        """Keep the journal of a task created here in memory.
+
+        Past 10,000 tasks the oldest are let go: theirs are read from the file again.
+        """
+        if len(self._steps) >= 10_000:
+            self._steps.pop(next(iter(self._steps)))
+        self._steps[task_id] = []
+
     async def record_step(self, task_id: str, name: str, data: Mapping[str, Any]) -> SagaStep:
         """Durably record a saga step (scrubbed of secrets)."""
         payload = json.dumps(scrub_step(data), sort_keys=True, default=str)
@@ -407,10 +423,19 @@ class SQLiteStateStore:
             )
             return SagaStep(task_id=task_id, seq=seq, name=name, data=json.loads(payload), at=at)
 
-        return await self._write(write)
+        step = await self._write(write)
+        kept = self._steps.get(task_id)
+        if kept is not None:
+            kept.append(step)
+            if len(kept) > 1 and kept[-2].seq > step.seq:  # concurrent steps committed in order
+                kept.sort(key=lambda s: s.seq)
+        return step
 
     async def steps(self, task_id: str) -> list[SagaStep]:
         """A task's saga steps, in order."""
+        kept = self._steps.get(task_id)
+        if kept is not None:
+            return list(kept)
 
         def read(conn: sqlite3.Connection) -> list[SagaStep]:
             rows = conn.execute(

@@ -4,6 +4,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
@@ -90,6 +91,25 @@ async def test_saga_steps_are_recorded_in_order(store: StateStore) -> None:
         (1, "create.intent", {"version": "ab"}),
         (2, "create.done", {"dseq": "42"}),
     ]
+
+
+async def test_sqlite_journal_read_back_matches_the_file_after_concurrent_steps(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    task = Task(agent_type="a")
+    async with SQLiteStateStore(path) as first:
+        await first.create_task(task)
+        async with anyio.create_task_group() as group:
+            for n in range(12):
+                group.start_soon(first.record_step, task.id, f"step-{n}", {"n": n})
+        kept = await first.steps(task.id)
+    async with SQLiteStateStore(path) as second:  # the task was not created here: from the file
+        from_file = await second.steps(task.id)
+        await second.record_step(task.id, "after", {})
+        assert [s.name for s in await second.steps(task.id)][-1] == "after"
+    assert [s.seq for s in kept] == list(range(1, 13))
+    assert [(s.seq, s.name, s.data) for s in kept] == [(s.seq, s.name, s.data) for s in from_file]
 
 
 async def test_sqlite_state_survives_reopening(tmp_path: Path) -> None:
