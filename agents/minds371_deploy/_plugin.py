@@ -42,7 +42,7 @@ def watcher_for(runtime: Any) -> Any:
 
 def _services(runtime: Any) -> Iterable[Service]:
     agent = agent_for(runtime)
-    return [agent.backends.serve, agent.registries.service(), watcher_for(runtime).run]
+    return [agent.backends.service(), agent.registries.service(), watcher_for(runtime).run]
 
 
 def _actions() -> Iterable[Action]:

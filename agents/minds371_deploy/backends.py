@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from minds371.config import home
 from minds371.errors import ConfigurationError
@@ -72,13 +72,32 @@ class BackendPool:
         self.config = config
         self._serving = False
         self._requests: MemoryObjectSendStream[_Opening] | None = None
+        self._receive: MemoryObjectReceiveStream[_Opening] | None = None
         self._openings: dict[str, _Opening] = {}
+
+    def service(self) -> Callable[[], Awaitable[None]]:
+        """Start lending, and return the runtime service (:meth:`serve`) that opens backends.
+
+        Call it when the runtime collects its services: a task that starts before the service
+        first runs (a recovered task, the first of a burst) then waits for the shared backend
+        instead of opening one of its own, which for the embedded sandbox would be a second
+        world on the same state file.
+        """
+        self._prepare()
+        return self.serve
+
+    def _prepare(
+        self,
+    ) -> tuple[MemoryObjectSendStream[_Opening], MemoryObjectReceiveStream[_Opening]]:
+        if self._requests is None or self._receive is None:
+            send, receive = anyio.create_memory_object_stream[_Opening](max_buffer_size=16)
+            self._requests, self._receive = send, receive
+        self._serving = True
+        return self._requests, self._receive
 
     async def serve(self) -> None:
         """Run while the runtime runs: open each network's backend when a task first needs it."""
-        send, receive = anyio.create_memory_object_stream[_Opening](max_buffer_size=16)
-        self._requests = send
-        self._serving = True
+        send, receive = self._prepare()
         # Backends are closed when the runtime stops, which cancels this service. Their cleanup
         # awaits (disconnects, a sandbox's last save), so it runs shielded, for at most
         # CLOSE_GRACE seconds. The shield's scope is entered before the backends are: cancel
@@ -101,7 +120,7 @@ class BackendPool:
                         closing.deadline = anyio.current_time() + CLOSE_GRACE
         finally:
             self._serving = False
-            self._requests = None
+            self._requests = self._receive = None
             for opening in self._openings.values():
                 opening.backend = None
                 opening.done.set()  # nobody waits for a backend that will not come
