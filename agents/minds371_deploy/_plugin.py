@@ -42,6 +42,19 @@ def watcher_for(runtime: Any) -> Any:
 
 def _services(runtime: Any) -> Iterable[Service]:
     agent = agent_for(runtime)
+    if getattr(runtime.store, "shared", False) and agent.config.sandbox_url is None:
+        # Several processes share this runtime's tasks, but each would run its own embedded
+        # sandbox: a task taken over by another process would find no deployment there.
+        from minds371.logging import get_logger
+
+        get_logger("minds371.deploy").warning(
+            "minds371.deploy.embedded_sandbox_per_process",
+            say=(
+                "tasks on the sandbox network run on this process's own embedded sandbox, "
+                "which other workers cannot see: serve one (minds371 sandbox serve) and set "
+                "MINDS371_SANDBOX_URL for every worker"
+            ),
+        )
     return [agent.backends.service(), agent.registries.service(), watcher_for(runtime).run]
 
 
