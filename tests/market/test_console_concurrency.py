@@ -256,3 +256,81 @@ async def test_providers_on_one_backend_share_its_provider_listing():
         assert listed  # the sandbox's providers
         assert await second._providers() == listed
         assert app.seen[("GET", "/v1/providers")] == 1
+
+
+class HoldProviderReads:
+    """Holds every ``GET /v1/providers/{address}`` until ``release`` fires, counting them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.release = anyio.Event()
+        self.seen: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/v1/providers/"):
+            self.seen[path] += 1
+            await self.release.wait()
+        await self.app(scope, receive, send)
+
+
+async def test_concurrent_reads_of_one_provider_share_a_request_and_others_keep_their_own():
+    async with SandboxNetwork(manual_clock=True) as net:
+        app = HoldProviderReads(net.app)
+        transport = ASGIWebSocketTransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
+        ):
+            listed = [p.address for p in await backend.list_providers()]
+            assert len(listed) >= 2
+            a, b = listed[:2]
+            wanted = [a, b, a, b, a]
+            answers: dict[int, str] = {}
+
+            async def ask(i: int, address: str) -> None:
+                answers[i] = (await backend.get_provider(address)).address
+
+            async with anyio.create_task_group() as tg:
+                for i, address in enumerate(wanted):
+                    tg.start_soon(ask, i, address)
+                await anyio.wait_all_tasks_blocked()
+                app.release.set()
+            # each caller got the provider it asked for, not the other one in flight with it
+            assert answers == dict(enumerate(wanted))
+            assert app.seen == {f"/v1/providers/{a}": 1, f"/v1/providers/{b}": 1}
+            # nothing in flight: the next read asks again (no answer is kept)
+            await backend.get_provider(a)
+            assert app.seen[f"/v1/providers/{a}"] == 2
+
+
+async def test_callers_joined_to_a_cancelled_provider_read_ask_for_themselves():
+    async with SandboxNetwork(manual_clock=True) as net:
+        app = HoldProviderReads(net.app)
+        transport = ASGIWebSocketTransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
+        ):
+            address = (await backend.list_providers())[0].address
+            got: list[str] = []
+
+            async def leader(scope: anyio.CancelScope) -> None:
+                with scope:
+                    await backend.get_provider(address)
+
+            async def follower() -> None:
+                got.append((await backend.get_provider(address)).address)
+
+            scope = anyio.CancelScope()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(leader, scope)
+                await anyio.wait_all_tasks_blocked()
+                tg.start_soon(follower)
+                await anyio.wait_all_tasks_blocked()
+                assert app.seen[f"/v1/providers/{address}"] == 1  # joined the leader's read
+                scope.cancel()
+                await anyio.wait_all_tasks_blocked()
+                app.release.set()
+            assert got == [address]
+            assert app.seen[f"/v1/providers/{address}"] == 2  # its own read, not a cancellation

@@ -70,6 +70,7 @@ from minds371_akash.market._parse import (
     parse_provider,
 )
 from minds371_akash.market._retry import RetryPolicy, retry_call
+from minds371_akash.market._single_flight import SingleFlight
 
 __all__ = [
     "DEFAULT_CONSOLE_URL",
@@ -185,6 +186,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._limiter: anyio.CapacityLimiter | None = None
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
+        self._provider_reads: SingleFlight[Provider] = SingleFlight()
 
     def __repr__(self) -> str:
         return f"ConsoleBackend(base_url={self._base_url!r})"
@@ -583,9 +585,18 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         return guarded("provider list", lambda d: [parse_provider(x) for x in d], doc)
 
     async def get_provider(self, address: str) -> Provider:
-        """One provider (``GET /v1/providers/{address}``, no envelope)."""
-        doc = await self._call("GET", f"/v1/providers/{address}", auth=False)
-        return guarded("provider", parse_provider, doc)
+        """One provider (``GET /v1/providers/{address}``, no envelope).
+
+        Concurrent asks for the same provider share one request: every waiting deployment on
+        that provider asks while its lease has no status yet, and for its gateway's address.
+        A provider's record is the network's, not changed by anything this backend sends.
+        """
+
+        async def read() -> Provider:
+            doc = await self._call("GET", f"/v1/providers/{address}", auth=False)
+            return guarded("provider", parse_provider, doc)
+
+        return await self._provider_reads.run(address, read)
 
     async def block_time(self) -> float | None:
         """The network's block time, when it was given to this backend."""
