@@ -334,3 +334,20 @@ async def test_callers_joined_to_a_cancelled_provider_read_ask_for_themselves():
                 app.release.set()
             assert got == [address]
             assert app.seen[f"/v1/providers/{address}"] == 2  # its own read, not a cancellation
+
+
+async def test_bid_polls_of_two_deployments_each_get_their_own_bids():
+    # Request URLs are kept parsed per backend: dseq is in the query, so a URL kept for one
+    # deployment must never serve another's poll.
+    async with SandboxNetwork(manual_clock=True) as net, console(net) as (backend, _):
+        prepared = [prepare_sdl(sdl(name)) for name in ("web", "three")]
+        created = [
+            await backend.create_deployment(p.sdl, version=p.version, manifest=p.manifest)
+            for p in prepared
+        ]
+        await net.advance(5)
+        for _ in range(2):
+            for deployment in created:
+                bids = await backend.list_bids(deployment.dseq)
+                assert bids
+                assert {b.id.dseq for b in bids} == {deployment.dseq}

@@ -88,6 +88,8 @@ DEFAULT_DEPOSIT_UACT = Decimal(500_000)
 _LEASE_TX_SECONDS = 60.0
 #: One provider's manifest send on Console: 3 attempts of 15 s, 6 s apart.
 _MANIFEST_SEND_SECONDS = 3 * 15.0 + 2 * 6.0
+#: Request URLs kept parsed per backend (a deployment's bid and status polls repeat theirs).
+_URL_CACHE_SIZE = 4096
 #: A provider's 404 before it has seen the lease (Console passes its text on).
 _NO_LEASE_YET = "no lease for deployment"
 _log = get_logger("minds371.akash.console")
@@ -187,6 +189,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
         self._provider_reads: SingleFlight[Provider] = SingleFlight()
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"ConsoleBackend(base_url={self._base_url!r})"
@@ -242,9 +245,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             async with self._limiter if method == "GET" else self._write_limiter:
                 response = await self._client.request(
                     method,
-                    self._base_url + path,
+                    self._url(path, params),
                     json=body,
-                    params=params,
                     headers=headers,
                     timeout=max(self._timeout, read_timeout or 0.0),
                 )
@@ -262,6 +264,21 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                 retryable=response.status_code >= 500,
                 details={"call": what, "status": response.status_code},
             ) from exc
+
+    def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
+        """The request URL of ``path`` and ``params``, parsed once per backend.
+
+        httpx parses a URL string and its params on every request (twice with params), a
+        tenth of a poll's CPU, and each waiting deployment polls the same two URLs until it is
+        ready.
+        """
+        key = (path, tuple(params.items()) if params else ())
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            url = self._urls[key] = httpx.URL(self._base_url + path, params=params)
+        return url
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await retry_call(
