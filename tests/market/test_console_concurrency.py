@@ -16,6 +16,7 @@ from minds371.errors import MarketError
 from minds371_akash import AkashIntegrationProvider, BidPolicy
 from minds371_akash._prepare import prepare_sdl
 from minds371_akash.market import ConsoleBackend, RetryPolicy
+from minds371_akash.market._errors import NotFound
 from minds371_sandbox import SandboxNetwork, WorldConfig
 
 from .conftest import API_KEY, sdl
@@ -351,3 +352,31 @@ async def test_bid_polls_of_two_deployments_each_get_their_own_bids():
                 bids = await backend.list_bids(deployment.dseq)
                 assert bids
                 assert {b.id.dseq for b in bids} == {deployment.dseq}
+
+
+async def test_a_failed_provider_read_is_not_shared_with_callers_that_joined_it():
+    async with SandboxNetwork(manual_clock=True) as net:
+        app = HoldProviderReads(net.app)
+        transport = ASGIWebSocketTransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
+        ):
+            unknown = "akash1" + "q" * 38
+            failures: list[str] = []
+
+            async def ask() -> None:
+                try:
+                    await backend.get_provider(unknown)
+                except NotFound as exc:
+                    failures.append(exc.message)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(ask)
+                await anyio.wait_all_tasks_blocked()
+                assert app.seen[f"/v1/providers/{unknown}"] == 1
+                app.release.set()
+            assert len(failures) == 3
+            # the two that joined asked for themselves, at once, after the first read failed
+            assert app.seen[f"/v1/providers/{unknown}"] == 3
