@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from minds371.config import home
 from minds371.errors import ConfigurationError
 from minds371_akash import open_backend
 from minds371_akash.market import MarketBackend
+from minds371_deploy._lending import CLOSE_GRACE, LendingPool
 
 __all__ = ["CLOSE_GRACE", "BackendPool", "DeployConfig"]
-
-CLOSE_GRACE = 10.0
-"""Seconds the runtime's shared backends get to close when it stops."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +59,15 @@ class BackendPool:
     whole process, not per task), the provider JWT and the listing that concurrent creates
     share. So each network's backend is opened once, in the runtime service :meth:`serve` (an
     in-process sandbox must be entered and left by one task), when a task first needs it, and
-    lent to every task until the runtime stops. Without a serving runtime (a bare agent, a
-    one-off action) each caller opens its own.
+    lent to every task until the runtime stops (:class:`~minds371_deploy._lending.LendingPool`).
+    Without a serving runtime (a bare agent, a one-off action) each caller opens its own.
     """
 
     def __init__(self, config: DeployConfig) -> None:
         self.config = config
-        self._serving = False
-        self._requests: MemoryObjectSendStream[_Opening] | None = None
-        self._receive: MemoryObjectReceiveStream[_Opening] | None = None
-        self._openings: dict[str, _Opening] = {}
+        self._pool: LendingPool[str, MarketBackend] = LendingPool(
+            self._open, what=lambda network: f"the {network} backend", failed=self._failed
+        )
 
     def service(self) -> Callable[[], Awaitable[None]]:
         """Start lending, and return the runtime service (:meth:`serve`) that opens backends.
@@ -83,78 +77,21 @@ class BackendPool:
         instead of opening one of its own, which for the embedded sandbox would be a second
         world on the same state file.
         """
-        self._prepare()
+        self._pool.start()
         return self.serve
-
-    def _prepare(
-        self,
-    ) -> tuple[MemoryObjectSendStream[_Opening], MemoryObjectReceiveStream[_Opening]]:
-        if self._requests is None or self._receive is None:
-            send, receive = anyio.create_memory_object_stream[_Opening](max_buffer_size=16)
-            self._requests, self._receive = send, receive
-        self._serving = True
-        return self._requests, self._receive
 
     async def serve(self) -> None:
         """Run while the runtime runs: open each network's backend when a task first needs it."""
-        send, receive = self._prepare()
-        # Backends are closed when the runtime stops, which cancels this service. Their cleanup
-        # awaits (disconnects, a sandbox's last save), so it runs shielded, for at most
-        # CLOSE_GRACE seconds. The shield's scope is entered before the backends are: cancel
-        # scopes (and the task groups inside backends) must be left in the order entered.
-        closing = anyio.CancelScope()
-        try:
-            with closing:
-                async with AsyncExitStack() as opened, send, receive:
-                    try:
-                        async for opening in receive:
-                            try:
-                                opening.backend = await opened.enter_async_context(
-                                    self._open(opening.network)
-                                )
-                            except Exception as exc:
-                                opening.failure = exc
-                            opening.done.set()
-                    finally:
-                        closing.shield = True
-                        closing.deadline = anyio.current_time() + CLOSE_GRACE
-        finally:
-            self._serving = False
-            self._requests = self._receive = None
-            for opening in self._openings.values():
-                opening.backend = None
-                opening.done.set()  # nobody waits for a backend that will not come
-            self._openings.clear()
+        await self._pool.serve()
 
-    @asynccontextmanager
-    async def backend(self, network: str) -> AsyncIterator[MarketBackend]:
+    def backend(self, network: str) -> AbstractAsyncContextManager[MarketBackend]:
         """The backend for ``network``: the runtime's shared one, or one opened for this call."""
-        if not self._serving or self._requests is None:
-            async with self._open(network) as backend:
-                yield backend
-            return
-        yield await self._lend(network, self._requests)
+        return self._pool.use(network)
 
-    async def _lend(
-        self, network: str, requests: MemoryObjectSendStream[_Opening]
-    ) -> MarketBackend:
-        opening = self._openings.get(network)
-        if opening is None:
-            opening = self._openings[network] = _Opening(network)
-            try:
-                await requests.send(opening)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                opening.done.set()
-        await opening.done.wait()
-        if opening.backend is not None:
-            return opening.backend
-        if self._openings.get(network) is opening:
-            del self._openings[network]  # the next task tries again
-        if opening.failure is None:
-            raise ConfigurationError(f"the {network} backend is closed: the runtime is stopping")
+    def _failed(self, network: str, failure: Exception) -> Exception:
         if network == "sandbox" and self.config.sandbox_url is None:
-            raise ConfigurationError(f"the embedded sandbox did not start: {opening.failure}")
-        raise opening.failure
+            return ConfigurationError(f"the embedded sandbox did not start: {failure}")
+        return failure
 
     def _open(self, network: str) -> AbstractAsyncContextManager[MarketBackend]:
         return open_backend(
@@ -163,13 +100,3 @@ class BackendPool:
             sandbox_state=self.config.sandbox_state,
             sandbox_block=self.config.sandbox_block_time,
         )
-
-
-@dataclass(slots=True)
-class _Opening:
-    """One network's backend being opened for the tasks waiting on it, then lent to them."""
-
-    network: str
-    done: anyio.Event = field(default_factory=anyio.Event)
-    backend: MarketBackend | None = None
-    failure: Exception | None = None
