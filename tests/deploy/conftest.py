@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ class Sandbox:
         return {int(d["dseq"]) for d in self.deployments()}
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
+@contextmanager
+def served_sandbox(block_time: str = BLOCK_TIME) -> Iterator[Sandbox]:
+    """``minds371 sandbox serve`` on a free loopback port with an admin token, stopped after."""
     token = secrets.token_urlsafe(32)
     process = subprocess.Popen(
         [
@@ -60,7 +62,7 @@ def sandbox() -> Iterator[Sandbox]:
             "--port",
             "0",
             "--block-time",
-            BLOCK_TIME,
+            block_time,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -78,6 +80,12 @@ def sandbox() -> Iterator[Sandbox]:
         process.wait(timeout=20)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with served_sandbox() as served:
+        yield served
 
 
 @dataclass
