@@ -31,8 +31,14 @@ async def wait_for_bids(
     *,
     gseqs: Sequence[int] | None = None,
     avoid_providers: Iterable[str] = (),
+    just_created: bool = False,
 ) -> tuple[list[GroupRanking], dict[int, RankedBid]]:
     """Poll bids until the policy's best choice is in for every group; choose them.
+
+    ``just_created``: the deployment's create has just returned, so its orders opened in the
+    latest block. A provider answers an order with a bid transaction of its own, which lands in
+    a later block at the earliest (``provider:bidengine/order.go`` bids on the order-created
+    event), so the first poll waits one block instead of asking for bids that cannot exist yet.
 
     Returns:
         The rankings (with every bid's reason) and the chosen bid per gseq.
@@ -44,13 +50,16 @@ async def wait_for_bids(
     avoid = frozenset(avoid_providers)
     providers = await akash._providers()
     groups = [g for g in prepared.groups if g.gseq in wanted]
-    candidates = _candidates(providers.values(), groups, akash.policy, avoid)
+    audited_only = bool(getattr(akash.backend, "lists_audited_bids_only", False))
+    candidates = _candidates(providers.values(), groups, akash.policy, avoid, audited_only)
     block = await akash.backend.block_time() or NETWORK_BLOCK_TIME
     first_bid_at: dict[int, float] = {}
     seen = -1
     start = anyio.current_time()
     rankings: list[GroupRanking] = []
     with akash.waiting():
+        if just_created:
+            await anyio.sleep(min(block, akash.bid_timeout))
         while True:
             now = anyio.current_time()
             try:
@@ -123,9 +132,14 @@ def _candidates(
     groups: Sequence[GroupRequirements],
     policy: BidPolicy,
     avoid: frozenset[str],
+    audited_only: bool = False,
 ) -> int | None:
-    """How many known providers could bid at all; ``None`` when the backend lists none."""
-    listed = [p for p in providers if p.address not in avoid]
+    """How many known providers could bid at all; ``None`` when the backend lists none.
+
+    ``audited_only``: the backend shows only audited providers' bids (Console), so the others
+    are no candidates: waiting for them would always run the whole bid window.
+    """
+    listed = [p for p in providers if p.address not in avoid and (p.audited or not audited_only)]
     if not listed:
         return None
     return sum(1 for p in listed if all(provider_fits(g, p, policy) for g in groups))

@@ -131,6 +131,7 @@ class AkashIntegrationProvider(DeploymentOperations):
         *,
         gseqs: Sequence[int] | None = None,
         avoid_providers: Iterable[str] = (),
+        just_created: bool = False,
     ) -> tuple[list[GroupRanking], dict[int, RankedBid]]:
         """Poll bids until the policy's best choice is in for every group; choose them.
 
@@ -140,6 +141,8 @@ class AkashIntegrationProvider(DeploymentOperations):
             gseqs: The groups that need a lease (default: all).
             avoid_providers: Providers not to choose (those serving other groups, or a group's
                 previous provider).
+            just_created: The create returned just now: no bid can be in before the next
+                block, so the first poll waits for it.
 
         Returns:
             The rankings (with every bid's reason) and the chosen bid per gseq.
@@ -148,7 +151,12 @@ class AkashIntegrationProvider(DeploymentOperations):
             NoBidsError: no acceptable choice within ``bid_timeout``, with a diagnosis.
         """
         return await wait_for_bids(
-            self, dseq, prepared, gseqs=gseqs, avoid_providers=avoid_providers
+            self,
+            dseq,
+            prepared,
+            gseqs=gseqs,
+            avoid_providers=avoid_providers,
+            just_created=just_created,
         )
 
     async def lease(
@@ -283,7 +291,10 @@ class AkashIntegrationProvider(DeploymentOperations):
         )
         try:
             rankings, chosen = await self.wait_for_bids(
-                created.dseq, prepared, avoid_providers=avoid_providers
+                created.dseq,
+                prepared,
+                avoid_providers=avoid_providers,
+                just_created=not created.recovered,
             )
             leased = await self.lease(
                 created.dseq,

@@ -300,9 +300,33 @@ async def test_concurrent_reads_of_one_provider_share_a_request_and_others_keep_
             # each caller got the provider it asked for, not the other one in flight with it
             assert answers == dict(enumerate(wanted))
             assert app.seen == {f"/v1/providers/{a}": 1, f"/v1/providers/{b}": 1}
-            # nothing in flight: the next read asks again (no answer is kept)
+            # within provider_ttl the answer is kept: the next read asks nobody
             await backend.get_provider(a)
-            assert app.seen[f"/v1/providers/{a}"] == 2
+            assert app.seen[f"/v1/providers/{a}"] == 1
+
+
+async def test_a_kept_provider_answer_expires_after_provider_ttl():
+    async with SandboxNetwork(manual_clock=True) as net:
+        app = HoldProviderReads(net.app)
+        app.release.set()
+        transport = ASGIWebSocketTransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client, provider_ttl=0.2) as backend,
+            ConsoleBackend(api_key=API_KEY, http_client=client, provider_ttl=0) as uncached,
+        ):
+            address = (await backend.list_providers())[0].address
+            path = f"/v1/providers/{address}"
+            await backend.get_provider(address)
+            await backend.get_provider(address)
+            assert app.seen[path] == 1
+            await anyio.sleep(0.25)
+            await backend.get_provider(address)
+            assert app.seen[path] == 2
+            # provider_ttl=0 keeps nothing
+            await uncached.get_provider(address)
+            await uncached.get_provider(address)
+            assert app.seen[path] == 4
 
 
 async def test_callers_joined_to_a_cancelled_provider_read_ask_for_themselves():

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import anyio
+import httpx
 import pytest
+from httpx_ws.transport import ASGIWebSocketTransport
 
 from minds371.errors import BudgetExceeded, LeaseError, ManifestRejected, NoBidsError
 from minds371_akash import (
@@ -17,8 +20,9 @@ from minds371_akash import (
     diagnosis_of,
 )
 from minds371_akash.market import ConsoleBackend
+from minds371_sandbox import SandboxNetwork
 
-from .conftest import API_KEY, Recorder, deployments_of, sdl, world
+from .conftest import API_KEY, BLOCK, Recorder, deployments_of, sdl, world
 
 FAST = BidPolicy(enough_bids=2, bid_window_blocks=2)
 
@@ -274,3 +278,52 @@ async def test_provider_going_offline_while_waiting_is_diagnosed():
         assert info.value.retryable  # another provider may serve the group
         diagnosis = diagnosis_of(info.value)
         assert diagnosis is not None and diagnosis.kind == "provider_offline"
+
+
+class HeightsOfRequests:
+    """Records the block height at which each request reached the sandbox, in order."""
+
+    def __init__(self, net: SandboxNetwork) -> None:
+        self.net = net
+        self.app = net.app
+        self.seen: list[tuple[str, str, int]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.seen.append((scope["method"], scope["path"], self.net.height))
+        await self.app(scope, receive, send)
+
+
+async def test_on_console_the_wait_for_bids_ends_once_every_audited_provider_has_bid():
+    # Console shows only audited providers' bids: the two that are not are no candidates, so
+    # the wait ends as soon as the three audited ones bid, not after the bid window.
+    patient = BidPolicy(enough_bids=50, bid_window_blocks=600)  # a 30 s window
+    async with world() as (_net, backend):
+        audited = {p.address for p in await backend.list_providers() if p.audited}
+        assert 0 < len(audited) < len(await backend.list_providers())
+        akash = provider(backend, policy=patient, bid_timeout=60.0)
+        prepared = akash.prepare(sdl("web"))
+        created = await akash.create(prepared)
+        with anyio.fail_after(10):
+            rankings, chosen = await akash.wait_for_bids(created.dseq, prepared)
+        (ranking,) = rankings
+        assert {r.bid.provider for r in ranking.ranked} == audited
+        assert chosen[1].bid.provider in audited
+
+
+async def test_a_fresh_deployment_is_not_polled_for_bids_before_the_next_block():
+    async with SandboxNetwork(block_time=BLOCK) as net:
+        app = HeightsOfRequests(net)
+        async with (
+            httpx.AsyncClient(
+                transport=ASGIWebSocketTransport(app=app), base_url=net.base_url
+            ) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client, block_time=BLOCK) as backend,
+        ):
+            akash = provider(backend)
+            prepared = akash.prepare(sdl("web"))
+            created = await akash.create(prepared)
+            created_at = net.height
+            await akash.wait_for_bids(created.dseq, prepared, just_created=True)
+            polls = [h for method, path, h in app.seen if path == "/v1/bids"]
+            assert polls and polls[0] > created_at

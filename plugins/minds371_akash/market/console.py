@@ -123,6 +123,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             the sum of both lanes.
         default_deposit: The deposit (uact) a create sends when its caller names none.
         trial_hold: Longest a create on a trial wallet holds back the next one (seconds).
+        provider_ttl: Seconds one read of a provider (``GET /v1/providers/{address}``) answers
+            later asks for it (see :meth:`get_provider`); 0 asks every time.
     """
 
     name = "console"
@@ -131,6 +133,11 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
     sdl_rules = "console"
     #: The Console API has no route that closes one lease (see :meth:`close_lease`).
     can_close_lease = False
+    #: Console lists only bids from providers its auditor signed: ``GET /v1/bids`` filters by
+    #: ``MANAGED_WALLET_LEASE_ALLOWED_AUDITORS``
+    #: (``console:apps/api/src/bid/services/bid/bid.service.ts``, ``filterBidsByAuditedProviders``),
+    #: so a provider that is not audited is no candidate to wait for.
+    lists_audited_bids_only = True
 
     def __init__(
         self,
@@ -147,6 +154,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         max_concurrent_writes: int = 256,
         default_deposit: Decimal = DEFAULT_DEPOSIT_UACT,
         trial_hold: float = 900.0,
+        provider_ttl: float = 10.0,
     ) -> None:
         if base_url is None:
             if http_client is not None and str(http_client.base_url):
@@ -189,6 +197,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._write_limiter: anyio.CapacityLimiter | None = None
         self._token_lock: anyio.Lock | None = None
         self._provider_reads: SingleFlight[Provider] = SingleFlight()
+        self._provider_ttl = provider_ttl
+        self._providers_read: dict[str, tuple[float, Provider]] = {}
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
 
     def __repr__(self) -> str:
@@ -606,12 +616,23 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
 
         Concurrent asks for the same provider share one request: every waiting deployment on
         that provider asks while its lease has no status yet, and for its gateway's address.
-        A provider's record is the network's, not changed by anything this backend sends.
+        A provider's record is the network's, not changed by anything this backend sends, and
+        Console's ``isOnline`` is only as fresh as its indexer's last status call to the
+        provider: every 15 minutes while it answers, every minute once it stopped
+        (``console:apps/indexer/src/providers/providerStatusProvider.ts``,
+        ``UptimeCheckIntervalSeconds``, ``getNextCheckDate``). An answer is therefore kept for
+        ``provider_ttl`` seconds: a watcher pass over a thousand deployments on one provider
+        asks once, not a thousand times, and learns nothing later than Console knows it.
         """
+        kept = self._providers_read.get(address)
+        if kept is not None and anyio.current_time() - kept[0] < self._provider_ttl:
+            return kept[1]
 
         async def read() -> Provider:
             doc = await self._call("GET", f"/v1/providers/{address}", auth=False)
-            return guarded("provider", parse_provider, doc)
+            provider = guarded("provider", parse_provider, doc)
+            self._providers_read[address] = (anyio.current_time(), provider)
+            return provider
 
         return await self._provider_reads.run(address, read)
 
