@@ -279,3 +279,106 @@ async def test_https_checks_the_server_certificate():
                 await http.get(url)
         assert not is_ambiguous(failure.value)
         tg.cancel_scope.cancel()
+
+
+# -- the direct path (``exchange``): what the Console backend sends through its own transport --
+
+
+def _fields(head: bytes) -> dict[bytes, bytes]:
+    return {
+        line.split(b":")[0].lower(): line.split(b":", 1)[1].strip()
+        for line in head.split(b"\r\n")[1:]
+    }
+
+
+async def test_exchange_sends_a_sized_body_and_decodes_the_answer():
+    transport = PooledTransport()
+    async with peer(echo) as (url, seen):
+        answer = await transport.exchange(
+            "POST",
+            httpx.URL(f"{url}/v1/deployments?x=1"),
+            headers={"x-api-key": "k", "content-type": "application/json"},
+            content=b'{"data":{}}',
+            seconds=5,
+        )
+        again = await transport.exchange(
+            "GET", httpx.URL(f"{url}/v1/bids"), headers={}, content=None, seconds=5
+        )
+    await transport.aclose()
+    assert (answer.status, answer.reason) == (200, "Fine")
+    assert json.loads(answer.content) == {"line": "POST /v1/deployments?x=1 HTTP/1.1"}  # gunzipped
+    assert json.loads(again.content) == {"line": "GET /v1/bids HTTP/1.1"}
+    head, body = seen.requests[0]
+    assert body == b'{"data":{}}'
+    assert _fields(head)[b"content-length"] == b"11" and b"transfer-encoding" not in _fields(head)
+    assert seen.connections == 1  # the second exchange reused the connection
+
+
+async def test_exchange_failures_say_whether_the_request_may_have_left():
+    transport = PooledTransport()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    await listener.aclose()
+    with pytest.raises(httpx.ConnectError) as refused:
+        await transport.exchange(
+            "POST", httpx.URL(f"http://127.0.0.1:{port}/x"), headers={}, content=b"{}", seconds=5
+        )
+    assert not is_ambiguous(refused.value)
+
+    async def hang_up(head: bytes, stream: ByteStream) -> bool:
+        return False
+
+    async def silent(head: bytes, stream: ByteStream) -> bool:
+        await anyio.sleep(5)
+        return False
+
+    async with peer(hang_up) as (url, seen):
+        with pytest.raises(httpx.TransportError) as dropped:
+            await transport.exchange(
+                "POST", httpx.URL(f"{url}/v1/leases"), headers={}, content=b"{}", seconds=5
+            )
+    assert len(seen.requests) == 1 and is_ambiguous(dropped.value)
+    async with peer(silent) as (url, _):
+        with pytest.raises(httpx.ReadTimeout) as late:
+            await transport.exchange(
+                "POST", httpx.URL(f"{url}/v1/leases"), headers={}, content=b"{}", seconds=0.2
+            )
+    assert is_ambiguous(late.value)
+    await transport.aclose()
+
+
+async def test_the_console_backend_sends_the_same_request_either_way():
+    """Its own transport (direct) and a client given to it (httpx) send the same requests (the
+    direct path offers only the encodings it decodes), and a refusal maps to the same error."""
+    from minds371_akash.market import ConsoleBackend
+    from minds371_akash.market._errors import NotFound
+
+    async def answer(head: bytes, stream: ByteStream) -> bool:
+        if b"/v1/bids" in head:
+            await stream.send(respond("200 OK", b'{"data":[]}', "content-type: application/json"))
+        else:
+            body = b'{"error":"NotFoundError","message":"Deployment not found"}'
+            await stream.send(respond("404 Not Found", body, "content-type: application/json"))
+        return True
+
+    async with peer(answer) as (url, seen):
+        errors: list[str] = []
+        async with (
+            ConsoleBackend(url, api_key="key-1") as direct,
+            client(PooledTransport()) as given,
+            ConsoleBackend(url, api_key="key-1", http_client=given) as through_httpx,
+        ):
+            for backend in (direct, through_httpx):
+                assert await backend.list_bids(7) == []
+                with pytest.raises(NotFound) as failure:
+                    await backend.create_leases(7, [], manifest="[]")
+                errors.append(f"{type(failure.value).__name__}: {failure.value}")
+    assert errors[0] == errors[1]
+    heads = [_fields(head) for head, _ in seen.requests]
+    assert {h.pop(b"accept-encoding") for h in heads} == {b"gzip, deflate", b"gzip, deflate, zstd"}
+    bodies = [body for _, body in seen.requests]
+    half = len(heads) // 2
+    assert heads[:half] == heads[half:] and bodies[:half] == bodies[half:]
+    assert heads[0][b"x-api-key"] == b"key-1"
+    assert [h.get(b"content-type") for h in heads] == [None, b"application/json"] * 2
+    assert json.loads(bodies[1]) == {"manifest": "[]", "leases": []}

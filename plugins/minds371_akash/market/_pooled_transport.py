@@ -21,6 +21,7 @@ Console calls are small JSON bodies.
 from __future__ import annotations
 
 import asyncio  # noqa: TID251 -- aiohttp sessions belong to one asyncio loop
+import dataclasses
 import functools
 import ssl
 import urllib.request
@@ -31,11 +32,31 @@ import httpx
 import sniffio
 from yarl import URL
 
-__all__ = ["PooledTransport"]
+__all__ = ["Exchange", "PooledTransport"]
 
 # Below the usual server keep-alive (uvicorn 5 s, nginx 75 s): a connection the server is about
 # to drop is not handed out again.
 _KEEPALIVE_SECONDS = 4.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request's answer, read whole: what :meth:`PooledTransport.exchange` returns."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    content: bytes
+
+    def as_response(self, method: str, url: httpx.URL) -> httpx.Response:
+        """The answer as an httpx response (for error mapping written against httpx)."""
+        return httpx.Response(
+            self.status,
+            headers=self.headers,
+            content=self.content,
+            request=httpx.Request(method, url),
+            extensions={"reason_phrase": self.reason.encode("ascii", "replace")},
+        )
 
 
 class _AiohttpBody(httpx.AsyncByteStream):
@@ -148,6 +169,57 @@ class PooledTransport(httpx.AsyncBaseTransport):
             extensions=extensions,
         )
 
+    def runs_here(self) -> bool:
+        """Whether :meth:`exchange` can serve the current event loop (asyncio, not trio)."""
+        return sniffio.current_async_library() == "asyncio"
+
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        seconds: float,
+    ) -> Exchange:
+        """Send one small request and read its whole answer, without httpx's objects.
+
+        Asyncio only: check :meth:`runs_here` first. A Console poll through
+        ``httpx.AsyncClient`` spends about twice the CPU of the exchange itself on building,
+        hooking and decoding those objects; a backend that owns this transport and needs none
+        of it calls here. Failures are the same httpx exceptions as
+        :meth:`handle_async_request` raises. Compressed answers (gzip, deflate) are decoded.
+
+        Args:
+            method: The HTTP method.
+            url: The full URL.
+            headers: Request headers (``Content-Length`` is set from ``content``).
+            content: The request body, if any.
+            seconds: Time allowed for each of: a pooled connection or a new one, and each
+                read.
+        """
+        session = self._session_here()
+        try:
+            async with session.request(
+                method,
+                URL(str(url), encoded=True),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                auto_decompress=True,
+                proxy=self._proxy_for(url),
+                timeout=_flat_timeout(seconds),
+            ) as response:
+                try:
+                    body = await response.read()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise _after_sending(exc) from exc
+                return Exchange(
+                    response.status, response.reason or "", tuple(response.raw_headers), body
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _translate(exc) from exc
+
     def _proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy for ``url`` (``HTTP(S)_PROXY``, ``ALL_PROXY``) unless ``NO_PROXY`` skips it."""
         key = (url.scheme, url.host)
@@ -180,6 +252,14 @@ def _timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
     whole = None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0)
     return aiohttp.ClientTimeout(
         total=None, connect=whole, sock_connect=connect, sock_read=timeout.get("read")
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One timeout for the connection (pooled or new) and for each read, kept per value."""
+    return aiohttp.ClientTimeout(
+        total=None, connect=2 * seconds, sock_connect=seconds, sock_read=seconds
     )
 
 
