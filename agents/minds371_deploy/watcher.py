@@ -23,6 +23,10 @@ are up, so discovery keeps answering; a request's ``domain`` record follows a re
 removed when the deployment closes (:mod:`.domains.records`). Each action is also a step of
 the task's saga, written once.
 
+A pass lists each network's deployments once and reads a deployment in full (with its leases'
+live status) only when something changed or its last full read is older than half the offline
+grace (:mod:`._views`), so a quiet pass over a thousand deployments costs a few listing pages.
+
 A pass is bounded: a re-lease waits at most ``relet_bid_wait`` for bids (not the deploy's
 ``bid_timeout``); with no acceptable bid by then the group is reported ``waiting`` and tried again
 on the next pass, when the bids that arrived meanwhile count. Passes over one store never overlap:
@@ -49,6 +53,7 @@ from minds371_deploy._idle_probe import IdleProbe, ProbeFailed, read_counters
 from minds371_deploy._probe import routes_for_network
 from minds371_deploy._retire import retire_record
 from minds371_deploy._top_up import AUTO_TOP_UP, keep_funded
+from minds371_deploy._views import DeploymentViews
 from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.domains.records import follow_domain, release_domain
 from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePolicy
@@ -117,6 +122,14 @@ class DeploymentWatcher:
         # Idle timers by (task, dseq): the one in memory, and the one last journaled.
         self._idle: dict[tuple[str, int], IdleState] = {}
         self._idle_journaled: dict[tuple[str, int], IdleState | None] = {}
+        # One account listing per pass; a deployment's full read (with its leases' live status)
+        # only when something changed or the last one is older than half the offline grace,
+        # so an unreachable provider is still seen within the grace (see _views).
+        config = agent.config
+        self._viewed: set[tuple[str, int]] = set()
+        self.views = DeploymentViews(
+            time.monotonic, status_every=max(config.watch_interval, config.offline_grace / 2)
+        )
         #: How many deployments the last pass looked at.
         self.checked = 0
         #: Called after each pass of :meth:`run` with what it did (``minds371 watch`` says it).
@@ -161,6 +174,7 @@ class DeploymentWatcher:
         )
         self.checked = 0
         watched: set[tuple[str, int]] = set()
+        self.views.new_pass()
         for record in records:
             steps = await self.store.steps(record.task.id)
             state = SagaState.from_steps(steps)
@@ -175,6 +189,8 @@ class DeploymentWatcher:
                 )
             except Minds371Error as exc:
                 actions.append(WatchAction(record.task.id, state.open_dseq, "error", exc.message))
+        self.views.keep_only(self._viewed)
+        self._viewed.clear()
         # The idle timers of deployments no longer watched (closed, handed over) go.
         for key in set(self._idle_journaled) - watched:
             self._idle.pop(key, None)
@@ -219,8 +235,9 @@ class DeploymentWatcher:
                 bid_timeout=self.relet_bid_wait,
                 ready_timeout=self.agent.config.ready_timeout,
             )
+            self._viewed.add((request.network, dseq))
             try:
-                deployment = await akash.status(dseq)
+                deployment = await self.views.view(request.network, akash, dseq)
             except NotFound:
                 # The network does not know it (a served sandbox that was reset, another
                 # account): nothing to keep leased; marked, so that it is not checked again.
@@ -443,7 +460,11 @@ class DeploymentWatcher:
             return [], []
         actions: list[WatchAction] = []
         marked = self.agent._marked_sdl(request)
-        statuses = {replica: await akash.status(dseq) for replica, dseq in replicas.items()}
+        self._viewed.update((request.network, dseq) for dseq in replicas.values())
+        statuses = {
+            replica: await self.views.view(request.network, akash, dseq)
+            for replica, dseq in replicas.items()
+        }
         serving = {
             lease.id.provider for d in (first, *statuses.values()) for lease in d.active_leases
         }
