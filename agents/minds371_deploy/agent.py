@@ -181,6 +181,9 @@ class DeploymentAgent:
                 # Compensation is the saga's call (see provision_and_deploy): a runtime that is
                 # shutting down leaves the deployment for the next start to resume.
                 close_on_failure=False,
+                # The SDL carries the task's marker, and provision_and_deploy adopts the
+                # deployment of an earlier attempt before it creates (see _adopt).
+                unique_versions=True,
             )
             run = _Run(task, request, context, akash, journal, sdl, marked)
             runs.append(run)

@@ -130,6 +130,7 @@ async def deploy_replicas(
             bid_timeout=bid_timeout,
             ready_timeout=ready_timeout,
             close_on_failure=False,
+            unique_versions=True,  # the task's marker and the replica's number
         )
         sdl = replica_sdl(marked_sdl, replica)
         result = await _one(akash, journal, request, sdl, state, used)

@@ -92,8 +92,10 @@ class ProviderBase(AsyncResource):
         probe_endpoints: bool = False,
         own_backend: bool = False,
         pricing_block_time: float | None = None,
+        unique_versions: bool = False,
     ) -> None:
         self.backend = backend
+        self.unique_versions = unique_versions
         self.policy = policy or BidPolicy()
         self.budget = budget or Budget()
         self._on_event = on_event

@@ -84,6 +84,10 @@ class AkashIntegrationProvider(DeploymentOperations):
         pricing_block_time: Seconds per block for cost reports; default: the backend's measured
             block time, except on the sandbox, whose clock is sped up while its prices mirror the
             real network's (there the Console figure, 6.098 s, is used).
+        unique_versions: Every SDL this provider creates carries a marker of its own (a task
+            id), so no deployment of its version exists before its create, and a resumed task
+            adopts its deployment before creating again: creates skip noting the version's
+            existing deployments (see ``MarketBackend.create_deployment``).
     """
 
     async def create(
@@ -93,7 +97,11 @@ class AkashIntegrationProvider(DeploymentOperations):
         if self._journal is not None:
             await self._journal.before_create(version=prepared.version, sdl=prepared.sdl)
         created = await self.backend.create_deployment(
-            prepared.sdl, version=prepared.version, manifest=prepared.manifest, deposit=deposit
+            prepared.sdl,
+            version=prepared.version,
+            manifest=prepared.manifest,
+            deposit=deposit,
+            unique_version=self.unique_versions,
         )
         # The manifest the network returned is the one its providers accept: Console hashes
         # exactly the string it returns into MsgCreateDeployment.hash

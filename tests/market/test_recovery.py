@@ -391,3 +391,38 @@ async def test_a_listing_that_fails_during_a_recovery_is_tried_again_at_the_next
         assert created.recovered
         dseqs = [int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY))]
         assert dseqs == [created.dseq]
+
+
+class CountListings:
+    """Counts ``GET /v1/deployments`` (the account listing) on its way to ``app``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.listings = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (scope["method"], scope["path"]) == (
+            "GET",
+            "/v1/deployments",
+        ):
+            self.listings += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.parametrize("unique", [False, True])
+async def test_a_create_of_a_unique_version_lists_nothing_first_and_is_still_recovered(
+    unique: bool,
+):
+    async with SandboxNetwork(block_time=0.05) as net:
+        counted = CountListings(LoseCreateResponses(net.app, 1))
+        transport = ASGIWebSocketTransport(app=counted)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(api_key=API_KEY, http_client=client, block_time=0.05) as backend,
+        ):
+            akash = AkashIntegrationProvider(backend, unique_versions=unique)
+            created = await akash.create(prepare("web"))
+        assert created.recovered
+        assert [int(d["dseq"]) for d in deployments_of(net, net.owner(API_KEY))] == [created.dseq]
+        # one listing to recover the lost create; without the hint, one more before it
+        assert counted.listings == (1 if unique else 2)

@@ -59,7 +59,13 @@ class MarketBackend(Protocol):
         ...
 
     async def create_deployment(
-        self, sdl: str, *, version: str, manifest: str, deposit: Decimal | None = None
+        self,
+        sdl: str,
+        *,
+        version: str,
+        manifest: str,
+        deposit: Decimal | None = None,
+        unique_version: bool = False,
     ) -> CreatedDeployment:
         """Create a deployment from SDL, never twice for one call.
 
@@ -68,6 +74,9 @@ class MarketBackend(Protocol):
             version: Its manifest version hash (hex).
             manifest: Its canonical manifest JSON.
             deposit: Escrow deposit in uact (``None``: the network's default/minimum).
+            unique_version: No deployment of ``version`` can exist before this call (its SDL
+                carries a marker of this create's own task): a backend that recognises a lost
+                create by its version need not note the existing ones first.
 
         Raises:
             ValidationError: the SDL was refused.

@@ -99,9 +99,19 @@ class CliBackend(CliCommands, AsyncResource):
     # -- deployments --------------------------------------------------------------------------
 
     async def create_deployment(
-        self, sdl: str, *, version: str, manifest: str, deposit: Decimal | None = None
+        self,
+        sdl: str,
+        *,
+        version: str,
+        manifest: str,
+        deposit: Decimal | None = None,
+        unique_version: bool = False,
     ) -> CreatedDeployment:
-        """``akash tx deployment create`` with a dseq chosen here (idempotent on retry)."""
+        """``akash tx deployment create`` with a dseq chosen here (idempotent on retry).
+
+        The dseq is this client's, so a lost create is found by it: ``unique_version`` changes
+        nothing here.
+        """
         owner = await self.owner()
         await self._require_certificate(owner)
         dseq = self._next_dseq()

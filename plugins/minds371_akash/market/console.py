@@ -343,6 +343,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         version: str,
         manifest: str,
         deposit: Decimal | None = None,
+        unique_version: bool = False,
     ) -> CreatedDeployment:
         """Create a deployment from SDL text (``POST /v1/deployments``), at most once.
 
@@ -353,6 +354,12 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             manifest: The canonical manifest JSON, used only when a deployment is recovered.
             deposit: Deposit in uact (default: ``default_deposit``); Console takes it in USD
                 (1 ACT ≈ 1 USD), and ignores it on accounts with managed deposits.
+            unique_version: No deployment of ``version`` can exist yet (the SDL carries a
+                marker of this create's task, and a resumed task adopts its deployment before it
+                creates again): the account listing that notes the version's existing
+                deployments before the create is skipped, and a lost create is recognised as any
+                deployment of the version that no other create of this process claimed. An
+                account with a thousand deployments lists a megabyte or two of JSON.
 
         Raises:
             ValidationError: Console rejected the SDL.
@@ -366,7 +373,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         uact = self._default_deposit if deposit is None else deposit
         body: dict[str, Any] = {"sdl": sdl, "deposit": float(uact / Decimal(1_000_000))}
         guard = self._create_guard
-        before = await guard.existing(version)
+        before = frozenset() if unique_version else await guard.existing(version)
         slot = await self._trial_slot()
         if slot is not None:
             await slot.acquire()
