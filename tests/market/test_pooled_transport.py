@@ -296,13 +296,13 @@ async def test_exchange_sends_a_sized_body_and_decodes_the_answer():
     async with peer(echo) as (url, seen):
         answer = await transport.exchange(
             "POST",
-            httpx.URL(f"{url}/v1/deployments?x=1"),
+            f"{url}/v1/deployments?x=1",
             headers={"x-api-key": "k", "content-type": "application/json"},
             content=b'{"data":{}}',
             seconds=5,
         )
         again = await transport.exchange(
-            "GET", httpx.URL(f"{url}/v1/bids"), headers={}, content=None, seconds=5
+            "GET", f"{url}/v1/bids", headers={}, content=None, seconds=5
         )
     await transport.aclose()
     assert (answer.status, answer.reason) == (200, "Fine")
@@ -321,7 +321,7 @@ async def test_exchange_failures_say_whether_the_request_may_have_left():
     await listener.aclose()
     with pytest.raises(httpx.ConnectError) as refused:
         await transport.exchange(
-            "POST", httpx.URL(f"http://127.0.0.1:{port}/x"), headers={}, content=b"{}", seconds=5
+            "POST", f"http://127.0.0.1:{port}/x", headers={}, content=b"{}", seconds=5
         )
     assert not is_ambiguous(refused.value)
 
@@ -335,13 +335,13 @@ async def test_exchange_failures_say_whether_the_request_may_have_left():
     async with peer(hang_up) as (url, seen):
         with pytest.raises(httpx.TransportError) as dropped:
             await transport.exchange(
-                "POST", httpx.URL(f"{url}/v1/leases"), headers={}, content=b"{}", seconds=5
+                "POST", f"{url}/v1/leases", headers={}, content=b"{}", seconds=5
             )
     assert len(seen.requests) == 1 and is_ambiguous(dropped.value)
     async with peer(silent) as (url, _):
         with pytest.raises(httpx.ReadTimeout) as late:
             await transport.exchange(
-                "POST", httpx.URL(f"{url}/v1/leases"), headers={}, content=b"{}", seconds=0.2
+                "POST", f"{url}/v1/leases", headers={}, content=b"{}", seconds=0.2
             )
     assert is_ambiguous(late.value)
     await transport.aclose()

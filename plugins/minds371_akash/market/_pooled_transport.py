@@ -48,7 +48,7 @@ class Exchange:
     headers: tuple[tuple[bytes, bytes], ...]
     content: bytes
 
-    def as_response(self, method: str, url: httpx.URL) -> httpx.Response:
+    def as_response(self, method: str, url: str) -> httpx.Response:
         """The answer as an httpx response (for error mapping written against httpx)."""
         return httpx.Response(
             self.status,
@@ -153,7 +153,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 data=body or None,
                 allow_redirects=False,  # httpx follows redirects itself, when asked
                 auto_decompress=False,
-                proxy=self._proxy_for(request.url),
+                proxy=self._proxy_of(request.url.scheme, request.url.host),
                 timeout=_timeout(request.extensions.get("timeout", {})),
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -176,7 +176,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
     async def exchange(
         self,
         method: str,
-        url: httpx.URL,
+        url: str,
         *,
         headers: Mapping[str, str],
         content: bytes | None,
@@ -192,22 +192,23 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
         Args:
             method: The HTTP method.
-            url: The full URL.
+            url: The full URL, already percent-encoded.
             headers: Request headers (``Content-Length`` is set from ``content``).
             content: The request body, if any.
             seconds: Time allowed for each of: a pooled connection or a new one, and each
                 read.
         """
         session = self._session_here()
+        target = URL(url, encoded=True)
         try:
             async with session.request(
                 method,
-                URL(str(url), encoded=True),
+                target,
                 headers=headers,
                 data=content,
                 allow_redirects=False,
                 auto_decompress=True,
-                proxy=self._proxy_for(url),
+                proxy=self._proxy_of(target.scheme, target.host or ""),
                 timeout=_flat_timeout(seconds),
             ) as response:
                 try:
@@ -220,12 +221,12 @@ class PooledTransport(httpx.AsyncBaseTransport):
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _translate(exc) from exc
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
-        """The proxy for ``url`` (``HTTP(S)_PROXY``, ``ALL_PROXY``) unless ``NO_PROXY`` skips it."""
-        key = (url.scheme, url.host)
+    def _proxy_of(self, scheme: str, host: str) -> str | None:
+        """The proxy for ``scheme://host`` (``*_PROXY`` variables) unless ``NO_PROXY`` skips it."""
+        key = (scheme, host)
         if key not in self._proxy_by_host:
-            proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
-            if proxy and urllib.request.proxy_bypass(url.host):
+            proxy = self._proxies.get(scheme) or self._proxies.get("all")
+            if proxy and urllib.request.proxy_bypass(host):
                 proxy = None
             self._proxy_by_host[key] = proxy
         return self._proxy_by_host[key]

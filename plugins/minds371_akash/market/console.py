@@ -35,6 +35,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
 
 import anyio
 import httpx
@@ -89,8 +90,6 @@ DEFAULT_DEPOSIT_UACT = Decimal(500_000)
 _LEASE_TX_SECONDS = 60.0
 #: One provider's manifest send on Console: 3 attempts of 15 s, 6 s apart.
 _MANIFEST_SEND_SECONDS = 3 * 15.0 + 2 * 6.0
-#: Request URLs kept parsed per backend (a deployment's bid and status polls repeat theirs).
-_URL_CACHE_SIZE = 4096
 #: A provider's 404 before it has seen the lease (Console passes its text on).
 _NO_LEASE_YET = "no lease for deployment"
 if TYPE_CHECKING:
@@ -213,7 +212,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._provider_reads: SingleFlight[Provider] = SingleFlight()
         self._provider_ttl = provider_ttl
         self._providers_read: dict[str, tuple[float, Provider]] = {}
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], httpx.URL] = {}
 
     def __repr__(self) -> str:
         return f"ConsoleBackend(base_url={self._base_url!r})"
@@ -266,7 +264,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         if self._limiter is None or self._write_limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_concurrent)
             self._write_limiter = anyio.CapacityLimiter(self._max_writes)
-        url = self._url(path, params)
+        url = self._base_url + path + ("?" + urlencode(params) if params else "")
         timeout = max(self._timeout, read_timeout or 0.0)
         pool = self._pool
         try:
@@ -307,21 +305,6 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                 retryable=status >= 500,
                 details={"call": what, "status": status},
             ) from exc
-
-    def _url(self, path: str, params: Mapping[str, str] | None) -> httpx.URL:
-        """The request URL of ``path`` and ``params``, parsed once per backend.
-
-        httpx parses a URL string and its params on every request (twice with params), a
-        tenth of a poll's CPU, and each waiting deployment polls the same two URLs until it is
-        ready.
-        """
-        key = (path, tuple(params.items()) if params else ())
-        url = self._urls.get(key)
-        if url is None:
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            url = self._urls[key] = httpx.URL(self._base_url + path, params=params)
-        return url
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await retry_call(
