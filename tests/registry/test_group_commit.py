@@ -241,3 +241,62 @@ def test_the_builders_head_is_sign_heads_head_and_its_text_parses_to_it():
     verify_head(LedgerHead.model_validate_json(text), domain, [signer.address])
     builder.set("n00", 2, "0x" + "ff" * 32)
     assert head.names["n00"].sequence == 1  # a signed head does not change with the builder
+
+
+_BURST_CHILD = """
+import sys
+from pathlib import Path
+
+import anyio
+
+from minds371_registry import BlockchainRegistryProvider
+from tests.registry.conftest import make_facts
+
+
+async def main(home: Path) -> None:
+    async with BlockchainRegistryProvider.default(home=home) as registry:
+        round = 0
+        while True:
+            async with anyio.create_task_group() as group:
+                for i in range(round * 20, round * 20 + 20):
+                    group.start_soon(registry.register, make_facts(f"svc-{i}", dseq=i + 1))
+            if round == 0:
+                print("ready", flush=True)
+            round += 1
+
+
+anyio.run(main, Path(sys.argv[1]))
+"""
+
+
+async def test_a_burst_killed_mid_way_leaves_a_ledger_that_verifies_and_retries_append_nothing(
+    clean_environ: Path,
+):
+    import random
+    import signal
+    import sys
+
+    from .conftest import REPO
+
+    async with await anyio.open_process(
+        [sys.executable, "-c", _BURST_CHILD, str(clean_environ)], cwd=REPO, stderr=None
+    ) as child:
+        assert child.stdout is not None
+        first = b""
+        while not first.endswith(b"\n"):
+            first += await child.stdout.receive(1)
+        assert first == b"ready\n"  # one group of twenty registered; more are under way
+        await anyio.sleep(random.uniform(0.05, 0.3))
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    async with BlockchainRegistryProvider.default(home=clean_environ) as registry:
+        assert (await registry.verify()).ok
+        registered = {e.record.name: e.record for e in [x async for x in registry.ledger.entries()]}
+        assert len(registered) >= 20
+        total = len(registered)
+        for name, record in registered.items():
+            again = await registry.register(make_facts(name, dseq=record.dseq))
+            assert not again.created and again.sequence == 1
+        tail = await registry.register(make_facts(f"svc-{total}", dseq=total + 1))
+        assert tail.created
+        assert (await registry.verify()).ok
