@@ -83,6 +83,8 @@ class GroupCommit(Generic[T, R]):
             async with lock:
                 while not waiting.settled:
                     group = self._take()
+                    if not group:  # an unsettled call is always queued or being committed
+                        raise RuntimeError("a queued registration was lost from its queue")
                     try:
                         await self._commit(group)
                     finally:

@@ -28,15 +28,18 @@ from .conftest import make_facts
 
 
 class _RacedLedger(LocalLedger):
-    """A ledger file another writer appends to just before this one's next append (once)."""
+    """A ledger file another writer appends to just before this one's next appends.
 
-    interloper: Callable[[], Awaitable[object]] | None = None
+    ``interlopers`` runs one per append, in order (None: nobody interferes with that append).
+    """
+
+    interlopers: list[Callable[[], Awaitable[object]] | None]
 
     async def append_many(
         self, records: Iterable[DeploymentRecord], **kwargs: Any
     ) -> list[LedgerEntry]:
-        if self.interloper is not None:
-            interloper, self.interloper = self.interloper, None
+        interloper = self.interlopers.pop(0) if getattr(self, "interlopers", None) else None
+        if interloper is not None:
             await interloper()
         return await super().append_many(records, **kwargs)
 
@@ -180,7 +183,7 @@ async def test_a_group_that_loses_a_race_is_appended_again_one_by_one(
         _provider(clean_environ, signer) as other,
     ):
         await registry.register(make_facts("api"), {"v": 1})
-        ledger.interloper = lambda: other.register(make_facts("api", dseq=99), {"other": 1})
+        ledger.interlopers = [lambda: other.register(make_facts("api", dseq=99), {"other": 1})]
         calls = {
             n: (lambda n=n: registry.register(make_facts(n, dseq=2), {"n": n}))
             for n in ("web", "api")
@@ -222,6 +225,86 @@ async def test_a_cancelled_caller_leaves_the_queue_and_appends_nothing(
             lock.release()
         assert sorted(done) == ["api", "web"]
         assert await registry.ledger.history("db") == []
+        assert (await registry.verify()).ok
+
+
+async def test_a_holder_cancelled_mid_append_still_hands_each_caller_its_entry(
+    clean_environ: Path, signer: RecordSigner
+):
+    # The caller that holds the lock commits the group; it is cancelled while the group's
+    # transaction runs. The transaction completes in its thread all the same, and the others get
+    # the entries it appended rather than registering a second time.
+    ledger = _RacedLedger(clean_environ / "ledger.sqlite3")
+    async with _provider(clean_environ, signer, ledger) as registry:
+        scope = anyio.CancelScope()
+
+        async def cancel_the_holder() -> None:
+            scope.cancel()
+
+        ledger.interlopers = [cancel_the_holder]
+        out: dict[str, RegistryReceipt] = {}
+
+        async def holder() -> None:
+            with scope:
+                out["web"] = await registry.register(make_facts(), {"v": 1})
+
+        async def neighbour() -> None:
+            out["api"] = await registry.register(make_facts("api"), {"v": 1})
+
+        lock = registry._writer_lock()
+        await lock.acquire()
+        async with anyio.create_task_group() as group:
+            group.start_soon(holder)
+            group.start_soon(neighbour)
+            await anyio.wait_all_tasks_blocked()
+            lock.release()
+        assert scope.cancelled_caught and "web" not in out
+        assert out["api"].created and out["api"].sequence == 1
+        assert len(await registry.ledger.history("web")) == 1  # appended with the group
+        assert not (await registry.register(make_facts(), {"v": 1})).created
+        assert (await registry.verify()).ok
+
+
+async def test_a_holder_cancelled_between_appends_leaves_the_rest_to_their_callers(
+    clean_environ: Path, signer: RecordSigner
+):
+    # The group [web, api] loses a race on "api", and the holder is cancelled before it has
+    # appended them again one by one: what it did not append goes back to the queue, and the
+    # caller of "api" appends its own record when it gets the lock.
+    ledger = _RacedLedger(clean_environ / "ledger.sqlite3")
+    async with (
+        _provider(clean_environ, signer, ledger) as registry,
+        _provider(clean_environ, signer) as other,
+    ):
+        await registry.register(make_facts("api"), {"v": 1})
+        scope = anyio.CancelScope()
+
+        async def race_and_cancel() -> None:
+            await other.register(make_facts("api", dseq=99), {"other": 1})
+            scope.cancel()
+
+        ledger.interlopers = [race_and_cancel]
+        out: dict[str, RegistryReceipt] = {}
+
+        async def holder() -> None:
+            with scope:
+                out["web"] = await registry.register(make_facts(), {"v": 1})
+
+        async def neighbour() -> None:
+            out["api"] = await registry.register(make_facts("api", dseq=2), {"v": 2})
+
+        lock = registry._writer_lock()
+        await lock.acquire()
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(holder)
+                group.start_soon(neighbour)
+                await anyio.wait_all_tasks_blocked()
+                lock.release()
+        assert scope.cancelled_caught and "web" not in out
+        assert [e.record.dseq for e in await registry.history("api")] == [1234, 99, 2]
+        assert out["api"].sequence == 3
+        assert len(await registry.ledger.history("web")) <= 1
         assert (await registry.verify()).ok
 
 
