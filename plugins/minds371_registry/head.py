@@ -17,6 +17,10 @@ stopped between the append and the head): the records past it are still signed a
 
 What a head cannot show is a whole ledger file put back to an older copy, head included: that is
 what a client's memory of the sequences it has seen (``SeenSequences``) and an EVM ledger are for.
+
+A writer signs each new head with a :class:`HeadBuilder`, which keeps the previous head's names
+ready (sorted, with each name's part of ``namesHash`` and of the stored JSON): the head it signs is
+:func:`sign_head`'s, without validating, sorting and serializing every name again.
 """
 
 from __future__ import annotations
