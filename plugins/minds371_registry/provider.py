@@ -193,9 +193,11 @@ class BlockchainRegistryProvider(AsyncResource):
                 as canonical JSON (sorted keys), and the record carries its CID.
 
         Returns:
-            The receipt. If the name's latest record already states exactly these facts and
-            metadata (and no TTL asks for a fresh expiry), that record's receipt is returned
-            with ``created=False`` and nothing is appended: retrying a registration after a
+            The receipt. Registrations that wait for another one being written are appended
+            together, under one new head; each gets its own receipt or error. If the name's
+            latest record already states exactly these facts and metadata (and no TTL asks for
+            a fresh expiry), that record's receipt is returned with ``created=False`` and
+            nothing is appended: retrying a registration after a
             crash does not grow the history.
 
         Raises:
@@ -381,7 +383,6 @@ class BlockchainRegistryProvider(AsyncResource):
         self, records: list[DeploymentRecord], signer: RecordSigner
     ) -> list[LedgerEntry]:
         store = self._head_store()
-
         domain = self.ledger.domain
 
         def next_head(
@@ -405,9 +406,10 @@ class BlockchainRegistryProvider(AsyncResource):
                 last_entry_hash=appended[-1].entry_hash,
                 issued_at=int(self._clock()),
             )
-            # Read back next, a stored head that is this text to the byte (or this id) is the one
-            # signed here: no need to parse it and recover its signer again (a head with its body
-            # edited is another text, and a head whose append rolled back is never read back).
+            # Read back next, a stored head that is this text to the byte is the one signed here,
+            # and so is a stored id that is its signature to this registry (see signed_head): no
+            # need to parse it and recover its signer again (a head whose append rolled back is
+            # never read back; `verify` reads the stored text all the same).
             _remember_head(domain, text, head)
             self._head_cache = (text, head)
             self._builder = (head.signature, builder)
