@@ -197,8 +197,8 @@ class BlockchainRegistryProvider(AsyncResource):
             together, under one new head; each gets its own receipt or error. If the name's
             latest record already states exactly these facts and metadata (and no TTL asks for
             a fresh expiry), that record's receipt is returned with ``created=False`` and
-            nothing is appended: retrying a registration after a
-            crash does not grow the history.
+            nothing is appended: retrying a registration after a crash does not grow the
+            history.
 
         Raises:
             ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
