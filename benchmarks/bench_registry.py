@@ -10,6 +10,12 @@ or ``--records 10000 --names 1000`` for a quick look. Prints one line per measur
 * resolve, cold: the same with the signature cache emptied before each call;
 * signature verification, cold: ``verify_record`` per record with an empty cache;
 * registry verify: the whole ledger walked as ``minds371 registry verify`` does, cache emptied.
+
+``--burst N --names M`` measures instead what registering costs in a ledger of M names: N
+registrations of new names at once (as a burst of deployment tasks sharing one registry makes
+them), then N more one after another, each through ``BlockchainRegistryProvider.register`` with the
+client's memory of names seen (``seen.json``) kept. It prints the process CPU time per
+registration and how many ledger transactions (so signed heads) they took.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import structlog
@@ -35,6 +42,7 @@ from minds371_registry import (
 )
 from minds371_registry.discovery import HealthChecker
 from minds371_registry.records import EMPTY_HASH, DeploymentRecord, recover_signer, verify_record
+from minds371_registry.seen import SeenSequences
 
 OWNER = "akash1" + "q" * 38
 PROVIDER = "akash1" + "p" * 38
@@ -148,6 +156,59 @@ async def main(records: int, names: int, samples: int) -> None:
             )
 
 
+class _CountingLedger(LocalLedger):
+    """A local ledger that counts its write transactions (each signs one head)."""
+
+    transactions = 0
+
+    def _append_many(self, *args: Any, **kwargs: Any) -> Any:
+        self.transactions += 1
+        return super()._append_many(*args, **kwargs)
+
+
+async def burst(names: int, registrations: int) -> None:
+    """CPU per registration into a ledger of ``names`` names: concurrent, then sequential."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ledger = _CountingLedger(root / "ledger.sqlite3")
+        registry = BlockchainRegistryProvider(
+            ledger=ledger,
+            content=LocalContentStore(root / "content"),
+            signer=RecordSigner.generate(),
+            health=HealthChecker(cache_ttl=0),
+            seen=SeenSequences(root / "seen.json"),
+        )
+        async with registry:
+            started = time.perf_counter()
+            await build(registry, ledger, names, 1)
+            print(f"ledger: {names} names in {time.perf_counter() - started:.1f} s")
+
+            async def register(name: str, dseq: int) -> None:
+                await registry.register(_facts(name, dseq), {"name": name, "dseq": dseq})
+
+            for label, concurrent in (("concurrent", True), ("sequential", False)):
+                ledger.transactions = 0
+                wall, cpu = time.perf_counter(), time.process_time()
+                new = [f"new-{label[:3]}-{i:05d}" for i in range(registrations)]
+                if concurrent:
+                    async with anyio.create_task_group() as group:
+                        for i, name in enumerate(new):
+                            group.start_soon(register, name, i + 1)
+                else:
+                    for i, name in enumerate(new):
+                        await register(name, i + 1)
+                cpu = time.process_time() - cpu
+                wall = time.perf_counter() - wall
+                print(
+                    f"register {label}: {registrations} new names into {names}: "
+                    f"{cpu / registrations * 1000:.3f} ms CPU per registration, "
+                    f"{ledger.transactions} transactions, wall {wall:.2f} s"
+                )
+                names += registrations
+            report = await registry.verify(check_content=False)
+            assert report.ok, report
+
+
 if __name__ == "__main__":
     # Quiet the library's info events (one per append) so that only the numbers are printed.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -155,5 +216,11 @@ if __name__ == "__main__":
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--names", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=5_000, help="resolve calls to time")
+    parser.add_argument(
+        "--burst", type=int, default=0, help="registrations to time (into --names names)"
+    )
     args = parser.parse_args()
-    anyio.run(main, args.records, args.names, args.samples)
+    if args.burst:
+        anyio.run(burst, args.names, args.burst)
+    else:
+        anyio.run(main, args.records, args.names, args.samples)

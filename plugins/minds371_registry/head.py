@@ -17,11 +17,17 @@ stopped between the append and the head): the records past it are still signed a
 
 What a head cannot show is a whole ledger file put back to an older copy, head included: that is
 what a client's memory of the sequences it has seen (``SeenSequences``) and an EVM ledger are for.
+
+A writer signs each new head with a :class:`HeadBuilder`, which keeps the previous head's names
+ready (sorted, with each name's part of ``namesHash`` and of the stored JSON): the head it signs is
+:func:`sign_head`'s, without validating, sorting and serializing every name again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+import json
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD_TYPE",
+    "HeadBuilder",
     "LedgerHead",
     "NameHead",
     "head_digest",
@@ -112,12 +119,20 @@ def _name_part(name: str, sequence: int, record_hash: str) -> bytes:
 
 def head_digest(head: LedgerHead, domain: RecordDomain) -> bytes:
     """The EIP-712 digest of ``head`` in ``domain``: what its signer signed."""
+    return _digest(
+        domain, head.entries, head.last_entry_hash, names_hash(head.names.items()), head.issued_at
+    )
+
+
+def _digest(
+    domain: RecordDomain, entries: int, last_entry_hash: str, names_digest: bytes, issued_at: int
+) -> bytes:
     struct = keccak(
         _HEAD_TYPEHASH
-        + head.entries.to_bytes(32, "big")
-        + bytes.fromhex(head.last_entry_hash)
-        + names_hash(head.names.items())
-        + head.issued_at.to_bytes(32, "big")
+        + entries.to_bytes(32, "big")
+        + bytes.fromhex(last_entry_hash)
+        + names_digest
+        + issued_at.to_bytes(32, "big")
     )
     return keccak(b"\x19\x01" + domain.separator() + struct)
 
@@ -163,3 +178,88 @@ def sign_head(
     return unsigned.model_copy(
         update={"signature": signer.sign_digest(head_digest(unsigned, domain))}
     )
+
+
+class HeadBuilder:
+    """Every name's latest record, kept ready to sign and store the next head of a ledger.
+
+    A head names every name of the ledger, and an append changes a few of them. Building each new
+    head from scratch (a model of every name validated, the names sorted, hashed and serialized)
+    costs as much as the ledger has names, so a burst of registrations would cost the square of
+    it. The builder keeps the names sorted, with each name's part of ``namesHash`` and of the
+    head's JSON, and replaces only what changed: the next head costs a few joins of bytes done in
+    C, however many names there are. What it signs is exactly :func:`sign_head`'s head, and its
+    JSON parses (:meth:`LedgerHead.model_validate_json`) to that head.
+
+    Args:
+        names: The names of the head to continue from (that head's ``names``).
+    """
+
+    __slots__ = ("_names", "_order", "_parts", "_texts")
+
+    def __init__(self, names: Mapping[str, NameHead] | None = None) -> None:
+        self._names: dict[str, NameHead] = dict(names or {})
+        self._order = sorted(self._names)
+        self._parts = {n: _name_part(n, h.sequence, h.record_hash) for n, h in self._names.items()}
+        self._texts = {n: _name_json(n, h) for n, h in self._names.items()}
+
+    def get(self, name: str) -> NameHead | None:
+        """What the head states of ``name``, if it names it."""
+        return self._names.get(name)
+
+    def set(self, name: str, sequence: int, record_hash: str) -> None:
+        """Make ``name``'s latest record the one of ``sequence`` with digest ``record_hash``.
+
+        Raises:
+            pydantic.ValidationError: the sequence or the digest is not one a head can state.
+        """
+        named = NameHead(sequence=sequence, record_hash=record_hash)
+        if name not in self._names:
+            bisect.insort(self._order, name)
+        self._names[name] = named
+        self._parts[name] = _name_part(name, sequence, record_hash)
+        self._texts[name] = _name_json(name, named)
+
+    def sign(
+        self,
+        signer: RecordSigner,
+        domain: RecordDomain,
+        *,
+        entries: int,
+        last_entry_hash: str,
+        issued_at: int,
+    ) -> tuple[LedgerHead, str]:
+        """Sign the head of the names as they are now; return it and its JSON, to be stored.
+
+        The head is a snapshot: later changes to the builder do not change it.
+        """
+        # Validated once here, without the names (each was validated as it was set).
+        checked = LedgerHead(
+            entries=entries,
+            last_entry_hash=last_entry_hash,
+            names={},
+            issued_at=issued_at,
+            signer=signer.address,
+            signature=_NO_SIGNATURE,
+        )
+        names_digest = keccak(b"".join(map(self._parts.__getitem__, self._order)))
+        signature = signer.sign_digest(
+            _digest(domain, entries, last_entry_hash, names_digest, issued_at)
+        )
+        head = LedgerHead.model_construct(
+            **{**checked.__dict__, "names": dict(self._names), "signature": signature}
+        )
+        text = (
+            f'{{"entries":{entries},"last_entry_hash":"{last_entry_hash}","names":{{'
+            + ",".join(map(self._texts.__getitem__, self._order))
+            + f'}},"issued_at":{issued_at},"signer":"{checked.signer}",'
+            f'"signature":"{signature}"}}'
+        )
+        return head, text
+
+
+_NO_SIGNATURE = "0x" + "00" * 65
+
+
+def _name_json(name: str, head: NameHead) -> str:
+    return f'{json.dumps(name)}:{{"sequence":{head.sequence},"record_hash":"{head.record_hash}"}}'

@@ -17,8 +17,9 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import anyio
 import pydantic
@@ -36,10 +37,11 @@ from minds371.errors import (
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
 from minds371_registry._audit import audit_ledger
+from minds371_registry._group import GroupCommit, Waiting
 from minds371_registry._inputs import check_name, deployment_facts, metadata_bytes
 from minds371_registry.content import ContentStore
 from minds371_registry.discovery import EndpointHealth, HealthChecker, first_healthy
-from minds371_registry.head import LedgerHead, NameHead, sign_head, verify_head
+from minds371_registry.head import HeadBuilder, LedgerHead, verify_head
 from minds371_registry.keys import RecordSigner
 from minds371_registry.ledger import HeadStore, Ledger, LedgerEntry
 from minds371_registry.models import RegistryReceipt, ServiceRecord, VerifyReport
@@ -101,6 +103,11 @@ class BlockchainRegistryProvider(AsyncResource):
         self._clock = clock
         self._lock: anyio.Lock | None = None
         self._head_cache: tuple[str, LedgerHead] | None = None
+        # The names of the last head signed here, by that head's signature (see _builder_for).
+        self._builder: tuple[str, HeadBuilder] | None = None
+        self._registrations: GroupCommit[_Registration, tuple[LedgerEntry, bool]] = GroupCommit(
+            self._commit_registrations, key=_registration_name
+        )
 
     @classmethod
     def default(
@@ -186,10 +193,12 @@ class BlockchainRegistryProvider(AsyncResource):
                 as canonical JSON (sorted keys), and the record carries its CID.
 
         Returns:
-            The receipt. If the name's latest record already states exactly these facts and
-            metadata (and no TTL asks for a fresh expiry), that record's receipt is returned
-            with ``created=False`` and nothing is appended: retrying a registration after a
-            crash does not grow the history.
+            The receipt. Registrations that wait for another one being written are appended
+            together, under one new head; each gets its own receipt or error. If the name's
+            latest record already states exactly these facts and metadata (and no TTL asks for
+            a fresh expiry), that record's receipt is returned with ``created=False`` and
+            nothing is appended: retrying a registration after a crash does not grow the
+            history.
 
         Raises:
             ValidationError: if ``facts`` or ``metadata`` is invalid (nothing is written).
@@ -219,14 +228,14 @@ class BlockchainRegistryProvider(AsyncResource):
             )
         if self.signer is None:
             raise ConfigurationError("this registry is read-only: it has no signing key")
-        if self._lock is None:
-            self._lock = anyio.Lock()
         cid = await self.content.put(blob)
         await self.content.pin(cid)
-        async with self._lock:  # one writer per provider: sequences must not interleave
-            entry, created = await self._append_next(checked, cid, self.signer)
+        # One writer per provider (sequences must not interleave); the registrations that queue
+        # behind it are appended together, under one new head (see _commit_registrations).
+        entry, created = await self._registrations.submit(
+            _Registration(checked, cid), self._writer_lock()
+        )
         record = entry.record
-        await self._remember(entry)
         _log.info(
             "minds371.registry.registered" if created else "minds371.registry.unchanged",
             name=record.name,
@@ -237,6 +246,91 @@ class BlockchainRegistryProvider(AsyncResource):
         )
         return RegistryReceipt.of(entry, self.ledger.kind, created=created)
 
+    def _writer_lock(self) -> anyio.Lock:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        return self._lock
+
+    async def _commit_registrations(
+        self, group: list[Waiting[_Registration, tuple[LedgerEntry, bool]]]
+    ) -> None:
+        """Append a group of registrations (one per name), holding the writer's lock.
+
+        On a ledger with a signed head, two or more go in one transaction with one new head; if
+        that append fails (a record raced another process, the head refused one), each is
+        appended again alone, so that one record's failure is its own. Each caller then finds
+        its entry, or its own error, and the names seen are remembered with one write.
+        """
+        signer = self.signer
+        assert signer is not None  # register checked it
+        if len(group) > 1 and not self.ledger.anchored:
+            await self._append_together(group, signer)
+        for waiting in group:
+            if not waiting.settled:
+                try:
+                    waiting.resolve(await self._append_next(*waiting.item, signer))
+                except Exception as exc:  # the caller's error, raised to it alone
+                    waiting.fail(exc)
+        if self.seen is None:
+            return
+        done = [(w, w.outcome()[0]) for w in group if w.settled and w.error is None]
+        try:
+            await self.seen.remember_all_durably(
+                self.ledger.domain,
+                [(e.record.name, e.record.sequence, e.record_hash) for _, e in done],
+            )
+        except Exception as exc:  # as before the group: the caller hears the note failed
+            for waiting, _ in done:
+                waiting.fail(exc)
+
+    async def _append_together(
+        self, group: list[Waiting[_Registration, tuple[LedgerEntry, bool]]], signer: RecordSigner
+    ) -> None:
+        """Sign each registration on top of its name's latest record; append all at once."""
+        planned: list[tuple[Waiting[_Registration, tuple[LedgerEntry, bool]], DeploymentRecord]]
+        planned = []
+        for waiting in group:
+            facts, cid = waiting.item
+            try:
+                head = await self._verified_head(facts.name)
+            except Exception as exc:  # as alone: nothing is signed on a chain that fails
+                waiting.fail(exc)
+                continue
+            if head is not None and _says_the_same(head.record, facts, cid, signer):
+                waiting.resolve((head, False))
+                continue
+            planned.append((waiting, self._sign_next(facts, cid, signer, head)))
+        if not planned:
+            return
+        try:
+            entries = await self._append_with_head([record for _, record in planned], signer)
+        except Exception as exc:  # each is retried alone, and fails (or not) on its own
+            _log.info(
+                "minds371.registry.group_split",
+                count=len(planned),
+                error=type(exc).__name__,
+                reason=str(exc)[:200],
+            )
+            return
+        for (waiting, _), entry in zip(planned, entries, strict=True):
+            waiting.resolve((entry, True))
+
+    def _sign_next(
+        self,
+        facts: DeploymentFacts,
+        cid: str,
+        signer: RecordSigner,
+        head: LedgerEntry | None,
+    ) -> DeploymentRecord:
+        return signer.sign_record(
+            facts,
+            sequence=head.record.sequence + 1 if head else 1,
+            prev_hash=head.record_hash if head else EMPTY_HASH,
+            metadata_cid=cid,
+            domain=self.ledger.domain,
+            issued_at=int(self._clock()),
+        )
+
     async def _append_next(
         self, facts: DeploymentFacts, cid: str, signer: RecordSigner
     ) -> tuple[LedgerEntry, bool]:
@@ -246,14 +340,7 @@ class BlockchainRegistryProvider(AsyncResource):
             head = await self._verified_head(facts.name)
             if head is not None and _says_the_same(head.record, facts, cid, signer):
                 return head, False
-            record = signer.sign_record(
-                facts,
-                sequence=head.record.sequence + 1 if head else 1,
-                prev_hash=head.record_hash if head else EMPTY_HASH,
-                metadata_cid=cid,
-                domain=self.ledger.domain,
-                issued_at=int(self._clock()),
-            )
+            record = self._sign_next(facts, cid, signer, head)
             try:
                 return await self._append(record, signer), True
             except LedgerError:
@@ -296,40 +383,59 @@ class BlockchainRegistryProvider(AsyncResource):
         self, records: list[DeploymentRecord], signer: RecordSigner
     ) -> list[LedgerEntry]:
         store = self._head_store()
+        domain = self.ledger.domain
 
         def next_head(
             stored: str | None, entries: int, appended: list[LedgerEntry]
         ) -> tuple[str, str]:
             # Runs inside the append's transaction: the head moves with the records, or neither.
-            current = self._parse_head(stored) if stored is not None else None
-            names = dict(current.names) if current is not None else {}
+            builder = self._builder_for(stored)
             for entry in appended:
-                known = names.get(entry.record.name)
+                known = builder.get(entry.record.name)
                 if known is not None and known.sequence >= entry.record.sequence:
                     raise LedgerError(
                         f"the signed head says {entry.record.name!r} is at #{known.sequence}, so "
                         f"#{entry.record.sequence} cannot follow: the ledger was rolled back",
                         details={"name": entry.record.name, "sequence": entry.record.sequence},
                     )
-                names[entry.record.name] = NameHead(
-                    sequence=entry.record.sequence, record_hash=entry.record_hash
-                )
-            head = sign_head(
+                builder.set(entry.record.name, entry.record.sequence, entry.record_hash)
+            head, text = builder.sign(
                 signer,
-                self.ledger.domain,
+                domain,
                 entries=entries,
                 last_entry_hash=appended[-1].entry_hash,
-                names=names,
                 issued_at=int(self._clock()),
             )
-            text = head.model_dump_json()
-            # Read back next, a stored head that is this text to the byte is the one signed here:
-            # no need to parse it and recover its signer again (a head with its body edited is
-            # another text, and a head whose append rolled back is never read back).
-            _remember_head(self.ledger.domain, text, head)
+            # Read back next, a stored head that is this text to the byte is the one signed here,
+            # and so is a stored id that is its signature to this registry (see signed_head): no
+            # need to parse it and recover its signer again (a head whose append rolled back is
+            # never read back; `verify` reads the stored text all the same).
+            _remember_head(domain, text, head)
+            self._head_cache = (text, head)
+            self._builder = (head.signature, builder)
             return text, head.signature
 
-        return await store.append_many(records, head=next_head)
+        # The append runs to its end in its thread even if this task is cancelled meanwhile:
+        # shielded, its entries are still handed back (a cancelled group commit hands its
+        # callers their entries, not a second append of the same registrations).
+        with anyio.CancelScope(shield=True):
+            appended = await store.append_many(records, head=next_head)
+        return appended
+
+    def _builder_for(self, stored: str | None) -> HeadBuilder:
+        """The names of the stored head, ready for the next head (the caller owns the builder).
+
+        The builder of the last head signed here is kept with that head's signature and taken
+        (an append that fails half-way through must not leave it half-changed); any other head
+        is parsed and checked, and a builder made from its names.
+        """
+        if stored is None:
+            return HeadBuilder()
+        current = self._parse_head(stored)
+        kept, self._builder = self._builder, None
+        if kept is not None and kept[0] == current.signature:
+            return kept[1]
+        return HeadBuilder(current.names)
 
     def _head_store(self) -> HeadStore:
         if not isinstance(self.ledger, HeadStore):
@@ -366,14 +472,27 @@ class BlockchainRegistryProvider(AsyncResource):
                 says, or a malformed head.
             SignatureError: the head's signature is not a trusted signer's.
         """
+        return await self._signed_head(reread=False)
+
+    async def _signed_head(self, *, reread: bool) -> LedgerHead | None:
+        """:meth:`signed_head`, or with ``reread`` the stored head's text checked in any case.
+
+        Without ``reread``, a stored id that is the one of the head this registry last signed or
+        checked stands for that head, and its text is not read again.
+        """
         if self.ledger.anchored:
             return None
         store = self._head_store()
         head_id, last = await store.head_state()
         if head_id is None and not last:
             return None
-        if head_id is not None and self._head_cache and self._head_cache[1].signature == head_id:
-            head = self._head_cache[1]  # verified already; a head's id is its signature
+        if (
+            not reread
+            and head_id is not None
+            and self._head_cache
+            and self._head_cache[1].signature == head_id
+        ):
+            head = self._head_cache[1]  # verified or signed here; a head's id is its signature
         else:
             # Id, head and length again, together: a writer may have moved them since.
             head_id, stored, last = await store.read_head()
@@ -672,7 +791,8 @@ class BlockchainRegistryProvider(AsyncResource):
             self.content,
             self.trusted_signers,
             check_content=check_content,
-            signed_head=self.signed_head,
+            # The stored head itself, even if its id is one signed here: its text may be edited.
+            signed_head=partial(self._signed_head, reread=True),
         )
 
 
@@ -691,6 +811,17 @@ def _remember_head(domain: RecordDomain, text: str, head: LedgerHead) -> None:
     while len(_checked_heads) > _CHECKED_HEADS_KEPT:
         with contextlib.suppress(StopIteration, KeyError, RuntimeError):
             del _checked_heads[next(iter(_checked_heads))]
+
+
+class _Registration(NamedTuple):
+    """A registration waiting for the writer's lock: its facts and its metadata's CID."""
+
+    facts: DeploymentFacts
+    cid: str
+
+
+def _registration_name(registration: _Registration) -> str:
+    return registration.facts.name
 
 
 def _check_filed_under(name: str, entry: LedgerEntry) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +140,26 @@ class SeenSequences:
         registrations rewrites the file a few times instead of once per record, since the file
         holds every name and costs as much to write as the names it holds.
         """
+        await self.remember_all_durably(domain, [(name, sequence, record_hash)])
+
+    async def remember_all_durably(
+        self, domain: RecordDomain, notes: Iterable[tuple[str, int, str]]
+    ) -> None:
+        """:meth:`remember_durably` of several ``(name, sequence, record_hash)`` notes at once.
+
+        A group of registrations appended together is noted with one write of the file.
+        """
         data = self._load()
         names = data.setdefault(_key(domain), {})
-        seen = names.get(name)
-        if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
+        changed = False
+        for name, sequence, record_hash in notes:
+            seen = names.get(name)
+            if isinstance(seen, list) and len(seen) == 2 and int(seen[0]) >= sequence:
+                continue
+            names[name] = [sequence, record_hash]
+            changed = True
+        if not changed:
             return
-        names[name] = [sequence, record_hash]
         pending = _pending.setdefault(str(self.path), _Pending())
         pending.data = data  # reads in this process see the note from now on
         pending.noted += 1

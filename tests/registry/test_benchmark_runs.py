@@ -20,3 +20,16 @@ async def test_bench_registry_runs_on_a_tiny_ledger(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "build: 40 records, 8 names" in out
     assert "registry verify: 40 entries, 8 names" in out
+
+
+async def test_bench_registry_burst_runs(capsys: pytest.CaptureFixture[str]):
+    spec = importlib.util.spec_from_file_location(
+        "bench_registry", REPO / "benchmarks" / "bench_registry.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    await bench.burst(names=8, registrations=6)
+    out = capsys.readouterr().out
+    assert "register concurrent: 6 new names into 8:" in out
+    assert "register sequential: 6 new names into 14:" in out

@@ -27,7 +27,9 @@ async def test_local_store_round_trips_with_ipfs_cids(tmp_path: Path):
         small = await store.put(b"hello")
         assert await store.get(small) == b"hello"
         await store.pin(small)
+        await store.pin(small)  # pinning twice is no error
         assert await store.is_pinned(small)
+        assert (tmp_path / "pins" / small).stat().st_mode & 0o777 == 0o600
 
 
 async def test_local_store_refuses_swapped_bytes(tmp_path: Path):

@@ -51,6 +51,13 @@ def _path(registry: BlockchainRegistryProvider) -> Path:
     return registry.ledger.path
 
 
+def _reader(registry: BlockchainRegistryProvider) -> BlockchainRegistryProvider:
+    """Another registry on the same files, trusting the same signer (another process's view)."""
+    return BlockchainRegistryProvider(
+        ledger=LocalLedger(_path(registry)), content=registry.content, signer=registry.signer
+    )
+
+
 # -- a row filed under another name ----------------------------------------------------------
 
 
@@ -173,9 +180,13 @@ async def test_edited_head_is_refused(registry: BlockchainRegistryProvider):
             "UPDATE meta SET value = ? WHERE key = 'head'",
             (head.replace('"sequence":2', '"sequence":1'),),
         )
-    with pytest.raises(SignatureError, match="head's signature does not match its signer"):
-        await registry.resolve("web")
-    assert not (await registry.verify()).ok
+    # Another reader parses the stored head. The writer keeps the head it signed by its id (the
+    # id was left alone), and its `verify` reads the stored head all the same.
+    async with _reader(registry) as reader:
+        with pytest.raises(SignatureError, match="head's signature does not match its signer"):
+            await reader.resolve("web")
+    report = await registry.verify()
+    assert not report.ok and "does not match its signer" in (report.problem or "")
 
 
 @pytest.mark.parametrize("removed", ["'head'", "'head_id'", "'head', 'head_id'"])
@@ -228,11 +239,16 @@ async def test_head_of_an_untrusted_signer_is_refused(registry: BlockchainRegist
             names=head.names,
             issued_at=head.issued_at,
         )
-        db.execute("UPDATE meta SET value = ? WHERE key = 'head'", (theirs.model_dump_json(),))
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('head', ?), ('head_id', ?)",
+            (theirs.model_dump_json(), theirs.signature),
+        )
     with pytest.raises(
         SignatureError, match=r"ledger head is signed by 0x[0-9a-fA-F]+, which is not"
     ):
         await registry.resolve("web")
+    report = await registry.verify()
+    assert not report.ok and "not a trusted signer" in (report.problem or "")
 
 
 # -- a whole ledger file put back ------------------------------------------------------------

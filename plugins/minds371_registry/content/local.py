@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from minds371.config import home, private_dir, private_file
+from minds371.config import home, private_dir
 from minds371.errors import ContentMismatch, RegistryError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -109,12 +109,17 @@ class LocalContentStore(AsyncResource):
             RegistryError: if nothing is stored under ``cid``.
         """
         cid = normalize_cid(cid)
-        if not self.path_of(cid).exists():
+        if not (self.root / cid[-2:] / cid).exists():
             raise RegistryError(
                 f"cannot pin {cid}: it is not in the local store", details={"cid": cid}
             )
-        marker = self.root / "pins" / cid
-        private_file(marker)
+        # A marker holds nothing and nothing else opens it: created 0600 in one call, rather
+        # than through private_file's link dance (each registration pins its metadata).
+        folder = private_dir(self.root / "pins")
+        try:
+            os.close(os.open(folder / cid, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
 
     async def is_pinned(self, cid: str) -> bool:
         """Whether ``cid`` was pinned."""
