@@ -8,6 +8,9 @@ Keys, under a namespace (``minds371`` by default):
 
 * ``NS:task:ID``: hash of the task, its status, attempts, last event ``seq`` and result;
 * ``NS:index:all``, ``NS:index:open``: every task, and the unfinished ones, by creation time;
+* ``NS:names:NAME``: the tasks whose payload's ``name`` is ``NAME``, by creation time (what
+  :meth:`RedisStateStore.tasks_named` reads); ``NS:index:names`` marks the name index complete
+  (tasks stored before it existed are added once, by the first store opened on the namespace);
 * ``NS:events:ID``: stream of the task's events, entry id ``0-SEQ`` (followers block on it);
 * ``NS:steps:ID``: list of the task's saga steps, in order;
 * ``NS:lease:ID``: the lease of the worker running the task (``TOKEN DELIVERY``, expiring);
@@ -65,12 +68,15 @@ if token ~= '' then
 end
 """
 
+# KEYS: task, all, open, the name's index. ARGV: task json, status, agent type, score, task id,
+# '1' when the payload has a name to index under (else the name index is left alone).
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'task', ARGV[1], 'status', ARGV[2], 'attempts', 0, 'last_seq', 0,
            'agent_type', ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+if ARGV[6] == '1' then redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5]) end
 return 1
 """
 
@@ -199,6 +205,9 @@ class RedisStateStore:
         """The stream with one entry (``task_id``, ``status``) per stored result."""
         return self._key("results")
 
+    def _name_key(self, name: str) -> str:
+        return f"{self.namespace}:names:{name}"
+
     def events_key(self, task_id: str) -> str:
         """The stream of a task's events (entry id ``0-SEQ``, field ``e``: the event's JSON)."""
         return self._key("events", task_id)
@@ -219,9 +228,34 @@ class RedisStateStore:
             self._scripts[name] = self._client.register_script(source)
         try:
             await self._client.ping()
+            await self._complete_name_index()
         except RedisError as exc:
             raise _translate(exc) from exc
         return self
+
+    async def _complete_name_index(self) -> None:
+        """Index by name the tasks stored before the name index existed (once per namespace).
+
+        Tasks created since are indexed by :meth:`create_task` itself; adding one twice is
+        harmless, so stores opening at once may both do it.
+        """
+        marker = self._key("index", "names")
+        if await self.client.exists(marker):
+            return
+        ids = await self.client.zrange(self._key("index", "all"), 0, -1, withscores=True)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            async with self.client.pipeline(transaction=False) as pipe:
+                for task_id, _score in chunk:
+                    pipe.hget(self._key("task", _text(task_id)), "task")
+                rows = await pipe.execute()
+            async with self.client.pipeline(transaction=False) as pipe:
+                for (task_id, score), raw in zip(chunk, rows, strict=True):
+                    name = _payload_name(raw)
+                    if name is not None:
+                        pipe.zadd(self._name_key(name), {_text(task_id): score})
+                await pipe.execute()
+        await self.client.set(marker, "1")
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._own_client and self._client is not None:
@@ -284,15 +318,22 @@ class RedisStateStore:
 
     async def create_task(self, task: Task) -> tuple[TaskRecord, bool]:
         """Store a new task, or return the known one and ``False``."""
+        name = task.payload.get("name")
         created = await self._run(
             "create",
-            [self._key("task", task.id), self._key("index", "all"), self._key("index", "open")],
+            [
+                self._key("task", task.id),
+                self._key("index", "all"),
+                self._key("index", "open"),
+                self._name_key(name if isinstance(name, str) else ""),
+            ],
             [
                 task.model_dump_json(),
                 TaskStatus.PENDING.value,
                 task.agent_type,
                 _score(task.created_at),
                 task.id,
+                "1" if isinstance(name, str) else "0",
             ],
         )
         if created:
@@ -414,13 +455,22 @@ class RedisStateStore:
         statuses: Sequence[TaskStatus] | None = None,
         agent_type: str | None = None,
     ) -> list[TaskRecord]:
-        """Tasks whose payload's ``name`` is ``name``, newest first, filtered.
+        """Tasks whose payload's ``name`` is ``name``, newest first, filtered (by an index).
 
-        Redis keeps no index by name: this filters the listing (whose tasks are parsed once per
-        process), so callers get one answer from every store.
+        A task's payload never changes once stored, so the name index (written with the task)
+        stays true; statuses change, so they are filtered here, from the records.
         """
-        records = await self.list_tasks(statuses=statuses, agent_type=agent_type, limit=-1)
-        return [r for r in records if r.task.payload.get("name") == name]
+        try:
+            ids = await self.client.zrevrange(self._name_key(name), 0, -1)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+        return [
+            record
+            for record in await self._records(ids)
+            if record.task.payload.get("name") == name
+            and (statuses is None or record.status in statuses)
+            and (agent_type is None or record.task.agent_type == agent_type)
+        ]
 
     async def _records(self, ids: Iterable[Any]) -> list[TaskRecord]:
         """The records of ``ids``, in order (gone ones left out).
@@ -664,6 +714,14 @@ def _assemble(
         last_seq=int(last_seq or 0),
         result=result,
     )
+
+
+def _payload_name(raw: bytes | str | None) -> str | None:
+    """The ``name`` of a stored task's payload, if it is a string."""
+    if raw is None:
+        return None
+    name = json.loads(raw).get("payload", {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 def _event_of(fields: Mapping[Any, Any]) -> TaskEvent:

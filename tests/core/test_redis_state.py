@@ -203,3 +203,73 @@ async def test_a_runtime_on_the_shared_store_settles_the_handle_its_caller_holds
     assert result.status is TaskStatus.COMPLETED
     assert result.output == {"echo": {"events": 2}}
     assert events == ["task.started", "echo.step", "echo.step", "task.completed"]
+
+
+async def _named_by_scan(
+    store: RedisStateStore,
+    name: str,
+    statuses: tuple[TaskStatus, ...] | None,
+    agent_type: str | None,
+) -> list[str]:
+    every = await store.list_tasks(statuses=statuses, agent_type=agent_type, limit=-1)
+    return [r.task.id for r in every if r.task.payload.get("name") == name]
+
+
+async def test_the_name_index_answers_as_a_scan_of_every_task_does(
+    redis_url: str, namespace: str
+) -> None:
+    names: list[object] = ["web", "web", "api", "", "web", 7, None, "web"]
+    tasks = [
+        Task(agent_type="deploy" if n % 3 else "echo", payload={"name": name})
+        for n, name in enumerate(names)
+    ]
+    tasks.append(Task(agent_type="deploy", payload={"image": "no name"}))
+    async with (
+        RedisStateStore(redis_url, namespace=namespace) as one,
+        RedisStateStore(redis_url, namespace=namespace) as two,
+    ):
+        for task in tasks:
+            await one.create_task(task)
+        # A second create of a known task indexes nothing twice.
+        await two.create_task(tasks[0])
+        # Some finish, one fails, one is left running: statuses move, the index does not.
+        outcomes = [TaskStatus.COMPLETED, TaskStatus.FAILED] * 2 + [TaskStatus.COMPLETED]
+        for task, status in zip(tasks[:5], outcomes, strict=True):
+            await one.finish(done(task.id, status), event(task.id, 1, "task.done", status))
+        await one.mark_running(tasks[5].id, event(tasks[5].id, 1, "task.started"))
+        for name in ("web", "api", "", "7", "nothing"):
+            for statuses in (None, (TaskStatus.COMPLETED,), (TaskStatus.PENDING,)):
+                for agent_type in (None, "deploy", "echo"):
+                    expected = await _named_by_scan(one, name, statuses, agent_type)
+                    for store in (one, two):  # the writer, and a process that only reads
+                        found = await store.tasks_named(
+                            name, statuses=statuses, agent_type=agent_type
+                        )
+                        assert [r.task.id for r in found] == expected, (name, statuses)
+        assert len(await one.tasks_named("web")) == 4
+        # A task whose record is gone (deleted by hand) is not answered from the index.
+        await one.client.delete(f"{namespace}:task:{tasks[1].id}")
+        assert [r.task.id for r in await two.tasks_named("web")] == await _named_by_scan(
+            two, "web", None, None
+        )
+        assert tasks[1].id not in {r.task.id for r in await two.tasks_named("web")}
+
+
+async def test_tasks_stored_before_the_name_index_are_indexed_when_a_store_opens(
+    redis_url: str, namespace: str
+) -> None:
+    older = [Task(agent_type="deploy", payload={"name": "web"}) for _ in range(3)]
+    async with RedisStateStore(redis_url, namespace=namespace) as first:
+        for task in older:
+            await first.create_task(task)
+        await first.finish(done(older[0].id), event(older[0].id, 1, "task.completed"))
+        # As a namespace written before the index existed: no name keys, no marker.
+        stale = [key async for key in first.client.scan_iter(f"{namespace}:names:*")]
+        await first.client.delete(*stale, f"{namespace}:index:names")
+        assert await first.tasks_named("web") == []
+    async with RedisStateStore(redis_url, namespace=namespace) as reopened:
+        found = [r.task.id for r in await reopened.tasks_named("web")]
+        assert sorted(found) == sorted(t.id for t in older)
+        assert found == await _named_by_scan(reopened, "web", None, None)
+        completed = await reopened.tasks_named("web", statuses=(TaskStatus.COMPLETED,))
+        assert [r.task.id for r in completed] == [older[0].id]
