@@ -41,12 +41,13 @@ from minds371.config import require_network
 from minds371.errors import Minds371Error, ProviderError
 from minds371.logging import get_logger
 from minds371.state._protocol import SagaStep, TaskRecord
+from minds371.state._redis_batch import CommandBatcher
 from minds371.state._scrub import scrub_event, scrub_result, scrub_step
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus, utcnow
 
 try:
     import redis.asyncio as aioredis
-    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import NoScriptError, RedisError, ResponseError
 except ImportError as _import_error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "The Redis state store needs the redis package: pip install 'minds371[redis]'"
@@ -192,6 +193,7 @@ class RedisStateStore:
         self._held: dict[str, str] = {}  # task id -> lease token, for leases this process holds
         self._lost: set[str] = set()
         self._scripts: dict[str, Any] = {}
+        self._batcher: CommandBatcher | None = None
         self._tasks: dict[str, Task] = {}
         self._results: dict[str, TaskResult] = {}
 
@@ -226,6 +228,7 @@ class RedisStateStore:
             ("release", _RELEASE),
         ):
             self._scripts[name] = self._client.register_script(source)
+        self._batcher = CommandBatcher(self._client)
         try:
             await self._client.ping()
             await self._complete_name_index()
@@ -258,6 +261,7 @@ class RedisStateStore:
         await self.client.set(marker, "1")
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._batcher = None
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -273,11 +277,32 @@ class RedisStateStore:
             raise ProviderError("the Redis state store is not open", retryable=False)
         return self._client
 
+    async def _call(self, *args: Any) -> Any:
+        """One command, sent with the others awaited at once (see :mod:`._redis_batch`)."""
+        if self._batcher is None:
+            raise ProviderError("the Redis state store is not open", retryable=False)
+        try:
+            return await self._batcher.call(*args)
+        except RedisError as exc:
+            raise _translate(exc) from exc
+
+    async def _eval(self, script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run one of the store's scripts by its digest (loaded again if the server lost it)."""
+        if self._batcher is None:
+            raise ProviderError("the Redis state store is not open", retryable=False)
+        program = self._scripts[script]
+        command = ("EVALSHA", program.sha, len(keys), *keys, *args)
+        try:
+            return await self._batcher.call(*command)
+        except NoScriptError:  # a restarted or flushed server: load it and send again
+            await self.client.script_load(program.script)
+            return await self._batcher.call(*command)
+
     async def _run(
         self, script: str, keys: Sequence[str], args: Sequence[Any], *, task_lease: bool = True
     ) -> Any:
         try:
-            return await self._scripts[script](keys=list(keys), args=list(args), client=self.client)
+            return await self._eval(script, keys, args)
         except ResponseError as exc:
             if "LEASE_LOST" in str(exc):
                 if not task_lease:  # another lease fenced the write (the watcher's)
@@ -344,10 +369,7 @@ class RedisStateStore:
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None``."""
-        try:
-            row = await self.client.hmget(self._key("task", task_id), _FIELDS)
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        row = await self._call("HMGET", self._key("task", task_id), *_FIELDS)
         return self._record(task_id, row)
 
     async def mark_running(self, task_id: str, event: TaskEvent) -> None:
@@ -418,10 +440,7 @@ class RedisStateStore:
 
     async def events(self, task_id: str, after_seq: int = 0) -> list[TaskEvent]:
         """Events with ``seq > after_seq``, in order."""
-        try:
-            entries = await self.client.xrange(self.events_key(task_id), f"0-{after_seq + 1}", "+")
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        entries = await self._call("XRANGE", self.events_key(task_id), f"0-{after_seq + 1}", "+")
         return [_event_of(fields) for _id, fields in entries]
 
     async def unfinished(self) -> list[TaskRecord]:
@@ -460,10 +479,7 @@ class RedisStateStore:
         A task's payload never changes once stored, so the name index (written with the task)
         stays true; statuses change, so they are filtered here, from the records.
         """
-        try:
-            ids = await self.client.zrevrange(self._name_key(name), 0, -1)
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        ids = await self._call("ZREVRANGE", self._name_key(name), 0, -1)
         return [
             record
             for record in await self._records(ids)
@@ -576,10 +592,7 @@ class RedisStateStore:
                 act on them: another worker runs the task now).
         """
         self._step_token(task_id)
-        try:
-            rows = await self.client.lrange(self._key("steps", task_id), 0, -1)
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        rows = await self._call("LRANGE", self._key("steps", task_id), 0, -1)
         steps: list[SagaStep] = []
         for seq, raw in enumerate(rows, start=1):
             name, data, at = json.loads(raw)
@@ -600,17 +613,14 @@ class RedisStateStore:
         """
         token = uuid.uuid4().hex
         key = self._key("lease", task_id)
-        try:
-            taken = await self.client.set(
-                key, f"{token} {delivery_id}", nx=True, px=self.lease_ttl_ms
-            )
-            if taken:
-                self._held[task_id] = token
-                self._lost.discard(task_id)
-                return None
-            holder = await self.client.get(key)
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        taken = await self._call(
+            "SET", key, f"{token} {delivery_id}", "NX", "PX", self.lease_ttl_ms
+        )
+        if taken:
+            self._held[task_id] = token
+            self._lost.discard(task_id)
+            return None
+        holder = await self._call("GET", key)
         return _text(holder).partition(" ")[2] if holder else ""
 
     async def renew(self) -> list[str]:
@@ -676,19 +686,13 @@ class RedisStateStore:
 
     async def request_cancel(self, task_id: str) -> None:
         """Ask the worker running the task (or the next one to take it) to cancel it."""
-        try:
-            await self.client.set(self._key("cancel", task_id), "1", ex=7 * 86400)
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        await self._call("SET", self._key("cancel", task_id), "1", "EX", 7 * 86400)
 
     async def cancel_requested(self, task_ids: Sequence[str]) -> list[str]:
         """Which of ``task_ids`` a caller asked to cancel."""
         if not task_ids:
             return []
-        try:
-            flags = await self.client.mget([self._key("cancel", t) for t in task_ids])
-        except RedisError as exc:
-            raise _translate(exc) from exc
+        flags = await self._call("MGET", *(self._key("cancel", t) for t in task_ids))
         return [t for t, flag in zip(task_ids, flags, strict=True) if flag is not None]
 
 
