@@ -41,6 +41,7 @@ except ImportError as _import_error:  # pragma: no cover - exercised only withou
         "The Redis task bus needs the redis package: pip install 'minds371[redis]'"
     ) from _import_error
 
+from minds371.state._redis_batch import CommandBatcher
 from minds371.state.redis import open_client
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ class RedisTaskBus:
         self.leases = leases
         self._own_client = client is None
         self._client: Any = client if client is not None else open_client(url)
+        # Acknowledgements of hundreds of tasks ending at once share round trips.
+        self._batch = CommandBatcher(self._client)
         self._group_ready = False
         self._backlog: list[Delivery] = []
         self._outstanding: dict[str, Delivery] = {}  # handed out under a lease, not acked yet
@@ -280,8 +283,11 @@ class RedisTaskBus:
 
     async def _ack_entry(self, delivery: Delivery) -> None:
         try:
-            await self._client.xack(self.stream, self.group, delivery.delivery_id)
-            await self._client.xdel(self.stream, delivery.delivery_id)
+            # Settled, the delivery must not come back: a shutdown cancelling the caller does
+            # not withdraw its acknowledgement.
+            with anyio.CancelScope(shield=True):
+                await self._batch.call("XACK", self.stream, self.group, delivery.delivery_id)
+                await self._batch.call("XDEL", self.stream, delivery.delivery_id)
         except RedisError as exc:
             raise _translate(exc) from exc
 

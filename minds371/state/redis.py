@@ -117,14 +117,21 @@ return redis.call('RPUSH', KEYS[2], ARGV[2])
 """
 )
 
-# KEYS: lease. ARGV: token, milliseconds. 1 renewed, 0 lost.
+# KEYS: the leases. ARGV: milliseconds, then each lease's token. For each lease, 1 renewed or
+# 0 lost: one call renews every lease a worker holds.
 _RENEW = """
-local held = redis.call('GET', KEYS[1])
-if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+local renewed = {}
+for i, key in ipairs(KEYS) do
+  local token = ARGV[i + 1]
+  local held = redis.call('GET', key)
+  if held and string.sub(held, 1, #token) == token then
+    redis.call('PEXPIRE', key, ARGV[1])
+    renewed[i] = 1
+  else
+    renewed[i] = 0
+  end
 end
-return 0
+return renewed
 """
 
 _RELEASE = """
@@ -628,18 +635,17 @@ class RedisStateStore:
         held = list(self._held.items())
         if not held:
             return []
+        keys, args = self._renewal(held)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for task_id, token in held:
-                    await self._scripts["renew"](
-                        keys=[self._key("lease", task_id)],
-                        args=[token, self.lease_ttl_ms],
-                        client=pipe,
-                    )
-                answers = await pipe.execute()
+            answers = await self._eval("renew", keys, args)
         except RedisError as exc:
             raise _translate(exc) from exc
         return self._note_lost(held, answers)
+
+    def _renewal(self, held: list[tuple[str, str]]) -> tuple[list[str], list[Any]]:
+        """The keys and arguments of one call of the renewal script for ``held``."""
+        keys = [self._key("lease", task_id) for task_id, _token in held]
+        return keys, [self.lease_ttl_ms, *(token for _task_id, token in held)]
 
     def renew_blocking(self, client: Any) -> list[str]:
         """:meth:`renew` on a synchronous ``redis.Redis`` client, for a thread of its own.
@@ -651,11 +657,8 @@ class RedisStateStore:
         held = list(self._held.items())
         if not held:
             return []
-        script = client.register_script(_RENEW)
-        pipe = client.pipeline(transaction=False)
-        for task_id, token in held:
-            script(keys=[self._key("lease", task_id)], args=[token, self.lease_ttl_ms], client=pipe)
-        return self._note_lost(held, pipe.execute())
+        keys, args = self._renewal(held)
+        return self._note_lost(held, client.register_script(_RENEW)(keys=keys, args=args))
 
     def _note_lost(self, held: list[tuple[str, str]], answers: Sequence[Any]) -> list[str]:
         lost: list[str] = []
