@@ -13,6 +13,7 @@ queued behind it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,25 +64,39 @@ class CommandBatcher:
         Raises:
             redis.exceptions.RedisError: the command's error, or the pipeline's.
         """
-        queued = _Queued(args)
-        self._queue.append(queued)
+        replies = await self.call_many([args])
+        return replies[0]
+
+    async def call_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Run several commands, all in the same next pipeline; return their replies in order.
+
+        Raises:
+            redis.exceptions.RedisError: the first command's error, or the pipeline's.
+        """
+        mine = [_Queued(tuple(command)) for command in commands]
+        if not mine:
+            return []
+        self._queue.extend(mine)  # together: whoever sends next takes them all
         if not self._leading:
-            self._leading = queued.leads = True
+            self._leading = mine[0].leads = True
         try:
-            while not queued.answered:
-                if queued.leads:
-                    await self._lead()
-                else:
-                    await queued.woken.wait()
+            for queued in mine:
+                while not queued.answered:
+                    if queued.leads:
+                        await self._lead()
+                    else:
+                        await queued.woken.wait()
         except BaseException:
-            if not queued.sent:  # withdrawn: it never reaches Redis
-                self._queue.remove(queued)
-                if queued.leads:
-                    self._appoint_next()
+            for queued in mine:
+                if not queued.sent:  # withdrawn: it never reaches Redis
+                    self._queue.remove(queued)
+                    if queued.leads:
+                        self._appoint_next()
             raise
-        if queued.error is not None:
-            raise queued.error
-        return queued.reply
+        for queued in mine:
+            if queued.error is not None:
+                raise queued.error
+        return [queued.reply for queued in mine]
 
     async def _lead(self) -> None:
         # Let the tasks that are ready to run queue their commands for this round trip too.

@@ -141,7 +141,7 @@ return 0
 """
 
 _FIELDS = ("task", "status", "attempts", "last_seq", "result")
-_STATE_FIELDS = ("status", "attempts", "last_seq")
+_STATE_FIELDS = ("status", "attempts", "last_seq", "agent_type")
 #: Parsed tasks and results kept per process (both are immutable once stored).
 _CACHE_LIMIT = 100_000
 
@@ -452,7 +452,7 @@ class RedisStateStore:
 
     async def unfinished(self) -> list[TaskRecord]:
         """Pending and running tasks, oldest first."""
-        return await self._records(await self.client.zrange(self._key("index", "open"), 0, -1))
+        return await self._records(await self._call("ZRANGE", self._key("index", "open"), 0, -1))
 
     async def list_tasks(
         self,
@@ -462,17 +462,9 @@ class RedisStateStore:
         limit: int = 100,
     ) -> list[TaskRecord]:
         """Tasks, newest first, filtered; ``limit=-1`` for all."""
-        ids = await self.client.zrevrange(self._key("index", "all"), 0, -1)
-        found: list[TaskRecord] = []
-        for record in await self._records(ids):
-            if statuses is not None and record.status not in statuses:
-                continue
-            if agent_type is not None and record.task.agent_type != agent_type:
-                continue
-            found.append(record)
-            if 0 <= limit <= len(found):
-                break
-        return found
+        ids = await self._call("ZREVRANGE", self._key("index", "all"), 0, -1)
+        found = await self._records(ids, statuses=statuses, agent_type=agent_type)
+        return found if limit < 0 else found[:limit]
 
     async def tasks_named(
         self,
@@ -489,54 +481,71 @@ class RedisStateStore:
         ids = await self._call("ZREVRANGE", self._name_key(name), 0, -1)
         return [
             record
-            for record in await self._records(ids)
+            for record in await self._records(ids, statuses=statuses, agent_type=agent_type)
             if record.task.payload.get("name") == name
-            and (statuses is None or record.status in statuses)
-            and (agent_type is None or record.task.agent_type == agent_type)
         ]
 
-    async def _records(self, ids: Iterable[Any]) -> list[TaskRecord]:
-        """The records of ``ids``, in order (gone ones left out).
+    async def _records(
+        self,
+        ids: Iterable[Any],
+        *,
+        statuses: Sequence[TaskStatus] | None = None,
+        agent_type: str | None = None,
+    ) -> list[TaskRecord]:
+        """The records of ``ids`` with one of ``statuses`` and of ``agent_type``, in order.
 
-        Listings are read by every task that plans an update and by the watcher, over every
-        task: a task never changes once stored and a result never once set, so both are parsed
-        once per process and fetched only when not known yet.
+        Gone tasks are left out. Listings are read by every task that plans an update and by
+        the watcher: the filters apply to each task's small state row first, so tasks filtered
+        out are never fetched whole; and since a task never changes once stored and a result
+        never once set, both are parsed once per process and fetched only when not known yet.
         """
         names = [_text(i) for i in ids]
         if not names:
             return []
+        rows = await self._many(("HMGET", self._key("task", t), *_STATE_FIELDS) for t in names)
+        kept: list[tuple[str, TaskStatus, Any, Any]] = []
+        for task_id, (status, attempts, last_seq, stored_type) in zip(names, rows, strict=True):
+            if status is None:
+                continue
+            state = TaskStatus(_text(status))
+            if statuses is not None and state not in statuses:
+                continue
+            if agent_type is not None and stored_type is not None:
+                if _text(stored_type) != agent_type:
+                    continue
+            kept.append((task_id, state, attempts, last_seq))
+        missing = [
+            (task_id, field)
+            for task_id, state, _attempts, _seq in kept
+            for field, needed in (
+                ("task", task_id not in self._tasks),
+                ("result", state.is_final and task_id not in self._results),
+            )
+            if needed
+        ]
+        if missing:
+            fetched = await self._many(
+                ("HGET", self._key("task", task_id), field) for task_id, field in missing
+            )
+            for (task_id, field), raw in zip(missing, fetched, strict=True):
+                if raw is not None:
+                    self._remember(task_id, field, raw)
+        records: list[TaskRecord] = []
+        for task_id, state, attempts, last_seq in kept:
+            task = self._tasks.get(task_id)
+            if task is None or (agent_type is not None and task.agent_type != agent_type):
+                continue
+            records.append(_assemble(task, state, attempts, last_seq, self._results.get(task_id)))
+        return records
+
+    async def _many(self, commands: Iterable[Sequence[Any]]) -> list[Any]:
+        """Several commands in one round trip (shared with other callers'), their replies."""
+        if self._batcher is None:
+            raise ProviderError("the Redis state store is not open", retryable=False)
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for task_id in names:
-                    pipe.hmget(self._key("task", task_id), _STATE_FIELDS)
-                states = await pipe.execute()
-            missing = [
-                (task_id, field)
-                for task_id, (status, _attempts, _seq) in zip(names, states, strict=True)
-                if status is not None
-                for field, needed in (
-                    ("task", task_id not in self._tasks),
-                    ("result", TaskStatus(_text(status)).is_final and task_id not in self._results),
-                )
-                if needed
-            ]
-            if missing:
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for task_id, field in missing:
-                        pipe.hget(self._key("task", task_id), field)
-                    fetched = await pipe.execute()
-                for (task_id, field), raw in zip(missing, fetched, strict=True):
-                    if raw is not None:
-                        self._remember(task_id, field, raw)
+            return await self._batcher.call_many(list(commands))
         except RedisError as exc:
             raise _translate(exc) from exc
-        records: list[TaskRecord] = []
-        for task_id, (status, attempts, last_seq) in zip(names, states, strict=True):
-            task = self._tasks.get(task_id)
-            if status is None or task is None:
-                continue
-            records.append(_assemble(task, status, attempts, last_seq, self._results.get(task_id)))
-        return records
 
     def _remember(self, task_id: str, field: str, raw: bytes | str) -> None:
         if field == "task":

@@ -211,8 +211,15 @@ async def _named_by_scan(
     statuses: tuple[TaskStatus, ...] | None,
     agent_type: str | None,
 ) -> list[str]:
-    every = await store.list_tasks(statuses=statuses, agent_type=agent_type, limit=-1)
-    return [r.task.id for r in every if r.task.payload.get("name") == name]
+    """The answer of ``tasks_named``, found by reading every task and filtering here."""
+    every = await store.list_tasks(limit=-1)
+    return [
+        r.task.id
+        for r in every
+        if r.task.payload.get("name") == name
+        and (statuses is None or r.status in statuses)
+        and (agent_type is None or r.task.agent_type == agent_type)
+    ]
 
 
 async def test_the_name_index_answers_as_a_scan_of_every_task_does(
@@ -247,6 +254,15 @@ async def test_the_name_index_answers_as_a_scan_of_every_task_does(
                         )
                         assert [r.task.id for r in found] == expected, (name, statuses)
         assert len(await one.tasks_named("web")) == 4
+        # The listing filters as reading every task and filtering does, and keeps its limit.
+        every = await two.list_tasks(limit=-1)
+        assert len(every) == len(tasks)
+        for statuses in ((TaskStatus.COMPLETED,), (TaskStatus.PENDING, TaskStatus.RUNNING)):
+            listed = await two.list_tasks(statuses=statuses, agent_type="deploy", limit=-1)
+            assert [r.task.id for r in listed] == [
+                r.task.id for r in every if r.status in statuses and r.task.agent_type == "deploy"
+            ]
+        assert [r.task.id for r in await one.list_tasks(limit=3)] == [r.task.id for r in every[:3]]
         # A task whose record is gone (deleted by hand) is not answered from the index.
         await one.client.delete(f"{namespace}:task:{tasks[1].id}")
         assert [r.task.id for r in await two.tasks_named("web")] == await _named_by_scan(
