@@ -189,15 +189,15 @@ class RedisTaskBus:
         store = self.leases
         assert store is not None
         task_id = delivery.task.id
-        record = await store.get_task(task_id)
-        if record is None:
+        # One step checks the record and takes the lease: no result lands in between.
+        admission = await store.admit(task_id, delivery.delivery_id)
+        if admission.outcome == "unknown":
             return True  # unknown to the state: the runtime reports and acknowledges it
-        if record.status.is_final:
+        if admission.outcome == "final":
             await self._ack_entry(delivery)
             return False
-        holder = await store.acquire(task_id, delivery.delivery_id)
-        if holder is not None:
-            if holder not in (delivery.delivery_id, CANCELLER, ""):
+        if admission.outcome == "held":
+            if admission.holder not in (delivery.delivery_id, CANCELLER, ""):
                 # A copy of a task another live worker runs (its own delivery stays pending
                 # with it, and is claimed from it if it dies): this one is redundant.
                 await self._ack_entry(delivery)
@@ -205,14 +205,10 @@ class RedisTaskBus:
             # a caller cancelling holds the lease for a moment): left pending, it is claimed
             # again after claim_idle.
             return False
-        # Leased: read the record again, since a result may have landed before the lease did.
-        record = await store.get_task(task_id)
-        if record is None or record.status.is_final:
-            await store.release(task_id)
-            await self._ack_entry(delivery)
-            return False
-        if record.status is TaskStatus.PENDING and await store.cancel_requested([task_id]):
-            await self._finish_cancelled(task_id, record.last_seq)
+        status = admission.status
+        assert status is not None
+        if status is TaskStatus.PENDING and admission.cancel_requested:
+            await self._finish_cancelled(task_id, admission.last_seq)
             await self._ack_entry(delivery)
             return False
         self._outstanding[delivery.delivery_id] = delivery
@@ -221,7 +217,7 @@ class RedisTaskBus:
             task_id=task_id,
             consumer=self.consumer,
             attempt=delivery.attempt,
-            status=record.status.value,
+            status=status.value,
         )
         return True
 

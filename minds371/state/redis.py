@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +54,7 @@ except ImportError as _import_error:  # pragma: no cover - exercised only withou
         "The Redis state store needs the redis package: pip install 'minds371[redis]'"
     ) from _import_error
 
-__all__ = ["LeaseLost", "RedisStateStore", "open_client"]
+__all__ = ["Admission", "LeaseLost", "RedisStateStore", "open_client"]
 
 _log = get_logger("minds371.state.redis")
 
@@ -134,13 +135,26 @@ end
 return renewed
 """
 
+# KEYS: lease, task, cancel. ARGV: the lease's value (token and delivery id), milliseconds.
+# Whether the task is known and unfinished and, if so, its lease taken in the same step: no
+# result can land between the check and the lease. Answers {'unknown'}, {'final'},
+# {'held', holder} or {'taken', status, last_seq, cancel requested (1/0)}.
+_ADMIT = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return {'unknown'} end
+if redis.call('HEXISTS', KEYS[2], 'result') == 1 then return {'final'} end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'held', redis.call('GET', KEYS[1]) or ''}
+end
+local row = redis.call('HMGET', KEYS[2], 'status', 'last_seq')
+return {'taken', row[1], row[2] or '0', redis.call('EXISTS', KEYS[3])}
+"""
+
 _RELEASE = """
 local held = redis.call('GET', KEYS[1])
 if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-_FIELDS = ("task", "status", "attempts", "last_seq", "result")
 _STATE_FIELDS = ("status", "attempts", "last_seq", "agent_type")
 #: Parsed tasks and results kept per process (both are immutable once stored).
 _CACHE_LIMIT = 100_000
@@ -159,6 +173,26 @@ def open_client(url: str) -> Any:
     """
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=None)
     return aioredis.Redis.from_pool(pool)
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What :meth:`RedisStateStore.admit` found for a delivery of a task.
+
+    Attributes:
+        outcome: ``"unknown"`` (no such task), ``"final"`` (it has a result), ``"held"``
+            (another delivery holds its lease) or ``"taken"`` (this process holds it now).
+        holder: For ``"held"``, the delivery id of the lease's holder (``""`` if unknown).
+        status: For ``"taken"``, the task's status.
+        last_seq: For ``"taken"``, the ``seq`` of its newest event.
+        cancel_requested: For ``"taken"``, whether a caller asked to cancel it.
+    """
+
+    outcome: str
+    holder: str = ""
+    status: TaskStatus | None = None
+    last_seq: int = 0
+    cancel_requested: bool = False
 
 
 class LeaseLost(Minds371Error):
@@ -233,6 +267,7 @@ class RedisStateStore:
             ("step", _STEP),
             ("renew", _RENEW),
             ("release", _RELEASE),
+            ("admit", _ADMIT),
         ):
             self._scripts[name] = self._client.register_script(source)
         self._batcher = CommandBatcher(self._client)
@@ -375,9 +410,19 @@ class RedisStateStore:
         return record, False
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
-        """The record, or ``None``."""
-        row = await self._call("HMGET", self._key("task", task_id), *_FIELDS)
-        return self._record(task_id, row)
+        """The record, or ``None``.
+
+        The task and its result never change once stored: each is fetched and parsed once per
+        process, and afterwards only the task's small state is read.
+        """
+        fields = ["status", "attempts", "last_seq"]
+        fields += [
+            f
+            for f, known in (("task", self._tasks), ("result", self._results))
+            if task_id not in known
+        ]
+        row = await self._call("HMGET", self._key("task", task_id), *fields)
+        return self._record(task_id, dict(zip(fields, row, strict=True)))
 
     async def mark_running(self, task_id: str, event: TaskEvent) -> None:
         """Set running, count the attempt, append the event (durable at once, here)."""
@@ -557,16 +602,17 @@ class RedisStateStore:
                 self._results.pop(next(iter(self._results)))
             self._results[task_id] = TaskResult.model_validate_json(raw)
 
-    def _record(self, task_id: str, row: Sequence[Any]) -> TaskRecord | None:
-        task_json, status, attempts, last_seq, result_json = row
-        if task_json is None:
+    def _record(self, task_id: str, row: Mapping[str, Any]) -> TaskRecord | None:
+        if row["status"] is None:
+            return None  # no such task
+        for field in ("task", "result"):
+            if row.get(field) is not None:
+                self._remember(task_id, field, row[field])
+        task = self._tasks.get(task_id)
+        if task is None:
             return None
-        if task_id not in self._tasks:
-            self._remember(task_id, "task", task_json)
-        if result_json is not None and task_id not in self._results:
-            self._remember(task_id, "result", result_json)
         return _assemble(
-            self._tasks[task_id], status, attempts, last_seq, self._results.get(task_id)
+            task, row["status"], row["attempts"], row["last_seq"], self._results.get(task_id)
         )
 
     # -- saga steps -------------------------------------------------------------------------------
@@ -638,6 +684,34 @@ class RedisStateStore:
             return None
         holder = await self._call("GET", key)
         return _text(holder).partition(" ")[2] if holder else ""
+
+    async def admit(self, task_id: str, delivery_id: str) -> Admission:
+        """Take the task's lease for ``delivery_id`` if the task is known and has no result.
+
+        One step, where checking the record, taking the lease and reading the record again
+        would be several: see :class:`Admission` for the answers. With ``"taken"``, this
+        process's writes for the task are fenced by the lease from now on.
+        """
+        token = uuid.uuid4().hex
+        answer = await self._run(
+            "admit",
+            [self._key("lease", task_id), self._key("task", task_id), self._key("cancel", task_id)],
+            [f"{token} {delivery_id}", self.lease_ttl_ms],
+            task_lease=False,
+        )
+        outcome = _text(answer[0])
+        if outcome == "held":
+            return Admission("held", holder=_text(answer[1]).partition(" ")[2])
+        if outcome != "taken":
+            return Admission(outcome)
+        self._held[task_id] = token
+        self._lost.discard(task_id)
+        return Admission(
+            "taken",
+            status=TaskStatus(_text(answer[1])),
+            last_seq=int(answer[2]),
+            cancel_requested=bool(int(answer[3])),
+        )
 
     async def renew(self) -> list[str]:
         """Extend every lease this process holds; return the tasks whose lease was lost."""
