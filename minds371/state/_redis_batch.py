@@ -14,7 +14,7 @@ queued behind it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -30,10 +30,34 @@ except ImportError as _import_error:  # pragma: no cover - exercised only withou
 __all__ = ["CommandBatcher"]
 
 
+class _Caller:
+    """One caller of :meth:`CommandBatcher.call_many`.
+
+    It is woken when its commands are answered, or when it is appointed to send the next pipeline.
+    """
+
+    __slots__ = ("_woken",)
+
+    def __init__(self) -> None:
+        # Made only if the caller waits: a leader answered in its own round trip never does.
+        self._woken: anyio.Event | None = None
+
+    def wake(self) -> None:
+        if self._woken is not None:
+            self._woken.set()
+
+    async def wait(self) -> None:
+        # Called only right after checking there is something to wait for, with no await in
+        # between, so a wake-up cannot come before the event exists.
+        self._woken = woken = anyio.Event()
+        await woken.wait()
+        self._woken = None
+
+
 @dataclass(slots=True, eq=False)
 class _Queued:
     args: tuple[Any, ...]
-    woken: anyio.Event = field(default_factory=anyio.Event)
+    caller: _Caller
     leads: bool = False  # this caller sends the next pipeline
     sent: bool = False
     answered: bool = False
@@ -73,7 +97,8 @@ class CommandBatcher:
         Raises:
             redis.exceptions.RedisError: the first command's error, or the pipeline's.
         """
-        mine = [_Queued(tuple(command)) for command in commands]
+        caller = _Caller()
+        mine = [_Queued(tuple(command), caller) for command in commands]
         if not mine:
             return []
         self._queue.extend(mine)  # together: whoever sends next takes them all
@@ -85,7 +110,7 @@ class CommandBatcher:
                     if queued.leads:
                         await self._lead()
                     else:
-                        await queued.woken.wait()
+                        await caller.wait()
         except BaseException:
             for queued in mine:
                 if not queued.sent:  # withdrawn: it never reaches Redis
@@ -122,7 +147,7 @@ class CommandBatcher:
             finally:
                 for queued in batch:
                     queued.answered = True
-                    queued.woken.set()
+                    queued.caller.wake()
                 self._appoint_next()
 
     async def _send(self, batch: list[_Queued]) -> list[Any]:
@@ -136,6 +161,6 @@ class CommandBatcher:
         if self._queue:
             following = self._queue[0]
             following.leads = True
-            following.woken.set()
+            following.caller.wake()
         else:
             self._leading = False

@@ -116,3 +116,14 @@ async def test_a_caller_cancelled_before_sending_withdraws_its_write_and_others_
             await write(n)
     assert await client.lrange("log", 0, -1) == [b"3", b"4", b"5", b"6"]
     assert done == [3, 4, 5, 6]
+
+
+async def test_one_callers_several_commands_go_in_one_round_trip_in_order(client: Any) -> None:
+    counting = CountingClient(client)
+    batcher = CommandBatcher(counting)
+    replies = await batcher.call_many([("SET", "a", "1"), ("GET", "a"), ("INCR", "a")])
+    assert replies == [True, b"1", 2]
+    assert counting.pipelines == 1
+    with pytest.raises(ResponseError, match="WRONGTYPE"):
+        await batcher.call_many([("INCR", "a"), ("LPUSH", "a", "x")])
+    assert await client.get("a") == b"3"  # the command before the failing one was made
