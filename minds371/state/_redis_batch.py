@@ -133,8 +133,8 @@ class CommandBatcher:
             try:
                 replies = await self._send(batch)
             except RedisError as exc:
-                for queued in batch:
-                    queued.error = type(exc)(*exc.args)
+                for queued in batch:  # each caller raises an error of its own
+                    queued.error = _copy(exc)
             except Exception as exc:  # the connection broke in a way the client did not wrap
                 for queued in batch:
                     queued.error = RedisError(f"{type(exc).__name__}: {exc}")
@@ -164,3 +164,10 @@ class CommandBatcher:
             following.caller.wake()
         else:
             self._leading = False
+
+
+def _copy(exc: RedisError) -> RedisError:
+    try:
+        return type(exc)(*exc.args)
+    except Exception:  # an error class with another signature
+        return RedisError(str(exc))

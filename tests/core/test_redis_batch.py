@@ -127,3 +127,28 @@ async def test_one_callers_several_commands_go_in_one_round_trip_in_order(client
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         await batcher.call_many([("INCR", "a"), ("LPUSH", "a", "x")])
     assert await client.get("a") == b"3"  # the command before the failing one was made
+
+
+async def test_a_failed_round_trip_fails_each_of_its_callers_and_the_next_ones_still_go() -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from tests.servers.redis_server import free_port
+
+    dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    batcher = CommandBatcher(dead)
+    failures: list[BaseException] = []
+
+    async def call(n: int) -> None:
+        try:
+            await batcher.call("GET", f"k{n}")
+        except RedisConnectionError as exc:
+            failures.append(exc)
+
+    with anyio.fail_after(30):  # a stalled queue would hang here, not fail
+        async with anyio.create_task_group() as group:
+            for n in range(5):
+                group.start_soon(call, n)
+        await call(5)
+    assert len(failures) == 6
+    assert len({id(exc) for exc in failures}) == 6  # each caller raises its own error
+    await dead.aclose()
