@@ -257,10 +257,10 @@ async def test_the_name_index_answers_as_a_scan_of_every_task_does(
         # The listing filters as reading every task and filtering does, and keeps its limit.
         every = await two.list_tasks(limit=-1)
         assert len(every) == len(tasks)
-        for statuses in ((TaskStatus.COMPLETED,), (TaskStatus.PENDING, TaskStatus.RUNNING)):
-            listed = await two.list_tasks(statuses=statuses, agent_type="deploy", limit=-1)
+        for wanted in ((TaskStatus.COMPLETED,), (TaskStatus.PENDING, TaskStatus.RUNNING)):
+            listed = await two.list_tasks(statuses=wanted, agent_type="deploy", limit=-1)
             assert [r.task.id for r in listed] == [
-                r.task.id for r in every if r.status in statuses and r.task.agent_type == "deploy"
+                r.task.id for r in every if r.status in wanted and r.task.agent_type == "deploy"
             ]
         assert [r.task.id for r in await one.list_tasks(limit=3)] == [r.task.id for r in every[:3]]
         # A task whose record is gone (deleted by hand) is not answered from the index.
