@@ -203,3 +203,26 @@ async def test_a_delivery_met_while_a_caller_cancels_stays_pending(redis_url: st
         assert await serving.pending() == 1
         await caller.release(task.id)
         await serving.aclose()
+
+
+async def test_a_task_asked_to_cancel_before_any_worker_started_it_is_ended_by_the_taker(
+    redis_url: str,
+) -> None:
+    # The caller's flag is set but the caller did not end the task itself (it stopped, or a
+    # worker held the lease for a moment): the worker that takes the task ends it CANCELLED.
+    async with RedisStateStore(redis_url, namespace="flagged") as state:
+        serving = bus(redis_url, "s9", "serving", leases=state)
+        task = Task(agent_type="echo")
+        await state.create_task(task)
+        await state.request_cancel(task.id)
+        await serving.publish(task)
+        with anyio.move_on_after(0.5) as waited:
+            await serving.receive()
+        assert waited.cancelled_caught
+        record = await state.get_task(task.id)
+        assert record is not None and record.result is not None
+        assert record.status is TaskStatus.CANCELLED
+        assert [e.type for e in await state.events(task.id)] == ["task.cancelled"]
+        assert await serving.pending() == 0
+        assert state.held == []
+        await serving.aclose()
