@@ -9,7 +9,7 @@ import anyio
 
 from minds371._results import cancelled_result
 from minds371.errors import RuntimeStopped
-from minds371.state._scrub import scrub_event
+from minds371.state._scrub import new_event
 from minds371.tasks import Task, TaskEvent, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
@@ -119,17 +119,9 @@ class TaskHandle:
 
     def _next_event(self, type: str, message: str, data: Mapping[str, Any]) -> TaskEvent:
         self._seq += 1
-        fields = {
-            "task_id": self.id,
-            "seq": self._seq,
-            "type": type,
-            "status": self._status,
-            "message": message,
-            "data": dict(data),
-        }
         # Followers of handle.events() are other agents: they see the event as the store keeps
         # it, scrubbed of secrets.
-        event = scrub_event(TaskEvent.model_validate(fields))
+        event = new_event(self.id, self._seq, type, self._status, message, data)
         self._events.append(event)
         self._notify()
         return event

@@ -47,6 +47,7 @@ __all__ = [
     "register_secrets_in",
     "reset_registered_secrets",
     "scrub",
+    "secrets_generation",
 ]
 
 REDACTED = "***"
@@ -62,6 +63,14 @@ _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 # pinned by digest in an SDL, a manifest, an event), which is public and must survive exactly.
 _HEX_KEY = re.compile(r"\b(?<!sha256:)(0x)?[0-9a-fA-F]{64}\b")
 _MNEMONIC = re.compile(r"\b(?:[a-z]{3,8}\s+){11,23}[a-z]{3,8}\b")
+# Cheap tests that a text cannot hold what the patterns above look for, so that the common text
+# (no key, no credential) skips them: each pattern tries a match at every position, which costs
+# about 25 µs per kilobyte of text (a journaled manifest, an error body).
+# 64 hex digits in a row, without the boundaries: a search that skips ahead to a hex digit.
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{64}")
+# A mnemonic's fewest words: a text split on whitespace into fewer pieces holds none (``\s`` and
+# ``str.split`` agree on what whitespace is).
+_MNEMONIC_WORDS = 12
 _MIN_REGISTERED_LENGTH = 6
 # A truncated secret is still a secret: a text that ends with its first 8 characters (or begins
 # with its last 8) has been cut through one. Shorter pieces would match ordinary words.
@@ -95,6 +104,15 @@ def register_secret(value: str) -> None:
                 _registered_now = tuple(_registered)
                 _registered_generation += 1
                 _redact_short_text.cache_clear()
+
+
+def secrets_generation() -> int:
+    """A number that changes whenever the registered secrets change.
+
+    What was scrubbed under one generation is clean under it; after a change it must be scrubbed
+    again (a value registered since may be in it).
+    """
+    return _registered_generation
 
 
 def _escaped_forms(value: str) -> set[str]:
@@ -202,9 +220,25 @@ def _redact_short_text(text: str, generation: int) -> str:
 
 def _redact_text_now(text: str, secrets: tuple[str, ...]) -> str:
     text = _redact_registered(text, secrets)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _HEX_KEY.sub(REDACTED, text)
-    return _MNEMONIC.sub(REDACTED, text)
+    if _may_hold_credential(text):
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if _HEX_RUN.search(text):
+        text = _HEX_KEY.sub(REDACTED, text)
+    if len(text.split(None, _MNEMONIC_WORDS - 1)) >= _MNEMONIC_WORDS:
+        text = _MNEMONIC.sub(REDACTED, text)
+    return text
+
+
+def _may_hold_credential(text: str) -> bool:
+    """Whether ``text`` may hold a ``Bearer``/``Basic`` credential (else :data:`_BEARER` is moot).
+
+    Only ASCII text is ruled out by its lower-case form: the pattern ignores case the Unicode way,
+    where the long s (U+017F) matches ``s``.
+    """
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return "bearer" in lowered or "basic" in lowered
 
 
 def redact(value: Any, _depth: int = 0) -> Any:
@@ -239,12 +273,20 @@ def scrub(value: Any, _depth: int = 0) -> Any:
     """
     if _depth > 20:
         return REDACTED
-    if isinstance(value, Mapping) or _is_headers(value):
+    # The common values first, by exact type: events and steps are plain JSON data, and the ABC
+    # checks below cost more than redacting a (cached) short text.
+    kind = type(value)
+    if kind is str:
+        return _redact_text(value)
+    if kind in _UNCHANGED:
+        return value
+    if kind is dict or isinstance(value, Mapping) or _is_headers(value):
         scrubbed: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and is_secret_key(key):
+            role = _key_role(key) if isinstance(key, str) else _PLAIN_KEY
+            if role is _SECRET_KEY_ROLE:
                 scrubbed[key] = REDACTED
-            elif isinstance(key, str) and isinstance(item, str) and _is_public_digest_key(key):
+            elif role is _DIGEST_KEY and isinstance(item, str):
                 scrubbed[key] = _redact_registered(item)
             else:
                 scrubbed[key] = scrub(item, _depth + 1)
@@ -254,6 +296,19 @@ def scrub(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list | set | frozenset):
         return [scrub(v, _depth + 1) for v in value]
     return redact(value, _depth)
+
+
+#: Types :func:`redact` returns as they are (``bool`` is an ``int``, but not of type ``int``).
+_UNCHANGED = frozenset({int, float, bool, type(None)})
+_PLAIN_KEY, _SECRET_KEY_ROLE, _DIGEST_KEY = "plain", "secret", "digest"
+
+
+@lru_cache(maxsize=4096)
+def _key_role(key: str) -> str:
+    """What a field of this name holds: a secret, a public digest, or anything else."""
+    if is_secret_key(key):
+        return _SECRET_KEY_ROLE
+    return _DIGEST_KEY if _is_public_digest_key(key) else _PLAIN_KEY
 
 
 def _is_headers(value: Any) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import logging
 from decimal import Decimal
+from enum import StrEnum
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from minds371.logging import (
     register_secret,
     register_secrets_in,
     reset_registered_secrets,
+    scrub,
 )
 
 API_KEY = "ak-live-3f9a8b7c6d5e4f3a2b1c"
@@ -373,3 +375,65 @@ def test_a_logger_made_before_the_cli_configures_logging_follows_it(
     log.info("minds371.test.after")
     lines = capsys.readouterr().err.splitlines()
     assert [json.loads(line)["event"] for line in lines] == ["minds371.test.after"]
+
+
+# -- long texts (not cached) and the values scrub passes by type -----------------------------------
+
+# Longer than the texts whose redaction is cached: each shape's pattern runs on them every time.
+FILLER = '{"name":"web","image":"nginx:1.27","env":["A=1"]},' * 8
+
+
+@pytest.mark.parametrize(
+    ("secret", "shape"),
+    [
+        (f"Bearer {OPAQUE_TOKEN}", "Bearer ***"),
+        (f"BASIC {OPAQUE_TOKEN}", "BASIC ***"),
+        # A long s is an ``s`` to the pattern's Unicode case folding: non-ASCII text is always
+        # searched.
+        (f"Ba\u017fic {OPAQUE_TOKEN}", "Ba\u017fic ***"),
+        (PRIVATE_KEY, "***"),
+        (PRIVATE_KEY[2:], "***"),
+        (MNEMONIC, "***"),
+        (MNEMONIC.replace(" ", "\n"), "***"),
+    ],
+    ids=["bearer", "basic-upper", "basic-long-s", "hex-key", "bare-hex-key", "mnemonic", "lines"],
+)
+def test_each_secret_shape_is_redacted_from_a_long_text(secret: str, shape: str) -> None:
+    text = f"{FILLER} [{secret}] {FILLER}"
+    assert len(text) > 256
+    assert redact(text) == f"{FILLER} [{shape}] {FILLER}"
+    assert scrub({"detail": text}) == {"detail": f"{FILLER} [{shape}] {FILLER}"}
+
+
+def test_a_twelve_word_mnemonic_alone_in_a_long_text_is_redacted() -> None:
+    # Exactly twelve words: as few as a mnemonic has (the long gaps make the text uncached).
+    text = (" " * 30).join(MNEMONIC.split())
+    assert len(text) > 256
+    assert redact(text) == "***"
+
+
+def test_long_texts_without_a_secret_shape_are_kept() -> None:
+    text = f"{FILLER} sha256:{PRIVATE_KEY[2:]} eleven words are not a mnemonic at all, so they stay"
+    assert redact(text) == text
+
+
+class Field(StrEnum):
+    API_KEY = "api_key"
+    VERSION = "version"
+
+
+def test_scrub_treats_subclasses_of_plain_types_as_their_bases() -> None:
+    register_secret(REGISTERED)
+    data = {
+        Field.API_KEY: "kept-out",
+        Field.VERSION: f"{PRIVATE_KEY}/{REGISTERED}",
+        "note": Field.API_KEY,
+        "flags": [True, 1, 1.5, None],
+    }
+    assert scrub(data) == {
+        Field.API_KEY: "***",
+        Field.VERSION: f"{PRIVATE_KEY}/***",
+        "note": "api_key",
+        "flags": [True, 1, 1.5, None],
+    }
+    assert scrub(RuntimeError(PRIVATE_KEY)) == "RuntimeError('***')"

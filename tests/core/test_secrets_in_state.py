@@ -109,3 +109,52 @@ def test_stored_data_keeps_public_digests_and_loses_secrets() -> None:
         "mnemonic": "***",
         "note": "cut ***",
     }
+
+
+# -- an event or result scrubbed once is not walked again, unless the secrets changed -------------
+
+LATER = "reg-later-secret-9"
+
+
+def test_an_event_handed_back_is_scrubbed_again_once_a_secret_in_it_is_registered() -> None:
+    from minds371.state._scrub import new_event, scrub_event
+
+    event = new_event("t1", 1, "x.sent", TaskStatus.RUNNING, f"sent {LATER}", {"k": LATER})
+    assert scrub_event(event) is event  # handed back at once: nothing new to take out
+    register_secret(LATER)
+    again = scrub_event(event)
+    assert (again.message, again.data) == ("sent ***", {"k": "***"})
+
+
+def test_a_result_handed_back_is_scrubbed_again_once_a_secret_in_it_is_registered() -> None:
+    from minds371._results import completed_result
+    from minds371.state._scrub import scrub_result
+
+    result = scrub_result(completed_result("t1", {"note": LATER}))
+    assert scrub_result(result) is result
+    register_secret(LATER)
+    assert scrub_result(result).output == {"note": "***"}
+
+
+def test_a_new_event_is_scrubbed_and_values_of_other_types_are_validated() -> None:
+    from pydantic import ValidationError
+
+    from minds371.state._scrub import new_event
+
+    register_secret(LATER)
+    event = new_event("t1", 2, "x.y", "running", f"a {LATER}", {"api_key": "k", "n": [LATER]})  # type: ignore[arg-type]
+    assert event.status is TaskStatus.RUNNING
+    assert (event.message, event.data) == ("a ***", {"api_key": "***", "n": ["***"]})
+    with pytest.raises(ValidationError):
+        new_event("t1", 0, "x.y", TaskStatus.RUNNING, "", {})
+
+
+async def test_the_store_scrubs_an_event_the_runtime_did_not_make() -> None:
+    register_secret(LATER)
+    async with MemoryStateStore() as store:
+        await store.create_task(Task(id="t1", agent_type="x", payload={}))
+        event = TaskEvent(task_id="t1", seq=1, type="x.y", status=TaskStatus.RUNNING,
+                          message=LATER, data={"k": LATER})  # fmt: skip
+        await store.append_event(event)
+        (kept,) = await store.events("t1")
+    assert (kept.message, kept.data) == ("***", {"k": "***"})
