@@ -8,6 +8,8 @@ another task made.
 
 from __future__ import annotations
 
+from typing import Any
+
 from minds371_deploy._yaml import dump_sdl, load_checked_sdl
 
 __all__ = ["TASK_ENV", "with_task_marker"]
@@ -16,9 +18,15 @@ __all__ = ["TASK_ENV", "with_task_marker"]
 TASK_ENV = "MINDS371_DEPLOYMENT"
 
 
-def with_task_marker(sdl: str, task_id: str) -> str:
-    """Add ``MINDS371_DEPLOYMENT=<task id>`` to every service's env (see :data:`TASK_ENV`)."""
-    document = load_checked_sdl(sdl)
+def with_task_marker(sdl: str | dict[str, Any], task_id: str) -> str:
+    """Add ``MINDS371_DEPLOYMENT=<task id>`` to every service's env (see :data:`TASK_ENV`).
+
+    ``sdl`` is SDL text the SDL engine has accepted, or the data safe YAML loading reads from
+    such text (changed in place; see
+    :meth:`~minds371_deploy.request.DeploymentRequest.base_sdl_data`): the text written is the
+    same either way.
+    """
+    document = load_checked_sdl(sdl) if isinstance(sdl, str) else sdl
     for service in document["services"].values():
         env = [e for e in service.get("env") or [] if not str(e).startswith(f"{TASK_ENV}=")]
         service["env"] = [*env, f"{TASK_ENV}={task_id}"]

@@ -210,7 +210,8 @@ class DeploymentAgent:
             ) from exc
 
     def _marked_sdl(self, request: DeploymentRequest) -> str:
-        return with_task_marker(request.base_sdl(), str(request.task_id))
+        # From the base SDL's data, as it would be read back: written once, never parsed here.
+        return with_task_marker(request.base_sdl_data(), str(request.task_id))
 
     def _sdl_for(self, request: DeploymentRequest, marked: str | None = None) -> str:
         """The SDL of the task's own deployment, validated by its network's rules.

@@ -35,6 +35,7 @@ from minds371_akash.sdl import (
     RegistryCredentials,
     WorkloadSpec,
     build_sdl,
+    build_sdl_data,
     image_reference_problem,
     nul_problem,
     registry_name_problem,
@@ -547,10 +548,31 @@ class DeploymentRequest(BaseModel):
         Raises:
             ValidationError: the resulting SDL would be invalid.
         """
+        return self._base()[0]
+
+    def base_sdl_data(self) -> dict[str, Any]:
+        """:meth:`base_sdl` as the data safe YAML loading reads back from it, to be changed.
+
+        Built along with the text when the request gives its workload as ``infra_spec`` or
+        ``image`` (no YAML is parsed); read from the text otherwise.
+
+        Raises:
+            ValidationError: as :meth:`base_sdl`.
+        """
+        sdl, data = self._base(with_data=True)
+        if data is None:
+            from minds371_deploy._yaml import load_checked_sdl
+
+            loaded: dict[str, Any] = load_checked_sdl(sdl)
+            return loaded
+        return data
+
+    def _base(self, *, with_data: bool = False) -> tuple[str, dict[str, Any] | None]:
+        """The base SDL, and (``with_data``, when built here without a sidecar) its data."""
         spec = self.workload
         if spec is None:
             assert self.sdl is not None
-            return self.sdl
+            return self.sdl, None
         document = spec.model_dump(by_alias=True)
         domain_placed = self.domain is None or self.tls_sidecar
         for service in document["services"]:
@@ -559,14 +581,15 @@ class DeploymentRequest(BaseModel):
                 first = service["ports"][0]
                 first["accept"] = (*first["accept"], self.domain)
                 domain_placed = True
-        sdl = build_sdl(document)
         if self.tls_sidecar:
             from minds371_deploy.domains.tls import add_tls_sidecar
 
             front = next((s.name for s in spec.services if s.ports), spec.services[0].name)
             assert self.domain is not None
-            sdl = add_tls_sidecar(sdl, self.domain, front)
-        return sdl
+            return add_tls_sidecar(build_sdl(document), self.domain, front), None
+        if with_data:
+            return build_sdl_data(document)
+        return build_sdl(document), None
 
 
 def _built_service(spec: WorkloadSpec, name: str) -> str | None:

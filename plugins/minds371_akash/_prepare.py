@@ -51,11 +51,19 @@ def prepare_sdl(sdl: str, *, rules: SdlRules = "go") -> PreparedDeployment:
 
 @functools.lru_cache(maxsize=64)
 def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
-    from minds371_akash.sdl import build_console_manifest, build_manifest, parse_sdl
+    from minds371_akash.sdl import (
+        build_manifest,
+        console_manifest_from_data,
+        console_rules_data,
+        parse_sdl,
+    )
 
     if rules == "console":
-        manifest = build_console_manifest(sdl)
-        _refuse_unrunnable(sdl)
+        # The text is loaded once: the manifest and the checks on every network read the same
+        # data (neither changes it).
+        data = console_rules_data(sdl)
+        manifest = console_manifest_from_data(data)
+        _refuse_unrunnable(data)
     else:
         parsed = parse_sdl(sdl)
         _refuse_unrunnable(parsed)
@@ -94,7 +102,8 @@ def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
 def _refuse_unrunnable(sdl: Any) -> None:
     """Refuse, before any spend, what the network accepts but no provider could run or bid on.
 
-    These checks hold on every network, whichever rules validated the rest of the SDL.
+    These checks hold on every network, whichever rules validated the rest of the SDL. ``sdl``
+    is SDL text, a parsed SDL, or the data the SDL engine's loader read from the text.
     """
     from minds371_akash.sdl import runnable_issues
 

@@ -215,3 +215,56 @@ def test_console_numbers_leased_ips_over_global_targets_only() -> None:
 def test_same_manifest_where_the_rules_agree() -> None:
     source = text(document())
     assert build_console_manifest(source).json == build_manifest(parse_sdl(source)).json
+
+
+def _console_valid_texts() -> list[str]:
+    from tests.sdl.conftest import FIXTURES
+
+    texts = []
+    for path in sorted(FIXTURES.glob("chain-sdk-golden/*/*.sdl.yaml")):
+        text = path.read_text()
+        try:
+            build_console_manifest(text)
+        except ValidationError:
+            continue
+        texts.append(text)
+    return texts
+
+
+def test_one_load_serves_the_console_manifest_and_the_checks_on_every_network() -> None:
+    # prepare_sdl reads a Console SDL once: the manifest and runnable_issues share the data, so
+    # neither may change it, and the checks must find in it what they find in the text.
+    import copy
+
+    from minds371_akash.sdl import console_manifest_from_data, console_rules_data, runnable_issues
+
+    texts = _console_valid_texts()
+    assert len(texts) > 50
+    for text in texts:
+        data = console_rules_data(text)
+        before = copy.deepcopy(data)
+        manifest = console_manifest_from_data(data)
+        assert data == before
+        assert manifest.json == build_console_manifest(text).json
+        assert runnable_issues(data) == runnable_issues(text)
+        assert data == before
+
+
+def test_a_console_sdl_no_provider_could_run_is_refused_from_its_one_load() -> None:
+    from minds371_akash._prepare import prepare_sdl
+    from minds371_akash.sdl import runnable_issues
+
+    doc = document()
+    doc["services"]["web"]["image"] = "Nginx:Latest"
+    doc["services"]["web"]["env"] = ["1BAD=x"]
+    doc["profiles"]["placement"]["dcloud"]["attributes"] = {"region": "us$(id)"}
+    sdl = text(doc)
+    expected = runnable_issues(sdl)
+    assert [issue.path for issue in expected] == [
+        "/services/web/image",
+        "/services/web/env/0",
+        "/profiles/placement/dcloud/attributes/region",
+    ]
+    with pytest.raises(ValidationError) as info:
+        prepare_sdl(sdl, rules="console")
+    assert list(info.value.issues) == expected

@@ -25,6 +25,7 @@ CONTRACT = {
     "RegistryCredentials",
     "DEFAULT_AUDITOR",
     "build_sdl",
+    "build_sdl_data",
     "CONSOLE_SUBJECT",
     "build_console_manifest",
     "console_manifest_from_data",

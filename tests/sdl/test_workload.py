@@ -24,6 +24,7 @@ from minds371_akash.sdl import (
     WorkloadSpec,
     build_manifest,
     build_sdl,
+    build_sdl_data,
     parse_sdl,
 )
 from minds371_akash.sdl._build import _Dumper
@@ -344,3 +345,41 @@ def test_manifest_hash_is_stable_across_runs_and_key_order(
         _shuffled(yaml.safe_load(text), rng), Dumper=_Dumper, sort_keys=False, allow_unicode=True
     )
     assert build_manifest(parse_sdl(reordered)).version == first.version
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every scalar's exact type next to it (``1``, ``1.0`` and ``True`` differ)."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def _containers(value: Any) -> list[int]:
+    if isinstance(value, dict):
+        return [id(value), *(i for item in value.values() for i in _containers(item))]
+    if isinstance(value, list):
+        return [id(value), *(i for item in value for i in _containers(item))]
+    return []
+
+
+@_SETTINGS
+@given(_specs())
+def test_the_built_data_is_what_loading_the_built_text_gives(spec: WorkloadSpec) -> None:
+    text, data = build_sdl_data(spec)
+    assert text == build_sdl(spec)
+    loaded = yaml.load(text, Loader=yaml.CSafeLoader)
+    assert _typed(data) == _typed(loaded)
+    assert list(data) == list(loaded)  # key order too: the data is written again as it is
+    ids = _containers(data)
+    assert len(ids) == len(set(ids))  # nothing shared, so nothing is written as an alias
+
+
+def test_the_built_data_reads_decimals_back_as_the_numbers_written() -> None:
+    spec = _full_spec().model_copy(update={"max_price_uact": Decimal("2500.50")})
+    text, data = build_sdl_data(spec)
+    prices = [p["amount"] for p in data["profiles"]["placement"]["akash"]["pricing"].values()]
+    loaded = yaml.load(text, Loader=yaml.CSafeLoader)["profiles"]["placement"]["akash"]
+    assert _typed(prices) == _typed([p["amount"] for p in loaded["pricing"].values()])
+    assert {type(p) for p in prices} <= {int, float}

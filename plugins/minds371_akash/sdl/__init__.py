@@ -9,7 +9,7 @@ rules of Console (chain-sdk TypeScript), whose manifest and version differ for s
 for a client to refuse before it spends.
 """
 
-from minds371_akash.sdl._build import build_sdl
+from minds371_akash.sdl._build import build_sdl, build_sdl_data
 from minds371_akash.sdl._canonical import canonical_json, manifest_version
 from minds371_akash.sdl._checks import attribute_value_problem, nul_problem
 from minds371_akash.sdl._image import image_reference_problem, registry_name_problem
@@ -53,6 +53,7 @@ __all__ = [
     "build_console_manifest",
     "build_manifest",
     "build_sdl",
+    "build_sdl_data",
     "canonical_json",
     "console_manifest_from_data",
     "console_rules_data",

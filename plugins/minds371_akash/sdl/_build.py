@@ -20,7 +20,7 @@ from minds371.errors import FieldIssue, ValidationError
 from minds371_akash.sdl._parse import parse_sdl, schema_issues
 from minds371_akash.sdl._workload import DEFAULT_AUDITOR, ServiceSpec, WorkloadSpec
 
-__all__ = ["build_sdl"]
+__all__ = ["build_sdl", "build_sdl_data"]
 
 _PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:@+-]*\Z")
 _RESERVED = re.compile(
@@ -47,9 +47,13 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
 
 
-def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+def _decimal_text(value: Decimal) -> str:
     # A decimal is written as a plain number: exact, never in exponent form.
-    text = f"{value.normalize():f}" if value == value.to_integral_value() else f"{value:f}"
+    return f"{value.normalize():f}" if value == value.to_integral_value() else f"{value:f}"
+
+
+def _represent_decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = _decimal_text(value)
     kind = "int" if "." not in text else "float"
     return dumper.represent_scalar(f"tag:yaml.org,2002:{kind}", text)
 
@@ -170,6 +174,25 @@ def build_sdl(spec: WorkloadSpec | dict[str, Any]) -> str:
     Raises:
         ValidationError: ``spec`` is invalid (``subject="workload spec"``), with every issue.
     """
+    return _build(spec)[0]
+
+
+def build_sdl_data(spec: WorkloadSpec | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """:func:`build_sdl`'s text, and the data that safe YAML loading reads back from it.
+
+    The data is what ``yaml.load(text, Loader=yaml.CSafeLoader)`` returns (numbers as ``int`` and
+    ``float``, fresh containers), built without parsing the text: a caller that changes the
+    document and writes it again (the task marker) skips a YAML load.
+
+    Raises:
+        ValidationError: as :func:`build_sdl`.
+    """
+    text, document = _build(spec)
+    loaded: dict[str, Any] = _as_loaded(document)
+    return text, loaded
+
+
+def _build(spec: WorkloadSpec | dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if not isinstance(spec, WorkloadSpec):
         try:
             spec = WorkloadSpec.model_validate(spec)
@@ -204,4 +227,22 @@ def build_sdl(spec: WorkloadSpec | dict[str, Any]) -> str:
             [FieldIssue(f"/sdl{issue.path}", issue.message) for issue in exc.issues],
             subject="workload spec",
         ) from None
-    return text
+    return text, document
+
+
+def _as_loaded(value: Any) -> Any:
+    """``value`` as the YAML :class:`_Dumper` writes for it is read back by safe loading.
+
+    Every string is written so that it reads back as itself (plainly only when no resolver
+    would take it for anything else), ``int``, ``bool`` and ``None`` as themselves, and a
+    ``Decimal`` as the plain number :func:`_represent_decimal` writes, which reads back as an
+    ``int`` or a ``float``. Containers are new, none shared: text read back never shares one.
+    """
+    if isinstance(value, dict):
+        return {key: _as_loaded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_loaded(item) for item in value]
+    if isinstance(value, Decimal):
+        text = _decimal_text(value)
+        return float(text) if "." in text else int(text)
+    return value

@@ -121,7 +121,7 @@ def _placement_issues(name: str, placement: dict[str, Any]) -> Iterator[FieldIss
             yield FieldIssue(path, problem)
 
 
-def runnable_issues(sdl: Sdl | str | bytes) -> list[FieldIssue]:
+def runnable_issues(sdl: Sdl | str | bytes | dict[str, Any]) -> list[FieldIssue]:
     """Problems of an SDL that no provider could run or bid on, each with its path.
 
     - an image reference the kubelet cannot parse (``InvalidImageName``);
@@ -136,11 +136,14 @@ def runnable_issues(sdl: Sdl | str | bytes) -> list[FieldIssue]:
       syntax (it matches no provider, so no bid would ever come).
 
     Args:
-        sdl: A parsed :class:`Sdl`, or SDL text (read with the bounded loader; text that does
-            not load is left to the network's own rules to report).
+        sdl: A parsed :class:`Sdl`, SDL text (read with the bounded loader; text that does
+            not load is left to the network's own rules to report), or the data that loader
+            read from SDL text (it is not changed).
     """
     if isinstance(sdl, Sdl):
         data: Any = sdl.model_dump(by_alias=True, exclude_none=True)
+    elif isinstance(sdl, dict):
+        data = sdl
     else:
         try:
             data = load_yaml(sdl)
