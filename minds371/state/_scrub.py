@@ -35,29 +35,20 @@ def new_event(
 ) -> TaskEvent:
     """A new event of a task (``kind`` is its dotted type), its message and data scrubbed.
 
-    Built from scrubbed values once, instead of built, scrubbed and copied. Values of exactly
-    the model's types (the runtime's always are) are not validated again; others are, as the
-    model would.
+    Built from the scrubbed values once, instead of built, scrubbed, compared and copied.
     """
     global _clean_event
     generation = secrets_generation()
-    fields = {
-        "task_id": task_id,
-        "seq": seq,
-        "type": kind,
-        "status": status,
-        "message": scrub(message),
-        "data": scrub(data if type(data) is dict else dict(data)),
-    }
-    exact = (
-        type(task_id) is str
-        and type(kind) is str
-        and type(fields["message"]) is str
-        and type(seq) is int
-        and seq >= 1
-        and isinstance(status, TaskStatus)
+    event = TaskEvent.model_validate(
+        {
+            "task_id": task_id,
+            "seq": seq,
+            "type": kind,
+            "status": status,
+            "message": scrub(message),
+            "data": scrub(data if type(data) is dict else dict(data)),
+        }
     )
-    event = TaskEvent.model_construct(**fields) if exact else TaskEvent.model_validate(fields)
     _clean_event = (event, generation)
     return event
 
