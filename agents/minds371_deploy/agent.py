@@ -226,8 +226,11 @@ class DeploymentAgent:
         rules = rules_for_network(request.network)
         if layout_for(request.network) == "groups":
             return replicate_placements(sdl, request.redundancy, rules=rules)
-        check_sdl(sdl, rules)
-        return replica_sdl(sdl, 1) if request.redundancy > 1 else sdl
+        if request.redundancy > 1:
+            check_sdl(sdl, rules)
+            return replica_sdl(sdl, 1)
+        check_sdl(sdl, rules, prepared_next=True)  # the provider prepares this text to deploy it
+        return sdl
 
     # -- the steps --------------------------------------------------------------------------------
 

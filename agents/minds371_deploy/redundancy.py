@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from minds371.errors import FieldIssue, ValidationError
-from minds371_akash.sdl import console_rules_data, parse_sdl
+from minds371_akash.sdl import check_console_sdl, console_rules_data, parse_sdl
 from minds371_deploy._yaml import dump_sdl, load_checked_sdl
 
 __all__ = [
@@ -56,14 +56,21 @@ def layout_for(network: str) -> Layout:
     return "groups" if network == "cli" else "deployments"
 
 
-def check_sdl(sdl: str, rules: Rules) -> None:
+def check_sdl(sdl: str, rules: Rules, *, prepared_next: bool = False) -> None:
     """Validate ``sdl`` by the network's rules before anything is spent.
+
+    ``prepared_next``: this very text is prepared for deployment next (``prepare_sdl``), which
+    then reads the data this check loaded instead of loading it again
+    (:func:`~minds371_akash.sdl.check_console_sdl`).
 
     Raises:
         ValidationError: naming every issue; its subject says whose rules refused it.
     """
     if rules == "console":
-        console_rules_data(sdl)
+        if prepared_next:
+            check_console_sdl(sdl)
+        else:
+            console_rules_data(sdl)
     else:
         parse_sdl(sdl)
 

@@ -268,3 +268,32 @@ def test_a_console_sdl_no_provider_could_run_is_refused_from_its_one_load() -> N
     with pytest.raises(ValidationError) as info:
         prepare_sdl(sdl, rules="console")
     assert list(info.value.issues) == expected
+
+
+def test_a_text_checked_ahead_is_loaded_once_for_the_next_console_rules_data() -> None:
+    from minds371_akash.sdl import _ts_manifest, check_console_sdl, console_rules_data
+
+    sdl = text(document())
+    check_console_sdl(sdl)
+    assert sdl in _ts_manifest._checked
+    first = console_rules_data(sdl)
+    assert sdl not in _ts_manifest._checked  # handed out once: nobody else holds that data
+    assert first == console_rules_data(sdl) == console_rules_data(sdl.encode())
+    assert console_rules_data(sdl, denom=None) is not first
+
+
+def test_a_text_refused_ahead_keeps_nothing_and_texts_checked_ahead_are_bounded() -> None:
+    from minds371_akash.sdl import _ts_manifest, check_console_sdl
+
+    doc = document()
+    doc["services"]["web"]["expose"][0]["port"] = 0
+    with pytest.raises(ValidationError):
+        check_console_sdl(text(doc))
+    assert text(doc) not in _ts_manifest._checked
+    limit = _ts_manifest._CHECKED_LIMIT
+    texts = [f"{text(document())}# {n}\n" for n in range(limit + 5)]
+    for sdl in texts:
+        check_console_sdl(sdl)
+    assert len(_ts_manifest._checked) == limit
+    assert texts[0] not in _ts_manifest._checked and texts[-1] in _ts_manifest._checked
+    _ts_manifest._checked.clear()

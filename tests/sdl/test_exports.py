@@ -30,6 +30,7 @@ CONTRACT = {
     "build_console_manifest",
     "console_manifest_from_data",
     "console_rules_data",
+    "check_console_sdl",
     "image_reference_problem",
     "registry_name_problem",
     "nul_problem",

@@ -21,6 +21,7 @@ from minds371_akash.sdl._runnable import runnable_issues
 from minds371_akash.sdl._ts_manifest import (
     CONSOLE_SUBJECT,
     build_console_manifest,
+    check_console_sdl,
     console_manifest_from_data,
     console_rules_data,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "build_sdl",
     "build_sdl_data",
     "canonical_json",
+    "check_console_sdl",
     "console_manifest_from_data",
     "console_rules_data",
     "image_reference_problem",

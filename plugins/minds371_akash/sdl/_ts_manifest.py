@@ -24,6 +24,7 @@ The JSON is Go's canonical form (sorted keys, no spaces, ``<>&`` escaped), which
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
     "CONSOLE_SUBJECT",
     "price_objects",
     "build_console_manifest",
+    "check_console_sdl",
     "console_manifest_from_data",
     "console_rules_data",
 ]
@@ -421,6 +423,30 @@ def price_objects(data: Any) -> list[dict[str, Any]]:
     ]
 
 
+# Texts checked by check_console_sdl, with the data the check loaded, until console_rules_data
+# hands it out (once). An entry nobody asks for (a task that failed in between) is dropped once
+# it is the oldest of too many.
+_checked: dict[str, dict[str, Any]] = {}
+_CHECKED_LIMIT = 1024
+
+
+def check_console_sdl(text: str) -> None:
+    """Check SDL text by Console's rules, for a :func:`console_rules_data` of it to come.
+
+    What the check loaded is kept for that call, which then does not load and check the text
+    again (a deployment checks its SDL before anything is spent, and prepares it later).
+
+    Raises:
+        ValidationError: as :func:`console_rules_data`.
+    """
+    data = console_rules_data(text)
+    while len(_checked) >= _CHECKED_LIMIT:
+        # Another thread may drop the same entry: one dropped twice is harmless.
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del _checked[next(iter(_checked))]
+    _checked[text] = data
+
+
 def console_rules_data(text: str | bytes, *, denom: str | None = "uact") -> dict[str, Any]:
     """Load SDL text and apply Console's price rewrite; check it by Console's rules.
 
@@ -432,6 +458,10 @@ def console_rules_data(text: str | bytes, *, denom: str | None = "uact") -> dict
     Raises:
         ValidationError: ``subject`` :data:`CONSOLE_SUBJECT`, every issue with its path.
     """
+    if denom == "uact" and isinstance(text, str):
+        kept = _checked.pop(text, None)
+        if kept is not None:
+            return kept
     data = load_yaml(text)
     if denom is not None:
         for price in price_objects(data):
