@@ -283,10 +283,10 @@ def scrub(value: Any, _depth: int = 0) -> Any:
     if kind is dict or isinstance(value, Mapping) or _is_headers(value):
         scrubbed: dict[Any, Any] = {}
         for key, item in value.items():
-            role = _key_role(key) if isinstance(key, str) else _PLAIN_KEY
-            if role is _SECRET_KEY_ROLE:
+            secret, digest = _key_kind(key) if isinstance(key, str) else (False, False)
+            if secret:
                 scrubbed[key] = REDACTED
-            elif role is _DIGEST_KEY and isinstance(item, str):
+            elif digest and isinstance(item, str):
                 scrubbed[key] = _redact_registered(item)
             else:
                 scrubbed[key] = scrub(item, _depth + 1)
@@ -300,15 +300,12 @@ def scrub(value: Any, _depth: int = 0) -> Any:
 
 #: Types :func:`redact` returns as they are (``bool`` is an ``int``, but not of type ``int``).
 _UNCHANGED = frozenset({int, float, bool, type(None)})
-_PLAIN_KEY, _SECRET_KEY_ROLE, _DIGEST_KEY = "plain", "secret", "digest"
 
 
 @lru_cache(maxsize=4096)
-def _key_role(key: str) -> str:
-    """What a field of this name holds: a secret, a public digest, or anything else."""
-    if is_secret_key(key):
-        return _SECRET_KEY_ROLE
-    return _DIGEST_KEY if _is_public_digest_key(key) else _PLAIN_KEY
+def _key_kind(key: str) -> tuple[bool, bool]:
+    """Whether a field of this name holds a secret, and whether it holds a public digest."""
+    return is_secret_key(key), _is_public_digest_key(key)
 
 
 def _is_headers(value: Any) -> bool:

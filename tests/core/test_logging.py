@@ -437,3 +437,12 @@ def test_scrub_treats_subclasses_of_plain_types_as_their_bases() -> None:
         "flags": [True, 1, 1.5, None],
     }
     assert scrub(RuntimeError(PRIVATE_KEY)) == "RuntimeError('***')"
+
+
+def test_scrub_redacts_the_values_of_fields_that_are_not_named_by_text() -> None:
+    # A key that is not text names no secret and no digest: its value is scrubbed as any other.
+    assert scrub({1: PRIVATE_KEY, None: "kept", (2, "api_key"): "kept"}) == {
+        1: "***",
+        None: "kept",
+        (2, "api_key"): "kept",
+    }

@@ -9,6 +9,7 @@ round trip exactly, whichever YAML schema reads them back.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from typing import Any
@@ -42,9 +43,15 @@ class _Dumper(_SafeDumper):  # type: ignore[valid-type,misc]
         return True
 
 
+@functools.lru_cache(maxsize=4096)
+def _may_be_plain(value: str) -> bool:
+    # Cached: names, images, units and keys recur in every SDL a runtime builds.
+    return bool(_PLAIN.match(value)) and not _RESERVED.match(value)
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    plain = bool(_PLAIN.match(value)) and not _RESERVED.match(value)
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if plain else '"')
+    style = None if _may_be_plain(value) else '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 def _decimal_text(value: Decimal) -> str:
