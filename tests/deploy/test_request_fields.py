@@ -721,3 +721,24 @@ def test_idle_on_a_repo_url_request_probes_the_built_image_on_port_80() -> None:
         "idle": IDLE,
     }
     assert parse_request(data).idle is not None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        web_request(environment_vars={"MODE": "on", "RATIO": "1.50"}, domain="app.example.com"),
+        {"name": "web", "image": "nginx:1.27"},
+        {"name": "web", "sdl": SDL},
+        {"name": "web", "image": "nginx:1.27", "domain": "app.example.com", "ssl": True,
+         "ssl_termination": "sidecar"},
+    ],
+    ids=["infra_spec", "image", "sdl", "tls-sidecar"],
+)  # fmt: skip
+def test_the_base_sdl_data_is_what_loading_the_base_sdl_gives(payload: dict[str, Any]) -> None:
+    import yaml
+
+    request = parse_request(payload)
+    data = request.base_sdl_data()
+    assert data == yaml.load(request.base_sdl(), Loader=yaml.CSafeLoader)
+    data["services"].clear()  # the caller's to change: the next call is built anew
+    assert request.base_sdl_data()["services"]
