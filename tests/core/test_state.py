@@ -162,3 +162,26 @@ async def test_state_files_are_private_whatever_the_umask_and_the_folders_mode(
         os.umask(old)
     assert modes == dict.fromkeys(modes, 0o600), modes
     assert {"state.db", "state.db.lock", "state.db-wal"} <= set(modes)
+
+
+async def test_sqlite_writers_waiting_on_another_flush_all_return_committed(
+    tmp_path: Path,
+) -> None:
+    # One writer flushes; the others queue behind it and are woken once their batch commits.
+    tasks = [Task(agent_type="a") for _ in range(20)]
+    async with SQLiteStateStore(tmp_path / "state.db") as store:
+        returned: list[str] = []
+
+        async def write(task: Task) -> None:
+            await store.create_task(task)
+            await store.append_event(event(task.id, 1))
+            returned.append(task.id)
+
+        with anyio.fail_after(60):  # a writer never woken would hang here
+            async with anyio.create_task_group() as group:
+                for task in tasks:
+                    group.start_soon(write, task)
+        assert sorted(returned) == sorted(t.id for t in tasks)
+    async with SQLiteStateStore(tmp_path / "state.db") as again:
+        for task in tasks:
+            assert [e.seq for e in await again.events(task.id)] == [1]
