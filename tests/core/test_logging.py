@@ -446,3 +446,32 @@ def test_scrub_redacts_the_values_of_fields_that_are_not_named_by_text() -> None
         None: "kept",
         (2, "api_key"): "kept",
     }
+
+
+def test_scrub_redacts_every_kind_of_container_as_redact_does() -> None:
+    from types import MappingProxyType
+
+    assert scrub(("a", PRIVATE_KEY)) == ("a", "***")
+    assert scrub(["a", PRIVATE_KEY]) == ["a", "***"]
+    assert scrub({PRIVATE_KEY}) == ["***"]
+    assert scrub(frozenset({PRIVATE_KEY})) == ["***"]
+    assert scrub({"a": (["b", {"token": "t0k3n-value"}],)}) == {"a": (["b", {"token": "***"}],)}
+    assert scrub(MappingProxyType({"api_key": "k", "n": PRIVATE_KEY})) == {
+        "api_key": "***",
+        "n": "***",
+    }
+    headers = MultiDict(("x-api-key", API_KEY), ("accept", "json"))
+    assert scrub(headers) == {"x-api-key": "***", "accept": "json"}
+    assert scrub(SecretStr("hunter2-password")) == "***"
+    # Digest-named fields keep their value in every kind of mapping (redact would not).
+    digest = "ab" * 32
+    assert scrub(MultiDict(("tx_hash", digest))) == {"tx_hash": digest}
+    assert scrub(MappingProxyType({"version": digest})) == {"version": digest}
+
+
+@pytest.mark.parametrize("wrap", ["list", "tuple", "dict"])
+def test_scrub_keeps_values_twenty_levels_deep_and_redacts_deeper_ones_whole(wrap: str) -> None:
+    assert scrub(nested(20, "visible", wrap)) == nested(20, "visible", wrap)
+    assert scrub(nested(21, "visible", wrap)) == nested(21, "***", wrap)
+    assert scrub(nested(19, ["visible"], wrap)) == nested(19, ["visible"], wrap)
+    assert scrub(nested(20, ["visible"], wrap)) == nested(20, ["***"], wrap)
