@@ -71,9 +71,7 @@ _Write = Callable[[sqlite3.Connection], Any]
 @dataclass(slots=True)
 class _Pending:
     write: _Write
-    # Made only for a writer that waits for another's flush: a flusher commits its own write,
-    # and a queued write has nobody waiting (an event costs more than the rest of the handling).
-    done: anyio.Event | None = None
+    done: anyio.Event
     result: Any = None
     error: BaseException | None = None
 
@@ -176,7 +174,7 @@ class SQLiteStateStore:
         """Queue a write that need not be durable yet; the next flush commits it, in order."""
         if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
-        self._queue.append(_Pending(write=write))
+        self._queue.append(_Pending(write=write, done=anyio.Event()))
 
     async def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a write and return once it has committed.
@@ -187,11 +185,9 @@ class SQLiteStateStore:
         """
         if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
-        pending = _Pending(write=write)
+        pending = _Pending(write=write, done=anyio.Event())
         self._queue.append(pending)
         if self._flushing:
-            # Made before the flusher can take this write: it sets the event after the batch.
-            pending.done = anyio.Event()
             await pending.done.wait()
         else:
             self._flushing = True
@@ -205,8 +201,7 @@ class SQLiteStateStore:
                             self._apply, batch, limiter=self._write_limiter
                         )
                         for done in batch:
-                            if done.done is not None:
-                                done.done.set()
+                            done.done.set()
             finally:
                 self._flushing = False
                 self._idle.set()
