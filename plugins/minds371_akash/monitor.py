@@ -126,9 +126,13 @@ def write_monitor_script(
     """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
     path = directory / SCRIPT_NAME
     # It names the owner's deployment and leases: the owner's to read and run, no one else's.
+    # Not flushed to disk: it is a convenience over what the state holds (``minds371 status``,
+    # ``logs``, ``close`` do the same), and two fsyncs per deployment cost a burst more than the
+    # rest of the write.
     write_private(
         path,
         render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home),
         mode=EXECUTABLE_MODE,
+        durable=False,
     )
     return path

@@ -54,3 +54,29 @@ def test_a_missing_file_is_made_empty_and_private_and_an_existing_one_made_priva
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError):
         private_file(tmp_path)
+
+
+@pytest.mark.parametrize(("durable", "flushes"), [(True, 2), (False, 0)])
+def test_write_private_flushes_file_and_folder_only_when_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, flushes: int
+) -> None:
+    import os
+
+    from minds371.config import write_private
+
+    flushed: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        flushed.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    path = tmp_path / "out" / "script.sh"
+    write_private(path, "old", mode=0o700)
+    flushed.clear()
+    write_private(path, "#!/bin/sh\n", mode=0o700, durable=durable)
+    assert len(flushed) == flushes
+    assert path.read_text() == "#!/bin/sh\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert [p.name for p in path.parent.iterdir()] == ["script.sh"]  # no temporary file left

@@ -185,3 +185,37 @@ async def test_sqlite_writers_waiting_on_another_flush_all_return_committed(
     async with SQLiteStateStore(tmp_path / "state.db") as again:
         for task in tasks:
             assert [e.seq for e in await again.events(task.id)] == [1]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "agent_type"),
+    [
+        (None, None),
+        ((TaskStatus.PENDING,), "deployment"),
+        ((TaskStatus.PENDING, TaskStatus.RUNNING), None),
+    ],
+)
+async def test_sqlite_tasks_named_reads_by_the_name_index_not_by_status(
+    tmp_path: Path, statuses: tuple[TaskStatus, ...] | None, agent_type: str | None
+) -> None:
+    """With one status, SQLite's planner would rather read every task of that status (its index
+    orders by time); a store of many finished tasks would then scan them all for one name."""
+    import sqlite3
+
+    from minds371.state.sqlite import _named_query
+
+    path = tmp_path / "state.db"
+    async with SQLiteStateStore(path) as store:
+        for i in range(50):
+            await store.create_task(Task(agent_type="deployment", payload={"name": f"svc-{i}"}))
+        sql, params = _named_query("svc-7", statuses, agent_type)
+        conn = sqlite3.connect(path)
+        try:
+            plan = " ".join(
+                str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)
+            )
+        finally:
+            conn.close()
+        assert "INDEX tasks_by_name" in plan and "tasks_by_status" not in plan
+        found = await store.tasks_named("svc-7", statuses=statuses, agent_type=agent_type)
+        assert [r.task.payload["name"] for r in found] == ["svc-7"]
