@@ -10,6 +10,8 @@ chain could lease from, so such a bid is ignored when it arrives, never leased a
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["AKASH_PREFIX", "akash_address_problem", "is_akash_address"]
 
 AKASH_PREFIX = "akash"
@@ -49,6 +51,13 @@ def akash_address_problem(address: object) -> str | None:
         return "is empty or not text"
     if len(address) > _MAX_LENGTH or not address.isascii():
         return "is not a bech32 address"
+    return _text_problem(address)
+
+
+# The same few provider and owner addresses come back in every bid, lease and status: each is
+# checked once (a checksum is a hundred rounds of pure Python).
+@functools.lru_cache(maxsize=4096)
+def _text_problem(address: str) -> str | None:
     if address != address.lower():
         return "must be lowercase"
     hrp, separator, rest = address.rpartition("1")
