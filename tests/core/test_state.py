@@ -219,3 +219,22 @@ async def test_sqlite_tasks_named_reads_by_the_name_index_not_by_status(
         assert "INDEX tasks_by_name" in plan and "tasks_by_status" not in plan
         found = await store.tasks_named("svc-7", statuses=statuses, agent_type=agent_type)
         assert [r.task.payload["name"] for r in found] == ["svc-7"]
+
+
+async def test_sqlite_wal_is_checkpointed_outside_the_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits on the event loop never checkpoint (that flushes to disk); a worker thread copies
+    the WAL into the database file every so many commits, so neither the WAL nor a reader's
+    work grows without end."""
+    import minds371.state.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "_CHECKPOINT_EVERY", 20)
+    path = tmp_path / "state.db"
+    async with SQLiteStateStore(path) as store:
+        empty = path.stat().st_size
+        for i in range(60):  # one commit each
+            await store.create_task(Task(agent_type="deployment", payload={"name": f"s-{i}"}))
+        # checkpointed pages are in the database file itself, before any close
+        assert path.stat().st_size > empty
+        assert len(await store.list_tasks(limit=-1)) == 60
