@@ -17,7 +17,6 @@ A task that runs again (after a crash) resumes from its saga instead of starting
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -26,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import anyio.to_thread
 
 from minds371.agent import TaskContext, current_task
 from minds371.errors import ConfigurationError, LeaseError, Minds371Error, RegistryError
@@ -510,18 +508,15 @@ class DeploymentAgent:
         try:
             receipt = await self._register(run, outcome)
             crash_point("registry.published")
-            # In a worker thread: the write is flushed to disk (two fsyncs), which would hold up
-            # every other task of the event loop meanwhile.
-            script = await anyio.to_thread.run_sync(
-                functools.partial(
-                    write_monitor_script,
-                    self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
-                    dseq=outcome.dseq,
-                    network=request.network,
-                    name=request.name,
-                    leases=outcome.leases,
-                    home=self.config.state_dir,
-                )
+            # On the event loop: the script is not flushed to disk (see write_monitor_script),
+            # so writing it is a few file system calls, cheaper than a worker thread's handoff.
+            script = write_monitor_script(
+                self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+                dseq=outcome.dseq,
+                network=request.network,
+                name=request.name,
+                leases=outcome.leases,
+                home=self.config.state_dir,
             )
             output = task_output(
                 run.task.task.id, request, outcome, receipt, str(script), run.replicas

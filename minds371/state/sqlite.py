@@ -111,6 +111,8 @@ class SQLiteStateStore:
         self._inline = exclusive and synchronous == "NORMAL"
         self._commits_since_checkpoint = 0
         self._checkpointing = False
+        self._checkpointed = anyio.Event()  # set whenever no checkpoint runs
+        self._checkpointed.set()
         self._idle = anyio.Event()
         self._closing = False
         self._lock_file: IO[str] | None = None
@@ -140,8 +142,12 @@ class SQLiteStateStore:
         with anyio.CancelScope(shield=True):
             if self._flushing:
                 await self._idle.wait()
+            await self._checkpointed.wait()  # it uses the reader connection, closed below
             if self._queue and self._writer_conn is not None:
-                await anyio.to_thread.run_sync(self._apply, self._queue)
+                if self._inline:
+                    self._apply(self._queue)  # on the loop's thread, like every inline commit
+                else:
+                    await anyio.to_thread.run_sync(self._apply, self._queue)
                 self._queue = []
             for conn in (self._writer_conn, self._reader_conn):
                 if conn is not None:
@@ -244,6 +250,7 @@ class SQLiteStateStore:
         if conn is None:
             return
         self._checkpointing = True
+        self._checkpointed = anyio.Event()
         self._commits_since_checkpoint = 0
         try:
             with anyio.CancelScope(shield=True):
@@ -255,6 +262,7 @@ class SQLiteStateStore:
             _log.warning("minds371.state.checkpoint_failed", error=str(exc))
         finally:
             self._checkpointing = False
+            self._checkpointed.set()
 
     def _apply(self, batch: list[_Pending]) -> None:
         conn = self._writer_conn
@@ -300,6 +308,12 @@ class SQLiteStateStore:
         conn = self._reader_conn
         if conn is None:
             raise ConfigurationError("the state store is not open")
+        if self._inline and self._writer_conn is not None:
+            # The writer's connection, on the loop's thread like its commits (never at the same
+            # time as one): in WAL mode a read waits for nobody, and the reader connection may
+            # be checkpointing in a worker thread meanwhile.
+            await anyio.lowlevel.checkpoint()
+            return read(self._writer_conn)
         return await anyio.to_thread.run_sync(read, conn, limiter=self._read_limiter)
 
     # -- tasks ------------------------------------------------------------------------------------
