@@ -585,8 +585,32 @@ class DeploymentAgent:
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
-    return loaded
+    """``data`` as a JSON round trip with ``default=str`` gives it back, without the round trip.
+
+    Every event goes through here; most hold a few plain values, which are kept as they are.
+    """
+    return {_json_key(key): _json_value(value) for key, value in data.items()}
+
+
+def _json_value(value: Any) -> Any:
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float:
+        return value
+    if isinstance(value, dict):
+        return {_json_key(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    # Subclasses of the plain types (enums) and everything else: what the round trip gives.
+    return json.loads(json.dumps(value, default=str))
+
+
+def _json_key(key: Any) -> str:
+    if type(key) is str:
+        return key
+    loaded: dict[str, Any] = json.loads(json.dumps({key: 0}))
+    return next(iter(loaded))
 
 
 def _one_line(exc: BaseException) -> str:
