@@ -57,7 +57,13 @@ def test_event_data_equals_its_json_round_trip(data: dict[Any, Any]) -> None:
 
 
 def test_types_are_those_the_round_trip_gives() -> None:
-    data = {2: Decimal("6.9"), "c": Color.RED, "l": Level.HIGH, "t": (1, 2), True: None}
+    data: dict[Any, Any] = {
+        2: Decimal("6.9"),
+        "c": Color.RED,
+        "l": Level.HIGH,
+        "t": (1, 2),
+        True: None,
+    }
     plain = _jsonable(data)
     assert plain == {"2": "6.9", "c": "red", "l": 3, "t": [1, 2], "true": None}
     assert [type(v) for v in plain.values()] == [str, str, int, list, type(None)]
