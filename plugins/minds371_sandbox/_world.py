@@ -27,7 +27,7 @@ from minds371_sandbox._records import (
     WorldConfig,
     WorldError,
 )
-from minds371_sandbox._top_up import DeploymentSetting
+from minds371_sandbox._top_up import DeploymentSetting, DrainHorizons
 
 __all__ = ["REASONS", "World", "WorldError"]
 
@@ -70,6 +70,8 @@ class World:
         self.certificates: dict[str, list[dict[str, str]]] = {}
         #: Console's per-deployment settings (auto top-up), by (owner, dseq).
         self.deployment_settings: dict[tuple[str, int], DeploymentSetting] = {}
+        #: What the auto top-up sweep learnt about runways (:class:`._top_up.DrainHorizons`).
+        self.drain_horizons = DrainHorizons()
 
     # ---- accounts -------------------------------------------------------------------------
 
@@ -476,6 +478,7 @@ class World:
         }
         self.deployments = {}
         self._usage, self._gpu_usage, self._live = {}, {}, set()
+        self.drain_horizons.clear()
         settings = [DeploymentSetting.load(x) for x in raw.get("deployment_settings", [])]
         self.deployment_settings = {(x.owner, x.dseq): x for x in settings}
         for item in raw.get("deployments", []):
