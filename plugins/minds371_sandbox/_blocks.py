@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from minds371_sandbox._fit import decide
-from minds371_sandbox._records import Bid, Deployment, Group, Order
+from minds371_sandbox._records import Bid, Deployment, Group, Lease, Order
 from minds371_sandbox._top_up import sweep
 
 if TYPE_CHECKING:
@@ -24,26 +24,35 @@ _ORDER_MAX_BIDS = 20  # the market module's OrderMaxBids
 
 
 def produce_block(world: World) -> None:
-    """Advance ``world`` by one block; transactions waiting in the mempool land first."""
+    """Advance ``world`` by one block; transactions waiting in the mempool land first.
+
+    Each active deployment, in turn: its open orders get bids, its escrow pays its active
+    leases, and leases still without a manifest past the timeout are closed. One pass per
+    deployment, with its active leases listed once (paying changes them only when the escrow
+    runs dry, and then none are left).
+    """
     world.height += 1
     pending, world.mempool = world.mempool, []
     for _, deliver in pending:
         deliver()
+    height = world.height
+    limit = world.config.manifest_timeout_blocks
     for dep in world.live_deployments():
-        _bid(world, dep)
-        _settle(world, dep)
-        _time_out_manifests(world, dep)
+        for group in dep.groups:
+            if group.state == "open":
+                for order in group.orders:
+                    if order.state == "open":
+                        _bids_for(world, order, group)
+        active = [lease for lease in dep.leases if lease.state == "active"]
+        if not _settle(world, dep, active):
+            continue  # overdrawn: every lease closed with the deployment
+        for lease in active:
+            if lease.manifest is None and height - lease.created_at >= limit:
+                world.provider_close_lease(
+                    dep.owner, dep.dseq, lease.gseq, lease.oseq, "manifest_timeout"
+                )
     if world.deployment_settings and world.height % world.config.auto_top_up_every_blocks == 0:
         sweep(world)  # Console's auto top-up cron
-
-
-def _bid(world: World, dep: Deployment) -> None:
-    for group in dep.groups:
-        if group.state != "open":
-            continue
-        for order in group.orders:
-            if order.state == "open":
-                _bids_for(world, order, group)
 
 
 def _bids_for(world: World, order: Order, group: Group) -> None:
@@ -73,25 +82,18 @@ def _bids_for(world: World, order: Order, group: Group) -> None:
             bid.state = "closed"
 
 
-def _settle(world: World, dep: Deployment) -> None:
+def _settle(world: World, dep: Deployment, active: list[Lease]) -> bool:
+    """Pay one block of ``active`` leases from the escrow; False if it ran dry (all closed)."""
     escrow = dep.escrow
-    rate = sum((lease.price for lease in dep.active_leases()), Decimal(0))
+    rate = sum((lease.price for lease in active), Decimal(0))
     if rate and escrow.funds < rate:
         # Overdrawn: pay what is left; every lease and the deployment close.
         escrow.transferred += escrow.funds
         escrow.funds = Decimal(0)
         escrow.settled_at = world.height
         world.overdraw(dep)
-        return
+        return False
     escrow.funds -= rate
     escrow.transferred += rate
     escrow.settled_at = world.height
-
-
-def _time_out_manifests(world: World, dep: Deployment) -> None:
-    limit = world.config.manifest_timeout_blocks
-    for lease in dep.active_leases():
-        if lease.manifest is None and world.height - lease.created_at >= limit:
-            world.provider_close_lease(
-                dep.owner, dep.dseq, lease.gseq, lease.oseq, "manifest_timeout"
-            )
+    return True
