@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = [
     "BLOCKS_PER_HOUR",
     "DeploymentSetting",
-    "DrainHorizons",
     "runway_blocks",
     "steady_state_amount",
     "sweep",
@@ -47,10 +46,6 @@ __all__ = [
 BLOCKS_PER_HOUR = 600
 
 _log = get_logger("minds371.sandbox.top_up")
-
-#: Blocks of slack below a remembered horizon: the runway is a floor of a Decimal quotient, so
-#: one block later it may read one less than the exact count says.
-_HORIZON_MARGIN = 2
 
 
 @dataclass(slots=True)
@@ -122,50 +117,6 @@ def steady_state_amount(world: World, dep: Deployment | None) -> int:
     return math.floor(block_rate(dep) * BLOCKS_PER_HOUR * Decimal(str(hours)))
 
 
-class DrainHorizons:
-    """Heights before which a deployment's escrow cannot be inside the look-ahead window.
-
-    A sweep (each time a setting is switched on, and Console's cron) asks every enabled
-    deployment of the owner for its runway; with many deployments that is a Decimal division per
-    deployment per sweep. The answer moves predictably: while the deployment's leases stay the
-    same, each block pays exactly one block of the rate, so the runway shrinks by one block per
-    block (a deposit only lengthens it, a closing lease only lowers the rate). A runway of
-    ``left`` blocks seen at ``height`` with a window of ``window`` blocks therefore cannot reach
-    the window before ``height + left - window`` (less a small margin for the Decimal floor).
-    The horizon is kept with the deployment object, its lease count and its last lease: a new
-    lease (the only thing that raises the rate) or a restored world makes it stale, and a
-    stale or missing horizon means the runway is computed as before.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int], tuple[Deployment, int, object, Decimal, int]] = {}
-
-    def quiet(self, dep: Deployment, height: int, window: Decimal) -> bool:
-        """Whether ``dep`` is known to be outside ``window`` at ``height`` (no need to look)."""
-        entry = self._entries.get((dep.owner, dep.dseq))
-        if entry is None:
-            return False
-        known, count, last, seen_window, until = entry
-        return (
-            known is dep
-            and count == len(dep.leases)
-            and last is (dep.leases[-1] if dep.leases else None)
-            and seen_window == window
-            and height < until
-        )
-
-    def note(self, dep: Deployment, height: int, window: Decimal, left: int) -> None:
-        """Remember that ``dep`` had ``left`` blocks of runway at ``height``."""
-        last = dep.leases[-1] if dep.leases else None
-        until = height + left - int(window) - _HORIZON_MARGIN
-        if until > height:
-            self._entries[(dep.owner, dep.dseq)] = (dep, len(dep.leases), last, window, until)
-
-    def clear(self) -> None:
-        """Forget every horizon."""
-        self._entries.clear()
-
-
 def sweep(world: World, owner: str | None = None) -> list[tuple[int, Decimal]]:
     """Fund every draining auto-top-up deployment (of ``owner``); returns ``(dseq, amount)``."""
     config = world.config
@@ -175,11 +126,17 @@ def sweep(world: World, owner: str | None = None) -> list[tuple[int, Decimal]]:
     target = Decimal(str(config.auto_top_up_target_runway_hours)) * BLOCKS_PER_HOUR
     funded: list[tuple[int, Decimal]] = []
     by_owner: dict[str, list[tuple[DeploymentSetting, Deployment]]] = {}
-    for setting in world.deployment_settings.values():
+    # Only the settings whose runway may have reached the window (:mod:`._drain`), in the table's
+    # order; the others' escrows last beyond it.
+    for key in horizons.due(world.deployment_settings, height, window):
+        setting = world.deployment_settings[key]
         if not setting.auto_top_up_enabled or (owner is not None and setting.owner != owner):
             continue
         dep = world.deployments.get((setting.owner, setting.dseq))
-        if dep is None or dep.state != "active":
+        if dep is None:
+            continue
+        if dep.state != "active":
+            horizons.done(key)
             continue
         by_owner.setdefault(setting.owner, []).append((setting, dep))
     for address, items in by_owner.items():
@@ -187,12 +144,10 @@ def sweep(world: World, owner: str | None = None) -> list[tuple[int, Decimal]]:
         headroom = Decimal(config.auto_top_up_headroom_uact)
         spendable = available - headroom if available > headroom else available
         for setting, dep in items:
-            if horizons.quiet(dep, height, window):
-                continue  # the escrow lasts beyond the window, as last seen
             left = runway_blocks(dep, height)
             if left is None or left > window:
                 if left is not None:
-                    horizons.note(dep, height, window, left)
+                    horizons.note((setting.owner, setting.dseq), height, window, left)
                 continue  # nothing pays, or the escrow lasts beyond the window
             last = setting.last_funded_height
             if last is not None and height - last < config.auto_top_up_cooldown_blocks:

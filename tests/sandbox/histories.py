@@ -13,9 +13,10 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
+from minds371_sandbox._drain import DrainHorizons
 from minds371_sandbox._providers import default_providers
 from minds371_sandbox._records import WorldConfig
-from minds371_sandbox._top_up import DeploymentSetting, DrainHorizons, sweep
+from minds371_sandbox._top_up import DeploymentSetting, sweep
 from minds371_sandbox._world import World, WorldError
 from tests.sandbox.specs import group_spec, manifest_group
 

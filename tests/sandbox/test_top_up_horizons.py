@@ -1,19 +1,20 @@
 """The auto top-up sweep's remembered runways give the answers a sweep that looks every time gives.
 
 Two worlds go through the same random history (:mod:`tests.sandbox.histories`); one sweeps with
-:class:`DrainHorizons`, the other with a horizon set that never answers, and after every step
+:class:`DrainHorizons`, the other looking at every setting every time, and after every step
 both worlds must be identical.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from decimal import Decimal
 
 import pytest
 
-from minds371_sandbox._records import Deployment
-from minds371_sandbox._top_up import DeploymentSetting, DrainHorizons, sweep
+from minds371_sandbox._drain import DrainHorizons
+from minds371_sandbox._top_up import DeploymentSetting, sweep
 from tests.sandbox.histories import HASH, OWNERS, history_world, step
 from tests.sandbox.specs import group_spec
 
@@ -23,17 +24,21 @@ class _Counting(DrainHorizons):
         super().__init__()
         self.skipped = 0
 
-    def quiet(self, dep: Deployment, height: int, window: Decimal) -> bool:
-        answer = super().quiet(dep, height, window)
-        self.skipped += answer
-        return answer
+    def due(
+        self, settings: Mapping[tuple[str, int], object], height: int, window: Decimal
+    ) -> list[tuple[str, int]]:
+        keys = super().due(settings, height, window)
+        self.skipped += len(settings) - len(keys)
+        return keys
 
 
 class _Forgetful(DrainHorizons):
-    """Never knows anything: every sweep computes every runway."""
+    """Never knows anything: every sweep looks at every setting."""
 
-    def quiet(self, dep: Deployment, height: int, window: Decimal) -> bool:
-        return False
+    def due(
+        self, settings: Mapping[tuple[str, int], object], height: int, window: Decimal
+    ) -> list[tuple[str, int]]:
+        return list(settings)
 
 
 @pytest.mark.parametrize("seed", range(6))
