@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from minds371_sandbox._fit import decide
-from minds371_sandbox._records import Bid, Deployment, Group, Order
+from minds371_sandbox._records import Bid, Group, Lease, Order
 from minds371_sandbox._top_up import sweep
 
 if TYPE_CHECKING:
@@ -21,29 +21,54 @@ if TYPE_CHECKING:
 __all__ = ["produce_block"]
 
 _ORDER_MAX_BIDS = 20  # the market module's OrderMaxBids
+_ZERO = Decimal(0)
 
 
 def produce_block(world: World) -> None:
-    """Advance ``world`` by one block; transactions waiting in the mempool land first."""
+    """Advance ``world`` by one block; transactions waiting in the mempool land first.
+
+    Each active deployment, in turn: its open orders get bids, its escrow pays one block of its
+    active leases (all of them close with the deployment when it cannot), and leases still
+    without a manifest past the timeout are closed. One pass per deployment, with its active
+    leases listed once: paying changes them only when the escrow runs dry, and then none are
+    left. This loop runs for every deployment every block, hence written out flat.
+    """
     world.height += 1
     pending, world.mempool = world.mempool, []
     for _, deliver in pending:
         deliver()
+    height = world.height
+    limit = world.config.manifest_timeout_blocks
     for dep in world.live_deployments():
-        _bid(world, dep)
-        _settle(world, dep)
-        _time_out_manifests(world, dep)
+        for group in dep.groups:
+            if group.state == "open":
+                for order in group.orders:
+                    if order.state == "open":
+                        _bids_for(world, order, group)
+        active: list[Lease] = []
+        rate = _ZERO  # summed as sum() does: 0 + first + second ...
+        for lease in dep.leases:
+            if lease.state == "active":
+                active.append(lease)
+                rate = rate + lease.price
+        escrow = dep.escrow
+        if rate and escrow.funds < rate:
+            # Overdrawn: pay what is left; every lease and the deployment close.
+            escrow.transferred += escrow.funds
+            escrow.funds = _ZERO
+            escrow.settled_at = height
+            world.overdraw(dep)
+            continue
+        escrow.funds -= rate
+        escrow.transferred += rate
+        escrow.settled_at = height
+        for lease in active:
+            if lease.manifest is None and height - lease.created_at >= limit:
+                world.provider_close_lease(
+                    dep.owner, dep.dseq, lease.gseq, lease.oseq, "manifest_timeout"
+                )
     if world.deployment_settings and world.height % world.config.auto_top_up_every_blocks == 0:
         sweep(world)  # Console's auto top-up cron
-
-
-def _bid(world: World, dep: Deployment) -> None:
-    for group in dep.groups:
-        if group.state != "open":
-            continue
-        for order in group.orders:
-            if order.state == "open":
-                _bids_for(world, order, group)
 
 
 def _bids_for(world: World, order: Order, group: Group) -> None:
@@ -71,27 +96,3 @@ def _bids_for(world: World, order: Order, group: Group) -> None:
     for bid in order.bids:
         if bid.state == "open" and world.height - bid.created_at >= world.config.bid_timeout_blocks:
             bid.state = "closed"
-
-
-def _settle(world: World, dep: Deployment) -> None:
-    escrow = dep.escrow
-    rate = sum((lease.price for lease in dep.active_leases()), Decimal(0))
-    if rate and escrow.funds < rate:
-        # Overdrawn: pay what is left; every lease and the deployment close.
-        escrow.transferred += escrow.funds
-        escrow.funds = Decimal(0)
-        escrow.settled_at = world.height
-        world.overdraw(dep)
-        return
-    escrow.funds -= rate
-    escrow.transferred += rate
-    escrow.settled_at = world.height
-
-
-def _time_out_manifests(world: World, dep: Deployment) -> None:
-    limit = world.config.manifest_timeout_blocks
-    for lease in dep.active_leases():
-        if lease.manifest is None and world.height - lease.created_at >= limit:
-            world.provider_close_lease(
-                dep.owner, dep.dseq, lease.gseq, lease.oseq, "manifest_timeout"
-            )

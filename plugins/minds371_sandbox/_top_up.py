@@ -122,14 +122,21 @@ def sweep(world: World, owner: str | None = None) -> list[tuple[int, Decimal]]:
     config = world.config
     height = world.height
     window = Decimal(str(config.auto_top_up_look_ahead_hours)) * BLOCKS_PER_HOUR
+    horizons = world.drain_horizons
     target = Decimal(str(config.auto_top_up_target_runway_hours)) * BLOCKS_PER_HOUR
     funded: list[tuple[int, Decimal]] = []
     by_owner: dict[str, list[tuple[DeploymentSetting, Deployment]]] = {}
-    for setting in world.deployment_settings.values():
+    # Only the settings whose runway may have reached the window (:mod:`._drain`), in the table's
+    # order; the others' escrows last beyond it.
+    for key in horizons.due(world.deployment_settings, height, window):
+        setting = world.deployment_settings[key]
         if not setting.auto_top_up_enabled or (owner is not None and setting.owner != owner):
             continue
         dep = world.deployments.get((setting.owner, setting.dseq))
-        if dep is None or dep.state != "active":
+        if dep is None:
+            continue
+        if dep.state != "active":
+            horizons.done(key)
             continue
         by_owner.setdefault(setting.owner, []).append((setting, dep))
     for address, items in by_owner.items():
@@ -139,6 +146,8 @@ def sweep(world: World, owner: str | None = None) -> list[tuple[int, Decimal]]:
         for setting, dep in items:
             left = runway_blocks(dep, height)
             if left is None or left > window:
+                if left is not None:
+                    horizons.note((setting.owner, setting.dseq), height, window, left)
                 continue  # nothing pays, or the escrow lasts beyond the window
             last = setting.last_funded_height
             if last is not None and height - last < config.auto_top_up_cooldown_blocks:

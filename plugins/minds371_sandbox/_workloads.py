@@ -8,6 +8,7 @@ rules are in :mod:`._images`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -31,8 +32,12 @@ _LOG_WINDOW = 1000
 
 
 def _slug(*parts: object, length: int) -> str:
-    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
-    return base64.b32encode(digest).decode().lower()[:length]
+    return _base32_digest("/".join(str(p) for p in parts))[:length]
+
+
+@functools.lru_cache(maxsize=65_536)  # every status poll names the same pods and hosts again
+def _base32_digest(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode().lower()
 
 
 def lease_namespace(dep: Deployment, lease: Lease) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from minds371.logging import get_logger
 from minds371_sandbox._blocks import produce_block
+from minds371_sandbox._drain import DrainHorizons
 from minds371_sandbox._fit import gpu_models_used, spec_resources
 from minds371_sandbox._intake import receive_manifest, sees_lease
 from minds371_sandbox._providers import ProviderSpec
@@ -70,6 +71,8 @@ class World:
         self.certificates: dict[str, list[dict[str, str]]] = {}
         #: Console's per-deployment settings (auto top-up), by (owner, dseq).
         self.deployment_settings: dict[tuple[str, int], DeploymentSetting] = {}
+        #: What the auto top-up sweep learnt about runways (:class:`._drain.DrainHorizons`).
+        self.drain_horizons = DrainHorizons()
 
     # ---- accounts -------------------------------------------------------------------------
 
@@ -279,6 +282,7 @@ class World:
         )
         dep.leases.append(lease)
         self._hold(lease, group, +1)
+        self.drain_horizons.forget((owner, dseq))  # the rate went up
         log.info("minds371.sandbox.lease_created", dseq=dseq, gseq=gseq, provider=provider)
         return lease
 
@@ -476,6 +480,7 @@ class World:
         }
         self.deployments = {}
         self._usage, self._gpu_usage, self._live = {}, {}, set()
+        self.drain_horizons.clear()
         settings = [DeploymentSetting.load(x) for x in raw.get("deployment_settings", [])]
         self.deployment_settings = {(x.owner, x.dseq): x for x in settings}
         for item in raw.get("deployments", []):
