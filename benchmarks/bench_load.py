@@ -49,6 +49,7 @@ import anyio
 import structlog
 
 from minds371 import AgentRuntime, AgentType, Task, TaskResult, TaskStatus
+from minds371_akash.networks import SANDBOX_API_KEY
 from minds371_sandbox import Capacity, SandboxServer, default_providers
 
 GIB = 1024**3
@@ -309,6 +310,9 @@ async def main(args: argparse.Namespace, home: Path) -> int:
         async with SandboxServer(block_time=args.block_time, providers_file=providers) as server:
             os.environ["MINDS371_SANDBOX_URL"] = server.base_url
             assert server.pid is not None
+            # Each task deposits 0.5 ACT: the wallet gets enough for every burst of the run
+            # (1,000 tasks in each of two modes would otherwise outspend its starting 1,000 ACT).
+            await server.set_balance(SANDBOX_API_KEY, 10**9 + 4 * (args.tasks + 1) * 10**6)
             if args.mode in ("memory", "both"):
                 profile = cProfile.Profile() if args.profile else None
                 one = await _memory_burst(1, "single", None)

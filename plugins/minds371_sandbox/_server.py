@@ -167,6 +167,20 @@ class SandboxServer(AsyncResource):
         self.api_keys.append(issued)
         return issued
 
+    async def set_balance(self, api_key: str, uact: int) -> dict[str, Any]:
+        """Set the wallet balance of ``api_key``'s account (``PUT /sandbox/accounts/{address}``).
+
+        Returns the account as the server shows it.
+        """
+        assert self._admin is not None, "server not started"
+        who = await self._admin.get("/sandbox/whoami", headers={"x-api-key": api_key})
+        who.raise_for_status()
+        address = str(who.json()["address"])
+        result: dict[str, Any] = await self._call(
+            "PUT", f"/sandbox/accounts/{address}", {"balance": str(uact)}
+        )
+        return result
+
     async def info(self) -> dict[str, Any]:
         """``GET /sandbox/info``."""
         result: dict[str, Any] = await self._call("GET", "/sandbox/info")

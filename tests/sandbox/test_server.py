@@ -89,3 +89,12 @@ def test_bad_options_exit_2_and_name_the_field(
     state.write_text("{not json", encoding="utf-8")
     assert main(["sandbox", "serve", "--state", str(state)]) == 2
     assert "cannot load sandbox state" in capsys.readouterr().err
+
+
+async def test_set_balance_funds_the_wallet_of_an_api_key() -> None:
+    async with SandboxServer(block_time=0.05) as server:
+        key = await server.add_api_key()
+        account = await server.set_balance(key, 123_456_789)
+        assert int(float(account["balance"])) == 123_456_789
+        other = await server.set_balance("sandbox-local-key", 5)
+        assert other["address"] != account["address"]
