@@ -226,7 +226,7 @@ def _build(spec: WorkloadSpec | dict[str, Any]) -> tuple[str, dict[str, Any]]:
         width=2**31 - 1,
     )
     try:
-        parse_sdl(text)
+        _check_built(text)
     except ValidationError as exc:
         # The spec's own checks let through something the SDL rules refuse (a size beyond the
         # chain's limits, an invalid hostname, ...): report it against the SDL path.
@@ -235,6 +235,17 @@ def _build(spec: WorkloadSpec | dict[str, Any]) -> tuple[str, dict[str, Any]]:
             subject="workload spec",
         ) from None
     return text, document
+
+
+@functools.lru_cache(maxsize=256)
+def _check_built(text: str) -> None:
+    """Check a built SDL by the SDL rules (raises ``ValidationError``).
+
+    A function of the text alone, so a text that passed once passes again: many tasks of one
+    workload build the same text (their task marker is added afterwards), and each check is a
+    YAML load. A refusal is not kept (an exception leaves the cache untouched).
+    """
+    parse_sdl(text)
 
 
 def _as_loaded(value: Any) -> Any:
