@@ -411,14 +411,7 @@ class SQLiteStateStore:
         oldest_first: bool = False,
     ) -> list[TaskRecord]:
         """Tasks, newest first (or oldest first), filtered; ``limit=-1`` for all."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if statuses is not None:
-            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
-            params.extend(s.value for s in statuses)
-        if agent_type is not None:
-            clauses.append("agent_type = ?")
-            params.append(agent_type)
+        clauses, params = _filters(statuses, agent_type)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         order = "ASC" if oldest_first else "DESC"
         sql = f"SELECT {_RECORD_COLUMNS} FROM tasks {where} ORDER BY created_at {order} LIMIT ?"
@@ -501,19 +494,29 @@ class SQLiteStateStore:
 _RECORD_COLUMNS = "task_json, status, attempts, last_seq, result_json"
 
 
-def _named_query(
-    name: str, statuses: Sequence[TaskStatus] | None, agent_type: str | None
-) -> tuple[str, list[Any]]:
-    """The SQL and parameters of :meth:`SQLiteStateStore.tasks_named`."""
-    # The expression is the index's, word for word: SQLite uses the index only then.
-    clauses = ["json_extract(task_json, '$.payload.name') = ?"]
-    params: list[Any] = [name]
+def _filters(
+    statuses: Sequence[TaskStatus] | None, agent_type: str | None
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses (joined by AND) and parameters for a status and agent-type filter."""
+    clauses: list[str] = []
+    params: list[Any] = []
     if statuses is not None:
         clauses.append(f"status IN ({','.join('?' * len(statuses))})")
         params.extend(s.value for s in statuses)
     if agent_type is not None:
         clauses.append("agent_type = ?")
         params.append(agent_type)
+    return clauses, params
+
+
+def _named_query(
+    name: str, statuses: Sequence[TaskStatus] | None, agent_type: str | None
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of :meth:`SQLiteStateStore.tasks_named`."""
+    filters, filter_params = _filters(statuses, agent_type)
+    # The expression is the index's, word for word: SQLite uses the index only then.
+    clauses = ["json_extract(task_json, '$.payload.name') = ?", *filters]
+    params: list[Any] = [name, *filter_params]
     # INDEXED BY: with one status the planner prefers `tasks_by_status` (it orders by
     # created_at without a sort) and reads every task of that status, a scan that grows with the
     # store; a name has few tasks, and sorting them costs nothing.
