@@ -475,3 +475,236 @@ def test_scrub_keeps_values_twenty_levels_deep_and_redacts_deeper_ones_whole(wra
     assert scrub(nested(21, "visible", wrap)) == nested(21, "***", wrap)
     assert scrub(nested(19, ["visible"], wrap)) == nested(19, ["visible"], wrap)
     assert scrub(nested(20, ["visible"], wrap)) == nested(20, ["***"], wrap)
+
+
+# -- a registered secret cut off at either end of a text ---------------------------------------
+
+CUT_SECRET = "cut-secret-0123456789"  # 21 characters
+
+
+@pytest.mark.parametrize("size", [8, 9, 10, 19, 20])
+def test_a_secret_cut_off_at_the_end_of_a_text_is_redacted(size: int) -> None:
+    # An error body truncated mid-key ends with the key's first characters.
+    register_secret(CUT_SECRET)
+    assert redact(f"error body: {CUT_SECRET[:size]}") == "error body: ***"
+
+
+@pytest.mark.parametrize("size", [8, 9, 10, 19, 20])
+def test_a_secret_cut_off_at_the_start_of_a_text_is_redacted(size: int) -> None:
+    register_secret(CUT_SECRET)
+    assert redact(f"{CUT_SECRET[-size:]} was the tail") == "*** was the tail"
+
+
+def test_a_text_cut_through_a_secret_at_both_ends_loses_both_pieces() -> None:
+    register_secret(CUT_SECRET)
+    text = f"{CUT_SECRET[-12:]} middle {CUT_SECRET[:11]}"
+    assert redact(text) == "*** middle ***"
+    assert scrub({"detail": text}) == {"detail": "*** middle ***"}
+
+
+def test_a_piece_shorter_than_eight_characters_at_an_end_is_kept() -> None:
+    # Seven characters would match ordinary words; the whole secret in the text is still redacted.
+    register_secret(CUT_SECRET)
+    assert redact(f"{CUT_SECRET} then {CUT_SECRET[:7]}") == f"*** then {CUT_SECRET[:7]}"
+    assert redact(f"{CUT_SECRET[-7:]} then {CUT_SECRET}") == f"{CUT_SECRET[-7:]} then ***"
+    assert redact(f"{CUT_SECRET[:8]}x {CUT_SECRET[:7]}") == f"{CUT_SECRET[:8]}x {CUT_SECRET[:7]}"
+    assert (
+        redact(f"{CUT_SECRET[-7:]} x{CUT_SECRET[-8:]}") == f"{CUT_SECRET[-7:]} x{CUT_SECRET[-8:]}"
+    )
+
+
+def test_a_cut_piece_in_a_long_text_is_redacted() -> None:
+    register_secret(CUT_SECRET)
+    text = f"{CUT_SECRET[-9:]} {FILLER}{CUT_SECRET[:9]}"
+    assert len(text) > 256
+    assert redact(text) == f"*** {FILLER}***"
+
+
+# -- the forms a secret takes inside JSON text -------------------------------------------------
+
+# A quote, a backslash, a non-ASCII letter and Go's HTML-escaped characters.
+ODD_SECRET = 'p\u00e4ss"w\\rd<&>-0042'
+
+
+def go_json(value: str) -> str:
+    """``value`` as Go's encoding/json writes it inside a string (HTML characters escaped)."""
+    plain = json.dumps(value, ensure_ascii=False)[1:-1]
+    return plain.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        ODD_SECRET,
+        json.dumps(ODD_SECRET, ensure_ascii=False)[1:-1],
+        json.dumps(ODD_SECRET)[1:-1],
+        go_json(ODD_SECRET),
+    ],
+    ids=["raw", "json-unicode", "json-ascii", "go-json"],
+)
+def test_a_registered_secret_is_redacted_in_each_form_json_text_gives_it(form: str) -> None:
+    register_secret(ODD_SECRET)
+    assert form != ODD_SECRET or form.startswith("p")
+    body = f'{{"error": "bad key", "env": "KEY={form}", "n": 1}}'
+    assert redact(body) == '{"error": "bad key", "env": "KEY=***", "n": 1}'
+
+
+@pytest.mark.parametrize("char", ["<", ">", "&"])
+def test_a_secret_with_one_html_character_is_redacted_from_go_json(char: str) -> None:
+    secret = f"html{char}secret-77"
+    register_secret(secret)
+    body = json.dumps({"env": f"KEY={secret}"})  # Python's form: the character as it is
+    go_body = body.replace(char, {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}[char])
+    assert redact(f"{go_body} end") == '{"env": "KEY=***"} end'
+
+
+def test_a_non_ascii_secret_is_redacted_from_json_written_either_way() -> None:
+    secret = "gr\u00fc\u00dfe-secret"
+    register_secret(secret)
+    assert redact(f"a {json.dumps(secret)} b") == 'a "***" b'
+    assert redact(f"a {json.dumps(secret, ensure_ascii=False)} b") == 'a "***" b'
+
+
+# -- registering after a reset -------------------------------------------------------------------
+
+
+def test_a_secret_registered_after_a_reset_is_redacted_from_a_text_seen_before_it() -> None:
+    # What was redacted before a reset must not be served as clean once a secret is registered
+    # again, however often the set was emptied and refilled.
+    text = "the value twice-registered-key leaked"
+    reset_registered_secrets()
+    register_secret("some-other-secret")
+    assert redact(text) == text
+    reset_registered_secrets()
+    register_secret("twice-registered-key")
+    assert redact(text) == "the value *** leaked"
+
+
+def test_secrets_registered_one_after_another_are_all_redacted_from_a_text_seen_before() -> None:
+    text = "keys first-secret-aaa and second-secret-bbb"
+    assert redact(text) == text
+    register_secret("first-secret-aaa")
+    assert redact(text) == "keys *** and second-secret-bbb"
+    register_secret("second-secret-bbb")
+    assert redact(text) == "keys *** and ***"
+
+
+# -- a host that configured only the standard logging module ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "level"),
+    [
+        ("debug", logging.DEBUG),
+        ("info", logging.INFO),
+        ("warning", logging.WARNING),
+        ("error", logging.ERROR),
+    ],
+)
+def test_a_stdlib_host_gets_each_level_redacted_with_the_bound_facts(
+    caplog: pytest.LogCaptureFixture, method: str, level: int
+) -> None:
+    log = get_logger("minds371.test.host", run="r1", api_key=API_KEY)
+    bound = log.bind(who="agent", token="t0k3n-value")
+    with caplog.at_level(logging.DEBUG, logger="minds371.test.host"):
+        getattr(bound, method)(f"minds371.test.event [{PRIVATE_KEY}]", n=1, password="pw-123456")
+    (record,) = caplog.records
+    assert record.name == "minds371.test.host"
+    assert record.levelno == level
+    assert not record.exc_info  # no traceback attached
+    assert record.getMessage() == (
+        "minds371.test.event [***] run='r1' api_key='***' who='agent' token='***' n=1"
+        " password='***'"
+    )
+
+
+def test_a_stdlib_host_gets_an_exception_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = get_logger("minds371.test.host")
+    with caplog.at_level(logging.INFO, logger="minds371.test.host"):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            log.exception("minds371.test.failed", api_key=API_KEY)
+    (record,) = caplog.records
+    assert (record.name, record.levelno) == ("minds371.test.host", logging.ERROR)
+    assert record.getMessage() == "minds371.test.failed api_key='***'"
+    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert API_KEY not in caplog.text
+
+
+def test_a_stdlib_host_below_the_level_hears_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="minds371.test.host"):
+        get_logger("minds371.test.host").info("minds371.test.quiet")
+    assert caplog.records == []
+
+
+def test_a_host_without_any_logging_handler_hears_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a handler anywhere, the standard library's last resort would print warnings to
+    # the host's stderr.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    get_logger("minds371.test").warning("minds371.test.loud", api_key=API_KEY)
+    assert capsys.readouterr() == ("", "")
+
+
+# -- the command's own logging ---------------------------------------------------------------------
+
+
+def test_cli_logging_leaves_a_task_failure_to_the_command_above_info(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_cli_logging("WARNING", json=True)
+    get_logger("minds371.test").error("minds371.task.failed", task="t1")
+    get_logger("minds371.test").error("minds371.test.other")
+    lines = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["minds371.test.other"]
+    configure_cli_logging("INFO", json=True)
+    get_logger("minds371.test").error("minds371.task.failed", task="t1")
+    lines = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == ["minds371.task.failed"]
+
+
+def test_cli_logging_says_an_exceptions_sentence_at_error_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_cli_logging("WARNING")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        get_logger("minds371.test").exception("minds371.test.failed", say="the deploy failed")
+    assert capsys.readouterr().err.splitlines()[0] == "error: the deploy failed"
+
+
+def test_cli_logging_renders_an_empty_sentence_as_the_plain_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_cli_logging("WARNING")
+    get_logger("minds371.test").warning("minds371.test.plain", say="")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "minds371.test.plain" in line and not line.startswith("warning: ")
+
+
+def test_cli_logging_for_people_carries_no_timestamp(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_cli_logging("WARNING")
+    get_logger("minds371.test").warning("minds371.test.plain")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "minds371.test.plain" in line
+    assert not any(ch.isdigit() for ch in line.split("minds371.test.plain")[0])
+
+
+def test_a_logger_used_under_one_cli_configuration_follows_the_next(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = get_logger("minds371.test")
+    configure_cli_logging("WARNING", json=True)
+    log.warning("minds371.test.first")
+    configure_cli_logging("INFO", json=True)
+    log.info("minds371.test.second")
+    lines = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["event"] for line in lines] == [
+        "minds371.test.first",
+        "minds371.test.second",
+    ]
