@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from decimal import Decimal
 from enum import StrEnum
 
@@ -735,3 +736,16 @@ def test_a_logger_used_under_one_cli_configuration_follows_the_next(
         "minds371.test.first",
         "minds371.test.second",
     ]
+
+
+def test_cli_logging_colours_its_lines_only_at_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure_cli_logging("WARNING")
+    get_logger("minds371.test").warning("minds371.test.plain")
+    assert "\x1b[" not in capsys.readouterr().err  # a file or a pipe gets no escape codes
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    configure_cli_logging("WARNING")
+    get_logger("minds371.test").warning("minds371.test.plain", api_key=API_KEY)
+    err = capsys.readouterr().err
+    assert "\x1b[" in err and "minds371.test.plain" in err and API_KEY not in err
