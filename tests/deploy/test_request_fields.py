@@ -742,3 +742,38 @@ def test_the_base_sdl_data_is_what_loading_the_base_sdl_gives(payload: dict[str,
     assert data == yaml.load(request.base_sdl(), Loader=yaml.CSafeLoader)
     data["services"].clear()  # the caller's to change: the next call is built anew
     assert request.base_sdl_data()["services"]
+
+
+BUILT = "ghcr.io/acme/site@sha256:" + "b" * 64
+LOGIN = {"host": "ghcr.io", "username": "acme-bot", "password": "registry-pass-1"}
+
+
+def test_a_request_built_from_source_alone_runs_its_image_as_one_web_service() -> None:
+    request = parse_request(
+        {"name": "site", "repo_url": "https://github.com/a/b", "container_registry": "ghcr.io/acme"}
+    )
+    built = request.with_built_image(BUILT)
+    assert built.image is None and built.infra_spec is not None
+    (service,) = built.infra_spec.services
+    assert (service.name, service.image, service.credentials) == ("site", BUILT, None)
+    assert [(p.port, p.as_) for p in service.ports] == [(80, None)]
+    assert built.infra_spec.max_price_uact == 100
+    private = request.with_built_image(BUILT, LOGIN)
+    assert private.infra_spec is not None
+    (login,) = [s.credentials for s in private.infra_spec.services]
+    assert login is not None
+    assert (login.host, login.username) == ("ghcr.io", "acme-bot")
+    assert login.password.get_secret_value() == "registry-pass-1"
+
+
+def test_a_built_image_with_a_login_gives_it_only_to_the_service_that_runs_it() -> None:
+    two = web_request(repo_url="https://github.com/a/b", container_registry="ghcr.io/acme")
+    two["infra_spec"]["services"].append({"name": "cache", "image": "redis:7"})
+    built = parse_request(two).with_built_image(BUILT, LOGIN)
+    assert built.infra_spec is not None
+    logins = {s.name: s.credentials for s in built.infra_spec.services}
+    assert logins["cache"] is None
+    assert logins["web"] is not None and logins["web"].username == "acme-bot"
+    public = parse_request(two).with_built_image(BUILT)
+    assert public.infra_spec is not None
+    assert all(s.credentials is None for s in public.infra_spec.services)
