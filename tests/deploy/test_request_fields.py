@@ -777,3 +777,48 @@ def test_a_built_image_with_a_login_gives_it_only_to_the_service_that_runs_it() 
     public = parse_request(two).with_built_image(BUILT)
     assert public.infra_spec is not None
     assert all(s.credentials is None for s in public.infra_spec.services)
+
+
+def with_port(**port: Any) -> dict[str, Any]:
+    """A request for ``app.example.com`` whose first service ``web`` exposes ``port``.
+
+    A second service exposes port 80 globally, so the workload itself is valid.
+    """
+    request = web_request(domain="app.example.com")
+    request["infra_spec"]["services"][0]["ports"] = [port]
+    request["infra_spec"]["services"].append(
+        {"name": "api", "image": "nginx:1.27", "ports": [{"port": 80}]}
+    )
+    return request
+
+
+@pytest.mark.parametrize(
+    "port",
+    [{"port": 8080}, {"port": 80, "proto": "udp"}, {"port": 80, "global": False}],
+    ids=["not-80", "udp", "not-global"],
+)
+def test_a_domain_on_a_port_the_http_ingress_does_not_serve_is_refused(
+    port: dict[str, Any],
+) -> None:
+    (message,) = issues(with_port(**port)).values()
+    assert "domain goes to the first port of service web" in message
+    assert "ports: [{port: N, as: 80}]" in message and "ssl_termination: sidecar" in message
+
+
+def test_a_domain_on_a_global_tcp_port_exposed_as_80_is_accepted() -> None:
+    assert parse_request(with_port(port=8080, **{"as": 80})).domain == "app.example.com"
+    assert parse_request(with_port(port=80)).domain == "app.example.com"
+
+
+def test_build_field_issues_say_why() -> None:
+    bare = {"name": "web", "repo_url": "https://github.com/a/b"}
+    assert issues(bare)["/container_registry"] == (
+        "is required with repo_url: where the built image is pushed for providers to pull (for "
+        "example ghcr.io/org)"
+    )
+    image = issues({**bare, "container_registry": "ghcr.io/acme", "image": "nginx:1.27"})
+    assert image["/image"].startswith("is not given with repo_url: the image is built from")
+    assert image["/image"].endswith("whose service named like the request runs the built image)")
+    assert issues(from_source(build_commands=[[]]))["/build_commands/0"] == (
+        "must be a non-empty string or a non-empty list of strings (at most 4096 characters each)"
+    )
