@@ -800,9 +800,11 @@ def with_port(**port: Any) -> dict[str, Any]:
 def test_a_domain_on_a_port_the_http_ingress_does_not_serve_is_refused(
     port: dict[str, Any],
 ) -> None:
-    (message,) = issues(with_port(**port)).values()
-    assert "domain goes to the first port of service web" in message
-    assert "ports: [{port: N, as: 80}]" in message and "ssl_termination: sidecar" in message
+    assert list(issues(with_port(**port)).values()) == [
+        "domain goes to the first port of service web, which the provider's HTTP ingress does not "
+        "serve: expose it global, over tcp, as 80 (ports: [{port: N, as: 80}]), or use ssl: true "
+        "with ssl_termination: sidecar"
+    ]
 
 
 def test_a_domain_on_a_global_tcp_port_exposed_as_80_is_accepted() -> None:
@@ -822,3 +824,18 @@ def test_build_field_issues_say_why() -> None:
     assert issues(from_source(build_commands=[[]]))["/build_commands/0"] == (
         "must be a non-empty string or a non-empty list of strings (at most 4096 characters each)"
     )
+
+
+def test_a_request_from_source_names_the_service_that_must_run_the_built_image() -> None:
+    two = from_source(name="site")
+    two["infra_spec"]["services"].append({"name": "cache", "image": "redis:7"})
+    assert issues(two)["/infra_spec/services"] == (
+        "with repo_url, one service must be named 'site' (the request's name): it runs the built "
+        "image"
+    )
+
+
+def test_the_only_service_of_a_request_from_source_runs_the_built_image_whatever_its_name() -> None:
+    built = parse_request(from_source(name="site")).with_built_image(BUILT)
+    assert built.infra_spec is not None
+    assert [(s.name, s.image) for s in built.infra_spec.services] == [("web", BUILT)]
