@@ -62,10 +62,6 @@ class DeploymentViews:
         for key in [key for key in self._full if key not in keep]:
             del self._full[key]
 
-    def forget(self, network: str, dseq: int) -> None:
-        """Read ``dseq`` in full next time (after a change this watcher made to it)."""
-        self._full.pop((network, dseq), None)
-
     async def view(self, network: str, akash: AkashIntegrationProvider, dseq: int) -> Deployment:
         """The deployment as this pass should see it.
 

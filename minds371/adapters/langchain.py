@@ -25,9 +25,15 @@ from langchain_core.callbacks import adispatch_custom_event
 from langchain_core.tools import BaseTool, StructuredTool, ToolException
 
 from minds371.actions import ActionRegistry
-from minds371.adapters.tools import ToolSource, ToolSpec, call_action, structured, tool_specs
-from minds371.errors import Minds371Error, ValidationError
-from minds371.logging import redact
+from minds371.adapters.tools import (
+    ToolSource,
+    ToolSpec,
+    call_action,
+    failure_text,
+    structured,
+    tool_specs,
+)
+from minds371.errors import Minds371Error
 
 __all__ = ["PROGRESS_EVENT", "langchain_tool", "langchain_tools"]
 
@@ -51,11 +57,8 @@ def langchain_tool(source: ToolSource | ActionRegistry, spec: ToolSpec) -> BaseT
 
         try:
             output = await call_action(source, spec, arguments, emit=progress)
-        except ValidationError as exc:
-            issues = "; ".join(redact(str(issue)) for issue in exc.issues)
-            raise ToolException(f"invalid {exc.subject}: {issues}") from None
         except Minds371Error as exc:
-            raise ToolException(f"{spec.name} failed: {redact(exc.message)}") from None
+            raise ToolException(failure_text(spec, exc)) from None
         return json.dumps(structured(spec, output), default=str)
 
     tags = [name for name, on in _flags(spec).items() if on]

@@ -23,9 +23,16 @@ from pydantic_ai.exceptions import ModelRetry, ToolFailed
 from pydantic_ai.toolsets import FunctionToolset
 
 from minds371.actions import ActionRegistry
-from minds371.adapters.tools import Emit, ToolSource, ToolSpec, call_action, structured, tool_specs
+from minds371.adapters.tools import (
+    Emit,
+    ToolSource,
+    ToolSpec,
+    call_action,
+    failure_text,
+    structured,
+    tool_specs,
+)
 from minds371.errors import Minds371Error, ValidationError
-from minds371.logging import redact
 
 __all__ = ["minds371_toolset", "pydantic_ai_tool"]
 
@@ -63,10 +70,9 @@ def pydantic_ai_tool(
         try:
             output = await call_action(source, spec, arguments, emit=on_progress)
         except ValidationError as exc:
-            issues = "; ".join(redact(str(issue)) for issue in exc.issues)
-            raise ModelRetry(f"invalid {exc.subject}: {issues}") from None
+            raise ModelRetry(failure_text(spec, exc)) from None
         except Minds371Error as exc:
-            raise ToolFailed(f"{spec.name} failed: {redact(exc.message)}") from None
+            raise ToolFailed(failure_text(spec, exc)) from None
         return json.loads(json.dumps(structured(spec, output), default=str))
 
     tool: Tool[Any] = Tool.from_schema(

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from minds371.actions import Action, ActionRegistry, RunContext
 from minds371.adapters._secrets import SchemaSecrets, prune_secrets
-from minds371.errors import FieldIssue, ValidationError
+from minds371.errors import FieldIssue, Minds371Error, ValidationError
+from minds371.logging import redact
 
 __all__ = [
     "SECRET_RULE",
@@ -251,6 +252,18 @@ async def call_action(
         registry, deps, runtime = source.actions, source.deps, source
     ctx: RunContext[Any] = RunContext(deps=deps, runtime=runtime, emit=emit)
     return await registry.execute(spec.name, given, ctx=ctx)
+
+
+def failure_text(spec: ToolSpec, exc: Minds371Error) -> str:
+    """What a framework's tool error says of a failed call, secrets redacted.
+
+    A refused input names its subject and every issue (the model can correct and call again);
+    any other failure names the tool and the error.
+    """
+    if isinstance(exc, ValidationError):
+        issues = "; ".join(redact(str(issue)) for issue in exc.issues)
+        return f"invalid {exc.subject}: {issues}"
+    return f"{spec.name} failed: {redact(exc.message)}"
 
 
 def structured(spec: ToolSpec, output: Any) -> dict[str, Any]:

@@ -275,14 +275,19 @@ class HoldProviderReads:
         await self.app(scope, receive, send)
 
 
-async def test_concurrent_reads_of_one_provider_share_a_request_and_others_keep_their_own():
+@asynccontextmanager
+async def provider_reads_held() -> AsyncIterator[tuple[HoldProviderReads, httpx.AsyncClient]]:
+    """A sandbox whose provider reads wait for ``app.release``, and a client into it."""
     async with SandboxNetwork(manual_clock=True) as net:
         app = HoldProviderReads(net.app)
         transport = ASGIWebSocketTransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
-            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
-        ):
+        async with httpx.AsyncClient(transport=transport, base_url=net.base_url) as client:
+            yield app, client
+
+
+async def test_concurrent_reads_of_one_provider_share_a_request_and_others_keep_their_own():
+    async with provider_reads_held() as (app, client):
+        async with ConsoleBackend(api_key=API_KEY, http_client=client) as backend:
             listed = [p.address for p in await backend.list_providers()]
             assert len(listed) >= 2
             a, b = listed[:2]
@@ -306,12 +311,9 @@ async def test_concurrent_reads_of_one_provider_share_a_request_and_others_keep_
 
 
 async def test_a_kept_provider_answer_expires_after_provider_ttl():
-    async with SandboxNetwork(manual_clock=True) as net:
-        app = HoldProviderReads(net.app)
+    async with provider_reads_held() as (app, client):
         app.release.set()
-        transport = ASGIWebSocketTransport(app=app)
         async with (
-            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
             ConsoleBackend(api_key=API_KEY, http_client=client, provider_ttl=0.2) as backend,
             ConsoleBackend(api_key=API_KEY, http_client=client, provider_ttl=0) as uncached,
         ):
@@ -330,13 +332,8 @@ async def test_a_kept_provider_answer_expires_after_provider_ttl():
 
 
 async def test_callers_joined_to_a_cancelled_provider_read_ask_for_themselves():
-    async with SandboxNetwork(manual_clock=True) as net:
-        app = HoldProviderReads(net.app)
-        transport = ASGIWebSocketTransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
-            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
-        ):
+    async with provider_reads_held() as (app, client):
+        async with ConsoleBackend(api_key=API_KEY, http_client=client) as backend:
             address = (await backend.list_providers())[0].address
             got: list[str] = []
 
@@ -379,13 +376,8 @@ async def test_bid_polls_of_two_deployments_each_get_their_own_bids():
 
 
 async def test_a_failed_provider_read_is_not_shared_with_callers_that_joined_it():
-    async with SandboxNetwork(manual_clock=True) as net:
-        app = HoldProviderReads(net.app)
-        transport = ASGIWebSocketTransport(app=app)
-        async with (
-            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
-            ConsoleBackend(api_key=API_KEY, http_client=client) as backend,
-        ):
+    async with provider_reads_held() as (app, client):
+        async with ConsoleBackend(api_key=API_KEY, http_client=client) as backend:
             unknown = "akash1" + "q" * 38
             failures: list[str] = []
 

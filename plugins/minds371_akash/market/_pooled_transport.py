@@ -133,7 +133,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send one request and return the response with its body still to be read."""
-        if sniffio.current_async_library() != "asyncio":
+        if not self.runs_here():
             if self._fallback is None:
                 self._fallback = httpx.AsyncHTTPTransport(verify=self._verify, limits=self._limits)
             return await self._fallback.handle_async_request(request)
