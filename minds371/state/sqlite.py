@@ -110,7 +110,6 @@ class SQLiteStateStore:
         # Commits run on the event loop's thread when nothing can make them wait (see _write).
         self._inline = exclusive and synchronous == "NORMAL"
         self._commits_since_checkpoint = 0
-        self._checkpointing = False
         self._checkpointed = anyio.Event()  # set whenever no checkpoint runs
         self._checkpointed.set()
         self._idle = anyio.Event()
@@ -237,7 +236,8 @@ class SQLiteStateStore:
             finally:
                 self._flushing = False
                 self._idle.set()
-            if self._commits_since_checkpoint >= _CHECKPOINT_EVERY and not self._checkpointing:
+            due = self._commits_since_checkpoint >= _CHECKPOINT_EVERY
+            if due and self._checkpointed.is_set():
                 await self._checkpoint()
         if pending.error is not None:
             raise pending.error
@@ -249,7 +249,6 @@ class SQLiteStateStore:
         conn = self._reader_conn
         if conn is None:
             return
-        self._checkpointing = True
         self._checkpointed = anyio.Event()
         self._commits_since_checkpoint = 0
         try:
@@ -261,7 +260,6 @@ class SQLiteStateStore:
         except sqlite3.Error as exc:  # a later one tries again; the WAL only grows meanwhile
             _log.warning("minds371.state.checkpoint_failed", error=str(exc))
         finally:
-            self._checkpointing = False
             self._checkpointed.set()
 
     def _apply(self, batch: list[_Pending]) -> None:
