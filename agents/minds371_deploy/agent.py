@@ -592,11 +592,12 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {_json_key(key): _json_value(value) for key, value in data.items()}
 
 
+#: Kept as they are (exact types: a subclass, an enum, goes through the round trip).
+_JSON_PLAIN = frozenset({str, int, float, bool})
+
+
 def _json_value(value: Any) -> Any:
-    kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:
-        return value
-    if kind is float:
+    if value is None or type(value) in _JSON_PLAIN:
         return value
     if isinstance(value, dict):
         return {_json_key(k): _json_value(v) for k, v in value.items()}
