@@ -33,7 +33,7 @@ from minds371.tasks import AgentType, Task
 from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
 from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
-from minds371_deploy._marker import TASK_ENV, with_task_marker
+from minds371_deploy._marker import TASK_ENV, MarkedSdl, marked_sdl
 from minds371_deploy._output import endpoint_urls, request_digest, task_output
 from minds371_deploy._retire import retire_record
 from minds371_deploy.backends import BackendPool, DeployConfig
@@ -160,8 +160,10 @@ class DeploymentAgent:
         self, task: TaskContext, request: DeploymentRequest, context: DeploymentContext
     ) -> AsyncIterator[_Run]:
         journal = SagaJournal(task)
-        marked = self._marked_sdl(request)
+        marked = self._mark(request)
         sdl = self._sdl_for(request, marked)
+        rules = rules_for_network(request.network)
+        prepared = marked.prepared(rules) if sdl is marked.text else None
         runs: list[_Run] = []
 
         async def on_event(event: DeployEvent) -> None:
@@ -182,14 +184,18 @@ class DeploymentAgent:
                 # The SDL carries the task's marker, and provision_and_deploy adopts the
                 # deployment of an earlier attempt before it creates (see _adopt).
                 unique_versions=True,
+                prepared=prepared,
             )
-            run = _Run(task, request, context, akash, journal, sdl, marked)
+            run = _Run(task, request, context, akash, journal, sdl, marked.text)
             runs.append(run)
             self._runs[task.task.id] = run
             try:
                 yield run
             finally:
                 del self._runs[task.task.id]
+                # The provider's hook holds the run, which holds the provider: without this
+                # cycle the run's objects go when the task ends, not in a garbage collection.
+                runs.clear()
 
     async def _check_registry(self) -> None:
         """Fail before any spend when the deployment could not be recorded afterwards.
@@ -208,27 +214,33 @@ class DeploymentAgent:
             ) from exc
 
     def _marked_sdl(self, request: DeploymentRequest) -> str:
-        # From the base SDL's data, as it would be read back: written once, never parsed here.
-        return with_task_marker(request.base_sdl_data(), str(request.task_id))
+        """The request's SDL with its task's marker (see :mod:`._marker`)."""
+        return self._mark(request).text
 
-    def _sdl_for(self, request: DeploymentRequest, marked: str | None = None) -> str:
+    @staticmethod
+    def _mark(request: DeploymentRequest) -> MarkedSdl:
+        # From the base SDL's data, as it would be read back: written once, never parsed here.
+        return marked_sdl(request.base_sdl_key(), request.base_sdl_data, str(request.task_id))
+
+    def _sdl_for(self, request: DeploymentRequest, marked: MarkedSdl | None = None) -> str:
         """The SDL of the task's own deployment, validated by its network's rules.
 
         This is the network-aware validation step before any spend: Go's rules on the CLI,
         Console's (chain-sdk TypeScript) on Console and the sandbox, which serves its API.
         With redundancy on Console, the task's own deployment is replica 1 (see
-        :mod:`.redundancy`). ``marked`` is the request's :meth:`_marked_sdl` when the caller
-        has it already (building it again costs an SDL build and a YAML round trip).
+        :mod:`.redundancy`). ``marked`` is the request's :meth:`_mark` when the caller has it
+        already.
         """
-        sdl = self._marked_sdl(request) if marked is None else marked
+        if marked is None:
+            marked = self._mark(request)
         rules = rules_for_network(request.network)
+        if request.redundancy == 1:
+            marked.check(rules)  # the provider prepares this text to deploy it
+            return marked.text
         if layout_for(request.network) == "groups":
-            return replicate_placements(sdl, request.redundancy, rules=rules)
-        if request.redundancy > 1:
-            check_sdl(sdl, rules)
-            return replica_sdl(sdl, 1)
-        check_sdl(sdl, rules, prepared_next=True)  # the provider prepares this text to deploy it
-        return sdl
+            return replicate_placements(marked.text, request.redundancy, rules=rules)
+        check_sdl(marked.text, rules)
+        return replica_sdl(marked.text, 1)
 
     # -- the steps --------------------------------------------------------------------------------
 

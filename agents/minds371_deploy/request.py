@@ -550,6 +550,15 @@ class DeploymentRequest(BaseModel):
         """
         return self._base()[0]
 
+    def base_sdl_key(self) -> str:
+        """What :meth:`base_sdl` depends on: requests with equal keys have equal base SDLs.
+
+        Every field but those known not to change the SDL (:data:`_NOT_IN_SDL`; the name
+        too, unless the request is a bare ``image``, whose one service it names).
+        """
+        exclude = _NOT_IN_SDL if self.infra_spec is None and self.sdl is None else _NOT_IN_SDL_NAMED
+        return self.model_dump_json(exclude=exclude)
+
     def base_sdl_data(self) -> dict[str, Any]:
         """:meth:`base_sdl` as the data safe YAML loading reads back from it, to be changed.
 
@@ -590,6 +599,32 @@ class DeploymentRequest(BaseModel):
         if with_data:
             return build_sdl_data(document)
         return build_sdl(document), None
+
+
+#: The fields :meth:`DeploymentRequest.base_sdl` does not read (``tests/deploy/test_marker.py``
+#: changes each and compares).
+_NOT_IN_SDL = frozenset(
+    {
+        "task_id",
+        "repo_branch",
+        "container_registry",
+        "cloud_provider",
+        "target_environment",
+        "build_commands",
+        "build_shell",
+        "build_timeout",
+        "dockerfile",
+        "network",
+        "redundancy",
+        "bid_policy",
+        "budget",
+        "deposit_uact",
+        "ttl",
+        "idle",
+        "if_running",
+    }
+)
+_NOT_IN_SDL_NAMED = _NOT_IN_SDL | {"name"}
 
 
 def _built_service(spec: WorkloadSpec, name: str) -> str | None:

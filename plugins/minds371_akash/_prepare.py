@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -12,8 +13,9 @@ from minds371.errors import FieldIssue, ValidationError
 from minds371_akash._deploy_types import PreparedDeployment, SdlRules
 from minds371_akash.diagnose import requirements_from_group_specs
 from minds371_akash.pricing import needs_from_group_specs
+from minds371_akash.sdl._canonical import manifest_version
 
-__all__ = ["prepare_sdl"]
+__all__ = ["prepare_sdl", "with_value_replaced"]
 
 
 def _plain(value: Any) -> Any:
@@ -97,6 +99,36 @@ def _prepare_cached(sdl: str, rules: SdlRules) -> PreparedDeployment:
         services=services,
         rules=rules,
     )
+
+
+def with_value_replaced(prepared: PreparedDeployment, old: str, new: str) -> PreparedDeployment:
+    """``prepared`` as preparing its SDL with ``old`` replaced by ``new`` would give it.
+
+    Only the SDL text, the manifest and its version change. That is exact when ``old`` stands
+    only in environment values (a task marker), and ``old`` and ``new`` have the same length
+    and consist of characters that YAML writes plain and canonical JSON writes unescaped
+    (letters, digits, ``-``): the text is written alike, no size limit or rule tells them
+    apart, and the manifest sorts its keys the same. A runtime that deploys one workload for
+    many tasks prepares it once with a placeholder this way (``minds371_deploy._marker``).
+
+    Raises:
+        ValueError: ``old`` and ``new`` are not of that kind, or ``old`` stands in the groups.
+    """
+    if len(old) != len(new) or not (_VERBATIM.fullmatch(old) and _VERBATIM.fullmatch(new)):
+        raise ValueError("only same-length runs of letters, digits and '-' can be replaced")
+    if old in json.dumps(prepared.group_specs):
+        raise ValueError("the value to replace stands in the deployment's groups")
+    manifest = prepared.manifest.replace(old, new)
+    return prepared.model_copy(
+        update={
+            "sdl": prepared.sdl.replace(old, new),
+            "manifest": manifest,
+            "version": manifest_version(manifest),
+        }
+    )
+
+
+_VERBATIM = re.compile(r"[0-9A-Za-z-]+")
 
 
 def _refuse_unrunnable(sdl: Any) -> None:

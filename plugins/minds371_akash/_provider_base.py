@@ -93,8 +93,10 @@ class ProviderBase(AsyncResource):
         own_backend: bool = False,
         pricing_block_time: float | None = None,
         unique_versions: bool = False,
+        prepared: PreparedDeployment | None = None,
     ) -> None:
         self.backend = backend
+        self._prepared = prepared
         self.unique_versions = unique_versions
         self.policy = policy or BidPolicy()
         self.budget = budget or Budget()
@@ -175,6 +177,9 @@ class ProviderBase(AsyncResource):
         Raises:
             ValidationError: the SDL is invalid (every issue named).
         """
+        known = self._prepared
+        if known is not None and known.sdl == sdl and known.rules == self.sdl_rules:
+            return known
         return prepare_sdl(sdl, rules=self.sdl_rules)
 
     @property

@@ -88,6 +88,8 @@ class AkashIntegrationProvider(DeploymentOperations):
             id), so no deployment of its version exists before its create, and a resumed task
             adopts its deployment before creating again: creates skip noting the version's
             existing deployments (see ``MarketBackend.create_deployment``).
+        prepared: The preparation of the SDL this provider deploys, when the caller has it
+            already; :meth:`prepare` returns it for that text by the backend's rules.
     """
 
     async def create(
