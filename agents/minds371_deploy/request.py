@@ -557,7 +557,7 @@ class DeploymentRequest(BaseModel):
         too, unless the request is a bare ``image``, whose one service it names).
         """
         exclude = _NOT_IN_SDL if self.infra_spec is None and self.sdl is None else _NOT_IN_SDL_NAMED
-        return self.model_dump_json(exclude=exclude)
+        return self.model_dump_json(exclude=set(exclude))
 
     def base_sdl_data(self) -> dict[str, Any]:
         """:meth:`base_sdl` as the data safe YAML loading reads back from it, to be changed.
