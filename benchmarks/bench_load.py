@@ -1,7 +1,7 @@
 """A thousand ``DEPLOY_TO_AKASH`` tasks at once against ``minds371 sandbox serve``.
 
 Run: ``python benchmarks/bench_load.py [--mode memory|redis|both] [--tasks 1000]
-[--block-time 0.1] [--workers 2] [--profile FILE]``
+[--block-time 0.1] [--workers 2] [--gc tuned|default] [--profile FILE]``
 
 The sandbox runs as its own process (``minds371 sandbox serve``, fast blocks), so the client's CPU
 is the client's alone. Its providers are the default set with enough capacity for every task
@@ -10,7 +10,9 @@ deployments per provider, and the cheapest provider would fill up first).
 
 * ``memory``: one process, the runtime's memory bus; one task alone first, then ``--tasks`` at
   once through the ``DeploymentAgent`` (request checks, registry, SDL, saga journal, deploy,
-  registry record, monitor script), each in a fresh temporary ``MINDS371_HOME``.
+  registry record, monitor script), each in a fresh temporary ``MINDS371_HOME``. The process
+  applies :func:`minds371.gc_tuning.tune_gc` first, as ``minds371 worker`` does and as the
+  README advises a host that runs bursts (``--gc default`` leaves CPython's collector as it is).
 * ``redis``: a ``redis-server`` on a free port and ``--workers`` processes started as
   ``minds371 worker --bus redis://127.0.0.1:PORT --concurrency N``, pointed at the served
   sandbox; this process dispatches onto the Redis Streams bus and awaits the results.
@@ -49,6 +51,7 @@ import anyio
 import structlog
 
 from minds371 import AgentRuntime, AgentType, Task, TaskResult, TaskStatus
+from minds371.gc_tuning import tune_gc
 from minds371_akash.networks import SANDBOX_API_KEY
 from minds371_sandbox import Capacity, SandboxServer, default_providers
 
@@ -316,6 +319,8 @@ async def main(args: argparse.Namespace, home: Path) -> int:
             if args.mode in ("memory", "both"):
                 profile = cProfile.Profile() if args.profile else None
                 one = await _memory_burst(1, "single", None)
+                if args.gc == "tuned":
+                    tune_gc()  # once the plugins are loaded, as a worker does when it serves
                 sandbox_cpu = _cpu_seconds(server.pid)
                 burst = await _memory_burst(args.tasks, "burst", profile)
                 burst.sandbox_cpu = _cpu_seconds(server.pid) - sandbox_cpu
@@ -349,6 +354,12 @@ def _cli() -> int:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--block-time", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--gc",
+        choices=("tuned", "default"),
+        default="tuned",
+        help="memory mode: tune this process's garbage collector as minds371 worker does",
+    )
     parser.add_argument("--profile", help="write a cProfile of the burst (memory mode) here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="minds371-bench-") as home:

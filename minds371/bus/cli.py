@@ -20,6 +20,7 @@ async def run_worker_command(args: argparse.Namespace) -> int:
     """The ``worker`` sub-command's handler."""
     from minds371.bus.redis import RedisTaskBus
     from minds371.bus.worker import BUS_ENV, WorkerConfig, public_url, serve_worker
+    from minds371.gc_tuning import tune_gc
 
     url = args.bus or os.environ.get(BUS_ENV, "").strip()
     if not url:
@@ -35,6 +36,7 @@ async def run_worker_command(args: argparse.Namespace) -> int:
     stop = anyio.Event()
 
     def ready(bus: RedisTaskBus) -> None:
+        tune_gc()  # a worker runs many tasks at once: see minds371.gc_tuning
         print(
             f"minds371 worker {bus.consumer}: serving {public_url(url)} (stream {bus.stream}), "
             f"concurrency {config.concurrency}; SIGTERM or Ctrl-C stops it",

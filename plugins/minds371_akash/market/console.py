@@ -206,8 +206,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
             snapshot_ttl=snapshot_ttl,
             block_time=block_time,
         )
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._write_limiter: anyio.CapacityLimiter | None = None
+        self._limiter: anyio.Semaphore | None = None
+        self._write_limiter: anyio.Semaphore | None = None
         self._token_lock: anyio.Lock | None = None
         self._provider_reads: SingleFlight[Provider] = SingleFlight()
         self._provider_ttl = provider_ttl
@@ -262,8 +262,10 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         what = f"{method} {path.split('?')[0]}"
         headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
         if self._limiter is None or self._write_limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._max_concurrent)
-            self._write_limiter = anyio.CapacityLimiter(self._max_writes)
+            # A free slot is taken without a trip through the event loop (a capacity limiter
+            # makes one per request, and tracks its borrowers, which nothing here needs).
+            self._limiter = anyio.Semaphore(self._max_concurrent, fast_acquire=True)
+            self._write_limiter = anyio.Semaphore(self._max_writes, fast_acquire=True)
         url = self._base_url + path + ("?" + urlencode(params) if params else "")
         timeout = max(self._timeout, read_timeout or 0.0)
         pool = self._pool
