@@ -31,8 +31,15 @@ from minds371_akash.market import Deployment
 __all__ = ["DeploymentViews"]
 
 
-def _lease_states(deployment: Deployment) -> tuple[tuple[object, str], ...]:
-    return tuple(sorted(((lease.id, lease.state) for lease in deployment.leases), key=str))
+def _lease_states(deployment: Deployment) -> tuple[tuple[str, int, int, int, str, int, str], ...]:
+    # Plain tuples of the ids' fields: sorting models by their text cost a repr per lease.
+    return tuple(
+        sorted(
+            (i.owner, i.dseq, i.gseq, i.oseq, i.provider, i.bseq, lease.state)
+            for lease in deployment.leases
+            for i in (lease.id,)
+        )
+    )
 
 
 class DeploymentViews:
