@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     agent_type  TEXT NOT NULL,
     status      TEXT NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,
-    last_seq    INTEGER NOT NULL DEFAULT 0,
+    last_seq    INTEGER NOT NULL DEFAULT 0,  -- as of its last status change; see _RECORD_COLUMNS
     created_at  TEXT NOT NULL,
     task_json   TEXT NOT NULL,
     result_json TEXT
@@ -75,8 +75,14 @@ _CHECKPOINT_EVERY = 500
 
 @dataclass(slots=True)
 class _Pending:
-    write: _Write
-    done: anyio.Event
+    """One queued write: a function of the writer's connection, or an event's row.
+
+    Events are most of the writes (a deployment task makes eleven): theirs are kept as rows, which
+    a batch inserts together (see :func:`_insert_events`).
+    """
+
+    write: _Write | None
+    row: tuple[str, int, str] | None = None
     result: Any = None
     error: BaseException | None = None
 
@@ -106,6 +112,9 @@ class SQLiteStateStore:
         self._write_limiter = anyio.CapacityLimiter(1)
         self._read_limiter = anyio.CapacityLimiter(1)
         self._queue: list[_Pending] = []
+        # Set once the batch that will take the queued writes has committed: one per batch, made
+        # by the first writer that waits on it, shared by every writer of the batch.
+        self._queued_done: anyio.Event | None = None
         self._flushing = False
         # Commits run on the event loop's thread when nothing can make them wait (see _write).
         self._inline = exclusive and synchronous == "NORMAL"
@@ -143,11 +152,13 @@ class SQLiteStateStore:
                 await self._idle.wait()
             await self._checkpointed.wait()  # it uses the reader connection, closed below
             if self._queue and self._writer_conn is not None:
+                batch, done = self._take()
                 if self._inline:
-                    self._apply(self._queue)  # on the loop's thread, like every inline commit
+                    self._apply(batch)  # on the loop's thread, like every inline commit
                 else:
-                    await anyio.to_thread.run_sync(self._apply, self._queue)
-                self._queue = []
+                    await anyio.to_thread.run_sync(self._apply, batch)
+                if done is not None:
+                    done.set()
             for conn in (self._writer_conn, self._reader_conn):
                 if conn is not None:
                     await anyio.to_thread.run_sync(conn.close)
@@ -191,14 +202,15 @@ class SQLiteStateStore:
         """Queue a write that need not be durable yet; the next flush commits it, in order."""
         if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
-        self._queue.append(_Pending(write=write, done=anyio.Event()))
+        self._queue.append(_Pending(write))
 
     async def _write(self, write: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a write and return once it has committed.
 
         The first writer to find no flush in progress becomes the flusher: it commits everything
         queued, in batches, until the queue is empty, while later writers wait for their batch
-        (group commit without a background task, so the store works from any task).
+        (group commit without a background task, so the store works from any task). The writers
+        of one batch wait on one event, set when it commits.
 
         Where no commit can wait (this store holds the exclusive lock, so no other connection
         writes, and ``synchronous=NORMAL`` in WAL mode commits without flushing to disk), a batch
@@ -208,41 +220,58 @@ class SQLiteStateStore:
         checkpointed in a worker thread every :data:`_CHECKPOINT_EVERY` commits instead of
         inside a commit (a checkpoint flushes the database file to disk).
         """
+        pending = _Pending(write)
+        result: T = await self._commit(pending)
+        return result
+
+    async def _commit(self, pending: _Pending) -> Any:
+        """Queue ``pending`` and return its result once it has committed (see :meth:`_write`)."""
         if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
-        pending = _Pending(write=write, done=anyio.Event())
         self._queue.append(pending)
         if self._flushing:
-            await pending.done.wait()
+            done = self._queued_done
+            if done is None:
+                done = self._queued_done = anyio.Event()
+            await done.wait()
         else:
-            self._flushing = True
-            self._idle = anyio.Event()
-            try:
-                # Shielded: a cancelled flusher must still commit (and wake) the others' writes.
-                with anyio.CancelScope(shield=True):
-                    while self._queue:
-                        if self._inline:
-                            await anyio.lowlevel.checkpoint()  # let the others queue theirs
-                            batch, self._queue = self._queue, []
-                            self._apply(batch)
-                            self._commits_since_checkpoint += 1
-                        else:
-                            batch, self._queue = self._queue, []
-                            await anyio.to_thread.run_sync(
-                                self._apply, batch, limiter=self._write_limiter
-                            )
-                        for done in batch:
-                            done.done.set()
-            finally:
-                self._flushing = False
-                self._idle.set()
-            due = self._commits_since_checkpoint >= _CHECKPOINT_EVERY
-            if due and self._checkpointed.is_set():
-                await self._checkpoint()
+            await self._flush()
         if pending.error is not None:
             raise pending.error
-        result: T = pending.result
-        return result
+        return pending.result
+
+    async def _flush(self) -> None:
+        """Commit what is queued, batch after batch, until nothing is; then checkpoint if due."""
+        self._flushing = True
+        self._idle = anyio.Event()
+        try:
+            # Shielded: a cancelled flusher must still commit (and wake) the others' writes.
+            with anyio.CancelScope(shield=True):
+                while self._queue:
+                    if self._inline:
+                        await anyio.lowlevel.checkpoint()  # let the others queue theirs
+                        batch, done = self._take()
+                        self._apply(batch)
+                        self._commits_since_checkpoint += 1
+                    else:
+                        batch, done = self._take()
+                        await anyio.to_thread.run_sync(
+                            self._apply, batch, limiter=self._write_limiter
+                        )
+                    if done is not None:
+                        done.set()
+        finally:
+            self._flushing = False
+            self._idle.set()
+        due = self._commits_since_checkpoint >= _CHECKPOINT_EVERY
+        if due and self._checkpointed.is_set():
+            await self._checkpoint()
+
+    def _take(self) -> tuple[list[_Pending], anyio.Event | None]:
+        """The queued writes, and the event their writers wait on; the queue starts anew."""
+        batch, done = self._queue, self._queued_done
+        self._queue, self._queued_done = [], None
+        return batch, done
 
     async def _checkpoint(self) -> None:
         """Copy the WAL into the database file, in a worker thread (it flushes to disk)."""
@@ -276,8 +305,18 @@ class SQLiteStateStore:
     def _apply_together(conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            rows: list[tuple[str, int, str]] = []
             for pending in batch:
+                if pending.write is None:
+                    assert pending.row is not None
+                    rows.append(pending.row)
+                    continue
+                if rows:  # the events queued before this write go in first, in order
+                    _insert_events(conn, rows)
+                    rows = []
                 pending.result = pending.write(conn)
+            if rows:
+                _insert_events(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
@@ -290,7 +329,11 @@ class SQLiteStateStore:
             for pending in batch:
                 conn.execute("SAVEPOINT w")
                 try:
-                    pending.result = pending.write(conn)
+                    if pending.write is None:
+                        assert pending.row is not None
+                        _insert_events(conn, [pending.row])
+                    else:
+                        pending.result = pending.write(conn)
                 except Exception as exc:
                     conn.execute("ROLLBACK TO w")
                     pending.error = exc
@@ -362,12 +405,7 @@ class SQLiteStateStore:
     async def append_event(self, event: TaskEvent) -> None:
         """Append a progress event (scrubbed of secrets)."""
         event = scrub_event(event)
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE tasks SET last_seq = ? WHERE id = ?", (event.seq, event.task_id))
-            _insert_event(conn, event)
-
-        await self._write(write)
+        await self._commit(_Pending(None, (event.task_id, event.seq, event.model_dump_json())))
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event in one transaction."""
@@ -452,14 +490,13 @@ class SQLiteStateStore:
         at = utcnow()
 
         def write(conn: sqlite3.Connection) -> SagaStep:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM saga_steps WHERE task_id = ?", (task_id,)
+            # The next seq and the row in one statement.
+            (seq,) = conn.execute(
+                "INSERT INTO saga_steps (task_id, seq, name, data_json, at)"
+                " SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ? FROM saga_steps WHERE task_id = ?"
+                " RETURNING seq",
+                (task_id, name, payload, at.isoformat(), task_id),
             ).fetchone()
-            seq = int(row[0])
-            conn.execute(
-                "INSERT INTO saga_steps (task_id, seq, name, data_json, at) VALUES (?, ?, ?, ?, ?)",
-                (task_id, seq, name, payload, at.isoformat()),
-            )
             return SagaStep(task_id=task_id, seq=seq, name=name, data=json.loads(payload), at=at)
 
         step = await self._write(write)
@@ -489,7 +526,13 @@ class SQLiteStateStore:
         return await self._read(read)
 
 
-_RECORD_COLUMNS = "task_json, status, attempts, last_seq, result_json"
+# A task's last_seq is read from its events (the end of their primary key): an event's row is all
+# an append writes, where moving the column too would rewrite the task's row (its whole JSON) on
+# another page of the file. The column is written with the status (start and finish) only.
+_RECORD_COLUMNS = (
+    "task_json, status, attempts,"
+    " (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.task_id = tasks.id), result_json"
+)
 
 
 def _filters(
@@ -578,6 +621,11 @@ class _ParsedRows:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):
                 del cache[next(iter(cache))]
         cache[text] = value
+
+
+def _insert_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str]]) -> None:
+    """Insert events' rows (``task_id``, ``seq``, JSON)."""
+    conn.executemany("INSERT INTO events (task_id, seq, json) VALUES (?, ?, ?)", rows)
 
 
 def _insert_event(conn: sqlite3.Connection, event: TaskEvent) -> None:
