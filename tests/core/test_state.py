@@ -81,6 +81,25 @@ async def test_tasks_named_finds_only_that_names_tasks_newest_first(store: State
     assert await store.tasks_named("nothing") == []
 
 
+async def test_a_running_tasks_last_seq_is_its_newest_event_in_every_read(
+    store: StateStore,
+) -> None:
+    tasks = [Task(agent_type="a", payload={"name": f"svc-{n}"}) for n in range(3)]
+    for task in tasks:
+        await store.create_task(task)
+        await store.mark_running(task.id, event(task.id, 1, "task.started"))
+    for seq in (2, 3, 4):
+        async with anyio.create_task_group() as group:  # the tasks' events share commits
+            for task in tasks:
+                group.start_soon(store.append_event, event(task.id, seq))
+
+    records = [await store.get_task(t.id) for t in tasks]
+    assert [r.last_seq for r in records if r is not None] == [4, 4, 4]
+    assert [r.last_seq for r in await store.list_tasks()] == [4, 4, 4]
+    assert [r.last_seq for r in await store.unfinished()] == [4, 4, 4]
+    assert [r.last_seq for r in await store.tasks_named("svc-1")] == [4]
+
+
 async def test_saga_steps_are_recorded_in_order(store: StateStore) -> None:
     task = Task(agent_type="a")
     await store.create_task(task)
