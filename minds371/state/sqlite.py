@@ -490,13 +490,16 @@ class SQLiteStateStore:
         at = utcnow()
 
         def write(conn: sqlite3.Connection) -> SagaStep:
-            # The next seq and the row in one statement.
-            (seq,) = conn.execute(
-                "INSERT INTO saga_steps (task_id, seq, name, data_json, at)"
-                " SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ? FROM saga_steps WHERE task_id = ?"
-                " RETURNING seq",
-                (task_id, name, payload, at.isoformat(), task_id),
+            # Two statements: one INSERT ... SELECT ... RETURNING costs more than both (SQLite
+            # stages a RETURNING insert's rows).
+            row = conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM saga_steps WHERE task_id = ?", (task_id,)
             ).fetchone()
+            seq = int(row[0])
+            conn.execute(
+                "INSERT INTO saga_steps (task_id, seq, name, data_json, at) VALUES (?, ?, ?, ?, ?)",
+                (task_id, seq, name, payload, at.isoformat()),
+            )
             return SagaStep(task_id=task_id, seq=seq, name=name, data=json.loads(payload), at=at)
 
         step = await self._write(write)
