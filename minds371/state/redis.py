@@ -634,9 +634,12 @@ class RedisStateStore:
         Raises:
             LeaseLost: the lease fencing the write is no longer this process's.
         """
-        clean = json.loads(json.dumps(scrub_step(data), sort_keys=True, default=str))
+        # The stored entry is ``[name, data, at]``: the data's JSON is made once and placed in
+        # it as it is, and the step answers with what reading it back gives.
+        text = json.dumps(scrub_step(data), sort_keys=True, default=str)
+        clean = json.loads(text)
         at = utcnow()
-        payload = json.dumps([name, clean, at.isoformat()])
+        payload = f"[{json.dumps(name)}, {text}, {json.dumps(at.isoformat())}]"
         lease, token = fence or (self._key("lease", task_id), self._step_token(task_id))
         seq = await self._run(
             "step",
