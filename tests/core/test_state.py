@@ -206,6 +206,35 @@ async def test_sqlite_writers_waiting_on_another_flush_all_return_committed(
             assert [e.seq for e in await again.events(task.id)] == [1]
 
 
+async def test_sqlite_a_failing_event_in_a_batch_fails_alone(tmp_path: Path) -> None:
+    # The writes below share one commit: the duplicate event fails its own writer only.
+    import sqlite3
+
+    a, b = Task(agent_type="a"), Task(agent_type="a")
+    async with SQLiteStateStore(tmp_path / "state.db") as store:
+        for task in (a, b):
+            await store.create_task(task)
+        await store.append_event(event(a.id, 1))
+        failures: list[BaseException] = []
+
+        async def duplicate() -> None:
+            try:
+                await store.append_event(event(a.id, 1, "again"))
+            except sqlite3.IntegrityError as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.append_event, event(a.id, 2))
+            group.start_soon(duplicate)
+            group.start_soon(store.append_event, event(b.id, 1))
+            group.start_soon(store.record_step, b.id, "b.step", {"n": 1})
+        assert len(failures) == 1
+    async with SQLiteStateStore(tmp_path / "state.db") as again:
+        assert [(e.seq, e.type) for e in await again.events(a.id)] == [(1, "x"), (2, "x")]
+        assert [e.seq for e in await again.events(b.id)] == [1]
+        assert [s.name for s in await again.steps(b.id)] == ["b.step"]
+
+
 @pytest.mark.parametrize(
     ("statuses", "agent_type"),
     [
