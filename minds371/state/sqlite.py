@@ -37,6 +37,28 @@ __all__ = ["SQLiteStateStore"]
 T = TypeVar("T")
 
 _SCHEMA_VERSION = 1
+# Events and saga steps are rowid tables beside their primary key's index: their rows are hundreds
+# of bytes (an event's JSON) to kilobytes (a step holding a manifest), which cost two to three
+# times as much to insert into the key's own B-tree (``WITHOUT ROWID``, how stores before kept
+# them; see _rebuild_keyed_tables) as into a rowid table and a small index.
+_KEYED_TABLES = {
+    "events": """
+CREATE TABLE IF NOT EXISTS events (
+    task_id TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    json    TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+)""",
+    "saga_steps": """
+CREATE TABLE IF NOT EXISTS saga_steps (
+    task_id   TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    name      TEXT NOT NULL,
+    data_json TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (task_id, seq)
+)""",
+}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
     id          TEXT PRIMARY KEY,
@@ -51,21 +73,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_at);
 -- `tasks_named` (a deployment's update plan) finds a name's tasks without reading the others.
 CREATE INDEX IF NOT EXISTS tasks_by_name ON tasks (json_extract(task_json, '$.payload.name'));
-CREATE TABLE IF NOT EXISTS events (
-    task_id TEXT NOT NULL,
-    seq     INTEGER NOT NULL,
-    json    TEXT NOT NULL,
-    PRIMARY KEY (task_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS saga_steps (
-    task_id   TEXT NOT NULL,
-    seq       INTEGER NOT NULL,
-    name      TEXT NOT NULL,
-    data_json TEXT NOT NULL,
-    at        TEXT NOT NULL,
-    PRIMARY KEY (task_id, seq)
-) WITHOUT ROWID;
-"""
+""" + "".join(f"{create};\n" for create in _KEYED_TABLES.values())
 
 _Write = Callable[[sqlite3.Connection], Any]
 _log = get_logger("minds371.state")
@@ -186,6 +194,8 @@ class SQLiteStateStore:
                     f"schema version {version} is newer than this minds371 understands"
                 )
             conn.executescript(_SCHEMA)
+            if self._exclusive:  # the only writer: no other runtime's statements in flight
+                _rebuild_keyed_tables(conn)
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         return conn
 
@@ -624,6 +634,30 @@ class _ParsedRows:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):
                 del cache[next(iter(cache))]
         cache[text] = value
+
+
+def _rebuild_keyed_tables(conn: sqlite3.Connection) -> None:
+    """Make a table a store made ``WITHOUT ROWID`` a rowid table, its rows kept (once).
+
+    The columns and key are the same either way, so a store of either layout is read and
+    written alike (by older versions too); only inserting costs less in the new one.
+    """
+    for table, create in _KEYED_TABLES.items():
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        if row is None or "WITHOUT ROWID" not in row[0].upper():
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"ALTER TABLE {table} RENAME TO {table}_keyed")
+            conn.execute(create)
+            conn.execute(f"INSERT INTO {table} SELECT * FROM {table}_keyed")
+            conn.execute(f"DROP TABLE {table}_keyed")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
 
 
 def _insert_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str]]) -> None:

@@ -235,6 +235,60 @@ async def test_sqlite_a_failing_event_in_a_batch_fails_alone(tmp_path: Path) -> 
         assert [s.name for s in await again.steps(b.id)] == ["b.step"]
 
 
+async def test_sqlite_events_and_steps_kept_in_their_keys_btree_are_moved_once(
+    tmp_path: Path,
+) -> None:
+    """Stores made before kept events and steps in ``WITHOUT ROWID`` tables; the runtime that
+    opens one moves them to rowid tables, rows and all, and carries on numbering."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE events (task_id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
+            PRIMARY KEY (task_id, seq)) WITHOUT ROWID;
+        CREATE TABLE saga_steps (task_id TEXT NOT NULL, seq INTEGER NOT NULL,
+            name TEXT NOT NULL, data_json TEXT NOT NULL, at TEXT NOT NULL,
+            PRIMARY KEY (task_id, seq)) WITHOUT ROWID;
+        PRAGMA user_version = 1;
+        """
+    )
+    old.close()
+    task = Task(agent_type="a")
+    async with SQLiteStateStore(path, exclusive=False) as tool:  # a reader moves nothing
+        await tool.create_task(task)
+        await tool.mark_running(task.id, event(task.id, 1, "task.started"))
+        await tool.append_event(event(task.id, 2))
+        await tool.record_step(task.id, "create.intent", {"version": "ab"})
+
+    def layouts() -> list[str]:
+        conn = sqlite3.connect(path)
+        try:
+            return [
+                sql
+                for (sql,) in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE name IN ('events', 'saga_steps')"
+                )
+            ]
+        finally:
+            conn.close()
+
+    assert all("WITHOUT ROWID" in sql for sql in layouts())
+    async with SQLiteStateStore(path) as store:
+        await store.append_event(event(task.id, 3))
+        await store.record_step(task.id, "create.done", {"dseq": 7})
+        assert [e.seq for e in await store.events(task.id)] == [1, 2, 3]
+        assert [(s.seq, s.name) for s in await store.steps(task.id)] == [
+            (1, "create.intent"),
+            (2, "create.done"),
+        ]
+        record = await store.get_task(task.id)
+        assert record is not None and record.last_seq == 3
+    found = layouts()
+    assert len(found) == 2 and not any("WITHOUT ROWID" in sql for sql in found)
+
+
 @pytest.mark.parametrize(
     ("statuses", "agent_type"),
     [
