@@ -658,6 +658,7 @@ def _rebuild_keyed_tables(conn: sqlite3.Connection) -> None:
         except BaseException:
             conn.rollback()
             raise
+        _log.info("minds371.state.table_rebuilt", table=table)
 
 
 def _insert_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str]]) -> None:
