@@ -85,6 +85,6 @@ def scrub_result(result: TaskResult) -> TaskResult:
 
 
 def scrub_step(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A saga step's data, scrubbed."""
-    scrubbed: dict[str, Any] = scrub(dict(data))
+    """A saga step's data, scrubbed (a new dict: scrubbing copies a mapping as it goes)."""
+    scrubbed: dict[str, Any] = scrub(data)
     return scrubbed
