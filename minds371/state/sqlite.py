@@ -539,12 +539,14 @@ class SQLiteStateStore:
         return await self._read(read)
 
 
-# A task's last_seq is read from its events (the end of their primary key): an event's row is all
-# an append writes, where moving the column too would rewrite the task's row (its whole JSON) on
-# another page of the file. The column is written with the status (start and finish) only.
+# A running task's last_seq is read from its events (the end of their primary key): an event's row
+# is all an append writes, where moving the column too would rewrite the task's row (its whole
+# JSON) on another page of the file. The column is written with the status (start and finish), so
+# a finished task's is its last event's: listings, mostly of finished tasks, read it as it is.
 _RECORD_COLUMNS = (
-    "task_json, status, attempts,"
-    " (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.task_id = tasks.id), result_json"
+    "task_json, status, attempts, CASE WHEN result_json IS NULL"
+    " THEN (SELECT COALESCE(MAX(seq), 0) FROM events WHERE events.task_id = tasks.id)"
+    " ELSE last_seq END, result_json"
 )
 
 
