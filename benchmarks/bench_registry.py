@@ -16,6 +16,11 @@ registrations of new names at once (as a burst of deployment tasks sharing one r
 them), then N more one after another, each through ``BlockchainRegistryProvider.register`` with the
 client's memory of names seen (``seen.json``) kept. It prints the process CPU time per
 registration and how many ledger transactions (so signed heads) they took.
+
+``--bursts N`` measures what a home's registry costs as it fills: in a fresh home (ledger, content
+store and the memory of names seen, as ``BlockchainRegistryProvider.default`` lays them out), N
+registrations of new names at once, then N more at once in the same home. It prints the process
+CPU time per registration of each burst: the second should cost about what the first did.
 """
 
 from __future__ import annotations
@@ -209,6 +214,54 @@ async def burst(names: int, registrations: int) -> None:
             assert report.ok, report
 
 
+async def bursts(registrations: int, rounds: int = 2, spread: float = 0.0) -> list[float]:
+    """CPU per registration (ms) of ``rounds`` concurrent bursts of new names in a fresh home.
+
+    With ``spread`` (seconds), the registrations of a burst arrive evenly over that time, as the
+    tasks of a burst reach their end, instead of all at once: the groups committed together are
+    then smaller, and more of them.
+    """
+    out: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "registry"
+        ledger = _CountingLedger(root / "ledger.sqlite3")
+        registry = BlockchainRegistryProvider(
+            ledger=ledger,
+            content=LocalContentStore(root / "content"),
+            signer=RecordSigner.generate(),
+            health=HealthChecker(cache_ttl=0),
+            seen=SeenSequences(root / "seen.json"),
+        )
+        async with registry:
+
+            async def register(name: str, dseq: int) -> None:
+                if spread:
+                    await anyio.sleep(spread * dseq / registrations)
+                metadata = {"name": name, "dseq": dseq, "request_sha256": f"{dseq:064x}"}
+                await registry.register(_facts(name, dseq), metadata)
+
+            for round_ in range(rounds):
+                ledger.transactions = 0
+                new = [f"burst{round_}-{i:05d}" for i in range(registrations)]
+                wall, cpu = time.perf_counter(), time.process_time()
+                async with anyio.create_task_group() as group:
+                    for i, name in enumerate(new):
+                        group.start_soon(register, name, i + 1)
+                cpu = time.process_time() - cpu
+                wall = time.perf_counter() - wall
+                per = cpu / registrations * 1000
+                out.append(per)
+                print(
+                    f"burst {round_ + 1}: {registrations} new names into "
+                    f"{round_ * registrations} (over {spread:g} s): "
+                    f"{per:.3f} ms CPU per registration, "
+                    f"{ledger.transactions} transactions, wall {wall:.2f} s"
+                )
+            report = await registry.verify(check_content=False)
+            assert report.ok, report
+    return out
+
+
 if __name__ == "__main__":
     # Quiet the library's info events (one per append) so that only the numbers are printed.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -219,8 +272,17 @@ if __name__ == "__main__":
     parser.add_argument(
         "--burst", type=int, default=0, help="registrations to time (into --names names)"
     )
+    parser.add_argument(
+        "--bursts", type=int, default=0, help="two bursts of this many registrations, fresh home"
+    )
+    parser.add_argument(
+        "--spread", type=float, default=2.0, help="with --bursts: seconds a spread burst lasts"
+    )
     args = parser.parse_args()
-    if args.burst:
+    if args.bursts:
+        for spread in (0.0, args.spread):
+            anyio.run(bursts, args.bursts, 2, spread)
+    elif args.burst:
         anyio.run(burst, args.names, args.burst)
     else:
         anyio.run(main, args.records, args.names, args.samples)

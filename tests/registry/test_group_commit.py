@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from minds371_registry import (
     RegistryReceipt,
     SeenSequences,
 )
+from minds371_registry._seen_file import SeenFile
 from minds371_registry.head import HeadBuilder, LedgerHead, NameHead, sign_head, verify_head
 from minds371_registry.ledger import LedgerEntry
 from minds371_registry.records import DeploymentRecord, RecordDomain, record_digest
@@ -121,8 +121,8 @@ async def test_queued_registrations_are_one_transaction_with_one_head(
         assert [(await reader.resolve(n)).record_id for n in names] == [
             receipts[n].record_id for n in names
         ]
-    seen = json.loads((clean_environ / "seen.json").read_text())
-    (per_name,) = seen.values()
+    # As another process reads the files (the snapshot and its log).
+    (per_name,) = SeenFile(clean_environ / "seen.json").memory().values()
     assert {n: per_name[n][0] for n in names} == {n: receipts[n].sequence for n in names}
 
 

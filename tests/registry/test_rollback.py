@@ -20,6 +20,7 @@ from minds371_registry import (
     LocalLedger,
     RecordSigner,
 )
+from minds371_registry._seen_file import SeenFile
 from minds371_registry.ledger import LedgerEntry
 from minds371_registry.provider import _check_filed_under
 from minds371_registry.seen import SeenSequences
@@ -281,7 +282,7 @@ async def test_restored_older_ledger_is_caught_by_the_clients_memory(
             await registry.resolve("web")
         with pytest.raises(SignatureError, match="rolled back"):
             await registry.register(make_facts(dseq=3), {"v": 3})  # nothing signed on top
-    seen = clean_environ / "registry" / "seen.json"
+    seen = clean_environ / "registry" / "seen.log"  # the notes, until compacted into seen.json
     assert seen.stat().st_mode & 0o777 == 0o600
     assert hits(forged) == 0
 
@@ -313,9 +314,9 @@ async def test_memory_follows_what_another_process_wrote_to_its_file(clean_envir
     memory = SeenSequences(path)
     memory.remember(domain, "web", 2, "0x" + "aa" * 32)
     memory.check(domain, "web", 3, "0x" + "cc" * 32)
-    # Another process saw #5 and wrote the shared file (a new file renamed over it, as here).
-    data = json.loads(path.read_text())
-    data[next(iter(data))]["web"] = [5, "0x" + "ee" * 32]
+    # Another process saw #5 and compacted the shared memory into a new snapshot, renamed over
+    # the file (the older format's processes rewrite the whole file the same way).
+    data = {"0x" + domain.separator().hex(): {"web": [5, "0x" + "ee" * 32]}}
     other = path.with_name("other.json")
     other.write_text(json.dumps(data))
     other.replace(path)
@@ -384,7 +385,7 @@ async def test_concurrent_notes_are_each_on_disk_when_their_call_returns(clean_e
     async def note(name: str) -> None:
         await memory.remember_durably(domain, name, 1, "0x" + "aa" * 32)
         # Written with its neighbours' notes, but written before the call returned.
-        on_disk[name] = name in next(iter(json.loads(path.read_text()).values()))
+        on_disk[name] = name in next(iter(SeenFile(path).memory().values()))
 
     names = [f"svc-{n}" for n in range(20)]
     async with anyio.create_task_group() as group:
