@@ -14,9 +14,11 @@ land, and a compaction merges what the snapshot and the log hold at that moment.
 
 Damage is survived, never trusted: a snapshot that is not JSON counts as empty (the log's notes
 and later ones rebuild it), and a log line that does not parse is skipped. A write cut short (a
-crash) leaves a last line without its newline; readers leave it aside, and the next append starts
-with a newline so that the torn fragment stays a line of its own, skipped, rather than spoiling
-the note written after it. Both files are created mode 0600.
+crash) leaves a last line without its newline; readers leave it aside, and an append that finds
+the log so ended starts with a newline, so that the torn fragment stays a line of its own, skipped,
+rather than spoiling the note written after it. Both files are created mode 0600. Like the whole
+file written before, the notes are handed to the operating system before a note returns, not
+``fsync``-ed.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ class SeenFile:
     """The memory stored at ``path`` (and ``path`` with the suffix ``.log``), as of the last look.
 
     One instance per path in a process (:func:`seen_file`); its methods are thread-safe.
+
+    Args:
+        path: The snapshot (``seen.json``).
+        compact_from: The log is compacted once it is larger than this and than the snapshot.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, compact_from: int = COMPACT_MIN_BYTES) -> None:
         self.path = path
+        self.compact_from = compact_from
         self.log_path = path.with_suffix(".log")
         self._lock = threading.Lock()
         self._fd: int | None = None  # the log, open for appending (and reading)
@@ -90,21 +97,24 @@ class SeenFile:
         lines = [_line(note) for note in notes]
         if not lines:
             return
-        # The leading newline ends a torn line a crashed writer may have left (see module docs).
-        text = ("\n" + "".join(lines)).encode()
+        text = "".join(lines).encode()
         with self._lock:
             with self._shared(create=True) as fd:
                 self._catch_up(fd)
+                assert self._log is not None  # _catch_up read the log
+                if self._log[1] != os.fstat(fd).st_size:
+                    # The log does not end with a whole line: a writer crashed mid-line (or one
+                    # is writing now). A newline first keeps that fragment a line of its own.
+                    text = b"\n" + text
                 written = os.write(fd, text)
                 if written != len(text):  # a full disk: the torn rest is skipped by readers
                     raise OSError(f"the memory of names seen was cut short writing {self.log_path}")
                 size = os.fstat(fd).st_size
-                assert self._log is not None  # _catch_up read the log
                 if size == self._log[1] + len(text):  # nothing else was written in between
                     self._log = (self._log[0], size)
                 self._merge_lines(lines)
                 snapshot_size = self._snapshot[2] if self._snapshot is not None else 0
-            if size > max(snapshot_size, COMPACT_MIN_BYTES):
+            if size > max(snapshot_size, self.compact_from):
                 self._compact()
 
     def compact(self) -> None:
