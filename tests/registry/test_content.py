@@ -32,6 +32,25 @@ async def test_local_store_round_trips_with_ipfs_cids(tmp_path: Path):
         assert (tmp_path / "pins" / small).stat().st_mode & 0o777 == 0o600
 
 
+async def test_local_pin_is_a_second_name_of_the_stored_file_and_old_markers_count(
+    tmp_path: Path,
+):
+    store = LocalContentStore(tmp_path)
+    cids = [await store.put(b'{"v":%d}' % n) for n in (1, 3)]
+    for cid in cids:  # the first pin makes the folder, the next finds it
+        await store.pin(cid)
+        # A link, not a new file: the marker is the stored file under another name.
+        assert (tmp_path / "pins" / cid).stat().st_ino == store.path_of(cid).stat().st_ino
+        assert store.path_of(cid).stat().st_nlink == 2
+    # A store pinned before keeps its empty marker files, and they still count.
+    older = await store.put(b'{"v":0}')
+    (tmp_path / "pins" / older).touch(mode=0o600)
+    assert await store.is_pinned(older)
+    await store.pin(older)  # already pinned: nothing changes
+    assert (tmp_path / "pins" / older).read_bytes() == b""
+    assert not await store.is_pinned(await store.put(b'{"v":2}'))
+
+
 async def test_local_store_refuses_swapped_bytes(tmp_path: Path):
     store = LocalContentStore(tmp_path)
     cid = await store.put(b'{"endpoint":"http://good"}')

@@ -3,11 +3,14 @@
 Each stored object is one file named by its CID (``<root>/<last two characters>/<cid>``, the
 sharding IPFS's flatfs uses), written atomically. Reading re-computes the CID from the bytes, so a
 file edited or swapped on disk is refused with :class:`~minds371.errors.ContentMismatch` rather
-than served. Pins are marker files; nothing is ever garbage collected here.
+than served. Pins are markers under ``<root>/pins``: a hard link to the stored file (an empty file
+where links fail, and in stores pinned before); nothing is ever garbage collected here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -56,12 +59,12 @@ class LocalContentStore(AsyncResource):
         return await anyio.to_thread.run_sync(self._put, data)
 
     def _put(self, data: bytes) -> str:
-        cid = cid_of(data)
-        path = self.path_of(cid)
-        if path.exists():
+        cid = cid_of(data)  # normalized already
+        folder = self.root / cid[-2:]
+        path = folder / cid
+        if os.path.exists(path):
             return cid
-        private_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = _create_temporary(folder)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -109,18 +112,51 @@ class LocalContentStore(AsyncResource):
             RegistryError: if nothing is stored under ``cid``.
         """
         cid = normalize_cid(cid)
-        if not (self.root / cid[-2:] / cid).exists():
-            raise RegistryError(
-                f"cannot pin {cid}: it is not in the local store", details={"cid": cid}
-            )
-        # A marker holds nothing and nothing else opens it: created 0600 in one call, rather
-        # than through private_file's link dance (each registration pins its metadata).
-        folder = private_dir(self.root / "pins")
+        stored = self.root / cid[-2:] / cid
+        marker = self.root / "pins" / cid
+        # The marker is a second name of the stored file (a hard link): each registration pins
+        # its metadata, and a new file costs the file system far more than a new name does.
+        # Markers made before (empty files) and made where links fail count the same.
         try:
-            os.close(os.open(folder / cid, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.link(stored, marker)
+            return
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            if not stored.exists():
+                raise RegistryError(
+                    f"cannot pin {cid}: it is not in the local store", details={"cid": cid}
+                ) from None
+            private_dir(marker.parent)  # the first pin
+        except OSError:
+            pass  # a file system without hard links: an empty file instead
+        try:
+            os.link(stored, marker)
         except FileExistsError:
             pass
+        except OSError:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
     async def is_pinned(self, cid: str) -> bool:
         """Whether ``cid`` was pinned."""
         return (self.root / "pins" / normalize_cid(cid)).exists()
+
+
+# Temporary names of this process: its id and a counter (each registration stores a blob, and
+# tempfile's random names cost more to draw than the file costs to write).
+_temporaries = itertools.count()
+
+
+def _create_temporary(folder: Path) -> tuple[int, str]:
+    """Create a new private (0600) file in ``folder`` (made if missing); its descriptor, path."""
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{next(_temporaries)}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(tmp, flags, 0o600), tmp
+    except FileNotFoundError:  # the folder's first object
+        private_dir(folder)
+    except FileExistsError:  # left by a process of the same id (another host, a crash)
+        pass
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    return fd, tmp
