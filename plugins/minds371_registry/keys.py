@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import coincurve
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 from eth_utils.address import to_checksum_address
@@ -64,7 +65,7 @@ class RecordSigner:
         ConfigurationError: if the key is not a valid secp256k1 private key.
     """
 
-    __slots__ = ("_address", "_key")
+    __slots__ = ("_address", "_key", "_signing")
 
     def __init__(self, private_key: bytes | str) -> None:
         try:
@@ -74,6 +75,8 @@ class RecordSigner:
                 else bytes(private_key)
             )
             self._key = PrivateKey(raw)
+            # The same key as libsecp256k1 holds it, made once: eth-keys makes one per signature.
+            self._signing = coincurve.PrivateKey(raw)
         except (
             Exception
         ):  # eth-keys raises several types; `from None` keeps the key out of tracebacks
@@ -99,8 +102,10 @@ class RecordSigner:
 
     def sign_digest(self, digest: bytes) -> str:
         """Sign a 32-byte digest; return ``0x``-hex ``r || s || v`` with ``v`` 27 or 28."""
-        sig = self._key.sign_msg_hash(digest)
-        return "0x" + sig.to_bytes()[:64].hex() + bytes([sig.v + 27]).hex()
+        # What eth-keys' coincurve backend signs (RFC 6979 nonce, low s), without its wrapping:
+        # ``r || s || recovery id`` (0 or 1), the id made Ethereum's ``v`` by adding 27.
+        raw = self._signing.sign_recoverable(digest, hasher=None)
+        return "0x" + raw[:64].hex() + bytes([raw[64] + 27]).hex()
 
     def sign_record(
         self,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Self, cast
 
 import anyio
 import pydantic
@@ -105,6 +105,7 @@ class BlockchainRegistryProvider(AsyncResource):
         self._head_cache: tuple[str, LedgerHead] | None = None
         # The names of the last head signed here, by that head's signature (see _builder_for).
         self._builder: tuple[str, HeadBuilder] | None = None
+        self._head_ledger: object = None  # the ledger, once it was checked to keep a head
         self._registrations: GroupCommit[_Registration, tuple[LedgerEntry, bool]] = GroupCommit(
             self._commit_registrations, key=_registration_name
         )
@@ -438,11 +439,15 @@ class BlockchainRegistryProvider(AsyncResource):
         return HeadBuilder(current.names)
 
     def _head_store(self) -> HeadStore:
+        if self._head_ledger is self.ledger:
+            return cast(HeadStore, self.ledger)
         if not isinstance(self.ledger, HeadStore):
             raise ConfigurationError(
                 f"the {self.ledger.kind} ledger is not anchored on a chain and keeps no signed "
                 "head: rollbacks could not be detected"
             )
+        # Checked once: a protocol's isinstance walks its members, and every read asks.
+        self._head_ledger = self.ledger
         return self.ledger
 
     def _parse_head(self, stored: str) -> LedgerHead:

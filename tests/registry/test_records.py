@@ -38,6 +38,17 @@ def test_digest_equals_eth_account_typed_data_hash(signer: RecordSigner, domain:
     assert Account.recover_message(message, signature=record.signature) == signer.address
 
 
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_signature_is_the_one_a_wallet_makes_over_the_typed_data(domain: RecordDomain):
+    # Deterministic ECDSA (RFC 6979, low s): a wallet signing the same typed data with the same
+    # key produces the record's signature to the byte, v included.
+    key = "0x" + "4c" * 32
+    for sequence in (1, 2, 3):
+        record = _sign(RecordSigner(key), domain, sequence=sequence)
+        wallet = Account.sign_typed_data(key, full_message=typed_data(record, domain))
+        assert record.signature == "0x" + bytes(wallet.signature).hex()
+
+
 def test_digest_with_empty_and_many_providers_matches_eth_account(signer: RecordSigner):
     domain = DOMAINS[1]
     for providers in ((), ("akash1" + "p" * 38, "akash1" + "z" * 38, "akash1" + "x" * 38)):
