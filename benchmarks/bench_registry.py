@@ -20,7 +20,13 @@ registration and how many ledger transactions (so signed heads) they took.
 ``--bursts N`` measures what a home's registry costs as it fills: in a fresh home (ledger, content
 store and the memory of names seen, as ``BlockchainRegistryProvider.default`` lays them out), N
 registrations of new names at once, then N more at once in the same home. It prints the process
-CPU time per registration of each burst: the second should cost about what the first did.
+CPU time per registration of each burst: the second should cost about what the first did. It runs
+the two bursts twice: all at once, and spread over ``--spread`` seconds (as the tasks of a burst
+reach their end), when the groups committed together are smaller and more of them.
+
+``--seen M`` measures the memory of names seen alone: into a memory of M names, 1,000 new names
+noted in groups of 1, 4 and 16 (a group is what one ledger transaction appends), with the CPU time
+per note. Noting costs as much as the group, not as much as the names held.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from minds371_registry import (
     DeploymentFacts,
     LocalContentStore,
     LocalLedger,
+    RecordDomain,
     RecordSigner,
     record_digest,
 )
@@ -262,6 +269,25 @@ async def bursts(registrations: int, rounds: int = 2, spread: float = 0.0) -> li
     return out
 
 
+async def seen_notes(held: int, group: int, notes: int = 1000) -> float:
+    """CPU per note (us) of ``notes`` new names noted ``group`` at a time into ``held`` names."""
+    domain = RecordDomain()
+    digest = "0x" + "ab" * 32
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = SeenSequences(Path(tmp) / "seen.json")
+        for start in range(0, held, 100):
+            names = range(start, min(start + 100, held))
+            await memory.remember_all_durably(domain, [(f"old-{i}", 1, digest) for i in names])
+        cpu = time.process_time()
+        for start in range(0, notes, group):
+            names = range(start, min(start + group, notes))
+            await memory.remember_all_durably(domain, [(f"new-{i}", 1, digest) for i in names])
+            memory.lookup(domain, f"new-{start}")  # as the next registration of the group does
+        per = (time.process_time() - cpu) / notes * 1e6
+    print(f"seen: {notes} notes in groups of {group} into {held} names: {per:.1f} us CPU per note")
+    return per
+
+
 if __name__ == "__main__":
     # Quiet the library's info events (one per append) so that only the numbers are printed.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -278,8 +304,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--spread", type=float, default=2.0, help="with --bursts: seconds a spread burst lasts"
     )
+    parser.add_argument(
+        "--seen", type=int, default=-1, help="time noting names into a memory of this many"
+    )
     args = parser.parse_args()
-    if args.bursts:
+    if args.seen >= 0:
+        for group in (1, 4, 16):
+            anyio.run(seen_notes, args.seen, group)
+    elif args.bursts:
         for spread in (0.0, args.spread):
             anyio.run(bursts, args.bursts, 2, spread)
     elif args.burst:

@@ -33,3 +33,17 @@ async def test_bench_registry_burst_runs(capsys: pytest.CaptureFixture[str]):
     out = capsys.readouterr().out
     assert "register concurrent: 6 new names into 8:" in out
     assert "register sequential: 6 new names into 14:" in out
+
+
+async def test_bench_registry_bursts_and_seen_run(capsys: pytest.CaptureFixture[str]):
+    spec = importlib.util.spec_from_file_location(
+        "bench_registry", REPO / "benchmarks" / "bench_registry.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    await bench.bursts(5, rounds=2, spread=0.01)
+    await bench.seen_notes(150, 4, notes=20)
+    out = capsys.readouterr().out
+    assert "burst 2: 5 new names into 5 (over 0.01 s):" in out
+    assert "seen: 20 notes in groups of 4 into 150 names:" in out
