@@ -32,6 +32,16 @@ async def test_local_store_round_trips_with_ipfs_cids(tmp_path: Path):
         assert (tmp_path / "pins" / small).stat().st_mode & 0o777 == 0o600
 
 
+async def test_local_objects_are_private_and_leave_no_temporary_behind(tmp_path: Path):
+    store = LocalContentStore(tmp_path / "content")
+    cids = [await store.put(b'{"n":%d}' % n) for n in range(40)]  # many a first in its folder
+    assert cids[3] == await store.put(b'{"n":3}')  # the same bytes again: already there
+    files = [path for path in (tmp_path / "content").rglob("*") if path.is_file()]
+    assert sorted(path.name for path in files) == sorted(cids)
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o600}
+    assert [await store.get(cid) for cid in cids[:2]] == [b'{"n":0}', b'{"n":1}']
+
+
 async def test_local_pin_is_a_second_name_of_the_stored_file_and_old_markers_count(
     tmp_path: Path,
 ):

@@ -152,11 +152,13 @@ def _create_temporary(folder: Path) -> tuple[int, str]:
     """Create a new private (0600) file in ``folder`` (made if missing); its descriptor, path."""
     tmp = os.path.join(folder, f".tmp-{os.getpid()}-{next(_temporaries)}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    try:
-        return os.open(tmp, flags, 0o600), tmp
-    except FileNotFoundError:  # the folder's first object
-        private_dir(folder)
-    except FileExistsError:  # left by a process of the same id (another host, a crash)
-        pass
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    return fd, tmp
+    for attempt in range(2):
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileNotFoundError:  # the folder's first object
+            if attempt:
+                raise
+            private_dir(folder)
+        except FileExistsError:  # left by a process of the same id (another host, a crash)
+            break
+    return tempfile.mkstemp(dir=folder, prefix=".tmp-")
