@@ -60,6 +60,7 @@ class SeenFile:
         self.log_path = path.with_suffix(".log")
         self._lock = threading.Lock()
         self._fd: int | None = None  # the log, open for appending (and reading)
+        self._opener = 0  # the process that opened it
         # The memory as of the last look, and what it was read from: the snapshot's identity
         # (inode, mtime, size) and how far into the log (which inode, up to which byte).
         self._data: Memory = {}
@@ -188,10 +189,8 @@ class SeenFile:
             fd = self._open(create=create)
             fcntl.flock(fd, kind)
             try:
-                if (
-                    _log_state(self.log_path) is not None
-                    and os.stat(self.log_path).st_ino == os.fstat(fd).st_ino
-                ):
+                at_path = _log_state(self.log_path)  # appends may move its size meanwhile
+                if at_path is not None and at_path[0] == os.fstat(fd).st_ino:
                     yield fd
                     return
             finally:
@@ -201,7 +200,13 @@ class SeenFile:
             self._fd = None
 
     def _open(self, *, create: bool) -> int:
+        if self._fd is not None and self._opener != os.getpid():
+            # Inherited through a fork: a lock taken on the parent's open file is the parent's
+            # too, so the two would not exclude each other. This process opens its own.
+            os.close(self._fd)
+            self._fd = None
         if self._fd is None:
+            self._opener = os.getpid()
             flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
             if create:
                 private_dir(self.log_path.parent)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,7 @@ LAST = 1000
 
 _NOTER = """
 import sys
+import warnings
 from pathlib import Path
 
 from minds371_registry._seen_file import SeenFile
@@ -201,3 +204,33 @@ def test_two_processes_noting_the_same_name_lose_nothing(tmp_path: Path):
     assert missing == []
     SeenFile(path).compact()
     assert len(json.loads(path.read_text())[KEY]) == LAST + 1
+
+
+def test_a_forked_child_notes_through_its_own_open_log(tmp_path: Path):
+    # A lock on an open file inherited through fork is shared with the parent: the child must
+    # open the log itself, or its compaction would not keep the parent's appends out (and its
+    # unlocking would drop the parent's lock).
+    path = tmp_path / "seen.json"
+    memory = SeenFile(path)
+    memory.append([(KEY, "web", 1, H[1])])
+    assert memory._fd is not None
+    fcntl.flock(memory._fd, fcntl.LOCK_SH)  # the parent, appending meanwhile
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads about
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            memory.append([(KEY, "api", 1, H[1])])
+            assert memory._fd is not None
+            try:
+                fcntl.flock(memory._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                code = 3  # the parent's lock did not keep it out
+            except BlockingIOError:
+                code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    fcntl.flock(memory._fd, fcntl.LOCK_UN)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _reader(path).lookup(DOMAIN, "api") == (1, H[1])
