@@ -131,12 +131,22 @@ def unixfs_blocks(data: bytes) -> Iterator[Block]:
 def cid_of(data: bytes) -> str:
     """The CID ``ipfs add --cid-version=1`` gives ``data`` (base32, ``bafk...``/``bafy...``)."""
     if len(data) <= CHUNK_SIZE:
-        return _cid(_RAW, data)[0]
-    root: Block | None = None
-    for root in unixfs_blocks(data):  # noqa: B007 - the last block is the root
-        pass
-    assert root is not None
-    return root.cid
+        cid = _cid(_RAW, data)[0]
+    else:
+        root: Block | None = None
+        for root in unixfs_blocks(data):  # noqa: B007 - the last block is the root
+            pass
+        assert root is not None
+        cid = root.cid
+    _rendered[cid] = None  # canonical by construction: storing it, then pinning it, asks again
+    if len(_rendered) > _RENDERED_KEPT:
+        del _rendered[next(iter(_rendered))]
+    return cid
+
+
+# CIDs cid_of rendered lately (oldest first), known to be canonical without decoding them again.
+_rendered: dict[str, None] = {}
+_RENDERED_KEPT = 1024
 
 
 def normalize_cid(cid: str, *, path: str = "/cid") -> str:
@@ -161,6 +171,8 @@ def normalize_cid(cid: str, *, path: str = "/cid") -> str:
 
 def _is_base32_v1(cid: str) -> bool:
     """Whether ``cid`` already is a well-formed CIDv1 in lower-case base32 with a sha2-256 hash."""
+    if cid in _rendered:
+        return True
     if not cid.startswith("b") or not cid.islower():
         return False
     body = cid[1:].upper()

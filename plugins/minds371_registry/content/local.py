@@ -66,8 +66,12 @@ class LocalContentStore(AsyncResource):
             return cid
         fd, tmp = _create_temporary(folder)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            try:
+                view = memoryview(data)
+                while view:  # a regular file takes it in one write, but may take less
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
