@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,7 +141,9 @@ def cid_of(data: bytes) -> str:
         cid = root.cid
     _rendered[cid] = None  # canonical by construction: storing it, then pinning it, asks again
     if len(_rendered) > _RENDERED_KEPT:
-        del _rendered[next(iter(_rendered))]
+        # Large objects are stored from worker threads: another may trim at the same moment.
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+            del _rendered[next(iter(_rendered))]
     return cid
 
 
