@@ -178,18 +178,23 @@ class _CountingLedger(LocalLedger):
         return super()._append_many(*args, **kwargs)
 
 
+def _registry(root: Path, ledger: _CountingLedger) -> BlockchainRegistryProvider:
+    """A registry with its files under ``root``, a fresh key and no health probes."""
+    return BlockchainRegistryProvider(
+        ledger=ledger,
+        content=LocalContentStore(root / "content"),
+        signer=RecordSigner.generate(),
+        health=HealthChecker(cache_ttl=0),
+        seen=SeenSequences(root / "seen.json"),
+    )
+
+
 async def burst(names: int, registrations: int) -> None:
     """CPU per registration into a ledger of ``names`` names: concurrent, then sequential."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         ledger = _CountingLedger(root / "ledger.sqlite3")
-        registry = BlockchainRegistryProvider(
-            ledger=ledger,
-            content=LocalContentStore(root / "content"),
-            signer=RecordSigner.generate(),
-            health=HealthChecker(cache_ttl=0),
-            seen=SeenSequences(root / "seen.json"),
-        )
+        registry = _registry(root, ledger)
         async with registry:
             started = time.perf_counter()
             await build(registry, ledger, names, 1)
@@ -232,13 +237,7 @@ async def bursts(registrations: int, rounds: int = 2, spread: float = 0.0) -> li
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "registry"
         ledger = _CountingLedger(root / "ledger.sqlite3")
-        registry = BlockchainRegistryProvider(
-            ledger=ledger,
-            content=LocalContentStore(root / "content"),
-            signer=RecordSigner.generate(),
-            health=HealthChecker(cache_ttl=0),
-            seen=SeenSequences(root / "seen.json"),
-        )
+        registry = _registry(root, ledger)
         async with registry:
 
             async def register(name: str, dseq: int) -> None:

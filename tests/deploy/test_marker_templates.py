@@ -24,7 +24,7 @@ from minds371_akash.bidding import BidPolicy
 from minds371_akash.market.console import ConsoleBackend
 from minds371_deploy._marker import marked_sdl, with_task_marker
 from minds371_deploy._yaml import load_checked_sdl
-from minds371_deploy.request import _NOT_IN_SDL, DeploymentRequest, parse_request
+from minds371_deploy.request import _BUILD_FIELDS, _NOT_IN_SDL, DeploymentRequest, parse_request
 
 WEB = (Path(__file__).parents[1] / "fixtures" / "market" / "web.yaml").read_text()
 HEX_ID = st.text("0123456789abcdef", min_size=32, max_size=32)
@@ -113,14 +113,7 @@ BUILT: dict[str, Any] = {
     "repo_url": "https://github.com/acme/shop",
     "container_registry": "ghcr.io/acme",
 }
-BUILD_FIELDS = {
-    "repo_branch",
-    "container_registry",
-    "build_commands",
-    "build_shell",
-    "build_timeout",
-    "dockerfile",
-}
+BUILD_FIELDS = set(_BUILD_FIELDS)
 
 #: For each field the base SDL does not read: a value other than the base request's.
 OTHER_VALUES: dict[str, Any] = {
