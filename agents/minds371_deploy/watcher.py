@@ -58,7 +58,7 @@ from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.domains.records import follow_domain, release_domain
 from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePolicy
 from minds371_deploy.replicas import replica_sdl
-from minds371_deploy.request import parse_request
+from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["DeploymentWatcher", "WatchAction"]
@@ -127,6 +127,8 @@ class DeploymentWatcher:
         # so an unreachable provider is still seen within the grace (see _views).
         config = agent.config
         self._viewed: set[tuple[str, int]] = set()
+        # The requests of the tasks watched, by task id (the last pass's; validated once).
+        self._requests: dict[str, DeploymentRequest] = {}
         self.views = DeploymentViews(
             time.monotonic, status_every=max(config.watch_interval, config.offline_grace / 2)
         )
@@ -191,6 +193,8 @@ class DeploymentWatcher:
                 actions.append(WatchAction(record.task.id, state.open_dseq, "error", exc.message))
         self.views.keep_only(self._viewed)
         self._viewed.clear()
+        for task_id in set(self._requests) - {task_id for task_id, _ in watched}:
+            del self._requests[task_id]
         # The idle timers of deployments no longer watched (closed, handed over) go.
         for key in set(self._idle_journaled) - watched:
             self._idle.pop(key, None)
@@ -220,11 +224,18 @@ class DeploymentWatcher:
                 {"replica": replica, "dseq": replica_dseq, "reason": reason},
             )
 
+    def _request_of(self, task_id: str, payload: dict[str, Any]) -> DeploymentRequest:
+        """The task's request, validated once: a stored task's payload never changes."""
+        request = self._requests.get(task_id)
+        if request is None:
+            request = parse_request(payload).model_copy(update={"task_id": task_id})
+            self._requests[task_id] = request
+        return request
+
     async def _check(
         self, task_id: str, payload: dict[str, Any], state: SagaState, top_up_decided: set[int]
     ) -> list[WatchAction]:
-        request = parse_request(payload).model_copy(update={"task_id": task_id})
-        request = await as_deployed(self.store, task_id, request)  # the image it built
+        request = await as_deployed(self.store, task_id, self._request_of(task_id, payload))
         dseq = state.open_dseq
         assert dseq is not None
         async with self.agent.backends.backend(request.network) as backend:

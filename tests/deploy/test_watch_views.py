@@ -74,3 +74,25 @@ async def test_a_full_read_stands_until_it_ages_and_an_unreachable_lease_is_read
                 assert views.full_reads == 3
             finally:
                 sandbox.admin("POST", f"/sandbox/providers/{lease['provider']}/online")
+
+
+async def test_a_watched_tasks_request_is_validated_once_and_let_go_when_it_is_closed(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("kept-request"))
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store, relet_bid_wait=10.0)
+        await watcher.check_once()
+        (task_id,) = watcher._requests
+        first = watcher._requests[task_id]
+        await watcher.check_once()
+        assert watcher._requests[task_id] is first  # the same request: not validated again
+        assert first.name == "kept-request" and first.task_id == task_id
+        await runtime.execute_action(
+            "CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"]), "network": "sandbox"}
+        )
+        await watcher.check_once()  # finds it closed, and journals that
+        await watcher.check_once()
+        assert watcher._requests == {}  # no longer watched: its request goes
