@@ -12,6 +12,7 @@ placeholder, and gives each task that text with its id in place of the placehold
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections import OrderedDict
@@ -126,8 +127,9 @@ def marked_sdl(key: str, base: Callable[[], dict[str, Any]], task_id: str) -> Ma
 
     ``key`` names the base SDL (requests with the same key have the same base SDL;
     :meth:`~minds371_deploy.request.DeploymentRequest.base_sdl_key`), and ``base`` builds its
-    data. For a task id shaped like a UUID the SDL is the key's template with the id in place
-    of its placeholder; the templates of the last few keys are kept.
+    data. For a task id of 32 to 64 hex digits and dashes (the runtime's are UUIDs in hex) the
+    SDL is the key's template with the id in place of its placeholder; the templates of the last
+    few keys are kept.
     """
     if not _TEMPLATE_ID.fullmatch(task_id):
         return MarkedSdl(with_task_marker(base(), task_id), task_id)
@@ -144,5 +146,6 @@ def marked_sdl(key: str, base: Callable[[], dict[str, Any]], task_id: str) -> Ma
         while len(_templates) > _TEMPLATES_KEPT:
             _templates.popitem(last=False)
     else:
-        _templates.move_to_end(slot)
+        with contextlib.suppress(KeyError):  # another thread's runtime may have let it go
+            _templates.move_to_end(slot)
     return MarkedSdl(template.text.replace(template.placeholder, task_id), task_id, template)
