@@ -601,8 +601,8 @@ class DeploymentRequest(BaseModel):
         return build_sdl(document), None
 
 
-#: The fields :meth:`DeploymentRequest.base_sdl` does not read (``tests/deploy/test_marker.py``
-#: changes each and compares).
+#: The fields :meth:`DeploymentRequest.base_sdl` does not read
+#: (``tests/deploy/test_marker_templates.py`` changes each and compares).
 _NOT_IN_SDL = frozenset(
     {
         "task_id",

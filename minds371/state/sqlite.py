@@ -415,7 +415,7 @@ class SQLiteStateStore:
     async def append_event(self, event: TaskEvent) -> None:
         """Append a progress event (scrubbed of secrets)."""
         event = scrub_event(event)
-        await self._commit(_Pending(None, (event.task_id, event.seq, event.model_dump_json())))
+        await self._commit(_Pending(None, _event_row(event)))
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event in one transaction."""
@@ -669,10 +669,12 @@ def _insert_events(conn: sqlite3.Connection, rows: list[tuple[str, int, str]]) -
 
 
 def _insert_event(conn: sqlite3.Connection, event: TaskEvent) -> None:
-    conn.execute(
-        "INSERT INTO events (task_id, seq, json) VALUES (?, ?, ?)",
-        (event.task_id, event.seq, event.model_dump_json()),
-    )
+    _insert_events(conn, [_event_row(event)])
+
+
+def _event_row(event: TaskEvent) -> tuple[str, int, str]:
+    """An event's row in the ``events`` table: ``task_id``, ``seq``, its JSON."""
+    return event.task_id, event.seq, event.model_dump_json()
 
 
 def _parse_time(text: str) -> datetime:
