@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -46,11 +47,14 @@ async def test_create_without_an_amount_sends_the_default_deposit() -> None:
 
 
 class _Recording(httpx.AsyncBaseTransport):
-    """Passes requests to the in-process sandbox and notes each one's timeouts."""
+    """Passes requests to the in-process sandbox, a network's latency later, and notes each
+    one's timeouts and how many went to each route."""
 
-    def __init__(self, inner: InProcessTransport) -> None:
+    def __init__(self, inner: InProcessTransport, latency: float = 0.0) -> None:
         self.inner = inner
+        self.latency = latency
         self.timeouts: dict[tuple[str, str], dict[str, float]] = {}
+        self.counts: Counter[tuple[str, str]] = Counter()
 
     async def __aenter__(self) -> _Recording:
         await self.inner.__aenter__()
@@ -66,12 +70,16 @@ class _Recording(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.timeouts[(request.method, request.url.path)] = dict(request.extensions["timeout"])
+        self.counts[(request.method, request.url.path)] += 1
+        await anyio.sleep(self.latency)
         return await self.inner.handle_async_request(request)
 
 
 @asynccontextmanager
-async def recorded(net: SandboxNetwork) -> AsyncIterator[tuple[ConsoleBackend, _Recording]]:
-    transport = _Recording(InProcessTransport(app=net.app))
+async def recorded(
+    net: SandboxNetwork, latency: float = 0.0
+) -> AsyncIterator[tuple[ConsoleBackend, _Recording]]:
+    transport = _Recording(InProcessTransport(app=net.app), latency)
     # A loopback root: the backend lets a client it cannot see into reach loopback only.
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         async with ConsoleBackend(api_key=API_KEY, http_client=client, block_time=BLOCK) as c:
@@ -134,6 +142,22 @@ async def test_concurrent_creates_on_a_trial_wallet_do_not_close_each_other() ->
         owner = net.owner(key)
         assert len(dseqs) == 3
         assert all(net.world.deployment(owner, d).state == "active" for d in dseqs)
+
+
+async def test_a_burst_of_creates_asks_once_whether_the_wallet_is_trialing() -> None:
+    async with SandboxNetwork(block_time=BLOCK) as net, recorded(net, 0.05) as (backend, seen):
+        answers: list[bool] = []
+
+        async def ask() -> None:
+            answers.append(await backend.is_trial_wallet())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(ask)
+        assert answers == [False] * 5
+        assert not await backend.is_trial_wallet()  # remembered
+        assert seen.counts[("GET", "/v1/user/me")] == 1
+        assert seen.counts[("GET", "/v1/wallets")] == 1
 
 
 async def test_a_paying_wallet_is_not_serialized() -> None:

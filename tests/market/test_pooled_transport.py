@@ -9,91 +9,20 @@ deployment is not idempotent.
 
 from __future__ import annotations
 
-import gzip
 import json
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
 import trustme
-from anyio.abc import ByteStream, SocketAttribute, SocketStream
+from anyio.abc import ByteStream, SocketAttribute
 from anyio.streams.tls import TLSListener, TLSStream
 
 from minds371_akash.market._errors import is_ambiguous
 from minds371_akash.market._pooled_transport import PooledTransport
-
-
-@dataclass
-class Seen:
-    """What a peer received: one raw request head and body per request, and its connections."""
-
-    requests: list[tuple[bytes, bytes]] = field(default_factory=list)
-    connections: int = 0
-
-
-Reply = Callable[[bytes, ByteStream], Awaitable[bool]]  # head -> keep the connection open?
-
-
-async def _read_request(stream: ByteStream, buffer: bytearray) -> tuple[bytes, bytes] | None:
-    while b"\r\n\r\n" not in buffer:
-        try:
-            buffer.extend(await stream.receive())
-        except (anyio.EndOfStream, anyio.BrokenResourceError):
-            return None
-    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    buffer[:] = rest
-    while len(buffer) < length:
-        buffer.extend(await stream.receive())
-    body = bytes(buffer[:length])
-    del buffer[:length]
-    return head, body
-
-
-def respond(status: str, body: bytes = b"", *headers: str) -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"content-length: {len(body)}", *headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-@asynccontextmanager
-async def peer(reply: Reply) -> AsyncIterator[tuple[str, Seen]]:
-    """A raw HTTP/1.1 server on 127.0.0.1 whose answers ``reply`` writes."""
-    seen = Seen()
-
-    async def handle(stream: SocketStream) -> None:
-        seen.connections += 1
-        buffer = bytearray()
-        async with stream:
-            while (request := await _read_request(stream, buffer)) is not None:
-                seen.requests.append(request)
-                if not await reply(request[0], stream):
-                    return
-
-    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = listener.extra(SocketAttribute.local_port)
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield f"http://127.0.0.1:{port}", seen
-        finally:
-            tg.cancel_scope.cancel()
-
-
-async def echo(head: bytes, stream: ByteStream) -> bool:
-    """200 with the request line, gzip-compressed, and a reason phrase of its own."""
-    payload = gzip.compress(json.dumps({"line": head.split(b"\r\n")[0].decode()}).encode())
-    await stream.send(
-        respond("200 Fine", payload, "content-type: application/json", "content-encoding: gzip")
-    )
-    return True
+from tests.market.http_peers import echo, peer, read_request, respond
 
 
 def client(transport: PooledTransport, **kwargs: object) -> httpx.AsyncClient:
@@ -265,7 +194,7 @@ async def test_https_checks_the_server_certificate():
     async def handle(stream: TLSStream) -> None:
         buffer = bytearray()
         async with stream:
-            if (request := await _read_request(stream, buffer)) is not None:
+            if (request := await read_request(stream, buffer)) is not None:
                 await echo(request[0], stream)
 
     async with listener, anyio.create_task_group() as tg:

@@ -210,6 +210,7 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         self._write_limiter: anyio.Semaphore | None = None
         self._token_lock: anyio.Lock | None = None
         self._provider_reads: SingleFlight[Provider] = SingleFlight()
+        self._trial_read: SingleFlight[bool] = SingleFlight()
         self._provider_ttl = provider_ttl
         self._providers_read: dict[str, tuple[float, Provider]] = {}
 
@@ -585,11 +586,8 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         """
         if self._trial is None:
             try:
-                me = self._data(await self._call("GET", "/v1/user/me"), "GET /v1/user/me")
-                user = str(me.get("id") or me.get("userId") or "")
-                doc = await self._call("GET", "/v1/wallets", params={"userId": user})
-                wallets = self._data(doc, "GET /v1/wallets")
-                self._trial = any(bool(w.get("isTrialing")) for w in wallets or [])
+                # Once for a burst of creates: the first asks, those arriving meanwhile wait.
+                self._trial = await self._trial_read.run("trial", self._ask_trial)
             except (ProviderError, AttributeError, TypeError) as exc:
                 reason = exc.message if isinstance(exc, ProviderError) else str(exc)
                 _log.warning("minds371.akash.trial_unknown", error=reason)
@@ -597,6 +595,13 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                     self._trial = False  # asking again would get the same answer
                 return False
         return self._trial
+
+    async def _ask_trial(self) -> bool:
+        me = self._data(await self._call("GET", "/v1/user/me"), "GET /v1/user/me")
+        user = str(me.get("id") or me.get("userId") or "")
+        doc = await self._call("GET", "/v1/wallets", params={"userId": user})
+        wallets = self._data(doc, "GET /v1/wallets")
+        return any(bool(w.get("isTrialing")) for w in wallets or [])
 
     async def _trial_slot(self) -> TrialCreateSlot | None:
         if not await self.is_trial_wallet():
