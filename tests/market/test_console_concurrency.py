@@ -396,3 +396,50 @@ async def test_a_failed_provider_read_is_not_shared_with_callers_that_joined_it(
             assert len(failures) == 3
             # the two that joined asked for themselves, at once, after the first read failed
             assert app.seen[f"/v1/providers/{unknown}"] == 3
+
+
+class CountInFlight:
+    """An ASGI wrapper around the sandbox that keeps each ``GET /v1/bids`` a while and notes how
+    many were in flight at once."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.now = 0
+        self.most = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/bids":
+            self.now += 1
+            self.most = max(self.most, self.now)
+            try:
+                await anyio.sleep(0.05)
+                await self.app(scope, receive, send)
+            finally:
+                self.now -= 1
+            return
+        await self.app(scope, receive, send)
+
+
+async def test_requests_in_flight_stay_within_the_cap_and_failures_give_their_slot_back():
+    async with SandboxNetwork(manual_clock=True) as net:
+        app = CountInFlight(net.app)
+        transport = ASGIWebSocketTransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=net.base_url) as client,
+            ConsoleBackend(
+                api_key=API_KEY,
+                http_client=client,
+                max_concurrent_requests=2,
+                retry=RetryPolicy(maximum_attempts=1),
+            ) as backend,
+        ):
+            with anyio.fail_after(5):
+                for _ in range(3):  # refused reads (an unknown deployment) free their slots
+                    try:
+                        await backend.get_deployment(999_999)
+                    except NotFound:
+                        pass
+                async with anyio.create_task_group() as tg:
+                    for dseq in range(1, 9):
+                        tg.start_soon(backend.list_bids, dseq)
+    assert app.most == 2

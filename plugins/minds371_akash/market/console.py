@@ -263,41 +263,25 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
         what = f"{method} {path.split('?')[0]}"
         headers = {"x-api-key": self._api_key.get_secret_value()} if auth else {}
         if self._limiter is None or self._write_limiter is None:
-            # A free slot is taken without a trip through the event loop (a capacity limiter
-            # makes one per request, and tracks its borrowers, which nothing here needs).
+            # Semaphores, not capacity limiters: a capacity limiter tracks its borrowers, which
+            # nothing here needs.
             self._limiter = anyio.Semaphore(self._max_concurrent, fast_acquire=True)
             self._write_limiter = anyio.Semaphore(self._max_writes, fast_acquire=True)
         url = self._base_url + path + ("?" + urlencode(params) if params else "")
         timeout = max(self._timeout, read_timeout or 0.0)
-        pool = self._pool
+        limiter = self._limiter if method == "GET" else self._write_limiter
         try:
-            async with self._limiter if method == "GET" else self._write_limiter:
-                if pool is not None and pool.runs_here():
-                    # The client is ours and adds nothing (no hooks, no cookies Console would
-                    # send, no redirects to follow): skip its request and response objects.
-                    content = None if body is None else _json_bytes(body)
-                    if content is not None:
-                        headers["content-type"] = "application/json"
-                    answer = await pool.exchange(
-                        method,
-                        url,
-                        headers={**_DEFAULT_HEADERS, **headers},
-                        content=content,
-                        seconds=timeout,
-                    )
-                    status, raw = answer.status, answer.content
-                    if status >= 400:
-                        raise console_error(answer.as_response(method, url), what=what)
-                else:
-                    response = await self._client.request(
-                        method, url, json=body, headers=headers, timeout=timeout
-                    )
-                    status = response.status_code
-                    if status >= 400:
-                        raise console_error(response, what=what)
-                    raw = response.content
+            # A free slot without a trip through the event loop or a look at the current task
+            # (the request itself is where a cancellation lands).
+            limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await limiter.acquire()
+        try:
+            status, raw = await self._exchange(method, url, headers, body, timeout, what)
         except httpx.HTTPError as exc:
             raise transport_error(exc, what=what, where=self._base_url) from exc
+        finally:
+            limiter.release()
         if not raw:
             return None
         try:
@@ -308,6 +292,40 @@ class ConsoleBackend(ConsoleGatewayAccess, AsyncResource):
                 retryable=status >= 500,
                 details={"call": what, "status": status},
             ) from exc
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: Any,
+        seconds: float,
+        what: str,
+    ) -> tuple[int, bytes]:
+        """One request's status and body; an error status raises (:func:`console_error`)."""
+        pool = self._pool
+        if pool is not None and pool.runs_here():
+            # The client is ours and adds nothing (no hooks, no cookies Console would send, no
+            # redirects to follow): skip its request and response objects.
+            content = None if body is None else _json_bytes(body)
+            if content is not None:
+                headers["content-type"] = "application/json"
+            answer = await pool.exchange(
+                method,
+                url,
+                headers={**_DEFAULT_HEADERS, **headers},
+                content=content,
+                seconds=seconds,
+            )
+            if answer.status >= 400:
+                raise console_error(answer.as_response(method, url), what=what)
+            return answer.status, answer.content
+        response = await self._client.request(
+            method, url, json=body, headers=headers, timeout=seconds
+        )
+        if response.status_code >= 400:
+            raise console_error(response, what=what)
+        return response.status_code, response.content
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         return await retry_call(
