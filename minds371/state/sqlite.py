@@ -15,7 +15,7 @@ import contextlib
 import fcntl
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -93,22 +93,6 @@ class _Pending:
     row: tuple[str, int, str] | None = None
     result: Any = None
     error: BaseException | None = None
-    #: Its batch has been applied (committed, or failed with ``error``).
-    settled: bool = False
-
-
-@contextlib.contextmanager
-def _settling(batch: list[_Pending]) -> Iterator[None]:
-    """Mark ``batch`` settled once applied; if applying it raised, each write failed with it."""
-    try:
-        yield
-    except BaseException as exc:
-        for pending in batch:
-            pending.error = pending.error or exc
-        raise
-    finally:
-        for pending in batch:
-            pending.settled = True
 
 
 class SQLiteStateStore:
@@ -177,11 +161,10 @@ class SQLiteStateStore:
             await self._checkpointed.wait()  # it uses the reader connection, closed below
             if self._queue and self._writer_conn is not None:
                 batch, done = self._take()
-                with _settling(batch):
-                    if self._inline:
-                        self._apply(batch)  # on the loop's thread, like every inline commit
-                    else:
-                        await anyio.to_thread.run_sync(self._apply, batch)
+                if self._inline:
+                    self._apply(batch)  # on the loop's thread, like every inline commit
+                else:
+                    await anyio.to_thread.run_sync(self._apply, batch)
                 if done is not None:
                     done.set()
             for conn in (self._writer_conn, self._reader_conn):
@@ -256,19 +239,13 @@ class SQLiteStateStore:
         if self._closing or self._writer_conn is None:
             raise ConfigurationError("the state store is not open")
         self._queue.append(pending)
-        if not self._flushing:
-            await self._flush()
-        elif self._inline:
-            # The flusher commits it on the loop's thread within a turn or two of the loop:
-            # yielding until then costs less than waiting on an event (on Python 3.11 each such
-            # wait asks the kernel for the process id, a system call that grows costly under load).
-            while not pending.settled:
-                await anyio.lowlevel.checkpoint()
-        else:
+        if self._flushing:
             done = self._queued_done
             if done is None:
                 done = self._queued_done = anyio.Event()
             await done.wait()
+        else:
+            await self._flush()
         if pending.error is not None:
             raise pending.error
         return pending.result
@@ -284,15 +261,13 @@ class SQLiteStateStore:
                     if self._inline:
                         await anyio.lowlevel.checkpoint()  # let the others queue theirs
                         batch, done = self._take()
-                        with _settling(batch):
-                            self._apply(batch)
+                        self._apply(batch)
                         self._commits_since_checkpoint += 1
                     else:
                         batch, done = self._take()
-                        with _settling(batch):
-                            await anyio.to_thread.run_sync(
-                                self._apply, batch, limiter=self._write_limiter
-                            )
+                        await anyio.to_thread.run_sync(
+                            self._apply, batch, limiter=self._write_limiter
+                        )
                     if done is not None:
                         done.set()
         finally:
