@@ -230,9 +230,6 @@ class ProviderBase(AsyncResource):
         # and the watcher's checks share it): providers change slowly, and under load one
         # request per deployment adds up.
         shared = self._waiters
-        now = anyio.current_time()
-        if shared.providers is not None and now - shared.providers[0] < _PROVIDERS_TTL:
-            return dict(shared.providers[1])  # fresh: no need to line up for the lock
         if shared.lock is None:
             shared.lock = anyio.Lock()
         async with shared.lock:
