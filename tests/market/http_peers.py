@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
+import trustme
 from anyio.abc import ByteStream, SocketAttribute, SocketStream
+from anyio.streams.tls import TLSListener, TLSStream
 
-__all__ = ["Reply", "Seen", "echo", "peer", "read_request", "respond"]
+__all__ = ["Reply", "Seen", "echo", "peer", "read_request", "respond", "tls_peer"]
 
 
 @dataclass
@@ -85,3 +88,30 @@ async def echo(head: bytes, stream: ByteStream) -> bool:
         respond("200 Fine", payload, "content-type: application/json", "content-encoding: gzip")
     )
     return True
+
+
+@asynccontextmanager
+async def tls_peer() -> AsyncIterator[tuple[str, ssl.SSLContext]]:
+    """An HTTPS peer on 127.0.0.1 that answers as :func:`echo` does, its certificate issued by a
+    throwaway authority; yields its base URL and a client context that trusts that authority."""
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = tcp.extra(SocketAttribute.local_port)
+    listener = TLSListener(tcp, server_context, standard_compatible=False)
+
+    async def handle(stream: TLSStream) -> None:
+        buffer = bytearray()
+        async with stream:
+            while (request := await read_request(stream, buffer)) is not None:
+                await echo(request[0], stream)
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, handle)
+        try:
+            yield f"https://127.0.0.1:{port}", trusting
+        finally:
+            tg.cancel_scope.cancel()

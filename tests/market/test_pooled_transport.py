@@ -10,19 +10,16 @@ deployment is not idempotent.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
-import trustme
 from anyio.abc import ByteStream, SocketAttribute
-from anyio.streams.tls import TLSListener, TLSStream
 
 from minds371_akash.market._errors import is_ambiguous
 from minds371_akash.market._pooled_transport import PooledTransport
-from tests.market.http_peers import echo, peer, read_request, respond
+from tests.market.http_peers import echo, peer, respond, tls_peer
 
 
 def client(transport: PooledTransport, **kwargs: object) -> httpx.AsyncClient:
@@ -181,25 +178,8 @@ def test_under_trio_requests_go_through_httpx_own_transport():
 
 
 async def test_https_checks_the_server_certificate():
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_context)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
-
-    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = tcp.extra(SocketAttribute.local_port)
-    listener = TLSListener(tcp, server_context, standard_compatible=False)
-
-    async def handle(stream: TLSStream) -> None:
-        buffer = bytearray()
-        async with stream:
-            if (request := await read_request(stream, buffer)) is not None:
-                await echo(request[0], stream)
-
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        url = f"https://127.0.0.1:{port}/v1/providers"
+    async with tls_peer() as (base, trusting):
+        url = f"{base}/v1/providers"
         async with client(PooledTransport(verify=trusting)) as http:
             assert (await http.get(url)).json() == {"line": "GET /v1/providers HTTP/1.1"}
         # The system's (certifi's) authorities do not vouch for this server: refused, unsent.
@@ -207,7 +187,6 @@ async def test_https_checks_the_server_certificate():
             with pytest.raises(httpx.ConnectError) as failure:
                 await http.get(url)
         assert not is_ambiguous(failure.value)
-        tg.cancel_scope.cancel()
 
 
 # -- the direct path (``exchange``): what the Console backend sends through its own transport --

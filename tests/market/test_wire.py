@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import gzip
 import json
-import ssl
 import zlib
 
 import anyio
 import httpx
 import pytest
-import trustme
-from anyio.abc import ByteStream, SocketAttribute
-from anyio.streams.tls import TLSListener, TLSStream
+from anyio.abc import ByteStream
 
 from minds371_akash.market import _http11
 from minds371_akash.market._errors import is_ambiguous
 from minds371_akash.market._http11 import Malformed, parse_head, request_head, split_url
 from minds371_akash.market._pooled_transport import PooledTransport
-from tests.market.http_peers import echo, peer, read_request, respond
+from tests.market.http_peers import echo, peer, respond, tls_peer
 
 
 async def get(transport: PooledTransport, url: str, seconds: float = 5) -> tuple[int, bytes]:
@@ -214,24 +211,8 @@ async def test_an_answer_that_trickles_in_is_timed_per_read():
 
 
 async def test_https_checks_the_certificate_on_the_direct_path():
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_context)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
-    tcp = await anyio.create_tcp_listener(local_host="127.0.0.1")
-    port = tcp.extra(SocketAttribute.local_port)
-    listener = TLSListener(tcp, server_context, standard_compatible=False)
-
-    async def handle(stream: TLSStream) -> None:
-        buffer = bytearray()
-        async with stream:
-            while (request := await read_request(stream, buffer)) is not None:
-                await echo(request[0], stream)
-
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        url = f"https://127.0.0.1:{port}/v1/providers"
+    async with tls_peer() as (base, trusting):
+        url = f"{base}/v1/providers"
         for verify in (trusting, False):
             transport = PooledTransport(verify=verify)
             status, body = await get(transport, url)
@@ -241,8 +222,7 @@ async def test_https_checks_the_certificate_on_the_direct_path():
         with pytest.raises(httpx.ConnectError) as failure:
             await get(transport, url)
         await transport.aclose()
-        assert not is_ambiguous(failure.value)
-        tg.cancel_scope.cancel()
+    assert not is_ambiguous(failure.value)
 
 
 async def test_a_configured_proxy_is_used_for_direct_exchanges(monkeypatch: pytest.MonkeyPatch):
