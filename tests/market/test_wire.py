@@ -15,7 +15,7 @@ import zlib
 import anyio
 import httpx
 import pytest
-from anyio.abc import ByteStream
+from anyio.abc import ByteStream, SocketAttribute, SocketStream
 
 from minds371_akash.market import _http11
 from minds371_akash.market._errors import is_ambiguous
@@ -222,6 +222,25 @@ async def test_https_checks_the_certificate_on_the_direct_path():
         with pytest.raises(httpx.ConnectError) as failure:
             await get(transport, url)
         await transport.aclose()
+    assert not is_ambiguous(failure.value)
+
+
+async def test_a_handshake_that_never_ends_times_out_unsent_and_frees_its_slot():
+    async def mute(stream: SocketStream) -> None:  # accepts, then never answers the TLS hello
+        async with stream:
+            await anyio.sleep(5)
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    transport = PooledTransport(max_connections=1)
+    async with listener, anyio.create_task_group() as tg, peer(echo) as (url, _):
+        tg.start_soon(listener.serve, mute)
+        with pytest.raises(httpx.ConnectTimeout) as failure:
+            await get(transport, f"https://127.0.0.1:{port}/v1/leases", 0.2)
+        with anyio.fail_after(2):  # the only slot is free again
+            assert (await get(transport, f"{url}/a"))[0] == 200
+        tg.cancel_scope.cancel()
+    await transport.aclose()
     assert not is_ambiguous(failure.value)
 
 

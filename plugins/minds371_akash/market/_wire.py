@@ -302,11 +302,20 @@ class WirePool:
         if self._closed:
             raise httpx.ConnectError("the connection pool is closed")
         self._open += 1
+        made: list[_Connection] = []
+
+        def connection() -> _Connection:
+            # Counted from the start: one made just as the caller is cancelled is closed below,
+            # not left open and untracked.
+            made.append(_Connection(self, origin))
+            self._all.add(made[0])
+            return made[0]
+
         tls = self._ssl if origin.scheme == "https" else None
         try:
-            _, protocol = await asyncio.wait_for(
+            await asyncio.wait_for(
                 self.loop.create_connection(
-                    lambda: _Connection(self, origin),
+                    connection,
                     origin.host,
                     origin.port,
                     ssl=tls,
@@ -314,17 +323,19 @@ class WirePool:
                 ),
                 seconds,
             )
-        except TimeoutError:
-            self._slot_freed()
-            raise httpx.ConnectTimeout(f"connecting to {origin.host_header} timed out") from None
-        except (OSError, ssl.SSLError) as exc:  # refused, unreachable, unresolvable, untrusted
-            self._slot_freed()
-            raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        except BaseException:
-            self._slot_freed()
+        except BaseException as exc:
+            if made:
+                made[0].abort()  # frees its slot
+            else:
+                self._slot_freed()
+            if isinstance(exc, TimeoutError):
+                raise httpx.ConnectTimeout(
+                    f"connecting to {origin.host_header} timed out"
+                ) from None
+            if isinstance(exc, OSError):  # refused, unreachable, unresolvable, untrusted (TLS)
+                raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
             raise
-        self._all.add(protocol)
-        return protocol
+        return made[0]
 
     def _pooled(self, origin: Origin) -> _Connection | None:
         idle = self._idle.get(origin)
