@@ -31,6 +31,7 @@ from minds371.errors import ConfigurationError, LeaseError, Minds371Error, Regis
 from minds371.logging import get_logger
 from minds371.tasks import AgentType, Task
 from minds371_akash import AkashIntegrationProvider, DeployEvent, DeploymentResult
+from minds371_akash.market import Deployment
 from minds371_akash.monitor import write_monitor_script
 from minds371_deploy._faults import crash_point
 from minds371_deploy._marker import TASK_ENV, MarkedSdl, marked_sdl
@@ -71,6 +72,8 @@ class _Run:
     sdl: str
     marked_sdl: str = ""
     outcome: DeploymentResult | None = None
+    #: The deployment as this run's in-place update left it, ready (see ``update_in_place``).
+    updated: Deployment | None = None
     replicas: list[DeploymentResult] = field(default_factory=list)
     dns: dict[str, Any] | None = None
 
@@ -134,7 +137,7 @@ class DeploymentAgent:
             await self._track_event(run, "deployment.accepted", "request validated", state=None)
             try:
                 if plan.kind == "in_place":
-                    await update_in_place(run, plan, self._sdl_for)
+                    run.updated = await update_in_place(run, plan, self._sdl_for)
                 run.outcome = await self.provision_and_deploy(request)
                 await self.configure_dns_and_ssl(request)
                 output = await self.finalize(request, context)
@@ -273,7 +276,12 @@ class DeploymentAgent:
             dseq = state.open_dseq
             if dseq is None and state.version is not None and state.closed is None:
                 dseq = await self._adopt(run, state.version)
-            if dseq is not None:
+            if dseq is not None and run.updated is not None and run.updated.dseq == dseq:
+                # Updated in place and ready a moment ago: its manifest is not sent again.
+                outcome = await run.akash.ready_result(
+                    run.updated, run.sdl, manifest=state.manifest
+                )
+            elif dseq is not None:
                 outcome = await self._resume(run, dseq)
             else:
                 replicated = layout_for(request.network) == "deployments"

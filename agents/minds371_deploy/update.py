@@ -38,6 +38,7 @@ from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import CLOSED, CREATED, SagaState
 
 if TYPE_CHECKING:
+    from minds371_akash.market import Deployment
     from minds371_deploy.agent import DeploymentAgent, _Run
 
 __all__ = [
@@ -211,12 +212,17 @@ def _groups(sdl: str) -> Any:
 
 async def update_in_place(
     run: _Run, plan: UpdatePlan, sdl_for: Callable[[DeploymentRequest], str]
-) -> None:
+) -> Deployment | None:
     """Update the running deployment to this task's SDL, wait for it, then take it over.
 
     The old task keeps the deployment until the update is ready, so a failed update leaves it
     where it was (owned, watched, recorded) and closes nothing; its previous manifest is sent
     back (``details["rolled_back"]`` on the error says whether that worked).
+
+    Returns:
+        The deployment as it became ready, when this call updated it (the task goes on from
+        there without sending its manifest again); ``None`` when an earlier attempt of the task
+        had already taken it over (the task resumes it).
 
     Raises:
         BudgetExceeded: the request's budget does not allow the deployment's prices.
@@ -226,6 +232,7 @@ async def update_in_place(
     assert plan.previous_task is not None
     dseq, akash = plan.previous_dseq, run.akash
     state = SagaState.from_steps(await run.task.steps())
+    ready: Deployment | None = None
     if state.open_dseq != dseq:  # not yet taken over (a first run, or a crash before it)
         prepared = akash.prepare(run.sdl)
         await akash.check_budget(prepared)
@@ -237,13 +244,14 @@ async def update_in_place(
                 dseq=dseq,
                 version=prepared.version,
             )
-            await akash.wait_until_ready(dseq, prepared)
+            ready = await akash.wait_until_ready(dseq, prepared)
         except Minds371Error as exc:
             with anyio.CancelScope(shield=True):
                 await _roll_back(run, plan, exc, sdl_for)
             raise
         await run.task.record_step(CREATED, dseq=dseq, version=prepared.version, recovered=False)
     await _hand_over(run.task.store, plan.previous_task, dseq, run.task.task.id)
+    return ready
 
 
 async def _roll_back(

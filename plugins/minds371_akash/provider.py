@@ -422,6 +422,24 @@ class AkashIntegrationProvider(DeploymentOperations):
         deployment = await self.wait_until_ready(dseq, prepared)
         return await self._result(deployment, prepared, rankings, manifest=manifest)
 
+    async def ready_result(
+        self, deployment: Deployment, sdl: str, *, manifest: str | None = None
+    ) -> DeploymentResult:
+        """The result of a deployment that just became ready, as :meth:`deploy` returns one.
+
+        For a deployment this provider has just updated and waited for (an in-place update):
+        nothing is sent and nothing is waited for again.
+
+        Args:
+            deployment: The deployment as :meth:`wait_until_ready` returned it.
+            sdl: Its SDL.
+            manifest: The manifest the network returned for it, as journaled (see
+                :meth:`resume`).
+        """
+        prepared = self.prepare(sdl)
+        manifest = restore_credentials(manifest, prepared.manifest) if manifest else None
+        return await self._result(deployment, prepared, manifest=manifest or prepared.manifest)
+
     async def relet_group(
         self, dseq: int, gseq: int, sdl: str, *, manifest: str | None = None
     ) -> DeploymentResult:
