@@ -32,7 +32,7 @@ async def test_an_in_place_update_sends_its_manifest_once_and_is_ready_once(
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
     first = web_request("updated-once")
     changed = web_request("updated-once")
-    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "hello again"}  # type: ignore[index]
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "hello again"}
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
         _, created = await _events(runtime, first)
         _, updated = await _events(runtime, changed)
