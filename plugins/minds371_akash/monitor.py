@@ -13,12 +13,13 @@ deployments from any shell.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minds371.config import EXECUTABLE_MODE, write_private
+from minds371.config import EXECUTABLE_MODE, PRIVATE_DIR_MODE, write_private
 from minds371.tasks import utcnow
 from minds371_akash.market import Lease
 
@@ -125,14 +126,35 @@ def write_monitor_script(
 ) -> Path:
     """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
     path = directory / SCRIPT_NAME
-    # It names the owner's deployment and leases: the owner's to read and run, no one else's.
-    # Not flushed to disk: it is a convenience over what the state holds (``minds371 status``,
-    # ``logs``, ``close`` do the same), and two fsyncs per deployment cost a burst more than the
-    # rest of the write.
-    write_private(
-        path,
-        render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home),
-        mode=EXECUTABLE_MODE,
-        durable=False,
-    )
+    text = render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home)
+    if not _write_in_new_folder(directory, path, text):
+        # It names the owner's deployment and leases: the owner's to read and run, no one
+        # else's. Not flushed to disk: it is a convenience over what the state holds
+        # (``minds371 status``, ``logs``, ``close`` do the same), and two fsyncs per deployment
+        # cost a burst more than the rest of the write.
+        write_private(path, text, mode=EXECUTABLE_MODE, durable=False)
     return path
+
+
+def _write_in_new_folder(directory: Path, path: Path, text: str) -> bool:
+    """Write the script into ``directory`` made for it now; False if the folder was there.
+
+    A deployment's folder is new: nothing else can hold the script yet, so it is written in
+    place, private from its first byte, without the temporary file and rename that replacing
+    a file needs. Under a burst each file system call costs tens of times its idle price, and
+    this takes half as many.
+    """
+    try:
+        os.mkdir(directory, PRIVATE_DIR_MODE)
+    except (FileExistsError, FileNotFoundError):  # written before, or its parents are missing
+        return False
+    os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, EXECUTABLE_MODE)
+    try:
+        os.fchmod(fd, EXECUTABLE_MODE)
+        view = memoryview(text.encode("utf-8"))
+        while view:  # a regular file takes it in one write, but may take less
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    return True

@@ -59,3 +59,31 @@ def test_the_script_runs_minds371_with_the_deployment(tmp_path: Path) -> None:
         timeout=30,
     )
     assert done.stdout.split() == ["logs", "42", "--network", "console", "--tail", "3"]
+
+
+def test_the_script_is_private_in_a_new_folder_and_replaced_whole_when_written_again(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # a usual umask: it must not loosen or tighten either mode
+    try:
+        folder = tmp_path / "deployments" / "web-7"  # its parents missing: made too
+        first = write_monitor_script(folder, dseq=7, network="sandbox", name="web", leases=[])
+        (tmp_path / "deployments" / "web-8").mkdir()
+        beside = write_monitor_script(
+            tmp_path / "deployments" / "web-9", dseq=9, network="sandbox", name="web", leases=[]
+        )
+        again = write_monitor_script(
+            folder, dseq=7, network="sandbox", name="web", leases=[lease("akash1p")]
+        )
+    finally:
+        os.umask(old_umask)
+    assert first == again == folder / "monitor-akash.sh"
+    for script in (again, beside):
+        assert stat.S_IMODE(script.stat().st_mode) == 0o700
+        assert stat.S_IMODE(script.parent.stat().st_mode) == 0o700
+    assert "DSEQ=9" in beside.read_text()
+    assert "gseq=1" in again.read_text()  # the second write replaced the first, whole
+    assert [p.name for p in folder.iterdir()] == ["monitor-akash.sh"]  # no temporary left
