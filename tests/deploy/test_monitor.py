@@ -71,7 +71,6 @@ def test_the_script_is_private_in_a_new_folder_and_replaced_whole_when_written_a
     try:
         folder = tmp_path / "deployments" / "web-7"  # its parents missing: made too
         first = write_monitor_script(folder, dseq=7, network="sandbox", name="web", leases=[])
-        (tmp_path / "deployments" / "web-8").mkdir()
         beside = write_monitor_script(
             tmp_path / "deployments" / "web-9", dseq=9, network="sandbox", name="web", leases=[]
         )

@@ -35,6 +35,7 @@ import httpx
 import sniffio
 from yarl import URL
 
+from minds371_akash.market._http11 import split_url
 from minds371_akash.market._wire import Exchange, WirePool
 
 __all__ = ["Exchange", "PooledTransport"]
@@ -97,16 +98,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
         # A session belongs to the loop it was made in. A transport used again from a new loop
         # (a second ``anyio.run``) gets a new session; the old loop's connections went with it.
         if self._session is None or self._loop is not loop or self._session.closed:
-            ssl_option: ssl.SSLContext | bool
-            if isinstance(self._verify, ssl.SSLContext) or self._verify is False:
-                ssl_option = self._verify
-            else:
-                ssl_option = _verified_context()
             connector = aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
                 limit_per_host=0,
                 keepalive_timeout=self._limits.keepalive_expiry,
-                ssl=ssl_option,
+                ssl=self._ssl_context(),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -186,23 +182,22 @@ class PooledTransport(httpx.AsyncBaseTransport):
             seconds: Time allowed for each of: a pooled connection or a new one, and each
                 read.
         """
-        scheme, _, rest = url.partition("://")
-        host = rest.partition("/")[0].rpartition("@")[2]
-        if self._proxy_of(scheme.lower(), _hostname(host).lower()) is None:
+        origin, target = split_url(url)
+        proxy = self._proxy_of(origin.scheme, origin.host)
+        if proxy is None:
             return await self._wire_here().exchange(
-                method, url, headers=headers, content=content, seconds=seconds
+                method, origin, target, headers=headers, content=content, seconds=seconds
             )
         session = self._session_here()
-        target = URL(url, encoded=True)
         try:
             async with session.request(
                 method,
-                target,
+                URL(url, encoded=True),
                 headers=headers,
                 data=content,
                 allow_redirects=False,
                 auto_decompress=True,
-                proxy=self._proxy_of(target.scheme, target.host or ""),
+                proxy=proxy,
                 timeout=_flat_timeout(seconds),
             ) as response:
                 try:
@@ -229,6 +224,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return wire
 
     def _ssl_context(self) -> ssl.SSLContext:
+        """The TLS context ``verify`` asks for (both pools use it)."""
         if isinstance(self._verify, ssl.SSLContext):
             return self._verify
         if self._verify is False:
@@ -271,13 +267,6 @@ def _unverified_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _hostname(authority: str) -> str:
-    """The host of ``host[:port]`` or ``[v6]:port``, as ``NO_PROXY`` matching wants it."""
-    if authority.startswith("["):
-        return authority[1:].partition("]")[0]
-    return authority.partition(":")[0]
 
 
 def _timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
