@@ -31,6 +31,7 @@ __all__ = [
     "private_dir",
     "private_file",
     "require_network",
+    "write_all",
     "write_private",
 ]
 
@@ -122,6 +123,13 @@ def private_file(path: Path, mode: int = PRIVATE_FILE_MODE) -> Path:
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     os.chmod(path, mode)
     return path
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the file descriptor ``fd`` (a write may take less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def write_private(

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minds371.config import EXECUTABLE_MODE, PRIVATE_DIR_MODE, write_private
+from minds371.config import EXECUTABLE_MODE, PRIVATE_DIR_MODE, write_all, write_private
 from minds371.tasks import utcnow
 from minds371_akash.market import Lease
 
@@ -152,9 +152,7 @@ def _write_in_new_folder(directory: Path, path: Path, text: str) -> bool:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, EXECUTABLE_MODE)
     try:
         os.fchmod(fd, EXECUTABLE_MODE)
-        view = memoryview(text.encode("utf-8"))
-        while view:  # a regular file takes it in one write, but may take less
-            view = view[os.write(fd, view) :]
+        write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
     return True

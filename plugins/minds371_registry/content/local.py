@@ -17,7 +17,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from minds371.config import home, private_dir
+from minds371.config import home, private_dir, write_all
 from minds371.errors import ContentMismatch, RegistryError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
@@ -67,9 +67,7 @@ class LocalContentStore(AsyncResource):
         fd, tmp = _create_temporary(folder)
         try:
             try:
-                view = memoryview(data)
-                while view:  # a regular file takes it in one write, but may take less
-                    view = view[os.write(fd, view) :]
+                write_all(fd, data)
             finally:
                 os.close(fd)
             os.replace(tmp, path)
