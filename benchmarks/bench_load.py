@@ -18,11 +18,13 @@ deployments per provider, and the cheapest provider would fill up first).
   sandbox; this process dispatches onto the Redis Streams bus and awaits the results.
 
 It prints the success count, wall time against one task's, p50/p99 time to ready (from
-dispatch to the task's ``deployment.ready`` event), client CPU per task, the sandbox server's
-CPU per task (not the client's, but it shares the machine's cores), and the peak RSS of every
-process. Targets: every task succeeds; wall time at most twice one task's plus 30 s; at
-most 400 MB RSS per process; at most 5 ms of client CPU per task. Exit status 1 if a task failed
-or a deployment is missing.
+dispatch to the task's ``deployment.ready`` event), client CPU per task, the bytes the client
+(or the workers) wrote to files per task, the sandbox server's CPU per task (not the client's,
+but it shares the machine's cores), and the peak RSS of every process. On a VM whose file writes
+cost CPU by the file system's state, the bytes written explain much of the spread between runs.
+Targets: every task succeeds; wall time at most twice one task's plus 30 s; at most 400 MB RSS per
+process; at most 5 ms of client CPU per task. Exit status 1 if a task failed or a deployment is
+missing.
 """
 
 from __future__ import annotations
@@ -100,6 +102,18 @@ def _cpu_seconds(pid: int) -> float:
     return 0.0
 
 
+def _written_bytes(pid: int) -> int:
+    """Bytes a live process has written to files so far (``write_bytes`` of ``/proc/PID/io``).
+
+    What it sent to the storage layer: state, journals, registry, scripts; not sockets.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _own_peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -117,12 +131,15 @@ class Burst:
     workers_cpu: float | None = None
     #: CPU seconds the sandbox server spent on the burst (it shares the machine's cores).
     sandbox_cpu: float | None = None
+    #: Bytes the client (memory mode) or the workers (Redis mode) wrote to files in the burst.
+    written: int = 0
 
 
 async def _memory_burst(count: int, prefix: str, profile: cProfile.Profile | None) -> Burst:
     """``count`` tasks dispatched at once to one runtime on the memory bus."""
     async with AgentRuntime(concurrency=count) as runtime:
         dispatched = time.time()
+        written = _written_bytes(os.getpid())
         start, cpu = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
@@ -131,6 +148,7 @@ async def _memory_burst(count: int, prefix: str, profile: cProfile.Profile | Non
         if profile is not None:
             profile.disable()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        written = _written_bytes(os.getpid()) - written
         # Read after the measurement: following every task live would cost the client CPU.
         to_ready = [
             event.at.timestamp() - dispatched
@@ -138,7 +156,7 @@ async def _memory_burst(count: int, prefix: str, profile: cProfile.Profile | Non
             async for event in handle.events()
             if event.type == "deployment.ready"
         ]
-    return Burst(wall, cpu, results, sorted(to_ready))
+    return Burst(wall, cpu, results, sorted(to_ready), written=written)
 
 
 # -- Redis: worker processes ---------------------------------------------------------------------
@@ -231,11 +249,13 @@ async def _redis_burst(
                 dispatched = time.time()
                 start, cpu = time.perf_counter(), time.process_time()
                 workers_cpu = sum(_cpu_seconds(p.pid) for p in procs)
+                written = sum(_written_bytes(p.pid) for p in procs)
                 sandbox_cpu = _cpu_seconds(sandbox_pid) if sandbox_pid else 0.0
                 handles = [await remote.dispatch(_task(f"{prefix}-{i}")) for i in range(count)]
                 results = [await handle.result() for handle in handles]
                 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
                 workers_cpu = sum(_cpu_seconds(p.pid) for p in procs) - workers_cpu
+                written = sum(_written_bytes(p.pid) for p in procs) - written
                 if sandbox_pid:
                     sandbox_cpu = _cpu_seconds(sandbox_pid) - sandbox_cpu
                 to_ready = [
@@ -256,7 +276,7 @@ async def _redis_burst(
                         proc.kill()
             for log in logs:
                 log.close()
-    burst = Burst(wall, cpu, results, sorted(to_ready), rss, workers_cpu)
+    burst = Burst(wall, cpu, results, sorted(to_ready), rss, workers_cpu, written=written)
     burst.sandbox_cpu = sandbox_cpu if sandbox_pid else None
     return burst
 
@@ -299,6 +319,8 @@ def _report(mode: str, tasks: int, one: Burst, burst: Burst, rss: dict[str, int]
     print(f"client CPU per task        {burst.cpu / tasks * 1000:.2f} ms (target <= 5)")
     if burst.workers_cpu is not None:
         print(f"workers' CPU per task      {burst.workers_cpu / tasks * 1000:.2f} ms")
+    who = "workers'" if burst.workers_cpu is not None else "client's"
+    print(f"{who + ' file writes per task':<27}{burst.written / tasks / 1024:.0f} KiB")
     if burst.sandbox_cpu is not None:
         print(f"sandbox CPU per task       {burst.sandbox_cpu / tasks * 1000:.2f} ms (not client)")
     for name, size in rss.items():

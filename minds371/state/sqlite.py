@@ -1,8 +1,8 @@
 """The durable state store: SQLite (stdlib) in WAL mode, driven from worker threads.
 
 Writes are queued and committed in batches, one transaction per batch, in a worker thread (group
-commit): a caller's ``await`` returns only after its write has committed, yet concurrent tasks
-share one commit. Reads use a second
+commit): a caller's ``await`` returns only after its write has committed (a progress event's
+emitter excepted, see ``append_event``), yet concurrent tasks share one commit. Reads use a second
 connection, which WAL lets proceed while a write is in flight.
 
 ``synchronous=NORMAL`` makes a commit survive a crash of the process (what a runtime killed mid-task
@@ -11,6 +11,7 @@ needs); pass ``synchronous="FULL"`` to survive power loss too, at the cost of an
 
 from __future__ import annotations
 
+import asyncio  # noqa: TID251 -- call_soon: anyio has no "run this at the next turn"
 import contextlib
 import fcntl
 import json
@@ -93,6 +94,8 @@ class _Pending:
     row: tuple[str, int, str] | None = None
     result: Any = None
     error: BaseException | None = None
+    # Nobody awaits it (an event on the inline path, see append_event): a failure is logged.
+    unwaited: bool = False
 
 
 class SQLiteStateStore:
@@ -124,6 +127,8 @@ class SQLiteStateStore:
         # by the first writer that waits on it, shared by every writer of the batch.
         self._queued_done: anyio.Event | None = None
         self._flushing = False
+        # A commit of the queue is scheduled for the event loop's next turn (see _commit_soon).
+        self._commit_scheduled = False
         # Commits run on the event loop's thread when nothing can make them wait (see _write).
         self._inline = exclusive and synchronous == "NORMAL"
         self._commits_since_checkpoint = 0
@@ -151,6 +156,7 @@ class SQLiteStateStore:
             self._release_lock()
             raise ConfigurationError(f"cannot open state database {self.path}: {exc}") from exc
         self._closing = False
+        self._commit_scheduled = False
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -250,6 +256,43 @@ class SQLiteStateStore:
             raise pending.error
         return pending.result
 
+    def _commit_soon(self, pending: _Pending) -> bool:
+        """Queue ``pending`` to commit at the event loop's next turn, without waiting for it.
+
+        The commit runs on the loop's thread (the inline path) once the tasks ready now have
+        queued their writes too, or with a flush already in progress. False where this cannot be
+        (commits in a worker thread, or a loop that is not asyncio's): the caller waits instead.
+        """
+        if not self._inline:
+            return False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        if self._closing or self._writer_conn is None:
+            raise ConfigurationError("the state store is not open")
+        pending.unwaited = True
+        self._queue.append(pending)
+        if not self._flushing and not self._commit_scheduled:
+            self._commit_scheduled = True
+            loop.call_soon(self._commit_queued)
+        return True
+
+    def _commit_queued(self) -> None:
+        """Commit what is queued now, on the loop's thread (scheduled by _commit_soon).
+
+        A flush in progress takes the queue itself, and a closing store commits what is left;
+        the WAL is checkpointed by the next flush that is due one.
+        """
+        self._commit_scheduled = False
+        if self._flushing or not self._queue or self._writer_conn is None:
+            return
+        batch, done = self._take()
+        self._apply(batch)
+        self._commits_since_checkpoint += 1
+        if done is not None:
+            done.set()
+
     async def _flush(self) -> None:
         """Commit what is queued, batch after batch, until nothing is; then checkpoint if due."""
         self._flushing = True
@@ -261,8 +304,9 @@ class SQLiteStateStore:
                     if self._inline:
                         await anyio.lowlevel.checkpoint()  # let the others queue theirs
                         batch, done = self._take()
-                        self._apply(batch)
-                        self._commits_since_checkpoint += 1
+                        if batch:  # a commit scheduled by _commit_soon may have taken it
+                            self._apply(batch)
+                            self._commits_since_checkpoint += 1
                     else:
                         batch, done = self._take()
                         await anyio.to_thread.run_sync(
@@ -310,6 +354,15 @@ class SQLiteStateStore:
             # Some write failed: redo the batch one savepoint per write, so that only the
             # failing writes fail and their neighbours still commit.
             self._apply_isolated(conn, batch)
+            for pending in batch:
+                if pending.unwaited and pending.error is not None and pending.row is not None:
+                    task_id, seq, _ = pending.row
+                    _log.warning(
+                        "minds371.state.event_not_stored",
+                        task_id=task_id,
+                        seq=seq,
+                        error=str(pending.error),
+                    )
 
     @staticmethod
     def _apply_together(conn: sqlite3.Connection, batch: list[_Pending]) -> None:
@@ -413,9 +466,20 @@ class SQLiteStateStore:
         self._enqueue(write)
 
     async def append_event(self, event: TaskEvent) -> None:
-        """Append a progress event (scrubbed of secrets)."""
+        """Append a progress event (scrubbed of secrets).
+
+        On the inline path (see :meth:`_write`) the emitter does not wait for the commit: the
+        event commits at the loop's next turn, with the other writes queued by then, and before
+        any write queued after it (a saga step, the result), so the store never holds a step
+        without the events emitted before it. A task's events between two of its awaited
+        writes then share one commit (and one rewrite of their index page) instead of one
+        each. The task's handle has the event already; a reader of this store sees it from the
+        next turn on. A failed insert is logged (``minds371.state.event_not_stored``).
+        """
         event = scrub_event(event)
-        await self._commit(_Pending(None, _event_row(event)))
+        pending = _Pending(None, _event_row(event))
+        if not self._commit_soon(pending):
+            await self._commit(pending)
 
     async def finish(self, result: TaskResult, event: TaskEvent) -> None:
         """Store the result, the final status and the final event in one transaction."""

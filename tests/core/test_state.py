@@ -5,7 +5,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
+from structlog.testing import capture_logs
 
 from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
 from minds371.errors import ConfigurationError
@@ -207,11 +209,12 @@ async def test_sqlite_writers_waiting_on_another_flush_all_return_committed(
 
 
 async def test_sqlite_a_failing_event_in_a_batch_fails_alone(tmp_path: Path) -> None:
-    # The writes below share one commit: the duplicate event fails its own writer only.
+    # The writes below share one commit: the duplicate event fails its own writer only. With
+    # synchronous=FULL commits run in a worker thread and every writer waits for its own.
     import sqlite3
 
     a, b = Task(agent_type="a"), Task(agent_type="a")
-    async with SQLiteStateStore(tmp_path / "state.db") as store:
+    async with SQLiteStateStore(tmp_path / "state.db", synchronous="FULL") as store:
         for task in (a, b):
             await store.create_task(task)
         await store.append_event(event(a.id, 1))
@@ -233,6 +236,83 @@ async def test_sqlite_a_failing_event_in_a_batch_fails_alone(tmp_path: Path) -> 
         assert [(e.seq, e.type) for e in await again.events(a.id)] == [(1, "x"), (2, "x")]
         assert [e.seq for e in await again.events(b.id)] == [1]
         assert [s.name for s in await again.steps(b.id)] == ["b.step"]
+
+
+async def test_sqlite_an_event_nobody_waits_for_fails_alone_and_is_logged(
+    tmp_path: Path,
+) -> None:
+    # On the inline path an emitter does not wait for its event's commit: a failing insert
+    # cannot be raised to it, so it is logged, and its neighbours in the batch still commit.
+    a, b = Task(agent_type="a"), Task(agent_type="a")
+    with capture_logs() as logs:
+        async with SQLiteStateStore(tmp_path / "state.db") as store:
+            for task in (a, b):
+                await store.create_task(task)
+            await store.append_event(event(a.id, 1))
+            await store.append_event(event(a.id, 2))
+            await store.append_event(event(a.id, 1, "again"))  # returns: nobody waits for it
+            await store.append_event(event(b.id, 1))
+            await store.record_step(b.id, "b.step", {"n": 1})
+    async with SQLiteStateStore(tmp_path / "state.db") as again:
+        assert [(e.seq, e.type) for e in await again.events(a.id)] == [(1, "x"), (2, "x")]
+        assert [e.seq for e in await again.events(b.id)] == [1]
+        assert [s.name for s in await again.steps(b.id)] == ["b.step"]
+    (said,) = [e for e in logs if e["event"] == "minds371.state.event_not_stored"]
+    assert (said["task_id"], said["seq"], said["log_level"]) == (a.id, 1, "warning")
+    assert "UNIQUE" in said["error"]
+
+
+async def test_sqlite_events_between_two_awaited_writes_share_their_commit(tmp_path: Path) -> None:
+    """A task's events up to its next awaited write (a saga step) go in one commit, before it.
+
+    One commit instead of one per event: each commit rewrites every page it touched, the task's
+    page of the events' index among them.
+    """
+    import sqlite3
+
+    task = Task(agent_type="a")
+    path = tmp_path / "state.db"
+    async with SQLiteStateStore(path) as store:
+        await store.create_task(task)
+        statements: list[str] = []
+        assert store._writer_conn is not None
+        store._writer_conn.set_trace_callback(statements.append)
+        for seq in (1, 2, 3):
+            await store.append_event(event(task.id, seq))
+        # Not waited for, yet committed before the step that follows them.
+        await store.record_step(task.id, "after.events", {})
+        assert statements.count("COMMIT") == 1
+        reader = sqlite3.connect(path)
+        try:
+            seqs = [
+                r[0] for r in reader.execute("SELECT seq FROM events WHERE task_id = ?", (task.id,))
+            ]
+        finally:
+            reader.close()
+        assert seqs == [1, 2, 3]
+
+
+async def test_sqlite_an_event_nobody_waits_for_commits_at_the_loops_next_turn(
+    tmp_path: Path,
+) -> None:
+    # With no awaited write after it, the event still commits: another connection (a
+    # `minds371 status` in another shell) sees it from the loop's next turn on.
+    import sqlite3
+
+    task = Task(agent_type="a")
+    path = tmp_path / "state.db"
+    async with SQLiteStateStore(path) as store:
+        await store.create_task(task)
+        await store.append_event(event(task.id, 1))
+        await anyio.lowlevel.checkpoint()
+        reader = sqlite3.connect(path)
+        try:
+            seqs = [
+                r[0] for r in reader.execute("SELECT seq FROM events WHERE task_id = ?", (task.id,))
+            ]
+        finally:
+            reader.close()
+        assert seqs == [1]
 
 
 async def test_sqlite_events_and_steps_kept_in_their_keys_btree_are_moved_once(
