@@ -319,8 +319,8 @@ def _report(mode: str, tasks: int, one: Burst, burst: Burst, rss: dict[str, int]
     print(f"client CPU per task        {burst.cpu / tasks * 1000:.2f} ms (target <= 5)")
     if burst.workers_cpu is not None:
         print(f"workers' CPU per task      {burst.workers_cpu / tasks * 1000:.2f} ms")
-    who = "workers'" if burst.workers_cpu is not None else "client's"
-    print(f"{who + ' file writes per task':<27}{burst.written / tasks / 1024:.0f} KiB")
+    who = "workers" if burst.workers_cpu is not None else "client"
+    print(f"file writes per task       {burst.written / tasks / 1024:.0f} KiB ({who})")
     if burst.sandbox_cpu is not None:
         print(f"sandbox CPU per task       {burst.sandbox_cpu / tasks * 1000:.2f} ms (not client)")
     for name, size in rss.items():
