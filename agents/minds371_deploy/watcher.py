@@ -129,6 +129,9 @@ class DeploymentWatcher:
         self._viewed: set[tuple[str, int]] = set()
         # The requests of the tasks watched, by task id (the last pass's; validated once).
         self._requests: dict[str, DeploymentRequest] = {}
+        # Completed tasks whose deployment is closed: nothing reopens one (a new deploy or an
+        # update is a new task), so their journals are not read again on every pass.
+        self._closed_tasks: set[str] = set()
         self.views = DeploymentViews(
             time.monotonic, status_every=max(config.watch_interval, config.offline_grace / 2)
         )
@@ -178,8 +181,12 @@ class DeploymentWatcher:
         watched: set[tuple[str, int]] = set()
         self.views.new_pass()
         for record in records:
+            if record.task.id in self._closed_tasks:
+                continue
             steps = await self.store.steps(record.task.id)
             state = SagaState.from_steps(steps)
+            if state.open_dseq is None and state.dseq is not None:
+                self._closed_tasks.add(record.task.id)
             if state.open_dseq is None or state.output is None:
                 continue
             self.checked += 1

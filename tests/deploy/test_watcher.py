@@ -7,6 +7,7 @@ import pytest
 
 from minds371 import AgentRuntime, MemoryStateStore
 from minds371_deploy._plugin import agent_for
+from minds371_deploy.saga import CREATE_INTENT, CREATED
 from minds371_deploy.watcher import RELET, DeploymentWatcher
 from tests.deploy.conftest import Sandbox, web_request
 
@@ -43,6 +44,30 @@ async def test_the_watcher_notices_a_deployment_closed_elsewhere(
         watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
         actions = await watcher.check_once()
     assert [a.kind for a in actions] == ["closed"]
+
+
+async def test_a_deployment_closed_once_is_not_looked_at_again(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing reopens a completed task's closed deployment (a new deploy or an update is a new
+    # task): a watcher reads that journal once, not on every pass, since a long-lived home holds
+    # thousands of them. A journal made to say otherwise shows which watcher still reads it.
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("once"))
+            await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
+        watcher = DeploymentWatcher(agent_for(runtime), runtime.store)
+        assert [a.kind for a in await watcher.check_once()] == ["closed"]
+        assert watcher.checked == 1
+        assert await watcher.check_once() == []  # its journal now says closed
+        (record,) = await runtime.store.list_tasks()
+        await runtime.store.record_step(record.task.id, CREATE_INTENT, {"version": "v2"})
+        await runtime.store.record_step(record.task.id, CREATED, {"dseq": int(result["dseq"])})
+        assert await watcher.check_once() == []
+        assert watcher.checked == 0
+        fresh = DeploymentWatcher(agent_for(runtime), runtime.store)
+        assert [a.kind for a in await fresh.check_once()] == ["closed"]
 
 
 async def test_a_pass_with_no_eligible_provider_left_reports_waiting_and_retries_next_pass(
