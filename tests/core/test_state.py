@@ -268,8 +268,6 @@ async def test_sqlite_events_between_two_awaited_writes_share_their_commit(tmp_p
     One commit instead of one per event: each commit rewrites every page it touched, the task's
     page of the events' index among them.
     """
-    import sqlite3
-
     task = Task(agent_type="a")
     path = tmp_path / "state.db"
     async with SQLiteStateStore(path) as store:
@@ -282,14 +280,7 @@ async def test_sqlite_events_between_two_awaited_writes_share_their_commit(tmp_p
         # Not waited for, yet committed before the step that follows them.
         await store.record_step(task.id, "after.events", {})
         assert statements.count("COMMIT") == 1
-        reader = sqlite3.connect(path)
-        try:
-            seqs = [
-                r[0] for r in reader.execute("SELECT seq FROM events WHERE task_id = ?", (task.id,))
-            ]
-        finally:
-            reader.close()
-        assert seqs == [1, 2, 3]
+        assert _seqs_in_file(path, task.id) == [1, 2, 3]
 
 
 async def test_sqlite_an_event_nobody_waits_for_commits_at_the_loops_next_turn(
@@ -297,22 +288,25 @@ async def test_sqlite_an_event_nobody_waits_for_commits_at_the_loops_next_turn(
 ) -> None:
     # With no awaited write after it, the event still commits: another connection (a
     # `minds371 status` in another shell) sees it from the loop's next turn on.
-    import sqlite3
-
     task = Task(agent_type="a")
     path = tmp_path / "state.db"
     async with SQLiteStateStore(path) as store:
         await store.create_task(task)
         await store.append_event(event(task.id, 1))
         await anyio.lowlevel.checkpoint()
-        reader = sqlite3.connect(path)
-        try:
-            seqs = [
-                r[0] for r in reader.execute("SELECT seq FROM events WHERE task_id = ?", (task.id,))
-            ]
-        finally:
-            reader.close()
-        assert seqs == [1]
+        assert _seqs_in_file(path, task.id) == [1]
+
+
+def _seqs_in_file(path: Path, task_id: str) -> list[int]:
+    """A task's event numbers as another connection to the file sees them (committed ones)."""
+    import sqlite3
+
+    reader = sqlite3.connect(path)
+    try:
+        rows = reader.execute("SELECT seq FROM events WHERE task_id = ? ORDER BY seq", (task_id,))
+        return [int(row[0]) for row in rows]
+    finally:
+        reader.close()
 
 
 async def test_sqlite_events_and_steps_kept_in_their_keys_btree_are_moved_once(
