@@ -85,13 +85,18 @@ def _providers_file(directory: Path, tasks: int) -> Path:
     return path
 
 
+def _proc_number(pid: int, file: str, key: str) -> int:
+    """The first number after ``key:`` in a live process's ``/proc/PID/<file>``; 0 if none."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    return 0
+
+
 def _peak_rss(pid: int) -> int:
     """A live process's peak resident set (``VmHWM``), in bytes."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _proc_number(pid, "status", "VmHWM") * 1024
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -107,11 +112,7 @@ def _written_bytes(pid: int) -> int:
 
     What it sent to the storage layer: state, journals, registry, scripts; not sockets.
     """
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    return 0
+    return _proc_number(pid, "io", "write_bytes")
 
 
 def _own_peak_rss() -> int:

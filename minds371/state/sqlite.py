@@ -287,9 +287,14 @@ class SQLiteStateStore:
         self._commit_scheduled = False
         if self._flushing or not self._queue or self._writer_conn is None:
             return
+        self._commit_inline()
+
+    def _commit_inline(self) -> None:
+        """Commit the queued writes on the loop's thread and wake their writers."""
         batch, done = self._take()
-        self._apply(batch)
-        self._commits_since_checkpoint += 1
+        if batch:  # a commit scheduled by _commit_soon may have taken it
+            self._apply(batch)
+            self._commits_since_checkpoint += 1
         if done is not None:
             done.set()
 
@@ -303,17 +308,14 @@ class SQLiteStateStore:
                 while self._queue:
                     if self._inline:
                         await anyio.lowlevel.checkpoint()  # let the others queue theirs
-                        batch, done = self._take()
-                        if batch:  # a commit scheduled by _commit_soon may have taken it
-                            self._apply(batch)
-                            self._commits_since_checkpoint += 1
+                        self._commit_inline()
                     else:
                         batch, done = self._take()
                         await anyio.to_thread.run_sync(
                             self._apply, batch, limiter=self._write_limiter
                         )
-                    if done is not None:
-                        done.set()
+                        if done is not None:
+                            done.set()
         finally:
             self._flushing = False
             self._idle.set()

@@ -141,8 +141,8 @@ def _write_in_new_folder(directory: Path, path: Path, text: str) -> bool:
 
     A deployment's folder is new: nothing else can hold the script yet, so it is written in
     place, private from its first byte, without the temporary file and rename that replacing
-    a file needs. Under a burst each file system call costs tens of times its idle price, and
-    this takes half as many.
+    a file needs: half the file system calls, which cost the most on a disk that has just freed
+    many files (README, "Performance").
     """
     try:
         os.mkdir(directory, PRIVATE_DIR_MODE)

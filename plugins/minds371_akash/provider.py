@@ -392,9 +392,7 @@ class AkashIntegrationProvider(DeploymentOperations):
             LeaseError: the deployment is closed.
         """
         prepared = self.prepare(sdl)
-        # The journal stores registry passwords redacted: put them back from the SDL.
-        manifest = restore_credentials(manifest, prepared.manifest) if manifest else None
-        manifest = manifest or prepared.manifest
+        manifest = _sendable_manifest(manifest, prepared)
         deployment = await self.backend.get_deployment(dseq)
         if not deployment.active:
             raise LeaseError(f"deployment {dseq} is closed; create a new one")
@@ -437,8 +435,9 @@ class AkashIntegrationProvider(DeploymentOperations):
                 :meth:`resume`).
         """
         prepared = self.prepare(sdl)
-        manifest = restore_credentials(manifest, prepared.manifest) if manifest else None
-        return await self._result(deployment, prepared, manifest=manifest or prepared.manifest)
+        return await self._result(
+            deployment, prepared, manifest=_sendable_manifest(manifest, prepared)
+        )
 
     async def relet_group(
         self, dseq: int, gseq: int, sdl: str, *, manifest: str | None = None
@@ -467,3 +466,13 @@ def _add_diagnosis(exc: Minds371Error) -> None:
         attach(exc, diagnose_insufficient_funds(exc.message))
     elif isinstance(exc, LeaseError):
         attach(exc, diagnose_lease_failed(exc.message))
+
+
+def _sendable_manifest(journaled: str | None, prepared: PreparedDeployment) -> str:
+    """The manifest to send: the journaled one, or this SDL's own when none was journaled.
+
+    The journal stores registry passwords redacted: they are put back from the SDL's manifest.
+    """
+    if not journaled:
+        return prepared.manifest
+    return restore_credentials(journaled, prepared.manifest) or prepared.manifest

@@ -12,10 +12,11 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 import trustme
-from anyio.abc import ByteStream, SocketAttribute, SocketStream
+from anyio.abc import ByteStream, Listener, SocketAttribute, SocketStream
 from anyio.streams.tls import TLSListener, TLSStream
 
 __all__ = ["Reply", "Seen", "echo", "peer", "read_request", "respond", "tls_peer"]
@@ -73,10 +74,19 @@ async def peer(reply: Reply) -> AsyncIterator[tuple[str, Seen]]:
 
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(SocketAttribute.local_port)
+    async with _serving(listener, handle):
+        yield f"http://127.0.0.1:{port}", seen
+
+
+@asynccontextmanager
+async def _serving(
+    listener: Listener[Any], handle: Callable[[Any], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """``listener`` serving each connection with ``handle`` until the block ends."""
     async with listener, anyio.create_task_group() as tg:
         tg.start_soon(listener.serve, handle)
         try:
-            yield f"http://127.0.0.1:{port}", seen
+            yield
         finally:
             tg.cancel_scope.cancel()
 
@@ -109,9 +119,5 @@ async def tls_peer() -> AsyncIterator[tuple[str, ssl.SSLContext]]:
             while (request := await read_request(stream, buffer)) is not None:
                 await echo(request[0], stream)
 
-    async with listener, anyio.create_task_group() as tg:
-        tg.start_soon(listener.serve, handle)
-        try:
-            yield f"https://127.0.0.1:{port}", trusting
-        finally:
-            tg.cancel_scope.cancel()
+    async with _serving(listener, handle):
+        yield f"https://127.0.0.1:{port}", trusting
