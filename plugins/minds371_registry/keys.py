@@ -9,6 +9,10 @@ errors. :func:`load_signer` looks in this order:
    ``MINDS371_REGISTRY_KEYSTORE_PASSWORD``;
 3. ``$MINDS371_HOME/registry/dev-key``: a development key, generated on first use with a warning.
    It is stored unencrypted (mode 0600): use it for local work only.
+
+eth-account is imported only where it is used (a keystore, the EVM ledger's transactions): it
+loads eth-keyfile and py_ecc's BLS tables at import, a third of a second of CPU that every
+command and worker signing records would otherwise pay on start. Signing uses coincurve.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import coincurve
-from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 from eth_utils.address import to_checksum_address
 
@@ -89,8 +92,8 @@ class RecordSigner:
 
     @classmethod
     def generate(cls) -> RecordSigner:
-        """A signer with a fresh random key."""
-        return cls(bytes(Account.create().key))
+        """A signer with a fresh random key (from the OS's random source, as coincurve draws it)."""
+        return cls(coincurve.PrivateKey().secret)
 
     @property
     def address(self) -> str:
@@ -146,6 +149,8 @@ class RecordSigner:
 
     def eth_account(self) -> Any:
         """The key as an eth-account ``LocalAccount`` (to sign ledger transactions)."""
+        from eth_account import Account  # imported here: see the module docs
+
         return Account.from_key(self._key.to_bytes())
 
 
@@ -234,6 +239,8 @@ def _from_keystore(path: Path, password: str) -> RecordSigner:
     document = _read_keystore(path)
     if password:
         register_secret(password)
+    from eth_account import Account  # imported here: see the module docs
+
     try:
         key = Account.decrypt(document, password)
     except (ValueError, KeyError, TypeError) as exc:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,3 +96,27 @@ def test_processes_starting_at_once_share_one_dev_key(tmp_path: Path):
         # no temporary file left behind, and the key file is whole
         assert [p.name for p in (home / DEV_KEY_FILE).parent.iterdir()] == [DEV_KEY_FILE.name]
         assert load_signer(home, environ={}, create=False).address in addresses  # type: ignore[union-attr]
+
+
+def test_generated_keys_are_fresh_and_eth_account_derives_the_same_address():
+    first, second = RecordSigner.generate(), RecordSigner.generate()
+    assert first.address != second.address
+    # The address the ledger's transactions are signed with is the records' signer.
+    assert first.eth_account().address == first.address
+    recovered = Account._recover_hash(b"\x11" * 32, signature=first.sign_digest(b"\x11" * 32))
+    assert recovered == first.address
+
+
+def test_signing_records_does_not_load_eth_account():
+    # eth-account pulls in eth-keyfile and py_ecc's BLS tables at import (a third of a second
+    # of every command's start): only keystores and the EVM ledger may load it.
+    code = (
+        "import sys, minds371_deploy.agent\n"
+        "from minds371_registry import RecordSigner\n"
+        "RecordSigner.generate().sign_digest(bytes(32))\n"
+        "print(sorted(m for m in ('eth_account', 'eth_keyfile', 'py_ecc') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]", out.stdout
