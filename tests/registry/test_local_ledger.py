@@ -114,6 +114,42 @@ async def test_ledger_of_another_domain_is_refused(tmp_path: Path, signer: Recor
             pass
 
 
+async def test_a_ledger_of_an_older_record_format_says_how_to_start_a_new_one(
+    tmp_path: Path, signer: RecordSigner
+):
+    # What an upgrade leaves behind: the same registry's ledger, signed under format 1.
+    path = tmp_path / "ledger.sqlite3"
+    older = RecordDomain(version="1")
+    async with LocalLedger(path, domain=older) as ledger:
+        await ledger.append_many(chain(signer, older, "web", 2))
+    with pytest.raises(ConfigurationError) as refused:
+        async with LocalLedger(path):
+            pass
+    aside = tmp_path / "ledger-format1.sqlite3"
+    assert "written by an older minds371 (record format 1" in refused.value.message
+    assert f"mv {path} {aside}" in refused.value.message
+    assert refused.value.details == {"ledger": str(path), "format": "1", "move_to": str(aside)}
+    # Doing what it says works, and the old records stay readable under their own format.
+    path.rename(aside)
+    async with LocalLedger(path) as ledger:
+        await ledger.append(chain(signer, ledger.domain, "web", 1)[0])
+        assert (await ledger.latest("web")) is not None
+    async with LocalLedger(aside, domain=older) as kept:
+        assert [e.record.sequence async for e in kept.entries()] == [1, 2]
+
+
+async def test_a_ledger_of_a_newer_record_format_asks_for_an_upgrade(
+    tmp_path: Path, signer: RecordSigner
+):
+    path = tmp_path / "ledger.sqlite3"
+    async with LocalLedger(path, domain=RecordDomain(version="3")):
+        pass
+    with pytest.raises(ConfigurationError, match="written by a newer minds371") as refused:
+        async with LocalLedger(path):
+            pass
+    assert "mv " not in refused.value.message
+
+
 async def test_a_new_ledger_opened_by_many_at_once(tmp_path: Path, signer: RecordSigner):
     # Each ledger opens its connection in a worker thread of its own: the openers really race
     # to write the new file's domain.

@@ -21,6 +21,7 @@ connection, because a thread hop costs more than the query and WAL readers never
 from __future__ import annotations
 
 import hashlib
+import shlex
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -161,9 +162,7 @@ class LocalLedger(AsyncResource):
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
         if stored[0] != domain_json:
             conn.close()
-            raise ConfigurationError(
-                f"the ledger {self.path} holds records of domain {stored[0]}, not {domain_json}"
-            )
+            raise _other_domain(self.path, stored[0], self._domain)
         self._conn = conn
         return conn
 
@@ -455,3 +454,35 @@ def _private_database(path: Path) -> None:
     another connection of this process (another task's ledger) holds on it.
     """
     private_file(path)
+
+
+def _other_domain(path: Path, stored: str, domain: RecordDomain) -> ConfigurationError:
+    """The error for a ledger whose records were signed under another domain than ``domain``.
+
+    A ledger of an older record format (the same registry, a lower ``version``) is what an
+    upgrade leaves behind: its records stay valid under their own format, but records of this
+    format cannot extend their chains, so the message says how to start a new ledger.
+    """
+    ours = domain.model_dump_json()
+    message = f"the ledger {path} holds records of domain {stored}, not {ours}"
+    try:
+        theirs = RecordDomain.model_validate_json(stored)
+    except pydantic.ValidationError:
+        return ConfigurationError(message)
+    same_registry = theirs.model_copy(update={"version": domain.version}) == domain
+    if not (same_registry and theirs.version.isdigit() and domain.version.isdigit()):
+        return ConfigurationError(message)
+    if int(theirs.version) > int(domain.version):
+        return ConfigurationError(
+            f"the registry ledger {path} was written by a newer minds371 (record format "
+            f"{theirs.version}; this one reads and writes format {domain.version}): upgrade "
+            "minds371 to use it"
+        )
+    aside = path.with_name(f"{path.stem}-format{theirs.version}{path.suffix}")
+    return ConfigurationError(
+        f"the registry ledger {path} was written by an older minds371 (record format "
+        f"{theirs.version}; this one writes format {domain.version} and cannot extend those "
+        f"records' chains). Its records stay as they are; to start a new ledger, move it aside: "
+        f"mv {shlex.quote(str(path))} {shlex.quote(str(aside))}",
+        details={"ledger": str(path), "format": theirs.version, "move_to": str(aside)},
+    )
