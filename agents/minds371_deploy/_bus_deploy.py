@@ -43,7 +43,8 @@ async def deploy_on_bus(url: str, task: Task, name: str, progress: Any) -> tuple
                     async for _ in signals:
                         cancelled = True
                         progress.console.print(
-                            "[yellow]cancelling: the worker closes what was created…"
+                            "[yellow]cancelling: the worker closes what was created, or undoes "
+                            "the update…"
                         )
                         await handle.cancel()
                         return

@@ -163,7 +163,9 @@ async def _cmd_deploy(args: argparse.Namespace) -> int:
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
                         cancelled = True
-                        progress.console.print("[yellow]cancelling: closing what was created…")
+                        progress.console.print(
+                            "[yellow]cancelling: closing what was created, undoing an update…"
+                        )
                         await handle.cancel()
                         return
 

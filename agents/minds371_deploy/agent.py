@@ -52,7 +52,15 @@ from minds371_deploy.registries import RegistryPool
 from minds371_deploy.replicas import close_replicas, deploy_replicas, replica_sdl, replica_summary
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
-from minds371_deploy.update import plan_update, retire_replaced, update_in_place
+from minds371_deploy.update import (
+    UpdatePlan,
+    give_back,
+    hand_over,
+    interrupted_by_shutdown,
+    plan_update,
+    retire_replaced,
+    update_in_place,
+)
 from minds371_registry import BlockchainRegistryProvider, RegistryReceipt
 
 __all__ = ["TASK_ENV", "DeploymentAgent"]
@@ -72,7 +80,9 @@ class _Run:
     sdl: str
     marked_sdl: str = ""
     outcome: DeploymentResult | None = None
-    #: The deployment as this run's in-place update left it, ready (see ``update_in_place``).
+    #: The plan of an in-place update: the deployment another task holds until this one hands
+    #: it over (see ``update_in_place``), and the deployment as the update left it, ready.
+    in_place: UpdatePlan | None = None
     updated: Deployment | None = None
     replicas: list[DeploymentResult] = field(default_factory=list)
     dns: dict[str, Any] | None = None
@@ -137,6 +147,7 @@ class DeploymentAgent:
             await self._track_event(run, "deployment.accepted", "request validated", state=None)
             try:
                 if plan.kind == "in_place":
+                    run.in_place = plan
                     run.updated = await update_in_place(run, plan, self._sdl_for)
                 run.outcome = await self.provision_and_deploy(request)
                 await self.configure_dns_and_ssl(request)
@@ -145,6 +156,8 @@ class DeploymentAgent:
                 if plan.kind == "replace":
                     output["update"]["replaced"] = await retire_replaced(run, plan)
                 await self._take_over_domain(run, plan.previous_task, output["update"])
+                if plan.kind == "in_place":
+                    await hand_over(run, plan)  # recorded and serving: now this task's
             except BaseException as exc:
                 context.close(
                     DeploymentStatus.CANCELLED
@@ -366,9 +379,7 @@ class DeploymentAgent:
 
     async def _compensate(self, run: _Run, exc: BaseException) -> None:
         """Close the deployment this task holds open, unless the runtime is only stopping."""
-        interrupted = isinstance(exc, anyio.get_cancelled_exc_class()) and bool(
-            getattr(run.task.runtime, "stopping", False)
-        )
+        interrupted = interrupted_by_shutdown(run, exc)
         state = SagaState.from_steps(await run.task.steps())
         dseq = state.open_dseq
         if interrupted:
@@ -381,6 +392,12 @@ class DeploymentAgent:
                     exc.details["replica_close_failed"] = failures
         if dseq is None:
             return
+        plan = run.in_place
+        if plan is not None and dseq == plan.previous_dseq:
+            # It ran before this task updated it: roll the update back (within its own time
+            # limit), never close it.
+            if await give_back(run, plan, exc, self._sdl_for):
+                return
         with anyio.move_on_after(60):
             try:
                 await run.akash.close(dseq, reason="failure")

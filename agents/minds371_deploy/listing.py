@@ -18,7 +18,7 @@ from minds371.errors import Minds371Error
 from minds371.state import StateStore
 from minds371.tasks import AgentType, utcnow
 from minds371_deploy.saga import SagaState
-from minds371_deploy.update import HANDED_OVER, PLANNED
+from minds371_deploy.update import GIVEN_BACK, HANDED_OVER, PLANNED
 
 __all__ = ["DeploymentRow", "deployment_rows", "with_live_state"]
 
@@ -93,18 +93,22 @@ async def deployment_rows(
     records = await store.list_tasks(agent_type=AgentType.DEPLOYMENT, limit=-1)
     created = {record.task.id: record.task.created_at for record in records}
     updated_from: dict[str, str] = {}  # task -> the task whose deployment it updated in place
+    states: dict[str, SagaState] = {}
     for record in records:
         steps = await store.steps(record.task.id)
+        states[record.task.id] = SagaState.from_steps(steps)
         for step in steps:
             if step.name == PLANNED and step.data.get("kind") == "in_place":
                 updated_from[record.task.id] = str(step.data.get("previous_task"))
     for record in records:
-        steps = await store.steps(record.task.id)
-        state = SagaState.from_steps(steps)
+        state = states[record.task.id]
         if state.dseq is None:
             continue
-        if state.closed == HANDED_OVER:
-            continue  # the task that updated it in place lists it
+        if state.closed in (HANDED_OVER, GIVEN_BACK):
+            continue  # the task that holds it now lists it
+        previous = states.get(updated_from.get(record.task.id, ""))
+        if previous is not None and previous.open_dseq == state.dseq:
+            continue  # updated in place, not yet handed over: the old task still lists it
         output = state.output or {}
         payload = record.task.payload
         if state.closed is not None:

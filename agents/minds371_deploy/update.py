@@ -9,8 +9,11 @@ same ``name`` on the same ``network`` that a finished task holds open. Then:
   lease's provider). A deployment's groups are fixed for its life: ``MsgUpdateDeployment``
   carries only the deployment id and the new version hash (chain-sdk, proto
   ``akash/deployment/v1beta4``), and a provider checks a manifest against the lease's group, so
-  nothing else can change in place. Once every service is ready again, the new task takes the
-  deployment over (the old task's saga records the hand-over) and publishes the next record.
+  nothing else can change in place. Once every service is ready again, the new task publishes
+  the next record and then takes the deployment over (the old task's saga records the
+  hand-over). Until then the old task keeps it: an update that fails after it was ready (its
+  record cannot be published, it is cancelled) puts the previous manifest back and gives the
+  deployment back to the old task, never closes it (:func:`give_back`).
 * ``replace``: the groups differ: a new deployment is made as usual; once it is ready and
   registered (the name's record now points at it), the old one is closed.
 * ``new``: nothing of this name runs, or the request says ``if_running: new``
@@ -42,9 +45,13 @@ if TYPE_CHECKING:
     from minds371_deploy.agent import DeploymentAgent, _Run
 
 __all__ = [
+    "GIVEN_BACK",
     "HANDED_OVER",
     "PLANNED",
     "UpdatePlan",
+    "give_back",
+    "hand_over",
+    "interrupted_by_shutdown",
     "plan_update",
     "retire_replaced",
     "running_deployment",
@@ -57,6 +64,8 @@ _log = get_logger("minds371.deploy.update")
 PLANNED = "deployment.planned"
 #: Why an old task's deployment left it: the reason of its ``deployment.closed`` step.
 HANDED_OVER = "handed over"
+#: Why an updating task let go of the deployment it updated: the reason of its closed step.
+GIVEN_BACK = "given back"
 
 Kind = Literal["new", "in_place", "replace"]
 _ROLLBACK_SECONDS = 180
@@ -213,11 +222,12 @@ def _groups(sdl: str) -> Any:
 async def update_in_place(
     run: _Run, plan: UpdatePlan, sdl_for: Callable[[DeploymentRequest], str]
 ) -> Deployment | None:
-    """Update the running deployment to this task's SDL, wait for it, then take it over.
+    """Update the running deployment to this task's SDL, wait for it, then journal it as held.
 
-    The old task keeps the deployment until the update is ready, so a failed update leaves it
-    where it was (owned, watched, recorded) and closes nothing; its previous manifest is sent
-    back (``details["rolled_back"]`` on the error says whether that worked).
+    The old task keeps the deployment until this task has published its record
+    (:func:`hand_over`), so a failed update leaves it where it was (owned, watched, recorded)
+    and closes nothing; its previous manifest is sent back (``details["rolled_back"]`` on the
+    error says whether that worked).
 
     Returns:
         The deployment as it became ready, when this call updated it (the task goes on from
@@ -245,12 +255,13 @@ async def update_in_place(
                 version=prepared.version,
             )
             ready = await akash.wait_until_ready(dseq, prepared)
-        except Minds371Error as exc:
-            with anyio.CancelScope(shield=True):
-                await _roll_back(run, plan, exc, sdl_for)
+        except BaseException as exc:
+            # A runtime that is stopping leaves the update for the next start to resume.
+            if not interrupted_by_shutdown(run, exc):
+                with anyio.CancelScope(shield=True):
+                    await _roll_back(run, plan, _with_details(exc), sdl_for)
             raise
         await run.task.record_step(CREATED, dseq=dseq, version=prepared.version, recovered=False)
-    await _hand_over(run.task.store, plan.previous_task, dseq, run.task.task.id)
     return ready
 
 
@@ -285,17 +296,58 @@ async def _roll_back(
     exc.details["dseq"] = plan.previous_dseq
     await run.akash.emit(
         "deployment.rolled_back",
-        f"update failed: deployment {plan.previous_dseq} is back on its previous manifest",
+        f"update undone: deployment {plan.previous_dseq} is back on its previous manifest",
         dseq=plan.previous_dseq,
     )
 
 
-async def _hand_over(store: StateStore, old_task: str, dseq: int, new_task: str) -> None:
-    state = SagaState.from_steps(await store.steps(old_task))
-    if state.open_dseq == dseq:
-        await store.record_step(
-            old_task, CLOSED, {"dseq": dseq, "reason": HANDED_OVER, "to_task": new_task}
+async def hand_over(run: _Run, plan: UpdatePlan) -> None:
+    """The old task lets go of the deployment this task updated in place and recorded."""
+    assert plan.previous_dseq is not None
+    assert plan.previous_task is not None
+    if await _held_by(run.task.store, plan.previous_task, plan.previous_dseq):
+        await run.task.store.record_step(
+            plan.previous_task,
+            CLOSED,
+            {"dseq": plan.previous_dseq, "reason": HANDED_OVER, "to_task": run.task.task.id},
         )
+
+
+async def give_back(
+    run: _Run, plan: UpdatePlan, exc: BaseException, sdl_for: Callable[[DeploymentRequest], str]
+) -> bool:
+    """Undo an in-place update that failed after it was ready, if the old task still holds it.
+
+    The deployment ran before this task: its previous manifest is put back
+    (``details["rolled_back"]`` on a :class:`Minds371Error` says whether that worked), and this
+    task's journal lets go of it, so that nothing closes it. Returns False, doing nothing, when
+    the old task had already handed it over (it is this task's to close).
+    """
+    assert plan.previous_dseq is not None
+    assert plan.previous_task is not None
+    if not await _held_by(run.task.store, plan.previous_task, plan.previous_dseq):
+        return False
+    await _roll_back(run, plan, _with_details(exc), sdl_for)
+    await run.task.record_step(
+        CLOSED, dseq=plan.previous_dseq, reason=GIVEN_BACK, to_task=plan.previous_task
+    )
+    return True
+
+
+def interrupted_by_shutdown(run: _Run, exc: BaseException) -> bool:
+    """Whether ``exc`` is the runtime stopping (the task resumes at the next start)."""
+    return isinstance(exc, anyio.get_cancelled_exc_class()) and bool(
+        getattr(run.task.runtime, "stopping", False)
+    )
+
+
+def _with_details(exc: BaseException) -> Minds371Error:
+    """``exc`` itself when it carries details for the caller, else a stand-in that nobody reads."""
+    return exc if isinstance(exc, Minds371Error) else Minds371Error(type(exc).__name__)
+
+
+async def _held_by(store: StateStore, task_id: str, dseq: int) -> bool:
+    return SagaState.from_steps(await store.steps(task_id)).open_dseq == dseq
 
 
 async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:

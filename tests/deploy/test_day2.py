@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from minds371.cli import main
+from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,6 +178,43 @@ def test_a_failed_in_place_update_is_undone_and_the_deployment_keeps_serving(
     code, found, err = _run(capsys, "discover", "day2", "--json")
     assert code == 0, err
     assert found["healthy"] is True
+
+
+def test_an_update_that_cannot_be_recorded_gives_the_deployment_back_serving(
+    clean_environ: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The update itself succeeds; the registry then cannot store its record. The service ran
+    # before this update: it must keep running, on its previous manifest, still the first
+    # task's (owned, watched, recorded), instead of being closed as a new deployment would be.
+    code, first, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
+    assert code == 0, err
+    changed = _request(tmp_path, "b.json", greeting="hello again")
+    with ipfs_node_that_will_not_store() as api:
+        monkeypatch.setenv("MINDS371_IPFS_API", api)
+        code, failed, err = _run(capsys, "deploy", str(changed), "--json")
+        monkeypatch.delenv("MINDS371_IPFS_API")
+    assert code == 1, err
+    assert failed["error"]["type"] == "RegistryError"
+    assert failed["error"]["details"]["rolled_back"] is True
+    code, rows, _ = _run(capsys, "list", "--all", "--json")
+    assert [(r["dseq"], r["state"], r["task_id"]) for r in rows] == [
+        (first["dseq"], "active", first["task_id"])
+    ]
+    code, found, err = _run(capsys, "discover", "day2", "--json")
+    assert code == 0, err
+    assert found["healthy"] is True
+    # Deploying the change again, with the registry back, updates the same deployment.
+    code, again, err = _run(capsys, "deploy", str(changed), "--json")
+    assert code == 0, err
+    assert again["dseq"] == first["dseq"]
+    assert again["update"]["kind"] == "in_place"
+    code, rows, _ = _run(capsys, "list", "--all", "--json")
+    assert [(r["dseq"], r["state"], r["task_id"]) for r in rows] == [
+        (first["dseq"], "active", again["task_id"])  # listed once, under the task holding it
+    ]
 
 
 def test_a_name_closed_by_hand_is_deployed_anew_not_updated(

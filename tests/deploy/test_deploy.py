@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from tests.deploy.conftest import Sandbox, web_request, write_request
+from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 
 def test_deploy_prints_a_ready_endpoint_cost_report_and_registry_receipt(
@@ -115,43 +114,18 @@ def test_an_unreachable_registry_is_found_before_any_spend(
     assert sandbox.all_dseqs() == before  # nothing was created
 
 
-class _NodeThatWillNotStore(BaseHTTPRequestHandler):
-    """An IPFS RPC API that answers ``version`` and fails every ``add``."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.path.startswith("/api/v0/version"):
-            body, status = b'{"Version": "0.30.0"}', 200
-        else:
-            body, status = b'{"Message": "disk full", "Code": 0, "Type": "error"}', 500
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def test_a_registry_that_cannot_publish_closes_the_deployment(
     cli: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     # The node passes the check before spending, then refuses to store the record.
-    node = ThreadingHTTPServer(("127.0.0.1", 0), _NodeThatWillNotStore)
-    thread = threading.Thread(target=node.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with ipfs_node_that_will_not_store() as api:
         before = sandbox.all_dseqs()
         run = cli(
             "deploy",
             str(write_request(tmp_path, web_request("unpublished"))),
             "--json",
-            extra_env={"MINDS371_IPFS_API": f"http://127.0.0.1:{node.server_address[1]}"},
+            extra_env={"MINDS371_IPFS_API": api},
         )
-    finally:
-        node.shutdown()
-        node.server_close()
     assert run.code == 1, run.err
     assert run.json()["status"] == "failed"
     created = sandbox.all_dseqs() - before

@@ -66,6 +66,39 @@ def test_a_kill_at_any_point_then_reconcile_leaves_one_tracked_deployment_per_ta
     cli("close", str(dseq))
 
 
+def test_an_in_place_update_killed_before_its_record_is_listed_once_and_resumed(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    # Killed after the update is ready, before its record: the old task still holds the
+    # deployment (listed once, under it); reconcile finishes the update, which then takes it.
+    first = cli("deploy", str(write_request(tmp_path, web_request("upd"))), "--json")
+    assert first.code == 0, first.err
+    dseq = first.json()["dseq"]
+    changed = web_request("upd")
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
+    point = "deployment.before_finalize"
+    killed = cli(
+        "deploy",
+        str(write_request(tmp_path, changed)),
+        "--json",
+        extra_env={"MINDS371_CRASH_AT": point},
+    )
+    assert killed.code == -signal.SIGKILL, killed.err
+
+    def listed() -> list[tuple[str, str]]:
+        rows = cli("list", "--all", "--json", "--offline").json()
+        return [(row["dseq"], row["task_id"]) for row in rows]
+
+    assert listed() == [(dseq, first.json()["task_id"])]
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    (resumed,) = reconciled.json()["resumed"]
+    assert resumed["dseq"] == dseq
+    assert listed() == [(dseq, resumed["task_id"])]
+    assert int(dseq) in sandbox.active_dseqs()
+    cli("close", dseq)
+
+
 DIFFERS = (ROOT / "tests" / "fixtures" / "market" / "console_differs.yaml").read_text()
 
 

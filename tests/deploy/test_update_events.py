@@ -12,18 +12,20 @@ from collections import Counter
 import anyio
 import pytest
 
-from minds371 import AgentRuntime, AgentType, MemoryStateStore, Task, TaskStatus
+from minds371 import AgentRuntime, AgentType, MemoryStateStore, Task, TaskResult, TaskStatus
 from tests.deploy.conftest import Sandbox, web_request
 
 
-async def _events(runtime: AgentRuntime, payload: dict[str, object]) -> tuple[Task, list[str]]:
+async def _events(
+    runtime: AgentRuntime, payload: dict[str, object]
+) -> tuple[TaskResult, list[str]]:
     task = Task(agent_type=AgentType.DEPLOYMENT, payload=payload)
     with anyio.fail_after(60):
         handle = await runtime.dispatch(task)
         result = await handle.result()
         types = [event.type async for event in handle.events()]
     assert result.status is TaskStatus.COMPLETED, result.error
-    return task, types
+    return result, types
 
 
 async def test_an_in_place_update_sends_its_manifest_once_and_is_ready_once(
@@ -44,3 +46,31 @@ async def test_an_in_place_update_sends_its_manifest_once_and_is_ready_once(
     assert seen["manifest.sent"] == 0  # the update itself carried it
     assert seen["deployment.resuming"] == 0
     assert seen["deployment.created"] == 0
+
+
+async def test_an_in_place_update_cancelled_mid_way_puts_the_previous_manifest_back(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C while the updated deployment comes up: the service ran before the update, so it is
+    # neither closed nor left on a manifest nobody asked for any more.
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    first = web_request("cancelled-update")
+    changed = web_request("cancelled-update")
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "never mind"}
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        deployed, _ = await _events(runtime, first)
+        dseq = int(deployed.output["dseq"])
+        (before,) = [d["hash"] for d in sandbox.deployments() if int(d["dseq"]) == dseq]
+        with anyio.fail_after(120):
+            handle = await runtime.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=changed))
+            async for event in handle.events():
+                if event.type == "deployment.updated":
+                    await handle.cancel()
+                    break
+            result = await handle.result()
+            types = [event.type async for event in handle.events()]
+    assert result.status is TaskStatus.CANCELLED
+    assert "deployment.rolled_back" in types
+    (after,) = [d["hash"] for d in sandbox.deployments() if int(d["dseq"]) == dseq]
+    assert after == before
+    assert dseq in sandbox.active_dseqs()
