@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from minds371_deploy._idle_probe import MAX_BODY, IdleProbe, ProbeFailed, read_counters
+from tests.servers.threaded_http import serve_http
 
 
 class _Service(BaseHTTPRequestHandler):
@@ -42,15 +42,8 @@ class _Service(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def service() -> Iterator[str]:
-    handler = type("Service", (_Service,), {"served": 0})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(type("Service", (_Service,), {"served": 0})) as url:
+        yield url
 
 
 async def test_a_count_and_a_metric_are_read_from_the_endpoint(service: str) -> None:

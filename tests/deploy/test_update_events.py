@@ -8,12 +8,20 @@ manifest again and report every service ready a second time).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import anyio
 import pytest
 
 from minds371 import AgentRuntime, AgentType, MemoryStateStore, Task, TaskResult, TaskStatus
 from tests.deploy.conftest import Sandbox, web_request
+
+
+def _and_changed_env(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A request and the same with another env: an update that can be made in place."""
+    changed = web_request(name)
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "hello again"}
+    return web_request(name), changed
 
 
 async def _events(
@@ -32,9 +40,7 @@ async def test_an_in_place_update_sends_its_manifest_once_and_is_ready_once(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
-    first = web_request("updated-once")
-    changed = web_request("updated-once")
-    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "hello again"}
+    first, changed = _and_changed_env("updated-once")
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
         _, created = await _events(runtime, first)
         _, updated = await _events(runtime, changed)
@@ -54,9 +60,7 @@ async def test_an_in_place_update_cancelled_mid_way_puts_the_previous_manifest_b
     # Ctrl-C while the updated deployment comes up: the service ran before the update, so it is
     # neither closed nor left on a manifest nobody asked for any more.
     monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
-    first = web_request("cancelled-update")
-    changed = web_request("cancelled-update")
-    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "never mind"}
+    first, changed = _and_changed_env("cancelled-update")
     async with AgentRuntime(store=MemoryStateStore()) as runtime:
         deployed, _ = await _events(runtime, first)
         dseq = int(deployed.output["dseq"])

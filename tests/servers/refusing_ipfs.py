@@ -6,11 +6,12 @@ then cannot store a deployment's metadata once the deployment is up.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.servers.threaded_http import serve_http
 
 
 class _NodeThatWillNotStore(BaseHTTPRequestHandler):
@@ -33,11 +34,5 @@ class _NodeThatWillNotStore(BaseHTTPRequestHandler):
 @contextmanager
 def ipfs_node_that_will_not_store() -> Iterator[str]:
     """Serve such a node on 127.0.0.1; yield its API URL (for ``MINDS371_IPFS_API``)."""
-    node = ThreadingHTTPServer(("127.0.0.1", 0), _NodeThatWillNotStore)
-    thread = threading.Thread(target=node.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{node.server_address[1]}"
-    finally:
-        node.shutdown()
-        node.server_close()
+    with serve_http(_NodeThatWillNotStore) as url:
+        yield url

@@ -25,7 +25,8 @@ from tests.deploy.building.conftest import (
 from tests.servers.redis_server import free_port
 
 PAGE = {"Dockerfile": DOCKERFILE, "index.html": "<p>hi</p>\n"}
-HANG = "876.543"
+# Unique to this process: the suite runs in several, and each looks for its own leftovers.
+HANG = f"876{os.getpid()}"
 
 
 def spec(url: str, registry: str, **overrides: object) -> BuildSpec:

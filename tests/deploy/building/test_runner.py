@@ -28,7 +28,7 @@ def _alive(marker: str) -> bool:
 async def test_a_command_past_its_deadline_is_killed_with_everything_it_started(
     tmp_path: Path,
 ) -> None:
-    marker = "765.4321"
+    marker = f"765{os.getpid()}"  # unique to this process: another may run the suite too
     script = f"sleep {marker} & echo started; sleep {marker}"
     result = await run_bounded(["sh", "-c", script], cwd=tmp_path, env=ENV, time_limit=0.5)
     assert result.stopped == "timed out after 0.5 s"
