@@ -10,7 +10,11 @@ deployment is not idempotent.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import httpx
@@ -290,3 +294,33 @@ async def test_the_console_backend_sends_the_same_request_either_way():
     assert heads[0][b"x-api-key"] == b"key-1"
     assert [h.get(b"content-type") for h in heads] == [None, b"application/json"] * 2
     assert json.loads(bodies[1]) == {"manifest": "[]", "leases": []}
+
+
+def test_console_calls_without_a_proxy_do_not_load_aiohttp(tmp_path: Path) -> None:
+    # aiohttp costs a quarter of a second of CPU to import: only a proxy (or httpx's request
+    # API) may load it, never a process's first plain Console call.
+    script = tmp_path / "first_call.py"
+    script.write_text(
+        "import sys, anyio\n"
+        "from minds371_akash.market._pooled_transport import PooledTransport\n"
+        "from tests.market.http_peers import echo, peer\n"
+        "async def main():\n"
+        "    transport = PooledTransport()\n"
+        "    async with peer(echo) as (url, _seen):\n"
+        "        answer = await transport.exchange(\n"
+        "            'GET', f'{url}/v1/providers', headers={}, content=None, seconds=5\n"
+        "        )\n"
+        "    await transport.aclose()\n"
+        "    print(answer.status, 'aiohttp' in sys.modules)\n"
+        "anyio.run(main)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "NO_PROXY": "*"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["200", "False"]

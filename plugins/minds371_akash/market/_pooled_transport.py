@@ -20,6 +20,10 @@ aiohttp runs on asyncio only; under another event loop (trio through anyio) the 
 every request to httpx's own transport instead. Proxies come from the environment
 (``HTTPS_PROXY``, ``NO_PROXY``), as with httpx. HTTP/2 and request streaming are not offered:
 Console calls are small JSON bodies.
+
+aiohttp is imported only when a request goes through it (a proxy, or httpx's request API): its
+import costs a quarter of a second of CPU, which every process's first Console call would
+otherwise pay, a worker's first burst included.
 """
 
 from __future__ import annotations
@@ -29,14 +33,16 @@ import functools
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
 
-import aiohttp
 import httpx
 import sniffio
-from yarl import URL
 
 from minds371_akash.market._http11 import split_url
 from minds371_akash.market._wire import Exchange, WirePool
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["Exchange", "PooledTransport"]
 
@@ -52,6 +58,8 @@ class _AiohttpBody(httpx.AsyncByteStream):
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
@@ -94,6 +102,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._proxy_by_host: dict[tuple[str, str], str | None] = {}
 
     def _session_here(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         # A session belongs to the loop it was made in. A transport used again from a new loop
         # (a second ``anyio.run``) gets a new session; the old loop's connections went with it.
@@ -119,6 +129,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
             if self._fallback is None:
                 self._fallback = httpx.AsyncHTTPTransport(verify=self._verify, limits=self._limits)
             return await self._fallback.handle_async_request(request)
+        import aiohttp
+        from yarl import URL
+
         session = self._session_here()
         body = await request.aread()
         # The body is whole now, so it goes out with a Content-Length, never chunked.
@@ -188,6 +201,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
             return await self._wire_here().exchange(
                 method, origin, target, headers=headers, content=content, seconds=seconds
             )
+        import aiohttp
+        from yarl import URL
+
         session = self._session_here()
         try:
             async with session.request(
@@ -270,6 +286,8 @@ def _unverified_context() -> ssl.SSLContext:
 
 
 def _timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
+    import aiohttp
+
     pool, connect = timeout.get("pool"), timeout.get("connect")
     # aiohttp's ``connect`` covers the wait for a pooled connection and the connect itself.
     whole = None if pool is None and connect is None else (pool or 0.0) + (connect or 0.0)
@@ -281,6 +299,8 @@ def _timeout(timeout: Mapping[str, float | None]) -> aiohttp.ClientTimeout:
 @functools.lru_cache(maxsize=64)
 def _flat_timeout(seconds: float) -> aiohttp.ClientTimeout:
     """One timeout for the connection (pooled or new) and for each read, kept per value."""
+    import aiohttp
+
     return aiohttp.ClientTimeout(
         total=None, connect=2 * seconds, sock_connect=seconds, sock_read=seconds
     )
@@ -288,6 +308,8 @@ def _flat_timeout(seconds: float) -> aiohttp.ClientTimeout:
 
 def _translate(exc: BaseException) -> httpx.HTTPError:
     """An aiohttp failure raised before a response arrived, as the httpx exception it means."""
+    import aiohttp
+
     message = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         # No connection (a free pool slot or the TCP/TLS handshake) within the time allowed.
@@ -303,6 +325,8 @@ def _translate(exc: BaseException) -> httpx.HTTPError:
 
 def _after_sending(exc: BaseException) -> httpx.HTTPError:
     """A failure once the request may have reached the server: never a "not sent" error."""
+    import aiohttp
+
     message = str(exc) or type(exc).__name__
     if isinstance(exc, TimeoutError):
         return httpx.ReadTimeout(message)
