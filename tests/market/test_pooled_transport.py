@@ -296,13 +296,14 @@ async def test_the_console_backend_sends_the_same_request_either_way():
     assert json.loads(bodies[1]) == {"manifest": "[]", "leases": []}
 
 
-def test_console_calls_without_a_proxy_do_not_load_aiohttp(tmp_path: Path) -> None:
-    # aiohttp costs a quarter of a second of CPU to import: only a proxy (or httpx's request
-    # API) may load it, never a process's first plain Console call.
+def test_plain_http_calls_load_neither_aiohttp_nor_a_certificate_store(tmp_path: Path) -> None:
+    # aiohttp costs a quarter of a second of CPU to import and a certificate store tens of
+    # milliseconds: only a proxy (or httpx's request API) may load aiohttp, and only https a
+    # store, never a process's first plain Console call (a served sandbox's, say).
     script = tmp_path / "first_call.py"
     script.write_text(
         "import sys, anyio\n"
-        "from minds371_akash.market._pooled_transport import PooledTransport\n"
+        "from minds371_akash.market._pooled_transport import PooledTransport, _verified_context\n"
         "from tests.market.http_peers import echo, peer\n"
         "async def main():\n"
         "    transport = PooledTransport()\n"
@@ -311,7 +312,8 @@ def test_console_calls_without_a_proxy_do_not_load_aiohttp(tmp_path: Path) -> No
         "            'GET', f'{url}/v1/providers', headers={}, content=None, seconds=5\n"
         "        )\n"
         "    await transport.aclose()\n"
-        "    print(answer.status, 'aiohttp' in sys.modules)\n"
+        "    stores = _verified_context.cache_info().currsize\n"
+        "    print(answer.status, 'aiohttp' in sys.modules, stores)\n"
         "anyio.run(main)\n"
     )
     ran = subprocess.run(
@@ -323,4 +325,4 @@ def test_console_calls_without_a_proxy_do_not_load_aiohttp(tmp_path: Path) -> No
         env={**os.environ, "NO_PROXY": "*"},
     )
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["200", "False"]
+    assert ran.stdout.split() == ["200", "False", "0"]

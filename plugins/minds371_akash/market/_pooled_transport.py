@@ -233,7 +233,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         if wire is None or wire.loop is not loop:
             wire = self._wire = WirePool(
                 loop,
-                ssl_context=self._ssl_context(),
+                ssl_context=self._ssl_context,
                 max_connections=self._limits.max_connections or 100,
                 keepalive_expiry=self._limits.keepalive_expiry or _KEEPALIVE_SECONDS,
             )

@@ -33,7 +33,7 @@ import asyncio  # noqa: TID251 -- a protocol on the running asyncio loop, like a
 import collections
 import dataclasses
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -217,7 +217,8 @@ class WirePool:
 
     Args:
         loop: The loop the connections belong to.
-        ssl_context: The TLS context for ``https`` origins.
+        ssl_context: Makes the TLS context for ``https`` origins, at the first one (loading a
+            certificate store costs tens of milliseconds that plain ``http`` never needs).
         max_connections: Connections open at once (idle ones included); more requests wait.
         keepalive_expiry: Seconds an idle connection is kept for reuse.
     """
@@ -226,7 +227,7 @@ class WirePool:
         self,
         loop: asyncio.AbstractEventLoop,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: Callable[[], ssl.SSLContext],
         max_connections: int,
         keepalive_expiry: float,
     ) -> None:
@@ -310,7 +311,7 @@ class WirePool:
             self._all.add(made[0])
             return made[0]
 
-        tls = self._ssl if origin.scheme == "https" else None
+        tls = self._ssl() if origin.scheme == "https" else None
         try:
             await asyncio.wait_for(
                 self.loop.create_connection(
