@@ -4,7 +4,8 @@ Starting a runtime on the state re-runs every unfinished deployment task, and th
 each from its saga (lease exists: send the manifest again, wait, finalize; created but not
 recorded: found by its manifest hash and adopted). :func:`reconcile` does that, waits for those
 tasks, and then compensates what no task owns any more: a deployment still open on the network
-whose task has failed or was cancelled is closed. One the network answers 404 for is gone (never
+whose task has failed or was cancelled is closed, unless that task updated it in place and the
+task it came from still holds it (the service ran before the update: the failed task lets go). One the network answers 404 for is gone (never
 committed, or lost with a sandbox's unsaved state): nothing is open, nothing is paid, so it is
 recorded closed rather than retried on every run. Either way the domain record of such a task
 is removed.
@@ -12,6 +13,7 @@ is removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -19,13 +21,14 @@ import anyio
 from minds371.errors import Minds371Error
 from minds371.logging import get_logger
 from minds371.runtime import AgentRuntime
-from minds371.state import StateStore
+from minds371.state import SagaStep, StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash.market import NotFound
 from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
 from minds371_deploy.domains.records import release_domain
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
+from minds371_deploy.update import GIVEN_BACK, PLANNED
 
 __all__ = ["reconcile"]
 
@@ -68,7 +71,8 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
     )
     agent = agent_for(runtime)
     for record in finished:
-        state = SagaState.from_steps(await runtime.store.steps(record.task.id))
+        steps = await runtime.store.steps(record.task.id)
+        state = SagaState.from_steps(steps)
         network = str(record.task.payload.get("network", "sandbox"))
         for replica, replica_dseq in state.open_replicas().items():
             # Replicas of a Console-layout redundant task are deployments of their own.
@@ -90,6 +94,16 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
         if dseq is None:
             # Closed already: a domain record its compensation could not remove goes now.
             await release_domain(runtime.store, record.task.id, agent._dns_or_none(), "reconcile")
+            continue
+        previous_task = await _updated_from_holder(runtime.store, steps, dseq)
+        if previous_task is not None:
+            # An in-place update that failed before it could give the deployment back: it ran
+            # before the update, and the task it came from still holds it. Never an orphan.
+            await runtime.store.record_step(
+                record.task.id,
+                CLOSED,
+                {"dseq": dseq, "reason": GIVEN_BACK, "to_task": previous_task},
+            )
             continue
         reason = await _close(agent, network, dseq)
         if reason is None:
@@ -127,3 +141,17 @@ async def _close(agent: Any, network: str, dseq: int) -> str | None:
 
 async def _record_closed(store: StateStore, task_id: str, dseq: int, reason: str) -> None:
     await store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": reason})
+
+
+async def _updated_from_holder(
+    store: StateStore, steps: Sequence[SagaStep], dseq: int
+) -> str | None:
+    """The task that still holds ``dseq``, if these steps' task updated it in place from there."""
+    for step in steps:
+        if step.name == PLANNED and step.data.get("kind") == "in_place":
+            previous = step.data.get("previous_task")
+            if str(step.data.get("previous_dseq")) != str(dseq) or not isinstance(previous, str):
+                return None
+            held = SagaState.from_steps(await store.steps(previous)).open_dseq
+            return previous if held == dseq else None
+    return None
