@@ -5,10 +5,10 @@ each from its saga (lease exists: send the manifest again, wait, finalize; creat
 recorded: found by its manifest hash and adopted). :func:`reconcile` does that, waits for those
 tasks, and then compensates what no task owns any more: a deployment still open on the network
 whose task has failed or was cancelled is closed, unless that task updated it in place and the
-task it came from still holds it (the service ran before the update: the failed task lets go). One the network answers 404 for is gone (never
-committed, or lost with a sandbox's unsaved state): nothing is open, nothing is paid, so it is
-recorded closed rather than retried on every run. Either way the domain record of such a task
-is removed.
+task it came from still holds it (the service ran before the update: the failed task lets go).
+One the network answers 404 for is gone (never committed, or lost with a sandbox's unsaved
+state): nothing is open, nothing is paid, so it is recorded closed rather than retried on every
+run. Either way the domain record of such a task is removed.
 """
 
 from __future__ import annotations
