@@ -38,7 +38,7 @@ from minds371.state import StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.request import DeploymentRequest, parse_request
-from minds371_deploy.saga import CLOSED, CREATED, SagaState
+from minds371_deploy.saga import CLOSED, CREATED, REPLICA_CLOSED, SagaState
 
 if TYPE_CHECKING:
     from minds371_akash.market import Deployment
@@ -302,14 +302,39 @@ async def _roll_back(
 
 
 async def hand_over(run: _Run, plan: UpdatePlan) -> None:
-    """The old task lets go of the deployment this task updated in place and recorded."""
+    """The old task lets go of the deployment this task updated in place and recorded.
+
+    Replicas of their own (Console's layout, a deployment per replica) are not handed over:
+    this task deployed and recorded its own, so the old task's are closed. One that cannot be
+    closed now is closed by the watcher's next pass (a task whose first deployment is no longer
+    its own keeps no replicas).
+    """
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
-    if await _held_by(run.task.store, plan.previous_task, plan.previous_dseq):
-        await run.task.store.record_step(
+    store = run.task.store
+    if await _held_by(store, plan.previous_task, plan.previous_dseq):
+        await store.record_step(
             plan.previous_task,
             CLOSED,
             {"dseq": plan.previous_dseq, "reason": HANDED_OVER, "to_task": run.task.task.id},
+        )
+    old = SagaState.from_steps(await store.steps(plan.previous_task)).open_replicas()
+    for replica, dseq in sorted(old.items()):
+        try:
+            # The backend directly: the task's own journal would record the close in this task.
+            await run.akash.backend.close_deployment(dseq)
+        except Minds371Error as exc:
+            _log.warning("minds371.deploy.replaced_close_failed", dseq=dseq, error=exc.message)
+            continue
+        await store.record_step(
+            plan.previous_task,
+            REPLICA_CLOSED,
+            {"replica": replica, "dseq": dseq, "reason": "replaced"},
+        )
+        await run.akash.emit(
+            "deployment.replaced",
+            f"replica {replica}'s deployment {dseq} closed: replaced",
+            dseq=dseq,
         )
 
 

@@ -45,7 +45,7 @@ import anyio
 
 from minds371.errors import Minds371Error, NoBidsError
 from minds371.logging import get_logger
-from minds371.state import StateStore
+from minds371.state import StateStore, TaskRecord
 from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import Deployment, Lease, NotFound
@@ -185,6 +185,11 @@ class DeploymentWatcher:
                 continue
             steps = await self.store.steps(record.task.id)
             state = SagaState.from_steps(steps)
+            if state.open_dseq is None and state.open_replicas() and state.output is not None:
+                # Replicas whose first deployment is closed or was handed over: nothing sends
+                # traffic to them or watches them, and they pay. Closed here, the task is done.
+                actions.extend(await self._close_orphaned_replicas(record, state))
+                continue
             if state.open_dseq is None and state.dseq is not None:
                 self._closed_tasks.add(record.task.id)
             if state.open_dseq is None or state.output is None:
@@ -213,6 +218,31 @@ class DeploymentWatcher:
                 dseq=action.dseq,
                 detail=action.detail,
             )
+        return actions
+
+    async def _close_orphaned_replicas(
+        self, record: TaskRecord, state: SagaState
+    ) -> list[WatchAction]:
+        """Close the replicas a task still holds when its first deployment is no longer its."""
+        request = self._request_of(record.task.id, record.task.payload)
+        actions: list[WatchAction] = []
+        try:
+            async with self.agent.backends.backend(request.network) as backend:
+                akash = AkashIntegrationProvider(
+                    backend,
+                    policy=request.bid_policy,
+                    budget=request.budget.to_budget(),
+                    bid_timeout=self.relet_bid_wait,
+                    ready_timeout=self.agent.config.ready_timeout,
+                )
+                await self._close_replicas(akash, record.task.id, state, "orphaned")
+        except Minds371Error as exc:
+            for dseq in state.open_replicas().values():
+                actions.append(WatchAction(record.task.id, dseq, "error", exc.message))
+            return actions
+        for replica, dseq in sorted(state.open_replicas().items()):
+            detail = f"replica {replica} closed: its first deployment is no longer this task's"
+            actions.append(WatchAction(record.task.id, dseq, "closed", detail))
         return actions
 
     async def _close_replicas(

@@ -13,7 +13,8 @@ import anyio
 
 from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
-from minds371_deploy.saga import REPLICA_CLOSED
+from minds371_deploy.saga import CLOSED, REPLICA_CLOSED
+from minds371_deploy.update import HANDED_OVER
 from minds371_deploy.watcher import RELET
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
 
@@ -181,3 +182,61 @@ def test_closing_the_first_replica_by_hand_closes_the_others_at_the_next_watch(
     state_dir = home_for(clean_environ, sandbox.url)
     closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
     assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [(int(second["dseq"]), "closed")]
+
+
+def test_an_in_place_update_of_replicas_leaves_no_old_replica_running(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    # Console's layout: the first deployment is updated in place, the update deploys replicas
+    # of its own; the old task's replica would run on, paid for and watched by nobody.
+    request = write_request(tmp_path, web_request("pair2", redundancy=2))
+    first = cli("deploy", str(request), "--json")
+    assert first.code == 0, first.err
+    (old_replica,) = first.json()["replicas"]
+    changed = web_request("pair2", redundancy=2)
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
+    second = cli("deploy", str(write_request(tmp_path, changed)), "--json")
+    assert second.code == 0, second.err
+    updated = second.json()
+    assert updated["update"]["kind"] == "in_place"
+    assert updated["dseq"] == first.json()["dseq"]
+    (new_replica,) = updated["replicas"]
+    active = sandbox.active_dseqs()
+    assert int(old_replica["dseq"]) not in active
+    assert {int(updated["dseq"]), int(new_replica["dseq"])} <= active
+    state_dir = home_for(clean_environ, sandbox.url)
+    closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
+    assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [
+        (int(old_replica["dseq"]), "replaced")
+    ]
+    for dseq in (updated["dseq"], new_replica["dseq"]):
+        assert cli("close", dseq).code == 0
+
+
+async def _hand_over_without_its_replica(home: Path, task_id: str, dseq: int) -> None:
+    """What an update left before replicas were handed over with it: an orphaned replica."""
+    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
+        await store.record_step(
+            task_id, CLOSED, {"dseq": dseq, "reason": HANDED_OVER, "to_task": "a-later-task"}
+        )
+
+
+def test_the_watcher_closes_replicas_whose_first_deployment_is_no_longer_their_task_s(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    run = cli("deploy", str(write_request(tmp_path, web_request("pair3", redundancy=2))), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    (replica,) = result["replicas"]
+    state_dir = home_for(clean_environ, sandbox.url)
+    anyio.run(_hand_over_without_its_replica, state_dir, result["task_id"], int(result["dseq"]))
+    watched = cli("watch", "--once", "--json")
+    assert watched.code == 0, watched.err
+    assert int(replica["dseq"]) not in sandbox.active_dseqs()
+    closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
+    assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [
+        (int(replica["dseq"]), "orphaned")
+    ]
+    again = cli("watch", "--once", "--json")  # nothing left to do for that task
+    assert [a for a in again.json()["actions"] if a["task_id"] == result["task_id"]] == []
+    assert cli("close", result["dseq"]).code == 0
