@@ -305,9 +305,7 @@ async def hand_over(run: _Run, plan: UpdatePlan) -> None:
     """The old task lets go of the deployment this task updated in place and recorded.
 
     Replicas of their own (Console's layout, a deployment per replica) are not handed over:
-    this task deployed and recorded its own, so the old task's are closed. One that cannot be
-    closed now is closed by the watcher's next pass (a task whose first deployment is no longer
-    its own keeps no replicas).
+    this task deployed and recorded its own, so the old task's are closed.
     """
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
@@ -318,7 +316,17 @@ async def hand_over(run: _Run, plan: UpdatePlan) -> None:
             CLOSED,
             {"dseq": plan.previous_dseq, "reason": HANDED_OVER, "to_task": run.task.task.id},
         )
-    old = SagaState.from_steps(await store.steps(plan.previous_task)).open_replicas()
+    await _close_old_replicas(run, plan.previous_task)
+
+
+async def _close_old_replicas(run: _Run, old_task: str) -> None:
+    """Close the replicas ``old_task`` holds: this task's own replaced them, and are recorded.
+
+    One that cannot be closed now is closed by the watcher's next pass (a task whose first
+    deployment is no longer its own keeps no replicas).
+    """
+    store = run.task.store
+    old = SagaState.from_steps(await store.steps(old_task)).open_replicas()
     for replica, dseq in sorted(old.items()):
         try:
             # The backend directly: the task's own journal would record the close in this task.
@@ -327,9 +335,7 @@ async def hand_over(run: _Run, plan: UpdatePlan) -> None:
             _log.warning("minds371.deploy.replaced_close_failed", dseq=dseq, error=exc.message)
             continue
         await store.record_step(
-            plan.previous_task,
-            REPLICA_CLOSED,
-            {"replica": replica, "dseq": dseq, "reason": "replaced"},
+            old_task, REPLICA_CLOSED, {"replica": replica, "dseq": dseq, "reason": "replaced"}
         )
         await run.akash.emit(
             "deployment.replaced",
@@ -376,7 +382,8 @@ async def _held_by(store: StateStore, task_id: str, dseq: int) -> bool:
 
 
 async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:
-    """Close the deployment this task's new one replaced (its record already moved).
+    """Close the deployment this task's new one replaced (its record already moved), and its
+    replicas.
 
     A failure to close is reported in the result, not raised: the new deployment is up and
     recorded, and the old one stays listed (``minds371 list``) and watched until closed.
@@ -399,4 +406,5 @@ async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:
         {"dseq": dseq, "reason": "replaced", "by_task": run.task.task.id},
     )
     await run.akash.emit("deployment.replaced", f"deployment {dseq} closed: replaced", dseq=dseq)
+    await _close_old_replicas(run, plan.previous_task)
     return {"dseq": str(dseq), "closed": True}

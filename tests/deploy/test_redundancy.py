@@ -213,6 +213,28 @@ def test_an_in_place_update_of_replicas_leaves_no_old_replica_running(
         assert cli("close", dseq).code == 0
 
 
+def test_a_replacement_of_replicas_closes_the_old_ones_with_the_first(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    first = cli(
+        "deploy", str(write_request(tmp_path, web_request("pair4", redundancy=2))), "--json"
+    )
+    assert first.code == 0, first.err
+    old = {int(first.json()["dseq"]), int(first.json()["replicas"][0]["dseq"])}
+    bigger = web_request("pair4", redundancy=2)
+    bigger["infra_spec"]["services"][0]["cpu"] = 1.0  # resources change: a new deployment
+    second = cli("deploy", str(write_request(tmp_path, bigger)), "--json")
+    assert second.code == 0, second.err
+    replaced = second.json()
+    assert replaced["update"]["kind"] == "replace"
+    new = {int(replaced["dseq"]), int(replaced["replicas"][0]["dseq"])}
+    active = sandbox.active_dseqs()
+    assert not old & active
+    assert new <= active
+    for dseq in sorted(new):
+        assert cli("close", str(dseq)).code == 0
+
+
 async def _hand_over_without_its_replica(home: Path, task_id: str, dseq: int) -> None:
     """What an update left before replicas were handed over with it: an orphaned replica."""
     async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
