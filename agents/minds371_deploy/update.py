@@ -382,8 +382,7 @@ async def _held_by(store: StateStore, task_id: str, dseq: int) -> bool:
 
 
 async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:
-    """Close the deployment this task's new one replaced (its record already moved), and its
-    replicas.
+    """Close the deployment (and replicas) this task's new one replaced; its record moved.
 
     A failure to close is reported in the result, not raised: the new deployment is up and
     recorded, and the old one stays listed (``minds371 list``) and watched until closed.
