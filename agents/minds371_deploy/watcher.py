@@ -220,6 +220,16 @@ class DeploymentWatcher:
             )
         return actions
 
+    def _provider(self, backend: Any, request: DeploymentRequest) -> AkashIntegrationProvider:
+        """The watcher's provider for a task's request on a backend of its network."""
+        return AkashIntegrationProvider(
+            backend,
+            policy=request.bid_policy,
+            budget=request.budget.to_budget(),
+            bid_timeout=self.relet_bid_wait,
+            ready_timeout=self.agent.config.ready_timeout,
+        )
+
     async def _close_orphaned_replicas(
         self, record: TaskRecord, state: SagaState
     ) -> list[WatchAction]:
@@ -228,13 +238,7 @@ class DeploymentWatcher:
         actions: list[WatchAction] = []
         try:
             async with self.agent.backends.backend(request.network) as backend:
-                akash = AkashIntegrationProvider(
-                    backend,
-                    policy=request.bid_policy,
-                    budget=request.budget.to_budget(),
-                    bid_timeout=self.relet_bid_wait,
-                    ready_timeout=self.agent.config.ready_timeout,
-                )
+                akash = self._provider(backend, request)
                 await self._close_replicas(akash, record.task.id, state, "orphaned")
         except Minds371Error as exc:
             for dseq in state.open_replicas().values():
@@ -276,13 +280,7 @@ class DeploymentWatcher:
         dseq = state.open_dseq
         assert dseq is not None
         async with self.agent.backends.backend(request.network) as backend:
-            akash = AkashIntegrationProvider(
-                backend,
-                policy=request.bid_policy,
-                budget=request.budget.to_budget(),
-                bid_timeout=self.relet_bid_wait,
-                ready_timeout=self.agent.config.ready_timeout,
-            )
+            akash = self._provider(backend, request)
             self._viewed.add((request.network, dseq))
             try:
                 deployment = await self.views.view(request.network, akash, dseq)
