@@ -60,6 +60,7 @@ from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePol
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
+from minds371_deploy.update import PLANNED
 
 __all__ = ["DeploymentWatcher", "WatchAction"]
 
@@ -220,6 +221,18 @@ class DeploymentWatcher:
             )
         return actions
 
+    async def _being_updated(self, task_id: str, name: str) -> bool:
+        """Whether an unfinished task of ``name`` is updating ``task_id``'s deployment in place."""
+        running = await self.store.tasks_named(
+            name, statuses=(TaskStatus.PENDING, TaskStatus.RUNNING), agent_type=AgentType.DEPLOYMENT
+        )
+        for record in running:
+            for step in await self.store.steps(record.task.id):
+                if step.name == PLANNED and step.data.get("kind") == "in_place":
+                    if step.data.get("previous_task") == task_id:
+                        return True
+        return False
+
     def _provider(self, backend: Any, request: DeploymentRequest) -> AkashIntegrationProvider:
         """The watcher's provider for a task's request on a backend of its network."""
         return AkashIntegrationProvider(
@@ -317,6 +330,11 @@ class DeploymentWatcher:
                 )
                 close = policy.decide(self.clock(), state.finalized_at, idle)
             if close is not None:
+                if await self._being_updated(task_id, request.name):
+                    # The update takes it over with a lifetime of its own: closing it now
+                    # would close the service the update is about to record.
+                    detail = f"{close.detail}, but an update of it is running: checked after it"
+                    return [WatchAction(task_id, dseq, "waiting", detail)]
                 return [await self._close_for(akash, task_id, request, state, close)]
             lost, degraded = await self._lost_groups(akash, deployment)
             actions = idle_actions + [

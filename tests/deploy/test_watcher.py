@@ -5,9 +5,11 @@ import time
 import anyio
 import pytest
 
-from minds371 import AgentRuntime, MemoryStateStore
+from minds371 import AgentRuntime, AgentType, MemoryStateStore, Task, TaskEvent, TaskStatus
+from minds371._results import failed_result
 from minds371_deploy._plugin import agent_for
 from minds371_deploy.saga import CREATE_INTENT, CREATED
+from minds371_deploy.update import PLANNED
 from minds371_deploy.watcher import RELET, DeploymentWatcher
 from tests.deploy.conftest import Sandbox, web_request
 
@@ -108,3 +110,31 @@ async def test_a_pass_with_no_eligible_provider_left_reports_waiting_and_retries
         relets = [s for s in await runtime.store.steps(task.task.id) if s.name == RELET]
         assert len(relets) == 1
         await runtime.execute_action("CLOSE_DEPLOYMENT", {"dseq": int(result["dseq"])})
+
+
+async def test_a_ttl_that_runs_out_during_an_in_place_update_waits_for_the_update(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The update takes the deployment over with a lifetime of its own: closing it for the old
+    # request's ttl meanwhile would close the service the update is about to record.
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        with anyio.fail_after(60):
+            result = await runtime.execute_action("DEPLOY_TO_AKASH", web_request("kept", ttl=600))
+        dseq = int(result["dseq"])
+        (first,) = await runtime.store.list_tasks()
+        update = Task(agent_type=AgentType.DEPLOYMENT, payload=web_request("kept", ttl=600))
+        await runtime.store.create_task(update)  # its plan is its first step
+        plan = {"kind": "in_place", "previous_task": first.task.id, "reason": "env changed"}
+        await runtime.store.record_step(update.id, PLANNED, {**plan, "previous_dseq": dseq})
+        now = time.time()
+        later = DeploymentWatcher(agent_for(runtime), runtime.store, clock=lambda: now + 601)
+        actions = [a for a in await later.check_once() if a.kind != "auto_top_up"]
+        assert [(a.kind, a.dseq) for a in actions] == [("waiting", dseq)]
+        assert dseq in sandbox.active_dseqs()
+        # The update ended without taking it over (it failed and gave it back): the ttl holds.
+        event = TaskEvent(task_id=update.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
+        await runtime.store.finish(failed_result(update.id, RuntimeError("no record")), event)
+        actions = await later.check_once()
+        assert [(a.kind, a.dseq) for a in actions] == [("expired", dseq)]
+        assert dseq not in sandbox.active_dseqs()
