@@ -56,6 +56,7 @@ from minds371_deploy.update import (
     UpdatePlan,
     give_back,
     hand_over,
+    hand_over_after_a_crash,
     interrupted_by_shutdown,
     plan_update,
     retire_replaced,
@@ -133,7 +134,10 @@ class DeploymentAgent:
         task_context = current_task()
         state = SagaState.from_steps(await task_context.steps())
         if state.output is not None:
-            return state.output  # finished in an earlier attempt: report, do nothing again
+            # Finished in an earlier attempt: report, do nothing again (but what a crash kept
+            # from being handed over).
+            await hand_over_after_a_crash(task_context, state)
+            return state.output
         if state.open_dseq is None and state.version is None:
             # A fresh start: nothing is spent until these pass (not found after the deployment
             # is up; a resumed task that fails them later closes what it holds).
@@ -157,6 +161,7 @@ class DeploymentAgent:
                     output["update"]["replaced"] = await retire_replaced(run, plan)
                 await self._take_over_domain(run, plan.previous_task, output["update"])
                 if plan.kind == "in_place":
+                    crash_point("deployment.before_hand_over")
                     await hand_over(run, plan)  # recorded and serving: now this task's
             except BaseException as exc:
                 context.close(

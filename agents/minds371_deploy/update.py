@@ -51,6 +51,7 @@ __all__ = [
     "UpdatePlan",
     "give_back",
     "hand_over",
+    "hand_over_after_a_crash",
     "interrupted_by_shutdown",
     "plan_update",
     "retire_replaced",
@@ -342,6 +343,26 @@ async def _close_old_replicas(run: _Run, old_task: str) -> None:
             f"replica {replica}'s deployment {dseq} closed: replaced",
             dseq=dseq,
         )
+
+
+async def hand_over_after_a_crash(task: TaskContext, state: SagaState) -> None:
+    """Hand over what a task that finished its update, then crashed before handing over, holds.
+
+    Called when a task resumes with its output journaled (nothing is redone). The old task's
+    replicas, if any, are left to the watcher, which closes the replicas of a task whose first
+    deployment is no longer its own.
+    """
+    for step in await task.steps():
+        if step.name == PLANNED and step.data.get("kind") == "in_place":
+            previous, dseq = step.data.get("previous_task"), state.open_dseq
+            if isinstance(previous, str) and dseq is not None:
+                if await _held_by(task.store, previous, dseq):
+                    await task.store.record_step(
+                        previous,
+                        CLOSED,
+                        {"dseq": dseq, "reason": HANDED_OVER, "to_task": task.task.id},
+                    )
+            return
 
 
 async def give_back(

@@ -66,17 +66,17 @@ def test_a_kill_at_any_point_then_reconcile_leaves_one_tracked_deployment_per_ta
     cli("close", str(dseq))
 
 
-def test_an_in_place_update_killed_before_its_record_is_listed_once_and_resumed(
-    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+@pytest.mark.parametrize("point", ["deployment.before_finalize", "deployment.before_hand_over"])
+def test_an_in_place_update_killed_before_it_took_over_is_listed_once_and_resumed(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path, point: str
 ) -> None:
-    # Killed after the update is ready, before its record: the old task still holds the
-    # deployment (listed once, under it); reconcile finishes the update, which then takes it.
+    # Killed after the update is ready, before its record or after it: the old task still holds
+    # the deployment (listed once, under it); reconcile finishes the update, which then takes it.
     first = cli("deploy", str(write_request(tmp_path, web_request("upd"))), "--json")
     assert first.code == 0, first.err
     dseq = first.json()["dseq"]
     changed = web_request("upd")
     changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
-    point = "deployment.before_finalize"
     killed = cli(
         "deploy",
         str(write_request(tmp_path, changed)),
