@@ -18,7 +18,7 @@ from minds371.errors import Minds371Error
 from minds371.state import StateStore
 from minds371.tasks import AgentType, utcnow
 from minds371_deploy.saga import SagaState
-from minds371_deploy.update import GIVEN_BACK, HANDED_OVER, PLANNED
+from minds371_deploy.update import GIVEN_BACK, HANDED_OVER, recorded_plan
 
 __all__ = ["DeploymentRow", "deployment_rows", "with_live_state"]
 
@@ -97,9 +97,9 @@ async def deployment_rows(
     for record in records:
         steps = await store.steps(record.task.id)
         states[record.task.id] = SagaState.from_steps(steps)
-        for step in steps:
-            if step.name == PLANNED and step.data.get("kind") == "in_place":
-                updated_from[record.task.id] = str(step.data.get("previous_task"))
+        plan = recorded_plan(steps)
+        if plan is not None and plan.kind == "in_place" and plan.previous_task is not None:
+            updated_from[record.task.id] = plan.previous_task
     for record in records:
         state = states[record.task.id]
         if state.dseq is None:

@@ -28,7 +28,7 @@ from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
 from minds371_deploy.domains.records import release_domain
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
-from minds371_deploy.update import GIVEN_BACK, PLANNED
+from minds371_deploy.update import GIVEN_BACK, held_by, recorded_plan
 
 __all__ = ["reconcile"]
 
@@ -147,11 +147,9 @@ async def _updated_from_holder(
     store: StateStore, steps: Sequence[SagaStep], dseq: int
 ) -> str | None:
     """The task that still holds ``dseq``, if these steps' task updated it in place from there."""
-    for step in steps:
-        if step.name == PLANNED and step.data.get("kind") == "in_place":
-            previous = step.data.get("previous_task")
-            if str(step.data.get("previous_dseq")) != str(dseq) or not isinstance(previous, str):
-                return None
-            held = SagaState.from_steps(await store.steps(previous)).open_dseq
-            return previous if held == dseq else None
-    return None
+    plan = recorded_plan(steps)
+    if plan is None or plan.kind != "in_place" or plan.previous_task is None:
+        return None
+    if plan.previous_dseq != dseq or not await held_by(store, plan.previous_task, dseq):
+        return None
+    return plan.previous_task

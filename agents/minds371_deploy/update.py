@@ -25,7 +25,7 @@ carries on with the same plan.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,7 +34,7 @@ import anyio
 from minds371.agent import TaskContext
 from minds371.errors import Minds371Error
 from minds371.logging import get_logger
-from minds371.state import StateStore
+from minds371.state import SagaStep, StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy.building.journal import as_deployed
 from minds371_deploy.request import DeploymentRequest, parse_request
@@ -52,8 +52,10 @@ __all__ = [
     "give_back",
     "hand_over",
     "hand_over_after_a_crash",
+    "held_by",
     "interrupted_by_shutdown",
     "plan_update",
+    "recorded_plan",
     "retire_replaced",
     "running_deployment",
     "update_in_place",
@@ -142,16 +144,9 @@ async def plan_update(
     agent: DeploymentAgent, task: TaskContext, request: DeploymentRequest
 ) -> UpdatePlan:
     """The task's plan: the one it recorded, or a new one (recorded before anything is spent)."""
-    for step in await task.steps():
-        if step.name == PLANNED:
-            data = step.data
-            dseq = data.get("previous_dseq")
-            return UpdatePlan(
-                kind=data["kind"],
-                previous_task=data.get("previous_task"),
-                previous_dseq=None if dseq is None else int(dseq),
-                reason=str(data.get("reason", "")),
-            )
+    recorded = recorded_plan(await task.steps())
+    if recorded is not None:
+        return recorded
     plan = await _decide(agent, task, request)
     await task.record_step(
         PLANNED,
@@ -161,6 +156,21 @@ async def plan_update(
         reason=plan.reason,
     )
     return plan
+
+
+def recorded_plan(steps: Sequence[SagaStep]) -> UpdatePlan | None:
+    """The plan a task's saga recorded (its ``deployment.planned`` step), if any."""
+    for step in steps:
+        if step.name == PLANNED:
+            data = step.data
+            dseq = data.get("previous_dseq")
+            return UpdatePlan(
+                kind=data["kind"],
+                previous_task=data.get("previous_task"),
+                previous_dseq=None if dseq is None else int(dseq),
+                reason=str(data.get("reason", "")),
+            )
+    return None
 
 
 async def _decide(
@@ -310,14 +320,16 @@ async def hand_over(run: _Run, plan: UpdatePlan) -> None:
     """
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
-    store = run.task.store
-    if await _held_by(store, plan.previous_task, plan.previous_dseq):
-        await store.record_step(
-            plan.previous_task,
-            CLOSED,
-            {"dseq": plan.previous_dseq, "reason": HANDED_OVER, "to_task": run.task.task.id},
-        )
+    await _let_go(run.task.store, plan.previous_task, plan.previous_dseq, run.task.task.id)
     await _close_old_replicas(run, plan.previous_task)
+
+
+async def _let_go(store: StateStore, old_task: str, dseq: int, new_task: str) -> None:
+    """Journal that ``old_task`` handed ``dseq`` over to ``new_task``, if it still holds it."""
+    if await held_by(store, old_task, dseq):
+        await store.record_step(
+            old_task, CLOSED, {"dseq": dseq, "reason": HANDED_OVER, "to_task": new_task}
+        )
 
 
 async def _close_old_replicas(run: _Run, old_task: str) -> None:
@@ -352,17 +364,11 @@ async def hand_over_after_a_crash(task: TaskContext, state: SagaState) -> None:
     replicas, if any, are left to the watcher, which closes the replicas of a task whose first
     deployment is no longer its own.
     """
-    for step in await task.steps():
-        if step.name == PLANNED and step.data.get("kind") == "in_place":
-            previous, dseq = step.data.get("previous_task"), state.open_dseq
-            if isinstance(previous, str) and dseq is not None:
-                if await _held_by(task.store, previous, dseq):
-                    await task.store.record_step(
-                        previous,
-                        CLOSED,
-                        {"dseq": dseq, "reason": HANDED_OVER, "to_task": task.task.id},
-                    )
-            return
+    plan = recorded_plan(await task.steps())
+    if plan is None or plan.kind != "in_place" or plan.previous_task is None:
+        return
+    if state.open_dseq is not None:
+        await _let_go(task.store, plan.previous_task, state.open_dseq, task.task.id)
 
 
 async def give_back(
@@ -377,7 +383,7 @@ async def give_back(
     """
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
-    if not await _held_by(run.task.store, plan.previous_task, plan.previous_dseq):
+    if not await held_by(run.task.store, plan.previous_task, plan.previous_dseq):
         return False
     await _roll_back(run, plan, _with_details(exc), sdl_for)
     await run.task.record_step(
@@ -398,7 +404,8 @@ def _with_details(exc: BaseException) -> Minds371Error:
     return exc if isinstance(exc, Minds371Error) else Minds371Error(type(exc).__name__)
 
 
-async def _held_by(store: StateStore, task_id: str, dseq: int) -> bool:
+async def held_by(store: StateStore, task_id: str, dseq: int) -> bool:
+    """Whether ``task_id``'s saga still holds deployment ``dseq`` open."""
     return SagaState.from_steps(await store.steps(task_id)).open_dseq == dseq
 
 

@@ -60,7 +60,7 @@ from minds371_deploy.lifetime import IDLE_SEEN, CloseNow, IdleState, LifetimePol
 from minds371_deploy.replicas import replica_sdl
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
-from minds371_deploy.update import PLANNED
+from minds371_deploy.update import recorded_plan
 
 __all__ = ["DeploymentWatcher", "WatchAction"]
 
@@ -227,10 +227,9 @@ class DeploymentWatcher:
             name, statuses=(TaskStatus.PENDING, TaskStatus.RUNNING), agent_type=AgentType.DEPLOYMENT
         )
         for record in running:
-            for step in await self.store.steps(record.task.id):
-                if step.name == PLANNED and step.data.get("kind") == "in_place":
-                    if step.data.get("previous_task") == task_id:
-                        return True
+            plan = recorded_plan(await self.store.steps(record.task.id))
+            if plan is not None and plan.kind == "in_place" and plan.previous_task == task_id:
+                return True
         return False
 
     def _provider(self, backend: Any, request: DeploymentRequest) -> AkashIntegrationProvider:
