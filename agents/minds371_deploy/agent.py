@@ -553,7 +553,7 @@ class DeploymentAgent:
             # On the event loop: the script is not flushed to disk (see write_monitor_script),
             # so writing it is a few file system calls, cheaper than a worker thread's handoff.
             script = write_monitor_script(
-                self.config.state_dir / "deployments" / f"{request.name}-{outcome.dseq}",
+                self.config.state_dir / "deployments",
                 dseq=outcome.dseq,
                 network=request.network,
                 name=request.name,

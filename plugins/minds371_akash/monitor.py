@@ -1,5 +1,7 @@
 """The generated ``monitor-akash.sh``: status, logs, events and close for one deployment.
 
+Each deployment's script is ``$MINDS371_HOME/deployments/<name>-<dseq>.monitor-akash.sh``.
+
 Every value that came from outside (provider addresses, host URIs, service names, the network)
 is written with :func:`shlex.quote` into a variable assignment, never into a comment or a bare
 command line, so that a hostile value (``$(...)``, backquotes, a newline) stays inert text.
@@ -19,11 +21,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minds371.config import EXECUTABLE_MODE, PRIVATE_DIR_MODE, write_all, write_private
+from minds371.config import EXECUTABLE_MODE, private_dir, write_all, write_private
 from minds371.tasks import utcnow
 from minds371_akash.market import Lease
 
-__all__ = ["SCRIPT_NAME", "render_monitor_script", "write_monitor_script"]
+__all__ = [
+    "SCRIPT_NAME",
+    "monitor_script_path",
+    "render_monitor_script",
+    "write_monitor_script",
+]
 
 SCRIPT_NAME = "monitor-akash.sh"
 
@@ -115,8 +122,27 @@ def render_monitor_script(
     return header + "\n" + _BODY.lstrip("\n")
 
 
+def monitor_script_path(deployments: Path, *, name: str, dseq: int) -> Path:
+    """Where the script of deployment ``dseq`` of ``name`` goes in the folder ``deployments``.
+
+    ``<name>-<dseq>.monitor-akash.sh``, one file beside the others' (a folder per deployment
+    costs a burst of deployments a new inode each; README, "Performance"). A deployment whose
+    script was written in its own folder by an earlier minds371 (``<name>-<dseq>/``) keeps it
+    there, so that an update rewrites the script its owner already uses.
+
+    Raises:
+        ValueError: if ``name`` could lead out of ``deployments`` (a request's name never can).
+    """
+    if "/" in name or "\0" in name or name.startswith("."):
+        raise ValueError(f"{name!r} cannot name a file in {deployments}")
+    folder = deployments / f"{name}-{int(dseq)}"
+    if os.path.isdir(folder):
+        return folder / SCRIPT_NAME
+    return deployments / f"{name}-{int(dseq)}.{SCRIPT_NAME}"
+
+
 def write_monitor_script(
-    directory: Path,
+    deployments: Path,
     *,
     dseq: int,
     network: str,
@@ -124,10 +150,13 @@ def write_monitor_script(
     leases: Sequence[Lease],
     home: Path | None = None,
 ) -> Path:
-    """Write ``monitor-akash.sh`` into ``directory`` (created), executable; return its path."""
-    path = directory / SCRIPT_NAME
+    """Write the deployment's script into ``deployments`` (made if missing); return its path.
+
+    The script is executable by its owner alone (see :func:`monitor_script_path` for its name).
+    """
+    path = monitor_script_path(deployments, name=name, dseq=dseq)
     text = render_monitor_script(dseq=dseq, network=network, name=name, leases=leases, home=home)
-    if not _write_in_new_folder(directory, path, text):
+    if not _write_new(path, text):
         # It names the owner's deployment and leases: the owner's to read and run, no one
         # else's. Not flushed to disk: it is a convenience over what the state holds
         # (``minds371 status``, ``logs``, ``close`` do the same), and two fsyncs per deployment
@@ -136,22 +165,27 @@ def write_monitor_script(
     return path
 
 
-def _write_in_new_folder(directory: Path, path: Path, text: str) -> bool:
-    """Write the script into ``directory`` made for it now; False if the folder was there.
+def _write_new(path: Path, text: str) -> bool:
+    """Write a script that is not there yet in place; False if it was written before.
 
-    A deployment's folder is new: nothing else can hold the script yet, so it is written in
-    place, private from its first byte, without the temporary file and rename that replacing
-    a file needs: half the file system calls, which cost the most on a disk that has just freed
-    many files (README, "Performance").
+    A deployment's first script is new: nothing else can hold it yet, so it is written in place,
+    private from its first byte, without the temporary file and rename that replacing a file
+    needs: half the file system calls, which cost the most on a disk that has just freed many
+    files (README, "Performance").
     """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        os.mkdir(directory, PRIVATE_DIR_MODE)
-    except (FileExistsError, FileNotFoundError):  # written before, or its parents are missing
+        fd = os.open(path, flags, EXECUTABLE_MODE)
+    except FileExistsError:
         return False
-    os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode passes through the umask
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, EXECUTABLE_MODE)
+    except FileNotFoundError:  # the first deployment of this home
+        private_dir(path.parent)
+        try:
+            fd = os.open(path, flags, EXECUTABLE_MODE)
+        except FileExistsError:
+            return False
     try:
-        os.fchmod(fd, EXECUTABLE_MODE)
+        os.fchmod(fd, EXECUTABLE_MODE)  # the open's mode passes through the umask
         write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)

@@ -52,7 +52,7 @@ def test_status_logs_events_and_close_of_a_deployed_service(
         text=True,
         timeout=60,
         env={
-            "MINDS371_HOME": str(Path(result["monitor_script"]).parents[2]),
+            "MINDS371_HOME": str(Path(result["monitor_script"]).parents[1]),
             "MINDS371_SANDBOX_URL": sandbox.url,
             "PATH": _path(),
         },

@@ -4,10 +4,12 @@ and real HTTP servers on 127.0.0.1."""
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stored_blocks(store: LocalContentStore) -> dict[str, bytes]:
+    """Every object in the store's database, read straight from the file."""
+    with closing(sqlite3.connect(store.database)) as conn:
+        return {cid: bytes(data) for cid, data in conn.execute("SELECT cid, data FROM blocks")}
+
+
+def overwrite_block(store: LocalContentStore, cid: str, data: bytes) -> None:
+    """Change the bytes stored under ``cid`` on disk, as someone with access to the file could."""
+    with closing(sqlite3.connect(store.database)) as conn, conn:
+        changed = conn.execute("UPDATE blocks SET data = ? WHERE cid = ?", (data, cid)).rowcount
+    assert changed == 1, f"{cid} is not in {store.database}"
 
 
 def make_facts(name: str = "web", **overrides: Any) -> DeploymentFacts:

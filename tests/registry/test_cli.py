@@ -16,7 +16,7 @@ import minds371_registry
 from minds371.cli import main
 from minds371_registry import BlockchainRegistryProvider, LocalContentStore
 
-from .conftest import hits, make_facts
+from .conftest import hits, make_facts, overwrite_block
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +123,7 @@ async def test_verify_checks_metadata_by_default(clean_environ: Path, capsys):
         cid = (await registry.resolve("web")).record.metadata_cid
         store = registry.content
         assert isinstance(store, LocalContentStore)
-        store.path_of(cid).write_bytes(b'{"dseq":666}')
+        overwrite_block(store, cid, b'{"dseq":666}')
     code, _, err = await _in_thread(capsys, "registry", "verify")
     assert code == 1 and "ContentMismatch" in err
     # Skipping the blobs is a choice the output states.

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
 import minds371
 from minds371.errors import ConfigurationError, ContentMismatch, RegistryError
 from minds371_registry import KuboContentStore, LocalContentStore, cid_of
+from minds371_registry.content.local import DATABASE_NAME
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, overwrite_block, stored_blocks
 
 VECTORS = json.loads((FIXTURES / "expected_cids.json").read_text())
 MEDIUM = (FIXTURES / "medium.bin").read_bytes()
@@ -26,57 +29,120 @@ async def test_local_store_round_trips_with_ipfs_cids(tmp_path: Path):
         assert await store.get(cid) == MEDIUM
         small = await store.put(b"hello")
         assert await store.get(small) == b"hello"
+        assert not await store.is_pinned(small)
         await store.pin(small)
         await store.pin(small)  # pinning twice is no error
         assert await store.is_pinned(small)
-        assert (tmp_path / "pins" / small).stat().st_mode & 0o777 == 0o600
+        assert not await store.is_pinned(cid)
+    async with LocalContentStore(tmp_path) as again:  # and it is all there for the next one
+        assert await again.get(cid) == MEDIUM and await again.is_pinned(small)
 
 
-async def test_local_objects_are_private_and_leave_no_temporary_behind(tmp_path: Path):
-    store = LocalContentStore(tmp_path / "content")
-    cids = [await store.put(b'{"n":%d}' % n) for n in range(40)]  # many a first in its folder
-    assert cids[3] == await store.put(b'{"n":3}')  # the same bytes again: already there
-    files = [path for path in (tmp_path / "content").rglob("*") if path.is_file()]
-    assert sorted(path.name for path in files) == sorted(cids)
-    assert {path.stat().st_mode & 0o777 for path in files} == {0o600}
-    assert [await store.get(cid) for cid in cids[:2]] == [b'{"n":0}', b'{"n":1}']
+async def test_local_objects_go_into_one_private_database(tmp_path: Path):
+    root = tmp_path / "content"
+    async with LocalContentStore(root) as store:
+        # At once, as a burst of registrations stores them: they share commits.
+        async with anyio.create_task_group() as group:
+            for n in range(40):
+                group.start_soon(store.put, b'{"n":%d}' % n)
+        cids = [cid_of(b'{"n":%d}' % n) for n in range(40)]
+        assert cids[3] == await store.put(b'{"n":3}')  # the same bytes again: already there
+        assert [await store.get(cid) for cid in cids[:2]] == [b'{"n":0}', b'{"n":1}']
+        assert set(stored_blocks(store)) == set(cids)
+        # No file per object: the database (and SQLite's own files beside it), owner-only.
+        files = sorted(path.name for path in root.rglob("*"))
+        assert set(files) <= {DATABASE_NAME, f"{DATABASE_NAME}-wal", f"{DATABASE_NAME}-shm"}
+        assert {(root / name).stat().st_mode & 0o777 for name in files} == {0o600}
 
 
-async def test_local_pin_is_a_second_name_of_the_stored_file_and_old_markers_count(
-    tmp_path: Path,
-):
+async def test_objects_of_the_file_layout_are_still_read_and_pinned(tmp_path: Path):
     store = LocalContentStore(tmp_path)
-    cids = [await store.put(b'{"v":%d}' % n) for n in (1, 3)]
-    for cid in cids:  # the first pin makes the folder, the next finds it
-        await store.pin(cid)
-        # A link, not a new file: the marker is the stored file under another name.
-        assert (tmp_path / "pins" / cid).stat().st_ino == store.path_of(cid).stat().st_ino
-        assert store.path_of(cid).stat().st_nlink == 2
-    # A store pinned before keeps its empty marker files, and they still count.
-    older = await store.put(b'{"v":0}')
-    (tmp_path / "pins" / older).touch(mode=0o600)
-    assert await store.is_pinned(older)
-    await store.pin(older)  # already pinned: nothing changes
-    assert (tmp_path / "pins" / older).read_bytes() == b""
-    assert not await store.is_pinned(await store.put(b'{"v":2}'))
+    # A store written before: one file per object, pins as names (or empty files) under pins/.
+    old, pinned_before = b'{"v":1}', b'{"v":2}'
+    for data in (old, pinned_before):
+        path = store.path_of(cid_of(data))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (tmp_path / "pins").mkdir()
+    (tmp_path / "pins" / cid_of(pinned_before)).touch()
+    assert await store.get(cid_of(old)) == old
+    assert await store.is_pinned(cid_of(pinned_before))
+    assert not await store.is_pinned(cid_of(old))
+    await store.pin(cid_of(old))  # pinned now, it moves into the database
+    assert await store.is_pinned(cid_of(old))
+    assert stored_blocks(store) == {cid_of(old): old}
+    # A file swapped under its CID is refused as a row is.
+    store.path_of(cid_of(pinned_before)).write_bytes(b'{"v":666}')
+    with pytest.raises(ContentMismatch):
+        await store.get(cid_of(pinned_before))
+    with pytest.raises(RegistryError, match="cannot pin"):
+        await store.pin(cid_of(b"in neither layout"))
+    await store.aclose()
 
 
 async def test_local_store_refuses_swapped_bytes(tmp_path: Path):
-    store = LocalContentStore(tmp_path)
-    cid = await store.put(b'{"endpoint":"http://good"}')
-    store.path_of(cid).write_bytes(b'{"endpoint":"http://evil"}')
-    with pytest.raises(ContentMismatch) as info:
-        await store.get(cid)
-    assert info.value.details["cid"] == cid
+    async with LocalContentStore(tmp_path) as store:
+        cid = await store.put(b'{"endpoint":"http://good"}')
+        overwrite_block(store, cid, b'{"endpoint":"http://evil"}')
+        with pytest.raises(ContentMismatch) as info:
+            await store.get(cid)
+        assert info.value.details["cid"] == cid
 
 
 async def test_local_store_missing_content(tmp_path: Path):
-    store = LocalContentStore(tmp_path)
-    missing = cid_of(b"never stored")
-    with pytest.raises(RegistryError, match="not in the local store"):
-        await store.get(missing)
+    async with LocalContentStore(tmp_path) as store:
+        missing = cid_of(b"never stored")
+        with pytest.raises(RegistryError, match="not in the local store"):
+            await store.get(missing)
+        with pytest.raises(RegistryError, match="cannot pin"):
+            await store.pin(missing)
+        # A failed pin fails alone: a put in the same commit is stored.
+        stored = b'{"stored":true}'
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.put, stored)
+            group.start_soon(_refused_pin, store, missing)
+        assert await store.get(cid_of(stored)) == stored
+
+
+async def _refused_pin(store: LocalContentStore, cid: str) -> None:
     with pytest.raises(RegistryError, match="cannot pin"):
-        await store.pin(missing)
+        await store.pin(cid)
+
+
+async def test_a_write_waits_for_another_process_without_blocking_the_loop(tmp_path: Path):
+    async with LocalContentStore(tmp_path) as store:
+        await store.check()  # the database exists
+        other = sqlite3.connect(store.database, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process writing: it holds the write lock
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await anyio.sleep(0.01)
+
+        async def release_later() -> None:
+            await anyio.sleep(0.3)
+            other.execute("COMMIT")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(tick)
+            group.start_soon(release_later)
+            cid = await store.put(b'{"waited":true}')
+            group.cancel_scope.cancel()
+        other.close()
+        assert await store.get(cid) == b'{"waited":true}'
+        assert ticks >= 10  # the loop went on while the write waited for the lock
+
+
+async def test_a_store_in_a_folder_that_cannot_hold_it_says_so(tmp_path: Path):
+    (tmp_path / "content").write_text("a file where the folder goes")
+    store = LocalContentStore(tmp_path / "content")
+    with pytest.raises(RegistryError, match="cannot open the content store"):
+        await store.check()
+    with pytest.raises(RegistryError, match="cannot open the content store"):
+        await store.put(b"{}")
 
 
 # -- the Kubo RPC backend, against answers shaped like Kubo's /api/v0 ------------------------------

@@ -17,16 +17,16 @@ from minds371_registry import (
 )
 from minds371_registry.records import EMPTY_HASH
 
-from .conftest import fund, make_facts
+from .conftest import fund, make_facts, overwrite_block, stored_blocks
 
 
 def _swap_record_body(root: Path) -> None:
     # The record body is the only stored object with a signature in it (the other is metadata).
-    # (A pin is a second name of its object: the objects are the files outside pins/.)
-    objects = [p for p in root.rglob("baf*") if p.parent.name != "pins"]
-    bodies = [p for p in objects if b'"signature"' in p.read_bytes()]
+    store = LocalContentStore(root)
+    bodies = [(cid, data) for cid, data in stored_blocks(store).items() if b'"signature"' in data]
     assert len(bodies) == 1
-    bodies[0].write_bytes(bodies[0].read_bytes().replace(b"127.0.0.1", b"10.6.6.6"))
+    cid, data = bodies[0]
+    overwrite_block(store, cid, data.replace(b"127.0.0.1", b"10.6.6.6"))
 
 
 async def _deployed(anvil: str) -> tuple[RecordSigner, str, int]:

@@ -14,8 +14,9 @@ from structlog.testing import capture_logs
 
 from minds371.errors import ConfigurationError, LedgerError
 from minds371_registry import LocalLedger, RecordDomain, RecordSigner, record_digest
+from minds371_registry._sqlite import use_wal
 from minds371_registry.ledger._protocol import LedgerEntry
-from minds371_registry.ledger.local import GENESIS_HASH, _use_wal, entry_hash
+from minds371_registry.ledger.local import GENESIS_HASH, entry_hash
 
 from .test_local_ledger import chain
 
@@ -506,7 +507,7 @@ def test_the_switch_to_wal_waits_while_another_connection_holds_the_file(tmp_pat
 
     ticking = Ticking(let_go_after_three)
     with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
-        _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+        use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     holder.close()
     assert ticking.slept == [0.01, 0.01, 0.01]
@@ -518,7 +519,7 @@ def test_the_switch_to_wal_gives_up_after_five_seconds(tmp_path: Path) -> None:
     ticking = Ticking()
     with closing(sqlite3.connect(path, isolation_level=None, timeout=0)) as conn:
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+            use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
         # the deadline is read at 100 (105); tries fail at 101 .. 105 and sleep, and at 106 it
         # is past: five sleeps, six tries
         assert ticking.slept == [0.01] * 5
@@ -533,10 +534,10 @@ def test_the_switch_to_wal_raises_any_other_error_at_once(tmp_path: Path) -> Non
     read_only = f"{path.as_uri()}?mode=ro"
     with closing(sqlite3.connect(read_only, uri=True, isolation_level=None, timeout=0)) as conn:
         with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
-            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+            use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
     not_a_database = tmp_path / "not-a-ledger.db"
     not_a_database.write_bytes(b"this is not an SQLite database, only some text" * 10)
     with closing(sqlite3.connect(not_a_database, isolation_level=None, timeout=0)) as conn:
         with pytest.raises(sqlite3.DatabaseError, match="file is not a database"):
-            _use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
+            use_wal(conn, clock=ticking.clock, sleep=ticking.sleep)
     assert ticking.slept == []

@@ -29,7 +29,7 @@ from minds371_registry import (
 from minds371_registry.records import record_digest
 
 from ._tamper import rewrite_row
-from .conftest import hits, make_facts
+from .conftest import hits, make_facts, overwrite_block
 
 FORGED = "http://10.6.6.6:80/"
 
@@ -216,7 +216,7 @@ async def test_metadata_swapped_under_its_cid(
     )
     store = registry.content
     assert isinstance(store, LocalContentStore)
-    store.path_of(receipt.cid).write_bytes(b'{"endpoint":"' + forged.encode() + b'"}')
+    overwrite_block(store, receipt.cid, b'{"endpoint":"' + forged.encode() + b'"}')
     with pytest.raises(ContentMismatch):
         await registry.resolve("web")
     with pytest.raises(ContentMismatch):
@@ -279,7 +279,7 @@ async def test_rejections_are_logged_for_operators(registry: BlockchainRegistryP
     receipt = await registry.register(make_facts(), {"endpoint": "good"})
     store = registry.content
     assert isinstance(store, LocalContentStore)
-    store.path_of(receipt.cid).write_bytes(b"{}")
+    overwrite_block(store, receipt.cid, b"{}")
     with capture_logs() as logs, pytest.raises(ContentMismatch):
         await registry.resolve("web")
     rejected = [e for e in logs if e["event"] == "minds371.registry.rejected"]

@@ -36,6 +36,7 @@ from minds371.config import home, private_file
 from minds371.errors import ConfigurationError, LedgerError
 from minds371.lifecycle import AsyncResource
 from minds371.logging import get_logger
+from minds371_registry._sqlite import use_wal
 from minds371_registry.ledger._protocol import LedgerEntry
 from minds371_registry.records import (
     EMPTY_HASH,
@@ -143,7 +144,7 @@ class LocalLedger(AsyncResource):
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=5000")
-            _use_wal(conn)
+            use_wal(conn)
             conn.executescript(_SCHEMA)
             # Several processes (or runtimes' tasks) may open a new ledger at once: the first
             # domain written wins, and every opener then checks it holds its own. Read first:
@@ -421,30 +422,6 @@ class LocalLedger(AsyncResource):
         except sqlite3.Error as exc:
             raise LedgerError(f"cannot read the ledger {self.path}: {exc}") from exc
         return rows.get("head_id"), int(last or 0), rows.get("head")
-
-
-def _use_wal(
-    conn: sqlite3.Connection,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], object] = time.sleep,
-) -> None:
-    """Put the database in WAL mode, waiting out other openers doing the same.
-
-    Switching a new file to WAL needs it alone, and SQLite reports "database is locked" at once
-    (its busy handler is not asked) while another connection is making the same switch. So a
-    "locked" is retried every 10 ms for up to five seconds (on ``clock``, sleeping with
-    ``sleep``); any other error, or a lock held longer, is raised.
-    """
-    deadline = clock() + 5.0
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or clock() > deadline:
-                raise
-            sleep(0.01)
 
 
 def _private_database(path: Path) -> None:
