@@ -216,19 +216,40 @@ async def _events(args: argparse.Namespace) -> int:
 
 
 async def _close(args: argparse.Namespace) -> int:
-    dseq = _dseq(args.dseq)
-    async with _provider(args) as akash:
-        await akash.close(dseq)
-    # Discovery must stop pointing at it: retire the registry records of this deployment.
+    from minds371_deploy._closing import close_with_replicas, record_closes
     from minds371_deploy._retire import retire_closed
 
+    dseq = _dseq(args.dseq)
+    async with _provider(args) as akash:
+        closed = await close_with_replicas(akash, dseq, args.network)
+    # Discovery must stop pointing at it: retire the registry records of this deployment (and
+    # remove its domain's DNS record) before its task is journaled as closed.
     retired = await retire_closed(dseq, args.network)
+    await record_closes(closed)
     if args.json:
-        print_json({"dseq": str(dseq), "closed": True, "retired": retired})
-    else:
-        _say(f"deployment {dseq} closed")
-        for name in retired:
-            _say(f"registry record of {name!r} retired")
+        print_json(
+            {
+                "dseq": str(dseq),
+                "closed": True,
+                "replicas_closed": [str(d) for d in closed.replicas],
+                "replicas_not_closed": {str(d): e for d, e in closed.failed.items()},
+                "retired": retired,
+                "journaled": bool(closed.journaled),
+            }
+        )
+        return EXIT_OK
+    _say(f"deployment {dseq} closed")
+    for replica in closed.replicas:
+        _say(f"replica deployment {replica} of the same service closed")
+    for replica, error in closed.failed.items():
+        _say(
+            f"replica deployment {replica} could not be closed ({error}); "
+            f"run `minds371 close {replica}`"
+        )
+    for name in retired:
+        _say(f"registry record of {name!r} retired")
+    if closed.journal_left is not None:
+        _say("a running minds371 runtime holds this home's state: its watcher records the close")
     return EXIT_OK
 
 
@@ -253,6 +274,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _common(events)
     events.set_defaults(handler=_events)
 
-    close = sub.add_parser("close", help="close one deployment (only the DSEQ given)")
+    close = sub.add_parser(
+        "close",
+        help="close a deployment (and the replicas of the redundant service it is the first of)",
+    )
     _common(close)
     close.set_defaults(handler=_close)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -164,24 +165,58 @@ def test_a_kill_between_replicas_resumes_both_and_leaves_nothing_untracked(
         assert cli("close", str(dseq)).code == 0
 
 
-def test_closing_the_first_replica_by_hand_closes_the_others_at_the_next_watch(
+def test_closing_the_first_replica_by_hand_closes_the_others_with_it(
     cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
 ) -> None:
     # Its record is retired with the first deployment: a replica left open would be paid for
-    # with nobody watching it and no traffic sent to it.
+    # with nobody watching it and no traffic sent to it, and without a watcher running, forever.
     run = cli("deploy", str(write_request(tmp_path, web_request("pair", redundancy=2))), "--json")
     assert run.code == 0, run.err
     result = run.json()
     (second,) = result["replicas"]
     assert int(second["dseq"]) in sandbox.active_dseqs()
-    assert cli("close", result["dseq"]).code == 0
+    closed = cli("close", result["dseq"])
+    assert closed.code == 0, closed.err
+    assert f"replica deployment {second['dseq']} of the same service closed" in closed.err
+    assert not {int(result["dseq"]), int(second["dseq"])} & sandbox.active_dseqs()
+    # Journaled at once: the task holds nothing, and the watcher has nothing left to do.
+    state_dir = home_for(clean_environ, sandbox.url)
+    steps = anyio.run(steps_of_every_task, state_dir)
+    assert [(s.name, s.data["dseq"], s.data["reason"]) for s in steps[-2:]] == [
+        (REPLICA_CLOSED, int(second["dseq"]), "closed"),
+        (CLOSED, int(result["dseq"]), "closed"),
+    ]
     watched = cli("watch", "--once", "--json")
     assert watched.code == 0, watched.err
-    assert int(result["dseq"]) not in sandbox.active_dseqs()
-    assert int(second["dseq"]) not in sandbox.active_dseqs()
+    assert [a for a in watched.json()["actions"] if a["task_id"] == result["task_id"]] == []
+
+
+def test_closing_by_hand_beside_a_running_runtime_leaves_the_journal_to_its_watcher(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    run = cli("deploy", str(write_request(tmp_path, web_request("pair5", redundancy=2))), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    (second,) = result["replicas"]
     state_dir = home_for(clean_environ, sandbox.url)
-    closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
-    assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [(int(second["dseq"]), "closed")]
+    # What a running runtime holds: the state's lock (it reads its tasks' steps from memory).
+    with open(state_dir / "state.db.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        closed = cli("close", result["dseq"], "--json")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert closed.code == 0, closed.err
+    report = closed.json()
+    assert report["replicas_closed"] == [second["dseq"]] and report["journaled"] is False
+    assert not {int(result["dseq"]), int(second["dseq"])} & sandbox.active_dseqs()
+    ours = [s for s in anyio.run(steps_of_every_task, state_dir) if s.task_id == result["task_id"]]
+    assert not [s for s in ours if s.name in (CLOSED, REPLICA_CLOSED)]
+    watched = cli("watch", "--once", "--json")  # the runtime's watcher, at its next pass
+    assert watched.code == 0, watched.err
+    steps = anyio.run(steps_of_every_task, state_dir)
+    assert {(s.name, s.data["dseq"]) for s in steps if s.name in (CLOSED, REPLICA_CLOSED)} == {
+        (REPLICA_CLOSED, int(second["dseq"])),
+        (CLOSED, int(result["dseq"])),
+    }
 
 
 def test_an_in_place_update_of_replicas_leaves_no_old_replica_running(
