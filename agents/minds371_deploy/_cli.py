@@ -279,12 +279,16 @@ def _print_summary(output: dict[str, Any], console: Console) -> None:
         )
     for lease in output.get("leases", []):
         price = lease["price"]
+        # With replicas of their own, each lease says whose deployment it is.
+        whose = f"deployment {lease['dseq']} " if "dseq" in lease else ""
         console.print(
-            f"  lease     gseq {lease['gseq']} from {lease['provider']} at "
+            f"  lease     {whose}gseq {lease['gseq']} from {lease['provider']} at "
             f"{price['amount']} {price['denom']}/block"
         )
     cost = output.get("cost", {})
-    line = f"  cost      {cost.get('usd_per_month')} USD/month"
+    copies = len(output.get("replicas", [])) + 1
+    each = f" for {copies} replicas" if copies > 1 else ""
+    line = f"  cost      {cost.get('usd_per_month')} USD/month{each}"
     if cost.get("reference_usd_per_month") is not None:
         line += (
             f"; the same on a reference cloud: {cost['reference_usd_per_month']} USD/month "

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from minds371_akash import DeploymentResult
+from minds371_akash.pricing import total_cost
 from minds371_deploy.request import DeploymentRequest
 from minds371_registry import RegistryReceipt
 
@@ -41,10 +42,11 @@ def task_output(
     """The result of a deployment task: where it runs, what it costs, how it was recorded.
 
     ``replicas`` are replicas 2…N when redundancy is one deployment per replica (Console): their
-    leases and endpoints join the task's, and ``replicas`` lists each one's deployment.
+    leases, endpoints and cost join the task's, and ``replicas`` lists each one's deployment.
     """
     deployment = outcome.to_dict()
-    cost = outcome.cost.summary()
+    # What the service costs: every replica's leases, each paid from its own escrow.
+    cost = total_cost([outcome.cost, *(replica.cost for replica in replicas)]).summary()
     leases = [_plain_price(lease) for lease in deployment["leases"]]
     endpoints = endpoint_urls(outcome)
     extra: list[dict[str, Any]] = []

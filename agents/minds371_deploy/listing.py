@@ -34,11 +34,13 @@ class DeploymentRow:
         state: ``open``, ``closed``, ``failed`` (its task failed; closed by it) or ``gone``
             (its network does not know it any more); ``active`` or ``closed`` once asked live.
         task_id: The task that holds it.
-        providers: Its leases' providers.
-        usd_per_month: What its leases cost, when known.
+        providers: Its leases' providers (its replicas' too).
+        usd_per_month: What its leases cost, when known (its replicas' too).
         created_at: When it was made (by the first task, for one updated in place).
-        runway_seconds: How long its escrow pays its leases, when known.
+        runway_seconds: How long its escrow pays its leases, when known (the shortest of its
+            replicas' escrows: each replica is paid from its own).
         note: Why something is unknown, or why it was closed.
+        replicas: The deployments of its replicas 2…N, where each is one of its own (Console).
     """
 
     name: str
@@ -51,6 +53,7 @@ class DeploymentRow:
     created_at: datetime | None = None
     runway_seconds: float | None = None
     note: str = ""
+    replicas: list[int] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -71,6 +74,7 @@ class DeploymentRow:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "age_seconds": self.age_seconds,
             "note": self.note,
+            "replicas": [str(dseq) for dseq in self.replicas],
         }
 
     @property
@@ -117,7 +121,13 @@ async def deployment_rows(
             status, note = "open", f"its task is {record.status.value}"
         else:
             status, note = "open", ""
-        providers = state.leased or [lease["provider"] for lease in output.get("leases", [])]
+        replicas = sorted(state.open_replicas().values()) if state.open_dseq is not None else []
+        providers = set(state.leased or [lease["provider"] for lease in output.get("leases", [])])
+        providers |= {  # a replica's leases name its own deployment
+            lease["provider"]
+            for lease in output.get("leases", [])
+            if lease.get("dseq") in {str(dseq) for dseq in replicas}
+        }
         cost = output.get("cost") or {}
         rows.append(
             DeploymentRow(
@@ -126,10 +136,11 @@ async def deployment_rows(
                 dseq=state.dseq,
                 state=status,
                 task_id=record.task.id,
-                providers=sorted(set(providers)),
+                providers=sorted(providers),
                 usd_per_month=cost.get("usd_per_month"),
                 created_at=_first_created(record.task.id, created, updated_from),
                 note=note,
+                replicas=replicas,
             )
         )
     return [row for row in rows if include_closed or row.is_open]
@@ -185,9 +196,32 @@ async def with_live_state(rows: Sequence[DeploymentRow], open_provider: Any) -> 
                         continue
                     row.state = deployment.state
                     row.runway_seconds = _runway(deployment, block_time)
+                    if deployment.active:
+                        await _with_replicas(akash, row, block_time)
         except Minds371Error as exc:
             for row in group:
                 row.note = f"not checked: {exc.message}"
+
+
+async def _with_replicas(akash: Any, row: DeploymentRow, block_time: float) -> None:
+    """Shorten the row's runway to its replicas' shortest, and note a replica not running."""
+    from minds371_akash.market import NotFound
+
+    down: list[str] = []
+    for dseq in row.replicas:
+        try:
+            replica = await akash.status(dseq)
+        except NotFound:
+            down.append(f"{dseq} gone")
+            continue
+        if not replica.active:
+            down.append(f"{dseq} {replica.state}")
+            continue
+        runway = _runway(replica, block_time)
+        if runway is not None and (row.runway_seconds is None or runway < row.runway_seconds):
+            row.runway_seconds = runway
+    if down:
+        row.note = "replica deployment " + ", ".join(down)
 
 
 def _runway(deployment: Any, block_time: float) -> float | None:

@@ -45,6 +45,7 @@ __all__ = [
     "cost_report",
     "needs_from_group_specs",
     "reference_usd_per_month",
+    "total_cost",
     "usd_per_block",
     "usd_per_hour",
     "usd_per_month",
@@ -172,6 +173,49 @@ class CostReport(_Frozen):
 
 def _round(value: Decimal | None, quantum: str = "0.01") -> float | None:
     return None if value is None else float(value.quantize(Decimal(quantum), ROUND_HALF_UP))
+
+
+def total_cost(reports: Sequence[CostReport]) -> CostReport:
+    """What several deployments cost together (a redundant service's replicas, one each).
+
+    Prices, dollars and the cloud reference add up (each replica runs the whole workload, so
+    the reference counts it once per replica); a figure unknown for any of them is unknown for
+    the total, and the savings follow from the totals.
+
+    Raises:
+        ValidationError: no reports, or reports in more than one denomination.
+    """
+    if not reports:
+        raise ValidationError([FieldIssue("/reports", "at least one cost report expected")])
+    denoms = {report.denom for report in reports}
+    if len(denoms) > 1:
+        raise ValidationError(
+            [FieldIssue("/reports", f"one denomination expected, got {sorted(denoms)}")],
+            subject="cost report",
+        )
+    if len(reports) == 1:
+        return reports[0]
+    monthly = _sum_known([report.usd_per_month for report in reports])
+    reference = _sum_known([report.reference_usd_per_month for report in reports])
+    savings = None
+    if monthly is not None and reference:
+        savings = (reference - monthly) / reference * 100
+    return CostReport(
+        uact_per_block=sum((report.uact_per_block for report in reports), Decimal(0)),
+        denom=reports[0].denom,
+        block_time=reports[0].block_time,
+        usd_per_hour=_sum_known([report.usd_per_hour for report in reports]),
+        usd_per_month=monthly,
+        reference_usd_per_month=reference,
+        savings_pct=savings,
+        reference=tuple(dict.fromkeys(n for report in reports for n in report.reference)),
+        sources=tuple(dict.fromkeys(s for report in reports for s in report.sources)),
+    )
+
+
+def _sum_known(values: Sequence[Decimal | None]) -> Decimal | None:
+    known = [value for value in values if value is not None]
+    return sum(known, Decimal(0)) if len(known) == len(values) else None
 
 
 def blocks_per_month(block_time: float | None = None) -> Decimal:

@@ -14,6 +14,8 @@ import anyio
 
 from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
+from minds371_akash.market import Price
+from minds371_akash.pricing import usd_per_month
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED
 from minds371_deploy.update import HANDED_OVER
 from minds371_deploy.watcher import RELET
@@ -89,6 +91,34 @@ def test_redundancy_on_console_is_one_deployment_per_replica_each_re_leased_on_i
     for dseq in sorted(dseqs):
         assert cli("close", str(dseq)).code == 0
     assert not dseqs & sandbox.active_dseqs()
+
+
+def test_a_redundant_service_costs_and_lists_every_replica(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    run = cli("deploy", str(write_request(tmp_path, web_request("pair6", redundancy=2))), "--json")
+    assert run.code == 0, run.err
+    result = run.json()
+    (second,) = result["replicas"]
+    # Each replica is paid from its own escrow: the service costs both leases.
+    prices = [Decimal(lease["price"]["amount"]) for lease in result["leases"]]
+    assert len(prices) == 2 and prices[0] != prices[1]
+    both = usd_per_month(Price(denom="uact", amount=sum(prices, Decimal(0))))
+    assert both is not None
+    assert abs(Decimal(str(result["cost"]["usd_per_month"])) - both) < Decimal("0.01")
+    (row,) = [r for r in cli("list", "--json").json() if r["name"] == "pair6"]
+    assert row["usd_per_month"] == result["cost"]["usd_per_month"]
+    assert row["replicas"] == [second["dseq"]]
+    assert set(row["providers"]) == {lease["provider"] for lease in result["leases"]}
+    # Its runway is the shorter of the two escrows' (the dearer lease drains its own faster).
+    runways = [
+        cli("status", d, "--json").json()["runway"]["hours"] * 3600
+        for d in (result["dseq"], second["dseq"])
+    ]
+    assert abs(row["runway_seconds"] - min(runways)) < 0.05 * min(runways)
+    assert min(runways) < max(runways)
+    for dseq in (result["dseq"], second["dseq"]):
+        assert cli("close", dseq).code == 0
 
 
 def test_ctrl_c_cancels_the_deployment_and_closes_what_it_created(

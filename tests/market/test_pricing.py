@@ -15,6 +15,7 @@ from minds371_akash.pricing import (
     cost_report,
     needs_from_group_specs,
     reference_usd_per_month,
+    total_cost,
     usd_per_month,
 )
 
@@ -78,6 +79,34 @@ def test_mixed_denominations_are_refused():
         cost_report(
             [Price(denom="uact", amount=Decimal(1)), Price(denom="uakt", amount=Decimal(1))]
         )
+
+
+def test_the_total_of_several_replicas_adds_prices_dollars_and_references():
+    need = ResourceNeed(cpu_millis=1000, memory_bytes=1024**3, storage_bytes=10 * 1024**3)
+    cheap = cost_report([Price(denom="uact", amount=Decimal(10))], [need])
+    dear = cost_report([Price(denom="uact", amount=Decimal(60))], [need])
+    total = total_cost([cheap, dear])
+    assert total.uact_per_block == Decimal(70)
+    assert total.usd_per_month == usd_per_month(Price(denom="uact", amount=Decimal(70)))
+    assert cheap.reference_usd_per_month is not None
+    assert total.reference_usd_per_month == 2 * cheap.reference_usd_per_month  # once per replica
+    assert total.savings_pct is not None and total.usd_per_month is not None
+    reference = total.reference_usd_per_month
+    assert total.savings_pct == (reference - total.usd_per_month) / reference * 100
+    assert total.sources == cheap.sources  # the same sources, each once
+    assert total_cost([cheap]) is cheap
+
+
+def test_a_total_with_any_unknown_figure_is_unknown_and_one_denomination_is_required():
+    known = cost_report([Price(denom="uact", amount=Decimal(10))])
+    unpriced = cost_report([Price(denom="uakt", amount=Decimal(10))])  # no rate for uakt
+    assert total_cost([known, known]).usd_per_month is not None
+    assert total_cost([unpriced, unpriced]).usd_per_month is None
+    assert total_cost([known, known]).reference_usd_per_month is None  # no needs: no reference
+    with pytest.raises(ValidationError, match="one denomination"):
+        total_cost([known, unpriced])
+    with pytest.raises(ValidationError, match="at least one"):
+        total_cost([])
 
 
 def test_every_reference_row_is_sourced_and_dated():
