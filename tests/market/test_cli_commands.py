@@ -74,7 +74,14 @@ def test_commands_on_a_persisted_sandbox(clean_environ: Path, capsys: pytest.Cap
     assert human.out == "" and f"deployment {dseq}: active" in human.err
 
     closed = _json(capsys, ["close", dseq, "--json"])
-    assert closed == {"dseq": dseq, "closed": True, "retired": []}  # nothing was registered
+    assert closed == {
+        "dseq": dseq,
+        "closed": True,
+        "replicas_closed": [],
+        "replicas_not_closed": {},
+        "retired": [],  # nothing was registered
+        "journaled": False,
+    }
     after = _json(capsys, ["status", dseq, "--json"])
     assert isinstance(after, dict) and after["state"] == "closed"
 

@@ -56,7 +56,14 @@ async def test_minds371_close_retires_the_record_and_discover_says_retired(
     dseq = str(result["dseq"])
     code, out, err = await _main(capsys, "close", dseq, "--json")
     assert code == 0, err
-    assert json.loads(out) == {"dseq": dseq, "closed": True, "retired": ["shop"]}
+    assert json.loads(out) == {
+        "dseq": dseq,
+        "closed": True,
+        "replicas_closed": [],
+        "replicas_not_closed": {},
+        "retired": ["shop"],
+        "journaled": False,  # its task's state was in memory: nothing here to journal
+    }
     assert int(dseq) not in sandbox.active_dseqs()
     code, out, _ = await _main(capsys, "discover", "shop")
     assert code == 1 and out.startswith("retired") and "http" not in out
