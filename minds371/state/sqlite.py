@@ -27,7 +27,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from minds371.config import private_file
-from minds371.errors import ConfigurationError
+from minds371.errors import ConfigurationError, RuntimeStopped
 from minds371.logging import get_logger
 from minds371.state._protocol import SagaStep, TaskRecord
 from minds371.state._scrub import scrub_event, scrub_result, scrub_step
@@ -290,13 +290,23 @@ class SQLiteStateStore:
         self._commit_inline()
 
     def _commit_inline(self) -> None:
-        """Commit the queued writes on the loop's thread and wake their writers."""
+        """Commit the queued writes on the loop's thread and wake their writers.
+
+        Their writers are woken whatever happens: a commit interrupted by something that is not
+        an ``Exception`` (a ``KeyboardInterrupt`` mid-write) was rolled back, and each of them
+        hears so instead of waiting for ever.
+        """
         batch, done = self._take()
-        if batch:  # a commit scheduled by _commit_soon may have taken it
-            self._apply(batch)
-            self._commits_since_checkpoint += 1
-        if done is not None:
-            done.set()
+        try:
+            if batch:  # a commit scheduled by _commit_soon may have taken it
+                self._apply(batch)
+                self._commits_since_checkpoint += 1
+        except BaseException as exc:
+            _interrupted(batch, exc)
+            raise
+        finally:
+            if done is not None:
+                done.set()
 
     async def _flush(self) -> None:
         """Commit what is queued, batch after batch, until nothing is; then checkpoint if due."""
@@ -311,11 +321,16 @@ class SQLiteStateStore:
                         self._commit_inline()
                     else:
                         batch, done = self._take()
-                        await anyio.to_thread.run_sync(
-                            self._apply, batch, limiter=self._write_limiter
-                        )
-                        if done is not None:
-                            done.set()
+                        try:
+                            await anyio.to_thread.run_sync(
+                                self._apply, batch, limiter=self._write_limiter
+                            )
+                        except BaseException as exc:
+                            _interrupted(batch, exc)
+                            raise
+                        finally:
+                            if done is not None:
+                                done.set()
         finally:
             self._flushing = False
             self._idle.set()
@@ -745,6 +760,14 @@ def _event_row(event: TaskEvent) -> tuple[str, int, str]:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _interrupted(batch: list[_Pending], exc: BaseException) -> None:
+    """Tell the writers of a batch whose commit ``exc`` interrupted (and rolled back) so."""
+    error = RuntimeStopped(f"the state commit was interrupted ({type(exc).__name__}); not stored")
+    for pending in batch:
+        if pending.error is None:
+            pending.error = error
 
 
 def _acquire_lock(path: Path) -> IO[str]:

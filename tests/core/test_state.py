@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -10,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from minds371 import MemoryStateStore, SQLiteStateStore, StateStore, Task, TaskStatus
-from minds371.errors import ConfigurationError
+from minds371.errors import ConfigurationError, RuntimeStopped
 from minds371.tasks import TaskEvent, TaskResult
 
 
@@ -206,6 +207,45 @@ async def test_sqlite_writers_waiting_on_another_flush_all_return_committed(
     async with SQLiteStateStore(tmp_path / "state.db") as again:
         for task in tasks:
             assert [e.seq for e in await again.events(task.id)] == [1]
+
+
+class _Interrupt(BaseException):
+    """Something that is not an ``Exception`` raised mid-commit (a ``KeyboardInterrupt``)."""
+
+
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])  # on the loop's thread; in a thread
+async def test_sqlite_writers_of_an_interrupted_commit_are_told_not_left_waiting(
+    tmp_path: Path, synchronous: Literal["NORMAL", "FULL"]
+) -> None:
+    a, b = Task(agent_type="a"), Task(agent_type="a")
+    async with SQLiteStateStore(tmp_path / "state.db", synchronous=synchronous) as store:
+        for task in (a, b):
+            await store.create_task(task)
+        outcomes: dict[str, BaseException | None] = {}
+
+        async def write(label: str, write: Any) -> None:
+            try:
+                await write()
+                outcomes[label] = None
+            except BaseException as exc:
+                outcomes[label] = exc
+
+        def interrupt(conn: Any) -> None:
+            raise _Interrupt
+
+        with anyio.fail_after(10):  # a writer never woken would hang here
+            async with anyio.create_task_group() as group:
+                group.start_soon(write, "a", lambda: store.record_step(a.id, "a.step", {}))
+                group.start_soon(write, "interrupt", lambda: store._write(interrupt))
+                group.start_soon(write, "b", lambda: store.record_step(b.id, "b.step", {}))
+        assert set(outcomes) == {"a", "interrupt", "b"}
+        assert all(outcome is not None for outcome in outcomes.values())  # none was stored
+        heard = [type(outcome) for outcome in outcomes.values()]
+        assert heard.count(_Interrupt) == 1  # the flusher, whoever it was, raises it on
+        assert heard.count(RuntimeStopped) == 2
+        assert await store.steps(a.id) == [] and await store.steps(b.id) == []
+        await store.record_step(b.id, "b.again", {})  # the store goes on working
+        assert [s.name for s in await store.steps(b.id)] == ["b.again"]
 
 
 async def test_sqlite_a_failing_event_in_a_batch_fails_alone(tmp_path: Path) -> None:
