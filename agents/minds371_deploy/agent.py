@@ -49,6 +49,7 @@ from minds371_deploy.redundancy import (
     rules_for_network,
 )
 from minds371_deploy.registries import RegistryPool
+from minds371_deploy.replica_update import give_back_replicas, update_replicas_in_place
 from minds371_deploy.replicas import close_replicas, deploy_replicas, replica_sdl, replica_summary
 from minds371_deploy.request import DeploymentRequest, parse_request
 from minds371_deploy.saga import SagaJournal, SagaState
@@ -307,6 +308,11 @@ class DeploymentAgent:
                     await self._check_replicas_budget(run)
                 outcome = await run.akash.deploy(run.sdl, deposit=request.deposit_uact)
             if layout_for(request.network) == "deployments" and request.redundancy > 1:
+                updated = (
+                    await update_replicas_in_place(run, run.in_place, self._marked_sdl)
+                    if run.in_place is not None
+                    else {}
+                )
                 run.replicas = await deploy_replicas(
                     run.akash,
                     run.task,
@@ -316,6 +322,7 @@ class DeploymentAgent:
                     on_event=lambda event: self._on_deploy_event(run, event),
                     bid_timeout=self.config.bid_timeout,
                     ready_timeout=self.config.ready_timeout,
+                    updated=updated,
                 )
         except BaseException as exc:
             run.context.end(step, ok=False, detail=_one_line(exc))
@@ -390,6 +397,11 @@ class DeploymentAgent:
         if interrupted:
             return
         replicas = state.open_replicas()
+        plan = run.in_place
+        if replicas and plan is not None:
+            # Replicas the update changed where they ran before it: put back, never closed.
+            given = await give_back_replicas(run, plan, replicas, exc, self._marked_sdl)
+            replicas = {r: d for r, d in replicas.items() if r not in given}
         if replicas:
             with anyio.move_on_after(60):
                 failures = await close_replicas(run.akash, run.task, replicas, "failure")
@@ -397,7 +409,6 @@ class DeploymentAgent:
                     exc.details["replica_close_failed"] = failures
         if dseq is None:
             return
-        plan = run.in_place
         if plan is not None and dseq == plan.previous_dseq:
             # It ran before this task updated it: roll the update back (within its own time
             # limit), never close it.

@@ -74,7 +74,21 @@ async def _close_orphans(runtime: AgentRuntime) -> list[dict[str, Any]]:
         steps = await runtime.store.steps(record.task.id)
         state = SagaState.from_steps(steps)
         network = str(record.task.payload.get("network", "sandbox"))
+        given_back = await _replicas_of_the_updated(runtime.store, steps, state.open_replicas())
         for replica, replica_dseq in state.open_replicas().items():
+            if replica in given_back:
+                # Updated in place from a task that still holds it: it ran before. Never closed.
+                await runtime.store.record_step(
+                    record.task.id,
+                    REPLICA_CLOSED,
+                    {
+                        "replica": replica,
+                        "dseq": replica_dseq,
+                        "reason": GIVEN_BACK,
+                        "to_task": given_back[replica],
+                    },
+                )
+                continue
             # Replicas of a Console-layout redundant task are deployments of their own.
             if reason := await _close(agent, network, replica_dseq):
                 await runtime.store.record_step(
@@ -141,6 +155,17 @@ async def _close(agent: Any, network: str, dseq: int) -> str | None:
 
 async def _record_closed(store: StateStore, task_id: str, dseq: int, reason: str) -> None:
     await store.record_step(task_id, CLOSED, {"dseq": dseq, "reason": reason})
+
+
+async def _replicas_of_the_updated(
+    store: StateStore, steps: Sequence[SagaStep], replicas: dict[int, int]
+) -> dict[int, str]:
+    """Which of these open replicas the task it updated in place from still holds (→ that task)."""
+    plan = recorded_plan(steps)
+    if plan is None or plan.kind != "in_place" or plan.previous_task is None:
+        return {}
+    theirs = SagaState.from_steps(await store.steps(plan.previous_task)).open_replicas()
+    return {r: plan.previous_task for r, dseq in replicas.items() if theirs.get(r) == dseq}
 
 
 async def _updated_from_holder(

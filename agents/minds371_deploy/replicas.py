@@ -9,7 +9,7 @@ version) and closing are each done replica by replica.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from minds371.agent import TaskContext
 from minds371.errors import LeaseError, Minds371Error
 from minds371.logging import get_logger
 from minds371_akash import AkashIntegrationProvider, Budget, DeploymentResult, EventHook
+from minds371_akash.market import Deployment
 from minds371_deploy.redundancy import with_replica_marker
 from minds371_deploy.request import DeploymentRequest
 from minds371_deploy.saga import ReplicaJournal, ReplicaState, SagaState
@@ -97,6 +98,7 @@ async def deploy_replicas(
     on_event: EventHook | None = None,
     bid_timeout: float,
     ready_timeout: float,
+    updated: Mapping[int, Deployment] | None = None,
 ) -> list[DeploymentResult]:
     """Deploy or resume replicas 2…``request.redundancy``, each on a provider of its own.
 
@@ -109,6 +111,8 @@ async def deploy_replicas(
         on_event: Progress events.
         bid_timeout: Seconds to wait for bids per replica.
         ready_timeout: Seconds to wait until each replica is ready.
+        updated: Replicas an in-place update made ready a moment ago (replica → deployment,
+            see :mod:`.replica_update`): nothing is sent or waited for again.
 
     Raises:
         BudgetExceeded, NoBidsError, MarketError: a replica could not be deployed; what the
@@ -133,7 +137,10 @@ async def deploy_replicas(
             unique_versions=True,  # the task's marker and the replica's number
         )
         sdl = replica_sdl(marked_sdl, replica)
-        result = await _one(akash, journal, request, sdl, state, used)
+        if updated and replica in updated:
+            result = await akash.ready_result(updated[replica], sdl)
+        else:
+            result = await _one(akash, journal, request, sdl, state, used)
         results.append(result)
         used |= _providers(result)
         spent += _price(result)

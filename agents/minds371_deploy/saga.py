@@ -49,6 +49,12 @@ REPLICA_LEASED = "replica.leased"
 REPLICA_UPDATED = "replica.updated"
 REPLICA_CLOSED = "replica.closed"
 
+#: Why an old task's deployment (or replica) left it for the task that updated it in place: the
+#: reason of its ``deployment.closed`` (``replica.closed``) step.
+HANDED_OVER = "handed over"
+#: Why an updating task let go of a deployment (or replica) it updated, after a failure.
+GIVEN_BACK = "given back"
+
 
 @dataclass(slots=True)
 class ReplicaState:

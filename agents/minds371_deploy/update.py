@@ -13,7 +13,9 @@ same ``name`` on the same ``network`` that a finished task holds open. Then:
   the next record and then takes the deployment over (the old task's saga records the
   hand-over). Until then the old task keeps it: an update that fails after it was ready (its
   record cannot be published, it is cancelled) puts the previous manifest back and gives the
-  deployment back to the old task, never closes it (:func:`give_back`).
+  deployment back to the old task, never closes it (:func:`give_back`). On Console's layout,
+  replicas 2…N (deployments of their own) are updated in place the same way
+  (:mod:`.replica_update`).
 * ``replace``: the groups differ: a new deployment is made as usual; once it is ready and
   registered (the name's record now points at it), the old one is closed.
 * ``new``: nothing of this name runs, or the request says ``if_running: new``
@@ -37,8 +39,15 @@ from minds371.logging import get_logger
 from minds371.state import SagaStep, StateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy.building.journal import as_deployed
+from minds371_deploy.replica_update import hand_over_replicas, let_go_of_replicas
 from minds371_deploy.request import DeploymentRequest, parse_request
-from minds371_deploy.saga import CLOSED, CREATED, REPLICA_CLOSED, SagaState
+from minds371_deploy.rollback import (
+    interrupted_by_shutdown,
+    previous_request,
+    put_back,
+    with_details,
+)
+from minds371_deploy.saga import CLOSED, CREATED, GIVEN_BACK, HANDED_OVER, SagaState
 
 if TYPE_CHECKING:
     from minds371_akash.market import Deployment
@@ -65,13 +74,8 @@ _log = get_logger("minds371.deploy.update")
 
 #: The saga step that records the plan (``kind``, ``previous_task``, ``previous_dseq``).
 PLANNED = "deployment.planned"
-#: Why an old task's deployment left it: the reason of its ``deployment.closed`` step.
-HANDED_OVER = "handed over"
-#: Why an updating task let go of the deployment it updated: the reason of its closed step.
-GIVEN_BACK = "given back"
 
 Kind = Literal["new", "in_place", "replace"]
-_ROLLBACK_SECONDS = 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +274,7 @@ async def update_in_place(
             # A runtime that is stopping leaves the update for the next start to resume.
             if not interrupted_by_shutdown(run, exc):
                 with anyio.CancelScope(shield=True):
-                    await _roll_back(run, plan, _with_details(exc), sdl_for)
+                    await _roll_back(run, plan, with_details(exc), sdl_for)
             raise
         await run.task.record_step(CREATED, dseq=dseq, version=prepared.version, recovered=False)
     return ready
@@ -285,43 +289,23 @@ async def _roll_back(
     """Put the previous manifest back after a failed in-place update (it served before)."""
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
-    record = await run.task.store.get_task(plan.previous_task)
-    if record is None:
-        return
-    previous = parse_request(record.task.payload).model_copy(update={"task_id": plan.previous_task})
-    previous = await as_deployed(run.task.store, plan.previous_task, previous)
-    sdl = sdl_for(previous)
-    try:
-        with anyio.fail_after(_ROLLBACK_SECONDS):
-            await run.akash.backend.update_deployment(plan.previous_dseq, sdl)
-            # Said only once it serves again, as the update would have been.
-            await run.akash.wait_until_ready(plan.previous_dseq, run.akash.prepare(sdl))
-    except (Minds371Error, TimeoutError) as rollback:
-        exc.details.setdefault("dseq", plan.previous_dseq)
-        reason = rollback.message if isinstance(rollback, Minds371Error) else "timed out"
-        exc.details["rolled_back"] = False
-        exc.details["rollback_error"] = reason
-        _log.error("minds371.deploy.rollback_failed", dseq=plan.previous_dseq, error=reason)
-        return
-    exc.details["rolled_back"] = True
-    exc.details["dseq"] = plan.previous_dseq
-    await run.akash.emit(
-        "deployment.rolled_back",
-        f"update undone: deployment {plan.previous_dseq} is back on its previous manifest",
-        dseq=plan.previous_dseq,
-    )
+    previous = await previous_request(run.task.store, plan.previous_task)
+    if previous is not None:
+        await put_back(run.akash, plan.previous_dseq, sdl_for(previous), exc)
 
 
 async def hand_over(run: _Run, plan: UpdatePlan) -> None:
     """The old task lets go of the deployment this task updated in place and recorded.
 
-    Replicas of their own (Console's layout, a deployment per replica) are not handed over:
-    this task deployed and recorded its own, so the old task's are closed.
+    Replicas of their own (Console's layout, a deployment per replica) follow: the old task lets
+    go of those this task updated in place too, and closes the others (see
+    :mod:`.replica_update`). Replicas first: a task whose first deployment is no longer its
+    own keeps no replicas (the watcher closes them).
     """
     assert plan.previous_dseq is not None
     assert plan.previous_task is not None
+    await hand_over_replicas(run, plan.previous_task)
     await _let_go(run.task.store, plan.previous_task, plan.previous_dseq, run.task.task.id)
-    await _close_old_replicas(run, plan.previous_task)
 
 
 async def _let_go(store: StateStore, old_task: str, dseq: int, new_task: str) -> None:
@@ -332,41 +316,17 @@ async def _let_go(store: StateStore, old_task: str, dseq: int, new_task: str) ->
         )
 
 
-async def _close_old_replicas(run: _Run, old_task: str) -> None:
-    """Close the replicas ``old_task`` holds: this task's own replaced them, and are recorded.
-
-    One that cannot be closed now is closed by the watcher's next pass (a task whose first
-    deployment is no longer its own keeps no replicas).
-    """
-    store = run.task.store
-    old = SagaState.from_steps(await store.steps(old_task)).open_replicas()
-    for replica, dseq in sorted(old.items()):
-        try:
-            # The backend directly: the task's own journal would record the close in this task.
-            await run.akash.backend.close_deployment(dseq)
-        except Minds371Error as exc:
-            _log.warning("minds371.deploy.replaced_close_failed", dseq=dseq, error=exc.message)
-            continue
-        await store.record_step(
-            old_task, REPLICA_CLOSED, {"replica": replica, "dseq": dseq, "reason": "replaced"}
-        )
-        await run.akash.emit(
-            "deployment.replaced",
-            f"replica {replica}'s deployment {dseq} closed: replaced",
-            dseq=dseq,
-        )
-
-
 async def hand_over_after_a_crash(task: TaskContext, state: SagaState) -> None:
     """Hand over what a task that finished its update, then crashed before handing over, holds.
 
-    Called when a task resumes with its output journaled (nothing is redone). The old task's
-    replicas, if any, are left to the watcher, which closes the replicas of a task whose first
-    deployment is no longer its own.
+    Called when a task resumes with its output journaled (nothing is redone). The replicas it
+    updated in place are let go of first; the old task's others are left to the watcher, which
+    closes the replicas of a task whose first deployment is no longer its own.
     """
     plan = recorded_plan(await task.steps())
     if plan is None or plan.kind != "in_place" or plan.previous_task is None:
         return
+    await let_go_of_replicas(task.store, plan.previous_task, task.task.id)
     if state.open_dseq is not None:
         await _let_go(task.store, plan.previous_task, state.open_dseq, task.task.id)
 
@@ -385,23 +345,11 @@ async def give_back(
     assert plan.previous_task is not None
     if not await held_by(run.task.store, plan.previous_task, plan.previous_dseq):
         return False
-    await _roll_back(run, plan, _with_details(exc), sdl_for)
+    await _roll_back(run, plan, with_details(exc), sdl_for)
     await run.task.record_step(
         CLOSED, dseq=plan.previous_dseq, reason=GIVEN_BACK, to_task=plan.previous_task
     )
     return True
-
-
-def interrupted_by_shutdown(run: _Run, exc: BaseException) -> bool:
-    """Whether ``exc`` is the runtime stopping (the task resumes at the next start)."""
-    return isinstance(exc, anyio.get_cancelled_exc_class()) and bool(
-        getattr(run.task.runtime, "stopping", False)
-    )
-
-
-def _with_details(exc: BaseException) -> Minds371Error:
-    """``exc`` itself when it carries details for the caller, else a stand-in that nobody reads."""
-    return exc if isinstance(exc, Minds371Error) else Minds371Error(type(exc).__name__)
 
 
 async def held_by(store: StateStore, task_id: str, dseq: int) -> bool:
@@ -433,5 +381,5 @@ async def retire_replaced(run: _Run, plan: UpdatePlan) -> dict[str, Any]:
         {"dseq": dseq, "reason": "replaced", "by_task": run.task.task.id},
     )
     await run.akash.emit("deployment.replaced", f"deployment {dseq} closed: replaced", dseq=dseq)
-    await _close_old_replicas(run, plan.previous_task)
+    await hand_over_replicas(run, plan.previous_task)
     return {"dseq": str(dseq), "closed": True}

@@ -11,15 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
+from minds371._results import failed_result
 from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
+from minds371.tasks import AgentType, Task, TaskEvent, TaskStatus
 from minds371_akash.market import Price
 from minds371_akash.pricing import usd_per_month
-from minds371_deploy.saga import CLOSED, REPLICA_CLOSED
-from minds371_deploy.update import HANDED_OVER
+from minds371_deploy.saga import (
+    CLOSED,
+    CREATED,
+    GIVEN_BACK,
+    HANDED_OVER,
+    REPLICA_CLOSED,
+    REPLICA_CREATED,
+)
+from minds371_deploy.update import PLANNED
 from minds371_deploy.watcher import RELET
 from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
+from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 
 async def steps_of_every_task(home: Path) -> list[SagaStep]:
@@ -249,33 +260,219 @@ def test_closing_by_hand_beside_a_running_runtime_leaves_the_journal_to_its_watc
     }
 
 
-def test_an_in_place_update_of_replicas_leaves_no_old_replica_running(
+def _hash(cli: Any, dseq: str) -> str:
+    status = cli("status", dseq, "--json")
+    assert status.code == 0, status.err
+    return str(status.json()["hash"])
+
+
+def _replica_steps(home: Path) -> list[tuple[str, int, str]]:
+    return [
+        (s.task_id, s.data["dseq"], s.data["reason"])
+        for s in anyio.run(steps_of_every_task, home)
+        if s.name == REPLICA_CLOSED
+    ]
+
+
+def test_an_in_place_update_updates_every_replica_where_it_runs(
     cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
 ) -> None:
-    # Console's layout: the first deployment is updated in place, the update deploys replicas
-    # of its own; the old task's replica would run on, paid for and watched by nobody.
-    request = write_request(tmp_path, web_request("pair2", redundancy=2))
-    first = cli("deploy", str(request), "--json")
+    # Console's layout: each replica is a deployment of its own. Updated where it runs, it keeps
+    # its lease, provider, endpoint and escrow: no new deposit, no new bids.
+    first = cli(
+        "deploy", str(write_request(tmp_path, web_request("pair2", redundancy=2))), "--json"
+    )
     assert first.code == 0, first.err
-    (old_replica,) = first.json()["replicas"]
+    before = first.json()
+    (replica,) = before["replicas"]
+    hashes = {d: _hash(cli, d) for d in (before["dseq"], replica["dseq"])}
+    deployments_before = sandbox.all_dseqs()
     changed = web_request("pair2", redundancy=2)
     changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
     second = cli("deploy", str(write_request(tmp_path, changed)), "--json")
     assert second.code == 0, second.err
     updated = second.json()
     assert updated["update"]["kind"] == "in_place"
-    assert updated["dseq"] == first.json()["dseq"]
-    (new_replica,) = updated["replicas"]
-    active = sandbox.active_dseqs()
-    assert int(old_replica["dseq"]) not in active
-    assert {int(updated["dseq"]), int(new_replica["dseq"])} <= active
+    assert updated["dseq"] == before["dseq"]
+    assert updated["replicas"] == [{**replica, "version": updated["replicas"][0]["version"]}]
+    assert updated["replicas"][0]["version"] != replica["version"]  # its new manifest
+    assert sorted(updated["leases"], key=str) == sorted(before["leases"], key=str)
+    assert sandbox.all_dseqs() == deployments_before  # nothing new was created
+    assert {int(before["dseq"]), int(replica["dseq"])} <= sandbox.active_dseqs()
+    for dseq, old_hash in hashes.items():
+        assert _hash(cli, dseq) != old_hash  # the network holds the new manifests
+    # The first task let go of its replica to the update; nothing was closed.
     state_dir = home_for(clean_environ, sandbox.url)
-    closed = [s for s in anyio.run(steps_of_every_task, state_dir) if s.name == REPLICA_CLOSED]
-    assert [(s.data["dseq"], s.data["reason"]) for s in closed] == [
-        (int(old_replica["dseq"]), "replaced")
+    assert _replica_steps(state_dir) == [(before["task_id"], int(replica["dseq"]), HANDED_OVER)]
+    (row,) = cli("list", "--json").json()
+    assert (row["task_id"], row["replicas"]) == (updated["task_id"], [replica["dseq"]])
+    watched = cli("watch", "--once", "--json")
+    assert watched.code == 0, watched.err
+    assert not [a for a in watched.json()["actions"] if a["kind"] == "closed"]
+    assert cli("close", updated["dseq"]).code == 0  # and its replica with it
+    assert not deployments_before & sandbox.active_dseqs()
+
+
+def test_an_in_place_update_adds_and_drops_replicas(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    budget = {"max_usd_per_month": 200}
+    first = cli(
+        "deploy",
+        str(write_request(tmp_path, web_request("pair7", redundancy=2, budget=budget))),
+        "--json",
+    )
+    assert first.code == 0, first.err
+    (second_replica,) = first.json()["replicas"]
+    three = web_request("pair7", redundancy=3, budget=budget)
+    grown = cli("deploy", str(write_request(tmp_path, three)), "--json")
+    assert grown.code == 0, grown.err
+    assert grown.json()["update"]["kind"] == "in_place"
+    kept, added = grown.json()["replicas"]
+    assert kept["dseq"] == second_replica["dseq"]  # updated where it runs
+    assert added["replica"] == 3 and added["dseq"] not in (first.json()["dseq"], kept["dseq"])
+    two = web_request("pair7", redundancy=2, budget=budget)
+    two["infra_spec"]["services"][0]["env"] = {"GREETING": "fewer"}
+    shrunk = cli("deploy", str(write_request(tmp_path, two)), "--json")
+    assert shrunk.code == 0, shrunk.err
+    assert [r["dseq"] for r in shrunk.json()["replicas"]] == [kept["dseq"]]
+    assert int(added["dseq"]) not in sandbox.active_dseqs()  # dropped: closed
+    state_dir = home_for(clean_environ, sandbox.url)
+    reasons = {(dseq, reason) for _, dseq, reason in _replica_steps(state_dir)}
+    assert reasons == {
+        (int(kept["dseq"]), HANDED_OVER),  # twice: to the second task, then to the third
+        (int(added["dseq"]), "replaced"),
+    }
+    assert cli("close", shrunk.json()["dseq"]).code == 0
+    assert int(kept["dseq"]) not in sandbox.active_dseqs()
+
+
+@pytest.mark.parametrize(
+    "crash_at", ["replica.created", "deployment.before_finalize", "deployment.before_hand_over"]
+)
+def test_a_kill_during_an_in_place_update_of_replicas_resumes_it_and_closes_nothing(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path, crash_at: str
+) -> None:
+    # Killed once replica 2's update is journaled, before the record, or after it but before
+    # the first task let go: reconcile finishes the update; both deployments run on, once.
+    request = write_request(tmp_path, web_request("pair9", redundancy=2))
+    first = cli("deploy", str(request), "--json")
+    assert first.code == 0, first.err
+    before = first.json()
+    (replica,) = before["replicas"]
+    deployments_before = sandbox.all_dseqs()
+    changed = web_request("pair9", redundancy=2)
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
+    killed = cli(
+        "deploy",
+        str(write_request(tmp_path, changed, "changed.json")),
+        "--json",
+        extra_env={"MINDS371_CRASH_AT": crash_at},
+    )
+    assert killed.code == -signal.SIGKILL, killed.err
+    (row,) = cli("list", "--json").json()  # listed once meanwhile
+    assert row["dseq"] == before["dseq"]
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    assert reconciled.json()["closed"] == []
+    (resumed,) = reconciled.json()["resumed"]
+    assert resumed["dseq"] == before["dseq"]
+    assert sandbox.all_dseqs() == deployments_before  # nothing new
+    assert {int(before["dseq"]), int(replica["dseq"])} <= sandbox.active_dseqs()
+    (row,) = cli("list", "--json").json()
+    assert (row["task_id"], row["replicas"]) == (resumed["task_id"], [replica["dseq"]])
+    state_dir = home_for(clean_environ, sandbox.url)
+    assert [(dseq, reason) for _, dseq, reason in _replica_steps(state_dir)] == [
+        (int(replica["dseq"]), HANDED_OVER)
     ]
-    for dseq in (updated["dseq"], new_replica["dseq"]):
-        assert cli("close", dseq).code == 0
+    watched = cli("watch", "--once", "--json")
+    assert not [a for a in watched.json()["actions"] if a["kind"] == "closed"]
+    assert cli("close", before["dseq"]).code == 0
+    assert not deployments_before & sandbox.active_dseqs()
+
+
+async def _a_failed_update_holding_replicas(
+    home: Path, payload: dict[str, Any], first: dict[str, Any]
+) -> str:
+    """Journal what an in-place update of replicas leaves when it fails before giving back."""
+    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
+        task = Task(agent_type=AgentType.DEPLOYMENT, payload=payload)
+        await store.create_task(task)
+        plan = {"kind": "in_place", "previous_task": first["task_id"], "reason": "env changed"}
+        await store.record_step(task.id, PLANNED, {**plan, "previous_dseq": int(first["dseq"])})
+        await store.record_step(task.id, CREATED, {"dseq": int(first["dseq"]), "recovered": False})
+        (replica,) = first["replicas"]
+        await store.record_step(
+            task.id,
+            REPLICA_CREATED,
+            {"replica": 2, "dseq": int(replica["dseq"]), "version": "ab" * 32, "recovered": False},
+        )
+        failed = failed_result(task.id, RuntimeError("the state store went away"))
+        event = TaskEvent(task_id=task.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
+        await store.finish(failed, event)
+        return task.id
+
+
+def test_reconcile_leaves_a_failed_update_s_replicas_with_the_task_they_came_from(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    request = write_request(tmp_path, web_request("pair10", redundancy=2))
+    first = cli("deploy", str(request), "--json")
+    assert first.code == 0, first.err
+    before = first.json()
+    (replica,) = before["replicas"]
+    changed = web_request("pair10", redundancy=2)
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
+    state_dir = home_for(clean_environ, sandbox.url)
+    failed_task = anyio.run(_a_failed_update_holding_replicas, state_dir, changed, before)
+    reconciled = cli("reconcile", "--json")
+    assert reconciled.code == 0, reconciled.err
+    assert reconciled.json()["closed"] == []
+    assert {int(before["dseq"]), int(replica["dseq"])} <= sandbox.active_dseqs()
+    assert _replica_steps(state_dir) == [(failed_task, int(replica["dseq"]), GIVEN_BACK)]
+    (row,) = cli("list", "--json").json()
+    assert (row["task_id"], row["replicas"]) == (before["task_id"], [replica["dseq"]])
+    assert cli("close", before["dseq"]).code == 0
+
+
+def test_a_failed_in_place_update_puts_every_replica_back(
+    cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
+) -> None:
+    # Ready, then the registry cannot store the update's record: each deployment the update
+    # changed ran before it, and goes back to its previous manifest and to the first task.
+    first = cli(
+        "deploy", str(write_request(tmp_path, web_request("pair8", redundancy=2))), "--json"
+    )
+    assert first.code == 0, first.err
+    before = first.json()
+    (replica,) = before["replicas"]
+    hashes = {d: _hash(cli, d) for d in (before["dseq"], replica["dseq"])}
+    changed = web_request("pair8", redundancy=2)
+    changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
+    with ipfs_node_that_will_not_store() as api:
+        failed = cli(
+            "deploy",
+            str(write_request(tmp_path, changed)),
+            "--json",
+            extra_env={"MINDS371_IPFS_API": api},
+        )
+    assert failed.code == 1, failed.err
+    error = failed.json()["error"]
+    assert error["type"] == "RegistryError" and error["details"]["rolled_back"] is True
+    assert {int(before["dseq"]), int(replica["dseq"])} <= sandbox.active_dseqs()
+    for dseq, old_hash in hashes.items():
+        assert _hash(cli, dseq) == old_hash  # back on the first task's manifests
+    state_dir = home_for(clean_environ, sandbox.url)
+    assert [(dseq, reason) for _, dseq, reason in _replica_steps(state_dir)] == [
+        (int(replica["dseq"]), GIVEN_BACK)
+    ]
+    (row,) = cli("list", "--json").json()
+    assert (row["task_id"], row["replicas"]) == (before["task_id"], [replica["dseq"]])
+    # With the registry back, the same change updates both where they run.
+    again = cli("deploy", str(write_request(tmp_path, changed)), "--json")
+    assert again.code == 0, again.err
+    assert [r["dseq"] for r in again.json()["replicas"]] == [replica["dseq"]]
+    assert cli("close", again.json()["dseq"]).code == 0
 
 
 def test_a_replacement_of_replicas_closes_the_old_ones_with_the_first(
