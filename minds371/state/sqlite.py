@@ -16,7 +16,7 @@ import contextlib
 import fcntl
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -290,23 +290,12 @@ class SQLiteStateStore:
         self._commit_inline()
 
     def _commit_inline(self) -> None:
-        """Commit the queued writes on the loop's thread and wake their writers.
-
-        Their writers are woken whatever happens: a commit interrupted by something that is not
-        an ``Exception`` (a ``KeyboardInterrupt`` mid-write) was rolled back, and each of them
-        hears so instead of waiting for ever.
-        """
+        """Commit the queued writes on the loop's thread and wake their writers (see _waking)."""
         batch, done = self._take()
-        try:
+        with _waking(batch, done):
             if batch:  # a commit scheduled by _commit_soon may have taken it
                 self._apply(batch)
                 self._commits_since_checkpoint += 1
-        except BaseException as exc:
-            _interrupted(batch, exc)
-            raise
-        finally:
-            if done is not None:
-                done.set()
 
     async def _flush(self) -> None:
         """Commit what is queued, batch after batch, until nothing is; then checkpoint if due."""
@@ -321,16 +310,10 @@ class SQLiteStateStore:
                         self._commit_inline()
                     else:
                         batch, done = self._take()
-                        try:
+                        with _waking(batch, done):
                             await anyio.to_thread.run_sync(
                                 self._apply, batch, limiter=self._write_limiter
                             )
-                        except BaseException as exc:
-                            _interrupted(batch, exc)
-                            raise
-                        finally:
-                            if done is not None:
-                                done.set()
         finally:
             self._flushing = False
             self._idle.set()
@@ -762,12 +745,24 @@ def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _interrupted(batch: list[_Pending], exc: BaseException) -> None:
-    """Tell the writers of a batch whose commit ``exc`` interrupted (and rolled back) so."""
-    error = RuntimeStopped(f"the state commit was interrupted ({type(exc).__name__}); not stored")
-    for pending in batch:
-        if pending.error is None:
-            pending.error = error
+@contextlib.contextmanager
+def _waking(batch: list[_Pending], done: anyio.Event | None) -> Iterator[None]:
+    """Wake the writers of ``batch`` once its commit is over, however it ended.
+
+    A commit interrupted by something that is not an ``Exception`` was rolled back: its writers
+    are told so, instead of waiting for ever or reading a result that was never stored.
+    """
+    try:
+        yield
+    except BaseException as exc:
+        error = RuntimeStopped(f"the state commit was interrupted ({type(exc).__name__})")
+        for pending in batch:
+            if pending.error is None:
+                pending.error = error
+        raise
+    finally:
+        if done is not None:
+            done.set()
 
 
 def _acquire_lock(path: Path) -> IO[str]:

@@ -147,3 +147,40 @@ def web_request(name: str = "web", **overrides: Any) -> dict[str, Any]:
     }
     request.update(overrides)
     return request
+
+
+async def journal_a_failed_update(
+    home: Path, payload: dict[str, Any], first: dict[str, Any]
+) -> str:
+    """Journal what an in-place update of ``first`` leaves when it fails before giving back.
+
+    It holds the deployment it updated and, for a redundant service, its replicas, while the
+    task it came from still holds them too. Returns the failed task's id.
+    """
+    from minds371._results import failed_result
+    from minds371.state import SQLiteStateStore
+    from minds371.tasks import AgentType, Task, TaskEvent, TaskStatus
+    from minds371_deploy.saga import CREATED, REPLICA_CREATED
+    from minds371_deploy.update import PLANNED
+
+    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
+        task = Task(agent_type=AgentType.DEPLOYMENT, payload=payload)
+        await store.create_task(task)
+        plan = {"kind": "in_place", "previous_task": first["task_id"], "reason": "env changed"}
+        await store.record_step(task.id, PLANNED, {**plan, "previous_dseq": int(first["dseq"])})
+        await store.record_step(task.id, CREATED, {"dseq": int(first["dseq"]), "recovered": False})
+        for replica in first.get("replicas", []):
+            await store.record_step(
+                task.id,
+                REPLICA_CREATED,
+                {
+                    "replica": replica["replica"],
+                    "dseq": int(replica["dseq"]),
+                    "version": replica["version"],
+                    "recovered": False,
+                },
+            )
+        failed = failed_result(task.id, RuntimeError("the state store went away"))
+        event = TaskEvent(task_id=task.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
+        await store.finish(failed, event)
+        return task.id

@@ -13,12 +13,8 @@ from typing import Any
 import anyio
 import pytest
 
-from minds371 import AgentType, Task, TaskEvent, TaskStatus
-from minds371._results import failed_result
 from minds371.cli import main
-from minds371.state import SQLiteStateStore
-from minds371_deploy.saga import CREATED
-from minds371_deploy.update import PLANNED
+from tests.deploy.conftest import journal_a_failed_update
 from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -223,21 +219,6 @@ def test_an_update_that_cannot_be_recorded_gives_the_deployment_back_serving(
     ]
 
 
-async def _a_failed_update_still_holding(
-    home: Path, payload: dict[str, Any], first: dict[str, Any]
-) -> None:
-    """Journal what an in-place update leaves when it fails before it could give back."""
-    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
-        task = Task(agent_type=AgentType.DEPLOYMENT, payload=payload)
-        await store.create_task(task)
-        plan = {"kind": "in_place", "previous_task": first["task_id"], "reason": "env changed"}
-        await store.record_step(task.id, PLANNED, {**plan, "previous_dseq": int(first["dseq"])})
-        await store.record_step(task.id, CREATED, {"dseq": int(first["dseq"]), "recovered": False})
-        failed = failed_result(task.id, RuntimeError("the state store went away"))
-        event = TaskEvent(task_id=task.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
-        await store.finish(failed, event)
-
-
 def test_reconcile_leaves_a_failed_update_s_deployment_with_the_task_it_came_from(
     clean_environ: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -246,7 +227,7 @@ def test_reconcile_leaves_a_failed_update_s_deployment_with_the_task_it_came_fro
     code, first, err = _run(capsys, "deploy", str(_request(tmp_path, "a.json")), "--json")
     assert code == 0, err
     changed = json.loads(_request(tmp_path, "b.json", greeting="hello again").read_text())
-    anyio.run(_a_failed_update_still_holding, clean_environ, changed, first)
+    anyio.run(journal_a_failed_update, clean_environ, changed, first)
     code, report, err = _run(capsys, "reconcile", "--json")
     assert code == 0, err
     assert report["closed"] == []

@@ -13,23 +13,24 @@ from typing import Any
 import anyio
 import pytest
 
-from minds371._results import failed_result
 from minds371.config import home_for
 from minds371.state import SagaStep, SQLiteStateStore
-from minds371.tasks import AgentType, Task, TaskEvent, TaskStatus
 from minds371_akash.market import Price
 from minds371_akash.pricing import usd_per_month
 from minds371_deploy.saga import (
     CLOSED,
-    CREATED,
     GIVEN_BACK,
     HANDED_OVER,
     REPLICA_CLOSED,
-    REPLICA_CREATED,
 )
-from minds371_deploy.update import PLANNED
 from minds371_deploy.watcher import RELET
-from tests.deploy.conftest import ROOT, Sandbox, web_request, write_request
+from tests.deploy.conftest import (
+    ROOT,
+    Sandbox,
+    journal_a_failed_update,
+    web_request,
+    write_request,
+)
 from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 
@@ -391,28 +392,6 @@ def test_a_kill_during_an_in_place_update_of_replicas_resumes_it_and_closes_noth
     assert not deployments_before & sandbox.active_dseqs()
 
 
-async def _a_failed_update_holding_replicas(
-    home: Path, payload: dict[str, Any], first: dict[str, Any]
-) -> str:
-    """Journal what an in-place update of replicas leaves when it fails before giving back."""
-    async with SQLiteStateStore(home / "state.db", exclusive=False) as store:
-        task = Task(agent_type=AgentType.DEPLOYMENT, payload=payload)
-        await store.create_task(task)
-        plan = {"kind": "in_place", "previous_task": first["task_id"], "reason": "env changed"}
-        await store.record_step(task.id, PLANNED, {**plan, "previous_dseq": int(first["dseq"])})
-        await store.record_step(task.id, CREATED, {"dseq": int(first["dseq"]), "recovered": False})
-        (replica,) = first["replicas"]
-        await store.record_step(
-            task.id,
-            REPLICA_CREATED,
-            {"replica": 2, "dseq": int(replica["dseq"]), "version": "ab" * 32, "recovered": False},
-        )
-        failed = failed_result(task.id, RuntimeError("the state store went away"))
-        event = TaskEvent(task_id=task.id, seq=1, type="task.failed", status=TaskStatus.FAILED)
-        await store.finish(failed, event)
-        return task.id
-
-
 def test_reconcile_leaves_a_failed_update_s_replicas_with_the_task_they_came_from(
     cli: Any, sandbox: Sandbox, tmp_path: Path, clean_environ: Path
 ) -> None:
@@ -424,7 +403,7 @@ def test_reconcile_leaves_a_failed_update_s_replicas_with_the_task_they_came_fro
     changed = web_request("pair10", redundancy=2)
     changed["infra_spec"]["services"][0]["env"] = {"GREETING": "again"}
     state_dir = home_for(clean_environ, sandbox.url)
-    failed_task = anyio.run(_a_failed_update_holding_replicas, state_dir, changed, before)
+    failed_task = anyio.run(journal_a_failed_update, state_dir, changed, before)
     reconciled = cli("reconcile", "--json")
     assert reconciled.code == 0, reconciled.err
     assert reconciled.json()["closed"] == []
