@@ -78,3 +78,35 @@ async def test_an_in_place_update_cancelled_mid_way_puts_the_previous_manifest_b
     (after,) = [d["hash"] for d in sandbox.deployments() if int(d["dseq"]) == dseq]
     assert after == before
     assert dseq in sandbox.active_dseqs()
+
+
+async def test_a_redundant_service_cancelled_while_replica_2_updates_gets_both_back(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Replica 1 is updated and ready; Ctrl-C comes while replica 2's update comes up (not yet
+    # journaled as this task's): each goes back to its previous manifest, neither is closed.
+    monkeypatch.setenv("MINDS371_SANDBOX_URL", sandbox.url)
+    first, changed = _and_changed_env("cancelled-pair")
+    first["redundancy"] = changed["redundancy"] = 2
+    async with AgentRuntime(store=MemoryStateStore()) as runtime:
+        deployed, _ = await _events(runtime, first)
+        (replica,) = deployed.output["replicas"]
+        dseqs = {int(deployed.output["dseq"]), int(replica["dseq"])}
+        before = {
+            int(d["dseq"]): d["hash"] for d in sandbox.deployments() if int(d["dseq"]) in dseqs
+        }
+        with anyio.fail_after(120):
+            handle = await runtime.dispatch(Task(agent_type=AgentType.DEPLOYMENT, payload=changed))
+            async for event in handle.events():
+                if event.type == "deployment.updated" and event.data["dseq"] == int(
+                    replica["dseq"]
+                ):
+                    await handle.cancel()
+                    break
+            result = await handle.result()
+            types = [event.type async for event in handle.events()]
+    assert result.status is TaskStatus.CANCELLED
+    assert Counter(types)["deployment.rolled_back"] == 2
+    after = {int(d["dseq"]): d["hash"] for d in sandbox.deployments() if int(d["dseq"]) in dseqs}
+    assert after == before
+    assert dseqs <= sandbox.active_dseqs()
