@@ -80,6 +80,14 @@ async def test_objects_of_the_file_layout_are_still_read_and_pinned(tmp_path: Pa
     await store.aclose()
 
 
+async def test_reading_a_store_that_holds_nothing_creates_nothing(tmp_path: Path):
+    async with LocalContentStore(tmp_path / "content") as store:
+        with pytest.raises(RegistryError, match="not in the local store"):
+            await store.get(cid_of(b"{}"))
+        assert not await store.is_pinned(cid_of(b"{}"))
+    assert not (tmp_path / "content").exists()
+
+
 async def test_local_store_refuses_swapped_bytes(tmp_path: Path):
     async with LocalContentStore(tmp_path) as store:
         cid = await store.put(b'{"endpoint":"http://good"}')

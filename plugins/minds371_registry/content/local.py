@@ -179,6 +179,8 @@ class LocalContentStore(AsyncResource):
         return (self.root / "pins" / cid).exists()
 
     async def _row(self, cid: str) -> tuple[bytes, int] | None:
+        if self._conn is None and not self.database.exists():
+            return None  # nothing stored here yet: a read makes no database
         conn = await self._connection()
         if self._in_thread:  # the connection is in a commit's transaction: wait for it
             async with self._writer:
