@@ -22,9 +22,9 @@ from minds371.config import home
 from minds371.errors import ConfigurationError, Minds371Error
 from minds371.logging import get_logger
 from minds371.state import SQLiteStateStore
-from minds371.tasks import AgentType, TaskStatus
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import NotFound
+from minds371_deploy._holders import holders_of
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["ClosedByHand", "close_with_replicas", "record_closes"]
@@ -64,10 +64,7 @@ async def close_with_replicas(
     """
     await akash.close(dseq, reason=REASON)
     report = ClosedByHand(dseq)
-    path = _state_path()
-    if not path.exists():
-        return report  # deployed from elsewhere: nothing recorded here
-    report.holders = await _holders(path, dseq, network)
+    report.holders = await holders_of(dseq, network)
     for task_id, state in report.holders:
         for replica_dseq in state.open_replicas().values():
             try:
@@ -113,17 +110,3 @@ async def record_closes(report: ClosedByHand) -> None:
 
 def _state_path() -> Path:
     return home() / "state.db"
-
-
-async def _holders(path: Path, dseq: int, network: str) -> list[tuple[str, SagaState]]:
-    """The completed deployment tasks of this home that hold ``dseq`` on ``network``."""
-    found: list[tuple[str, SagaState]] = []
-    async with SQLiteStateStore(path, exclusive=False) as store:
-        records = await store.list_tasks(
-            statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
-        )
-        for record in records:
-            state = SagaState.from_steps(await store.steps(record.task.id))
-            if state.open_dseq == dseq and (state.output or {}).get("network") == network:
-                found.append((record.task.id, state))
-    return found

@@ -14,11 +14,14 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minds371.cli import EXIT_OK, print_json
 from minds371.config import home, private_dir
 from minds371.errors import FieldIssue, ValidationError
+
+if TYPE_CHECKING:
+    from minds371_akash.market import Deployment, Runway
 
 __all__ = ["register_cli"]
 
@@ -128,18 +131,49 @@ async def _bids(args: argparse.Namespace) -> int:
 
 
 async def _status(args: argparse.Namespace) -> int:
+    from minds371_deploy._holders import holders_of
+
     dseq = _dseq(args.dseq)
+    # A redundant service's replicas 2…N (Console's layout) are deployments of their own: the
+    # status of the service is theirs too, as this home's state records them.
+    replicas = {
+        r: d
+        for _, state in await holders_of(dseq, args.network)
+        for r, d in state.open_replicas().items()
+    }
     async with _provider(args) as akash:
         deployment = await akash.status(dseq)
         runway = await akash.runway(deployment)
-    endpoints = deployment.endpoints()
+        others: dict[int, tuple[Deployment, Runway | None]] = {}
+        for replica, replica_dseq in sorted(replicas.items()):
+            other = await akash.status(replica_dseq)
+            others[replica] = (other, await akash.runway(other))
     if args.json:
-        doc = _plain_amounts(deployment.model_dump(mode="json"))
-        doc["dseq"] = str(deployment.dseq)
-        doc["endpoints"] = [e.model_dump(mode="json") for e in endpoints]
-        doc["runway"] = runway.to_dict() if runway is not None else None
+        doc = _status_doc(deployment, runway)
+        if others:
+            doc["replicas"] = [
+                {"replica": replica, **_status_doc(other, other_runway)}
+                for replica, (other, other_runway) in others.items()
+            ]
         print_json(doc)
         return EXIT_OK
+    _say_status(deployment, runway)
+    for replica, (other, other_runway) in others.items():
+        _say(f"replica {replica} of this service:")
+        _say_status(other, other_runway)
+    return EXIT_OK
+
+
+def _status_doc(deployment: Deployment, runway: Runway | None) -> dict[str, Any]:
+    doc: dict[str, Any] = _plain_amounts(deployment.model_dump(mode="json"))
+    doc["dseq"] = str(deployment.dseq)
+    doc["endpoints"] = [e.model_dump(mode="json") for e in deployment.endpoints()]
+    doc["runway"] = runway.to_dict() if runway is not None else None
+    return doc
+
+
+def _say_status(deployment: Deployment, runway: Runway | None) -> None:
+    endpoints = deployment.endpoints()
     _say(f"deployment {deployment.dseq}: {deployment.state} (owner {deployment.owner})")
     if deployment.escrow is not None:
         escrow = deployment.escrow
@@ -163,7 +197,6 @@ async def _status(args: argparse.Namespace) -> int:
         )
     for endpoint in endpoints:
         _say(f"  {endpoint.service}: {endpoint.url}")
-    return EXIT_OK
 
 
 def _emit_line(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:

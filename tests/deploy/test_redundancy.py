@@ -129,6 +129,13 @@ def test_a_redundant_service_costs_and_lists_every_replica(
     ]
     assert abs(row["runway_seconds"] - min(runways)) < 0.05 * min(runways)
     assert min(runways) < max(runways)
+    # The status of the service's first deployment shows its replicas too.
+    (shown,) = cli("status", result["dseq"], "--json").json()["replicas"]
+    assert (shown["replica"], shown["dseq"], shown["state"]) == (2, second["dseq"], "active")
+    assert abs(shown["runway"]["hours"] * 3600 - runways[1]) < 0.05 * runways[1]
+    said = cli("status", result["dseq"])
+    assert said.code == 0, said.err
+    assert f"replica 2 of this service:\ndeployment {second['dseq']}: active" in said.err
     for dseq in (result["dseq"], second["dseq"]):
         assert cli("close", dseq).code == 0
 
