@@ -1,7 +1,8 @@
 """A provider receiving a manifest: lease check, Go re-hash check, group-spec cross-check.
 
 As ``provider:manifest/manager.go`` does it: no lease it has seen → "no lease for deployment"
-(404); a version hash unlike the chain's → "manifest version validation failed" (422); a
+(404); a manifest ``Manifest.Validate`` refuses (:mod:`._manifest_rules`) → "invalid manifest:
+…" (422); a version hash unlike the chain's → "manifest version validation failed" (422); a
 manifest that does not fit the deployment's group specs (``CheckAgainstGSpecs``: groups,
 resource ids, counts, CPU/GPU/memory/storage, endpoints) → a cross-validation error (422). An
 accepted manifest starts (or restarts) the lease's pods; the same manifest again changes nothing.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from minds371_sandbox._manifest_rules import manifest_problem
 from minds371_sandbox._records import Lease, WorldError
 
 if TYPE_CHECKING:
@@ -51,9 +53,12 @@ def receive_manifest(
     ]
     if dep is None or not leases:
         raise WorldError("not_found", "no lease for deployment")
+    groups = list(groups)
+    problem = manifest_problem(groups)  # Manifest.Validate comes before the version check
+    if problem:
+        raise WorldError("invalid", problem)
     if bytes(version) != dep.hash:
         raise WorldError("invalid", "manifest version validation failed")
-    groups = list(groups)
     by_name = {str(g.get("name")): g for g in groups}
     try:
         problem = check_against_group_specs(groups, [g.spec for g in dep.groups])

@@ -74,6 +74,38 @@ def test_a_request_over_budget_spends_nothing(cli: Any, sandbox: Sandbox, tmp_pa
     assert sandbox.all_dseqs() == before
 
 
+def test_an_sdl_with_no_global_service_spends_nothing(
+    cli: Any, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Every provider refuses its manifest ("zero global services") once the lease is paid.
+    sdl = """\
+version: "2.0"
+services:
+  web:
+    image: nginx:1.27
+    expose:
+      - port: 80
+        to:
+          - service: web
+profiles:
+  compute:
+    web:
+      resources: {cpu: {units: 0.5}, memory: {size: 512Mi}, storage: {size: 1Gi}}
+  placement:
+    dcloud:
+      pricing: {web: {denom: uact, amount: 100}}
+deployment:
+  web:
+    dcloud: {profile: web, count: 1}
+"""
+    before = sandbox.all_dseqs()
+    run = cli("deploy", str(write_request(tmp_path, {"name": "inside", "sdl": sdl})), "--json")
+    assert run.code == 2, run.err
+    error = run.json()["error"]
+    assert error["type"] == "ValidationError" and "zero global services" in error["message"]
+    assert sandbox.all_dseqs() == before
+
+
 def _path() -> str:
     import os
     import sys

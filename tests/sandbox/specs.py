@@ -92,10 +92,11 @@ def manifest_group(
                 # The resources of group_spec(name)'s unit, as the provider cross-checks them.
                 "resources": group_spec(name, random_port=True)["resources"][0]["resource"],
                 "count": count,
+                # Sorted as the provider requires (ServiceExposes.Less: by port first).
                 "expose": [
                     {
-                        "port": 80,
-                        "externalPort": 80,
+                        "port": 22,
+                        "externalPort": 2222,
                         "proto": "TCP",
                         "service": "",
                         "global": True,
@@ -104,8 +105,8 @@ def manifest_group(
                         "endpointSequenceNumber": 0,
                     },
                     {
-                        "port": 22,
-                        "externalPort": 2222,
+                        "port": 80,
+                        "externalPort": 80,
                         "proto": "TCP",
                         "service": "",
                         "global": True,

@@ -127,6 +127,27 @@ async def test_manifest_put_404_before_the_provider_sees_the_lease_then_422_then
         assert status.json()["services"]["web"]["available"] == 1
 
 
+async def test_a_manifest_go_refuses_is_422_before_its_version_is_compared() -> None:
+    # provider:manifest/manager.go validateRequest: Manifest.Validate, then the version.
+    async with SandboxNetwork(manual_clock=True) as net:
+        client = net.client("k")
+        dseq, manifest = await create(client)
+        await net.advance(1)
+        falcon = net.provider("falcon").address
+        net.world.create_lease(net.owner("k"), int(dseq), 1, 1, falcon)
+        await net.advance(1)
+        url = f"/gateway/{falcon}/deployment/{dseq}/manifest"
+        auth = {"authorization": f"Bearer {await token(client)}"}
+        internal_only = json.loads(manifest)
+        for service in internal_only[0]["services"]:
+            for expose in service["expose"]:
+                expose["global"] = False
+        r = await client.put(url, content=json.dumps(internal_only), headers=auth)
+        assert (r.status_code, r.text) == (422, "invalid manifest: zero global services")
+        r = await client.put(url, content=manifest, headers=auth)
+        assert (r.status_code, r.text) == (200, "")
+
+
 async def test_logs_and_events_over_websocket() -> None:
     async with SandboxNetwork(block_time=BLOCK) as net, net.client("k") as client:
         dseq, _, provider = await deployed(net, client)

@@ -121,6 +121,33 @@ def _placement_issues(name: str, placement: dict[str, Any]) -> Iterator[FieldIss
             yield FieldIssue(path, problem)
 
 
+def _global_issues(document: dict[str, Any]) -> Iterator[FieldIssue]:
+    """A manifest with no global service is refused by every provider.
+
+    The provider validates each manifest it receives (``provider:manifest/manager.go``
+    ``validateRequest`` calls ``Manifest.Validate``), and ``chain-sdk:go/manifest/v2beta3/
+    groups.go`` refuses one whose exposes include no ``global`` one: "invalid manifest: zero
+    global services", answered 422 (``provider:manifest/gateway.go``). Neither SDL parser checks
+    it, so the chain and Console take the deposit and the lease first.
+    """
+    services = _mapping(document.get("services"))
+    deployed = [name for name in _mapping(document.get("deployment")) if name in services]
+    if not deployed:
+        return  # the schema reports a deployment with no service
+    for name in deployed:
+        for _, expose in _items(_mapping(services[name]).get("expose")):
+            if any(
+                _mapping(to).get("global") is True for _, to in _items(_mapping(expose).get("to"))
+            ):
+                return
+    yield FieldIssue(
+        "/services",
+        "no deployed service exposes a port with `to: [{global: true}]`: providers refuse a "
+        "manifest without one ('zero global services'), after the deposit and the lease are "
+        "paid; expose at least one port globally",
+    )
+
+
 def runnable_issues(sdl: Sdl | str | bytes | dict[str, Any]) -> list[FieldIssue]:
     """Problems of an SDL that no provider could run or bid on, each with its path.
 
@@ -133,7 +160,8 @@ def runnable_issues(sdl: Sdl | str | bytes | dict[str, Any]) -> list[FieldIssue]
       which a provider serves only if it marks a class as its default, while chain-sdk's SDL
       input schema (``go/sdl/sdl-input.schema.yaml``) requires ``class`` with ``persistent``;
     - a placement attribute key the chain refuses, or a value with control characters or shell
-      syntax (it matches no provider, so no bid would ever come).
+      syntax (it matches no provider, so no bid would ever come);
+    - no deployed service exposed globally (every provider refuses such a manifest).
 
     Args:
         sdl: A parsed :class:`Sdl`, SDL text (read with the bounded loader; text that does
@@ -159,4 +187,5 @@ def runnable_issues(sdl: Sdl | str | bytes | dict[str, Any]) -> list[FieldIssue]
         issues += _storage_issues(name, storage)
     for name, placement in _mapping(profiles.get("placement")).items():
         issues += _placement_issues(name, _mapping(placement))
+    issues += _global_issues(document)
     return issues
