@@ -21,6 +21,7 @@ DiagnosisKind = Literal[
     "endpoint_unreachable",
     "insufficient_funds",
     "provider_offline",
+    "hostname_in_use",
 ]
 
 

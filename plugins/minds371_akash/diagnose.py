@@ -12,6 +12,7 @@ Every failure class of the Akash troubleshooting guide has a :class:`Diagnosis` 
 ``endpoint_unreachable``    the lease is ready but its HTTP endpoints do not answer
 ``insufficient_funds``      the account or the escrow ran out of funds
 ``provider_offline``        the provider stopped answering after the lease
+``hostname_in_use``         another tenant's workload on the provider holds an accept host
 ==========================  ==============================================================
 
 A diagnosis travels on the raised error as ``error.details["diagnosis"]`` (a plain dict, so it
@@ -39,6 +40,7 @@ __all__ = [
     "DiagnosisKind",
     "GroupRequirements",
     "attach",
+    "diagnose_hostname_in_use",
     "diagnose_insufficient_funds",
     "diagnose_lease_failed",
     "diagnose_manifest_rejected",
@@ -78,6 +80,26 @@ def diagnose_manifest_rejected(message: str) -> Diagnosis:
             "the SDL between create and send).",
             "An update may change the manifest only, not the resources or groups: to change "
             "resources, close the deployment and create a new one.",
+        ),
+    )
+
+
+def diagnose_hostname_in_use(message: str) -> Diagnosis:
+    """A provider refused the manifest: another tenant runs a workload with the same host.
+
+    ``provider:cluster/hostname.go`` ``CanReserveHostnames``: a host belongs to the tenant whose
+    running lease on that provider asked for it first; the same owner may use it again.
+    """
+    return Diagnosis(
+        kind="hostname_in_use",
+        summary="Another tenant's deployment on this provider already serves one of the "
+        "request's hosts (its domain), so the provider refused the manifest.",
+        evidence=(message,),
+        actions=(
+            "Deploy with another domain, or add this provider to `bid_policy.deny_providers` "
+            "and deploy again (another provider may not have the host in use).",
+            "If the domain is yours, the other tenant may have claimed it on purpose: point "
+            "your DNS only at the provider that serves your deployment.",
         ),
     )
 

@@ -55,6 +55,7 @@ from minds371_akash._readiness import ReadinessWatch
 from minds371_akash.bidding import GroupRanking, RankedBid
 from minds371_akash.diagnose import (
     attach,
+    diagnose_hostname_in_use,
     diagnose_insufficient_funds,
     diagnose_lease_failed,
     diagnose_manifest_rejected,
@@ -460,7 +461,9 @@ def _version_of(manifest: str) -> str:
 
 
 def _add_diagnosis(exc: Minds371Error) -> None:
-    if isinstance(exc, ManifestRejected):
+    if "hostname not allowed" in exc.message:  # the provider's words, through any backend
+        attach(exc, diagnose_hostname_in_use(exc.message))
+    elif isinstance(exc, ManifestRejected):
         attach(exc, diagnose_manifest_rejected(exc.message))
     elif isinstance(exc, InsufficientFunds):
         attach(exc, diagnose_insufficient_funds(exc.message))

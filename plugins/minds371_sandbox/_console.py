@@ -232,7 +232,7 @@ class _ConsoleApi:
                         # The last attempt's provider 404 comes back as Console's 404 with the
                         # provider's text (``provider.service.ts`` ``sendManifestToProvider``).
                         raise ConsoleReject(404, exc.message) from exc
-                    status = 422
+                    status = 500 if exc.kind == "hostname" else 422
                     raise ConsoleReject(
                         400,
                         f"Failed to send manifest to provider {provider}: {exc.message}",

@@ -135,9 +135,10 @@ class _GatewayApi:
         except ProviderUnavailable:
             return PlainTextResponse("provider unreachable: connection refused", status_code=503)
         except WorldError as exc:
-            return PlainTextResponse(
-                exc.message, status_code=404 if exc.kind == "not_found" else 422
-            )
+            # provider:manifest/gateway.go ManifestSubmitErrorToHTTP: 404 for no lease, 422 for
+            # a refused manifest; anything else (a host in use) is not mapped, hence 500.
+            status = {"not_found": 404, "hostname": 500}.get(exc.kind, 422)
+            return PlainTextResponse(exc.message, status_code=status)
         return Response(status_code=200)
 
     def _lease_or_404(

@@ -66,6 +66,7 @@ def receive_manifest(
         problem = f"unreadable manifest: {exc}"
     if problem:
         raise WorldError("invalid", problem)
+    _reserve_hostnames(world, provider, owner, [by_name[g.name] for g in _leased(dep, leases)])
     for lease in leases:
         group = dep.group(lease.gseq)
         assert group is not None
@@ -76,6 +77,49 @@ def receive_manifest(
         lease.manifest_at = world.height
         lease.generation += 1
     return leases
+
+
+def _leased(dep: Any, leases: Sequence[Lease]) -> list[Any]:
+    groups = [dep.group(lease.gseq) for lease in leases]
+    return [group for group in groups if group is not None]
+
+
+def _reserve_hostnames(
+    world: World, provider: str, owner: str, groups: Sequence[Mapping[str, Any]]
+) -> None:
+    """Refuse hosts another tenant's running workload holds on this provider.
+
+    As ``provider:manifest/manager.go`` ``checkHostnamesForManifest`` and
+    ``provider:cluster/hostname.go`` ``CanReserveHostnames``: a host is the provider's, across
+    tenants, while a lease whose manifest asks for it runs; the same owner may use it again (a
+    replacement deployment). The error is not one the gateway maps to a status, so it answers
+    500 (``provider:manifest/gateway.go``, ``utils/httperror``).
+
+    Raises:
+        WorldError: ``hostname`` 'hostname not allowed: host "…" in use'.
+    """
+    wanted = {
+        str(host).lower()
+        for group in groups
+        for service in group.get("services") or []
+        for expose in service.get("expose") or []
+        for host in expose.get("hosts") or []
+    }
+    if not wanted:
+        return
+    for other in world.deployments.values():
+        if other.owner == owner:
+            continue
+        for lease in other.active_leases():
+            if lease.provider != provider or lease.manifest is None:
+                continue
+            for service in lease.manifest.get("services") or []:
+                for expose in service.get("expose") or []:
+                    for host in expose.get("hosts") or []:
+                        if str(host).lower() in wanted:
+                            raise WorldError(
+                                "hostname", f'hostname not allowed: host "{host}" in use'
+                            )
 
 
 def _value(quantity: Mapping[str, Any] | None) -> str:

@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 
-ErrorKind = Literal["not_found", "invalid", "exists", "funds", "deposit", "closed", "lease"]
+ErrorKind = Literal[
+    "not_found", "invalid", "exists", "funds", "deposit", "closed", "lease", "hostname"
+]
 
 
 class WorldError(Exception):
