@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.deploy.conftest import Sandbox, web_request, write_request
+from tests.sdl.test_global_services import internal_only_sdl
 from tests.servers.refusing_ipfs import ipfs_node_that_will_not_store
 
 
@@ -78,26 +79,7 @@ def test_an_sdl_with_no_global_service_spends_nothing(
     cli: Any, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     # Every provider refuses its manifest ("zero global services") once the lease is paid.
-    sdl = """\
-version: "2.0"
-services:
-  web:
-    image: nginx:1.27
-    expose:
-      - port: 80
-        to:
-          - service: web
-profiles:
-  compute:
-    web:
-      resources: {cpu: {units: 0.5}, memory: {size: 512Mi}, storage: {size: 1Gi}}
-  placement:
-    dcloud:
-      pricing: {web: {denom: uact, amount: 100}}
-deployment:
-  web:
-    dcloud: {profile: web, count: 1}
-"""
+    sdl = internal_only_sdl()
     before = sandbox.all_dseqs()
     run = cli("deploy", str(write_request(tmp_path, {"name": "inside", "sdl": sdl})), "--json")
     assert run.code == 2, run.err

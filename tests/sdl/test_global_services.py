@@ -24,9 +24,14 @@ def _internal_only() -> dict[str, Any]:
     return doc
 
 
+def internal_only_sdl() -> str:
+    """An SDL whose one service exposes port 80 to itself only: nothing global."""
+    return text(_internal_only())
+
+
 @pytest.mark.parametrize("rules", ["go", "console"])
 def test_no_global_expose_is_refused_before_any_spend(rules: str) -> None:
-    sdl = text(_internal_only())
+    sdl = internal_only_sdl()
     (issue,) = runnable_issues(sdl)
     assert issue.path == "/services" and "zero global services" in issue.message
     with pytest.raises(ValidationError) as info:
