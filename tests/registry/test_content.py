@@ -144,6 +144,27 @@ async def test_a_write_waits_for_another_process_without_blocking_the_loop(tmp_p
         assert ticks >= 10  # the loop went on while the write waited for the lock
 
 
+async def test_opening_waits_for_another_process_making_the_same_store(tmp_path: Path):
+    # Two workers on one home open its new store at once: one makes the table while the other
+    # waits for it, instead of failing "database is locked" (and refusing to deploy).
+    store = LocalContentStore(tmp_path)
+    other = sqlite3.connect(store.database, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")  # the other process, in the middle of making it
+
+    async def release_later() -> None:
+        await anyio.sleep(0.3)
+        other.execute("COMMIT")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(release_later)
+        await store.check()
+    other.close()
+    cid = await store.put(b'{"opened":true}')
+    assert await store.get(cid) == b'{"opened":true}'
+    await store.aclose()
+
+
 async def test_a_store_in_a_folder_that_cannot_hold_it_says_so(tmp_path: Path):
     (tmp_path / "content").write_text("a file where the folder goes")
     store = LocalContentStore(tmp_path / "content")

@@ -208,10 +208,13 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         private_file(path)  # SQLite's -wal and -shm take the database's mode
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout=0")  # a commit that finds a lock goes to a thread
+        # Opened in a worker thread: making the table waits for another process that writes
+        # (or makes it too); the commits that follow never wait on the loop (see _commit).
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         use_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        conn.execute("PRAGMA busy_timeout=0")  # a commit that finds a lock goes to a thread
     except (OSError, sqlite3.Error) as exc:
         if conn is not None:
             conn.close()
