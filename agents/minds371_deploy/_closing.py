@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from minds371.config import home
 from minds371.errors import ConfigurationError, Minds371Error
 from minds371.logging import get_logger
 from minds371.state import SQLiteStateStore
 from minds371_akash import AkashIntegrationProvider
 from minds371_akash.market import NotFound
-from minds371_deploy._holders import holders_of
+from minds371_deploy._holders import holders_of, state_path
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 
 __all__ = ["ClosedByHand", "close_with_replicas", "record_closes"]
@@ -91,7 +89,7 @@ async def record_closes(report: ClosedByHand) -> None:
         return
     async with contextlib.AsyncExitStack() as stack:
         try:
-            store = await stack.enter_async_context(SQLiteStateStore(_state_path()))
+            store = await stack.enter_async_context(SQLiteStateStore(state_path()))
         except ConfigurationError as exc:
             report.journal_left = exc.message
             return
@@ -106,7 +104,3 @@ async def record_closes(report: ClosedByHand) -> None:
                 )
             await store.record_step(task_id, CLOSED, {"dseq": report.dseq, "reason": REASON})
             report.journaled.append(task_id)
-
-
-def _state_path() -> Path:
-    return home() / "state.db"

@@ -6,12 +6,19 @@ replicas, on Console's layout) are in the home's state, if it was deployed from 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from minds371.config import home
 from minds371.state import SQLiteStateStore
 from minds371.tasks import AgentType, TaskStatus
 from minds371_deploy.saga import SagaState
 
-__all__ = ["holders_of"]
+__all__ = ["holders_of", "state_path"]
+
+
+def state_path() -> Path:
+    """The home's state database (the default runtime's)."""
+    return home() / "state.db"
 
 
 async def holders_of(dseq: int, network: str) -> list[tuple[str, SagaState]]:
@@ -20,7 +27,7 @@ async def holders_of(dseq: int, network: str) -> list[tuple[str, SagaState]]:
     Empty when the home has no state (deployed from elsewhere). Read without the runtime's lock,
     so a running runtime is not disturbed.
     """
-    path = home() / "state.db"
+    path = state_path()
     if not path.exists():
         return []
     found: list[tuple[str, SagaState]] = []

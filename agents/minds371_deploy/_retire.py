@@ -12,11 +12,13 @@ the close itself stands. ``minds371 close`` also removes the DNS record of a req
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from minds371.errors import Minds371Error
 from minds371.logging import get_logger
+from minds371_deploy._holders import holders_of, state_path
+from minds371_deploy.saga import SagaState
 
 __all__ = ["release_domains_of", "retire_closed", "retire_record"]
 
@@ -49,17 +51,24 @@ async def retire_record(
     return receipt is not None
 
 
-async def retire_closed(dseq: int, network: str, reason: str = "closed") -> list[str]:
+async def retire_closed(
+    dseq: int,
+    network: str,
+    reason: str = "closed",
+    *,
+    holders: Sequence[tuple[str, SagaState]] | None = None,
+) -> list[str]:
     """Retire every name whose latest record is of deployment ``dseq`` on ``network``.
 
     For closing a deployment known only by its dseq (``minds371 close``); uses the default
-    registry and walks its ledger to find the names.
+    registry and walks its ledger to find the names. ``holders`` are the tasks of this home
+    that hold it, when the caller has read them already (:func:`~._holders.holders_of`).
 
     Returns:
         The names retired (none when the registry could not be read or written: that is logged,
         and the deployment stays closed).
     """
-    await release_domains_of(dseq, network, reason)
+    await release_domains_of(dseq, network, reason, holders=holders)
     try:
         return await _retire_closed(dseq, network, reason)
     except Minds371Error as exc:
@@ -67,36 +76,33 @@ async def retire_closed(dseq: int, network: str, reason: str = "closed") -> list
         return []
 
 
-async def release_domains_of(dseq: int, network: str, reason: str = "closed") -> list[str]:
+async def release_domains_of(
+    dseq: int,
+    network: str,
+    reason: str = "closed",
+    *,
+    holders: Sequence[tuple[str, SagaState]] | None = None,
+) -> list[str]:
     """Remove the DNS records of the finished tasks (in ``$MINDS371_HOME``) that hold ``dseq``.
 
     Returns:
         The names whose records were removed (none when there is no state, no DNS provider, or
         it failed: that is logged, and the watcher's next pass tries again).
     """
-    from minds371.config import home
     from minds371.state import SQLiteStateStore
-    from minds371.tasks import AgentType, TaskStatus
     from minds371_deploy.domains import dns_provider_from_env
     from minds371_deploy.domains.records import release_domain
-    from minds371_deploy.saga import SagaState
 
-    path = home() / "state.db"
-    if not path.exists():
-        return []
     released: list[str] = []
     try:
+        if holders is None:
+            holders = await holders_of(dseq, network)
+        if not holders:
+            return []
         dns = dns_provider_from_env()
-        async with SQLiteStateStore(path, exclusive=False) as store:
-            records = await store.list_tasks(
-                statuses=(TaskStatus.COMPLETED,), agent_type=AgentType.DEPLOYMENT, limit=-1
-            )
-            for record in records:
-                state = SagaState.from_steps(await store.steps(record.task.id))
-                output = state.output or {}
-                if state.open_dseq != dseq or output.get("network") != network:
-                    continue
-                name = await release_domain(store, record.task.id, dns, reason)
+        async with SQLiteStateStore(state_path(), exclusive=False) as store:
+            for task_id, _ in holders:
+                name = await release_domain(store, task_id, dns, reason)
                 if name is not None:
                     released.append(name)
     except Minds371Error as exc:

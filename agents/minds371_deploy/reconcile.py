@@ -27,6 +27,7 @@ from minds371_akash.market import NotFound
 from minds371_deploy._plugin import agent_for
 from minds371_deploy._retire import retire_record
 from minds371_deploy.domains.records import release_domain
+from minds371_deploy.replica_update import replicas_also_held
 from minds371_deploy.saga import CLOSED, REPLICA_CLOSED, SagaState
 from minds371_deploy.update import GIVEN_BACK, held_by, recorded_plan
 
@@ -164,8 +165,8 @@ async def _replicas_of_the_updated(
     plan = recorded_plan(steps)
     if plan is None or plan.kind != "in_place" or plan.previous_task is None:
         return {}
-    theirs = SagaState.from_steps(await store.steps(plan.previous_task)).open_replicas()
-    return {r: plan.previous_task for r, dseq in replicas.items() if theirs.get(r) == dseq}
+    held = await replicas_also_held(store, plan.previous_task, replicas)
+    return dict.fromkeys(held, plan.previous_task)
 
 
 async def _updated_from_holder(

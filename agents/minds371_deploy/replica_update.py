@@ -50,6 +50,7 @@ __all__ = [
     "give_back_replicas",
     "hand_over_replicas",
     "let_go_of_replicas",
+    "replicas_also_held",
     "update_replicas_in_place",
 ]
 
@@ -118,12 +119,15 @@ async def give_back_replicas(
     ``replicas`` are this task's own, to close).
     """
     assert plan.previous_task is not None
-    theirs = await _open_replicas(run.task.store, plan.previous_task)
-    given: set[int] = set()
-    for replica, dseq in sorted(replicas.items()):
-        if theirs.get(replica) != dseq:
-            continue
-        await _put_back(run, plan, replica, dseq, with_details(exc), marked_sdl_for)
+    theirs = await replicas_also_held(run.task.store, plan.previous_task, replicas)
+    if not theirs:
+        return set()
+    previous = await previous_request(run.task.store, plan.previous_task)
+    marked = None if previous is None else marked_sdl_for(previous)
+    error = with_details(exc)
+    for replica, dseq in sorted(theirs.items()):
+        if marked is not None:
+            await put_back(run.akash, dseq, replica_sdl(marked, replica), error, primary=False)
         await run.task.record_step(
             REPLICA_CLOSED,
             replica=replica,
@@ -131,8 +135,7 @@ async def give_back_replicas(
             reason=GIVEN_BACK,
             to_task=plan.previous_task,
         )
-        given.add(replica)
-    return given
+    return set(theirs)
 
 
 async def hand_over_replicas(run: _Run, old_task: str) -> None:
@@ -165,17 +168,27 @@ async def hand_over_replicas(run: _Run, old_task: str) -> None:
 
 async def let_go_of_replicas(store: StateStore, old_task: str, new_task: str) -> set[int]:
     """Journal that ``old_task`` handed over the replicas ``new_task`` also holds; which."""
-    mine = await _open_replicas(store, new_task)
-    taken: set[int] = set()
-    for replica, dseq in sorted((await _open_replicas(store, old_task)).items()):
-        if mine.get(replica) == dseq:
-            await store.record_step(
-                old_task,
-                REPLICA_CLOSED,
-                {"replica": replica, "dseq": dseq, "reason": HANDED_OVER, "to_task": new_task},
-            )
-            taken.add(replica)
-    return taken
+    old = await _open_replicas(store, old_task)
+    taken = await replicas_also_held(store, new_task, old)
+    for replica, dseq in sorted(taken.items()):
+        await store.record_step(
+            old_task,
+            REPLICA_CLOSED,
+            {"replica": replica, "dseq": dseq, "reason": HANDED_OVER, "to_task": new_task},
+        )
+    return set(taken)
+
+
+async def replicas_also_held(
+    store: StateStore, task_id: str, replicas: Mapping[int, int]
+) -> dict[int, int]:
+    """Those of ``replicas`` (replica → dseq) that ``task_id`` holds open too.
+
+    An in-place update shares replicas between the task it came from and itself until one of
+    them lets go (see module docs).
+    """
+    theirs = await _open_replicas(store, task_id)
+    return {r: dseq for r, dseq in replicas.items() if theirs.get(r) == dseq}
 
 
 async def _open_replicas(store: StateStore, task_id: str) -> dict[int, int]:

@@ -257,7 +257,7 @@ async def _close(args: argparse.Namespace) -> int:
         closed = await close_with_replicas(akash, dseq, args.network)
     # Discovery must stop pointing at it: retire the registry records of this deployment (and
     # remove its domain's DNS record) before its task is journaled as closed.
-    retired = await retire_closed(dseq, args.network)
+    retired = await retire_closed(dseq, args.network, holders=closed.holders)
     await record_closes(closed)
     if args.json:
         print_json(

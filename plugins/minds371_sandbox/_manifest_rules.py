@@ -19,7 +19,9 @@ _SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?\Z")
 # k8s.io/apimachinery validation IsEnvVarName.
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*\Z")
 # k8s.io/apimachinery validation IsDNS1123Subdomain: at most 253 characters of dot-separated
-# labels of lowercase letters, digits and '-', each starting and ending alphanumeric.
+# labels of lowercase letters, digits and '-', each starting and ending alphanumeric. Not the
+# client's minds371_akash.sdl is_hostname on purpose: that one also limits a label to 63
+# characters (stricter than this check, so the client never sends what it refuses).
 _DNS1123_SUBDOMAIN = re.compile(
     r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z"
 )

@@ -122,7 +122,7 @@ class LocalContentStore(AsyncResource):
     async def _commit(self, group: list[Waiting[_Write, None]]) -> None:
         """Commit a group of writes; a pin of what is not stored fails that pin alone."""
         conn = await self._connection()
-        legacy = self._legacy_bytes
+        legacy = self._legacy_bytes  # a pin of an object of the file layout moves it in
         try:
             _apply(conn, group, legacy, wait=False)
         except sqlite3.OperationalError as exc:
